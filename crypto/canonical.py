@@ -17,14 +17,9 @@ Rules implemented (RFC 8785 section 3.2):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from collections.abc import Mapping
 
 from crypto.errors import StatementError
-
-JSONValue: TypeAlias = (
-    None | bool | int | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
-)
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
