@@ -1,0 +1,53 @@
+"""Settings of the storage service, from the environment (prefix ``CAMVAULT_``) or a .env file.
+
+Embedded defaults need no configuration: SQLite in ``./camvault-data/camvault.db`` and a
+local-directory object store in ``./camvault-data/objects``. Deployments set
+``CAMVAULT_DATABASE_URL`` (PostgreSQL) and ``CAMVAULT_BLOBSTORE=s3`` with the ``CAMVAULT_S3_*``
+settings (any S3 API: MinIO, AWS S3, Ceph RGW).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMVAULT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("camvault-data"), description="embedded-mode data root")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/camvault.db"
+    )
+
+    blobstore: Literal["local", "s3"] = "local"
+    blob_dir: Path | None = Field(default=None, description="default <data_dir>/objects")
+    s3_endpoint: str | None = Field(default=None, description="e.g. http://minio:9000; None = AWS")
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "camvault"
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    s3_connect_timeout_s: float = 5.0
+    s3_read_timeout_s: float = 30.0
+    s3_max_attempts: int = 3
+    presign_expiry_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'camvault.db').as_posix()}"
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir if self.blob_dir is not None else self.data_dir / "objects"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,388 @@
+"""Start the real servers camvault's tests use: MinIO (single node or a 4-node erasure-coded
+cluster) and a throwaway PostgreSQL cluster, each on free 127.0.0.1 ports in a temporary
+directory, with a readiness wait and a clear error (including the server's log tail) when it
+does not come up. Used by the pytest fixtures in tests/conftest.py and by
+``scripts/services.sh`` for manual runs::
+
+    scripts/services.sh minio            # single node, prints CAMVAULT_S3_* settings
+    scripts/services.sh minio --nodes 4  # distributed, erasure coded (EC:2 over 4 drives)
+    scripts/services.sh postgres         # prints CAMVAULT_DATABASE_URL
+
+Binaries come from scripts/install-tools.sh (run by ``make test``); nothing here installs or
+skips: a missing program is a ServiceError, which fails the test session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = Path(os.environ.get("CAMVAULT_CACHE_DIR", REPO_ROOT / ".cache"))
+
+
+class ServiceError(RuntimeError):
+    """A test service could not be found or started."""
+
+
+def tool_versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in (REPO_ROOT / "scripts" / "tool-versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k] = v
+    return out
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    proc: subprocess.Popen[bytes] | None,
+    log: Path,
+    timeout: float = 60.0,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(
+                f"{what} exited with code {proc.returncode} before becoming ready; "
+                f"log {log}:\n{_log_tail(log)}"
+            )
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.2)
+    raise ServiceError(f"{what} not ready after {timeout:.0f}s; log {log}:\n{_log_tail(log)}")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL)
+            return bool(resp.status == 200)
+    except urllib.error.URLError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+# --- MinIO ---------------------------------------------------------------------------------
+
+
+def minio_binary() -> Path:
+    override = os.environ.get("CAMVAULT_MINIO_BIN")
+    path = Path(override) if override else CACHE_DIR / "bin" / "minio"
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise ServiceError(
+            f"MinIO binary not found at {path}: run `make tools` "
+            "(scripts/install-tools.sh builds the pinned MinIO with go install)"
+        )
+    if not override:
+        stamp = path.with_name("minio.version")
+        want = tool_versions()["MINIO_VERSION"]
+        have = stamp.read_text().strip() if stamp.exists() else "(none)"
+        if have != want:
+            raise ServiceError(
+                f"MinIO at {path} is version {have}, pinned {want}: run `make tools` to rebuild"
+            )
+    return path
+
+
+@dataclass
+class MinioServer:
+    """One MinIO deployment: ``nodes == 1`` single drive, ``nodes == 4`` distributed erasure."""
+
+    nodes: int = 1
+    drives_per_node: int = 1
+    access_key: str = "camvault-test"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    region: str = "us-east-1"
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="camvault-minio-")))
+    ports: list[int] = field(default_factory=list)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports[0]}"
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in self.ports]
+
+    def _env(self, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        # MinIO treats a host with /.dockerenv as "orchestrated" and then waits forever for
+        # loopback endpoints to resolve to a routable IP; _MINIO_SERVER_LOCAL names the
+        # endpoint that is this process (cmd/endpoint.go, PoolEndpointList.UpdateIsLocal).
+        env["_MINIO_SERVER_LOCAL"] = f"127.0.0.1:{port}"
+        env.update(
+            MINIO_ROOT_USER=self.access_key,
+            MINIO_ROOT_PASSWORD=self.secret_key,
+            MINIO_REGION=self.region,
+            MINIO_BROWSER="off",
+            MINIO_UPDATE="off",
+            MINIO_CI_CD="1",  # allow drives on the root filesystem (tests only)
+        )
+        return env
+
+    def start(self) -> MinioServer:
+        binary = minio_binary()
+        if self.nodes not in (1, 4):
+            raise ServiceError("MinIO test deployments are single node or 4 nodes")
+        if not self.ports:
+            self.ports = [free_port() for _ in range(self.nodes)]
+        if self.nodes == 1:
+            drives = [str(self.workdir / "data")]
+        else:
+            drives = [
+                f"http://127.0.0.1:{port}{self.workdir}/node{i + 1}/d{d + 1}"
+                for i, port in enumerate(self.ports)
+                for d in range(self.drives_per_node)
+            ]
+        for i, port in enumerate(self.ports):
+            log = self.workdir / f"minio-{i + 1}.log"
+            cmd = [str(binary), "server", "--quiet", "--address", f"127.0.0.1:{port}"]
+            cmd += ["--console-address", f"127.0.0.1:{free_port()}", *drives]
+            with log.open("ab") as fh:
+                self.procs.append(
+                    subprocess.Popen(  # noqa: S603 (fixed argv)
+                        cmd, env=self._env(port), stdout=fh, stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        probe = "/minio/health/ready" if self.nodes == 1 else "/minio/health/cluster"
+        for i, port in enumerate(self.ports):
+            wait_until(
+                lambda port=port: _http_ok(f"http://127.0.0.1:{port}{probe}"),
+                what=f"MinIO node {i + 1} on 127.0.0.1:{port}",
+                proc=self.procs[i],
+                log=self.workdir / f"minio-{i + 1}.log",
+                timeout=90,
+            )
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            _stop(proc)
+        self.procs.clear()
+
+    def restart(self) -> MinioServer:
+        """Stop and start again on the same ports and drives (data survives)."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def settings_env(self, bucket: str = "camvault") -> dict[str, str]:
+        return {
+            "CAMVAULT_BLOBSTORE": "s3",
+            "CAMVAULT_S3_ENDPOINT": self.endpoint,
+            "CAMVAULT_S3_REGION": self.region,
+            "CAMVAULT_S3_ACCESS_KEY": self.access_key,
+            "CAMVAULT_S3_SECRET_KEY": self.secret_key,
+            "CAMVAULT_S3_BUCKET": bucket,
+        }
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def pg_bindir() -> Path:
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
+    for d in candidates:
+        if Path(d, "initdb").exists() and Path(d, "postgres").exists():
+            return Path(d)
+    raise ServiceError(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: "
+        "run `make tools` (apt-get install postgresql)"
+    )
+
+
+def _unprivileged_user() -> str | None:
+    """PostgreSQL refuses to run as root: pick the account to run it as (None = ourselves)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise ServiceError("running as root and no unprivileged 'postgres' or 'nobody' account")
+
+
+@dataclass
+class PostgresServer:
+    database: str = "camvault"
+    user: str = "camvault"
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="camvault-pg-")))
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{self.database}"
+
+    def _run_as(self) -> list[str]:
+        account = _unprivileged_user()
+        return ["runuser", "-u", account, "--"] if account else []
+
+    def start(self) -> PostgresServer:
+        bindir = pg_bindir()
+        account = _unprivileged_user()
+        data = self.workdir / "data"
+        if account:
+            info = pwd.getpwnam(account)
+            os.chown(self.workdir, info.pw_uid, info.pw_gid)
+        log = self.workdir / "postgres.log"
+        if not data.exists():
+            init = subprocess.run(  # noqa: S603
+                [*self._run_as(), str(bindir / "initdb"), "-D", str(data), "-U", self.user,
+                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+                capture_output=True, check=False,
+            )
+            if init.returncode != 0:
+                raise ServiceError(f"initdb failed: {init.stderr.decode(errors='replace')}")
+        self.port = self.port or free_port()
+        cmd = [*self._run_as(), str(bindir / "postgres"), "-D", str(data),
+               "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+               "-c", f"unix_socket_directories={self.workdir}", "-c", "fsync=off",
+               "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        with log.open("ab") as fh:
+            self.proc = subprocess.Popen(  # noqa: S603
+                cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        isready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
+        wait_until(
+            lambda: subprocess.run(isready, capture_output=True, check=False).returncode == 0,  # noqa: S603
+            what=f"PostgreSQL on 127.0.0.1:{self.port}", proc=self.proc, log=log, timeout=60,
+        )
+        created = subprocess.run(  # noqa: S603
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+             self.database], capture_output=True, check=False,
+        )
+        if created.returncode != 0 and b"already exists" not in created.stderr:
+            raise ServiceError(f"createdb failed: {created.stderr.decode(errors='replace')}")
+        return self
+
+    def create_database(self, name: str) -> str:
+        """Create another empty database on this server and return its SQLAlchemy URL."""
+        bindir = pg_bindir()
+        res = subprocess.run(  # noqa: S603
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+             name], capture_output=True, check=False,
+        )
+        if res.returncode != 0:
+            raise ServiceError(f"createdb {name} failed: {res.stderr.decode(errors='replace')}")
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# --- age -----------------------------------------------------------------------------------
+
+
+def age_binaries() -> tuple[str, str]:
+    age, keygen = shutil.which("age"), shutil.which("age-keygen")
+    if not age or not keygen:
+        raise ServiceError("the `age` CLI is not installed: run `make tools` (apt-get install age)")
+    return age, keygen
+
+
+def cctv_dir() -> Path:
+    override = os.environ.get("CAMVAULT_CCTV_DIR")
+    base = Path(override) if override else CACHE_DIR / "npm" / "node_modules" / "cctv-age"
+    if not base.is_dir():
+        raise ServiceError(f"CCTV age vectors not found at {base}: run `make tools`")
+    return base
+
+
+# --- manual use ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running(server: MinioServer | PostgresServer) -> Iterator[None]:
+    try:
+        server.start()
+        yield
+    finally:
+        server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start camvault's test services by hand.")
+    sub = parser.add_subparsers(dest="service", required=True)
+    m = sub.add_parser("minio", help="start MinIO (single node or distributed)")
+    m.add_argument("--nodes", type=int, default=1, choices=(1, 4))
+    sub.add_parser("postgres", help="start a throwaway PostgreSQL cluster")
+    args = parser.parse_args(argv)
+    server: MinioServer | PostgresServer
+    if args.service == "minio":
+        server = MinioServer(nodes=args.nodes)
+    else:
+        server = PostgresServer()
+    try:
+        with running(server):
+            if isinstance(server, MinioServer):
+                for k, v in server.settings_env().items():
+                    print(f"export {k}={v}")
+                print(f"# nodes: {' '.join(server.endpoints)}")
+            else:
+                print(f"export CAMVAULT_DATABASE_URL={server.url}")
+            print(f"# data in {server.workdir}; Ctrl-C stops and deletes it", flush=True)
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

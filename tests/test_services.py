@@ -1,0 +1,88 @@
+"""The test services themselves: they start, answer, and fail loudly when they cannot."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+
+import boto3
+import psycopg
+import pytest
+
+from tests.support import services
+from tests.support.services import MinioServer, PostgresServer, ServiceError
+
+
+def test_minio_single_node_answers(minio: MinioServer) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=minio.endpoint,
+        aws_access_key_id=minio.access_key,
+        aws_secret_access_key=minio.secret_key,
+        region_name=minio.region,
+    )
+    s3.create_bucket(Bucket="services-smoke")
+    s3.put_object(Bucket="services-smoke", Key="k", Body=b"hello")
+    assert s3.get_object(Bucket="services-smoke", Key="k")["Body"].read() == b"hello"
+
+
+def test_minio_distributed_cluster_is_erasure_coded_and_survives_a_node_loss() -> None:
+    cluster = MinioServer(nodes=4)
+    try:
+        cluster.start()
+        assert len(cluster.endpoints) == 4
+        clients = [
+            boto3.client(
+                "s3",
+                endpoint_url=ep,
+                aws_access_key_id=cluster.access_key,
+                aws_secret_access_key=cluster.secret_key,
+                region_name=cluster.region,
+            )
+            for ep in cluster.endpoints
+        ]
+        clients[0].create_bucket(Bucket="cluster")
+        clients[1].put_object(Bucket="cluster", Key="obj", Body=b"x" * 100_000)
+        # Every node serves the object: it is one deployment, not four.
+        for c in clients:
+            assert c.get_object(Bucket="cluster", Key="obj")["Body"].read() == b"x" * 100_000
+        # 4 drives with default parity EC:2 tolerate losing one node for reads.
+        services._stop(cluster.procs[3])
+        body = clients[0].get_object(Bucket="cluster", Key="obj")["Body"].read()
+        assert body == b"x" * 100_000
+    finally:
+        cluster.close()
+
+
+def test_postgres_answers(postgres: PostgresServer) -> None:
+    with psycopg.connect(postgres.url.replace("+psycopg", "")) as conn:
+        row = conn.execute("select current_database(), current_user").fetchone()
+    assert row == ("camvault", "camvault")
+
+
+def test_age_cli_runs(age_cli: tuple[str, str]) -> None:
+    age, _ = age_cli
+    out = subprocess.run([age, "--version"], capture_output=True, check=True, text=True)
+    assert out.stdout.strip()
+
+
+def test_missing_minio_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("CAMVAULT_MINIO_BIN", str(tmp_path / "no-such-minio"))
+    with pytest.raises(ServiceError, match="MinIO binary not found"):
+        MinioServer(workdir=tmp_path).start()
+
+
+def test_server_that_dies_at_start_is_reported_with_its_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    fake = tmp_path / "minio"
+    fake.write_text("#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CAMVAULT_MINIO_BIN", str(fake))
+    with pytest.raises(ServiceError, match=r"exited with code 3[\s\S]*boom: cannot start"):
+        MinioServer(workdir=tmp_path).start()
+
+
+def test_minio_health_endpoint_is_real(minio: MinioServer) -> None:
+    with urllib.request.urlopen(f"{minio.endpoint}/minio/health/live", timeout=5) as resp:
+        assert resp.status == 200
