@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import boto3
 import psycopg
@@ -66,14 +67,14 @@ def test_age_cli_runs(age_cli: tuple[str, str]) -> None:
     assert out.stdout.strip()
 
 
-def test_missing_minio_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_missing_minio_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CAMVAULT_MINIO_BIN", str(tmp_path / "no-such-minio"))
     with pytest.raises(ServiceError, match="MinIO binary not found"):
         MinioServer(workdir=tmp_path).start()
 
 
 def test_server_that_dies_at_start_is_reported_with_its_log(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fake = tmp_path / "minio"
     fake.write_text("#!/bin/sh\necho 'boom: cannot start' >&2\nexit 3\n")

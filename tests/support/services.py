@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import glob
 import os
 import pwd
@@ -88,7 +89,7 @@ def wait_until(
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback URL)
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)
     except urllib.error.URLError:
         return False
@@ -184,15 +185,18 @@ class MinioServer:
             cmd += ["--console-address", f"127.0.0.1:{free_port()}", *drives]
             with log.open("ab") as fh:
                 self.procs.append(
-                    subprocess.Popen(  # noqa: S603 (fixed argv)
-                        cmd, env=self._env(port), stdout=fh, stderr=subprocess.STDOUT,
+                    subprocess.Popen(
+                        cmd,
+                        env=self._env(port),
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
                 )
         probe = "/minio/health/ready" if self.nodes == 1 else "/minio/health/cluster"
         for i, port in enumerate(self.ports):
             wait_until(
-                lambda port=port: _http_ok(f"http://127.0.0.1:{port}{probe}"),
+                functools.partial(_http_ok, f"http://127.0.0.1:{port}{probe}"),
                 what=f"MinIO node {i + 1} on 127.0.0.1:{port}",
                 proc=self.procs[i],
                 log=self.workdir / f"minio-{i + 1}.log",
@@ -277,41 +281,74 @@ class PostgresServer:
             os.chown(self.workdir, info.pw_uid, info.pw_gid)
         log = self.workdir / "postgres.log"
         if not data.exists():
-            init = subprocess.run(  # noqa: S603
-                [*self._run_as(), str(bindir / "initdb"), "-D", str(data), "-U", self.user,
-                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-                capture_output=True, check=False,
+            init = subprocess.run(
+                [
+                    *self._run_as(),
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                check=False,
             )
             if init.returncode != 0:
                 raise ServiceError(f"initdb failed: {init.stderr.decode(errors='replace')}")
         self.port = self.port or free_port()
-        cmd = [*self._run_as(), str(bindir / "postgres"), "-D", str(data),
-               "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-               "-c", f"unix_socket_directories={self.workdir}", "-c", "fsync=off",
-               "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        cmd = [
+            *self._run_as(),
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.workdir}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
         with log.open("ab") as fh:
-            self.proc = subprocess.Popen(  # noqa: S603
+            self.proc = subprocess.Popen(
                 cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
             )
         isready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)]
         wait_until(
-            lambda: subprocess.run(isready, capture_output=True, check=False).returncode == 0,  # noqa: S603
-            what=f"PostgreSQL on 127.0.0.1:{self.port}", proc=self.proc, log=log, timeout=60,
+            lambda: subprocess.run(isready, capture_output=True, check=False).returncode == 0,
+            what=f"PostgreSQL on 127.0.0.1:{self.port}",
+            proc=self.proc,
+            log=log,
+            timeout=60,
         )
-        created = subprocess.run(  # noqa: S603
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             self.database], capture_output=True, check=False,
-        )
-        if created.returncode != 0 and b"already exists" not in created.stderr:
-            raise ServiceError(f"createdb failed: {created.stderr.decode(errors='replace')}")
+        self.create_database(self.database)
         return self
 
     def create_database(self, name: str) -> str:
-        """Create another empty database on this server and return its SQLAlchemy URL."""
+        """Create an empty database on this server and return its SQLAlchemy URL."""
         bindir = pg_bindir()
-        res = subprocess.run(  # noqa: S603
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             name], capture_output=True, check=False,
+        res = subprocess.run(
+            [
+                str(bindir / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                name,
+            ],
+            capture_output=True,
+            check=False,
         )
         if res.returncode != 0:
             raise ServiceError(f"createdb {name} failed: {res.stderr.decode(errors='replace')}")
@@ -364,10 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("postgres", help="start a throwaway PostgreSQL cluster")
     args = parser.parse_args(argv)
     server: MinioServer | PostgresServer
-    if args.service == "minio":
-        server = MinioServer(nodes=args.nodes)
-    else:
-        server = PostgresServer()
+    server = MinioServer(nodes=args.nodes) if args.service == "minio" else PostgresServer()
     try:
         with running(server):
             if isinstance(server, MinioServer):
