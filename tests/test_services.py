@@ -67,7 +67,9 @@ def test_age_cli_runs(age_cli: tuple[str, str]) -> None:
     assert out.stdout.strip()
 
 
-def test_missing_minio_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_minio_binary_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CAMVAULT_MINIO_BIN", str(tmp_path / "no-such-minio"))
     with pytest.raises(ServiceError, match="MinIO binary not found"):
         MinioServer(workdir=tmp_path).start()

@@ -1,0 +1,66 @@
+# camvault — the two commands a newcomer needs:
+#   make demo   run the end-to-end story on embedded defaults (SQLite + local object store)
+#   make test   install everything the tests need (venv, MinIO, PostgreSQL, age, vectors) and run
+#               lint + the whole suite against the real servers
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
+PYTEST_ARGS ?=
+
+.PHONY: help venv tools lint fmt test test-fast demo bench vectors clean services-minio services-postgres
+
+help:
+	@echo "make demo    - end-to-end demo on embedded defaults"
+	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
+	@echo "make lint    - ruff + mypy"
+	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
+	@echo "make vectors - regenerate tests/vectors/*.json"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+tools:
+	bash scripts/install-tools.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy crypto storage_service escrow_service clients tests scripts bench
+
+fmt: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv tools lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) -m clients.demo
+
+bench: venv tools
+	$(PY) -m bench.run
+
+vectors: venv
+	$(PY) scripts/gen_vectors.py
+
+services-minio: venv tools
+	scripts/services.sh minio
+
+services-postgres: venv tools
+	scripts/services.sh postgres
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache camvault-data demo-out

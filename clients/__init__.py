@@ -1,0 +1,1 @@
+"""camvault clients: the `camvault` CLI, camera agent, panel, customer and operator tools."""

@@ -1,0 +1,19 @@
+"""The `camvault` command line. Commands stay thin: parse, call the library, render."""
+
+from __future__ import annotations
+
+import typer
+
+from clients import dbcli
+
+app = typer.Typer(
+    name="camvault",
+    help="End-to-end encrypted storage for security cameras.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(dbcli.app, name="db")
+
+
+def main() -> None:
+    app()
