@@ -38,6 +38,7 @@ from typing import Self
 import nacl.bindings
 import nacl.exceptions
 
+from crypto import bech32
 from crypto.age import Recipient, verify_header_mac
 from crypto.errors import (
     EscrowError,
@@ -61,9 +62,9 @@ RELEASE_LABEL = b"camvault.io/v1/escrow-release"
 KEY_ID_LABEL = b"camvault.io/v1/escrow-key-id\n"
 #: Prefix of the associated data of a released share, after the metadata.
 RELEASE_AD_PREFIX = b"camvault-escrow-release "
-#: Text prefixes of custodian keys.
-PUBLIC_KEY_PREFIX = "camvault-custodian:"
-SECRET_KEY_PREFIX = "CAMVAULT-CUSTODIAN-SECRET-KEY:"  # noqa: S105 (a prefix, not a key)
+#: Bech32 human-readable parts of custodian keys (like age's "age" and "AGE-SECRET-KEY-").
+PUBLIC_KEY_HRP = "camvault-custodian"
+SECRET_KEY_HRP = "CAMVAULT-CUSTODIAN-SECRET-KEY-"  # noqa: S105 (a prefix, not a key)
 #: Bounds on the custodian set: at least two custodians must cooperate, at most 16 exist.
 MIN_THRESHOLD = 2
 MAX_CUSTODIANS = 16
@@ -153,8 +154,8 @@ def _check_secret_key(secret: object, what: str) -> bytes:
 class CustodianPublicKey:
     """A custodian's X25519 public key.
 
-    Text form: ``camvault-custodian:`` followed by the unpadded standard base64 of the 32
-    key bytes (43 characters), the alphabet of age header arguments.
+    Text form: Bech32 (BIP 173, as age encodes its keys) with human-readable part
+    ``camvault-custodian``, lowercase: ``camvault-custodian1`` + 52 + 6 checksum characters.
     """
 
     __slots__ = ("_key",)
@@ -173,17 +174,17 @@ class CustodianPublicKey:
         return b64encode(hashlib.sha256(KEY_ID_LABEL + self._key).digest()[:KEY_ID_SIZE])
 
     def to_text(self) -> str:
-        return PUBLIC_KEY_PREFIX + b64encode(self._key)
+        return bech32.encode(PUBLIC_KEY_HRP, self._key)
 
     @classmethod
     def from_text(cls, text: str) -> CustodianPublicKey:
-        if not isinstance(text, str) or not text.startswith(PUBLIC_KEY_PREFIX):
-            raise KeyFormatError(f"custodian public key must start with {PUBLIC_KEY_PREFIX!r}")
-        try:
-            key = _b64decode(text[len(PUBLIC_KEY_PREFIX) :], KEY_SIZE, "custodian public key")
-        except EscrowError as exc:
-            raise KeyFormatError(str(exc)) from exc
-        return cls(key)
+        """Parse ``camvault-custodian1...`` (lowercase Bech32, as :meth:`to_text` writes)."""
+        if not isinstance(text, str):
+            raise KeyFormatError("custodian public key must be a string")
+        hrp, data = bech32.decode(text)
+        if hrp != PUBLIC_KEY_HRP:
+            raise KeyFormatError(f"not a custodian public key (want prefix {PUBLIC_KEY_HRP}1)")
+        return cls(data)
 
     def __repr__(self) -> str:
         return f"CustodianPublicKey({self.to_text()!r})"
@@ -219,8 +220,8 @@ class _X25519SecretKey:
 
 
 class CustodianKey(_X25519SecretKey):
-    """A custodian's X25519 escrow key (secret). Text form: ``CAMVAULT-CUSTODIAN-SECRET-KEY:``
-    followed by the unpadded base64 of the 32 secret bytes."""
+    """A custodian's X25519 escrow key (secret). Text form: uppercase Bech32 with
+    human-readable part ``CAMVAULT-CUSTODIAN-SECRET-KEY-``, like age's identities."""
 
     __slots__ = ()
     _what = "custodian key"
@@ -229,17 +230,17 @@ class CustodianKey(_X25519SecretKey):
         return CustodianPublicKey(self._public_bytes())
 
     def to_text(self) -> str:
-        return SECRET_KEY_PREFIX + b64encode(self._secret)
+        return bech32.encode(SECRET_KEY_HRP, self._secret)
 
     @classmethod
     def from_text(cls, text: str) -> CustodianKey:
-        if not isinstance(text, str) or not text.startswith(SECRET_KEY_PREFIX):
-            raise KeyFormatError(f"custodian key must start with {SECRET_KEY_PREFIX!r}")
-        try:
-            secret = _b64decode(text[len(SECRET_KEY_PREFIX) :], KEY_SIZE, "custodian key")
-        except EscrowError as exc:
-            raise KeyFormatError(str(exc)) from exc
-        return cls(secret)
+        """Parse ``CAMVAULT-CUSTODIAN-SECRET-KEY-1...`` (uppercase Bech32)."""
+        if not isinstance(text, str):
+            raise KeyFormatError("custodian key must be a string")
+        hrp, data = bech32.decode(text)
+        if hrp != SECRET_KEY_HRP:
+            raise KeyFormatError(f"not a custodian key (want prefix {SECRET_KEY_HRP}1)")
+        return cls(data)
 
 
 class SessionKey(_X25519SecretKey):
