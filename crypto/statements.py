@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from crypto import bech32
 from crypto.canonical import canonical_json, parse_canonical_json
 from crypto.ed25519 import (
     SIGNATURE_SIZE,
@@ -38,6 +37,7 @@ from crypto.ed25519 import (
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.escrow import MAX_CUSTODIANS, MIN_THRESHOLD, CustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata, check_id, check_time_ms
+from crypto.x25519 import X25519Recipient
 
 DOMAIN_PREFIX = "camvault/v1/"
 
@@ -58,8 +58,6 @@ MAX_COUNTER = 2**53 - 1
 
 _HEX256_RE = re.compile(r"^[0-9a-f]{64}$")
 _URL_RE = re.compile(r"^https?://[\x21-\x7e]+$")
-# Bech32 (BIP 173) data charset; an age X25519 recipient is "age1" + 52 data + 6 checksum chars.
-_AGE_RECIPIENT_RE = re.compile(r"^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 
 E = TypeVar("E", bound=Enum)
 
@@ -176,28 +174,23 @@ def _unique(values: Sequence[object], what: str) -> None:
         seen.add(v)
 
 
-def age_recipient_key(value: object, what: str = "age recipient") -> bytes:
-    """The 32-byte X25519 key of an age X25519 recipient string, checked strictly.
+def parse_age_recipient(value: object, what: str = "age recipient") -> X25519Recipient:
+    """Parse an age X25519 recipient (C2SP age spec, "The X25519 recipient type").
 
-    C2SP age spec, "X25519 recipient type": Bech32 with HRP ``age`` of the 32-byte key. Only
-    the lowercase form (what age writes) is accepted, so each recipient has one spelling.
+    Delegates to crypto.x25519: Bech32 with HRP ``age`` (checksum checked) of 32 bytes, lowercase
+    only, so that each recipient has exactly one spelling.
     """
-    if not isinstance(value, str) or not _AGE_RECIPIENT_RE.fullmatch(value):
-        raise StatementError(f"{what}: must be an age X25519 recipient (age1 + 58 bech32 chars)")
+    if not isinstance(value, str):
+        raise StatementError(f"{what}: must be an age X25519 recipient string (age1...)")
     try:
-        hrp, key = bech32.decode(value)
+        return X25519Recipient.parse(value)
     except KeyFormatError as exc:
         raise StatementError(f"{what}: {exc}") from exc
-    if hrp != "age" or len(key) != 32:
-        raise StatementError(f"{what}: must be an age X25519 recipient (age1 + 58 bech32 chars)")
-    return key
 
 
-def check_age_recipient(value: object, what: str = "age recipient") -> str:
-    """Return ``value`` if it is a well-formed age X25519 recipient, else raise."""
-    if not isinstance(value, str):
-        raise StatementError(f"{what}: must be an age X25519 recipient (age1 + 58 bech32 chars)")
-    age_recipient_key(value, what)
+def _recipient(value: object, what: str) -> X25519Recipient:
+    if not isinstance(value, X25519Recipient):
+        raise StatementError(f"{what}: must be an X25519Recipient")
     return value
 
 
@@ -296,7 +289,7 @@ class SiteKeys(Statement):
     site_id: str
     version: int
     customer_key: Ed25519PublicKey
-    recipients: tuple[str, ...]
+    recipients: tuple[X25519Recipient, ...]
     custodians: tuple[Custodian, ...]
     threshold: int
     issued_at_ms: int
@@ -318,7 +311,7 @@ class SiteKeys(Statement):
         _int(self.version, f"{w}.version", 1, MAX_COUNTER)
         _pubkey(self.customer_key, f"{w}.customer_key")
         for r in _tuple(self.recipients, f"{w}.recipients", 1, MAX_RECIPIENTS):
-            check_age_recipient(r, f"{w}.recipients[]")
+            _recipient(r, f"{w}.recipients[]")
         _unique(self.recipients, f"{w}.recipients")
         for c in _tuple(self.custodians, f"{w}.custodians", MIN_THRESHOLD, MAX_CUSTODIANS):
             if not isinstance(c, Custodian):
@@ -326,7 +319,7 @@ class SiteKeys(Statement):
         _unique([c.custodian_id for c in self.custodians], f"{w}.custodians custodian_id")
         _unique([c.escrow_key for c in self.custodians], f"{w}.custodians escrow_key")
         _unique([c.log_key for c in self.custodians], f"{w}.custodians log_key")
-        recipient_keys = {age_recipient_key(r) for r in self.recipients}
+        recipient_keys = {r.public_key for r in self.recipients}
         if any(c.escrow_key.data in recipient_keys for c in self.custodians):
             # An escrow key listed as a plain recipient would hand that custodian the file key.
             raise StatementError(f"{w}: a custodian escrow_key is also listed in recipients")
@@ -338,7 +331,7 @@ class SiteKeys(Statement):
             "site_id": self.site_id,
             "version": self.version,
             "customer_key": self.customer_key.to_text(),
-            "recipients": list(self.recipients),
+            "recipients": [str(r) for r in self.recipients],
             "custodians": [c.to_json() for c in self.custodians],
             "threshold": self.threshold,
             "issued_at_ms": self.issued_at_ms,
@@ -353,7 +346,7 @@ class SiteKeys(Statement):
             version=_int(o["version"], f"{w}.version", 1, MAX_COUNTER),
             customer_key=_pubkey_from_text(o["customer_key"], f"{w}.customer_key"),
             recipients=tuple(
-                check_age_recipient(r, f"{w}.recipients[]")
+                parse_age_recipient(r, f"{w}.recipients[]")
                 for r in _list(o["recipients"], f"{w}.recipients", 1, MAX_RECIPIENTS)
             ),
             custodians=tuple(

@@ -29,7 +29,6 @@ import nacl.bindings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from crypto import bech32
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519SigningKey, b64url_encode
 from crypto.escrow import CustodianPublicKey
@@ -55,6 +54,7 @@ from crypto.statements import (
     manifest_hash,
     sign_statement,
 )
+from crypto.x25519 import X25519Recipient
 
 OUT = Path(__file__).with_name("statements.json")
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z in ms
@@ -76,8 +76,8 @@ def x25519_public(name: str) -> bytes:
     return nacl.bindings.crypto_scalarmult_base(seed(name))
 
 
-def age_recipient(name: str) -> str:
-    return bech32.encode("age", x25519_public(name))
+def age_recipient(name: str) -> X25519Recipient:
+    return X25519Recipient(x25519_public(name))
 
 
 def escrow_key(name: str) -> CustodianPublicKey:
@@ -316,7 +316,9 @@ def build() -> dict[str, Any]:
     for name in ED25519_KEYS:
         keys[name] = {"seed": seed(name).hex(), "public": pub(name).to_text()}
     for name in X25519_KEYS:
-        text = age_recipient(name) if name.startswith("recipient") else escrow_key(name).to_text()
+        text = (
+            str(age_recipient(name)) if name.startswith("recipient") else escrow_key(name).to_text()
+        )
         keys[name] = {"seed": seed(name).hex(), "public": text}
     valid = []
     alarm: SignedStatement | None = None
