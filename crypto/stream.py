@@ -12,10 +12,13 @@ Layout::
 Each plaintext chunk is 64 KiB except the final one, which is 1..64 KiB long, or empty only
 when the whole plaintext is empty. Both directions run in constant memory (two chunks).
 
-Decryption releases a chunk's plaintext only after its tag verifies, and only once it knows
-whether the chunk is final (the flag is authenticated): truncation at a chunk boundary,
-trailing data, reordered, duplicated or dropped chunks all fail authentication or the final
-chunk checks, with PayloadError.
+Decryption releases a chunk's plaintext only after its tag verifies under the nonce that
+its position demands (the counter and the final flag are authenticated): truncation at a
+chunk boundary, trailing data, reordered, duplicated or dropped chunks all fail with
+PayloadError. As in age, a full-size chunk is opened as a middle chunk first, then as a final
+one; an authentic chunk is released before the next problem is reported (a stream that ends
+after a middle chunk, or trailing data after a full final chunk), and a short chunk must be
+the final one.
 
 The bulk AEAD is pyca/cryptography's ChaCha20Poly1305 (OpenSSL): on 64 KiB chunks it measured
 about 2.5x faster than libsodium through PyNaCl on this project's hardware; ``aead_backends``
@@ -122,12 +125,19 @@ def decrypt_chunks(key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
         raise PayloadError("payload truncated: no chunk after the nonce")
     counter = 0
     while True:
-        # A full-size chunk is final only if the stream ends right after it.
-        following = read_full(src, ENCRYPTED_CHUNK_SIZE) if _is_full(chunk) else b""
-        last = not following
-        dst.write(_open_chunk(aead, counter, last, chunk))
+        if not _is_full(chunk):
+            # A short chunk ends the stream (read_full hit EOF) and must be the final one.
+            dst.write(_open_final_chunk(aead, counter, chunk))
+            return
+        following = read_full(src, ENCRYPTED_CHUNK_SIZE)
+        plaintext, last = _open_full_chunk(aead, counter, chunk)
+        dst.write(plaintext)  # authentic; a full chunk is never the empty final chunk
+        if last and following:
+            raise PayloadError(f"payload invalid: trailing data after final chunk {counter}")
         if last:
             return
+        if not following:
+            raise PayloadError(f"payload truncated: no final chunk after chunk {counter}")
         chunk = following
         counter += 1
 
@@ -136,27 +146,44 @@ def _is_full(chunk: bytes) -> bool:
     return len(chunk) == ENCRYPTED_CHUNK_SIZE
 
 
-def _open_chunk(aead: ChaCha20Poly1305, counter: int, last: bool, chunk: bytes) -> bytes:
+def _open(aead: ChaCha20Poly1305, counter: int, last: bool, chunk: bytes) -> bytes | None:
+    try:
+        return aead.decrypt(chunk_nonce(counter, last), chunk, None)
+    except InvalidTag:
+        return None
+
+
+def _open_full_chunk(aead: ChaCha20Poly1305, counter: int, chunk: bytes) -> tuple[bytes, bool]:
+    """Open a full chunk as a middle chunk, else as a final one; say which it was."""
+    plaintext = _open(aead, counter, False, chunk)
+    if plaintext is not None:
+        return plaintext, False
+    plaintext = _open(aead, counter, True, chunk)
+    if plaintext is not None:
+        return plaintext, True
+    raise PayloadError(f"payload invalid: chunk {counter} failed authentication")
+
+
+def _open_final_chunk(aead: ChaCha20Poly1305, counter: int, chunk: bytes) -> bytes:
+    """Open the chunk the stream ends with; it must carry the final flag."""
     if len(chunk) < TAG_SIZE:
         raise PayloadError(f"payload truncated: chunk {counter} is shorter than its tag")
-    try:
-        plaintext = aead.decrypt(chunk_nonce(counter, last), chunk, None)
-    except InvalidTag:
-        raise PayloadError(_diagnose(aead, counter, last, chunk)) from None
-    if last and not plaintext and counter > 0:
+    plaintext = _open(aead, counter, True, chunk)
+    if plaintext is None:
+        if _open(aead, counter, False, chunk) is not None:
+            # Authentic, but not final: the stream was cut at a chunk boundary. Not released.
+            raise PayloadError(f"payload truncated: chunk {counter} is not the final chunk")
+        raise PayloadError(
+            f"payload invalid: chunk {counter} failed authentication "
+            "(modified, reordered, truncated or followed by trailing data)"
+        )
+    return _check_final(plaintext, counter)
+
+
+def _check_final(plaintext: bytes, counter: int) -> bytes:
+    if not plaintext and counter > 0:
         raise PayloadError("payload invalid: final chunk is empty but is not the only chunk")
     return plaintext
-
-
-def _diagnose(aead: ChaCha20Poly1305, counter: int, last: bool, chunk: bytes) -> str:
-    """Explain a failed chunk: would it open with the other final flag? Releases nothing."""
-    try:
-        aead.decrypt(chunk_nonce(counter, not last), chunk, None)
-    except InvalidTag:
-        return f"payload invalid: chunk {counter} failed authentication (modified or reordered)"
-    if last:
-        return f"payload truncated: chunk {counter} is not marked final and nothing follows it"
-    return f"payload invalid: trailing data after final chunk {counter}"
 
 
 # --- benchmark hook ---------------------------------------------------------------------
