@@ -122,6 +122,12 @@ def parse_canonical_json(data: bytes) -> object:
         )
     except json.JSONDecodeError as exc:
         raise StatementError(f"canonical JSON: {exc.msg} at offset {exc.pos}") from exc
-    if canonical_json(value) != data:
+    except RecursionError as exc:
+        raise StatementError("canonical JSON: nesting too deep") from exc
+    try:
+        canonical = canonical_json(value)
+    except RecursionError as exc:
+        raise StatementError("canonical JSON: nesting too deep") from exc
+    if canonical != data:
         raise StatementError("canonical JSON: encoding is not canonical (RFC 8785)")
     return value
