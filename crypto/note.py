@@ -133,6 +133,8 @@ class NoteVerifier:
     public_key: bytes
 
     def __post_init__(self) -> None:
+        if not isinstance(self.key_id, int) or not 0 <= self.key_id < 2**32:
+            raise KeyFormatError("key ID must be an integer in 0..2**32-1")
         if key_id(self.name, self.public_key) != self.key_id:
             raise KeyFormatError(f"key ID {self.key_id:08x} does not match key {self.name!r}")
 
@@ -149,7 +151,11 @@ class NoteVerifier:
         if len(parts) != 3:
             raise KeyFormatError("verifier key must have the form <name>+<key id>+<key>")
         name, hex_id, b64 = parts
-        return cls._from_parts(name, hex_id, b64, "verifier key")
+        check_key_name(name)
+        key = _decode_key_material(hex_id, b64, "verifier key")
+        if key_id(name, key) != int(hex_id, 16):
+            raise KeyFormatError(f"verifier key ID {hex_id} does not match the key")
+        return cls(name, int(hex_id, 16), key)
 
     def to_text(self) -> str:
         b64 = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()
@@ -164,14 +170,6 @@ class NoteVerifier:
         except (InvalidSignature, ValueError):
             return False
         return True
-
-    @classmethod
-    def _from_parts(cls, name: str, hex_id: str, b64: str, what: str) -> NoteVerifier:
-        check_key_name(name)
-        key = _decode_key_material(hex_id, b64, what)
-        if key_id(name, key) != int(hex_id, 16):
-            raise KeyFormatError(f"{what} ID {hex_id} does not match the key")
-        return cls(name, int(hex_id, 16), key)
 
 
 class NoteSigner:

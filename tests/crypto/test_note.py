@@ -428,6 +428,10 @@ def test_signer_key_refusals_and_redaction() -> None:
 def test_verifier_construction_checks_key_id() -> None:
     with pytest.raises(KeyFormatError, match="does not match key"):
         NoteVerifier(ORIGIN, LOG.key_id ^ 1, PUB)
+    with pytest.raises(KeyFormatError, match=r"key ID must be an integer in 0\.\.2\*\*32-1"):
+        NoteVerifier(ORIGIN, LOG.key_id + 2**32, PUB)
+    with pytest.raises(KeyFormatError, match="public key must be 32 bytes"):
+        NoteVerifier.from_public_key(ORIGIN, PUB[:31])
 
 
 def test_generated_signer_works() -> None:
