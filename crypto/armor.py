@@ -166,13 +166,13 @@ class ArmorReader(io.RawIOBase):
             raise ArmorError("armor: missing '-----END AGE ENCRYPTED FILE-----' line")
         if line == END:
             return self._finish()
+        if not line:
+            raise ArmorError("armor: empty line inside the armor")
         if self._last_line_seen:
-            raise ArmorError("armor: a short or padded line must be the last one before END")
+            raise ArmorError("armor: expected the END line after a short or padded line")
         return self._decode_line(line)
 
     def _decode_line(self, line: bytes) -> bytes:
-        if not line:
-            raise ArmorError("armor: empty line inside the armor")
         if len(line) > COLUMNS:
             raise ArmorError(f"armor: line longer than {COLUMNS} columns")
         if _LINE.fullmatch(line) is None or len(line) % 4:
