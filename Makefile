@@ -48,6 +48,7 @@ test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: venv
+	bash scripts/install-tools.sh age
 	$(PY) -m clients.demo
 
 bench: venv tools

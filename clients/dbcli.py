@@ -9,7 +9,9 @@ import typer
 from storage_service.db import downgrade, upgrade
 from storage_service.settings import get_settings
 
-app = typer.Typer(help="Storage-service database schema (Alembic migrations).", no_args_is_help=True)
+app = typer.Typer(
+    help="Storage-service database schema (Alembic migrations).", no_args_is_help=True
+)
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="SQLAlchemy URL (default: CAMVAULT_DATABASE_URL)")

@@ -12,6 +12,11 @@ source "$root/scripts/tool-versions.env"
 cache=${CAMVAULT_CACHE_DIR:-$root/.cache}
 mkdir -p "$cache/bin"
 
+# Components to install: all by default, or a subset named on the command line
+# (e.g. `install-tools.sh age` for `make demo`).
+want=" ${*:-age postgres minio cctv} "
+wants() { [[ "$want" == *" $1 "* ]]; }
+
 say() { printf '[install-tools] %s\n' "$*" >&2; }
 die() { printf '[install-tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -30,10 +35,12 @@ apt_install() {
 }
 
 # --- age -------------------------------------------------------------------------------
-if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
-  apt_install age
+if wants age; then
+  if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+    apt_install age
+  fi
+  command -v age >/dev/null || die "age is still missing after apt-get install age"
 fi
-command -v age >/dev/null || die "age is still missing after apt-get install age"
 
 # --- PostgreSQL ------------------------------------------------------------------------
 pg_bindir() {
@@ -43,15 +50,17 @@ pg_bindir() {
   done
   return 1
 }
-if ! pg_bindir >/dev/null; then
-  apt_install postgresql
+if wants postgres; then
+  pg_bindir >/dev/null || apt_install postgresql
+  pg_bindir >/dev/null || die "PostgreSQL server binaries (initdb, postgres) not found after apt-get install postgresql"
 fi
-pg_bindir >/dev/null || die "PostgreSQL server binaries (initdb, postgres) not found after apt-get install postgresql"
 
 # --- MinIO (built from source, pinned) --------------------------------------------------
 minio_bin="$cache/bin/minio"
 stamp="$cache/bin/minio.version"
-if [ -x "$minio_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$MINIO_VERSION" ]; then
+if ! wants minio; then
+  :
+elif [ -x "$minio_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$MINIO_VERSION" ]; then
   say "MinIO $MINIO_VERSION already built: $minio_bin"
 else
   command -v go >/dev/null || die "Go toolchain not found: needed to build MinIO from source"
@@ -65,10 +74,10 @@ fi
 
 # --- C2SP CCTV age test vectors ---------------------------------------------------------
 cctv="$cache/npm/node_modules/cctv-age"
-if [ "$(node -p "require('$cctv/package.json').version" 2>/dev/null)" != "$CCTV_AGE_VERSION" ]; then
+if wants cctv && [ "$(node -p "require('$cctv/package.json').version" 2>/dev/null)" != "$CCTV_AGE_VERSION" ]; then
   command -v npm >/dev/null || die "npm not found: needed to install the cctv-age test vectors"
   say "npm install cctv-age@$CCTV_AGE_VERSION"
   npm install --no-save --no-audit --no-fund --prefix "$cache/npm" "cctv-age@$CCTV_AGE_VERSION" \
     >"$cache/npm.log" 2>&1 || die "npm install cctv-age failed; see $cache/npm.log"
 fi
-say "tools ready: age $(age --version), PostgreSQL $(basename "$(dirname "$(pg_bindir)")"), MinIO $MINIO_VERSION, cctv-age $CCTV_AGE_VERSION"
+say "tools ready:${want}"
