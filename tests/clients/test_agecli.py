@@ -71,11 +71,11 @@ def plaintext(tmp_path: Path) -> Path:
     return path
 
 
-def spawn(*args: str, cwd: Path) -> pexpect.spawn:
+def spawn(*args: str, cwd: Path) -> pexpect.spawn[bytes]:
     return pexpect.spawn(args[0], list(args[1:]), cwd=str(cwd), timeout=60)
 
 
-def finish(child: pexpect.spawn) -> tuple[int, str]:
+def finish(child: pexpect.spawn[bytes]) -> tuple[int, str]:
     out = child.read().decode(errors="replace")
     child.close()
     return int(child.exitstatus if child.exitstatus is not None else -1), out
@@ -205,7 +205,7 @@ def test_camvault_armor_decrypts_with_age(
 # --- passphrases through a pseudo-terminal ----------------------------------------------
 
 
-def _enter(child: pexpect.spawn, prompt: str, answer: str) -> None:
+def _enter(child: pexpect.spawn[bytes], prompt: str, answer: str) -> None:
     child.expect_exact(prompt)
     child.sendline(answer)
 
