@@ -37,6 +37,30 @@ class Settings(BaseSettings):
     s3_max_attempts: int = 3
     presign_expiry_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
 
+    # --- storage service API (issue 4) ---
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="URL under which clients reach this service (local-store presigned URLs)",
+    )
+    auto_migrate: bool = Field(
+        default=False, description="apply database migrations at start instead of refusing"
+    )
+    clock_skew_s: int = Field(default=60, ge=0, le=3600)
+    signature_max_lifetime_s: int = Field(default=300, ge=1, le=3600)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON request bodies")
+    max_header_bytes: int = Field(default=64 * 1024, ge=256, description="age header size")
+    max_recording_bytes: int = Field(default=50 * 1024**3, ge=1)
+    upload_expiry_s: int = Field(default=6 * 3600, ge=60)
+    min_part_size: int = Field(default=5 * 1024 * 1024, ge=5 * 1024 * 1024)
+    sweeper_enabled: bool = True
+    sweeper_interval_s: float = Field(default=30.0, gt=0)
+    list_max_page: int = Field(default=500, ge=1, le=10_000)
+    tar_max_recordings: int = Field(default=10_000, ge=1)
+    arc_public_key: str | None = Field(
+        default=None, description="ed25519:... key of the ARC that signs operator registrations"
+    )
+    log_level: str = "INFO"
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
