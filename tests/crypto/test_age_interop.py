@@ -8,12 +8,14 @@ write decrypt with camvault. A missing ``age`` binary fails the suite: DESIGN.md
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyrage
 import pytest
@@ -238,3 +240,26 @@ def test_camvault_decrypts_pyrage_passphrase_files() -> None:
     ciphertext = pyrage.passphrase.encrypt(b"scrypt interop", "pw from rage")
     assert ciphertext.split(b"\n")[1].startswith(b"-> scrypt ")
     assert _decrypt([ScryptIdentity("pw from rage")], ciphertext) == b"scrypt interop"
+
+
+# --- camvault's known-answer vectors, checked by the reference tools --------------------
+
+VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "age.json").read_text())[
+    "vectors"
+]
+
+
+@pytest.mark.parametrize("vec", [v for v in VECTORS if "file_hex" in v], ids=lambda v: v["name"])
+def test_reference_tools_decrypt_camvault_vectors(
+    age_bin: str, tmp_path: Path, vec: dict[str, Any]
+) -> None:
+    data = bytes.fromhex(vec["file_hex"])
+    expected = bytes(i % 251 for i in range(vec["plaintext_size"]))
+    if "passphrase" in vec:
+        assert pyrage.passphrase.decrypt(data, vec["passphrase"]) == expected
+        return
+    for n, secret in enumerate(vec["identities"]):
+        key = tmp_path / f"id{n}"
+        key.write_text(secret + "\n")
+        assert _run([age_bin, "-d", "-i", str(key)], data) == expected
+        assert _run([age_bin, "-d", "-i", str(key)], vec["armored"].encode()) == expected

@@ -1,4 +1,6 @@
-"""C2SP CCTV age test vectors (npm package cctv-age 0.2.0), one test per vector file.
+"""Known-answer vectors: the C2SP CCTV age vectors, and camvault's own tests/vectors/age.json.
+
+CCTV: npm package cctv-age 0.2.0, one test per vector file.
 
 The package embeds every ``testdata/<name>`` file of https://github.com/C2SP/CCTV (age) as a
 base64 string in ``index.js``; ``CAMVAULT_CCTV_DIR`` may instead point at a directory holding
@@ -25,12 +27,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import io
+import json
 import os
 import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -216,3 +222,49 @@ def test_unsupported_list_is_exact(vectors: dict[str, bytes]) -> None:
         print(f"  {n}: {UNSUPPORTED['mlkem768x25519']}")
     assert skipped == {n for n in vectors if EXPECTED_UNSUPPORTED_NAMES.fullmatch(n)}
     assert len(vectors) - len(skipped) >= 120, "suspiciously few runnable vectors"
+
+
+# --- camvault's own known-answer vectors (tests/vectors/age.json) -----------------------
+
+VECTORS_JSON = REPO_ROOT / "tests" / "vectors" / "age.json"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_age", VECTORS_JSON.with_name("gen_age.py"))
+    if spec is None or spec.loader is None:
+        raise AssertionError("cannot load tests/vectors/gen_age.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _camvault_vectors() -> list[dict[str, Any]]:
+    vectors: list[dict[str, Any]] = json.loads(VECTORS_JSON.read_text())["vectors"]
+    return vectors
+
+
+def test_camvault_vectors_are_reproduced_exactly() -> None:
+    assert _load_generator().vectors() == _camvault_vectors()
+
+
+@pytest.mark.parametrize("vec", _camvault_vectors(), ids=lambda v: str(v["name"]))
+def test_camvault_vector_decrypts(vec: dict[str, Any]) -> None:
+    file_key = FileKey(bytes.fromhex(vec["file_key"]))
+    plaintext = bytes(i % 251 for i in range(vec["plaintext_size"]))
+    assert hashlib.sha256(plaintext).hexdigest() == vec["plaintext_sha256"]
+    payload = io.BytesIO()
+    nonce = bytes.fromhex(vec["payload_nonce"])
+    _encrypt_payload_from_parts(file_key, nonce, io.BytesIO(plaintext), payload)
+    data = vec["header"].encode("ascii") + payload.getvalue()
+    assert hashlib.sha256(data).hexdigest() == vec["file_sha256"]
+    assert len(data) == vec["file_size"]
+    if "file_hex" in vec:
+        assert bytes.fromhex(vec["file_hex"]) == data
+        assert armor.dearmor(vec["armored"].encode("ascii")) == data
+    identities: list[Identity] = [X25519Identity.parse(i) for i in vec.get("identities", [])]
+    if "passphrase" in vec:
+        identities.append(ScryptIdentity(vec["passphrase"]))
+    for identity in identities:
+        out = io.BytesIO()
+        decrypt([identity], io.BytesIO(data), out)
+        assert out.getvalue() == plaintext
