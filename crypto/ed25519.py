@@ -1,6 +1,6 @@
 """Ed25519 key types for camvault's signed statements (RFC 8032, via libsodium/PyNaCl).
 
-Text forms (one per key kind, see docs/format/03-statements.md):
+Text forms (one per key kind, see docs/FORMAT.md part 3):
 
 - public key:  ``ed25519:`` || base64url-unpadded(32-byte RFC 8032 public key)   (51 chars)
 - signing key: ``ed25519-secret:`` || base64url-unpadded(32-byte RFC 8032 seed)

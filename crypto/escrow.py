@@ -22,7 +22,7 @@ A custodian releases an opened share to an operator by sealing it again, the sam
 the operator's per-request session key under the label ``camvault.io/v1/escrow-release``
 with the release id bound as well. The operator combines t shares and accepts the result
 only if it verifies the age header MAC (:func:`combine_file_key`). The full specification
-and the security argument are in docs/format/02-escrow.md.
+and the security argument are in docs/FORMAT.md part 2.
 """
 
 from __future__ import annotations

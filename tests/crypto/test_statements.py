@@ -283,7 +283,7 @@ def test_refuses_non_canonical_bytes() -> None:
 
 def test_refuses_deep_nesting_and_oversize() -> None:
     refuse(b"[" * 100_000 + b"]" * 100_000, StatementError, "larger than")
-    refuse(b"[" * 30_000 + b"]" * 30_000, StatementError, "nested too deeply")
+    refuse(b"[" * 30_000 + b"]" * 30_000, StatementError, "nesting too deep")
 
 
 def test_refuses_signature_by_another_key() -> None:

@@ -230,7 +230,7 @@ def main() -> None:
     document = {
         "description": (
             "camvault Shamir (GF(2^8), 0x11B, x = 1..n) and camvault-escrow stanza vectors; "
-            "see docs/format/02-escrow.md"
+            "see docs/FORMAT.md part 2"
         ),
         "generator": "tests/vectors/gen_escrow.py",
         "cross_checks": (
