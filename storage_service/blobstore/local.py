@@ -160,9 +160,11 @@ def _copy_stream(stream: Readable, fd: int, digest: hashlib._Hash) -> int:
             return size
         digest.update(data)
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            raise _io_error("writing", exc) from exc
         size += len(data)
 
 
@@ -211,7 +213,13 @@ class LocalBlobStore(BlobStore):
                             os.fsync(fds[-1])
                         fds.append(os.open(seg, _DIR_FLAGS, dir_fd=fds[-1]))
             except OSError as exc:
-                if exc.errno == errno.ELOOP:
+                failed = len(fds) - 1  # index of the segment that did not open
+                # O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR (Linux) or ELOOP.
+                if exc.errno == errno.ELOOP or (
+                    exc.errno == errno.ENOTDIR
+                    and 0 <= failed < len(segments)
+                    and _is_symlink(segments[failed], fds[-1])
+                ):
                     raise InvalidKey(
                         f"key {key!r} crosses a symbolic link inside the store directory"
                     ) from None
@@ -219,7 +227,9 @@ class LocalBlobStore(BlobStore):
                     raise KeyConflict(
                         f"key {key!r}: a parent segment is an object, not a directory"
                     ) from None
-                raise
+                if isinstance(exc, FileNotFoundError):
+                    raise
+                raise _io_error(f"directories of {key!r}", exc) from exc
             yield fds
         finally:
             for fd in reversed(fds):
@@ -280,12 +290,14 @@ class LocalBlobStore(BlobStore):
                         0o600,
                         dir_fd=dir_fd,
                     )
-                except FileNotFoundError:
+                except FileNotFoundError as exc:
                     # The directory was removed by a concurrent delete of its last object
                     # between opening it and creating the file: walk (and create) again.
                     if attempt == 2:
-                        raise
+                        raise _io_error(f"creating {key!r}", exc) from exc
                     continue
+                except OSError as exc:
+                    raise _io_error(f"creating {key!r}", exc) from exc
                 return self._fill_and_rename(dir_fd, fd, tmp, name, key, fill, expected_sha256)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -311,21 +323,26 @@ class LocalBlobStore(BlobStore):
                     )
                 with contextlib.suppress(OSError):  # filesystems without user xattrs
                     os.setxattr(fd, XATTR_SHA256, sha.encode("ascii"))
-                os.fsync(fd)
-                st = os.fstat(fd)
+                try:
+                    os.fsync(fd)
+                    st = os.fstat(fd)
+                except OSError as exc:
+                    raise _io_error(f"storing {key!r}", exc) from exc
             finally:
                 os.close(fd)
             try:
                 os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.fsync(dir_fd)
             except IsADirectoryError:
                 raise KeyConflict(
                     f"key {key!r} is a directory of other objects in the local store"
                 ) from None
+            except OSError as exc:
+                raise _io_error(f"storing {key!r}", exc) from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dir_fd)
             raise
-        os.fsync(dir_fd)
         return ObjectInfo(key, st.st_size, _etag(st), _utc(st.st_mtime_ns), sha)
 
     # --- BlobStore -------------------------------------------------------------------------
@@ -709,6 +726,18 @@ def _query_single(query: Mapping[str, str | Sequence[str]], name: str) -> str | 
     if len(value) != 1:
         raise PresignedURLRefused("malformed", f"query parameter {name!r} repeated")
     return value[0]
+
+
+def _io_error(what: str, exc: OSError) -> BlobStoreError:
+    """A filesystem failure (disk full, permissions, I/O error) as a BlobStoreError."""
+    return BlobStoreError(f"local store: {what}: {exc.strerror or exc}")
+
+
+def _is_symlink(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _copy_fd(src: int, dst: int, digest: hashlib._Hash) -> int:

@@ -57,6 +57,7 @@ class _Body:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 60  # seconds of socket inactivity before a stalled client is dropped
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

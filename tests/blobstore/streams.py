@@ -56,7 +56,7 @@ def pattern_bytes(size: int, seed: int = 0) -> bytes:
     return PatternStream(size, seed).read()
 
 
-class SourceFailed(Exception):
+class SourceError(Exception):
     """Raised by FailingStream: the caller's source broke mid-way."""
 
 
@@ -66,7 +66,7 @@ class FailingStream:
     def __init__(self, fail_after: int, exc: BaseException | None = None) -> None:
         self._inner = PatternStream(fail_after + 10 * BLOCK, seed=99)
         self._fail_after = fail_after
-        self._exc = exc if exc is not None else SourceFailed("source stream broke")
+        self._exc = exc if exc is not None else SourceError("source stream broke")
 
     def read(self, n: int = -1) -> bytes:
         left = self._fail_after - self._inner.consumed

@@ -27,7 +27,7 @@ from storage_service.blobstore.base import MIN_PART_SIZE
 from tests.blobstore.streams import (
     FailingStream,
     PatternStream,
-    SourceFailed,
+    SourceError,
     pattern_bytes,
     pattern_sha256,
 )
@@ -35,8 +35,8 @@ from tests.blobstore.streams import (
 MiB = 1024 * 1024
 
 
-def read_all(store: BlobStore, key: str, **kwargs: int | None) -> bytes:
-    with store.get(key, **kwargs) as reader:
+def read_all(store: BlobStore, key: str, offset: int = 0, length: int | None = None) -> bytes:
+    with store.get(key, offset=offset, length=length) as reader:
         return b"".join(reader)
 
 
@@ -194,10 +194,10 @@ def test_failing_source_stores_nothing_and_keeps_old(
 ) -> None:
     key = f"{ns}/interrupted"
     store.put(key, io.BytesIO(b"old content"))
-    with pytest.raises(SourceFailed, match="broke"):
+    with pytest.raises(SourceError, match="broke"):
         store.put(key, FailingStream(fail_after))
     assert read_all(store, key) == b"old content"
-    with pytest.raises(SourceFailed):
+    with pytest.raises(SourceError):
         store.put(f"{ns}/fresh", FailingStream(fail_after))
     assert not store.exists(f"{ns}/fresh")
     assert [o.key for o in store.list_objects(f"{ns}/")] == [key]
