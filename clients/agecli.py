@@ -444,3 +444,17 @@ def register(app: typer.Typer) -> None:
     app.command("keygen")(keygen)
     app.command("encrypt")(encrypt)
     app.command("decrypt")(decrypt)
+
+
+def main() -> None:
+    """``python -m clients.agecli``: these three commands alone, without the rest of camvault.
+
+    Starts faster than the ``camvault`` console script, which imports every command group.
+    """
+    app = typer.Typer(add_completion=False, no_args_is_help=True)
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

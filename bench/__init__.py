@@ -1,0 +1,1 @@
+"""camvault benchmarks (`make bench` runs `python -m bench.run`)."""
