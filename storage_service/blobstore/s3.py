@@ -94,9 +94,13 @@ _NETWORK_ERRORS = (
 
 
 def _client_error_code(exc: bex.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "")) or str(
-        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
-    )
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    if code.isdigit() or not code:
+        # HEAD responses have no body, so botocore only has the status; MinIO names the
+        # error in a header.
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        code = headers.get("x-minio-error-code") or code
+    return code or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
 def _map(exc: Exception, what: str, *, missing: str = "key") -> BlobStoreError:
