@@ -352,6 +352,16 @@ def check_range(offset: int, length: int | None) -> None:
         raise InvalidRange("length must be an int >= 0 or None")
 
 
+def check_listing(prefix: str, start_after: str | None, page_size: int) -> None:
+    validate_prefix(prefix)
+    if start_after is not None and not isinstance(start_after, str):
+        raise TypeError("start_after must be a str or None")
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise TypeError("page_size must be an int")
+    if not 1 <= page_size <= 1000:
+        raise ValueError("page_size must be in 1..1000")
+
+
 def check_part_number(part_number: int) -> None:
     if (
         isinstance(part_number, bool)

@@ -64,12 +64,12 @@ from storage_service.blobstore.base import (
     PresignedURLRefused,
     Readable,
     UploadNotFound,
+    check_listing,
     check_part_number,
     check_range,
     clamp_expiry,
     normalize_etag,
     validate_key,
-    validate_prefix,
     validate_sha256,
 )
 
@@ -402,13 +402,7 @@ class LocalBlobStore(BlobStore):
     def list_objects(
         self, prefix: str = "", *, start_after: str | None = None, page_size: int = 1000
     ) -> Iterator[ObjectInfo]:
-        validate_prefix(prefix)
-        if start_after is not None and not isinstance(start_after, str):
-            raise TypeError("start_after must be a str or None")
-        if isinstance(page_size, bool) or not isinstance(page_size, int):
-            raise TypeError("page_size must be an int")
-        if not 1 <= page_size <= 1000:
-            raise ValueError("page_size must be in 1..1000")
+        check_listing(prefix, start_after, page_size)
         return self._iter_list(prefix, start_after)
 
     def _iter_list(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
