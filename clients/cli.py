@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clients import agecli, dbcli
+from clients import agecli, dbcli, servecli
 
 app = typer.Typer(
     name="camvault",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(dbcli.app, name="db")
+app.add_typer(servecli.app, name="serve")
 agecli.register(app)
 
 

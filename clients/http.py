@@ -1,0 +1,140 @@
+"""A small HTTP client that signs every request (RFC 9421, Ed25519) for the storage service.
+
+Used by the tests and by the camera, customer and operator clients::
+
+    client = SignedClient("http://127.0.0.1:8000", "customer:site-1", signing_key)
+    client.post("/v1/sites", json={"site_keys": ...})
+
+Each request covers ``@method``, ``@authority``, ``@path``, ``@query`` and, with a body,
+``content-digest`` (RFC 9530 sha-256) and ``content-type``; it carries a fresh nonce and a
+short validity (``created`` .. ``expires``). :meth:`SignedClient.build` returns the signed
+``httpx.Request`` without sending it, so a test can tamper with it first.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.httpsig import HttpRequest, SignatureParams, content_digest, sign_request
+
+JSON_TYPE = "application/json"
+BASE_COMPONENTS = ("@method", "@authority", "@path", "@query")
+
+
+def to_http_request(request: httpx.Request) -> HttpRequest:
+    """What RFC 9421 components see of an httpx request (header names lowercased)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.multi_items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    raw = request.url.raw_path.decode("ascii")
+    return HttpRequest(
+        method=request.method,
+        authority=request.headers.get("host", ""),
+        path=raw.split("?", 1)[0],
+        query=request.url.query.decode("ascii"),
+        headers=headers,
+    )
+
+
+class SignedClient:
+    def __init__(
+        self,
+        base_url: str,
+        keyid: str,
+        key: Ed25519SigningKey,
+        *,
+        timeout: float = 120.0,
+        lifetime_s: int = 60,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keyid = keyid
+        self.key = key
+        self.lifetime_s = lifetime_s
+        self.clock = clock
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SignedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        created: int | None = None,
+        expires: int | None = None,
+        nonce: str | None = None,
+        keyid: str | None = None,
+    ) -> httpx.Request:
+        """A signed request (not sent). ``json`` is serialized compactly; ``content`` is sent
+        as is with ``content_type``."""
+        headers: dict[str, str] = {}
+        body = b""
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":")).encode()
+            headers["content-type"] = JSON_TYPE
+        elif content is not None:
+            body = content
+            headers["content-type"] = content_type or "application/octet-stream"
+        if body:
+            headers["content-digest"] = content_digest(body)
+        request = self.http.build_request(
+            method, path, params=params, content=body or None, headers=headers
+        )
+        now = int(self.clock()) if created is None else created
+        sig_params = SignatureParams(
+            created=now,
+            expires=expires if expires is not None else now + self.lifetime_s,
+            keyid=keyid or self.keyid,
+            nonce=nonce or secrets.token_urlsafe(18),
+        )
+        covered = BASE_COMPONENTS + (("content-digest", "content-type") if body else ())
+        sig_input, sig = sign_request(to_http_request(request), covered, sig_params, self.key)
+        request.headers["signature-input"] = sig_input
+        request.headers["signature"] = sig
+        return request
+
+    def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        return self.http.send(request, stream=stream)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.send(self.build(method, path, **kwargs))
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        response = self.send(self.build(method, path, **kwargs), stream=True)
+        try:
+            yield response
+        finally:
+            response.close()

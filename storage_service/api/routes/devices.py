@@ -1,0 +1,56 @@
+"""Devices of a site: enroll (customer-signed DeviceEnrollment), list, read, revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from storage_service.api.params import DeviceId, SiteId
+from storage_service.auth import SignedPrincipal
+from storage_service.deps import EngineDep
+from storage_service.schemas import DeviceList, DeviceOut, EnrollDevice
+from storage_service.services import devices
+
+router = APIRouter(prefix="/v1/sites/{site_id}/devices", tags=["devices"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def enroll(
+    site_id: SiteId,
+    body: EnrollDevice,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    response: Response,
+) -> DeviceOut:
+    """Enroll a camera or panel, or re-key it with a later enrollment (200)."""
+    principal.require_customer(site_id)
+    out, created = devices.enroll(engine, site_id, body.enrollment)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@router.get("")
+def list_devices(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep) -> DeviceList:
+    principal.require_customer(site_id)
+    return DeviceList(items=devices.list_devices(engine, site_id))
+
+
+@router.get("/{device_id}")
+def read_device(
+    site_id: SiteId, device_id: DeviceId, principal: SignedPrincipal, engine: EngineDep
+) -> DeviceOut:
+    """The customer, or the device itself (e.g. a camera reading its chain head)."""
+    if principal.kind == "device":
+        principal.require_device(site_id, device_id)
+    else:
+        principal.require_customer(site_id)
+    return devices.read_device(engine, site_id, device_id)
+
+
+@router.delete("/{device_id}")
+def revoke(
+    site_id: SiteId, device_id: DeviceId, principal: SignedPrincipal, engine: EngineDep
+) -> DeviceOut:
+    """Revoke the device's key; its recordings stay."""
+    principal.require_customer(site_id)
+    return devices.revoke(engine, site_id, device_id)

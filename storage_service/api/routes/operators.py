@@ -1,0 +1,27 @@
+"""ARC operators and technicians (registered by ARC-signed OperatorRegistration)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from storage_service.auth import OperatorRegistrant
+from storage_service.deps import EngineDep, SettingsDep
+from storage_service.schemas import OperatorOut, RegisterOperator
+from storage_service.services import operators
+
+router = APIRouter(prefix="/v1/operators", tags=["operators"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register(
+    body: RegisterOperator,
+    principal: OperatorRegistrant,
+    engine: EngineDep,
+    settings: SettingsDep,
+    response: Response,
+) -> OperatorOut:
+    """Register an operator; the request is signed by the operator key being registered."""
+    out, created = operators.register(engine, settings, body.registration)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out

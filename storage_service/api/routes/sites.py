@@ -1,0 +1,57 @@
+"""Sites: create (self-signed SiteKeys), read, change keys, retention, delete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from storage_service.api.params import SiteId
+from storage_service.auth import SignedPrincipal, SiteCreator
+from storage_service.deps import EngineDep
+from storage_service.schemas import CreateSite, DeleteResult, SetRetention, SiteOut, UpdateSiteKeys
+from storage_service.services import sites
+
+router = APIRouter(prefix="/v1/sites", tags=["sites"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_site(
+    body: CreateSite, principal: SiteCreator, engine: EngineDep, response: Response
+) -> SiteOut:
+    """Create a site from a SiteKeys statement self-signed by its customer key (the request is
+    signed with that key, keyid ``customer:<site_id>``). Re-sending it returns 200."""
+    out, created = sites.create_site(engine, body.site_keys, body.retention_days)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@router.get("/{site_id}")
+def read_site(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep) -> SiteOut:
+    """The site's latest signed SiteKeys (customer and devices of the site)."""
+    principal.require_site_member(site_id)
+    return sites.read_site(engine, site_id)
+
+
+@router.put("/{site_id}/keys")
+def update_keys(
+    site_id: SiteId, body: UpdateSiteKeys, principal: SignedPrincipal, engine: EngineDep
+) -> SiteOut:
+    """Replace the SiteKeys with a newer version signed by the pinned customer key."""
+    principal.require_customer(site_id)
+    return sites.update_keys(engine, site_id, body.site_keys)
+
+
+@router.put("/{site_id}/retention")
+def set_retention(
+    site_id: SiteId, body: SetRetention, principal: SignedPrincipal, engine: EngineDep
+) -> SiteOut:
+    """Keep recordings ``retention_days`` after their end (null: keep until deleted)."""
+    principal.require_customer(site_id)
+    return sites.set_retention(engine, site_id, body.retention_days)
+
+
+@router.delete("/{site_id}")
+def delete_site(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep) -> DeleteResult:
+    """Delete the site and everything of it (objects are removed by the sweeper)."""
+    principal.require_customer(site_id)
+    return DeleteResult(deleted=sites.delete_site(engine, site_id))

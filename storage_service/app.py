@@ -1,0 +1,121 @@
+"""The storage service application: ``create_app`` wires settings, database, object store,
+routes, error handlers, middleware and the background sweeper.
+
+Extension points for the rest of issue 4 (alarms, consents, telemetry, notifications): add a
+router module under ``storage_service/api/routes/`` and its service under
+``storage_service/services/``, tables in ``db/models.py`` with a new Alembic revision, and
+list the router in :data:`ROUTERS`. Authentication (``SignedPrincipal``), errors
+(``ApiError`` codes in errors.py) and tenant checks (``principal.require_*``) are shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from storage_service import logs
+from storage_service.api.routes import blobs, devices, operators, ops, recordings, sites, uploads
+from storage_service.blobstore import BlobStore, S3BlobStore, open_blobstore
+from storage_service.db.engine import make_engine
+from storage_service.errors import install_error_handlers
+from storage_service.metrics import SWEEPS
+from storage_service.middleware import AccessLog, BodyLimit
+from storage_service.schema import ensure_schema
+from storage_service.services.sweeper import sweep_once
+from storage_service.settings import Settings
+
+log = logging.getLogger("camvault.storage")
+
+ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    sites.router,
+    devices.router,
+    operators.router,
+    uploads.router,
+    recordings.router,
+    blobs.router,
+)
+
+API_VERSION = "1"
+
+
+async def _sweeper(engine: Engine, store: BlobStore, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            report = await run_in_threadpool(sweep_once, engine, store)
+            SWEEPS.labels("ok").inc()
+            if any(
+                vars_
+                for vars_ in (
+                    report.uploads_expired,
+                    report.recordings_expired,
+                    report.objects_deleted,
+                )
+            ):
+                log.info("sweep", extra={"report": report.__repr__()})
+        except Exception as exc:
+            SWEEPS.labels("error").inc()
+            log.warning("sweep failed", extra={"error": type(exc).__name__})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    store: BlobStore | None = None,
+    check_schema: bool = True,
+) -> FastAPI:
+    logs.configure(settings.log_level)
+    engine = engine or make_engine(settings.effective_database_url)
+    if check_schema:
+        ensure_schema(engine, settings.effective_database_url, auto_migrate=settings.auto_migrate)
+    if store is None:
+        store = open_blobstore(
+            settings, presign_base_url=settings.public_url.rstrip("/") + "/blobs"
+        )
+        if settings.auto_migrate and isinstance(store, S3BlobStore):
+            store.ensure_bucket()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.sweeper_enabled:
+            task = asyncio.create_task(_sweeper(engine, store, settings.sweeper_interval_s))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(
+        title="camvault storage service",
+        version=API_VERSION,
+        description="Ciphertext store of camvault: sites, devices, recordings. "
+        "Every /v1 request is signed (RFC 9421 HTTP Message Signatures, Ed25519); "
+        "see docs/API.md.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.store = store
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory (``storage_service.app:create_app_from_env``)."""
+    return create_app(Settings())

@@ -1,0 +1,232 @@
+"""Request authentication: HTTP Message Signatures (RFC 9421, Ed25519) on every API request.
+
+``keyid`` names the principal, and the key is looked up from what the service stores, never
+from the request:
+
+- ``customer:<site_id>``              the site's pinned customer key (latest verified SiteKeys);
+- ``device:<site_id>/<device_id>``    the device key of a customer-signed DeviceEnrollment;
+- ``operator:<operator_id>``          the key of an ARC-signed OperatorRegistration.
+
+The only exception is site creation, whose key comes from the self-signed SiteKeys in the
+body (trust on first use, crypto.statements.verify_site_keys). Checks, in order: content type
+of a body (415), signature fields (401), freshness within the clock skew (401), Content-Digest
+of the body (401), the key (401 ``unknown_key``), the signature over the required components
+(401) and finally the nonce, remembered until the signature expires (401 ``replayed_request``).
+Tenant isolation is then each route's first line: ``principal.require_customer(site_id)`` etc.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from crypto.ed25519 import Ed25519PublicKey
+from crypto.errors import KeyFormatError, StatementError
+from crypto.httpsig import (
+    HttpRequest,
+    check_content_digest,
+    check_times,
+    parse_signature,
+    verify_request,
+)
+from crypto.metadata import check_id
+from crypto.statements import OperatorRegistration, SiteKeys
+from storage_service.clock import now_ms
+from storage_service.db.models import Device, Operator, RequestNonce, Site
+from storage_service.errors import ApiError
+from storage_service.settings import Settings
+from storage_service.statements import parse_statement
+
+BASE_COMPONENTS = ("@method", "@authority", "@path", "@query")
+BODY_COMPONENTS = ("content-digest", "content-type")
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: Literal["customer", "device", "operator"]
+    keyid: str
+    site_id: str | None = None
+    device_id: str | None = None
+    operator_id: str | None = None
+
+    def require_customer(self, site_id: str) -> None:
+        if self.kind != "customer":
+            raise ApiError("wrong_principal", f"only the site's customer may do this ({self.kind})")
+        if self.site_id != site_id:
+            raise ApiError("wrong_site", "this key belongs to another site")
+
+    def require_device(self, site_id: str, device_id: str) -> None:
+        if self.kind != "device":
+            raise ApiError("wrong_principal", f"only the device itself may do this ({self.kind})")
+        if self.site_id != site_id:
+            raise ApiError("wrong_site", "this key belongs to another site")
+        if self.device_id != device_id:
+            raise ApiError("wrong_principal", "this key belongs to another device")
+
+    def require_site_member(self, site_id: str) -> None:
+        """The site's customer or one of its devices."""
+        if self.kind not in ("customer", "device"):
+            raise ApiError("wrong_principal", f"only the site's customer or devices ({self.kind})")
+        if self.site_id != site_id:
+            raise ApiError("wrong_site", "this key belongs to another site")
+
+
+def parse_keyid(keyid: str) -> Principal:
+    try:
+        kind, _, rest = keyid.partition(":")
+        if kind == "customer":
+            return Principal("customer", keyid, site_id=check_id(rest, "site"))
+        if kind == "device":
+            site, sep, device = rest.partition("/")
+            if sep:
+                return Principal(
+                    "device",
+                    keyid,
+                    site_id=check_id(site, "site"),
+                    device_id=check_id(device, "device"),
+                )
+        if kind == "operator":
+            return Principal("operator", keyid, operator_id=check_id(rest, "operator"))
+    except StatementError:
+        pass
+    raise ApiError(
+        "unknown_key", "keyid must be customer:<site>, device:<site>/<device> or operator:<id>"
+    )
+
+
+def _stored_key(engine: Engine, p: Principal) -> Ed25519PublicKey:
+    with Session(engine) as s:
+        text: str | None = None
+        if p.kind == "customer":
+            site = s.get(Site, p.site_id)
+            text = site.customer_signing_key if site is not None else None
+        elif p.kind == "device":
+            dev = s.get(Device, (p.site_id, p.device_id))
+            if dev is not None and dev.revoked_ms is not None:
+                raise ApiError("device_revoked", "this device's enrollment was revoked")
+            text = dev.device_key if dev is not None else None
+        else:
+            op = s.get(Operator, p.operator_id)
+            text = op.operator_key if op is not None else None
+    if text is None:
+        raise ApiError("unknown_key", f"no key is registered for {p.keyid!r}")
+    try:
+        return Ed25519PublicKey.from_text(text)
+    except KeyFormatError:  # pragma: no cover - stored keys were parsed before storing
+        raise ApiError("unknown_key", "stored key is unusable") from None
+
+
+def _remember_nonce(engine: Engine, keyid: str, nonce: str, expires_ms: int) -> None:
+    try:
+        with Session(engine) as s:
+            s.add(RequestNonce(keyid=keyid, nonce=nonce, expires_ms=expires_ms))
+            s.commit()
+    except IntegrityError:
+        raise ApiError("replayed_request", "this signature nonce was already used") from None
+
+
+def http_request(request: Request) -> HttpRequest:
+    headers: dict[str, str] = {}
+    for name in set(request.headers.keys()):
+        headers[name] = ", ".join(v.strip() for v in request.headers.getlist(name))
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    return HttpRequest(
+        method=request.method,
+        authority=request.headers.get("host", ""),
+        path=raw_path.decode("latin-1").split("?", 1)[0],
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+    )
+
+
+async def authenticate(request: Request, key_override: Ed25519PublicKey | None = None) -> Principal:
+    settings: Settings = request.app.state.settings
+    engine: Engine = request.app.state.engine
+    body = await request.body()
+    if body:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != JSON_TYPE:
+            raise ApiError("unsupported_media_type", f"request bodies must be {JSON_TYPE}")
+    parsed = parse_signature(
+        request.headers.get("signature-input"), request.headers.get("signature")
+    )
+    check_times(
+        parsed.params,
+        now=now_ms() // 1000,
+        max_skew_s=settings.clock_skew_s,
+        max_lifetime_s=settings.signature_max_lifetime_s,
+    )
+    required = BASE_COMPONENTS + (BODY_COMPONENTS if body else ())
+    if body:
+        check_content_digest(request.headers.get("content-digest"), body)
+    principal = parse_keyid(parsed.params.keyid)
+    key = (
+        key_override
+        if key_override is not None
+        else await run_in_threadpool(_stored_key, engine, principal)
+    )
+    verify_request(http_request(request), parsed, key, required=required)
+    expires_ms = (parsed.params.expires + settings.clock_skew_s + 1) * 1000
+    await run_in_threadpool(
+        _remember_nonce, engine, parsed.params.keyid, parsed.params.nonce, expires_ms
+    )
+    request.state.principal = principal
+    return principal
+
+
+async def _signed(request: Request) -> Principal:
+    return await authenticate(request)
+
+
+async def _site_creation(request: Request) -> Principal:
+    """Site creation: the key is the customer key of the self-signed SiteKeys in the body."""
+    body = await request.body()
+    try:
+        obj = json.loads(body) if body else None
+    except ValueError:
+        obj = None
+    site_keys = obj.get("site_keys") if isinstance(obj, dict) else None
+    if not isinstance(site_keys, dict):
+        # Let authentication refuse what it can; then validation reports the body.
+        return await authenticate(request)
+    claimed = parse_statement(site_keys, "site_keys").unverified_statement
+    if not isinstance(claimed, SiteKeys):
+        raise ApiError("site_keys_invalid", "site_keys is not a SiteKeys statement")
+    principal = await authenticate(request, key_override=claimed.customer_key)
+    if principal.kind != "customer" or principal.site_id != claimed.site_id:
+        raise ApiError("wrong_site", "keyid must be customer:<site_id of the SiteKeys>")
+    return principal
+
+
+async def _operator_registration(request: Request) -> Principal:
+    """Operator registration: the request is signed with the registered operator key."""
+    body = await request.body()
+    try:
+        obj = json.loads(body) if body else None
+    except ValueError:
+        obj = None
+    reg = obj.get("registration") if isinstance(obj, dict) else None
+    if not isinstance(reg, dict):
+        return await authenticate(request)
+    claimed = parse_statement(reg, "registration").unverified_statement
+    if not isinstance(claimed, OperatorRegistration):
+        raise ApiError("operator_invalid", "registration is not an OperatorRegistration")
+    principal = await authenticate(request, key_override=claimed.operator_key)
+    if principal.kind != "operator" or principal.operator_id != claimed.operator_id:
+        raise ApiError(
+            "wrong_principal", "keyid must be operator:<operator_id of the registration>"
+        )
+    return principal
+
+
+SignedPrincipal = Annotated[Principal, Depends(_signed)]
+SiteCreator = Annotated[Principal, Depends(_site_creation)]
+OperatorRegistrant = Annotated[Principal, Depends(_operator_registration)]

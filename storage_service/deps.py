@@ -1,0 +1,31 @@
+"""FastAPI dependencies: the process-wide engine, object store and settings (on app.state)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+
+from storage_service.blobstore import BlobStore
+from storage_service.settings import Settings
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _store(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.store
+    return store
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+StoreDep = Annotated[BlobStore, Depends(_store)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -1,0 +1,1 @@
+"""Business logic of the storage service, one module per concern; routes stay thin."""

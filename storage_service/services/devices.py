@@ -1,0 +1,121 @@
+"""Devices (cameras and panels) from customer-signed DeviceEnrollments."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from crypto.errors import SignatureError, StatementError
+from crypto.statements import DeviceEnrollment, DeviceKind, verify
+from storage_service.clock import now_ms
+from storage_service.db.engine import session_scope
+from storage_service.db.models import Device
+from storage_service.errors import ApiError
+from storage_service.schemas import DeviceOut
+from storage_service.services.sites import get_site, pinned_site_keys
+from storage_service.statements import parse_statement, statement_json
+
+
+def device_out(d: Device) -> DeviceOut:
+    return DeviceOut(
+        device_id=d.device_id,
+        kind=d.kind,
+        model=d.model,
+        device_key=d.device_key,
+        enrollment=statement_json(d.enrollment),
+        last_sequence=d.last_sequence,
+        last_manifest_sha256=d.last_manifest_sha256.hex() if d.last_manifest_sha256 else None,
+        revoked=d.revoked_ms is not None,
+    )
+
+
+def enroll(engine: Engine, site_id: str, enrollment: dict[str, Any]) -> tuple[DeviceOut, bool]:
+    """Enroll a device, or re-key it with a newer enrollment (greater ``issued_at_ms``).
+    Re-sending the stored enrollment is a no-op; returns (device, created)."""
+    signed = parse_statement(enrollment, "enrollment")
+    data = signed.encode()
+    with session_scope(engine) as s:
+        site = get_site(s, site_id)
+        pinned = pinned_site_keys(site)
+        try:
+            e = verify(signed, pinned.customer_key, DeviceEnrollment)
+        except SignatureError as exc:
+            raise ApiError("statement_signature_invalid", f"enrollment: {exc}") from None
+        except StatementError as exc:
+            raise ApiError("device_invalid", f"enrollment: {exc}") from None
+        if e.site_id != site_id:
+            raise ApiError("wrong_site", "enrollment is for another site")
+        existing = s.get(Device, (site_id, e.device_id))
+        if existing is not None:
+            if hmac.compare_digest(existing.enrollment, data):
+                return device_out(existing), False
+            if existing.kind != e.kind.value or e.issued_at_ms <= existing.issued_at_ms:
+                raise ApiError(
+                    "device_conflict",
+                    "device exists; a new enrollment must keep its kind and be issued later",
+                )
+            existing.model = e.model
+            existing.device_key = e.device_key.to_text()
+            existing.enrollment = data
+            existing.issued_at_ms = e.issued_at_ms
+            existing.revoked_ms = None
+            s.add(existing)
+            s.flush()
+            return device_out(existing), False
+        dev = Device(
+            site_id=site_id,
+            device_id=e.device_id,
+            kind=e.kind.value,
+            model=e.model,
+            device_key=e.device_key.to_text(),
+            enrollment=data,
+            issued_at_ms=e.issued_at_ms,
+            created_ms=now_ms(),
+        )
+        s.add(dev)
+        s.flush()
+        return device_out(dev), True
+
+
+def get_device(s: Session, site_id: str, device_id: str) -> Device:
+    dev = s.get(Device, (site_id, device_id))
+    if dev is None:
+        raise ApiError("device_not_found", f"no device {device_id!r} at this site")
+    return dev
+
+
+def get_camera(s: Session, site_id: str, camera_id: str) -> Device:
+    dev = get_device(s, site_id, camera_id)
+    if dev.kind != DeviceKind.CAMERA.value:
+        raise ApiError("wrong_principal", f"device {camera_id!r} is not a camera")
+    if dev.revoked_ms is not None:
+        raise ApiError("device_revoked", f"camera {camera_id!r} was revoked")
+    return dev
+
+
+def list_devices(engine: Engine, site_id: str) -> list[DeviceOut]:
+    with Session(engine) as s:
+        get_site(s, site_id)
+        rows = s.exec(
+            select(Device).where(col(Device.site_id) == site_id).order_by(col(Device.device_id))
+        ).all()
+        return [device_out(d) for d in rows]
+
+
+def read_device(engine: Engine, site_id: str, device_id: str) -> DeviceOut:
+    with Session(engine) as s:
+        return device_out(get_device(s, site_id, device_id))
+
+
+def revoke(engine: Engine, site_id: str, device_id: str) -> DeviceOut:
+    """Stop accepting the device's key (its recordings stay)."""
+    with session_scope(engine) as s:
+        dev = get_device(s, site_id, device_id)
+        if dev.revoked_ms is None:
+            dev.revoked_ms = now_ms()
+            s.add(dev)
+            s.flush()
+        return device_out(dev)

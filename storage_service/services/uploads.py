@@ -1,0 +1,404 @@
+"""Recording upload: presigned URLs to the object store, then a checked commit.
+
+1. ``request_upload``: the camera announces the recording (id, kind, times, payload size) and
+   gets one presigned PUT URL, or one presigned URL per part of a multipart upload. The
+   payload never passes through the API. One open upload per recording: asking again with the
+   same parameters returns the same upload (fresh URLs); the object key contains the upload
+   id, so an expired upload being swept never touches a newer one.
+2. ``commit``: the camera sends the age header and its signed Manifest. Checks, cheapest
+   first: manifest signature under the enrolled camera key; manifest facts == the upload's;
+   header grammar and SHA-256 == ``header_sha256``; the chain (``sequence`` == last + 1,
+   ``prev_manifest_sha256`` == hash of the last manifest); the object (multipart completed,
+   exists, size, SHA-256 computed by streaming it unless the store computed it itself). The
+   recording row, the camera's chain head and the removal of the upload row are one
+   transaction; the chain head moves with a compare-and-set, so concurrent commits of one
+   camera cannot both win.
+
+Commit is idempotent: the same manifest again returns the stored recording; another manifest
+for an existing recording id is a conflict.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from crypto.ed25519 import Ed25519PublicKey
+from crypto.errors import HeaderError, SignatureError, StatementError
+from crypto.format import parse_header
+from crypto.statements import Manifest, SignedStatement, manifest_hash, verify
+from storage_service.blobstore import (
+    BlobStore,
+    CompletedPart,
+    InvalidMultipart,
+    LocalBlobStore,
+    ObjectNotFound,
+    UploadNotFound,
+)
+from storage_service.blobstore.base import MAX_PART_NUMBER
+from storage_service.clock import now_ms
+from storage_service.db.engine import session_scope
+from storage_service.db.models import Device, Recording, Upload
+from storage_service.errors import ApiError
+from storage_service.metrics import COMMITS, COMMITTED_BYTES
+from storage_service.schemas import CommitRequest, PartURL, UploadOut, UploadRequest
+from storage_service.services.deletion import enqueue
+from storage_service.services.devices import get_camera
+from storage_service.services.sites import get_site
+from storage_service.settings import Settings
+from storage_service.statements import parse_statement
+
+DEFAULT_PART_SIZE = 64 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+HASH_CHUNK = 1024 * 1024
+
+
+def object_key(site_id: str, camera_id: str, recording_id: str, upload_id: str) -> str:
+    return f"sites/{site_id}/cameras/{camera_id}/{recording_id}/{upload_id}"
+
+
+def _part_count(size: int, part_size: int) -> int:
+    return max(1, math.ceil(size / part_size))
+
+
+def _urls(store: BlobStore, u: Upload) -> UploadOut:
+    if u.multipart_upload_id is None:
+        return UploadOut(
+            upload_id=u.id,
+            mode="single",
+            expires_ms=u.expires_ms,
+            put_url=store.presign_put(u.object_key),
+        )
+    part_size = u.part_size or DEFAULT_PART_SIZE
+    parts = [
+        PartURL(
+            part_number=n,
+            url=store.presign_upload_part(u.object_key, u.multipart_upload_id, n),
+        )
+        for n in range(1, _part_count(u.payload_size, part_size) + 1)
+    ]
+    return UploadOut(
+        upload_id=u.id,
+        mode="multipart",
+        expires_ms=u.expires_ms,
+        part_size=part_size,
+        parts=parts,
+    )
+
+
+def _same_request(u: Upload, req: UploadRequest, part_size: int | None) -> bool:
+    return (
+        (u.kind, u.start_ms, u.end_ms, u.payload_size)
+        == (req.kind.value, req.start_ms, req.end_ms, req.payload_size)
+        and (u.multipart_upload_id is not None) == req.multipart
+        and (not req.multipart or u.part_size == part_size)
+    )
+
+
+def request_upload(
+    engine: Engine,
+    store: BlobStore,
+    settings: Settings,
+    site_id: str,
+    camera_id: str,
+    req: UploadRequest,
+) -> tuple[UploadOut, bool]:
+    if req.end_ms < req.start_ms:
+        raise ApiError("invalid_range", "end_ms is before start_ms")
+    if req.payload_size > settings.max_recording_bytes:
+        raise ApiError(
+            "recording_too_large", f"payload larger than {settings.max_recording_bytes} bytes"
+        )
+    part_size: int | None = None
+    if req.multipart:
+        part_size = req.part_size or DEFAULT_PART_SIZE
+        if not settings.min_part_size <= part_size <= MAX_PART_SIZE:
+            raise ApiError(
+                "multipart_invalid",
+                f"part_size must be {settings.min_part_size}..{MAX_PART_SIZE} bytes",
+            )
+        if _part_count(req.payload_size, part_size) > MAX_PART_NUMBER:
+            raise ApiError("multipart_invalid", f"more than {MAX_PART_NUMBER} parts")
+    elif req.part_size is not None:
+        raise ApiError("multipart_invalid", "part_size is only for multipart uploads")
+    now = now_ms()
+    with Session(engine) as s:
+        get_camera(s, site_id, camera_id)
+        rec = s.exec(_recording_query(site_id, camera_id, req.recording_id)).first()
+        if rec is not None:
+            raise ApiError("recording_committed", "this recording is already committed")
+        existing = s.exec(_upload_query(site_id, camera_id, req.recording_id)).first()
+    if existing is not None:
+        if existing.expires_ms > now:
+            if not _same_request(existing, req, part_size):
+                raise ApiError(
+                    "upload_conflict", "an upload of this recording is open with other parameters"
+                )
+            return _urls(store, existing), False
+        _drop_upload(engine, existing.id, now)
+    upload_id = secrets.token_hex(16)
+    key = object_key(site_id, camera_id, req.recording_id, upload_id)
+    mp_id = store.create_multipart(key) if req.multipart else None
+    u = Upload(
+        id=upload_id,
+        site_id=site_id,
+        camera_id=camera_id,
+        recording_id=req.recording_id,
+        kind=req.kind.value,
+        start_ms=req.start_ms,
+        end_ms=req.end_ms,
+        payload_size=req.payload_size,
+        object_key=key,
+        multipart_upload_id=mp_id,
+        part_size=part_size,
+        created_ms=now,
+        expires_ms=now + settings.upload_expiry_s * 1000,
+    )
+    try:
+        with session_scope(engine) as s:
+            s.add(u)
+            s.flush()
+            s.expunge(u)
+    except IntegrityError:
+        if mp_id is not None:
+            store.abort_multipart(key, mp_id)
+        raise ApiError(
+            "upload_conflict", "another upload of this recording was just opened"
+        ) from None
+    return _urls(store, u), True
+
+
+def _recording_query(site_id: str, camera_id: str, recording_id: str) -> SelectOfScalar[Recording]:
+    return select(Recording).where(
+        col(Recording.site_id) == site_id,
+        col(Recording.camera_id) == camera_id,
+        col(Recording.recording_id) == recording_id,
+    )
+
+
+def _upload_query(site_id: str, camera_id: str, recording_id: str) -> SelectOfScalar[Upload]:
+    return select(Upload).where(
+        col(Upload.site_id) == site_id,
+        col(Upload.camera_id) == camera_id,
+        col(Upload.recording_id) == recording_id,
+    )
+
+
+def _drop_upload(engine: Engine, upload_id: str, now: int) -> None:
+    """Delete an upload row and queue its object (and multipart upload) for removal."""
+    with session_scope(engine) as s:
+        u = s.get(Upload, upload_id)
+        if u is not None:
+            enqueue(s, u.object_key, u.multipart_upload_id, now)
+            s.delete(u)
+
+
+# --- commit ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    recording: Recording
+    created: bool
+
+
+def _check_manifest(signed: SignedStatement, camera: Device) -> Manifest:
+    try:
+        return verify(signed, Ed25519PublicKey.from_text(camera.device_key), Manifest)
+    except SignatureError as exc:
+        raise ApiError("statement_signature_invalid", f"manifest: {exc}") from None
+    except StatementError as exc:
+        raise ApiError("statement_invalid", f"manifest: {exc}") from None
+
+
+def _check_facts(m: Manifest, u: Upload) -> None:
+    want = {
+        "site_id": u.site_id,
+        "camera_id": u.camera_id,
+        "recording_id": u.recording_id,
+        "kind": u.kind,
+        "start_ms": u.start_ms,
+        "end_ms": u.end_ms,
+        "payload_size": u.payload_size,
+    }
+    have = {k: m.to_json()[k] for k in want}
+    for k, v in want.items():
+        if have[k] != v:
+            raise ApiError(
+                "manifest_mismatch", f"manifest {k} is {have[k]!r}, the upload says {v!r}"
+            )
+
+
+def _decode_header(text: str, settings: Settings, m: Manifest) -> bytes:
+    if len(text) > (settings.max_header_bytes * 4) // 3 + 4:
+        raise ApiError(
+            "header_too_large", f"age header larger than {settings.max_header_bytes} bytes"
+        )
+    try:
+        header = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError("header_malformed", "header is not standard base64") from None
+    if len(header) > settings.max_header_bytes:
+        raise ApiError(
+            "header_too_large", f"age header larger than {settings.max_header_bytes} bytes"
+        )
+    try:
+        parse_header(header)
+    except HeaderError as exc:
+        raise ApiError("header_malformed", f"header is not an age v1 header: {exc}") from None
+    if not hmac.compare_digest(hashlib.sha256(header).digest(), m.header_sha256):
+        raise ApiError("header_hash_mismatch", "SHA-256 of the header differs from the manifest's")
+    return header
+
+
+def _check_chain(m: Manifest, camera: Device) -> None:
+    expected = 0 if camera.last_sequence is None else camera.last_sequence + 1
+    if m.sequence != expected:
+        raise ApiError(
+            "manifest_chain_broken",
+            f"manifest sequence {m.sequence}, expected {expected}",
+            details={"expected_sequence": expected},
+        )
+    if m.sequence > 0 and (
+        camera.last_manifest_sha256 is None
+        or m.prev_manifest_sha256 is None
+        or not hmac.compare_digest(m.prev_manifest_sha256, camera.last_manifest_sha256)
+    ):
+        raise ApiError(
+            "manifest_chain_broken",
+            "prev_manifest_sha256 is not the hash of this camera's last manifest",
+            details={"expected_sequence": expected},
+        )
+
+
+def _object_sha256(store: BlobStore, key: str) -> str:
+    digest = hashlib.sha256()
+    with store.get(key) as reader:
+        for chunk in reader.iter_chunks(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_object(
+    store: BlobStore, u: Upload, m: Manifest, parts: list[CompletedPart] | None
+) -> None:
+    if u.multipart_upload_id is not None:
+        if not parts:
+            raise ApiError("multipart_invalid", "a multipart commit lists its parts and ETags")
+        try:
+            store.complete_multipart(u.object_key, u.multipart_upload_id, parts)
+        except InvalidMultipart as exc:
+            raise ApiError("multipart_invalid", str(exc)) from None
+        except UploadNotFound:
+            pass  # completed by an earlier attempt of this commit: check the object below
+    elif parts:
+        raise ApiError("multipart_invalid", "this upload is not multipart")
+    try:
+        info = store.head(u.object_key)
+        if info.size != m.payload_size:
+            raise ApiError(
+                "object_size_mismatch",
+                f"object has {info.size} bytes, manifest says {m.payload_size}",
+            )
+        # Only the local store computes the digest itself; S3 metadata is the uploader's claim.
+        sha = info.sha256 if isinstance(store, LocalBlobStore) and info.sha256 else None
+        if sha is None:
+            sha = _object_sha256(store, u.object_key)
+    except ObjectNotFound:
+        raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+    if not hmac.compare_digest(sha, m.payload_sha256.hex()):
+        raise ApiError("object_hash_mismatch", "SHA-256 of the object differs from the manifest's")
+
+
+def commit(
+    engine: Engine,
+    store: BlobStore,
+    settings: Settings,
+    site_id: str,
+    camera_id: str,
+    recording_id: str,
+    req: CommitRequest,
+) -> Committed:
+    signed = parse_statement(req.manifest, "manifest")
+    m_hash = manifest_hash(signed) if isinstance(signed.unverified_statement, Manifest) else None
+    with Session(engine) as s:
+        get_site(s, site_id)
+        camera = get_camera(s, site_id, camera_id)
+        rec = s.exec(_recording_query(site_id, camera_id, recording_id)).first()
+        if rec is not None:
+            if m_hash is not None and hmac.compare_digest(rec.manifest_sha256, m_hash):
+                return Committed(rec, False)
+            raise ApiError(
+                "recording_conflict", "this recording was committed with another manifest"
+            )
+        u = s.get(Upload, req.upload_id)
+    if u is None or (u.site_id, u.camera_id, u.recording_id) != (site_id, camera_id, recording_id):
+        raise ApiError("upload_not_found", "no such upload for this recording")
+    if u.expires_ms <= now_ms():
+        raise ApiError("upload_expired", "this upload expired; request a new one")
+    m = _check_manifest(signed, camera)
+    _check_facts(m, u)
+    header = _decode_header(req.header, settings, m)
+    _check_chain(m, camera)
+    parts = [CompletedPart(p.part_number, p.etag) for p in req.parts] if req.parts else None
+    _check_object(store, u, m, parts)
+    m_hash = manifest_hash(signed)
+    now = now_ms()
+    try:
+        with session_scope(engine) as s:
+            prev = camera.last_sequence
+            cond = (
+                col(Device.last_sequence).is_(None)
+                if prev is None
+                else col(Device.last_sequence) == prev
+            )
+            moved = s.execute(
+                sa.update(Device)
+                .where(col(Device.site_id) == site_id, col(Device.device_id) == camera_id, cond)
+                .values(last_sequence=m.sequence, last_manifest_sha256=m_hash)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise ApiError(
+                    "manifest_chain_broken", "another manifest of this camera was committed first"
+                )
+            rec = Recording(
+                site_id=site_id,
+                camera_id=camera_id,
+                recording_id=recording_id,
+                kind=m.kind.value,
+                start_ms=m.start_ms,
+                end_ms=m.end_ms,
+                payload_size=m.payload_size,
+                payload_sha256=m.payload_sha256,
+                sequence=m.sequence,
+                manifest=signed.encode(),
+                manifest_sha256=m_hash,
+                header=header,
+                object_key=u.object_key,
+                committed_ms=now,
+            )
+            s.add(rec)
+            s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
+            s.flush()
+            s.refresh(rec)
+            s.expunge(rec)
+    except IntegrityError:
+        with Session(engine) as s:
+            again = s.exec(_recording_query(site_id, camera_id, recording_id)).first()
+        if again is not None and hmac.compare_digest(again.manifest_sha256, m_hash):
+            return Committed(again, False)
+        raise ApiError("recording_conflict", "a concurrent commit stored this recording") from None
+    COMMITS.inc()
+    COMMITTED_BYTES.inc(m.payload_size)
+    return Committed(rec, True)
