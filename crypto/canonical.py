@@ -93,6 +93,15 @@ def _reject_float(text: str) -> object:
     raise StatementError("canonical JSON: floating-point numbers are not allowed")
 
 
+MAX_INT_DIGITS = 16  # 2**53 - 1 has 16 digits; longer numbers are refused before conversion
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise StatementError("canonical JSON: integer outside the exact IEEE-754 range")
+    return int(text)
+
+
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     result: dict[str, object] = {}
     for k, v in pairs:
@@ -118,6 +127,7 @@ def parse_canonical_json(data: bytes) -> object:
             text,
             object_pairs_hook=_no_duplicates,
             parse_float=_reject_float,
+            parse_int=_parse_int,
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as exc:

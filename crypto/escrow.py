@@ -51,6 +51,7 @@ from crypto.format import FILE_KEY_SIZE, FileKey, Stanza, b64decode, b64encode, 
 from crypto.hkdf import hkdf_sha256
 from crypto.metadata import RecordingMetadata
 from crypto.shamir import Share, _split_from_coefficients, combine
+from crypto.x25519 import check_public_key
 
 #: Stanza type of escrow stanzas in the age header.
 ESCROW_STANZA_TYPE = "camvault-escrow"
@@ -163,6 +164,7 @@ class CustodianPublicKey:
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) != KEY_SIZE:
             raise KeyFormatError(f"custodian public key must be {KEY_SIZE} bytes")
+        check_public_key(key, "custodian public key")
         self._key = key
 
     @property

@@ -37,7 +37,7 @@ from crypto.ed25519 import (
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.escrow import MAX_CUSTODIANS, MIN_THRESHOLD, CustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata, check_id, check_time_ms
-from crypto.x25519 import X25519Recipient
+from crypto.x25519 import X25519Recipient, normalized_public_key
 
 DOMAIN_PREFIX = "camvault/v1/"
 
@@ -319,8 +319,8 @@ class SiteKeys(Statement):
         _unique([c.custodian_id for c in self.custodians], f"{w}.custodians custodian_id")
         _unique([c.escrow_key for c in self.custodians], f"{w}.custodians escrow_key")
         _unique([c.log_key for c in self.custodians], f"{w}.custodians log_key")
-        recipient_keys = {r.public_key for r in self.recipients}
-        if any(c.escrow_key.data in recipient_keys for c in self.custodians):
+        recipient_keys = {normalized_public_key(r.public_key) for r in self.recipients}
+        if any(normalized_public_key(c.escrow_key.data) in recipient_keys for c in self.custodians):
             # An escrow key listed as a plain recipient would hand that custodian the file key.
             raise StatementError(f"{w}: a custodian escrow_key is also listed in recipients")
         _int(self.threshold, f"{w}.threshold", MIN_THRESHOLD, len(self.custodians))

@@ -59,6 +59,38 @@ def open_file_key(wrap_key: bytes, body: bytes, stanza_type: str) -> FileKey | N
         return None
 
 
+_P25519 = 2**255 - 19
+_PROBE_SCALAR = b"\x01" * KEY_SIZE  # clamped by X25519 to a multiple of 8: kills low order
+
+
+def normalized_public_key(public_key: bytes) -> int:
+    """The field element X25519 actually uses for ``public_key``.
+
+    RFC 7748 section 5: the high bit of the last byte is masked and non-canonical values
+    (>= 2^255 - 19) are reduced, so several byte strings name the same key. Compare keys by
+    this value when two of them must not be "the same key in another spelling".
+    """
+    return (int.from_bytes(public_key, "little") & ((1 << 255) - 1)) % _P25519
+
+
+def check_public_key(public_key: bytes, what: str) -> None:
+    """Refuse a non-canonical encoding or a low-order point (KeyFormatError).
+
+    Used for keys that must be unique in a key set (custodian escrow keys): a second
+    spelling of one custodian's key would hand that custodian two shares.
+    """
+    if normalized_public_key(public_key) != int.from_bytes(public_key, "little"):
+        raise KeyFormatError(
+            f"{what}: non-canonical X25519 public key (high bit set or value >= 2^255-19)"
+        )
+    try:
+        probe = crypto_scalarmult(_PROBE_SCALAR, public_key)
+    except nacl.exceptions.RuntimeError:
+        probe = bytes(KEY_SIZE)
+    if hmac.compare_digest(probe, bytes(KEY_SIZE)):
+        raise KeyFormatError(f"{what}: X25519 public key is a low-order point")
+
+
 def _x25519(scalar: bytes, point: bytes) -> bytes:
     """X25519 (RFC 7748); an all-zero result (low-order point) is refused."""
     try:
