@@ -228,5 +228,17 @@ async def _operator_registration(request: Request) -> Principal:
 
 
 SignedPrincipal = Annotated[Principal, Depends(_signed)]
+
+
+def same_site(site_id: str, principal: SignedPrincipal) -> None:
+    """Tenant isolation before anything else of the request is looked at (even its body):
+    every ``/v1/sites/{site_id}/...`` route depends on this."""
+    if principal.kind == "operator":
+        raise ApiError("wrong_principal", "operators have no access to site resources here")
+    if principal.site_id != site_id:
+        raise ApiError("wrong_site", "this key belongs to another site")
+
+
+SameSite = Depends(same_site)
 SiteCreator = Annotated[Principal, Depends(_site_creation)]
 OperatorRegistrant = Annotated[Principal, Depends(_operator_registration)]

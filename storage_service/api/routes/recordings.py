@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
-from storage_service.auth import SignedPrincipal
+from storage_service.auth import SameSite, SignedPrincipal
 from storage_service.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.errors import ApiError
 from storage_service.schemas import DeleteResult, RecordingDetail, RecordingPage
 from storage_service.services import recordings
 from storage_service.services.recordings import Query as RecQuery
 
-router = APIRouter(prefix="/v1/sites/{site_id}", tags=["recordings"])
+router = APIRouter(prefix="/v1/sites/{site_id}", tags=["recordings"], dependencies=[SameSite])
 AGE_TYPE = "application/octet-stream"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from storage_service.api.params import SiteId
-from storage_service.auth import SignedPrincipal, SiteCreator
+from storage_service.auth import SameSite, SignedPrincipal, SiteCreator
 from storage_service.deps import EngineDep
 from storage_service.schemas import CreateSite, DeleteResult, SetRetention, SiteOut, UpdateSiteKeys
 from storage_service.services import sites
@@ -25,14 +25,14 @@ def create_site(
     return out
 
 
-@router.get("/{site_id}")
+@router.get("/{site_id}", dependencies=[SameSite])
 def read_site(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep) -> SiteOut:
     """The site's latest signed SiteKeys (customer and devices of the site)."""
     principal.require_site_member(site_id)
     return sites.read_site(engine, site_id)
 
 
-@router.put("/{site_id}/keys")
+@router.put("/{site_id}/keys", dependencies=[SameSite])
 def update_keys(
     site_id: SiteId, body: UpdateSiteKeys, principal: SignedPrincipal, engine: EngineDep
 ) -> SiteOut:
@@ -41,7 +41,7 @@ def update_keys(
     return sites.update_keys(engine, site_id, body.site_keys)
 
 
-@router.put("/{site_id}/retention")
+@router.put("/{site_id}/retention", dependencies=[SameSite])
 def set_retention(
     site_id: SiteId, body: SetRetention, principal: SignedPrincipal, engine: EngineDep
 ) -> SiteOut:
@@ -50,7 +50,7 @@ def set_retention(
     return sites.set_retention(engine, site_id, body.retention_days)
 
 
-@router.delete("/{site_id}")
+@router.delete("/{site_id}", dependencies=[SameSite])
 def delete_site(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep) -> DeleteResult:
     """Delete the site and everything of it (objects are removed by the sweeper)."""
     principal.require_customer(site_id)

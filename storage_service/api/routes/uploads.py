@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from storage_service.api.params import CameraId, RecordingId, SiteId
-from storage_service.auth import SignedPrincipal
+from storage_service.auth import SameSite, SignedPrincipal
 from storage_service.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.schemas import CommitRequest, RecordingOut, UploadOut, UploadRequest
 from storage_service.services import uploads
 from storage_service.services.recordings import recording_out
 
-router = APIRouter(prefix="/v1/sites/{site_id}/cameras/{camera_id}", tags=["uploads"])
+router = APIRouter(
+    prefix="/v1/sites/{site_id}/cameras/{camera_id}", tags=["uploads"], dependencies=[SameSite]
+)
 
 
 @router.post("/uploads", status_code=status.HTTP_201_CREATED)
