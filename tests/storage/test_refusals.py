@@ -28,6 +28,9 @@ from tests.storage.support import (
 )
 
 
+World = tuple[CustomerSite, Camera, CustomerSite]
+
+
 def refused(
     service: Service, send: Callable[[], httpx.Response], status: int, code: str
 ) -> dict[str, Any]:
@@ -66,7 +69,7 @@ def pending(world: tuple[CustomerSite, Camera, CustomerSite]) -> tuple[Camera, R
 # --- authentication ---------------------------------------------------------------------------
 
 
-def test_missing_signature(service: Service, world: Any) -> None:
+def test_missing_signature(service: Service, world: World) -> None:
     site = world[0]
     refused(
         service,
@@ -76,7 +79,7 @@ def test_missing_signature(service: Service, world: Any) -> None:
     )
 
 
-def test_bad_signature(service: Service, world: Any) -> None:
+def test_bad_signature(service: Service, world: World) -> None:
     site = world[0]
     req = site.client.build(
         "PUT", f"/v1/sites/{site.site_id}/retention", json={"retention_days": 3}
@@ -86,7 +89,7 @@ def test_bad_signature(service: Service, world: Any) -> None:
     refused(service, lambda: site.client.send(req), 401, "signature_invalid")
 
 
-def test_signature_by_another_key(service: Service, world: Any) -> None:
+def test_signature_by_another_key(service: Service, world: World) -> None:
     site = world[0]
     forger = SignedClient(service.url, f"customer:{site.site_id}", Ed25519SigningKey.generate())
     refused(
@@ -97,14 +100,14 @@ def test_signature_by_another_key(service: Service, world: Any) -> None:
     )
 
 
-def test_malformed_signature_input(service: Service, world: Any) -> None:
+def test_malformed_signature_input(service: Service, world: World) -> None:
     site = world[0]
     req = site.client.build("GET", f"/v1/sites/{site.site_id}")
     req.headers["signature-input"] = req.headers["signature-input"].replace(";", "; ", 1)
     refused(service, lambda: site.client.send(req), 401, "signature_malformed")
 
 
-def test_unknown_keyid(service: Service, world: Any) -> None:
+def test_unknown_keyid(service: Service, world: World) -> None:
     site = world[0]
     stranger = SignedClient(service.url, "customer:no-such-site", Ed25519SigningKey.generate())
     refused(service, lambda: stranger.get(f"/v1/sites/{site.site_id}"), 401, "unknown_key")
@@ -112,7 +115,7 @@ def test_unknown_keyid(service: Service, world: Any) -> None:
     refused(service, lambda: weird.get(f"/v1/sites/{site.site_id}"), 401, "unknown_key")
 
 
-def test_replayed_request(service: Service, world: Any) -> None:
+def test_replayed_request(service: Service, world: World) -> None:
     site = world[0]
     req = site.client.build(
         "PUT", f"/v1/sites/{site.site_id}/retention", json={"retention_days": 30}
@@ -121,7 +124,7 @@ def test_replayed_request(service: Service, world: Any) -> None:
     refused(service, lambda: site.client.send(req), 401, "replayed_request")
 
 
-def test_clock_skew_and_expiry(service: Service, world: Any) -> None:
+def test_clock_skew_and_expiry(service: Service, world: World) -> None:
     site = world[0]
     now = int(time.time())
     future = site.client.build(
@@ -136,7 +139,7 @@ def test_clock_skew_and_expiry(service: Service, world: Any) -> None:
     refused(service, lambda: site.client.send(long), 401, "signature_params_invalid")
 
 
-def test_body_changed_after_signing(service: Service, world: Any) -> None:
+def test_body_changed_after_signing(service: Service, world: World) -> None:
     site = world[0]
     req = site.client.build(
         "PUT", f"/v1/sites/{site.site_id}/retention", json={"retention_days": 3}
@@ -152,7 +155,7 @@ def test_body_changed_after_signing(service: Service, world: Any) -> None:
     refused(service, lambda: site.client.send(forged), 401, "signature_invalid")
 
 
-def test_body_not_covered(service: Service, world: Any) -> None:
+def test_body_not_covered(service: Service, world: World) -> None:
     from clients.http import to_http_request
     from crypto.httpsig import SignatureParams, sign_request
 
@@ -172,7 +175,7 @@ def test_body_not_covered(service: Service, world: Any) -> None:
 # --- tenant and role checks -----------------------------------------------------------------
 
 
-def test_wrong_site_and_wrong_principal(service: Service, world: Any) -> None:
+def test_wrong_site_and_wrong_principal(service: Service, world: World) -> None:
     site, cam, other = world
     refused(
         service, lambda: other.client.get(f"/v1/sites/{site.site_id}/recordings"), 403, "wrong_site"
@@ -196,7 +199,7 @@ def test_wrong_site_and_wrong_principal(service: Service, world: Any) -> None:
 # --- request bodies ----------------------------------------------------------------------------
 
 
-def test_unknown_fields(service: Service, world: Any) -> None:
+def test_unknown_fields(service: Service, world: World) -> None:
     site = world[0]
     body = refused(
         service,
@@ -209,7 +212,7 @@ def test_unknown_fields(service: Service, world: Any) -> None:
     assert body["error"]["details"][0]["type"] == "extra_forbidden"
 
 
-def test_wrong_types_and_invalid_json(service: Service, world: Any) -> None:
+def test_wrong_types_and_invalid_json(service: Service, world: World) -> None:
     site = world[0]
     path = f"/v1/sites/{site.site_id}/retention"
     refused(
@@ -239,7 +242,7 @@ def test_wrong_types_and_invalid_json(service: Service, world: Any) -> None:
     )
 
 
-def test_wrong_content_type(service: Service, world: Any) -> None:
+def test_wrong_content_type(service: Service, world: World) -> None:
     site = world[0]
     refused(
         service,
@@ -253,7 +256,7 @@ def test_wrong_content_type(service: Service, world: Any) -> None:
     )
 
 
-def test_oversize_body(service: Service, world: Any) -> None:
+def test_oversize_body(service: Service, world: World) -> None:
     site = world[0]
     big = {"retention_days": 3, "pad": "x" * (2 * 1024 * 1024)}
     refused(
@@ -277,7 +280,7 @@ def test_oversize_body(service: Service, world: Any) -> None:
     refused(service, chunked, 413, "body_too_large")
 
 
-def test_upload_request_limits(service: Service, world: Any) -> None:
+def test_upload_request_limits(service: Service, world: World) -> None:
     _site, cam, _ = world
     rec = cam.record(b"x", advance=False)
     refused(
@@ -305,7 +308,7 @@ def test_upload_request_limits(service: Service, world: Any) -> None:
 # --- statements --------------------------------------------------------------------------------
 
 
-def test_site_keys_change_needs_pinned_key(service: Service, world: Any) -> None:
+def test_site_keys_change_needs_pinned_key(service: Service, world: World) -> None:
     site = world[0]
     intruder = Ed25519SigningKey.generate()
     forged = site_keys_statement(
@@ -337,7 +340,7 @@ def test_site_keys_change_needs_pinned_key(service: Service, world: Any) -> None
     )
 
 
-def test_existing_site_cannot_be_taken_over(service: Service, world: Any) -> None:
+def test_existing_site_cannot_be_taken_over(service: Service, world: World) -> None:
     site = world[0]
     key = Ed25519SigningKey.generate()
     st = site_keys_statement(site.site_id, key, site.identity, site.custodians)
@@ -350,7 +353,7 @@ def test_existing_site_cannot_be_taken_over(service: Service, world: Any) -> Non
     )
 
 
-def test_device_enrollment_needs_customer_signature(service: Service, world: Any) -> None:
+def test_device_enrollment_needs_customer_signature(service: Service, world: World) -> None:
     from crypto.statements import CameraProfile, DeviceEnrollment, DeviceKind
 
     site = world[0]
@@ -447,7 +450,7 @@ def test_broken_chain(service: Service, pending: tuple[Camera, Recording, str]) 
         refused(service, _commit(cam, rec, wrong_prev), 409, "manifest_chain_broken")
 
 
-def test_object_checks(service: Service, world: Any) -> None:
+def test_object_checks(service: Service, world: World) -> None:
     _site, cam, _ = world
     # nothing uploaded
     rec = cam.record(b"missing " * 100, advance=False)
@@ -474,7 +477,7 @@ def test_object_checks(service: Service, world: Any) -> None:
     cam.prev = manifest_hash(rec.manifest)
 
 
-def test_conflicting_manifest_for_committed_recording(service: Service, world: Any) -> None:
+def test_conflicting_manifest_for_committed_recording(service: Service, world: World) -> None:
     _site, cam, _ = world
     rec = cam.record(b"committed " * 100)
     assert cam.upload(rec).status_code == 201
