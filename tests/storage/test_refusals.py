@@ -27,7 +27,6 @@ from tests.storage.support import (
     snapshot,
 )
 
-
 World = tuple[CustomerSite, Camera, CustomerSite]
 
 
