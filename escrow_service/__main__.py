@@ -1,0 +1,36 @@
+"""``python -m escrow_service [--host H] [--port P] [--workers N]``: run one custodian.
+
+Settings come from ``CAMVAULT_ESCROW_*`` variables (escrow_service/settings.py). The CLI
+entry point is ``camvault serve escrow --id N`` (clients/escrowcli.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+
+def serve(host: str, port: int, workers: int = 1) -> None:
+    uvicorn.run(
+        "escrow_service.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run one camvault key custodian.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Reason codes of the escrow service and their HTTP mapping (docs/ESCROW.md lists them).
+
+Every refusal is a :class:`Refusal` carrying a :class:`Reason`. Request-level refusals become
+HTTP errors ``{"error": {"code", "message"}, ...}``; per-item refusals of a release batch are
+reported in the item's result with the same codes. Bad input never gives a 500.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # request shape
+    MALFORMED_REQUEST = "malformed_request"
+    BATCH_TOO_LARGE = "batch_too_large"
+    # who is asking
+    BAD_REQUEST_SIGNATURE = "bad_request_signature"
+    OPERATOR_NOT_REGISTERED = "operator_not_registered"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    REPLAYED_REQUEST = "replayed_request"
+    WRONG_PRINCIPAL = "wrong_principal"
+    # justification
+    NO_JUSTIFICATION = "no_justification"
+    MALFORMED_JUSTIFICATION = "malformed_justification"
+    WRONG_PURPOSE = "wrong_purpose"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_SITE = "unknown_site"
+    PANEL_NOT_OF_SITE = "panel_not_of_site"
+    EVENT_REPLAYED = "event_replayed"
+    EVENT_STALE = "event_stale"
+    EVENT_IN_FUTURE = "event_in_future"
+    ACCESS_PERIOD_CLOSED = "access_period_closed"
+    ALARM_CANCELLED = "alarm_cancelled"
+    CONSENT_NOT_YET_VALID = "consent_not_yet_valid"
+    CONSENT_EXPIRED = "consent_expired"
+    CONSENT_REVOKED = "consent_revoked"
+    CONSENT_WRONG_GRANTEE = "consent_wrong_grantee"
+    BAD_SESSION_KEY = "bad_session_key"
+    # per recording
+    WRONG_SITE = "wrong_site"
+    CAMERA_NOT_OF_SITE = "camera_not_of_site"
+    CONSENT_OUT_OF_SCOPE = "consent_out_of_scope"
+    OUTSIDE_WINDOW_BEFORE = "outside_window_before"
+    OUTSIDE_WINDOW_AFTER = "outside_window_after"
+    STILLS_ONLY = "stills_only"
+    LIVE_NOT_ALLOWED = "live_not_allowed"
+    DUPLICATE_ITEM = "duplicate_item"
+    MALFORMED_STANZA = "malformed_stanza"
+    NOT_THIS_CUSTODIAN = "not_this_custodian"
+    STANZA_METADATA_MISMATCH = "stanza_metadata_mismatch"
+    # enrollment and statements
+    PIN_MISMATCH = "pin_mismatch"
+    CUSTODIAN_NOT_IN_SET = "custodian_not_in_set"
+    STATEMENT_CONFLICT = "statement_conflict"
+    ARC_KEY_NOT_CONFIGURED = "arc_key_not_configured"
+    # reads
+    NOT_FOUND = "not_found"
+    INVALID_RANGE = "invalid_range"
+    # service
+    UNAVAILABLE = "unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+STATUS: dict[Reason, int] = {
+    Reason.MALFORMED_REQUEST: 400,
+    Reason.MALFORMED_JUSTIFICATION: 400,
+    Reason.BAD_SESSION_KEY: 400,
+    Reason.INVALID_RANGE: 400,
+    Reason.BAD_REQUEST_SIGNATURE: 401,
+    Reason.OPERATOR_NOT_REGISTERED: 401,
+    Reason.REPLAYED_REQUEST: 401,
+    Reason.NOT_FOUND: 404,
+    Reason.STATEMENT_CONFLICT: 409,
+    Reason.PIN_MISMATCH: 409,
+    Reason.BATCH_TOO_LARGE: 413,
+    Reason.INTERNAL_ERROR: 500,
+    Reason.UNAVAILABLE: 503,
+    Reason.ARC_KEY_NOT_CONFIGURED: 503,
+}
+"""HTTP status of each request-level reason; every other code is 403 (refused)."""
+
+
+def http_status(reason: Reason) -> int:
+    return STATUS.get(reason, 403)
+
+
+class Refusal(Exception):  # noqa: N818 (a refusal is the expected outcome, not a bug)
+    """A request or an item is refused for ``reason``; ``message`` explains it to a human."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
