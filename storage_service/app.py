@@ -30,6 +30,7 @@ from storage_service.middleware import AccessLog, BodyLimit
 from storage_service.schema import ensure_schema
 from storage_service.services.sweeper import sweep_once
 from storage_service.settings import Settings
+from storage_service.sqlite import enable_secure_delete
 
 log = logging.getLogger("camvault.storage")
 
@@ -75,6 +76,7 @@ def create_app(
 ) -> FastAPI:
     logs.configure(settings.log_level)
     engine = engine or make_engine(settings.effective_database_url)
+    enable_secure_delete(engine)
     if check_schema:
         ensure_schema(engine, settings.effective_database_url, auto_migrate=settings.auto_migrate)
     if store is None:

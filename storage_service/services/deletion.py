@@ -24,6 +24,7 @@ from storage_service.blobstore import BlobStore, BlobStoreError
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Recording
 from storage_service.metrics import OBJECTS_DELETED, RECORDINGS_DELETED
+from storage_service.sqlite import purge_wal
 
 log = logging.getLogger("camvault.storage.deletion")
 
@@ -63,7 +64,10 @@ def enqueue_recordings(s: Session, where: Any, now: int, reason: str = "site") -
 
 def shred(engine: Engine, where: Any, now: int, reason: str) -> int:
     with session_scope(engine) as s:
-        return enqueue_recordings(s, where, now, reason)
+        count = enqueue_recordings(s, where, now, reason)
+    if count:
+        purge_wal(engine)
+    return count
 
 
 def drain_queue(engine: Engine, store: BlobStore, *, batch: int = 200) -> int:

@@ -19,6 +19,7 @@ from storage_service.db.models import Device, Recording, Site, SiteSettings, Upl
 from storage_service.errors import ApiError
 from storage_service.schemas import SiteOut
 from storage_service.services.deletion import enqueue, enqueue_recordings
+from storage_service.sqlite import purge_wal
 from storage_service.statements import parse_statement, statement_json
 
 
@@ -139,4 +140,5 @@ def delete_site(engine: Engine, site_id: str) -> int:
         for model in (Recording, Upload, Device, SiteSettings):
             s.execute(sa.delete(model).where(model.site_id == site_id))  # type: ignore[arg-type]
         s.delete(site)
-        return count
+    purge_wal(engine)
+    return count

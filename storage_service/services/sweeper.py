@@ -20,6 +20,7 @@ from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording, RequestNonce, SiteSettings, Upload
 from storage_service.metrics import UPLOADS_EXPIRED
 from storage_service.services.deletion import drain_queue, enqueue, enqueue_recordings
+from storage_service.sqlite import purge_wal
 
 log = logging.getLogger("camvault.storage.sweeper")
 DAY_MS = 86_400_000
@@ -78,6 +79,8 @@ def sweep_once(engine: Engine, store: BlobStore) -> SweepReport:
         nonces_removed=remove_nonces(engine, now),
         objects_deleted=0,
     )
+    if report.recordings_expired:
+        purge_wal(engine)
     deleted = 0
     while True:
         n = drain_queue(engine, store)

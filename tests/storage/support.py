@@ -23,6 +23,7 @@ from clients.http import SignedClient
 from crypto.age import encrypt_header, encrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey, build_recipient_set
+from crypto.format import FileKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
     CameraProfile,
@@ -148,6 +149,7 @@ class Recording:
     payload: bytes
     manifest: SignedStatement
     plaintext: bytes
+    file_key: FileKey
 
     def commit_body(self, upload_id: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -226,7 +228,7 @@ class Camera:
         if advance:
             self.sequence += 1
             self.prev = manifest_hash(manifest)
-        return Recording(rid, header, payload, manifest, plaintext)
+        return Recording(rid, header, payload, manifest, plaintext, file_key)
 
     def upload(self, rec: Recording) -> httpx.Response:
         """Request an upload, PUT the payload to the presigned URL, commit."""

@@ -17,7 +17,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 def test_checked_in_openapi_matches_the_app() -> None:
     assert DOC.read_text() == render(), (
-        "docs/openapi.json is stale: .venv/bin/python -m storage_service.openapi > docs/openapi.json"
+        "docs/openapi.json is stale: "
+        ".venv/bin/python -m storage_service.openapi > docs/openapi.json"
     )
 
 
