@@ -114,11 +114,10 @@ def _open_output(path: str | None) -> Iterator[BinaryIO]:
         yield out
         out.flush()
         return
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            with open(path, "wb") as special:  # /dev/null, a FIFO, a terminal: no rename
-                yield special
-            return
+    if _is_special(path):
+        with open(path, "wb") as special:  # /dev/null, a FIFO, a terminal: no rename
+            yield special
+        return
     directory, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{name}.camvault-{os.urandom(6).hex()}.tmp")
     try:
@@ -133,6 +132,14 @@ def _open_output(path: str | None) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _is_special(path: str) -> bool:
+    """An existing target that is not a regular file (written in place, never replaced)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def _read_text_file(path: str, what: str) -> str:
@@ -285,7 +292,7 @@ OutputOption = Annotated[
     str | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
 ]
 InputArgument = Annotated[
-    str | None, typer.Argument(metavar="[INPUT]", help="Input file (default: stdin, or '-').")
+    str | None, typer.Argument(metavar="INPUT", help="Input file (default: stdin, or '-').")
 ]
 
 
