@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON request bodies")
     max_header_bytes: int = Field(default=64 * 1024, ge=256, description="age header size")
     max_recording_bytes: int = Field(default=50 * 1024**3, ge=1)
-    upload_expiry_s: int = Field(default=6 * 3600, ge=60)
+    upload_expiry_s: int = Field(default=6 * 3600, ge=1)
     min_part_size: int = Field(default=5 * 1024 * 1024, ge=5 * 1024 * 1024)
     sweeper_enabled: bool = True
     sweeper_interval_s: float = Field(default=30.0, gt=0)
