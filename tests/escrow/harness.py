@@ -147,6 +147,7 @@ class Cluster:
 PROFILE = CameraProfile(pre_alarm_s=30, post_alarm_s=60, live_allowed=True, stills_only=False)
 STILLS = CameraProfile(pre_alarm_s=30, post_alarm_s=60, live_allowed=False, stills_only=True)
 NO_LIVE = CameraProfile(pre_alarm_s=30, post_alarm_s=60, live_allowed=False, stills_only=False)
+HOUR = CameraProfile(pre_alarm_s=3600, post_alarm_s=60, live_allowed=False, stills_only=False)
 
 
 @dataclass
@@ -156,7 +157,12 @@ class Site:
     panel_key: Ed25519SigningKey = field(default_factory=Ed25519SigningKey.generate)
     identity: Any = field(default_factory=generate_identity)
     cameras: dict[str, CameraProfile] = field(
-        default_factory=lambda: {"cam-front": PROFILE, "cam-still": STILLS, "cam-nolive": NO_LIVE}
+        default_factory=lambda: {
+            "cam-front": PROFILE,
+            "cam-still": STILLS,
+            "cam-nolive": NO_LIVE,
+            "cam-hour": HOUR,
+        }
     )
     panel_id: str = "panel-1"
     escrow_keys: list[CustodianPublicKey] = field(default_factory=list)
