@@ -102,6 +102,25 @@ STATUS: dict[str, int] = {
 }
 
 
+def _doc(description: str) -> dict[str, Any]:
+    from storage_service.schemas import ErrorBody
+
+    return {"model": ErrorBody, "description": description}
+
+
+#: OpenAPI documentation of the error responses every /v1 route may give.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("signature refused (signature_* , content_digest_*, unknown_key, replayed_request)"),
+    403: _doc("wrong_site, wrong_principal, device_revoked"),
+    404: _doc("not found"),
+    409: _doc("conflicts with what is stored"),
+    413: _doc("body_too_large, recording_too_large, header_too_large"),
+    415: _doc("unsupported_media_type: bodies are application/json"),
+    422: _doc("validation_error and refused content (statements, manifest, header, object)"),
+    503: _doc("store_unavailable, database_unavailable, not_configured"),
+}
+
+
 class ApiError(Exception):
     """A refusal with a reason code from :data:`STATUS` and a human-readable message."""
 

@@ -154,6 +154,20 @@ class DeleteResult(Response):
     deleted: int
 
 
+class ReplaceHeader(Request):
+    header: Annotated[StrictStr, Field(min_length=1, description="the re-wrapped age header")]
+
+
+class ErrorDetail(Response):
+    code: str = Field(description="machine-readable reason code (docs/API.md)")
+    message: str
+    details: Any = None
+
+
+class ErrorBody(Response):
+    error: ErrorDetail
+
+
 class Health(Response):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)

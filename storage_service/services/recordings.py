@@ -22,10 +22,12 @@ from sqlmodel import Session, col, select
 
 from storage_service.blobstore import BlobStore
 from storage_service.clock import now_ms
+from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording
 from storage_service.errors import ApiError
 from storage_service.schemas import RecordingDetail, RecordingOut, RecordingPage
 from storage_service.services.deletion import shred
+from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
 from storage_service.settings import Settings
 from storage_service.statements import statement_json
@@ -234,6 +236,32 @@ def export_tar(engine: Engine, store: BlobStore, settings: Settings, q: Query) -
         yield b"\0" * (2 * TAR_BLOCK)
 
     return chunks()
+
+
+def replace_header(
+    engine: Engine,
+    store: BlobStore,
+    settings: Settings,
+    site_id: str,
+    camera_id: str,
+    recording_id: str,
+    header_b64: str,
+) -> RecordingDetail:
+    """Store a header re-wrapped by the customer (e.g. for a new customer device).
+
+    The service cannot check its MAC (that needs the file key); the request is signed by the
+    pinned customer key, and the customer's client accepts a header whose hash differs from
+    the manifest's only if its MAC verifies under the file key that decrypts the signed
+    payload (DESIGN "Signed statements", Manifest).
+    """
+    header = decode_header(header_b64, settings.max_header_bytes)
+    with session_scope(engine) as s:
+        r = get_recording(s, site_id, camera_id, recording_id)
+        if r.header is None:
+            raise ApiError("recording_deleted", "this recording was deleted")
+        r.header = header
+        s.add(r)
+    return detail(engine, store, settings, site_id, camera_id, recording_id)
 
 
 def delete_one(engine: Engine, site_id: str, camera_id: str, recording_id: str) -> int:

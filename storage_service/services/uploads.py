@@ -20,8 +20,6 @@ for an existing recording id is a conflict.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import math
@@ -35,8 +33,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import HeaderError, SignatureError, StatementError
-from crypto.format import parse_header
+from crypto.errors import SignatureError, StatementError
 from crypto.statements import Manifest, SignedStatement, manifest_hash, verify
 from storage_service.blobstore import (
     BlobStore,
@@ -55,6 +52,7 @@ from storage_service.metrics import COMMITS, COMMITTED_BYTES
 from storage_service.schemas import CommitRequest, PartURL, UploadOut, UploadRequest
 from storage_service.services.deletion import enqueue
 from storage_service.services.devices import get_camera
+from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
 from storage_service.settings import Settings
 from storage_service.statements import parse_statement
@@ -241,22 +239,7 @@ def _check_facts(m: Manifest, u: Upload) -> None:
 
 
 def _decode_header(text: str, settings: Settings, m: Manifest) -> bytes:
-    if len(text) > (settings.max_header_bytes * 4) // 3 + 4:
-        raise ApiError(
-            "header_too_large", f"age header larger than {settings.max_header_bytes} bytes"
-        )
-    try:
-        header = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError("header_malformed", "header is not standard base64") from None
-    if len(header) > settings.max_header_bytes:
-        raise ApiError(
-            "header_too_large", f"age header larger than {settings.max_header_bytes} bytes"
-        )
-    try:
-        parse_header(header)
-    except HeaderError as exc:
-        raise ApiError("header_malformed", f"header is not an age v1 header: {exc}") from None
+    header = decode_header(text, settings.max_header_bytes)
     if not hmac.compare_digest(hashlib.sha256(header).digest(), m.header_sha256):
         raise ApiError("header_hash_mismatch", "SHA-256 of the header differs from the manifest's")
     return header

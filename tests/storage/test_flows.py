@@ -199,3 +199,45 @@ def test_health_ready_metrics(service: Service) -> None:
     assert "camvault_http_requests_total" in metrics
     digest = hashlib.sha256(metrics.encode()).hexdigest()
     assert digest  # rendered
+
+
+def test_rewrapped_header_for_a_new_customer_device(
+    service: Service, age_cli: tuple[str, str], tmp_path: Path
+) -> None:
+    """Adding a customer device re-wraps headers only; the new device's identity then opens
+    the export with the real age, and the old one still does."""
+    from crypto.age import decrypt_header, encrypt_header
+    from crypto.escrow import build_recipient_set
+    from crypto.statements import Manifest
+    from crypto.x25519 import X25519Identity
+
+    site = create_site(service.url)
+    cam = site.enroll_camera()
+    rec = cam.record(b"rewrap me " * 300)
+    assert cam.upload(rec).status_code == 201
+    _h, file_key = decrypt_header([site.identity], rec.header)
+    new_device = X25519Identity.generate()
+    m = rec.manifest.unverified_statement
+    assert isinstance(m, Manifest)
+    recipients = build_recipient_set(
+        [site.identity.recipient(), new_device.recipient()],
+        [c.public_key() for c in site.custodians],
+        2,
+        m.metadata(),
+    )
+    new_header, _ = encrypt_header(recipients, file_key)
+    path = f"{cam.base}/recordings/{rec.recording_id}/header"
+    denied = cam.client.put(path, json={"header": base64.b64encode(new_header).decode()})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "wrong_principal"
+    bad = site.client.put(path, json={"header": base64.b64encode(b"not age").decode()})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "header_malformed"
+    r = site.client.put(path, json={"header": base64.b64encode(new_header).decode()})
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["header"]) == new_header
+    exp = site.client.get(f"{cam.base}/recordings/{rec.recording_id}/export").content
+    other = CustomerSite(
+        site.url, site.site_id, site.key, new_device, site.custodians, site.site_keys, site.client
+    )
+    assert _age_decrypt(age_cli, other, exp, tmp_path) == rec.plaintext
+    assert _age_decrypt(age_cli, site, exp, tmp_path) == rec.plaintext
+    site.close()

@@ -7,10 +7,16 @@ from fastapi import APIRouter, Response, status
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.auth import SameSite, SignedPrincipal
 from storage_service.deps import EngineDep
+from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import DeviceList, DeviceOut, EnrollDevice
 from storage_service.services import devices
 
-router = APIRouter(prefix="/v1/sites/{site_id}/devices", tags=["devices"], dependencies=[SameSite])
+router = APIRouter(
+    responses=ERROR_RESPONSES,
+    prefix="/v1/sites/{site_id}/devices",
+    tags=["devices"],
+    dependencies=[SameSite],
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

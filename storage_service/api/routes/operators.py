@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.auth import OperatorRegistrant
 from storage_service.deps import EngineDep, SettingsDep
+from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import OperatorOut, RegisterOperator
 from storage_service.services import operators
 
-router = APIRouter(prefix="/v1/operators", tags=["operators"])
+router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/operators", tags=["operators"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -10,12 +10,17 @@ from fastapi.responses import StreamingResponse
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
 from storage_service.auth import SameSite, SignedPrincipal
 from storage_service.deps import EngineDep, SettingsDep, StoreDep
-from storage_service.errors import ApiError
-from storage_service.schemas import DeleteResult, RecordingDetail, RecordingPage
+from storage_service.errors import ERROR_RESPONSES, ApiError
+from storage_service.schemas import DeleteResult, RecordingDetail, RecordingPage, ReplaceHeader
 from storage_service.services import recordings
 from storage_service.services.recordings import Query as RecQuery
 
-router = APIRouter(prefix="/v1/sites/{site_id}", tags=["recordings"], dependencies=[SameSite])
+router = APIRouter(
+    responses=ERROR_RESPONSES,
+    prefix="/v1/sites/{site_id}",
+    tags=["recordings"],
+    dependencies=[SameSite],
+)
 AGE_TYPE = "application/octet-stream"
 
 
@@ -101,6 +106,24 @@ def export_tar(
         recordings.export_tar(engine, store, settings, q),
         media_type="application/x-tar",
         headers={"Content-Disposition": f'attachment; filename="{site_id}.tar"'},
+    )
+
+
+@router.put("/cameras/{camera_id}/recordings/{recording_id}/header")
+def replace_header(
+    site_id: SiteId,
+    camera_id: CameraId,
+    recording_id: RecordingId,
+    body: ReplaceHeader,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> RecordingDetail:
+    """Replace the age header with one the customer re-wrapped (new customer device)."""
+    principal.require_customer(site_id)
+    return recordings.replace_header(
+        engine, store, settings, site_id, camera_id, recording_id, body.header
     )
 
 

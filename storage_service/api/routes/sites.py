@@ -7,10 +7,11 @@ from fastapi import APIRouter, Response, status
 from storage_service.api.params import SiteId
 from storage_service.auth import SameSite, SignedPrincipal, SiteCreator
 from storage_service.deps import EngineDep
+from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import CreateSite, DeleteResult, SetRetention, SiteOut, UpdateSiteKeys
 from storage_service.services import sites
 
-router = APIRouter(prefix="/v1/sites", tags=["sites"])
+router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/sites", tags=["sites"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -7,12 +7,16 @@ from fastapi import APIRouter, Response, status
 from storage_service.api.params import CameraId, RecordingId, SiteId
 from storage_service.auth import SameSite, SignedPrincipal
 from storage_service.deps import EngineDep, SettingsDep, StoreDep
+from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import CommitRequest, RecordingOut, UploadOut, UploadRequest
 from storage_service.services import uploads
 from storage_service.services.recordings import recording_out
 
 router = APIRouter(
-    prefix="/v1/sites/{site_id}/cameras/{camera_id}", tags=["uploads"], dependencies=[SameSite]
+    responses=ERROR_RESPONSES,
+    prefix="/v1/sites/{site_id}/cameras/{camera_id}",
+    tags=["uploads"],
+    dependencies=[SameSite],
 )
 
 

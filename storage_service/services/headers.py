@@ -1,0 +1,28 @@
+"""age headers received from clients: base64, bounded size, age v1 grammar."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from crypto.errors import HeaderError
+from crypto.format import parse_header
+from storage_service.errors import ApiError
+
+
+def decode_header(text: str, max_bytes: int) -> bytes:
+    """Decode a standard-base64 age header and check its grammar (C2SP age, "Header"); its
+    MAC cannot be checked here (no file key on the storage side)."""
+    if len(text) > (max_bytes * 4) // 3 + 4:
+        raise ApiError("header_too_large", f"age header larger than {max_bytes} bytes")
+    try:
+        header = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError("header_malformed", "header is not standard base64") from None
+    if len(header) > max_bytes:
+        raise ApiError("header_too_large", f"age header larger than {max_bytes} bytes")
+    try:
+        parse_header(header)
+    except HeaderError as exc:
+        raise ApiError("header_malformed", f"header is not an age v1 header: {exc}") from None
+    return header
