@@ -1,0 +1,280 @@
+"""Custodian release latency: one batch of 1,800 stanzas, and single releases under load.
+
+One custodian process (uvicorn, SQLite on tmpfs-or-tmp, ``--workers 1``, a 2-process pool for
+opening big batches), a site with a camera keeping an hour of pre-alarm recordings, a
+registered operator. Measured from the client, HTTP included:
+
+* ``batch``: one request carrying 1,800 escrow stanzas (an hour of 2-second segments),
+  median and max of 5 requests (goal <= 250 ms);
+* ``single``: 50 concurrent operators (threads), each sending 20 one-recording releases,
+  p50 and p99 (goal p99 <= 20 ms on 2 cores). The clients share the machine with the server.
+
+``run() -> dict`` is what ``make bench`` calls; ``python -m bench.escrow`` prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients.http import SignedClient
+from crypto import age, escrow
+from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.escrow import CustodianPublicKey, SessionKey
+from crypto.format import b64encode, parse_header
+from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.statements import (
+    AlarmEvent,
+    AlarmType,
+    CameraProfile,
+    Custodian,
+    DeviceEnrollment,
+    DeviceKind,
+    OperatorRegistration,
+    OperatorRole,
+    SiteKeys,
+    sign_statement,
+)
+from crypto.x25519 import generate_identity
+
+REPO = Path(__file__).resolve().parents[1]
+SEGMENTS = 1800
+OPERATORS = 50
+PER_OPERATOR = 20
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    workdir: Path, arc: Ed25519SigningKey, workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _port()
+    env = dict(os.environ)
+    env.update(
+        CAMVAULT_ESCROW_CUSTODIAN_ID="c1",
+        CAMVAULT_ESCROW_DATA_DIR=str(workdir),
+        CAMVAULT_ESCROW_ARC_PUBLIC_KEY=arc.public_key.to_text(),
+        CAMVAULT_ESCROW_CRYPTO_WORKERS=str(workers),
+    )
+    log = (workdir / "custodian.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "escrow_service", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("custodian did not start")
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run() -> dict[str, Any]:
+    workdir = Path(
+        tempfile.mkdtemp(
+            prefix="camvault-bench-escrow-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+        )
+    )
+    arc = Ed25519SigningKey.generate()
+    proc, url = _start(workdir, arc, workers=2)
+    try:
+        return _measure(url, arc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
+    info = httpx.get(url + "/v1/custodian").json()
+    me = CustodianPublicKey.from_text(info["escrow_key"])
+    others = [escrow.CustodianKey.generate().public_key() for _ in range(2)]
+    customer, panel = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
+    identity = generate_identity()
+    site = "bench-site"
+    keys = SiteKeys(
+        site,
+        1,
+        customer.public_key,
+        (identity.recipient(),),
+        (
+            Custodian("c1", me, Ed25519PublicKey.from_text(info["log_key"]), url),
+            Custodian("c2", others[0], Ed25519SigningKey.generate().public_key, None),
+            Custodian("c3", others[1], Ed25519SigningKey.generate().public_key, None),
+        ),
+        2,
+        _now(),
+    )
+    httpx.post(
+        url + "/v1/sites", json={"site_keys": sign_statement(keys, customer).to_json()}
+    ).raise_for_status()
+    profile = CameraProfile(3600, 60, False, False)
+    for dev in (
+        DeviceEnrollment(site, "panel", DeviceKind.PANEL, "p", panel.public_key, None, _now()),
+        DeviceEnrollment(site, "cam", DeviceKind.CAMERA, "c", customer.public_key, profile, _now()),
+    ):
+        httpx.post(
+            f"{url}/v1/sites/{site}/devices",
+            json={"device_enrollment": sign_statement(dev, customer).to_json()},
+        ).raise_for_status()
+    ops = []
+    for i in range(OPERATORS):
+        k = Ed25519SigningKey.generate()
+        reg = OperatorRegistration(f"op-{i}", k.public_key, OperatorRole.OPERATOR, _now())
+        httpx.post(
+            url + "/v1/operators", json={"registration": sign_statement(reg, arc).to_json()}
+        ).raise_for_status()
+        ops.append((f"op-{i}", k))
+    t = _now() - 1_000
+    alarm = sign_statement(AlarmEvent(site, "panel", "ev-bench", AlarmType.INTRUSION, t, 1), panel)
+    start = t - SEGMENTS * 2_000
+    items = []
+    for i in range(SEGMENTS):
+        meta = RecordingMetadata(
+            site,
+            "cam",
+            f"seg-{i:04d}",
+            RecordingKind.SEGMENT,
+            start + 2000 * i,
+            start + 2000 * (i + 1),
+        )
+        header, _ = age.encrypt_header(
+            escrow.build_recipient_set([identity.recipient()], [me, *others], 2, meta)
+        )
+        st = next(
+            s
+            for s in parse_header(header).stanzas
+            if s.type == "camvault-escrow" and s.args[0] == me.key_id()
+        )
+        items.append(
+            {
+                "metadata": meta.to_json(),
+                "stanza": {"args": list(st.args), "body": b64encode(st.body)},
+            }
+        )
+
+    def body(its: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "purpose": "alarm-verification",
+            "justification": alarm.to_json(),
+            "session_key": b64encode(SessionKey.generate().public_key()),
+            "items": its,
+        }
+
+    batch_s: list[float] = []
+    with SignedClient(url, f"operator:{ops[0][0]}", ops[0][1]) as client:
+        for _ in range(6):
+            req = client.build("POST", "/v1/releases", json=body(items))
+            t0 = time.perf_counter()
+            resp = client.send(req)
+            batch_s.append(time.perf_counter() - t0)
+            if resp.status_code != 200 or len(resp.json()["items"]) != SEGMENTS:
+                raise RuntimeError(f"batch release failed: {resp.status_code} {resp.text[:300]}")
+    batch_s = batch_s[1:]  # the first request warms the worker pool and caches
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def operator(idx: int, interval_s: float) -> None:
+        op_id, key = ops[idx]
+        with SignedClient(url, f"operator:{op_id}", key) as client:
+            mine: list[float] = []
+            time.sleep(interval_s * idx / OPERATORS)
+            for j in range(PER_OPERATOR):
+                next_at = time.perf_counter() + interval_s
+                req = client.build(
+                    "POST", "/v1/releases", json=body([items[(idx * PER_OPERATOR + j) % SEGMENTS]])
+                )
+                t0 = time.perf_counter()
+                resp = client.send(req)
+                mine.append(time.perf_counter() - t0)
+                if resp.status_code != 200:
+                    errors.append(resp.text[:200])
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+            with lock:
+                latencies.extend(mine)
+
+    def load(interval_s: float) -> tuple[list[float], float]:
+        latencies.clear()
+        threads = [
+            threading.Thread(target=operator, args=(i, interval_s)) for i in range(OPERATORS)
+        ]
+        t0 = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise RuntimeError(f"{len(errors)} single releases failed: {errors[0]}")
+        return list(latencies), time.perf_counter() - t0
+
+    # Open loop: each of the 50 operators sends one release per second (50 requests/s).
+    paced, _ = load(1.0)
+    # Closed loop: each operator sends its next request as soon as the last one answered.
+    closed, wall = load(0.0)
+    return {
+        "batch_1800": {
+            "median_ms": round(statistics.median(batch_s) * 1000, 1),
+            "max_ms": round(max(batch_s) * 1000, 1),
+            "runs": len(batch_s),
+            "goal_ms": 250,
+        },
+        "single_50_operators_1_per_s": {
+            "requests": len(paced),
+            "p50_ms": round(_pct(paced, 50) * 1000, 1),
+            "p99_ms": round(_pct(paced, 99) * 1000, 1),
+            "goal_p99_ms": 20,
+        },
+        "single_50_operators_closed_loop": {
+            "requests": len(closed),
+            "p50_ms": round(_pct(closed, 50) * 1000, 1),
+            "p99_ms": round(_pct(closed, 99) * 1000, 1),
+            "throughput_rps": round(len(closed) / wall, 1),
+        },
+        "setup": "1 custodian, uvicorn 1 worker, SQLite (tmpfs), 2 opener processes; "
+        "clients are threads on the same machine",
+        "cpus": len(os.sched_getaffinity(0)),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
