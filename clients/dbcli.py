@@ -6,9 +6,6 @@ from typing import Annotated
 
 import typer
 
-from storage_service.db import downgrade, upgrade
-from storage_service.settings import get_settings
-
 app = typer.Typer(
     help="Storage-service database schema (Alembic migrations).", no_args_is_help=True
 )
@@ -18,10 +15,18 @@ UrlOption = Annotated[
 ]
 
 
+def _default_url() -> str:
+    from storage_service.settings import get_settings
+
+    return get_settings().effective_database_url
+
+
 @app.command("upgrade")
 def upgrade_cmd(revision: str = "head", url: UrlOption = None) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    target = url or get_settings().effective_database_url
+    from storage_service.db import upgrade  # lazy: keeps `camvault encrypt` start-up fast
+
+    target = url or _default_url()
     upgrade(target, revision)
     typer.echo(f"database at revision {revision}")
 
@@ -29,6 +34,8 @@ def upgrade_cmd(revision: str = "head", url: UrlOption = None) -> None:
 @app.command("downgrade")
 def downgrade_cmd(revision: str, url: UrlOption = None) -> None:
     """Revert migrations down to REVISION ('base' removes every table)."""
-    target = url or get_settings().effective_database_url
+    from storage_service.db import downgrade
+
+    target = url or _default_url()
     downgrade(target, revision)
     typer.echo(f"database at revision {revision}")
