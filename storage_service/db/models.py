@@ -32,6 +32,8 @@ class Site(SQLModel, table=True):
 # the same unit as the signed statements, and compared identically by SQLite and PostgreSQL.
 
 MS = sa.BigInteger
+#: Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class SiteSettings(SQLModel, table=True):
@@ -104,7 +106,7 @@ class Recording(SQLModel, table=True):
         sa.Index("ix_recordings_camera_start", "site_id", "camera_id", "start_ms", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGID)
     site_id: str = Field(max_length=128, foreign_key="sites.id", ondelete="CASCADE")
     camera_id: str = Field(max_length=128)
     recording_id: str = Field(max_length=128)
@@ -128,7 +130,7 @@ class DeletionQueue(SQLModel, table=True):
 
     __tablename__ = "deletion_queue"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGID)
     object_key: str = Field(max_length=1024)
     multipart_upload_id: str | None = Field(default=None, max_length=1024)
     enqueued_ms: int = Field(sa_type=MS)

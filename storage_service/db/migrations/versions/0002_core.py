@@ -12,6 +12,9 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+#: BIGINT on PostgreSQL, INTEGER (the rowid alias, so it autoincrements) on SQLite.
+BIGID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 revision = "0002_core"
 down_revision = "0001_sites"
 branch_labels = None
@@ -21,7 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "deletion_queue",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BIGID, nullable=False),
         sa.Column("object_key", sqlmodel.AutoString(length=1024), nullable=False),
         sa.Column("multipart_upload_id", sqlmodel.AutoString(length=1024), nullable=True),
         sa.Column("enqueued_ms", sa.BigInteger(), nullable=False),
@@ -69,7 +72,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "recordings",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BIGID, nullable=False),
         sa.Column("site_id", sqlmodel.AutoString(length=128), nullable=False),
         sa.Column("camera_id", sqlmodel.AutoString(length=128), nullable=False),
         sa.Column("recording_id", sqlmodel.AutoString(length=128), nullable=False),
