@@ -608,18 +608,20 @@ class EscrowService:
 
     def _site_state(
         self, site_id: str
-    ) -> tuple[SiteKeys, int | None, dict[str, Mapping[str, Any]]]:
+    ) -> tuple[Ed25519PublicKey, int | None, dict[str, Mapping[str, Any]]]:
+        """The pinned customer key, the site's access period and its enrolled devices."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(sites).where(sites.c.site_id == site_id)).first()
+            row = conn.execute(
+                select(sites.c.customer_key, sites.c.access_period_s).where(
+                    sites.c.site_id == site_id
+                )
+            ).first()
             if row is None:
                 raise Refusal(Reason.UNKNOWN_SITE, f"site {site_id!r} is not enrolled here")
-            st = parse_signed(bytes(row.site_keys)).unverified_statement
-            if not isinstance(st, SiteKeys):  # pragma: no cover
-                raise RuntimeError("stored site keys are not SiteKeys")
             devs = conn.execute(select(devices).where(devices.c.site_id == site_id)).mappings()
             by_id: dict[str, Mapping[str, Any]] = {str(d["device_id"]): dict(d) for d in devs}
         period = None if row.access_period_s is None else int(row.access_period_s)
-        return st, period, by_id
+        return Ed25519PublicKey.from_text(row.customer_key), period, by_id
 
     def _check_items(
         self,
@@ -687,6 +689,7 @@ class EscrowService:
             event = verify(signed, Ed25519PublicKey.from_text(panel["device_key"]), AlarmEvent)
         except (SignatureError, KeyFormatError) as exc:
             raise Refusal(Reason.BAD_SIGNATURE, f"alarm event: {exc}") from None
+        digest = bytes.fromhex(rec.justification["sha256"]) if rec.justification else b""
         period_s = site_period or self.settings.access_period_s
         window = AlarmWindow(
             event.site_id, event.triggered_at_ms, event.triggered_at_ms + period_s * 1000
@@ -697,12 +700,13 @@ class EscrowService:
             check_alarm_item(m, window, profiles.get(m.camera_id))
 
         prelim, passing = self._check_items(req, check)
-        # Cheap request-level checks before the expensive opening (re-checked under the lock).
-        self._alarm_state(None, event, signed, period_s, rec.time_ms)
+        if len(passing) >= self.settings.parallel_threshold:
+            # Request-level checks before an expensive opening (decided again under the lock).
+            self._alarm_state(None, event, digest, period_s, rec.time_ms)
         results = self._open(rec, req, prelim, passing)
 
         def decide(conn: Connection) -> None:
-            register = self._alarm_state(conn, event, signed, period_s, self.clock())
+            register = self._alarm_state(conn, event, digest, period_s, self.clock())
             if register is not None:
                 conn.execute(alarms.insert().values(**register))
 
@@ -712,7 +716,7 @@ class EscrowService:
         self,
         conn: Connection | None,
         event: AlarmEvent,
-        signed: SignedStatement,
+        digest: bytes,
         period_s: int,
         now: int,
     ) -> dict[str, Any] | None:
@@ -720,14 +724,13 @@ class EscrowService:
         this is the alarm's first presentation (None if already registered)."""
         if conn is None:
             with self.engine.connect() as c:
-                return self._alarm_state(c, event, signed, period_s, now)
+                return self._alarm_state(c, event, digest, period_s, now)
         pk = (
             alarms.c.site_id == event.site_id,
             alarms.c.panel_id == event.panel_id,
             alarms.c.event_id == event.event_id,
         )
         row = conn.execute(select(alarms).where(*pk)).first()
-        digest = signed.statement_hash()
         register: dict[str, Any] | None = None
         if row is not None:
             if bytes(row.statement_sha256) != digest:
@@ -796,9 +799,9 @@ class EscrowService:
         if not isinstance(claimed, Consent):  # pragma: no cover - checked by caller
             raise Refusal(Reason.WRONG_PURPOSE, "not a consent")
         rec.site_id = claimed.site_id
-        site, _, devs = self._site_state(claimed.site_id)
+        customer_key, _, devs = self._site_state(claimed.site_id)
         try:
-            consent = verify(signed, site.customer_key, Consent)
+            consent = verify(signed, customer_key, Consent)
         except (SignatureError, KeyFormatError) as exc:
             raise Refusal(Reason.BAD_SIGNATURE, f"consent: {exc}") from None
         operator_id, operator_key, _ = operator

@@ -7,7 +7,7 @@ order (on SQLite the file's single-writer lock and the index primary key do that
 next index is read from the database inside the writer transaction, never from memory.
 
 Proofs come from an in-memory copy of the leaf hashes (refreshed from the database before
-use) and a cache of complete-subtree hashes of 64 leaves or more: a complete subtree never
+use) and a cache of complete-subtree hashes of 16 leaves or more: a complete subtree never
 changes once the log holds it, so its hash can be kept forever (crypto.tlog.inclusion_proof_from).
 Checkpoints are signed on demand for the size asked (a signed tree head of an append-only log
 is valid for any size it ever had).
@@ -38,7 +38,7 @@ from escrow_service.db.models import log_entries
 from escrow_service.keys import CustodianKeys
 
 _ADVISORY_KEY = 0x63_61_6D_76_6C_6F_67  # "camvlog"
-_CACHE_MIN = 64  # cache complete subtrees of at least this many leaves
+_CACHE_MIN = 16  # cache complete subtrees of at least this many leaves
 
 
 class LogCorruptError(RuntimeError):
