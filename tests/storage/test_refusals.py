@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clients.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
@@ -502,3 +504,71 @@ def test_presigned_url_tampering(embedded: Service) -> None:
     expired = url.replace("expires=", "expires=1")
     refused(embedded, lambda: httpx.put(expired, content=b"evil"), 403, "presigned_url_refused")
     site.close()
+
+
+def test_revoked_camera_is_refused(service: Service, world: World) -> None:
+    site = world[0]
+    cam = site.enroll_camera()
+    r = site.client.delete(f"/v1/sites/{site.site_id}/devices/{cam.camera_id}")
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    refused(
+        service,
+        lambda: cam.client.post(f"{cam.base}/uploads", json=cam.record(b"x").upload_body()),
+        403,
+        "device_revoked",
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "upload_id",
+                        "header",
+                        "manifest",
+                        "parts",
+                        "recording_id",
+                        "kind",
+                        "start_ms",
+                        "end_ms",
+                        "payload_size",
+                        "multipart",
+                        "part_size",
+                        "site_keys",
+                        "x",
+                    ]
+                ),
+                inner,
+                max_size=6,
+            )
+        ),
+        max_leaves=12,
+    ),
+    which=st.integers(0, 3),
+)
+def test_random_bodies_never_give_a_500(embedded: Service, body: Any, which: int) -> None:
+    site, cam = _fuzz_world(embedded)
+    path, client = [
+        (f"{cam.base}/uploads", cam.client),
+        (f"{cam.base}/recordings/rec-fuzz/commit", cam.client),
+        (f"/v1/sites/{site.site_id}/keys", site.client),
+        (f"/v1/sites/{site.site_id}/devices", site.client),
+    ][which]
+    r = client.post(path, json=body) if which != 2 else client.put(path, json=body)
+    assert r.status_code < 500, r.text
+    assert "error" in r.json() or r.status_code in (200, 201)
+
+
+_FUZZ: dict[str, tuple[CustomerSite, Camera]] = {}
+
+
+def _fuzz_world(service: Service) -> tuple[CustomerSite, Camera]:
+    if service.url not in _FUZZ:
+        site = create_site(service.url)
+        _FUZZ[service.url] = (site, site.enroll_camera())
+    return _FUZZ[service.url]
