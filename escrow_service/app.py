@@ -25,14 +25,13 @@ from crypto.canonical import canonical_json
 from crypto.errors import CryptoError, LogProofError
 from crypto.format import b64decode
 from crypto.httpsig import HttpRequest
-from crypto.metadata import RecordingMetadata
 from escrow_service.auth import Caller, authenticate, claimed_keyid
 from escrow_service.db import make_engine, upgrade
 from escrow_service.db.migrate import is_current
 from escrow_service.errors import Reason, Refusal, http_status
 from escrow_service.keys import load_or_create
 from escrow_service.notify import Notifier
-from escrow_service.opener import Opener
+from escrow_service.opener import MemoMetadata, Opener
 from escrow_service.service import (
     EscrowService,
     LogReceipt,
@@ -133,7 +132,7 @@ def decode_release(body: bytes) -> ReleaseIn:
         if not isinstance(sbody, str):
             raise _malformed(f"items[{i}].stanza.body must be base64")
         try:
-            meta = RecordingMetadata.from_json(it["metadata"])
+            meta = MemoMetadata.from_json(it["metadata"])
             body_bytes = b64decode(sbody)
         except (CryptoError, ValueError) as exc:
             raise _malformed(f"items[{i}]: {exc}") from None

@@ -28,6 +28,28 @@ from crypto.format import Stanza
 from crypto.metadata import RecordingMetadata
 from escrow_service.errors import Reason
 
+
+class MemoMetadata(RecordingMetadata):
+    """RecordingMetadata that computes its associated data once.
+
+    The value is immutable and crypto.escrow asks for its AD three times per release (stanza
+    AD, release AD, released-set root); RFC 8785 encoding in Python is a third of the cost of
+    a batch otherwise. Same bytes as the base class, only memoized (lost on pickling, then
+    recomputed).
+    """
+
+    __slots__ = ("_ad",)
+    _ad: bytes
+
+    def associated_data(self) -> bytes:
+        try:
+            ad: bytes = self._ad
+        except AttributeError:
+            ad = super().associated_data()
+            object.__setattr__(self, "_ad", ad)
+        return ad
+
+
 #: (stanza args, stanza body, metadata) of one recording.
 Item = tuple[tuple[str, ...], bytes, RecordingMetadata]
 

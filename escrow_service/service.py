@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,6 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import Engine
 
-from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.metadata import RecordingMetadata
@@ -950,7 +950,7 @@ class EscrowService:
             notices.insert().values(
                 site_id=rec.site_id,
                 log_index=index,
-                body=canonical_json(notice).decode("utf-8"),
+                body=json.dumps(notice, sort_keys=True, separators=(",", ":")),
                 created_ms=rec.time_ms,
             )
         )
