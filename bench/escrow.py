@@ -124,6 +124,7 @@ def run() -> dict[str, Any]:
 
 
 def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     info = httpx.get(url + "/v1/custodian").json()
     me = CustodianPublicKey.from_text(info["escrow_key"])
     others = [escrow.CustodianKey.generate().public_key() for _ in range(2)]
@@ -273,6 +274,7 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
         "setup": "1 custodian, uvicorn 1 worker, SQLite (tmpfs), 2 opener processes; "
         "clients are threads on the same machine",
         "cpus": len(os.sched_getaffinity(0)),
+        "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
