@@ -45,7 +45,8 @@ def escrow(
         raise typer.BadParameter("several workers need PostgreSQL (CAMVAULT_ESCROW_DATABASE_URL)")
     keys = load_or_create(settings.data_dir, custodian_id)
     for name, value in keys.public_info().items():
-        typer.echo(f"{name}: {value}", err=True)
+        if value is not None:
+            typer.echo(f"{name}: {value}", err=True)
     serve(host, port, workers)
 
 

@@ -2,7 +2,9 @@
 
 Stored as text files in the data directory (``escrow.key``: ``CAMVAULT-CUSTODIAN-SECRET-KEY-1...``;
 ``log.key``: ``PRIVATE+KEY+camvault.io/custodian/<id>+...``), created with mode 0600 when
-missing. The public halves are what a customer puts into SiteKeys (``Custodian`` entry).
+missing. An optional ``log.next.key`` (same name, another key) co-signs every checkpoint
+during a log key rotation. The public halves are what a customer puts into SiteKeys
+(its ``Custodian`` entry).
 """
 
 from __future__ import annotations
@@ -23,13 +25,23 @@ class CustodianKeys:
     log_signer: NoteSigner
     escrow_public: CustodianPublicKey
     key_id: str
+    next_log_signer: NoteSigner | None = None  # during a log key rotation (docs/ESCROW.md)
 
     @classmethod
     def create(
-        cls, custodian_id: str, escrow_key: CustodianKey, log_signer: NoteSigner
+        cls,
+        custodian_id: str,
+        escrow_key: CustodianKey,
+        log_signer: NoteSigner,
+        next_log_signer: NoteSigner | None = None,
     ) -> CustodianKeys:
         public = escrow_key.public_key()
-        return cls(custodian_id, escrow_key, log_signer, public, public.key_id())
+        return cls(custodian_id, escrow_key, log_signer, public, public.key_id(), next_log_signer)
+
+    @property
+    def log_signers(self) -> list[NoteSigner]:
+        """Every key that signs checkpoints: the current one, and the next during a rotation."""
+        return [self.log_signer] + ([self.next_log_signer] if self.next_log_signer else [])
 
     @property
     def origin(self) -> str:
@@ -43,8 +55,12 @@ class CustodianKeys:
     def log_public_key(self) -> Ed25519PublicKey:
         return Ed25519PublicKey(self.log_signer.verifier.public_key)
 
-    def public_info(self) -> dict[str, str]:
+    def public_info(self) -> dict[str, str | None]:
+        nxt = self.next_log_signer
         return {
+            "next_log_key": None
+            if nxt is None
+            else Ed25519PublicKey(nxt.verifier.public_key).to_text(),
             "custodian_id": self.custodian_id,
             "escrow_key": self.escrow_public.to_text(),
             "escrow_key_id": self.key_id,
@@ -70,7 +86,12 @@ def load_or_create(data_dir: Path, custodian_id: str) -> CustodianKeys:
     if not log_path.exists():
         _write_secret(log_path, NoteSigner.generate(origin).to_text())
     escrow_key = CustodianKey.from_text(escrow_path.read_text().strip())
-    signer = NoteSigner.from_text(log_path.read_text().strip())
-    if signer.name != origin:
-        raise ValueError(f"{log_path}: log key is named {signer.name!r}, expected {origin!r}")
-    return CustodianKeys.create(custodian_id, escrow_key, signer)
+    signers = []
+    for path in (log_path, data_dir / "log.next.key"):
+        if not path.exists():
+            continue
+        signer = NoteSigner.from_text(path.read_text().strip())
+        if signer.name != origin:
+            raise ValueError(f"{path}: log key is named {signer.name!r}, expected {origin!r}")
+        signers.append(signer)
+    return CustodianKeys.create(custodian_id, escrow_key, *signers)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.engine import Engine
 
 from crypto.canonical import canonical_json
-from crypto.note import Checkpoint, sign_checkpoint
+from crypto.note import Checkpoint, sign_checkpoint, sign_note
 from crypto.tlog import (
     EMPTY_ROOT,
     consistency_proof_from,
@@ -150,7 +150,10 @@ class LogStore:
         if size is None:
             size = self.refresh()
         cp = Checkpoint(self._keys.origin, size, self.root(size))
-        return sign_checkpoint(cp, self._keys.log_signer)
+        if self._keys.next_log_signer is None:
+            return sign_checkpoint(cp, self._keys.log_signer)
+        # Rotation: one note, signed by the current and the next key (C2SP signed-note).
+        return sign_note(cp.to_text(), self._keys.log_signers)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         self._check_size(size)
