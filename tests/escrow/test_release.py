@@ -486,3 +486,52 @@ def test_t_minus_one_shares(cluster, eps, operator, site):
     fake = Share(2 if real.x != 2 else 3, 2, os.urandom(16))
     with pytest.raises(EscrowError, match="do not reconstruct"):
         combine_file_key([real, fake], rec.header)
+
+
+# --- pinning --------------------------------------------------------------------------------
+
+
+def test_site_keys_change_needs_the_pinned_key(cluster, eps, site):
+    from crypto.statements import Custodian, DeviceEnrollment, DeviceKind, SiteKeys, sign_statement
+
+    def keys(version: int, customer: Ed25519SigningKey) -> SiteKeys:
+        return SiteKeys(
+            site.site_id,
+            version,
+            customer.public_key,
+            (site.identity.recipient(),),
+            tuple(Custodian(e.custodian_id, e.escrow_key, e.log_key, e.url) for e in eps),
+            2,
+            now_ms(),
+        )
+
+    attacker = Ed25519SigningKey.generate()
+    # A takeover: new key, self-signed (what a first enrollment looks like).
+    for r in cluster.post_all(
+        "/v1/sites", {"site_keys": sign_statement(keys(2, attacker), attacker).to_json()}
+    ):
+        assert r.status_code == 409 and r.json()["error"]["code"] == "pin_mismatch"
+    # A device the customer did not sign.
+    dev = DeviceEnrollment(
+        site.site_id, "panel-evil", DeviceKind.PANEL, "x", attacker.public_key, None, now_ms()
+    )
+    for r in cluster.post_all(
+        f"/v1/sites/{site.site_id}/devices",
+        {"device_enrollment": sign_statement(dev, attacker).to_json()},
+    ):
+        assert r.status_code == 403 and r.json()["error"]["code"] == "bad_signature"
+    # The customer rotates its key: signed by the pinned key, logged with both keys.
+    new = Ed25519SigningKey.generate()
+    for proc, ep, r in zip(
+        cluster.custodians,
+        eps,
+        cluster.post_all(
+            "/v1/sites", {"site_keys": sign_statement(keys(2, new), site.customer_key).to_json()}
+        ),
+        strict=True,
+    ):
+        assert r.status_code == 200, r.text
+        entry = logged_entry(proc, ep, r.json()["log"])
+        assert entry["type"] == "site-keys" and entry["version"] == 2
+        assert entry["previous_customer_key"] == site.customer_key.public_key.to_text()
+        assert entry["customer_key"] == new.public_key.to_text()
