@@ -535,3 +535,43 @@ def test_site_keys_change_needs_the_pinned_key(cluster, eps, site):
         assert entry["type"] == "site-keys" and entry["version"] == 2
         assert entry["previous_customer_key"] == site.customer_key.public_key.to_text()
         assert entry["customer_key"] == new.public_key.to_text()
+
+
+def test_bad_input_gets_a_reason_never_a_500(cluster, eps, operator, site):
+    from clients.http import SignedClient
+
+    url = cluster.custodians[0].url
+    with SignedClient(url, f"operator:{operator[0]}", operator[1]) as client:
+        for body, code in (
+            (b"not json", "malformed_request"),
+            (b"[1,2]", "malformed_request"),
+            (
+                b'{"purpose":"alarm-verification","session_key":"!!","items":[]}',
+                "bad_session_key",
+            ),
+            (b'{"purpose":1,"items":[]}', "malformed_request"),
+        ):
+            r = client.post("/v1/releases", content=body, content_type="application/json")
+            assert 400 <= r.status_code < 500, r.text
+            assert r.json()["error"]["code"] == code
+            assert r.json()["log"]["entry"]  # refused, and logged
+    queries: list[tuple[str, dict[str, Any]]] = [
+        ("/v1/log/entries", {"start": 5, "end": 2}),
+        ("/v1/log/entries", {"start": "x", "end": 2}),
+        ("/v1/log/inclusion", {"tree_size": 10**12, "index": 0}),
+        ("/v1/log/inclusion", {"tree_size": 1, "leaf_hash": "zz"}),
+        ("/v1/log/consistency", {"old": 3, "new": 1}),
+        ("/v1/nothing", {}),
+    ]
+    for path, params in queries:
+        r = httpx.get(url + path, params=params)
+        assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.text)
+    posts: list[tuple[str, Any]] = [
+        ("/v1/sites", {"site_keys": {"type": "camvault/v1/site-keys"}}),
+        ("/v1/sites", {"site_keys": 1.5}),
+        ("/v1/operators", {"registration": {}}),
+        (f"/v1/sites/{site.site_id}/revocations", {"revocation": []}),
+    ]
+    for path, doc in posts:
+        r = httpx.post(url + path, json=doc)
+        assert 400 <= r.status_code < 500 and "error" in r.json(), (path, r.text)
