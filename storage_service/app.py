@@ -21,7 +21,20 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from storage_service import logs
-from storage_service.api.routes import blobs, devices, operators, ops, recordings, sites, uploads
+from storage_service.api.routes import (
+    alarms,
+    arc_recordings,
+    blobs,
+    consents,
+    devices,
+    inbox,
+    operators,
+    ops,
+    recordings,
+    sites,
+    telemetry,
+    uploads,
+)
 from storage_service.blobstore import BlobStore, S3BlobStore, open_blobstore
 from storage_service.db.engine import make_engine
 from storage_service.errors import install_error_handlers
@@ -42,6 +55,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     uploads.router,
     recordings.router,
     blobs.router,
+    alarms.site_router,
+    alarms.arc_router,
+    arc_recordings.router,
+    consents.site_router,
+    consents.arc_router,
+    telemetry.router,
+    inbox.site_router,
+    inbox.notice_router,
 )
 
 API_VERSION = "1"

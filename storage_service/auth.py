@@ -5,7 +5,9 @@ from the request:
 
 - ``customer:<site_id>``              the site's pinned customer key (latest verified SiteKeys);
 - ``device:<site_id>/<device_id>``    the device key of a customer-signed DeviceEnrollment;
-- ``operator:<operator_id>``          the key of an ARC-signed OperatorRegistration.
+- ``operator:<operator_id>``          the key of an ARC-signed OperatorRegistration;
+- ``custodian:<site_id>/<custodian_id>`` the ``log_key`` of that custodian in the site's
+  current SiteKeys (custodians deliver access notices to the site's inbox).
 
 The only exception is site creation, whose key comes from the self-signed SiteKeys in the
 body (trust on first use, crypto.statements.verify_site_keys). Checks, in order: content type
@@ -37,7 +39,7 @@ from crypto.httpsig import (
     verify_request,
 )
 from crypto.metadata import check_id
-from crypto.statements import OperatorRegistration, SiteKeys
+from crypto.statements import OperatorRegistration, SiteKeys, parse_signed
 from storage_service.clock import now_ms
 from storage_service.db.models import Device, Operator, RequestNonce, Site
 from storage_service.errors import ApiError
@@ -51,11 +53,12 @@ JSON_TYPE = "application/json"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: Literal["customer", "device", "operator"]
+    kind: Literal["customer", "device", "operator", "custodian"]
     keyid: str
     site_id: str | None = None
     device_id: str | None = None
     operator_id: str | None = None
+    custodian_id: str | None = None
 
     def require_customer(self, site_id: str) -> None:
         if self.kind != "customer":
@@ -95,10 +98,21 @@ def parse_keyid(keyid: str) -> Principal:
                 )
         if kind == "operator":
             return Principal("operator", keyid, operator_id=check_id(rest, "operator"))
+        if kind == "custodian":
+            site, sep, custodian = rest.partition("/")
+            if sep:
+                return Principal(
+                    "custodian",
+                    keyid,
+                    site_id=check_id(site, "site"),
+                    custodian_id=check_id(custodian, "custodian"),
+                )
     except StatementError:
         pass
     raise ApiError(
-        "unknown_key", "keyid must be customer:<site>, device:<site>/<device> or operator:<id>"
+        "unknown_key",
+        "keyid must be customer:<site>, device:<site>/<device>, operator:<id> "
+        "or custodian:<site>/<custodian>",
     )
 
 
@@ -113,6 +127,14 @@ def _stored_key(engine: Engine, p: Principal) -> Ed25519PublicKey:
             if dev is not None and dev.revoked_ms is not None:
                 raise ApiError("device_revoked", "this device's enrollment was revoked")
             text = dev.device_key if dev is not None else None
+        elif p.kind == "custodian":
+            site = s.get(Site, p.site_id)
+            if site is not None:
+                keys = parse_signed(site.site_keys).unverified_statement
+                if isinstance(keys, SiteKeys):
+                    for c in keys.custodians:
+                        if c.custodian_id == p.custodian_id:
+                            text = c.log_key.to_text()
         else:
             op = s.get(Operator, p.operator_id)
             text = op.operator_key if op is not None else None

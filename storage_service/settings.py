@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # --- alarms, consents, telemetry, notifications (issue 4, items 6-9) ---
+    alarm_access_period_s: int = Field(
+        default=1800, ge=1, le=24 * 3600, description="alarm access period from trigger time"
+    )
+    alarm_max_age_s: int = Field(
+        default=300, ge=1, le=24 * 3600, description="oldest trigger time accepted at intake"
+    )
+    consent_max_validity_s: int = Field(
+        default=2 * 86400,
+        ge=60,
+        le=7 * 86400,
+        description="longest consent validity (not_after - not_before) the service stores",
+    )
+    telemetry_retention_days: int = Field(default=30, ge=1, le=3650)
+    smart_alert_max_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
+    sse_poll_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often SSE streams look for new rows"
+    )
+    sse_keepalive_s: float = Field(default=15.0, gt=0, le=300)
+    sse_max_duration_s: float = Field(
+        default=3600.0, gt=0, description="an inbox stream ends after this; clients reconnect"
+    )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -159,3 +159,140 @@ class Operator(SQLModel, table=True):
     registration: bytes
     issued_at_ms: int = Field(sa_type=MS)
     created_ms: int = Field(sa_type=MS)
+
+
+# --- issue 4, items 6-9: alarms, consents, telemetry, notifications ----------------------------
+
+
+class Alarm(SQLModel, table=True):
+    """An alarm from a panel-signed AlarmEvent; one row per (site, panel, event id).
+
+    ``state``: open → acknowledged → closed (operators), or cancelled (customer-signed
+    AlarmCancel). The access period (live feed, operator reads) ends at ``access_until_ms``
+    or when the alarm is closed or cancelled, whichever comes first."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "panel_id", "event_id", name="uq_alarms_event"),
+        sa.Index("ix_alarms_site_triggered", "site_id", "triggered_at_ms"),
+        sa.Index("ix_alarms_state_triggered", "state", "triggered_at_ms"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    site_id: str = Field(max_length=128, foreign_key="sites.id", ondelete="CASCADE")
+    panel_id: str = Field(max_length=128)
+    event_id: str = Field(max_length=128)
+    alarm_type: str = Field(max_length=16)
+    triggered_at_ms: int = Field(sa_type=MS)
+    counter: int = Field(sa_type=MS)
+    event: bytes = Field(description="panel-signed AlarmEvent (canonical JSON)")
+    state: str = Field(max_length=16)
+    created_ms: int = Field(sa_type=MS)
+    access_until_ms: int = Field(sa_type=MS)
+    acknowledged_ms: int | None = Field(default=None, sa_type=MS)
+    acknowledged_by: str | None = Field(default=None, max_length=128)
+    closed_ms: int | None = Field(default=None, sa_type=MS)
+    closed_by: str | None = Field(default=None, max_length=128)
+    cancelled_ms: int | None = Field(default=None, sa_type=MS)
+    cancel: bytes | None = Field(default=None, description="customer-signed AlarmCancel")
+
+
+class PanelCounter(SQLModel, table=True):
+    """The highest AlarmEvent counter accepted from each panel (strictly increasing)."""
+
+    __tablename__ = "panel_counters"
+
+    site_id: str = Field(
+        primary_key=True, max_length=128, foreign_key="sites.id", ondelete="CASCADE"
+    )
+    panel_id: str = Field(primary_key=True, max_length=128)
+    last_counter: int = Field(sa_type=MS)
+
+
+class ConsentRequest(SQLModel, table=True):
+    """A technician's request for a maintenance consent; the customer approves it by
+    posting a signed Consent, or refuses it. ``cameras`` / ``scope`` are JSON arrays."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (sa.Index("ix_consent_requests_site_created", "site_id", "created_ms"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    site_id: str = Field(max_length=128, foreign_key="sites.id", ondelete="CASCADE")
+    operator_id: str = Field(max_length=128, index=True)
+    cameras: str = Field(sa_type=sa.Text)
+    scope: str = Field(max_length=128)
+    recordings_from_ms: int = Field(sa_type=MS)
+    recordings_to_ms: int = Field(sa_type=MS)
+    duration_s: int = Field(sa_type=MS)
+    reason: str = Field(max_length=512)
+    created_ms: int = Field(sa_type=MS)
+    state: str = Field(max_length=16)
+    decided_ms: int | None = Field(default=None, sa_type=MS)
+    consent_id: str | None = Field(default=None, max_length=128)
+    refusal_reason: str | None = Field(default=None, max_length=512)
+
+
+class StoredConsent(SQLModel, table=True):
+    """A customer-signed Consent as stored and relayed (custodians enforce it), and its
+    customer-signed Revocation once revoked."""
+
+    __tablename__ = "consents"
+
+    site_id: str = Field(
+        primary_key=True, max_length=128, foreign_key="sites.id", ondelete="CASCADE"
+    )
+    consent_id: str = Field(primary_key=True, max_length=128)
+    request_id: str | None = Field(default=None, max_length=32)
+    grantee_id: str = Field(max_length=128, index=True)
+    statement: bytes
+    not_before_ms: int = Field(sa_type=MS)
+    not_after_ms: int = Field(sa_type=MS)
+    created_ms: int = Field(sa_type=MS)
+    revoked_ms: int | None = Field(default=None, sa_type=MS)
+    revocation: bytes | None = None
+
+
+class TelemetryReport(SQLModel, table=True):
+    """Technical health data of a device (plaintext to the ARC; never mixed with recordings).
+    Each row expires at ``expires_ms`` (received + the retention limit); the sweeper deletes
+    expired rows and readers never return them."""
+
+    __tablename__ = "device_telemetry"
+    __table_args__ = (
+        sa.Index("ix_device_telemetry_device", "site_id", "device_id", "received_ms", "id"),
+        sa.Index("ix_device_telemetry_site", "site_id", "received_ms", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGID)
+    site_id: str = Field(max_length=128, foreign_key="sites.id", ondelete="CASCADE")
+    device_id: str = Field(max_length=128)
+    received_ms: int = Field(sa_type=MS)
+    expires_ms: int = Field(sa_type=MS, index=True)
+    reported_ms: int = Field(sa_type=MS)
+    battery_pct: int | None = None
+    signal_dbm: int | None = None
+    firmware: str = Field(max_length=64)
+    storage_health: str = Field(max_length=16)
+    storage_free_bytes: int | None = Field(default=None, sa_type=MS)
+    temperature_c: float | None = None
+    uptime_s: int = Field(sa_type=MS)
+
+
+class InboxItem(SQLModel, table=True):
+    """One item of a site's customer inbox: a camera's smart alert (age ciphertext, opaque),
+    a custodian's access notice (JSON text), a consent request or an alarm (JSON).
+    (site, kind, source, source_ref) makes deliveries idempotent."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "kind", "source", "source_ref", name="uq_inbox_source"),
+        sa.Index("ix_inbox_items_site", "site_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGID)
+    site_id: str = Field(max_length=128, foreign_key="sites.id", ondelete="CASCADE")
+    kind: str = Field(max_length=24)
+    source: str = Field(max_length=300)
+    source_ref: str = Field(max_length=128)
+    created_ms: int = Field(sa_type=MS)
+    body: bytes

@@ -20,6 +20,7 @@ from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording, RequestNonce, SiteSettings, Upload
 from storage_service.metrics import UPLOADS_EXPIRED
 from storage_service.services.deletion import drain_queue, enqueue, enqueue_recordings
+from storage_service.services.telemetry import remove_expired as remove_expired_telemetry
 from storage_service.sqlite import purge_wal
 
 log = logging.getLogger("camvault.storage.sweeper")
@@ -79,6 +80,7 @@ def sweep_once(engine: Engine, store: BlobStore) -> SweepReport:
         nonces_removed=remove_nonces(engine, now),
         objects_deleted=0,
     )
+    remove_expired_telemetry(engine, now)
     if report.recordings_expired:
         purge_wal(engine)
     deleted = 0

@@ -1,0 +1,67 @@
+"""Recordings of a site as an ARC operator sees them: only those an open alarm or an active
+consent covers (storage-side rule in services/arc_access.py; the custodians enforce the
+real one)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crypto.statements import OperatorRole
+from storage_service.api.access import SiteScope
+from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
+from storage_service.auth import SignedPrincipal
+from storage_service.clock import now_ms
+from storage_service.deps import EngineDep, SettingsDep, StoreDep
+from storage_service.errors import ERROR_RESPONSES
+from storage_service.schemas import RecordingDetail, RecordingPage
+from storage_service.services import arc_access
+from storage_service.services.recordings import Query as RecQuery
+from storage_service.services.roles import require_role
+
+router = APIRouter(
+    responses=ERROR_RESPONSES,
+    prefix="/v1/sites/{site_id}/arc",
+    tags=["arc"],
+    dependencies=[SiteScope],
+)
+ANY_ROLE = (OperatorRole.OPERATOR, OperatorRole.TECHNICIAN)
+
+
+@router.get("/recordings")
+def list_recordings(
+    site_id: SiteId,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    settings: SettingsDep,
+    camera_id: CameraFilter = None,
+    from_ms: FromMs = None,
+    to_ms: ToMs = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> RecordingPage:
+    """Newest first; only recordings inside an open alarm's window (role operator) or an
+    active consent granted to the caller; 403 ``no_justification`` when none applies."""
+    operator_id = require_role(engine, principal, *ANY_ROLE)
+    q = RecQuery(site_id, camera_id, from_ms, to_ms, include_deleted=False)
+    return arc_access.list_for_operator(
+        engine, operator_id, q, now_ms(), min(limit, settings.list_max_page), cursor
+    )
+
+
+@router.get("/cameras/{camera_id}/recordings/{recording_id}")
+def read_recording(
+    site_id: SiteId,
+    camera_id: CameraId,
+    recording_id: RecordingId,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> RecordingDetail:
+    """Manifest, age header and presigned GET of a justified recording."""
+    operator_id = require_role(engine, principal, *ANY_ROLE)
+    return arc_access.detail_for_operator(
+        engine, store, settings, operator_id, site_id, camera_id, recording_id, now_ms()
+    )

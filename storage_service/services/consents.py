@@ -1,0 +1,254 @@
+"""Maintenance consents: a technician's request, the customer's signed Consent (or refusal),
+the customer's signed Revocation. The service stores and relays them; the custodians enforce
+them (they also receive revocations from the customer directly).
+
+A Consent is stored only if (each with its reason code): it parses (``statement_invalid``);
+it is signed by the site's pinned customer key (``statement_signature_invalid``); it is for
+this site (``wrong_site``); and (``consent_invalid``) its grantee is a registered ARC
+principal, with the registered key if the consent pins one, and the requesting technician
+when it answers a request; each camera is an enrolled camera of the site; its validity is at
+most ``consent_max_validity_s`` and not over yet. Answering a request that was already
+decided is ``consent_request_decided``; another statement under a stored consent id is
+``consent_conflict``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from crypto.errors import SignatureError, StatementError
+from crypto.statements import Consent, DeviceKind, Revocation, SignedStatement, verify
+from storage_service.clock import now_ms
+from storage_service.db.engine import session_scope
+from storage_service.db.models import ConsentRequest, Device, Operator, Site, StoredConsent
+from storage_service.errors import ApiError
+from storage_service.schemas_arc import (
+    ConsentOut,
+    ConsentRefusalIn,
+    ConsentRequestIn,
+    ConsentRequestOut,
+)
+from storage_service.services.inbox import add_item
+from storage_service.services.sites import get_site, pinned_site_keys
+from storage_service.settings import Settings
+from storage_service.statements import parse_statement, statement_json
+
+
+def request_out(r: ConsentRequest) -> ConsentRequestOut:
+    return ConsentRequestOut(
+        request_id=r.id,
+        site_id=r.site_id,
+        operator_id=r.operator_id,
+        cameras=json.loads(r.cameras),
+        scope=json.loads(r.scope),
+        recordings_from_ms=r.recordings_from_ms,
+        recordings_to_ms=r.recordings_to_ms,
+        duration_s=r.duration_s,
+        reason=r.reason,
+        created_ms=r.created_ms,
+        state=r.state,
+        decided_ms=r.decided_ms,
+        consent_id=r.consent_id,
+        refusal_reason=r.refusal_reason,
+    )
+
+
+def consent_out(c: StoredConsent) -> ConsentOut:
+    return ConsentOut(
+        site_id=c.site_id,
+        consent_id=c.consent_id,
+        request_id=c.request_id,
+        grantee_id=c.grantee_id,
+        not_before_ms=c.not_before_ms,
+        not_after_ms=c.not_after_ms,
+        created_ms=c.created_ms,
+        revoked=c.revoked_ms is not None,
+        revoked_ms=c.revoked_ms,
+        consent=statement_json(c.statement),
+        revocation=statement_json(c.revocation) if c.revocation is not None else None,
+    )
+
+
+def _cameras(s: Session, site_id: str, cameras: list[str] | tuple[str, ...], code: str) -> None:
+    for camera_id in cameras:
+        dev = s.get(Device, (site_id, camera_id))
+        if dev is None or dev.kind != DeviceKind.CAMERA.value:
+            raise ApiError(code, f"{camera_id!r} is not an enrolled camera of this site")
+
+
+def create_request(
+    engine: Engine, site_id: str, operator_id: str, body: ConsentRequestIn
+) -> ConsentRequestOut:
+    if body.recordings_to_ms < body.recordings_from_ms:
+        raise ApiError("invalid_range", "recordings_to_ms is before recordings_from_ms")
+    if len(set(body.cameras)) != len(body.cameras) or len(set(body.scope)) != len(body.scope):
+        raise ApiError("consent_invalid", "cameras and scope must not repeat")
+    now = now_ms()
+    with session_scope(engine) as s:
+        get_site(s, site_id)
+        _cameras(s, site_id, body.cameras, "device_not_found")
+        req = ConsentRequest(
+            id=uuid.uuid4().hex,
+            site_id=site_id,
+            operator_id=operator_id,
+            cameras=json.dumps(body.cameras),
+            scope=json.dumps([x.value for x in body.scope]),
+            recordings_from_ms=body.recordings_from_ms,
+            recordings_to_ms=body.recordings_to_ms,
+            duration_s=body.duration_s,
+            reason=body.reason,
+            created_ms=now,
+            state="pending",
+        )
+        s.add(req)
+        s.flush()
+        out = request_out(req)
+        text = out.model_dump_json().encode()
+        add_item(s, site_id, "consent_request", f"operator:{operator_id}", req.id, text, now)
+        return out
+
+
+def list_requests(
+    engine: Engine, *, site_id: str | None, operator_id: str | None, state: str | None
+) -> list[ConsentRequestOut]:
+    stmt = select(ConsentRequest)
+    if site_id is not None:
+        stmt = stmt.where(col(ConsentRequest.site_id) == site_id)
+    if operator_id is not None:
+        stmt = stmt.where(col(ConsentRequest.operator_id) == operator_id)
+    if state is not None:
+        stmt = stmt.where(col(ConsentRequest.state) == state)
+    with Session(engine) as s:
+        if site_id is not None:
+            get_site(s, site_id)
+        rows = s.exec(stmt.order_by(col(ConsentRequest.created_ms).desc()).limit(500)).all()
+        return [request_out(r) for r in rows]
+
+
+def _verify_customer(s: Session, site: Site, signed: SignedStatement, cls: Any, what: str) -> Any:
+    try:
+        return verify(signed, pinned_site_keys(site).customer_key, cls)
+    except SignatureError as exc:
+        raise ApiError("statement_signature_invalid", f"{what}: {exc}") from None
+    except StatementError as exc:
+        raise ApiError("statement_invalid", f"{what}: {exc}") from None
+
+
+def approve(
+    engine: Engine,
+    settings: Settings,
+    site_id: str,
+    consent_json: dict[str, Any],
+    request_id: str | None,
+) -> tuple[ConsentOut, bool]:
+    signed = parse_statement(consent_json, "consent")
+    data = signed.encode()
+    now = now_ms()
+    with session_scope(engine) as s:
+        site = get_site(s, site_id)
+        c: Consent = _verify_customer(s, site, signed, Consent, "consent")
+        if c.site_id != site_id:
+            raise ApiError("wrong_site", "the consent is for another site")
+        existing = s.get(StoredConsent, (site_id, c.consent_id))
+        if existing is not None:
+            if hmac.compare_digest(existing.statement, data):
+                return consent_out(existing), False
+            raise ApiError("consent_conflict", "another consent with this id is stored")
+        grantee = s.get(Operator, c.grantee_id)
+        if grantee is None:
+            raise ApiError("consent_invalid", f"grantee {c.grantee_id!r} is not registered")
+        if c.grantee_key is not None and c.grantee_key.to_text() != grantee.operator_key:
+            raise ApiError("consent_invalid", "grantee_key is not the grantee's registered key")
+        _cameras(s, site_id, c.cameras, "consent_invalid")
+        validity_s = (c.not_after_ms - c.not_before_ms) / 1000
+        if validity_s > settings.consent_max_validity_s:
+            raise ApiError(
+                "consent_invalid",
+                f"validity of {validity_s:.0f} s is over the limit of "
+                f"{settings.consent_max_validity_s} s",
+            )
+        if c.not_after_ms <= now:
+            raise ApiError("consent_invalid", "the consent's validity is already over")
+        req = None
+        if request_id is not None:
+            req = s.get(ConsentRequest, request_id)
+            if req is None or req.site_id != site_id:
+                raise ApiError("consent_request_not_found", "no such consent request")
+            if req.state != "pending":
+                raise ApiError("consent_request_decided", f"the request was {req.state}")
+            if req.operator_id != c.grantee_id:
+                raise ApiError("consent_invalid", "the grantee is not the requesting technician")
+            req.state, req.decided_ms, req.consent_id = "approved", now, c.consent_id
+            s.add(req)
+        row = StoredConsent(
+            site_id=site_id,
+            consent_id=c.consent_id,
+            request_id=request_id,
+            grantee_id=c.grantee_id,
+            statement=data,
+            not_before_ms=c.not_before_ms,
+            not_after_ms=c.not_after_ms,
+            created_ms=now,
+        )
+        s.add(row)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise ApiError("consent_conflict", "this consent was stored concurrently") from None
+        return consent_out(row), True
+
+
+def refuse(engine: Engine, site_id: str, body: ConsentRefusalIn) -> ConsentRequestOut:
+    with session_scope(engine) as s:
+        get_site(s, site_id)
+        req = s.get(ConsentRequest, body.request_id)
+        if req is None or req.site_id != site_id:
+            raise ApiError("consent_request_not_found", "no such consent request")
+        if req.state == "refused":
+            return request_out(req)
+        if req.state != "pending":
+            raise ApiError("consent_request_decided", f"the request was {req.state}")
+        req.state, req.decided_ms, req.refusal_reason = "refused", now_ms(), body.reason
+        s.add(req)
+        s.flush()
+        return request_out(req)
+
+
+def revoke(engine: Engine, site_id: str, revocation_json: dict[str, Any]) -> ConsentOut:
+    signed = parse_statement(revocation_json, "revocation")
+    data = signed.encode()
+    with session_scope(engine) as s:
+        site = get_site(s, site_id)
+        r: Revocation = _verify_customer(s, site, signed, Revocation, "revocation")
+        if r.site_id != site_id:
+            raise ApiError("wrong_site", "the revocation is for another site")
+        row = s.get(StoredConsent, (site_id, r.consent_id))
+        if row is None:
+            raise ApiError("consent_not_found", "no consent of this site has that id")
+        if row.revocation is None:
+            row.revocation, row.revoked_ms = data, now_ms()
+            s.add(row)
+            s.flush()
+        return consent_out(row)
+
+
+def list_consents(
+    engine: Engine, *, site_id: str | None, grantee_id: str | None
+) -> list[ConsentOut]:
+    stmt = select(StoredConsent)
+    if site_id is not None:
+        stmt = stmt.where(col(StoredConsent.site_id) == site_id)
+    if grantee_id is not None:
+        stmt = stmt.where(col(StoredConsent.grantee_id) == grantee_id)
+    with Session(engine) as s:
+        if site_id is not None:
+            get_site(s, site_id)
+        rows = s.exec(stmt.order_by(col(StoredConsent.created_ms).desc()).limit(500)).all()
+        return [consent_out(c) for c in rows]

@@ -1,0 +1,93 @@
+"""The live feed of an alarm (SSE): the site's recordings inside the alarm's window, first
+those already committed, then each new one within ``sse_poll_interval_s`` of its commit,
+while the alarm's access period is open. Events carry the recording's metadata and signed
+manifest (``RecordingOut``), never its age header: the operator asks custodians for shares and
+fetches the header through the justified recording routes.
+
+Event ``recording`` (id = the recording's row id), comments as keep-alives, and a final
+``end`` event with ``{"reason": "access_period_over" | "closed" | "cancelled" | "gone"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from storage_service.clock import now_ms
+from storage_service.db.models import Alarm, Recording
+from storage_service.services.arc_access import alarm_access_open, alarm_condition, camera_profiles
+from storage_service.services.recordings import recording_out
+from storage_service.settings import Settings
+from storage_service.sse import sse_comment, sse_event
+
+#: Commits are looked for from (last commit seen - SLACK_MS): a transaction that took a
+#: commit time earlier but committed later than the previous poll is not missed.
+SLACK_MS = 10_000
+PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    end_reason: str | None
+    rows: list[Recording]
+    until_ms: int
+
+
+def _poll(engine: Engine, alarm_id: str, since_ms: int) -> _Poll:
+    now = now_ms()
+    with Session(engine) as s:
+        alarm = s.get(Alarm, alarm_id)
+        if alarm is None:
+            return _Poll("gone", [], now)
+        cond = alarm_condition(alarm, camera_profiles(s, alarm.site_id))
+        rows = list(
+            s.exec(
+                select(Recording)
+                .where(
+                    cond,
+                    col(Recording.deleted_ms).is_(None),
+                    col(Recording.committed_ms) >= since_ms,
+                )
+                .order_by(col(Recording.committed_ms), col(Recording.id))
+                .limit(PAGE)
+            ).all()
+        )
+        reason = None
+        if not alarm_access_open(alarm, now):
+            reason = alarm.state if alarm.state in ("closed", "cancelled") else "access_period_over"
+        return _Poll(reason, rows, alarm.access_until_ms)
+
+
+async def alarm_feed(engine: Engine, settings: Settings, alarm_id: str) -> AsyncIterator[bytes]:
+    seen: dict[int, int] = {}
+    watermark = 0
+    last_sent = time.monotonic()
+    yield b"retry: 2000\n\n"
+    while True:
+        poll = await run_in_threadpool(_poll, engine, alarm_id, max(0, watermark - SLACK_MS))
+        fresh = [r for r in poll.rows if r.id not in seen]
+        for r in fresh:
+            seen[int(r.id or 0)] = r.committed_ms
+            watermark = max(watermark, r.committed_ms)
+            yield sse_event("recording", recording_out(r).model_dump_json(), str(r.id))
+            last_sent = time.monotonic()
+        if fresh and len(poll.rows) == PAGE:
+            continue
+        for rid, committed in list(seen.items()):
+            if committed < watermark - 2 * SLACK_MS:
+                del seen[rid]
+        if poll.end_reason is not None:
+            yield sse_event("end", json.dumps({"reason": poll.end_reason}), None)
+            return
+        if time.monotonic() - last_sent >= settings.sse_keepalive_s:
+            yield sse_comment("keepalive")
+            last_sent = time.monotonic()
+        remaining_s = max(0.0, (poll.until_ms - now_ms()) / 1000)
+        await asyncio.sleep(min(settings.sse_poll_interval_s, remaining_s + 0.05))

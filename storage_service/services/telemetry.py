@@ -1,0 +1,117 @@
+"""Technical telemetry of devices (battery, signal, firmware, storage, temperature, uptime):
+plaintext to the ARC, in its own table (never mixed with recordings), kept for at most
+``telemetry_retention_days``: each row carries its expiry, readers skip expired rows and the
+sweeper deletes them (:func:`remove_expired`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage_service.clock import now_ms
+from storage_service.db.engine import session_scope
+from storage_service.db.models import TelemetryReport
+from storage_service.errors import ApiError
+from storage_service.schemas_arc import TelemetryIn, TelemetryOut, TelemetryPage
+from storage_service.services.devices import get_device
+from storage_service.services.sites import get_site
+from storage_service.settings import Settings
+
+DAY_MS = 86_400_000
+_CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
+
+
+def report_out(t: TelemetryReport) -> TelemetryOut:
+    return TelemetryOut(
+        device_id=t.device_id,
+        received_ms=t.received_ms,
+        reported_ms=t.reported_ms,
+        battery_pct=t.battery_pct,
+        signal_dbm=t.signal_dbm,
+        firmware=t.firmware,
+        storage_health=t.storage_health,
+        storage_free_bytes=t.storage_free_bytes,
+        temperature_c=t.temperature_c,
+        uptime_s=t.uptime_s,
+    )
+
+
+def post(
+    engine: Engine, settings: Settings, site_id: str, device_id: str, body: TelemetryIn
+) -> TelemetryOut:
+    now = now_ms()
+    with session_scope(engine) as s:
+        get_site(s, site_id)
+        get_device(s, site_id, device_id)
+        row = TelemetryReport(
+            site_id=site_id,
+            device_id=device_id,
+            received_ms=now,
+            expires_ms=now + settings.telemetry_retention_days * DAY_MS,
+            **body.model_dump(),
+        )
+        s.add(row)
+        s.flush()
+        return report_out(row)
+
+
+def _encode(t: TelemetryReport) -> str:
+    return base64.urlsafe_b64encode(f"{t.received_ms}:{t.id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[int, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ApiError("invalid_cursor", "cursor is not one this service returned") from None
+    m = _CURSOR_RE.fullmatch(text)
+    if m is None:
+        raise ApiError("invalid_cursor", "cursor is not one this service returned")
+    return int(m.group(1)), int(m.group(2))
+
+
+def read(
+    engine: Engine,
+    site_id: str,
+    device_id: str | None,
+    from_ms: int | None,
+    to_ms: int | None,
+    limit: int,
+    cursor: str | None,
+) -> TelemetryPage:
+    """Newest first, ``received_ms`` in [from_ms, to_ms), unexpired rows only."""
+    T = TelemetryReport  # noqa: N806
+    stmt = select(T).where(col(T.site_id) == site_id, col(T.expires_ms) > now_ms())
+    if device_id is not None:
+        stmt = stmt.where(col(T.device_id) == device_id)
+    if from_ms is not None:
+        stmt = stmt.where(col(T.received_ms) >= from_ms)
+    if to_ms is not None:
+        stmt = stmt.where(col(T.received_ms) < to_ms)
+    if cursor:
+        t, rid = _decode(cursor)
+        stmt = stmt.where(
+            sa.or_(col(T.received_ms) < t, sa.and_(col(T.received_ms) == t, col(T.id) < rid))
+        )
+    stmt = stmt.order_by(col(T.received_ms).desc(), col(T.id).desc()).limit(limit + 1)
+    with Session(engine) as s:
+        get_site(s, site_id)
+        rows = list(s.exec(stmt).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TelemetryPage(
+        items=[report_out(t) for t in rows],
+        next_cursor=_encode(rows[-1]) if more and rows else None,
+    )
+
+
+def remove_expired(engine: Engine, now: int) -> int:
+    """Delete telemetry past its retention (called by the sweeper)."""
+    with session_scope(engine) as s:
+        result = s.execute(sa.delete(TelemetryReport).where(col(TelemetryReport.expires_ms) <= now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
