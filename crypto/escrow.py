@@ -112,9 +112,19 @@ def _x25519(secret: bytes, public: bytes) -> bytes:
     return shared
 
 
-def _seal(label: bytes, recipient: bytes, ephemeral: bytes, plaintext: bytes, ad: bytes) -> bytes:
-    """age X25519 wrap with an own label; returns the ciphertext (the ephemeral pk is apart)."""
-    ephemeral_pk = nacl.bindings.crypto_scalarmult_base(ephemeral)
+def _seal(
+    label: bytes,
+    recipient: bytes,
+    ephemeral: bytes,
+    ephemeral_pk: bytes,
+    plaintext: bytes,
+    ad: bytes,
+) -> bytes:
+    """age X25519 wrap with an own label; returns the ciphertext (the ephemeral pk is apart).
+
+    ``ephemeral_pk`` is X25519(ephemeral, basepoint), computed once by the caller that also
+    writes it out.
+    """
     shared = _x25519(ephemeral, recipient)
     key = hkdf_sha256(ikm=shared, salt=ephemeral_pk + recipient, info=label)
     # Zero nonce: every wrap key is used once, since the ephemeral key is fresh (age spec).
@@ -125,9 +135,16 @@ def _seal(label: bytes, recipient: bytes, ephemeral: bytes, plaintext: bytes, ad
 
 
 def _open(
-    label: bytes, secret: bytes, ephemeral_pk: bytes, ciphertext: bytes, ad: bytes, what: str
+    label: bytes,
+    secret: bytes,
+    recipient: bytes,
+    ephemeral_pk: bytes,
+    ciphertext: bytes,
+    ad: bytes,
+    what: str,
 ) -> bytes:
-    recipient = nacl.bindings.crypto_scalarmult_base(secret)
+    """Open a wrap sealed to ``recipient`` (the public key of ``secret``, passed in so that a
+    batch of thousands of stanzas does not recompute it for each one)."""
     shared = _x25519(secret, ephemeral_pk)
     key = hkdf_sha256(ikm=shared, salt=ephemeral_pk + recipient, info=label)
     try:
@@ -199,19 +216,20 @@ class CustodianPublicKey:
 
 
 class _X25519SecretKey:
-    __slots__ = ("_secret",)
+    __slots__ = ("_public", "_secret")
     _what = "X25519 secret key"
 
     def __init__(self, secret: bytes) -> None:
         self._secret = _check_secret_key(secret, self._what)
+        # Computed once: a custodian opens thousands of stanzas per request.
+        self._public: bytes = nacl.bindings.crypto_scalarmult_base(self._secret)
 
     @classmethod
     def generate(cls) -> Self:
         return cls(secrets.token_bytes(KEY_SIZE))
 
     def _public_bytes(self) -> bytes:
-        public: bytes = nacl.bindings.crypto_scalarmult_base(self._secret)
-        return public
+        return self._public
 
     def secret_bytes(self) -> bytes:
         """The raw secret key, for the owner's key storage only."""
@@ -225,11 +243,20 @@ class CustodianKey(_X25519SecretKey):
     """A custodian's X25519 escrow key (secret). Text form: uppercase Bech32 with
     human-readable part ``CAMVAULT-CUSTODIAN-SECRET-KEY-``, like age's identities."""
 
-    __slots__ = ()
+    __slots__ = ("_key_id", "_public_key")
     _what = "custodian key"
 
+    def __init__(self, secret: bytes) -> None:
+        super().__init__(secret)
+        self._public_key = CustodianPublicKey(self._public)
+        self._key_id = self._public_key.key_id()
+
     def public_key(self) -> CustodianPublicKey:
-        return CustodianPublicKey(self._public_bytes())
+        return self._public_key
+
+    def key_id(self) -> str:
+        """The key id of :meth:`public_key` (cached)."""
+        return self._key_id
 
     def to_text(self) -> str:
         return bech32.encode(SECRET_KEY_HRP, self._secret)
@@ -407,6 +434,7 @@ class EscrowRecipients:
                 ESCROW_LABEL,
                 custodian.data,
                 ephemeral,
+                info.ephemeral_public_key,
                 share.to_bytes(),
                 _stanza_ad(self._metadata, args),
             )
@@ -454,11 +482,12 @@ def open_escrow_stanza(
     if not isinstance(metadata, RecordingMetadata):
         raise EscrowError("metadata must be a RecordingMetadata")
     info = parse_escrow_stanza(stanza)
-    if info.key_id != custodian_key.public_key().key_id():
+    if info.key_id != custodian_key.key_id():
         raise NotThisCustodianError("escrow stanza is addressed to another custodian key")
     plaintext = _open(
         ESCROW_LABEL,
         custodian_key.secret_bytes(),
+        custodian_key.public_key().data,
         info.ephemeral_public_key,
         stanza.body,
         _stanza_ad(metadata, stanza.args),
@@ -514,7 +543,8 @@ def _seal_share_to_session_from_parts(
     _check_secret_key(ephemeral, "ephemeral key")
     ad = _release_ad(metadata, release_id)
     ephemeral_pk: bytes = nacl.bindings.crypto_scalarmult_base(ephemeral)
-    return ephemeral_pk + _seal(RELEASE_LABEL, session_public_key, ephemeral, share.to_bytes(), ad)
+    sealed = _seal(RELEASE_LABEL, session_public_key, ephemeral, ephemeral_pk, share.to_bytes(), ad)
+    return ephemeral_pk + sealed
 
 
 def open_released_share(
@@ -533,6 +563,7 @@ def open_released_share(
     plaintext = _open(
         RELEASE_LABEL,
         session_key.secret_bytes(),
+        session_key.public_key(),
         sealed[:KEY_SIZE],
         sealed[KEY_SIZE:],
         ad,

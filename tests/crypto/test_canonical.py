@@ -99,3 +99,21 @@ def test_metadata_round_trip_and_strictness() -> None:
         RecordingMetadata.from_json({**meta.to_json(), "kind": "movie"})
     with pytest.raises(StatementError, match="start_ms"):
         RecordingMetadata.from_json({**meta.to_json(), "start_ms": True})
+
+
+ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", fullmatch=True)
+
+
+@given(
+    ids,
+    ids,
+    ids,
+    st.sampled_from(list(RecordingKind)),
+    st.integers(0, 2**53 - 1),
+    st.integers(0, 2**53 - 1),
+)
+def test_metadata_fast_encoding_is_rfc8785(
+    site: str, camera: str, rec: str, kind: RecordingKind, a: int, b: int
+) -> None:
+    meta = RecordingMetadata(site, camera, rec, kind, min(a, b), max(a, b))
+    assert meta.canonical() == canonical_json(meta.to_json())

@@ -377,6 +377,7 @@ def test_share_disagreeing_with_its_stanza_is_refused(custodians: list[Custodian
         escrow.ESCROW_LABEL,
         custodian.public_key().data,
         ephemeral,
+        info.ephemeral_public_key,
         share.to_bytes(),
         escrow._stanza_ad(metadata, info.args()),
     )
