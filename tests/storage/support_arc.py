@@ -4,6 +4,7 @@ covers the tables of issue 4 items 6-9."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -163,12 +164,22 @@ def enroll_panel(site: CustomerSite) -> Panel:
 
 
 def read_sse(
-    client: SignedClient, path: str, *, until: str, timeout_s: float = 20.0, **kw: Any
+    client: SignedClient,
+    path: str,
+    *,
+    until: str,
+    timeout_s: float = 20.0,
+    headers: dict[str, str] | None = None,
+    **kw: Any,
 ) -> list[tuple[str, dict[str, Any], str | None]]:
-    """Read events ``(event, data, id)`` until one named ``until`` (inclusive)."""
+    """Read events ``(event, data, id)`` until one named ``until`` (inclusive). ``headers``
+    are added after signing (e.g. ``Last-Event-ID``, not a covered component)."""
     events: list[tuple[str, dict[str, Any], str | None]] = []
     deadline = time.monotonic() + timeout_s
-    with client.stream("GET", path, **kw) as r:
+    request = client.build("GET", path, **kw)
+    request.headers.update(headers or {})
+    r = client.send(request, stream=True)
+    with contextlib.closing(r):
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
         name, data, eid = "message", "", None
