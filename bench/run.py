@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import escrow as bench_escrow
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"
 DOC = REPO / "docs" / "PERFORMANCE.md"
@@ -463,7 +465,27 @@ def render_table(results: dict[str, Any]) -> str:
             f"| {tool} | {m['encrypt_small_kib'] / 1024:.1f} / {m['encrypt_big_kib'] / 1024:.1f} "
             f"MiB | {m['decrypt_small_kib'] / 1024:.1f} / {m['decrypt_big_kib'] / 1024:.1f} MiB |"
         )
+    lines += render_escrow(results["escrow"])
     return "\n".join(lines)
+
+
+def render_escrow(esc: dict[str, Any]) -> list[str]:
+    batch, paced = esc["batch_1800"], esc["single_50_operators_1_per_s"]
+    closed = esc["single_50_operators_closed_loop"]
+    return [
+        "",
+        f"**Escrow custodian** ({esc['setup']}; load average before/after "
+        f"{esc['loadavg_before_after']}):",
+        "",
+        "| measurement | result | goal |",
+        "|---|---:|---:|",
+        f"| release of 1,800 stanzas in one request (median of {batch['runs']}) | "
+        f"{batch['median_ms']} ms | {batch['goal_ms']} ms |",
+        f"| single releases, 50 operators at 1 request/s: p50 / p99 | "
+        f"{paced['p50_ms']} / {paced['p99_ms']} ms | p99 {paced['goal_p99_ms']} ms |",
+        f"| single releases, 50 operators back to back: p50 / p99, throughput | "
+        f"{closed['p50_ms']} / {closed['p99_ms']} ms, {closed['throughput_rps']} req/s | - |",
+    ]
 
 
 def update_doc(table: str) -> None:
@@ -501,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["library"] = bench_library(tools, work, big, args.reps)
         print("memory...", flush=True)
         results["memory"] = bench_memory(tools, work, small, results["cli"])
+    print("escrow custodian (batch and concurrent releases)...", flush=True)
+    results["escrow"] = bench_escrow.run()
     results["environment"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["environment"]["bench_seconds"] = round(time.perf_counter() - begun, 1)
     table = render_table(results)

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from storage_service.schema import SchemaOutdated
+from clients import escrowcli
 
 app = typer.Typer(help="Run camvault services.", no_args_is_help=True)
+escrowcli.register(app)
 
 
 @app.command("storage")
@@ -20,6 +21,7 @@ def storage(
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the storage service API (settings from CAMVAULT_* variables)."""
+    from storage_service.schema import SchemaOutdated
     from storage_service.server import serve
 
     try:
@@ -32,6 +34,7 @@ def storage(
 @app.command("sweep")
 def sweep() -> None:
     """Run the sweeper once: expire uploads, apply retention, remove queued objects."""
+    from storage_service.schema import SchemaOutdated
     from storage_service.server import sweep as run
 
     try:
