@@ -74,7 +74,9 @@ class Settings(BaseSettings):
         le=7 * 86400,
         description="longest consent validity (not_after - not_before) the service stores",
     )
-    telemetry_retention_days: int = Field(default=30, ge=1, le=3650)
+    telemetry_retention_s: int = Field(
+        default=30 * 86400, ge=1, le=10 * 365 * 86400, description="telemetry kept this long"
+    )
     smart_alert_max_bytes: int = Field(default=64 * 1024, ge=256, le=16 * 1024 * 1024)
     sse_poll_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="how often SSE streams look for new rows"

@@ -1,7 +1,7 @@
 """Technical telemetry of devices (battery, signal, firmware, storage, temperature, uptime):
 plaintext to the ARC, in its own table (never mixed with recordings), kept for at most
-``telemetry_retention_days``: each row carries its expiry, readers skip expired rows and the
-sweeper deletes them (:func:`remove_expired`)."""
+``telemetry_retention_s`` (default 30 days): each row carries its expiry, readers skip
+expired rows and the sweeper deletes them (:func:`remove_expired`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from storage_service.services.devices import get_device
 from storage_service.services.sites import get_site
 from storage_service.settings import Settings
 
-DAY_MS = 86_400_000
 _CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
 
 
@@ -52,7 +51,7 @@ def post(
             site_id=site_id,
             device_id=device_id,
             received_ms=now,
-            expires_ms=now + settings.telemetry_retention_days * DAY_MS,
+            expires_ms=now + settings.telemetry_retention_s * 1000,
             **body.model_dump(),
         )
         s.add(row)
