@@ -82,7 +82,7 @@ def count(service: Service, table: str, where: str = "1=1") -> int:
     try:
         with engine.connect() as conn:
             return int(
-                conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar()
+                conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar_one()
             )
     finally:
         engine.dispose()
