@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictStr
 
 from crypto.statements import ConsentScope
-from storage_service.schemas import Id, RecordingOut, Request, Response, SignedJSON, TimeMs
+from storage_service.schemas import Id, Request, Response, SignedJSON, TimeMs
 
 Text512 = Annotated[StrictStr, Field(min_length=1, max_length=512)]
 AlarmState = Literal["open", "acknowledged", "closed", "cancelled"]
@@ -65,10 +65,6 @@ class AlarmStateOut(Response):
     active: bool
     alarms: list[ActiveAlarm]
     now_ms: int
-
-
-class FeedRecording(RecordingOut):
-    """A recording event of an alarm's live feed (metadata and manifest; never a header)."""
 
 
 # --- consents --------------------------------------------------------------------------------
@@ -208,6 +204,3 @@ class InboxItemOut(Response):
 class InboxPage(Response):
     items: list[InboxItemOut]
     next_cursor: str | None
-
-
-FeedEvent = Literal["recording", "end"]
