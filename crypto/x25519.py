@@ -195,8 +195,15 @@ class X25519Identity:
     def recipient(self) -> X25519Recipient:
         return X25519Recipient(self._public)
 
-    def __str__(self) -> str:
+    def to_text(self) -> str:
+        """The secret key string ``AGE-SECRET-KEY-1...`` (handle like the key itself).
+
+        Deliberately not ``__str__``: formatting an identity into a log line must not leak it.
+        """
         return bech32.encode(IDENTITY_HRP, self._secret)
+
+    def __str__(self) -> str:
+        return repr(self)
 
     def __repr__(self) -> str:
         return f"X25519Identity(<redacted>, recipient={self.recipient()})"
@@ -244,4 +251,4 @@ def format_identity_file(identity: X25519Identity, created: datetime) -> str:
     if created.tzinfo is None:
         raise ValueError("created must be timezone-aware")
     stamp = created.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return f"# created: {stamp}\n# public key: {identity.recipient()}\n{identity}\n"
+    return f"# created: {stamp}\n# public key: {identity.recipient()}\n{identity.to_text()}\n"

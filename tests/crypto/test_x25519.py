@@ -82,7 +82,7 @@ def test_bech32_has_no_length_limit_and_checks_padding() -> None:
 
 def test_spec_example_keys() -> None:
     identity = X25519Identity.parse(SPEC_IDENTITY)
-    assert str(identity) == SPEC_IDENTITY
+    assert identity.to_text() == SPEC_IDENTITY
     assert str(identity.recipient()) == SPEC_RECIPIENT
     assert X25519Recipient.parse(SPEC_RECIPIENT) == identity.recipient()
 
@@ -243,9 +243,9 @@ def test_identity_file_matches_age_keygen_layout() -> None:
 
 def test_parse_identity_file() -> None:
     a, b = generate_identity(), generate_identity()
-    text = format_identity_file(a, datetime.now(UTC)) + "\r\n# another\r\n" + str(b) + "\r\n"
+    text = format_identity_file(a, datetime.now(UTC)) + "\r\n# another\r\n" + b.to_text() + "\r\n"
     parsed = parse_identity_file(text)
-    assert [str(i) for i in parsed] == [str(a), str(b)]
+    assert [i.to_text() for i in parsed] == [a.to_text(), b.to_text()]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -359,3 +359,10 @@ def test_b64decode_is_used_for_share_canonicality() -> None:
     # Sanity: the canonical-base64 helper the stanza parsers rely on refuses padding.
     with pytest.raises(ValueError):
         b64decode(b64encode(bytes(32)) + "=")
+
+
+def test_identity_str_and_repr_never_show_the_secret() -> None:
+    identity = X25519Identity.parse(SPEC_IDENTITY)
+    for shown in (str(identity), repr(identity), f"{identity}", "%s" % (identity,)):  # noqa: UP031 (the logging style)
+        assert "AGE-SECRET-KEY" not in shown
+    assert identity.to_text() == SPEC_IDENTITY

@@ -126,7 +126,7 @@ def test_nothing_stored_opens_a_recording(service: Service) -> None:
         for form in encodings(s):
             assert form not in blob
     assert SECRET_TEXT.search(blob) is None
-    assert str(site.identity).encode() not in blob
+    assert site.identity.to_text().encode() not in blob
 
     recipients = {site.identity.recipient().public_key} | {
         c.public_key().data for c in site.custodians
@@ -146,7 +146,7 @@ def test_nothing_stored_opens_a_recording(service: Service) -> None:
 def _identity_secret(identity: X25519Identity) -> bytes:
     from crypto.bech32 import decode
 
-    _hrp, data = decode(str(identity))
+    _hrp, data = decode(identity.to_text())
     return data
 
 

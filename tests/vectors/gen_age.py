@@ -79,7 +79,7 @@ def file_vector(
 def vectors() -> list[dict[str, Any]]:
     alice, bob = X25519Identity(ALICE), X25519Identity(BOB)
     x25519_extra = {
-        "identities": [str(alice)],
+        "identities": [alice.to_text()],
         "recipients": [str(alice.recipient())],
         "ephemeral_secrets": [EPHEMERAL_1.hex()],
     }
@@ -104,7 +104,7 @@ def vectors() -> list[dict[str, Any]]:
             "a custom stanza, then X25519 stanzas for two devices; 65537-byte plaintext",
             [CUSTOM, *x25519_stanzas(ALICE, EPHEMERAL_1), *x25519_stanzas(BOB, EPHEMERAL_2)],
             65537,
-            identities=[str(alice), str(bob)],
+            identities=[alice.to_text(), bob.to_text()],
             recipients=[str(alice.recipient()), str(bob.recipient())],
             ephemeral_secrets=[EPHEMERAL_1.hex(), EPHEMERAL_2.hex()],
             custom_stanza={
