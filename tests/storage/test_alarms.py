@@ -373,3 +373,30 @@ def test_arc_routes_refuse_other_tenants(arc: Service, world: World) -> None:
             ("GET", "/v1/consent-requests"),
         ):
             refused(arc, lambda: client.request(method, path), 403, "wrong_principal")  # noqa: B023
+
+
+def test_deleting_the_site_removes_its_alarms_consents_telemetry_and_inbox(arc: Service) -> None:
+    site = create_site(arc.url)
+    cam = site.enroll_camera()
+    panel = enroll_panel(site)
+    panel.raise_alarm()
+    tech = operator(arc, OperatorRole.TECHNICIAN)
+    body = {
+        "cameras": [cam.camera_id],
+        "scope": ["recordings"],
+        "recordings_from_ms": 0,
+        "recordings_to_ms": now_ms(),
+        "duration_s": 3600,
+        "reason": "check",
+    }
+    assert tech.post(f"/v1/sites/{site.site_id}/consent-requests", json=body).status_code == 201
+    health = {"reported_ms": now_ms(), "firmware": "1", "storage_health": "ok", "uptime_s": 1}
+    tpath = f"/v1/sites/{site.site_id}/devices/{cam.camera_id}/telemetry"
+    assert cam.client.post(tpath, json=health).status_code == 201
+    where = f"site_id = '{site.site_id}'"
+    tables = ("alarms", "panel_counters", "consent_requests", "device_telemetry", "inbox_items")
+    assert all(count(arc, t, where) for t in tables)
+    assert site.client.delete(f"/v1/sites/{site.site_id}").status_code == 200
+    assert [count(arc, t, where) for t in tables] == [0] * len(tables)
+    tech.close()
+    site.close()
