@@ -210,6 +210,12 @@ class NoteSigner:
             raise KeyFormatError(f"signer key ID {hex_id} does not match the key")
         return signer
 
+    def secret_seed(self) -> bytes:
+        """The RFC 8032 seed of this key, for the owner's own use only (e.g. to sign the
+        HTTP requests that deliver its notices; RFC 9421 signature bases never end in LF,
+        note texts always do, so the two uses cannot be confused)."""
+        return self._seed
+
     def to_text(self) -> str:
         """The secret signer key string (handle like the key itself)."""
         b64 = base64.b64encode(bytes([ALG_ED25519]) + self._seed).decode()

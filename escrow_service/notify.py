@@ -3,7 +3,9 @@
 Each release writes its notice and an outbox row in the same transaction as its log entry,
 so a notice can be late but never lost. The deliverer POSTs due notices to
 ``CAMVAULT_ESCROW_NOTIFY_URL`` (the storage service's customer inbox) as
-``{"custodian_id", "notice_id", "site_id", "notice": <canonical JSON text>}`` and deletes
+``{"custodian_id", "notice_id", "site_id", "notice": <canonical JSON text>}``, signed with
+RFC 9421 (keyid ``custodian:<site>/<custodian id>``, this custodian's log key, which the site's
+SiteKeys lists so the storage service can authenticate it), and deletes
 the outbox row on a 2xx answer; otherwise it retries with exponential backoff (1 s, 2 s, 4 s,
 ... up to ``notify_max_backoff_s``). The channel need not be trusted: the customer's client
 checks every notice against this custodian's log (clients/audit.py), and can always fetch
@@ -20,6 +22,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from clients.http import SignedClient
+from crypto.ed25519 import Ed25519SigningKey
 from escrow_service.db.models import notices, outbox
 from escrow_service.settings import EscrowSettings
 
@@ -70,19 +74,26 @@ class Notifier:
                 .limit(limit)
             ).all()
         delivered = 0
-        with httpx.Client(timeout=5.0) as client:
+        keys = self._service.keys
+        signing_key = Ed25519SigningKey(keys.log_signer.secret_seed())
+        with SignedClient(
+            "", f"custodian:-/{keys.custodian_id}", signing_key, timeout=5.0
+        ) as client:
             for notice_id, attempts, site_id, body in rows:
                 error: str | None = None
                 try:
-                    resp = client.post(
+                    request = client.build(
+                        "POST",
                         url,
                         json={
-                            "custodian_id": self._service.keys.custodian_id,
+                            "custodian_id": keys.custodian_id,
                             "notice_id": int(notice_id),
                             "site_id": site_id,
                             "notice": body,
                         },
+                        keyid=f"custodian:{site_id}/{keys.custodian_id}",
                     )
+                    resp = client.send(request)
                     if not 200 <= resp.status_code < 300:
                         error = f"HTTP {resp.status_code}"
                 except httpx.HTTPError as exc:

@@ -21,6 +21,7 @@ from clients.audit import CustodianLog, audit_custodian
 from clients.operator_release import CustodianEndpoint, request_release
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
+from crypto.httpsig import HttpRequest, check_content_digest, parse_signature, verify_request
 from crypto.note import open_checkpoint
 from crypto.tlog import entry_leaf_hash, verify_consistency, verify_inclusion
 from escrow_service.db import make_engine
@@ -34,12 +35,25 @@ class Inbox:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.requests: list[tuple[HttpRequest, bytes]] = []
         self.calls = 0
         inbox = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                inbox.requests.append(
+                    (
+                        HttpRequest(
+                            method="POST",
+                            authority=self.headers["host"],
+                            path=self.path.split("?")[0],
+                            query="",
+                            headers={k.lower(): v for k, v in self.headers.items()},
+                        ),
+                        body,
+                    )
+                )
                 inbox.calls += 1
                 if inbox.calls == 1:
                     self.send_response(503)  # the deliverer must retry
@@ -213,6 +227,17 @@ def test_notices_are_delivered_verified_and_unexpected_entries_reported(
     assert inbox.calls >= 2, "the first delivery failed and must have been retried"
     pushed = [n for n in inbox.received if n["custodian_id"] == "c1"]
     assert len(pushed) == 1
+    # Every delivery is signed with the custodian's log key (listed in the site's SiteKeys),
+    # as custodian:<site>/<custodian>, and covers the body: the storage service checks it.
+    for request, body in inbox.requests:
+        custodian = json.loads(body)["custodian_id"]
+        log_key = next(e.log_key for e in eps if e.custodian_id == custodian)
+        parsed = parse_signature(
+            request.headers.get("signature-input"), request.headers.get("signature")
+        )
+        assert parsed.params.keyid == f"custodian:{site.site_id}/{custodian}"
+        check_content_digest(request.headers.get("content-digest"), body)
+        verify_request(request, parsed, log_key, required=("@method", "@path", "content-digest"))
     notice = json.loads(pushed[0]["notice"])
     assert notice["log_index"] == rel.log_index
     assert notice["operator_id"] == "op-log"
