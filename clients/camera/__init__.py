@@ -1,0 +1,2 @@
+"""The camera agent: segments a video source, detects, encrypts, signs and uploads
+(docs/CAMERA.md)."""

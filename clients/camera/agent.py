@@ -1,0 +1,389 @@
+"""The camera agent's main loop (docs/CAMERA.md).
+
+Two threads: the producer turns complete segments into sealed recordings (detection,
+encryption, manifest, journal) and polls the alarm state; the uploader drains the journal's
+outbox strictly in sequence order and posts smart alerts, retrying with backoff while the
+network or the service is down.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients.camera import ringbuffer
+from clients.camera.config import CameraConfig, Mode, SourceKind
+from clients.camera.queue import Journal
+from clients.camera.sdcard import SdCard
+from clients.camera.seal import Sealed, seal, seal_to_customer
+from clients.camera.segmenter import (
+    DirectorySource,
+    FfmpegSource,
+    RunDir,
+    Segment,
+    extract_still,
+    now_ms,
+)
+from clients.camera.site import SiteTrust, TrustError
+from clients.camera.telemetry import TelemetryPoster
+from clients.camera.uploader import PermanentUploadError, TransientUploadError, Uploader
+from clients.detect.base import Detector, SegmentDetections, detect_segment
+from clients.http import SignedClient
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.statements import CameraProfile, SiteKeys
+
+log = logging.getLogger("camvault.camera")
+
+EVENT_RECORD_TYPE = "camvault/v1/detection-event"
+SMART_ALERT_TYPE = "camvault/v1/smart-alert"
+
+
+def load_detector(name: str) -> Detector | None:
+    if name == "none":
+        return None
+    if name == "opencv":
+        from clients.detect.opencv import OpenCvDetector
+
+        return OpenCvDetector()
+    raise ValueError(f"unknown detector {name!r} (opencv, none)")
+
+
+class CameraAgent:
+    def __init__(self, cfg: CameraConfig, detector: Detector | None = None) -> None:
+        self.cfg = cfg
+        cfg.state.mkdir(parents=True, exist_ok=True)
+        self.sealed_dir = cfg.state / "sealed"
+        self.sealed_dir.mkdir(exist_ok=True)
+        key = Ed25519SigningKey.from_text(Path(cfg.key_file).read_text().strip())
+        self.journal = Journal(cfg.state / "journal.sqlite", cfg.site_id, cfg.camera_id, key)
+        keyid = f"device:{cfg.site_id}/{cfg.camera_id}"
+        self.client = SignedClient(cfg.url, keyid, key, timeout=30.0)
+        self.up_client = SignedClient(cfg.url, keyid, key, timeout=60.0)
+        self.trust = SiteTrust(
+            self.journal, self.client, Path(cfg.site_keys_file) if cfg.site_keys_file else None
+        )
+        self.detector = detector if detector is not None else load_detector(cfg.detector)
+        self.uploader = Uploader(
+            self.up_client,
+            self.journal,
+            multipart_threshold=cfg.multipart_threshold,
+            part_size=cfg.part_size,
+        )
+        self.sd = (
+            SdCard(Path(cfg.sd_dir), cfg.sd_retention_s, cfg.sd_max_bytes) if cfg.sd_dir else None
+        )
+        self.telemetry = TelemetryPoster(
+            self.client,
+            cfg.site_id,
+            cfg.camera_id,
+            cfg.firmware,
+            cfg.telemetry_interval_s,
+            Path(cfg.sd_dir) if cfg.sd_dir else None,
+        )
+        self.stop_event = threading.Event()
+        self.alarm_active = False
+        self.alarm_ids: set[str] = set()
+        self.post_event_until = 0
+        self.last_poll = 0.0
+        self.last_refresh = 0.0
+        self.uploaded = 0  # recordings committed by this process (for tests and logs)
+        self.upload_error: str | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        self._cleanup_orphans()
+        self._wait_for_trust()
+        uploader = threading.Thread(target=self._upload_loop, name="uploader", daemon=True)
+        uploader.start()
+        try:
+            self._produce()
+        finally:
+            self.stop_event.set()
+            uploader.join(30)
+            self.client.close()
+            self.up_client.close()
+            self.journal.close()
+
+    def _wait_for_trust(self) -> None:
+        """Pinned keys and profile are needed before the first segment is sealed: wait for
+        the service if they are not cached yet (first start)."""
+        delay = 0.5
+        while not self.stop_event.is_set():
+            try:
+                self.trust.refresh()
+                self._adopt_chain_head()
+                self.last_refresh = time.monotonic()
+                return
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                try:
+                    self.trust.require()
+                    log.info("service unreachable at start (%s); using pinned keys", exc)
+                    return
+                except TrustError:
+                    log.info("waiting for the service to fetch site keys: %s", exc)
+            self.stop_event.wait(delay)
+            delay = min(delay * 2, self.cfg.retry_max_s)
+
+    def _adopt_chain_head(self) -> None:
+        if self.journal.get("chain_checked") is not None:
+            return
+        seq, _ = self.journal.chain_head()
+        if seq == 0 and self.journal.pending_count() == 0:
+            r = self.client.get(f"/v1/sites/{self.cfg.site_id}/devices/{self.cfg.camera_id}")
+            r.raise_for_status()
+            dev = r.json()
+            if dev["last_sequence"] is not None:
+                self.journal.adopt_chain_head(
+                    int(dev["last_sequence"]) + 1, bytes.fromhex(dev["last_manifest_sha256"])
+                )
+        self.journal.put("chain_checked", b"1")
+
+    def _cleanup_orphans(self) -> None:
+        """Sealed files no journal row refers to (crash between sealing and journaling)."""
+        known = {str(i.file) for i in self.journal.ring_items()} | self.journal.outbox_files()
+        for p in self.sealed_dir.iterdir():
+            if str(p) not in known:
+                p.unlink(missing_ok=True)
+
+    # --- producer -----------------------------------------------------------------------
+
+    def _open_source(self) -> tuple[FfmpegSource | DirectorySource, list[RunDir]]:
+        src = self.cfg.source
+        if src.kind is SourceKind.DIR:
+            if not src.path:
+                raise ValueError("source kind dir needs a path")
+            return DirectorySource(Path(src.path), self.cfg.segment_s), []
+        ff = FfmpegSource(src, self.cfg.state / "segments", self.cfg.segment_s)
+        return ff, ff.leftover_runs()
+
+    def _produce(self) -> None:
+        source, leftovers = self._open_source()
+        try:
+            while not self.stop_event.is_set():
+                self._poll_alarm()
+                self._refresh_trust()
+                batch: list[Segment] = []
+                for run in leftovers:
+                    batch += run.complete()
+                finished = source.finished  # read before listing: no segment is missed
+                batch += source.complete()
+                for seg in batch:
+                    if self.stop_event.is_set():
+                        break
+                    self._handle(seg)
+                for run in list(leftovers):
+                    if not any(p.suffix == ".ts" for p in run.path.iterdir()):
+                        _remove_tree(run.path)
+                        leftovers.remove(run)
+                _, profile = self.trust.require()
+                if self.cfg.mode is Mode.EVENT:
+                    ringbuffer.prune(self.journal, profile.pre_alarm_s, now_ms())
+                if self.sd is not None:
+                    self.sd.prune()
+                self.telemetry.maybe_post()
+                if finished and not batch and not leftovers:
+                    if not self.cfg.exit_when_done:
+                        log.info("source ended")
+                    elif self.journal.pending_count() == 0 and self.journal.alert_next() is None:
+                        log.info("source ended and everything is uploaded")
+                        return
+                self.stop_event.wait(0.2)
+        finally:
+            source.stop()
+
+    def _refresh_trust(self) -> None:
+        if time.monotonic() - self.last_refresh < 60:
+            return
+        self.last_refresh = time.monotonic()
+        try:
+            self.trust.refresh()
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            log.info("site keys not refreshed: %s", exc)
+
+    def _poll_alarm(self) -> None:
+        if time.monotonic() - self.last_poll < self.cfg.alarm_poll_s:
+            return
+        self.last_poll = time.monotonic()
+        path = f"/v1/sites/{self.cfg.site_id}/devices/{self.cfg.camera_id}/alarm-state"
+        try:
+            r = self.client.get(path)
+            r.raise_for_status()
+            state = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.debug("alarm state unknown: %s", exc)
+            return
+        ids = {a["alarm_id"] for a in state["alarms"]}
+        if ids - self.alarm_ids:
+            n = self.journal.promote_ring([])
+            log.info("alarm %s: pre-alarm buffer of %d segments queued", sorted(ids), n)
+        self.alarm_ids = ids
+        self.alarm_active = bool(state["active"])
+
+    def _kind(self, profile: CameraProfile) -> RecordingKind:
+        if self.cfg.stills or profile.stills_only:
+            return RecordingKind.STILL
+        if self.alarm_active and profile.live_allowed:
+            return RecordingKind.LIVE
+        return RecordingKind.SEGMENT if self.cfg.mode is Mode.CONTINUOUS else RecordingKind.CLIP
+
+    def _handle(self, seg: Segment) -> None:
+        if self.journal.is_processed(seg.key):
+            seg.path.unlink(missing_ok=True)
+            return
+        site, profile = self.trust.require()
+        found = (
+            detect_segment(self.detector, seg.path, self.cfg.detect_frames)
+            if self.detector is not None
+            else SegmentDetections()
+        )
+        kind = self._kind(profile)
+        plain = seg.path
+        if kind is RecordingKind.STILL:
+            plain = seg.path.with_suffix(".jpg")
+            extract_still(seg.path, plain)
+        sealed = self._seal(site, kind, seg.start_ms, seg.end_ms, plain.read_bytes())
+        if self.sd is not None:
+            self.sd.store(sealed)
+        batch = [sealed]
+        if found.detections:
+            event = self._event_record(site, sealed, found)
+            batch.append(event)
+            if self.sd is not None:
+                self.sd.store(event)
+            self._smart_alert(site, sealed, event, found)
+            self.post_event_until = seg.end_ms + int(self.cfg.post_event_s * 1000)
+        if self.cfg.mode is Mode.CONTINUOUS or self.alarm_active:
+            self.journal.enqueue(batch, seg.key)
+        elif found.detections:
+            n = self.journal.promote_ring(batch, seg.key)
+            log.info("detection %s: %d buffered segments queued", found.labels_json(), n)
+        elif seg.start_ms < self.post_event_until:
+            self.journal.enqueue(batch, seg.key)
+        else:
+            self.journal.ring_add(sealed, seg.key)
+        seg.path.unlink(missing_ok=True)
+        if plain != seg.path:
+            plain.unlink(missing_ok=True)
+
+    def _seal(
+        self, site: SiteKeys, kind: RecordingKind, start: int, end: int, data: bytes
+    ) -> Sealed:
+        rid = f"{kind.value}-{start}-{secrets.token_hex(4)}"
+        meta = RecordingMetadata(site.site_id, self.cfg.camera_id, rid, kind, start, end)
+        return seal(site, meta, io.BytesIO(data), self.sealed_dir / f"{rid}.age")
+
+    def _event_record(self, site: SiteKeys, segment: Sealed, found: SegmentDetections) -> Sealed:
+        """Labels and thumbnail, age-encrypted like the segment (same recipients and escrow
+        stanzas), as a recording of kind ``event`` with its own manifest in the chain."""
+        thumb = found.thumbnail_jpeg
+        record: dict[str, Any] = {
+            "type": EVENT_RECORD_TYPE,
+            "camera_id": self.cfg.camera_id,
+            "segment_recording_id": segment.recording_id,
+            "segment_kind": segment.kind.value,
+            "start_ms": segment.start_ms,
+            "end_ms": segment.end_ms,
+            "detector": getattr(self.detector, "name", "unknown"),
+            "frames_sampled": found.frames_sampled,
+            "labels": found.labels_json(),
+            "detections": [d.to_json() for d in found.detections],
+            "thumbnail_jpeg": None if thumb is None else base64.b64encode(thumb).decode(),
+        }
+        data = json.dumps(record, sort_keys=True).encode()
+        return self._seal(site, RecordingKind.EVENT, segment.start_ms, segment.end_ms, data)
+
+    def _smart_alert(
+        self, site: SiteKeys, segment: Sealed, event: Sealed, found: SegmentDetections
+    ) -> None:
+        """A short notice for the customer's inbox, encrypted to the customer ONLY (no
+        escrow stanza: custodians can never release it)."""
+        alert_id = f"alert-{event.recording_id}"
+        body = {
+            "type": SMART_ALERT_TYPE,
+            "alert_id": alert_id,
+            "camera_id": self.cfg.camera_id,
+            "segment_recording_id": segment.recording_id,
+            "event_recording_id": event.recording_id,
+            "start_ms": segment.start_ms,
+            "labels": found.labels_json(),
+        }
+        payload = seal_to_customer(site, json.dumps(body, sort_keys=True).encode())
+        self.journal.alert_add(alert_id, now_ms(), payload)
+
+    # --- uploader -----------------------------------------------------------------------
+
+    def _upload_loop(self) -> None:
+        backoff = 0.25
+        while True:
+            item = self.journal.next_pending()
+            if item is None:
+                if self.stop_event.is_set():
+                    return
+                if not self._post_alert():
+                    self.stop_event.wait(0.1)
+                continue
+            try:
+                self.uploader.upload(item)
+            except TransientUploadError as exc:
+                self.upload_error = str(exc)
+                log.info("upload of #%d postponed: %s", item.sequence, exc)
+                if self.stop_event.wait(backoff):
+                    return
+                backoff = min(backoff * 2, self.cfg.retry_max_s)
+                continue
+            except PermanentUploadError as exc:
+                # Skipping would break the chain for good: keep the item, shout, retry slowly.
+                self.upload_error = str(exc)
+                log.error("upload of #%d refused: %s", item.sequence, exc)
+                if self.stop_event.wait(self.cfg.retry_max_s):
+                    return
+                continue
+            self.journal.done(item.sequence)
+            item.file.unlink(missing_ok=True)
+            self.uploaded += 1
+            self.upload_error = None
+            backoff = 0.25
+            log.info("uploaded #%d %s", item.sequence, item.recording_id)
+
+    def _post_alert(self) -> bool:
+        nxt = self.journal.alert_next()
+        if nxt is None:
+            return False
+        alert_id, created, payload = nxt
+        path = f"/v1/sites/{self.cfg.site_id}/cameras/{self.cfg.camera_id}/smart-alerts"
+        body = {
+            "alert_id": alert_id,
+            "created_ms": created,
+            "payload": base64.b64encode(payload).decode(),
+        }
+        try:
+            r = self.up_client.post(path, json=body)
+        except httpx.HTTPError:
+            self.stop_event.wait(self.cfg.retry_max_s / 2)
+            return True
+        if r.status_code in (200, 201):
+            self.journal.alert_done(alert_id)
+        elif r.status_code < 500:
+            log.error("smart alert %s refused: %s", alert_id, r.text[:200])
+            self.journal.alert_done(alert_id)
+        return True
+
+
+def _remove_tree(path: Path) -> None:
+    for p in path.iterdir():
+        p.unlink(missing_ok=True)
+    path.rmdir()

@@ -1,0 +1,66 @@
+"""Technical telemetry (plaintext to the operator, never anything about the images):
+POST /v1/sites/{site}/devices/{camera}/telemetry every ``interval_s``."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients.http import SignedClient
+
+log = logging.getLogger("camvault.camera")
+
+
+class TelemetryPoster:
+    def __init__(
+        self,
+        client: SignedClient,
+        site_id: str,
+        device_id: str,
+        firmware: str,
+        interval_s: float,
+        storage: Path | None,
+    ) -> None:
+        self.client = client
+        self.path = f"/v1/sites/{site_id}/devices/{device_id}/telemetry"
+        self.firmware = firmware
+        self.interval_s = interval_s
+        self.storage = storage
+        self.started = time.monotonic()
+        self.last: float | None = None
+
+    def report(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reported_ms": time.time_ns() // 1_000_000,
+            "firmware": self.firmware,
+            "uptime_s": int(time.monotonic() - self.started),
+            "storage_health": "absent",
+        }
+        if self.storage is not None:
+            try:
+                body["storage_free_bytes"] = shutil.disk_usage(self.storage).free
+                body["storage_health"] = "ok"
+            except OSError:
+                body["storage_health"] = "failing"
+        return body
+
+    def maybe_post(self) -> bool:
+        """Post if the interval has passed; failures are logged and retried next interval."""
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.interval_s:
+            return False
+        self.last = now
+        try:
+            r = self.client.post(self.path, json=self.report())
+        except httpx.HTTPError as exc:
+            log.info("telemetry not sent: %s", exc)
+            return False
+        if r.status_code != 201:
+            log.warning("telemetry refused: %s %s", r.status_code, r.text[:200])
+            return False
+        return True
