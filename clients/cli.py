@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clients import agecli, cameracli, dbcli, panelcli, servecli
+from clients import agecli, cameracli, customercli, dbcli, panelcli, servecli
 
 app = typer.Typer(
     name="camvault",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(dbcli.app, name="db")
 app.add_typer(servecli.app, name="serve")
+app.add_typer(customercli.app, name="customer")
 app.add_typer(cameracli.app, name="camera")
 app.add_typer(panelcli.app, name="panel")
 agecli.register(app)

@@ -1,0 +1,132 @@
+"""`camvault customer audit`: verify every custodian's log (clients/audit.py) and list every
+access to the site with who, when and why.
+
+Access notices are collected from both channels: the storage service's inbox (relayed) and
+each custodian's own notices API (signed request under the site key). Each is checked
+against the log (inclusion, same release), and any release of the site in the log without a
+notice is reported. The last verified checkpoint per custodian is kept in the state
+directory and only advanced when nothing was found.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from clients.audit import AuditReport, CustodianLog, Finding, audit_custodian
+from clients.customer.errors import ServiceRefused, check
+from clients.customer.inbox import read_inbox
+from clients.customer.state import CustodianInfo, CustomerState, write_json
+from clients.http import SignedClient
+from crypto.note import NoteVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    custodian_id: str
+    log_index: int
+    time_ms: int
+    kind: str  # release / refusal
+    operator_id: str
+    purpose: str
+    justification: str
+    cameras: list[str]
+    released: int
+    reason: str | None
+
+
+@dataclass
+class CustodianAudit:
+    custodian: CustodianInfo
+    report: AuditReport | None
+    notices: int
+    accesses: list[Access] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [] if self.report is None else self.report.findings
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.report is not None and self.report.ok
+
+
+def _justification(entry: dict[str, Any]) -> str:
+    j = entry.get("justification") or {}
+    if "event_id" in j:
+        return f"alarm {j.get('event_id')} ({j.get('alarm_type')}) of {j.get('panel_id')}"
+    if "consent_id" in j:
+        return f"consent {j.get('consent_id')}"
+    return "none"
+
+
+def _custodian_notices(state: CustomerState, c: CustodianInfo, site_id: str) -> list[str]:
+    out: list[str] = []
+    after = 0
+    with SignedClient(c.url, f"customer:{site_id}", state.site_key()) as client:
+        while True:
+            data = check(
+                client.get(f"/v1/sites/{site_id}/notices", params={"after": after, "limit": 1000}),
+                f"custodian {c.custodian_id}",
+            )
+            rows = data["notices"]
+            out.extend(str(r["notice"]) for r in rows)
+            if len(rows) < 1000:
+                return out
+            after = int(rows[-1]["id"])
+
+
+def audit_site(state: CustomerState) -> list[CustodianAudit]:
+    _, site_id = state.site()
+    relayed: dict[str, list[str]] = {}
+    for item in read_inbox(state, kind="access_notice"):
+        relayed.setdefault(str(item.data.get("custodian_id")), []).append(json.dumps(item.data))
+    results = []
+    for c in state.config.custodians:
+        try:
+            direct = _custodian_notices(state, c, site_id)
+        except ServiceRefused as exc:
+            results.append(CustodianAudit(c, None, 0, error=str(exc)))
+            continue
+        # dedupe by release id; keep the custodian's own text first (exact bytes)
+        seen: dict[str, str] = {}
+        for text in direct + relayed.get(c.custodian_id, []):
+            seen.setdefault(str(json.loads(text).get("release_id")), text)
+        verifier = NoteVerifier.from_public_key(c.origin, c.log_key.raw)
+        with CustodianLog(c.url, c.origin, verifier) as log:
+            report = audit_custodian(
+                log, state.audit_path(c.custodian_id), site_id, seen.values(), state.config.signed
+            )
+        audit = CustodianAudit(c, report, len(seen))
+        for index, entry in report.site_entries:
+            if entry.get("type") not in ("release", "refusal"):
+                continue
+            released = entry.get("released") or {}
+            audit.accesses.append(
+                Access(
+                    c.custodian_id,
+                    index,
+                    int(entry.get("time_ms", 0)),
+                    str(entry["type"]),
+                    str(entry.get("operator_id")),
+                    str(entry.get("purpose")),
+                    _justification(entry),
+                    list(released.get("cameras", [])),
+                    int(released.get("count", 0)),
+                    entry.get("reason"),
+                )
+            )
+        history = state.audit_path(c.custodian_id).with_suffix(".accesses.json")
+        known = json.loads(history.read_text()) if history.exists() else []
+        if report.ok:
+            have = {a["log_index"] for a in known}
+            known += [asdict(a) for a in audit.accesses if a.log_index not in have]
+            write_json(history, known)
+        have = {a.log_index for a in audit.accesses}
+        audit.accesses = [Access(**a) for a in known if a["log_index"] not in have] + [
+            *audit.accesses
+        ]
+        results.append(audit)
+    return results

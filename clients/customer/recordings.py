@@ -1,0 +1,395 @@
+"""The customer's recordings: timeline, download and decrypt, chain verification, export,
+delete and retention. Decryption happens here, with this device's age identity; the storage
+service hands out ciphertext only (header from the database, payload by presigned GET)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients.customer.errors import ClientError, ServiceRefused, check
+from clients.customer.site import customer_client, signed_from_json
+from clients.customer.state import CustomerState
+from clients.http import SignedClient
+from crypto.age import Identity, decrypt_header, verify_header_mac
+from crypto.errors import CryptoError
+from crypto.format import FileKey
+from crypto.statements import ChainProblem, Manifest, verify_chain
+from crypto.stream import decrypt_payload
+
+#: File name extension of a decrypted recording, by kind (MPEG-TS segments concatenate).
+EXTENSIONS = {"segment": ".ts", "live": ".ts", "clip": ".ts", "still": ".jpg", "event": ".json"}
+
+
+def iter_recordings(
+    client: SignedClient,
+    site_id: str,
+    *,
+    camera_id: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    include_deleted: bool = False,
+    base: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every listed recording (newest first), following the cursor."""
+    path = base or f"/v1/sites/{site_id}/recordings"
+    params: dict[str, Any] = {"limit": 500}
+    for k, v in (("camera_id", camera_id), ("from_ms", from_ms), ("to_ms", to_ms)):
+        if v is not None:
+            params[k] = v
+    if include_deleted:
+        params["include_deleted"] = "true"
+    while True:
+        page = check(client.get(path, params=params), "storage")
+        yield from page["items"]
+        if not page.get("next_cursor"):
+            return
+        params["cursor"] = page["next_cursor"]
+
+
+def fetch_payload(url: str, out: io.BufferedIOBase | io.BytesIO | Any) -> None:
+    with httpx.stream("GET", url, timeout=120) as resp:
+        if resp.status_code != 200:
+            raise ServiceRefused("object store", resp.status_code, "download_failed", url)
+        for chunk in resp.iter_bytes(1 << 16):
+            out.write(chunk)
+
+
+def decrypt_detail(detail: dict[str, Any], identities: list[Identity], out: Any) -> FileKey:
+    """Decrypt one recording (its detail: header + presigned GET) into ``out``."""
+    if detail.get("header") is None or detail.get("download_url") is None:
+        raise ServiceRefused("storage", 410, "recording_deleted", detail["recording_id"])
+    _, file_key = decrypt_header(identities, base64.b64decode(detail["header"]))
+    buf = io.BytesIO()
+    fetch_payload(detail["download_url"], buf)
+    buf.seek(0)
+    decrypt_payload(file_key, buf, out)
+    return file_key
+
+
+@dataclass
+class TimelineEntry:
+    item: dict[str, Any]
+    labels: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _event_labels(plain: bytes) -> tuple[list[dict[str, Any]], str | None]:
+    """Labels of a decrypted event record and the recording it describes (if it says)."""
+    try:
+        obj = json.loads(plain)
+    except ValueError:
+        return [], None
+    if not isinstance(obj, dict):
+        return [], None
+    labels = [x for x in obj.get("labels", []) if isinstance(x, dict)]
+    ref = obj.get("segment_id") or obj.get("recording_id_ref") or obj.get("segment")
+    return labels, str(ref) if isinstance(ref, str) else None
+
+
+def timeline(
+    state: CustomerState,
+    *,
+    camera_id: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    labels: bool = True,
+) -> list[TimelineEntry]:
+    """Recordings oldest first, with the labels of their event records decrypted locally."""
+    _, site_id = state.site()
+    with customer_client(state) as client:
+        items = [
+            i
+            for i in iter_recordings(
+                client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
+            )
+            if i["status"] == "committed"
+        ]
+        items.reverse()
+        entries = [TimelineEntry(i) for i in items]
+        if labels:
+            by_id = {(e.item["camera_id"], e.item["recording_id"]): e for e in entries}
+            identities = state.identities()
+            for e in entries:
+                if e.item["kind"] != "event":
+                    continue
+                cam, rid = e.item["camera_id"], e.item["recording_id"]
+                detail = check(
+                    client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage"
+                )
+                out = io.BytesIO()
+                try:
+                    decrypt_detail(detail, identities, out)
+                except (CryptoError, ServiceRefused):
+                    continue
+                found, ref = _event_labels(out.getvalue())
+                e.labels = found
+                if ref is not None and (cam, ref) in by_id:
+                    by_id[(cam, ref)].labels = found
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    camera_id: str
+    recording_id: str
+    path: Path
+    size: int
+
+
+def download(
+    state: CustomerState,
+    out_dir: Path,
+    *,
+    camera_id: str | None = None,
+    recording_id: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    join: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Downloaded]:
+    """Decrypt one recording (``camera_id`` + ``recording_id``) or every recording of a time
+    range into ``out_dir/<camera>/<recording><ext>``; with ``join``, video segments of each
+    camera are also concatenated in time order into ``out_dir/<camera>.ts``."""
+    _, site_id = state.site()
+    identities = state.identities()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done: list[Downloaded] = []
+    with customer_client(state) as client:
+        if recording_id is not None:
+            if camera_id is None:
+                raise ClientError("a recording id needs its camera id")
+            targets: list[dict[str, Any]] = [{"camera_id": camera_id, "recording_id": recording_id}]
+        else:
+            targets = [
+                i
+                for i in iter_recordings(
+                    client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
+                )
+                if i["status"] == "committed"
+            ]
+            targets.reverse()
+        for n, t in enumerate(targets):
+            cam, rid = str(t["camera_id"]), str(t["recording_id"])
+            detail = check(
+                client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage"
+            )
+            path = out_dir / cam / (rid + EXTENSIONS.get(detail["kind"], ".bin"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".part")
+            with tmp.open("wb") as fh:
+                decrypt_detail(detail, identities, fh)
+            tmp.replace(path)
+            done.append(Downloaded(cam, rid, path, path.stat().st_size))
+            if progress is not None:
+                progress(n + 1, len(targets))
+    if join:
+        for cam in sorted({d.camera_id for d in done}):
+            with (out_dir / f"{cam}.ts").open("wb") as joined:
+                for d in done:
+                    if d.camera_id == cam and d.path.suffix == ".ts":
+                        joined.write(d.path.read_bytes())
+    return done
+
+
+@dataclass
+class CameraVerification:
+    camera_id: str
+    count: int
+    deleted: int
+    last_sequence: int | None
+    problems: list[ChainProblem]
+    payload_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.payload_problems
+
+
+def verify_cameras(
+    state: CustomerState, *, camera_id: str | None = None, deep: bool = False
+) -> list[CameraVerification]:
+    """Check each camera's manifest chain (crypto.statements.verify_chain) over everything the
+    service lists, tombstones included, under the camera key the customer enrolled. The
+    highest sequence verified before is remembered: a service that later drops the newest
+    recordings is caught as a truncation. With ``deep``, each payload is downloaded and its
+    size and SHA-256 compared with the signed manifest, and each header must either be the
+    one first written (hash in the manifest) or carry a MAC valid under the file key (a
+    re-wrapped header)."""
+    _, site_id = state.site()
+    cameras = [
+        d
+        for d, info in sorted(state.config.devices.items())
+        if info["kind"] == "camera" and (camera_id is None or d == camera_id)
+    ]
+    if camera_id is not None and not cameras:
+        raise ClientError(f"{camera_id} is not a camera this customer enrolled")
+    results = []
+    identities = state.identities()
+    with customer_client(state) as client:
+        for cam in cameras:
+            key = state.camera_key(cam)
+            if key is None:
+                continue
+            items = list(iter_recordings(client, site_id, camera_id=cam, include_deleted=True))
+            signed = [signed_from_json(i["manifest"]) for i in items]
+
+            def seq(s: Any) -> int:
+                m = s.unverified_statement
+                return m.sequence if isinstance(m, Manifest) else -1
+
+            order = sorted(range(len(signed)), key=lambda k: seq(signed[k]))
+            problems = verify_chain(
+                [signed[k] for k in order],
+                key,
+                site_id=site_id,
+                camera_id=cam,
+                expected_last_sequence=state.config.chain_heads.get(cam),
+            )
+            seqs = [seq(s) for s in signed]
+            top = max(seqs, default=None)
+            res = CameraVerification(
+                cam,
+                len(items),
+                sum(1 for i in items if i["status"] == "deleted"),
+                top,
+                problems,
+            )
+            if deep:
+                for i, s in zip(items, signed, strict=True):
+                    if i["status"] != "committed":
+                        continue
+                    res.payload_problems.extend(
+                        _check_recording(client, site_id, i, s.unverified_statement, identities)
+                    )
+            if not problems and top is not None:
+                state.config.chain_heads[cam] = max(top, state.config.chain_heads.get(cam, -1))
+            results.append(res)
+    state.save()
+    return results
+
+
+def _check_recording(
+    client: SignedClient, site_id: str, item: dict[str, Any], m: Any, identities: list[Identity]
+) -> list[str]:
+    if not isinstance(m, Manifest):
+        return []
+    cam, rid = item["camera_id"], item["recording_id"]
+    try:
+        detail = check(client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage")
+    except ServiceRefused as exc:
+        return [f"{rid}: {exc.code}"]
+    problems = []
+    header = base64.b64decode(detail["header"]) if detail.get("header") else b""
+    buf = io.BytesIO()
+    try:
+        fetch_payload(detail["download_url"], buf)
+    except (ServiceRefused, httpx.HTTPError) as exc:
+        return [f"{rid}: payload unavailable ({exc})"]
+    payload = buf.getvalue()
+    if len(payload) != m.payload_size or hashlib.sha256(payload).digest() != m.payload_sha256:
+        problems.append(f"{rid}: payload differs from the signed manifest (tampered)")
+    if hashlib.sha256(header).digest() != m.header_sha256:
+        try:
+            _, fk = decrypt_header(identities, header)
+            verify_header_mac(header, fk)
+        except CryptoError as exc:
+            problems.append(f"{rid}: header differs from the signed manifest ({exc})")
+    return problems
+
+
+def export(
+    state: CustomerState,
+    out_dir: Path,
+    *,
+    camera_id: str | None = None,
+    recording_id: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> list[Path]:
+    """Standard age files (header || payload, decryptable with `age -d -i identity.txt`) and
+    their signed manifests, as ``out_dir/<camera>/<recording>.age`` / ``.manifest.json``."""
+    _, site_id = state.site()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with customer_client(state) as client:
+        if recording_id is not None:
+            if camera_id is None:
+                raise ClientError("a recording id needs its camera id")
+            detail = check(
+                client.get(f"/v1/sites/{site_id}/cameras/{camera_id}/recordings/{recording_id}"),
+                "storage",
+            )
+            targets = [detail]
+        else:
+            targets = [
+                i
+                for i in iter_recordings(
+                    client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
+                )
+                if i["status"] == "committed"
+            ]
+        for t in targets:
+            cam, rid = t["camera_id"], t["recording_id"]
+            path = out_dir / cam / f"{rid}.age"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            req = client.build("GET", f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}/export")
+            resp = client.send(req, stream=True)
+            try:
+                if resp.status_code != 200:
+                    resp.read()
+                    check(resp, "storage")
+                with path.open("wb") as fh:
+                    for chunk in resp.iter_bytes(1 << 16):
+                        fh.write(chunk)
+            finally:
+                resp.close()
+            (out_dir / cam / f"{rid}.manifest.json").write_text(
+                json.dumps(t["manifest"], sort_keys=True)
+            )
+            paths.append(path)
+    return paths
+
+
+def delete(
+    state: CustomerState,
+    *,
+    camera_id: str | None = None,
+    recording_id: str | None = None,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> int:
+    """Crypto-shred one recording or a time range (optionally of one camera)."""
+    _, site_id = state.site()
+    with customer_client(state) as client:
+        if recording_id is not None:
+            if camera_id is None:
+                raise ClientError("a recording id needs its camera id")
+            data = check(
+                client.delete(f"/v1/sites/{site_id}/cameras/{camera_id}/recordings/{recording_id}"),
+                "storage",
+            )
+        else:
+            if from_ms is None or to_ms is None:
+                raise ClientError("deleting a range needs --from and --to")
+            params: dict[str, Any] = {"from_ms": from_ms, "to_ms": to_ms}
+            if camera_id is not None:
+                params["camera_id"] = camera_id
+            data = check(client.delete(f"/v1/sites/{site_id}/recordings", params=params), "storage")
+    return int(data["deleted"])
+
+
+def set_retention(state: CustomerState, days: int | None) -> dict[str, Any]:
+    _, site_id = state.site()
+    with customer_client(state) as client:
+        data = check(
+            client.put(f"/v1/sites/{site_id}/retention", json={"retention_days": days}), "storage"
+        )
+    return dict(data)

@@ -1,0 +1,182 @@
+"""The customer's local state directory (one per customer device).
+
+Layout (files holding secrets are created with mode 0600, the directory 0700)::
+
+    identity.txt        this device's age X25519 identity (age-keygen format: `age -d -i`)
+    site.key            the site signing key (Ed25519, ``ed25519-secret:...`` text)
+    config.json         storage URL, site id, the SiteKeys last signed, custodians (URL and
+                        keys as fetched at setup), enrolled devices (their keys, as signed),
+                        hashes of every statement this customer signed (for the audit),
+                        the highest manifest sequence verified per camera
+    audit/<id>.json     last verified checkpoint of custodian <id> (clients/audit.py)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clients.customer.errors import StateError
+from crypto.age import Identity, parse_identity_file
+from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.escrow import CustodianPublicKey
+from crypto.statements import SignedStatement
+from crypto.x25519 import X25519Identity, format_identity_file, generate_identity
+
+IDENTITY_FILE = "identity.txt"
+SITE_KEY_FILE = "site.key"
+CONFIG_FILE = "config.json"
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("CAMVAULT_CUSTOMER_DIR")
+    return Path(env) if env else Path.home() / ".camvault" / "customer"
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 (never overwrite a key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True, slots=True)
+class CustodianInfo:
+    custodian_id: str
+    url: str
+    escrow_key: CustodianPublicKey
+    log_key: Ed25519PublicKey
+
+    @property
+    def origin(self) -> str:
+        return f"camvault.io/custodian/{self.custodian_id}"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "custodian_id": self.custodian_id,
+            "url": self.url,
+            "escrow_key": self.escrow_key.to_text(),
+            "log_key": self.log_key.to_text(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> CustodianInfo:
+        return cls(
+            str(obj["custodian_id"]),
+            str(obj["url"]),
+            CustodianPublicKey.from_text(str(obj["escrow_key"])),
+            Ed25519PublicKey.from_text(str(obj["log_key"])),
+        )
+
+
+@dataclass
+class Config:
+    storage_url: str | None = None
+    site_id: str | None = None
+    site_keys: dict[str, Any] | None = None  # the latest signed SiteKeys envelope
+    custodians: list[CustodianInfo] = field(default_factory=list)
+    threshold: int | None = None
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signed: list[str] = field(default_factory=list)  # hex SHA-256 of signed statements
+    chain_heads: dict[str, int] = field(default_factory=dict)  # camera -> last sequence seen
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "storage_url": self.storage_url,
+            "site_id": self.site_id,
+            "site_keys": self.site_keys,
+            "custodians": [c.to_json() for c in self.custodians],
+            "threshold": self.threshold,
+            "devices": self.devices,
+            "signed": self.signed,
+            "chain_heads": self.chain_heads,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Config:
+        return cls(
+            storage_url=obj.get("storage_url"),
+            site_id=obj.get("site_id"),
+            site_keys=obj.get("site_keys"),
+            custodians=[CustodianInfo.from_json(c) for c in obj.get("custodians", [])],
+            threshold=obj.get("threshold"),
+            devices=dict(obj.get("devices", {})),
+            signed=list(obj.get("signed", [])),
+            chain_heads={str(k): int(v) for k, v in obj.get("chain_heads", {}).items()},
+        )
+
+
+class CustomerState:
+    """Keys and configuration of one customer device, kept in ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if not (root / IDENTITY_FILE).exists() or not (root / SITE_KEY_FILE).exists():
+            raise StateError(f"{root} holds no customer keys: run `camvault customer init`")
+        self.config = Config.from_json(json.loads((root / CONFIG_FILE).read_text()))
+
+    @classmethod
+    def init(cls, root: Path, site_key: Ed25519SigningKey | None = None) -> CustomerState:
+        """Create a fresh age identity and (unless given) a site signing key."""
+        if (root / IDENTITY_FILE).exists():
+            raise StateError(f"{root} already holds customer keys (not overwritten)")
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)
+        (root / "audit").mkdir(exist_ok=True, mode=0o700)
+        identity = generate_identity()
+        write_secret(root / IDENTITY_FILE, format_identity_file(identity, datetime.now(UTC)))
+        key = site_key or Ed25519SigningKey.generate()
+        write_secret(root / SITE_KEY_FILE, key.to_text() + "\n")
+        write_json(root / CONFIG_FILE, Config().to_json())
+        return cls(root)
+
+    def save(self) -> None:
+        write_json(self.root / CONFIG_FILE, self.config.to_json())
+
+    @property
+    def identity_path(self) -> Path:
+        return self.root / IDENTITY_FILE
+
+    def identities(self) -> list[Identity]:
+        return parse_identity_file(self.identity_path.read_text())
+
+    def identity(self) -> X25519Identity:
+        for line in self.identity_path.read_text().splitlines():
+            if line.startswith("AGE-SECRET-KEY-1"):
+                return X25519Identity.parse(line.strip())
+        raise StateError(f"{self.identity_path} holds no X25519 identity")
+
+    def site_key(self) -> Ed25519SigningKey:
+        return Ed25519SigningKey.from_text((self.root / SITE_KEY_FILE).read_text().strip())
+
+    def audit_path(self, custodian_id: str) -> Path:
+        (self.root / "audit").mkdir(exist_ok=True, mode=0o700)
+        return self.root / "audit" / f"{custodian_id}.json"
+
+    def site(self) -> tuple[str, str]:
+        """(storage URL, site id), or StateError before `site create`."""
+        if self.config.storage_url is None or self.config.site_id is None:
+            raise StateError("no site yet: run `camvault customer site create`")
+        return self.config.storage_url, self.config.site_id
+
+    def remember(self, signed: SignedStatement) -> None:
+        """Keep the hash of a statement this customer signed (the audit expects it)."""
+        h = signed.statement_hash().hex()
+        if h not in self.config.signed:
+            self.config.signed.append(h)
+
+    def camera_key(self, camera_id: str) -> Ed25519PublicKey | None:
+        dev = self.config.devices.get(camera_id)
+        return None if dev is None else Ed25519PublicKey.from_text(str(dev["device_key"]))

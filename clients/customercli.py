@@ -1,0 +1,505 @@
+"""`camvault customer ...`: the customer's commands (keys, site setup, recordings, consents,
+inbox, audit). Thin: parse options, call clients.customer, render with rich. Expected
+failures (a service refusal with its reason code, a missing state) print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from clients.customer import audit as audit_lib
+from clients.customer import consents as consents_lib
+from clients.customer import inbox as inbox_lib
+from clients.customer import recordings as rec_lib
+from clients.customer import site as site_lib
+from clients.customer.errors import ClientError
+from clients.customer.state import CustomerState, default_state_dir
+from crypto.ed25519 import Ed25519PublicKey
+from crypto.errors import CryptoError
+from crypto.statements import CameraProfile, DeviceKind
+from crypto.x25519 import X25519Recipient
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="customer",
+    help="The customer: keys, site setup, recordings, consents, inbox, audit.",
+    no_args_is_help=True,
+)
+site_app = typer.Typer(help="Create the site.", no_args_is_help=True)
+consent_app = typer.Typer(help="Technicians' consent requests.", no_args_is_help=True)
+alarm_app = typer.Typer(help="The site's alarms.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+app.add_typer(consent_app, name="consent")
+app.add_typer(alarm_app, name="alarm")
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        envvar="CAMVAULT_CUSTOMER_DIR",
+        help="state directory (default ~/.camvault/customer)",
+    ),
+]
+TimeOpt = Annotated[str | None, typer.Option(help="ms since epoch or ISO 8601 (UTC if naive)")]
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]camvault: error:[/bold red] {message}")
+    raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """One line and exit status 1 for every expected failure (refusals keep their code)."""
+    try:
+        yield
+    except (ClientError, CryptoError) as exc:
+        fail(str(exc))
+    except httpx.HTTPError as exc:
+        fail(f"network: {exc}")
+
+
+def parse_time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"not a time: {value!r} (ms since epoch or ISO 8601)")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def fmt_time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def load(state_dir: Path | None) -> CustomerState:
+    return CustomerState(state_dir or default_state_dir())
+
+
+@app.command()
+def init(state: StateOpt = None) -> None:
+    """Create this device's age identity and the site signing key (mode 0600)."""
+    with guarded():
+        st = CustomerState.init(state or default_state_dir())
+        console.print(f"state      {st.root}")
+        console.print(f"recipient  {st.identity().recipient()}")
+        console.print(f"site key   {st.site_key().public_key.to_text()}")
+
+
+@site_app.command("create")
+def site_create(
+    site_id: Annotated[str, typer.Option("--site-id", help="the site's id")],
+    storage: Annotated[str, typer.Option(help="storage service URL")],
+    custodian: Annotated[list[str], typer.Option(help="custodian URL (repeat, n times)")],
+    threshold: Annotated[int, typer.Option(help="custodians needed for a release (t)")] = 2,
+    retention_days: Annotated[int | None, typer.Option(help="keep recordings N days")] = None,
+    state: StateOpt = None,
+) -> None:
+    """Sign SiteKeys v1 and enroll the site with the storage service and every custodian."""
+    with guarded():
+        res = site_lib.create_site(
+            load(state), storage, site_id, custodian, threshold, retention_days
+        )
+        table = Table(title=f"site {res.site_id}: {res.threshold} of {len(res.custodians)}")
+        for col in ("custodian", "url", "escrow key id", "log key"):
+            table.add_column(col)
+        for c in res.custodians:
+            table.add_row(c.custodian_id, c.url, c.escrow_key.key_id(), c.log_key.to_text())
+        console.print(table)
+
+
+def _enroll(
+    state: Path | None,
+    device_id: str,
+    kind: DeviceKind,
+    model: str,
+    device_key: str,
+    profile: CameraProfile | None,
+) -> None:
+    with guarded():
+        site_lib.enroll_device(
+            load(state), device_id, kind, model, Ed25519PublicKey.from_text(device_key), profile
+        )
+        console.print(f"enrolled {kind.value} {device_id} ({model}) with storage and custodians")
+
+
+@app.command("enroll-camera")
+def enroll_camera(
+    device_id: Annotated[str, typer.Argument(help="camera id")],
+    device_key: Annotated[str, typer.Option(help="the camera's ed25519:... public key")],
+    model: Annotated[str, typer.Option(help="camera model")] = "generic-camera",
+    pre_alarm: Annotated[int, typer.Option(help="pre-alarm seconds the ARC may see")] = 30,
+    post_alarm: Annotated[int, typer.Option(help="post-alarm seconds the ARC may see")] = 60,
+    live: Annotated[bool, typer.Option(help="live view allowed during an alarm")] = True,
+    stills_only: Annotated[bool, typer.Option(help="the ARC may see stills only")] = False,
+    state: StateOpt = None,
+) -> None:
+    """Sign a DeviceEnrollment (with the model profile) for a camera."""
+    profile = CameraProfile(pre_alarm, post_alarm, live, stills_only)
+    _enroll(state, device_id, DeviceKind.CAMERA, model, device_key, profile)
+
+
+@app.command("enroll-panel")
+def enroll_panel(
+    device_id: Annotated[str, typer.Argument(help="panel id")],
+    device_key: Annotated[str, typer.Option(help="the panel's ed25519:... public key")],
+    model: Annotated[str, typer.Option(help="panel model")] = "generic-panel",
+    state: StateOpt = None,
+) -> None:
+    """Sign a DeviceEnrollment for an alarm panel."""
+    _enroll(state, device_id, DeviceKind.PANEL, model, device_key, None)
+
+
+@app.command("list")
+def list_cmd(
+    camera: Annotated[str | None, typer.Option(help="one camera")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    to: TimeOpt = None,
+    labels: Annotated[bool, typer.Option(help="decrypt event records for labels")] = True,
+    state: StateOpt = None,
+) -> None:
+    """Timeline of recordings per camera, with detection labels decrypted locally."""
+    with guarded():
+        entries = rec_lib.timeline(
+            load(state),
+            camera_id=camera,
+            from_ms=parse_time(from_),
+            to_ms=parse_time(to),
+            labels=labels,
+        )
+    table = Table(title=f"{len(entries)} recording(s)")
+    for col in ("camera", "start", "end", "kind", "recording", "seq", "bytes", "labels"):
+        table.add_column(col)
+    for e in entries:
+        i = e.item
+        table.add_row(
+            i["camera_id"],
+            fmt_time(i["start_ms"]),
+            fmt_time(i["end_ms"]),
+            i["kind"],
+            i["recording_id"],
+            str(i["sequence"]),
+            str(i["payload_size"]),
+            ", ".join(f"{x.get('label')} {x.get('confidence')}" for x in e.labels),
+        )
+    console.print(table)
+
+
+@app.command()
+def download(
+    out: Annotated[Path, typer.Option(help="output directory")],
+    camera: Annotated[str | None, typer.Option(help="camera")] = None,
+    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    to: TimeOpt = None,
+    join: Annotated[bool, typer.Option(help="also concatenate segments per camera")] = False,
+    state: StateOpt = None,
+) -> None:
+    """Decrypt one recording or a time range to playable files."""
+    with guarded(), Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("decrypting", total=None)
+        done = rec_lib.download(
+            load(state),
+            out,
+            camera_id=camera,
+            recording_id=recording,
+            from_ms=parse_time(from_),
+            to_ms=parse_time(to),
+            join=join,
+            progress=lambda n, total: progress.update(task, completed=n, total=total),
+        )
+    for d in done:
+        console.print(f"{d.path}  {d.size} bytes")
+    console.print(f"{len(done)} recording(s) decrypted into {out}")
+
+
+@app.command()
+def verify(
+    camera: Annotated[str | None, typer.Option(help="one camera")] = None,
+    deep: Annotated[bool, typer.Option(help="also hash every payload and header")] = False,
+    state: StateOpt = None,
+) -> None:
+    """Verify each camera's manifest chain; report gaps and tampering (exit 1 if any)."""
+    with guarded():
+        results = rec_lib.verify_cameras(load(state), camera_id=camera, deep=deep)
+    bad = 0
+    for r in results:
+        status = "[green]intact[/green]" if r.ok else "[bold red]PROBLEMS[/bold red]"
+        console.print(
+            f"{r.camera_id}: {r.count} manifest(s), {r.deleted} deleted by the customer or "
+            f"retention, last sequence {r.last_sequence}: {status}"
+        )
+        for p in r.problems:
+            console.print(f"  {p.kind.value}: {p.detail}")
+        for text in r.payload_problems:
+            console.print(f"  tampered: {text}")
+        bad += not r.ok
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="output directory")],
+    camera: Annotated[str | None, typer.Option(help="camera")] = None,
+    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    to: TimeOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Export standard age files (decrypt with `age -d -i <state>/identity.txt`)."""
+    with guarded():
+        paths = rec_lib.export(
+            load(state),
+            out,
+            camera_id=camera,
+            recording_id=recording,
+            from_ms=parse_time(from_),
+            to_ms=parse_time(to),
+        )
+    for p in paths:
+        console.print(str(p))
+    console.print(f"{len(paths)} age file(s) exported")
+
+
+@app.command()
+def delete(
+    camera: Annotated[str | None, typer.Option(help="camera")] = None,
+    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    to: TimeOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Delete (crypto-shred) one recording or a time range."""
+    with guarded():
+        n = rec_lib.delete(
+            load(state),
+            camera_id=camera,
+            recording_id=recording,
+            from_ms=parse_time(from_),
+            to_ms=parse_time(to),
+        )
+    console.print(f"{n} recording(s) deleted")
+
+
+@app.command()
+def retention(
+    days: Annotated[int | None, typer.Option(help="keep recordings this many days")] = None,
+    keep: Annotated[bool, typer.Option(help="keep recordings until deleted")] = False,
+    state: StateOpt = None,
+) -> None:
+    """Set the site's retention."""
+    if (days is None) == (not keep):
+        fail("give exactly one of --days N or --keep")
+    with guarded():
+        out = rec_lib.set_retention(load(state), None if keep else days)
+    console.print(f"retention: {out.get('retention_days') or 'until deleted'} day(s)")
+
+
+@app.command()
+def inbox(
+    kind: Annotated[str | None, typer.Option(help="smart_alert, access_notice, ...")] = None,
+    state: StateOpt = None,
+) -> None:
+    """Smart alerts (decrypted locally), access notices, consent requests, alarms."""
+    with guarded():
+        items = inbox_lib.read_inbox(load(state), kind=kind)
+    table = Table(title=f"inbox: {len(items)} item(s)")
+    for col in ("#", "when", "kind", "from", "what"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(str(i.id), fmt_time(i.created_ms), i.kind, i.source, i.summary)
+    console.print(table)
+
+
+@consent_app.command("requests")
+def consent_requests(
+    pending: Annotated[bool, typer.Option(help="pending only")] = False,
+    state: StateOpt = None,
+) -> None:
+    """Technicians' consent requests."""
+    with guarded():
+        reqs = consents_lib.list_requests(load(state), pending_only=pending)
+    table = Table(title="consent requests")
+    cols = ("request", "technician", "cameras", "scope", "recordings", "for", "reason", "state")
+    for col in cols:
+        table.add_column(col)
+    for r in reqs:
+        table.add_row(
+            r["request_id"],
+            r["operator_id"],
+            ", ".join(r["cameras"]),
+            ", ".join(r["scope"]),
+            f"{fmt_time(r['recordings_from_ms'])} .. {fmt_time(r['recordings_to_ms'])}",
+            f"{r['duration_s']} s",
+            r["reason"],
+            r["state"],
+        )
+    console.print(table)
+
+
+@consent_app.command("list")
+def consent_list(state: StateOpt = None) -> None:
+    """Consents given."""
+    with guarded():
+        items = consents_lib.list_consents(load(state))
+    table = Table(title="consents")
+    for col in ("consent", "grantee", "valid from", "until", "revoked"):
+        table.add_column(col)
+    for c in items:
+        table.add_row(
+            c["consent_id"],
+            c["grantee_id"],
+            fmt_time(c["not_before_ms"]),
+            fmt_time(c["not_after_ms"]),
+            "yes" if c["revoked"] else "no",
+        )
+    console.print(table)
+
+
+@consent_app.command("approve")
+def consent_approve(
+    request_id: Annotated[str, typer.Argument(help="the request to approve")],
+    valid_for: Annotated[int | None, typer.Option(help="seconds (at most what was asked)")] = None,
+    state: StateOpt = None,
+) -> None:
+    """Sign a Consent for what the technician asked, for the minimum time needed."""
+    with guarded():
+        out = consents_lib.approve(load(state), request_id, valid_for_s=valid_for)
+    console.print(
+        f"consent {out['consent_id']} for {out['grantee_id']} until {fmt_time(out['not_after_ms'])}"
+    )
+
+
+@consent_app.command("refuse")
+def consent_refuse(
+    request_id: Annotated[str, typer.Argument(help="the request to refuse")],
+    reason: Annotated[str | None, typer.Option(help="told to the technician")] = None,
+    state: StateOpt = None,
+) -> None:
+    """Refuse a consent request."""
+    with guarded():
+        consents_lib.refuse(load(state), request_id, reason)
+    console.print(f"request {request_id} refused")
+
+
+@consent_app.command("revoke")
+def consent_revoke(
+    consent_id: Annotated[str, typer.Argument(help="the consent to revoke")],
+    state: StateOpt = None,
+) -> None:
+    """Sign a Revocation; send it to the storage service and straight to every custodian."""
+    with guarded():
+        statuses = consents_lib.revoke(load(state), consent_id)
+    for cid, status in statuses.items():
+        console.print(f"custodian {cid}: {status}")
+    console.print(f"consent {consent_id} revoked")
+
+
+@alarm_app.command("list")
+def alarm_list(state: StateOpt = None) -> None:
+    """The site's alarms."""
+    with guarded():
+        items = site_lib.list_alarms(load(state))
+    table = Table(title="alarms")
+    for col in ("alarm", "state", "triggered", "access until", "panel", "type"):
+        table.add_column(col)
+    for a in items:
+        body = a["event"]["body"]
+        table.add_row(
+            a["alarm_id"],
+            a["state"],
+            fmt_time(a["triggered_at_ms"]),
+            fmt_time(a["access_until_ms"]),
+            body["panel_id"],
+            body["alarm_type"],
+        )
+    console.print(table)
+
+
+@alarm_app.command("cancel")
+def alarm_cancel(
+    alarm_id: Annotated[str, typer.Argument(help="the alarm to cancel")],
+    state: StateOpt = None,
+) -> None:
+    """Cancel an alarm (signed AlarmCancel to the storage service and every custodian)."""
+    with guarded():
+        out = site_lib.cancel_alarm(load(state), alarm_id)
+    console.print(f"alarm {alarm_id}: {out.get('state')}")
+
+
+@app.command("add-device")
+def add_device(
+    recipient: Annotated[str, typer.Option(help="the new device's age1... recipient")],
+    state: StateOpt = None,
+) -> None:
+    """Give a new customer device access: SiteKeys v+1, and re-wrap every stored header."""
+    with guarded(), Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("re-wrapping headers", total=None)
+        res = site_lib.add_device(
+            load(state),
+            X25519Recipient.parse(recipient),
+            progress=lambda n, total: progress.update(task, completed=n, total=total),
+        )
+    console.print(f"SiteKeys v{res.keys_version} published; {res.rewrapped} header(s) re-wrapped")
+    for cam, rid, why in res.skipped:
+        console.print(f"  skipped {cam}/{rid}: {why}")
+
+
+@app.command()
+def audit(state: StateOpt = None) -> None:
+    """Verify every custodian's log; list every access (who/when/why). Exit 1 on findings."""
+    with guarded():
+        results = audit_lib.audit_site(load(state))
+    bad = 0
+    table = Table(title="accesses to the site's recordings")
+    for col in ("custodian", "#", "when", "outcome", "operator", "purpose", "why", "cameras"):
+        table.add_column(col)
+    for r in results:
+        size = r.report.checkpoint.size if r.report and r.report.checkpoint else "?"
+        if r.ok:
+            console.print(
+                f"custodian {r.custodian.custodian_id}: log verified (size {size}), "
+                f"{r.notices} notice(s) included"
+            )
+        else:
+            bad += 1
+            console.print(f"[bold red]custodian {r.custodian.custodian_id}: PROBLEMS[/bold red]")
+            if r.error:
+                console.print(f"  {r.error}")
+            for f in r.findings:
+                console.print(f"  {f.kind} (entry {f.index}): {f.detail}")
+        for a in r.accesses:
+            outcome = f"released {a.released}" if a.kind == "release" else f"refused {a.reason}"
+            table.add_row(
+                a.custodian_id,
+                str(a.log_index),
+                fmt_time(a.time_ms),
+                outcome,
+                a.operator_id,
+                a.purpose,
+                a.justification,
+                ", ".join(a.cameras),
+            )
+    console.print(table)
+    if bad:
+        raise typer.Exit(1)
