@@ -68,7 +68,7 @@ def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> lis
     gop = max(1, int(source.rate * segment_s))
     cmd += [
         "-an",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-force_key_frames", f"expr:gte(t,n_forced*{segment_s})",
         "-f", "segment", "-segment_time", str(segment_s), "-reset_timestamps", "1",
