@@ -7,11 +7,22 @@ entry point is ``camvault serve escrow --id N`` (clients/escrowcli.py).
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
 
 
+def bound_authority(host: str, port: int) -> str:
+    """``host:port`` as it appears in the Host header of requests to this address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def serve(host: str, port: int, workers: int = 1) -> None:
+    # Request signatures cover @authority; the custodian refuses those made for another
+    # address (a request signed for one custodian replayed to another). Unless configured,
+    # the accepted authority is the address bound here (set it when behind a proxy or bound
+    # to a wildcard address).
+    os.environ.setdefault("CAMVAULT_ESCROW_PUBLIC_AUTHORITY", bound_authority(host, port))
     uvicorn.run(
         "escrow_service.app:create_app_from_env",
         factory=True,

@@ -140,6 +140,16 @@ def decode_release(body: bytes) -> ReleaseIn:
     return ReleaseIn(purpose, justification, session_key, tuple(items))
 
 
+#: Largest index or size a query may name: log indexes are stored as signed 64-bit integers
+#: (a larger value overflows the database driver: it was a 500 on SQLite).
+MAX_INDEX = 2**63 - 1
+
+
+def check_index(name: str, value: int, *, low: int = 0) -> None:
+    if not low <= value <= MAX_INDEX:
+        raise Refusal(Reason.INVALID_RANGE, f"{name} must be between {low} and 2^63-1")
+
+
 # --- encoding -----------------------------------------------------------------------------
 
 
@@ -191,6 +201,11 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
         )
         service = EscrowService(engine, keys, settings, logstore, opener, now_ms)
         app.state.service = service
+        if settings.authorities is None:
+            log.warning(
+                "CAMVAULT_ESCROW_PUBLIC_AUTHORITY is not set: request signatures made for "
+                "another custodian's address are not refused"
+            )
         notifier = Notifier(engine, service, settings)
         notifier.start()
         try:
@@ -253,6 +268,7 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
             now_s=now_ms() // 1000,
             clock_skew_s=settings.clock_skew_s,
             max_lifetime_s=settings.signature_max_lifetime_s,
+            authorities=settings.authorities,
         )
 
     async def as_customer(request: Request, site_id: str, body: bytes = b"") -> Caller:
@@ -347,27 +363,31 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
             raise Refusal(Reason.INVALID_RANGE, f"tree size {size} is beyond the log")
 
     @app.get("/v1/log/entries")
-    async def entries(
-        request: Request,
-        start: Annotated[int, Query(ge=0)],
-        end: Annotated[int, Query(ge=1)],
-    ) -> Any:
+    async def entries(request: Request, start: int, end: int) -> Any:
+        service = svc(request)
+        check_index("start", start)
+        check_index("end", end, low=1)
         if end <= start or end - start > settings.max_entries_page:
             raise Refusal(
                 Reason.INVALID_RANGE,
                 f"need start < end and at most {settings.max_entries_page} entries",
             )
-        rows = await run_in_threadpool(svc(request).log.entries, start, end)
+        if start > service.log.size():
+            raise Refusal(Reason.INVALID_RANGE, f"start {start} is beyond the log")
+        rows = await run_in_threadpool(service.log.entries, start, end)
         return {"entries": [{"index": i, "entry": e.decode("utf-8")} for i, e in rows]}
 
     @app.get("/v1/log/inclusion")
     async def inclusion(
         request: Request,
-        tree_size: Annotated[int, Query(ge=1)],
-        index: Annotated[int | None, Query(ge=0)] = None,
+        tree_size: int,
+        index: int | None = None,
         leaf_hash: str | None = None,
     ) -> Any:
         service = svc(request)
+        check_index("tree_size", tree_size, low=1)
+        if index is not None:
+            check_index("index", index)
 
         def run() -> dict[str, Any]:
             _check_size(service, tree_size)
@@ -392,10 +412,12 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
     @app.get("/v1/log/consistency")
     async def consistency(
         request: Request,
-        old: Annotated[int, Query(ge=0)],
-        new: Annotated[int, Query(ge=0)],
+        old: int,
+        new: int,
     ) -> Any:
         service = svc(request)
+        check_index("old", old)
+        check_index("new", new)
 
         def run() -> dict[str, Any]:
             if old > new:
@@ -413,9 +435,10 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
     async def site_entries(
         request: Request,
         site_id: str,
-        after: Annotated[int, Query(ge=-1)] = -1,
+        after: int = -1,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> Any:
+        check_index("after", after, low=-1)
         await as_customer(request, site_id)
         rows = await run_in_threadpool(svc(request).log.site_entries, site_id, after, limit)
         return {"entries": [{"index": i, "entry": e.decode("utf-8")} for i, e in rows]}
@@ -424,9 +447,10 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
     async def site_notices(
         request: Request,
         site_id: str,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: int = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Any:
+        check_index("after", after)
         await as_customer(request, site_id)
         rows = await run_in_threadpool(svc(request).site_notices, site_id, after, limit)
         return {"notices": rows}

@@ -56,8 +56,15 @@ def authenticate(
     now_s: int,
     clock_skew_s: int,
     max_lifetime_s: int,
+    authorities: frozenset[str] | None = None,
 ) -> Caller:
-    """Verify the request signature; ``key_for(kind, id)`` returns the registered key."""
+    """Verify the request signature; ``key_for(kind, id)`` returns the registered key.
+
+    ``authorities``: the host:port values this custodian is reached at. The signature covers
+    ``@authority`` (the Host header); a signature made for another custodian's address is
+    refused (``wrong_authority``), so a request cannot be replayed from one custodian to
+    another (nonces are only remembered per custodian).
+    """
     try:
         parsed = parse_signature(req.headers.get("signature-input"), req.headers.get("signature"))
         check_times(
@@ -86,5 +93,11 @@ def authenticate(
         verify_request(req, parsed, key, required=required)
     except HttpSignatureError as exc:
         raise Refusal(Reason.BAD_REQUEST_SIGNATURE, f"{exc.reason}: {exc}") from None
+    if authorities is not None and req.authority.strip().lower() not in authorities:
+        raise Refusal(
+            Reason.WRONG_AUTHORITY,
+            f"the request was signed for {req.authority!r}, not for this custodian "
+            f"({', '.join(sorted(authorities))})",
+        )
     expires_ms = (parsed.params.expires + clock_skew_s + 1) * 1000
     return Caller(kind, ident, parsed.params.keyid, parsed.params.nonce, expires_ms)

@@ -20,6 +20,7 @@ class Reason(StrEnum):
     ROLE_NOT_ALLOWED = "role_not_allowed"
     REPLAYED_REQUEST = "replayed_request"
     WRONG_PRINCIPAL = "wrong_principal"
+    WRONG_AUTHORITY = "wrong_authority"
     # justification
     NO_JUSTIFICATION = "no_justification"
     MALFORMED_JUSTIFICATION = "malformed_justification"
@@ -70,6 +71,7 @@ STATUS: dict[Reason, int] = {
     Reason.BAD_REQUEST_SIGNATURE: 401,
     Reason.OPERATOR_NOT_REGISTERED: 401,
     Reason.REPLAYED_REQUEST: 401,
+    Reason.WRONG_AUTHORITY: 401,
     Reason.NOT_FOUND: 404,
     Reason.STATEMENT_CONFLICT: 409,
     Reason.PIN_MISMATCH: 409,

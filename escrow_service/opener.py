@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from crypto.errors import EscrowError
+from crypto.errors import CryptoError, EscrowError
 from crypto.escrow import (
     ESCROW_STANZA_TYPE,
     CustodianKey,
@@ -87,7 +87,13 @@ def _process(
         except EscrowError as exc:
             out.append(Opened(None, Reason.STANZA_METADATA_MISMATCH, str(exc)))
             continue
-        sealed = seal_share_to_session(share, session_pk, meta, release_id=release_id)
+        try:
+            sealed = seal_share_to_session(share, session_pk, meta, release_id=release_id)
+        except CryptoError as exc:
+            # The service checks the session key first; this keeps any sealing failure a
+            # logged per-item refusal rather than an unlogged 500.
+            out.append(Opened(None, Reason.BAD_SESSION_KEY, str(exc)))
+            continue
         out.append(Opened(sealed, None, None))
     return out
 

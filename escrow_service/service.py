@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, SignatureError, StatementError
@@ -45,6 +48,7 @@ from crypto.statements import (
     verify_site_keys,
 )
 from crypto.tlog import leaf_hash, root_from_leaf_hashes
+from crypto.x25519 import check_public_key
 from escrow_service.auth import Caller
 from escrow_service.db.models import (
     alarm_cancels,
@@ -243,12 +247,32 @@ class EscrowService:
             self._remember_nonce(conn, keyid, nonce, expires_ms)
 
     def _remember_nonce(self, conn: Connection, keyid: str, nonce: str, expires_ms: int) -> None:
-        seen = conn.execute(
-            select(nonces.c.nonce).where(nonces.c.keyid == keyid, nonces.c.nonce == nonce)
-        ).first()
-        if seen is not None:
+        """Record a signature nonce, or refuse it as a replay.
+
+        One atomic ``INSERT ... ON CONFLICT DO NOTHING`` on the (keyid, nonce) primary key: two
+        concurrent requests with the same nonce cannot both pass (a select-then-insert could,
+        and the loser then died on the unique constraint with a 500). The statement never
+        raises on a duplicate, so the transaction stays usable for logging the refusal.
+        """
+        values = {"keyid": keyid, "nonce": nonce, "expires_ms": expires_ms}
+        name = conn.dialect.name
+        if name in ("postgresql", "sqlite"):
+            insert = pg_insert if name == "postgresql" else sqlite_insert
+            stmt = (
+                insert(nonces)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=[nonces.c.keyid, nonces.c.nonce])
+                .returning(nonces.c.nonce)
+            )
+            inserted = conn.execute(stmt).first() is not None
+        else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+            try:
+                conn.execute(nonces.insert().values(**values))
+                inserted = True
+            except IntegrityError:
+                inserted = False
+        if not inserted:
             raise Refusal(Reason.REPLAYED_REQUEST, "this request signature nonce was already used")
-        conn.execute(nonces.insert().values(keyid=keyid, nonce=nonce, expires_ms=expires_ms))
 
     def purge_nonces(self) -> int:
         with self.engine.begin() as conn:
@@ -572,6 +596,12 @@ class EscrowService:
                 )
             if len(req.session_key) != SESSION_KEY_SIZE:
                 raise Refusal(Reason.BAD_SESSION_KEY, "session key must be 32 bytes (X25519)")
+            try:
+                # A low-order or non-canonical point would make every sealing fail (or seal
+                # to a key everyone can compute): refuse the request, logged, before opening.
+                check_public_key(req.session_key, "session key")
+            except KeyFormatError as exc:
+                raise Refusal(Reason.BAD_SESSION_KEY, str(exc)) from None
             rec.session_key = req.session_key
             if len(req.items) > self.settings.max_batch:
                 raise Refusal(

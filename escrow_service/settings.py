@@ -44,7 +44,22 @@ class EscrowSettings(BaseSettings):
     )
     notify_interval_s: float = Field(default=2.0, gt=0)
     notify_max_backoff_s: float = Field(default=300.0, gt=0)
+    public_authority: str | None = Field(
+        default=None,
+        description=(
+            "host:port clients use to reach this custodian (comma-separated if several); "
+            "request signatures whose covered @authority differs are refused (wrong_authority). "
+            "`python -m escrow_service` defaults it to the bound --host:--port"
+        ),
+    )
     log_level: str = "INFO"
+
+    @property
+    def authorities(self) -> frozenset[str] | None:
+        """The accepted request authorities (lower case), or None when not configured."""
+        if not self.public_authority:
+            return None
+        return frozenset(a.strip().lower() for a in self.public_authority.split(",") if a.strip())
 
     @property
     def effective_database_url(self) -> str:

@@ -82,6 +82,8 @@ class CustodianProc:
             CAMVAULT_ESCROW_DATABASE_URL=self.db_url,
             CAMVAULT_ESCROW_CRYPTO_WORKERS="0",
             CAMVAULT_ESCROW_NOTIFY_INTERVAL_S="0.2",
+            # Signatures covering another @authority are refused (clients use self.url).
+            CAMVAULT_ESCROW_PUBLIC_AUTHORITY=f"127.0.0.1:{self.port}",
         )
         env.update(self.env_extra)
         with self.log_path.open("ab") as fh:
