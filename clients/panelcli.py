@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from crypto.ed25519 import Ed25519SigningKey
 
 app = typer.Typer(help="The alarm panel.", no_args_is_help=True, add_completion=False)
 
 
-def _key(path: Path) -> object:
+def _key(path: Path) -> Ed25519SigningKey:
     from crypto.ed25519 import Ed25519SigningKey
     from crypto.errors import KeyFormatError
 
@@ -48,21 +51,18 @@ def trigger(
     """Sign an AlarmEvent and post it; prints the stored alarm as JSON."""
     from clients.panel import PanelError
     from clients.panel import trigger as do_trigger
-    from crypto.ed25519 import Ed25519SigningKey
     from crypto.statements import AlarmType
 
     try:
         kind = AlarmType(alarm_type)
     except ValueError:
         raise typer.BadParameter(f"--type must be one of {[t.value for t in AlarmType]}") from None
-    k = _key(key)
-    assert isinstance(k, Ed25519SigningKey)
     try:
-        alarm = do_trigger(url, site, panel, k, state, kind)
+        alarm = do_trigger(url, site, panel, _key(key), state, kind)
     except PanelError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(json.dumps({k2: alarm[k2] for k2 in ("alarm_id", "event_id", "state", "counter")}))
+    typer.echo(json.dumps({k: alarm[k] for k in ("alarm_id", "event_id", "state", "counter")}))
 
 
 @app.command()
@@ -76,12 +76,9 @@ def cancel(
     """Cancel an alarm with a customer-signed AlarmCancel."""
     from clients.panel import PanelError
     from clients.panel import cancel as do_cancel
-    from crypto.ed25519 import Ed25519SigningKey
 
-    k = _key(customer_key)
-    assert isinstance(k, Ed25519SigningKey)
     try:
-        alarm = do_cancel(url, site, panel, event_id, k)
+        alarm = do_cancel(url, site, panel, event_id, _key(customer_key))
     except PanelError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from None

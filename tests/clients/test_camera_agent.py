@@ -117,3 +117,48 @@ def test_event_mode_uploads_ring_buffer_on_alarm_then_live(svc: Service, tmp_pat
         assert b.start_ms == a.end_ms  # nothing missing between buffer and live
     for i in items:
         assert w.decrypt(w.export(i["recording_id"]))[0] == 0x47
+
+
+def test_event_records_carry_labels_and_smart_alerts_reach_the_inbox(
+    svc: Service, tmp_path: Path
+) -> None:
+    import base64
+    import json
+    import subprocess
+
+    import skimage
+
+    w = new_world(svc.url, tmp_path)
+    video = tmp_path / "astronaut.mp4"
+    photo = Path(skimage.__file__).parent / "data" / "astronaut.png"
+    subprocess.run(
+        [ffmpeg(), "-loglevel", "error", "-loop", "1", "-i", str(photo), "-t", "4", "-r", "10",
+         "-vf", "scale=320:320", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(video)],
+        check=True,
+    )  # fmt: skip
+    src = SourceConfig(kind=SourceKind.FILE, path=str(video), realtime=False)
+    CameraAgent(w.config(source=src, detector="opencv")).run()
+    items = w.recordings()
+    assert [i["kind"] for i in items] == ["segment", "event", "segment", "event"]
+    w.check_chain(items)
+    events = w.event_records(items)
+    for ev, seg in zip(events, items[0::2], strict=True):
+        assert ev["segment_recording_id"] == seg["recording_id"]
+        assert [x["label"] for x in ev["labels"]] == ["person"]
+        assert 0.5 <= ev["labels"][0]["confidence"] <= 1.0
+        assert base64.b64decode(ev["thumbnail_jpeg"])[:3] == b"\xff\xd8\xff"
+    # the event record has the same escrow stanzas as the segment (custodians can release it)
+    ev_file = w.export(items[1]["recording_id"])
+    assert ev_file.count(b"\n-> camvault-escrow ") == 3
+    # smart alerts: in the customer's inbox, encrypted to the customer ONLY
+    r = w.site.client.get(f"/v1/sites/{w.site.site_id}/inbox", params={"kind": "smart_alert"})
+    assert r.status_code == 200, r.text
+    alerts = r.json()["items"]
+    assert len(alerts) == 2
+    for a in alerts:
+        age_file = base64.b64decode(a["payload"])
+        assert b"camvault-escrow" not in age_file.split(b"\n---", 1)[0]
+        body = json.loads(w.decrypt(age_file))
+        assert body["camera_id"] == w.cam.camera_id
+        assert [x["label"] for x in body["labels"]] == ["person"]
+        assert body["event_recording_id"] in {i["recording_id"] for i in items[1::2]}
