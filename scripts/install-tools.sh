@@ -14,7 +14,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio cctv} "
+want=" ${*:-age postgres minio cctv camera} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -53,6 +53,15 @@ pg_bindir() {
 if wants postgres; then
   pg_bindir >/dev/null || apt_install postgresql
   pg_bindir >/dev/null || die "PostgreSQL server binaries (initdb, postgres) not found after apt-get install postgresql"
+fi
+
+# --- camera agent: ffmpeg (segmenter) and OpenCV's data files (cat-face cascade) -----------
+if wants camera; then
+  if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null \
+     || [ ! -f /usr/share/opencv4/lbpcascades/lbpcascade_frontalcatface.xml ]; then
+    apt_install ffmpeg opencv-data
+  fi
+  command -v ffmpeg >/dev/null || die "ffmpeg is still missing after apt-get install ffmpeg"
 fi
 
 # --- MinIO (built from source, pinned) --------------------------------------------------
