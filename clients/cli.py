@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clients import agecli, cameracli, customercli, dbcli, panelcli, servecli
+from clients import agecli, cameracli, customercli, dbcli, operatorcli, panelcli, servecli
 
 app = typer.Typer(
     name="camvault",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(dbcli.app, name="db")
 app.add_typer(servecli.app, name="serve")
 app.add_typer(customercli.app, name="customer")
+app.add_typer(operatorcli.app, name="operator")
 app.add_typer(cameracli.app, name="camera")
 app.add_typer(panelcli.app, name="panel")
 agecli.register(app)

@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from clients import customercli
+from clients import customercli, operatorcli
 from clients.cli import app
 from clients.customer.site import signed_from_json
 from clients.http import SignedClient
@@ -112,6 +113,7 @@ def cli(*args: str | Path, env: dict[str, str] | None = None, code: int = 0) -> 
     """Run `camvault <args>` in-process; check the exit status."""
     customercli.console.width = 250
     customercli.err_console.width = 250
+    operatorcli.console.width = 250
     result = runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
     assert result.exit_code == code, f"exit {result.exit_code}:\n{result.output}"
     return result
@@ -225,7 +227,7 @@ class TestPanel:
 
     __test__ = False
 
-    def raise_alarm(self, triggered_at_ms: int | None = None) -> dict[str, object]:
+    def raise_alarm(self, triggered_at_ms: int | None = None) -> dict[str, Any]:
         self.counter += 1
         event = sign_statement(
             AlarmEvent(
@@ -296,3 +298,30 @@ def setup_customer(world: World, tmp: Path, *, pre_alarm: int = 30) -> Customer:
         env=env,
     )
     return Customer(world, state, site_id, camera, panel)
+
+
+@dataclass
+class Operator:
+    world: World
+    state: Path
+    operator_id: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CAMVAULT_OPERATOR_DIR": str(self.state)}
+
+    def run(self, *args: str | Path, code: int = 0) -> Result:
+        return cli("operator", *args, env=self.env, code=code)
+
+
+def setup_operator(world: World, tmp: Path, role: str = "operator") -> Operator:
+    """`operator init` (key + pinned custodian keys), then the ARC registers it."""
+    oid = f"{role[:4]}-{uuid.uuid4().hex[:6]}"
+    op = Operator(world, tmp / f"operator-{oid}", oid)
+    args = ["init", "--id", oid, "--role", role, "--storage", world.storage.url]
+    for u in world.custodian_urls:
+        args += ["--custodian", u]
+    op.run(*args)
+    out = op.run("register", "--arc-key", world.arc_key_file()).output
+    assert out.count("registered at") == 4, out
+    return op

@@ -1,0 +1,479 @@
+"""What the operator console does: the ARC alarm queue, releases from the custodians for an
+alarm window (pre-alarm recordings first) or under a maintenance consent, the live view of
+an open alarm, technicians' consent requests, and device telemetry.
+
+Reading a recording takes two independent permissions: the storage service hands out the
+header and a presigned GET only when an open alarm or an active consent covers it (defence
+in depth), and the file key comes only from t custodians that each check the signed
+justification themselves (clients/operator_release.py). Every refusal keeps its reason code.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients.customer.errors import ClientError, ServiceRefused, check
+from clients.customer.recordings import EXTENSIONS, fetch_payload, iter_recordings
+from clients.customer.site import fetch_custodian, now_ms, signed_from_json
+from clients.customer.state import CustodianInfo
+from clients.http import SignedClient
+from clients.operator.state import OperatorConfig, OperatorState
+from clients.operator_release import (
+    CustodianRefused,
+    Recording,
+    ReleaseError,
+    ThresholdNotMet,
+    gather_releases,
+    recover_file_key,
+)
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.errors import CryptoError
+from crypto.escrow import SessionKey, parse_escrow_stanza
+from crypto.format import parse_header
+from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.statements import (
+    OperatorRegistration,
+    OperatorRole,
+    Purpose,
+    SignedStatement,
+    sign_statement,
+)
+from crypto.stream import decrypt_payload
+
+
+class ReleaseRefused(ClientError):  # noqa: N818 (named after what happened)
+    """Fewer than t custodians released; ``reasons`` maps custodian id to reason code."""
+
+    def __init__(self, reasons: dict[str, str], detail: str) -> None:
+        super().__init__(
+            "custodians refused: "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+            + (f" ({detail})" if detail else "")
+        )
+        self.reasons = reasons
+
+
+def init_operator(
+    root: Path, operator_id: str, role: OperatorRole, storage_url: str, custodian_urls: list[str]
+) -> OperatorState:
+    custodians: list[CustodianInfo] = [fetch_custodian(u) for u in custodian_urls]
+    config = OperatorConfig(operator_id, role, storage_url.rstrip("/"), custodians)
+    return OperatorState.init(root, config)
+
+
+def register(state: OperatorState, arc_key: Ed25519SigningKey) -> dict[str, str]:
+    """(ARC administrator) sign this operator's OperatorRegistration with the ARC key and
+    register it with the storage service and every custodian."""
+    reg = sign_statement(
+        OperatorRegistration(
+            state.operator_id, state.key().public_key, state.config.role, now_ms()
+        ),
+        arc_key,
+    )
+    out: dict[str, str] = {}
+    with state.storage() as client:
+        resp = client.post("/v1/operators", json={"registration": reg.to_json()})
+        check(resp, "storage")
+        out["storage"] = str(resp.status_code)
+    for c in state.config.custodians:
+        resp = httpx.post(c.url + "/v1/operators", json={"registration": reg.to_json()}, timeout=30)
+        data = check(resp, f"custodian {c.custodian_id}")
+        out[c.custodian_id] = str(data.get("status", "ok"))
+    return out
+
+
+# --- alarms ---------------------------------------------------------------------------------
+
+
+def alarm_queue(
+    state: OperatorState, states: Sequence[str] = ("open", "acknowledged")
+) -> list[Any]:
+    with state.storage() as client:
+        data = check(client.get("/v1/alarms", params={"state": list(states)}), "storage")
+    return list(data["items"])
+
+
+def alarm(state: OperatorState, alarm_id: str) -> dict[str, Any]:
+    with state.storage() as client:
+        return dict(check(client.get(f"/v1/alarms/{alarm_id}"), "storage"))
+
+
+def transition(state: OperatorState, alarm_id: str, action: str) -> dict[str, Any]:
+    with state.storage() as client:
+        return dict(check(client.post(f"/v1/alarms/{alarm_id}/{action}"), "storage"))
+
+
+# --- releases -------------------------------------------------------------------------------
+
+
+@dataclass
+class Released:
+    camera_id: str
+    recording_id: str
+    kind: str
+    start_ms: int
+    path: Path | None
+    pre_alarm: bool = False
+    refused: str | None = None  # reason code when this recording was not released
+
+
+@dataclass
+class ReleaseResult:
+    custodians: list[str]
+    items: list[Released] = field(default_factory=list)
+
+    @property
+    def decrypted(self) -> list[Released]:
+        return [i for i in self.items if i.path is not None]
+
+
+def _metadata(site_id: str, item: dict[str, Any]) -> RecordingMetadata:
+    return RecordingMetadata(
+        site_id,
+        item["camera_id"],
+        item["recording_id"],
+        RecordingKind(item["kind"]),
+        int(item["start_ms"]),
+        int(item["end_ms"]),
+    )
+
+
+def _arc_detail(client: SignedClient, site_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    path = f"/v1/sites/{site_id}/arc/cameras/{item['camera_id']}/recordings/{item['recording_id']}"
+    return dict(check(client.get(path), "storage"))
+
+
+def _threshold(header: bytes) -> int:
+    for st in parse_header(header).stanzas:
+        if st.type == "camvault-escrow":
+            return parse_escrow_stanza(st).threshold
+    raise ClientError("recording has no escrow stanza: the ARC cannot read it")
+
+
+def _refusal(exc: ThresholdNotMet) -> ReleaseRefused:
+    reasons = {
+        cid: (e.reason if isinstance(e, CustodianRefused) else f"unavailable ({e})")
+        for cid, e in exc.errors.items()
+    }
+    return ReleaseRefused(reasons, "")
+
+
+def release_batch(
+    state: OperatorState,
+    client: SignedClient,
+    site_id: str,
+    items: Sequence[dict[str, Any]],
+    *,
+    purpose: Purpose,
+    justification: SignedStatement,
+    out_dir: Path,
+    on_item: Callable[[Released], None] | None = None,
+    append_to: Path | None = None,
+) -> ReleaseResult:
+    """Fetch headers (storage, justified route), gather t releases for the whole batch,
+    open the shares, decrypt each payload into ``out_dir/<camera>/<recording><ext>``
+    (and, with ``append_to``, append video to that growing file)."""
+    recs: list[tuple[dict[str, Any], Recording, str]] = []
+    for item in items:
+        detail = _arc_detail(client, site_id, item)
+        if detail.get("header") is None:
+            continue
+        recs.append(
+            (
+                item,
+                Recording(base64.b64decode(detail["header"]), _metadata(site_id, item)),
+                str(detail["download_url"]),
+            )
+        )
+    if not recs:
+        return ReleaseResult([])
+    session = SessionKey.generate()
+    try:
+        releases = gather_releases(
+            state.endpoints(),
+            _threshold(recs[0][1].header),
+            state.operator_id,
+            state.key(),
+            purpose=purpose.value,
+            justification=justification,
+            session=session,
+            recordings=[r for _, r, _ in recs],
+        )
+    except ThresholdNotMet as exc:
+        raise _refusal(exc) from exc
+    result = ReleaseResult([r.custodian_id for r in releases])
+    for item, rec, url in recs:
+        out = Released(
+            item["camera_id"], item["recording_id"], item["kind"], int(item["start_ms"]), None
+        )
+        try:
+            file_key = recover_file_key(releases, rec, session)
+        except CryptoError:
+            reasons = {
+                r.refused[rec.metadata.recording_id][0]
+                for r in releases
+                if rec.metadata.recording_id in r.refused
+            }
+            out.refused = ", ".join(sorted(reasons)) or "not_released"
+        else:
+            buf = io.BytesIO()
+            fetch_payload(url, buf)
+            buf.seek(0)
+            plain = io.BytesIO()
+            decrypt_payload(file_key, buf, plain)
+            path = out_dir / out.camera_id / (out.recording_id + EXTENSIONS.get(out.kind, ".bin"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(plain.getvalue())
+            if append_to is not None and path.suffix == ".ts":
+                with append_to.open("ab") as fh:
+                    fh.write(plain.getvalue())
+            out.path = path
+        result.items.append(out)
+        if on_item is not None:
+            on_item(out)
+    return result
+
+
+def release_alarm(
+    state: OperatorState,
+    alarm_id: str,
+    out_dir: Path,
+    on_item: Callable[[Released], None] | None = None,
+) -> ReleaseResult:
+    """Release and decrypt the recordings of an alarm window: pre-alarm recordings first
+    (one batch), then the rest (a second batch)."""
+    a = alarm(state, alarm_id)
+    site_id = a["site_id"]
+    event = signed_from_json(a["event"])
+    trigger = int(a["triggered_at_ms"])
+    with state.storage() as client:
+        items = list(iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings"))
+        items = [i for i in items if i["status"] == "committed"]
+        items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
+        pre = [i for i in items if i["start_ms"] < trigger]
+        post = [i for i in items if i["start_ms"] >= trigger]
+        total = ReleaseResult([])
+        for batch, is_pre in ((pre, True), (post, False)):
+            if not batch:
+                continue
+
+            def mark(r: Released, is_pre: bool = is_pre) -> None:
+                r.pre_alarm = is_pre
+                if on_item is not None:
+                    on_item(r)
+
+            res = release_batch(
+                state,
+                client,
+                site_id,
+                batch,
+                purpose=Purpose.ALARM_VERIFICATION,
+                justification=event,
+                out_dir=out_dir,
+                on_item=mark,
+            )
+            total.custodians = res.custodians
+            total.items.extend(res.items)
+    return total
+
+
+def my_consents(state: OperatorState) -> list[dict[str, Any]]:
+    with state.storage() as client:
+        return list(check(client.get("/v1/consents"), "storage")["items"])
+
+
+def release_consent(
+    state: OperatorState,
+    consent_id: str,
+    out_dir: Path,
+    on_item: Callable[[Released], None] | None = None,
+) -> ReleaseResult:
+    """Release and decrypt what a customer's consent covers (technicians)."""
+    match = [c for c in my_consents(state) if c["consent_id"] == consent_id]
+    if not match:
+        raise ClientError(f"no consent {consent_id} granted to {state.operator_id}")
+    c = match[0]
+    consent = signed_from_json(c["consent"])
+    site_id = c["site_id"]
+    body = c["consent"]["body"]
+    with state.storage() as client:
+        items = [
+            i
+            for i in iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings")
+            if i["status"] == "committed"
+            and i["camera_id"] in body["cameras"]
+            and body["recordings_from_ms"] <= i["start_ms"]
+            and i["end_ms"] <= body["recordings_to_ms"]
+        ]
+        items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
+        return release_batch(
+            state,
+            client,
+            site_id,
+            items,
+            purpose=Purpose.MAINTENANCE,
+            justification=consent,
+            out_dir=out_dir,
+            on_item=on_item,
+        )
+
+
+def release_unjustified(state: OperatorState, site_id: str) -> None:
+    """Ask for a site's recordings without any justification: the storage service refuses
+    (``no_justification``). Used to show the rule; raises ServiceRefused."""
+    with state.storage() as client:
+        list(iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings"))
+
+
+# --- live -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LiveSegment:
+    released: Released
+    latency_ms: int  # decrypted at the operator - end of the segment at the camera
+    backlog: bool  # already committed when the feed was opened
+
+
+def _sse(client: SignedClient, path: str, timeout_s: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    request = client.build("GET", path)
+    resp = client.send(request, stream=True)
+    try:
+        if resp.status_code != 200:
+            resp.read()
+            check(resp, "storage")
+        name, data = "message", ""
+        deadline = time.monotonic() + timeout_s
+        for line in resp.iter_lines():
+            if time.monotonic() > deadline:
+                return
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+            elif line == "" and data:
+                yield name, json.loads(data)
+                name, data = "message", ""
+    finally:
+        resp.close()
+
+
+def live(
+    state: OperatorState,
+    alarm_id: str,
+    out_dir: Path,
+    *,
+    on_segment: Callable[[LiveSegment], None] | None = None,
+    max_segments: int | None = None,
+    timeout_s: float = 1800.0,
+) -> tuple[list[LiveSegment], str]:
+    """Follow the alarm's live feed: per new recording, one release (t custodians), decrypt,
+    append video to ``out_dir/<camera>-live.ts`` (MPEG-TS segments concatenate into one
+    playable file). Returns the segments and why the feed ended."""
+    a = alarm(state, alarm_id)
+    site_id = a["site_id"]
+    event = signed_from_json(a["event"])
+    opened = now_ms()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    segments: list[LiveSegment] = []
+    ended = "timeout"
+    with (
+        state.storage() as client,
+        SignedClient(
+            state.config.storage_url,
+            f"operator:{state.operator_id}",
+            state.key(),
+            timeout=timeout_s,
+        ) as feed,
+    ):
+        for name, data in _sse(feed, f"/v1/alarms/{alarm_id}/feed", timeout_s):
+            if name == "end":
+                ended = str(data.get("reason", "end"))
+                break
+            if name != "recording":
+                continue
+            res = release_batch(
+                state,
+                client,
+                site_id,
+                [data],
+                purpose=Purpose.ALARM_VERIFICATION,
+                justification=event,
+                out_dir=out_dir,
+                append_to=out_dir / f"{data['camera_id']}-live.ts",
+            )
+            for r in res.items:
+                seg = LiveSegment(
+                    r, now_ms() - int(data["end_ms"]), int(data.get("committed_ms", 0)) < opened
+                )
+                segments.append(seg)
+                if on_segment is not None:
+                    on_segment(seg)
+            if max_segments is not None and len(segments) >= max_segments:
+                ended = "max_segments"
+                break
+    return segments, ended
+
+
+# --- technicians, telemetry -----------------------------------------------------------------
+
+
+def request_consent(
+    state: OperatorState,
+    site_id: str,
+    cameras: list[str],
+    scope: list[str],
+    from_ms: int,
+    to_ms: int,
+    duration_s: int,
+    reason: str,
+) -> dict[str, Any]:
+    with state.storage() as client:
+        return dict(
+            check(
+                client.post(
+                    f"/v1/sites/{site_id}/consent-requests",
+                    json={
+                        "cameras": cameras,
+                        "scope": scope,
+                        "recordings_from_ms": from_ms,
+                        "recordings_to_ms": to_ms,
+                        "duration_s": duration_s,
+                        "reason": reason,
+                    },
+                ),
+                "storage",
+            )
+        )
+
+
+def my_requests(state: OperatorState) -> list[dict[str, Any]]:
+    with state.storage() as client:
+        return list(check(client.get("/v1/consent-requests"), "storage")["items"])
+
+
+def telemetry(
+    state: OperatorState, site_id: str, device_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"limit": limit}
+    if device_id is not None:
+        params["device_id"] = device_id
+    with state.storage() as client:
+        data = check(client.get(f"/v1/sites/{site_id}/telemetry", params=params), "storage")
+    return list(data["items"])
+
+
+__all__ = [
+    "ReleaseError",
+    "ReleaseRefused",
+    "ServiceRefused",
+]

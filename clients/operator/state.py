@@ -1,0 +1,90 @@
+"""The operator's local state directory::
+
+operator.key    the operator's personal Ed25519 signing key (mode 0600)
+config.json     operator id, role, storage URL, custodians (URL and keys, fetched once
+                from each custodian's /v1/custodian and then pinned here)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clients.customer.errors import StateError
+from clients.customer.state import CustodianInfo, write_json, write_secret
+from clients.http import SignedClient
+from clients.operator_release import CustodianEndpoint
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.statements import OperatorRole
+
+KEY_FILE = "operator.key"
+CONFIG_FILE = "config.json"
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("CAMVAULT_OPERATOR_DIR")
+    return Path(env) if env else Path.home() / ".camvault" / "operator"
+
+
+@dataclass
+class OperatorConfig:
+    operator_id: str
+    role: OperatorRole
+    storage_url: str
+    custodians: list[CustodianInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operator_id": self.operator_id,
+            "role": self.role.value,
+            "storage_url": self.storage_url,
+            "custodians": [c.to_json() for c in self.custodians],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> OperatorConfig:
+        return cls(
+            str(obj["operator_id"]),
+            OperatorRole(obj["role"]),
+            str(obj["storage_url"]),
+            [CustodianInfo.from_json(c) for c in obj["custodians"]],
+        )
+
+
+class OperatorState:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        if not (root / KEY_FILE).exists():
+            raise StateError(f"{root} holds no operator key: run `camvault operator init`")
+        self.config = OperatorConfig.from_json(json.loads((root / CONFIG_FILE).read_text()))
+
+    @classmethod
+    def init(cls, root: Path, config: OperatorConfig) -> OperatorState:
+        if (root / KEY_FILE).exists():
+            raise StateError(f"{root} already holds an operator key (not overwritten)")
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)
+        write_secret(root / KEY_FILE, Ed25519SigningKey.generate().to_text() + "\n")
+        write_json(root / CONFIG_FILE, config.to_json())
+        return cls(root)
+
+    def key(self) -> Ed25519SigningKey:
+        return Ed25519SigningKey.from_text((self.root / KEY_FILE).read_text().strip())
+
+    @property
+    def operator_id(self) -> str:
+        return self.config.operator_id
+
+    def storage(self) -> SignedClient:
+        return SignedClient(
+            self.config.storage_url, f"operator:{self.config.operator_id}", self.key()
+        )
+
+    def endpoints(self) -> list[CustodianEndpoint]:
+        return [
+            CustodianEndpoint(c.custodian_id, c.url, c.escrow_key, c.log_key)
+            for c in self.config.custodians
+        ]

@@ -1,0 +1,269 @@
+"""`camvault operator ...`: the ARC operator console and the technician's commands. Thin:
+parse options, call clients.operator.console, render with rich. Refusals (storage service or
+custodians) are printed with their reason codes and exit status 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clients.customercli import err_console, fail, fmt_time, guarded, parse_time
+from clients.operator import console as lib
+from clients.operator.state import OperatorState, default_state_dir
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.statements import OperatorRole
+
+console = Console()
+
+app = typer.Typer(
+    name="operator",
+    help="The alarm-receiving centre: alarm queue, releases, live view, consents, telemetry.",
+    no_args_is_help=True,
+)
+consent_app = typer.Typer(help="Technicians: ask a customer for a consent.", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        envvar="CAMVAULT_OPERATOR_DIR",
+        help="state directory (default ~/.camvault/operator)",
+    ),
+]
+
+
+def load(state: Path | None) -> OperatorState:
+    return OperatorState(state or default_state_dir())
+
+
+def _print_item(r: lib.Released) -> None:
+    tag = "pre-alarm " if r.pre_alarm else ""
+    if r.path is not None:
+        console.print(f"  {tag}{r.camera_id}/{r.recording_id} ({r.kind}) -> {r.path}")
+    else:
+        console.print(f"  {tag}{r.camera_id}/{r.recording_id} ({r.kind}) refused: {r.refused}")
+
+
+@app.command()
+def init(
+    operator_id: Annotated[str, typer.Option("--id", help="operator id")],
+    storage: Annotated[str, typer.Option(help="storage service URL")],
+    custodian: Annotated[list[str], typer.Option(help="custodian URL (repeat)")],
+    role: Annotated[OperatorRole, typer.Option(help="operator or technician")] = (
+        OperatorRole.OPERATOR
+    ),
+    state: StateOpt = None,
+) -> None:
+    """Create the operator's signing key and pin the custodians' public keys."""
+    with guarded():
+        st = lib.init_operator(state or default_state_dir(), operator_id, role, storage, custodian)
+    console.print(f"operator {operator_id} ({role.value}): {st.key().public_key.to_text()}")
+
+
+@app.command()
+def register(
+    arc_key: Annotated[Path, typer.Option(help="file holding the ARC's ed25519-secret key")],
+    state: StateOpt = None,
+) -> None:
+    """(ARC administrator) sign the OperatorRegistration; register at storage and custodians."""
+    with guarded():
+        out = lib.register(load(state), Ed25519SigningKey.from_text(arc_key.read_text().strip()))
+    for where, status in out.items():
+        console.print(f"registered at {where}: {status}")
+
+
+@app.command()
+def alarms(
+    all_states: Annotated[bool, typer.Option("--all", help="closed/cancelled too")] = False,
+    state: StateOpt = None,
+) -> None:
+    """The alarm queue (open and acknowledged alarms, newest first)."""
+    states = (
+        ("open", "acknowledged", "closed", "cancelled") if all_states else ("open", "acknowledged")
+    )
+    with guarded():
+        items = lib.alarm_queue(load(state), states)
+    table = Table(title=f"{len(items)} alarm(s)")
+    for col in ("alarm", "site", "state", "type", "triggered", "access until", "open"):
+        table.add_column(col)
+    for a in items:
+        table.add_row(
+            a["alarm_id"],
+            a["site_id"],
+            a["state"],
+            a["event"]["body"]["alarm_type"],
+            fmt_time(a["triggered_at_ms"]),
+            fmt_time(a["access_until_ms"]),
+            "yes" if a["access_open"] else "no",
+        )
+    console.print(table)
+
+
+@app.command()
+def ack(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> None:
+    """Acknowledge an alarm."""
+    with guarded():
+        a = lib.transition(load(state), alarm_id, "ack")
+    console.print(f"alarm {alarm_id}: {a['state']}")
+
+
+@app.command()
+def close(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> None:
+    """Close an acknowledged alarm."""
+    with guarded():
+        a = lib.transition(load(state), alarm_id, "close")
+    console.print(f"alarm {alarm_id}: {a['state']}")
+
+
+@app.command()
+def release(
+    out: Annotated[Path, typer.Option(help="output directory for decrypted files")],
+    alarm: Annotated[str | None, typer.Option(help="alarm id (ARC operators)")] = None,
+    consent: Annotated[str | None, typer.Option(help="consent id (technicians)")] = None,
+    site: Annotated[str | None, typer.Option(help="site, without justification")] = None,
+    state: StateOpt = None,
+) -> None:
+    """Request releases from t custodians and decrypt (alarm window: pre-alarm first)."""
+    if sum(x is not None for x in (alarm, consent, site)) != 1:
+        fail("give exactly one of --alarm, --consent or --site")
+    with guarded():
+        st = load(state)
+        if alarm is not None:
+            res = lib.release_alarm(st, alarm, out, on_item=_print_item)
+        elif consent is not None:
+            res = lib.release_consent(st, consent, out, on_item=_print_item)
+        else:
+            assert site is not None
+            lib.release_unjustified(st, site)
+            fail("the storage service listed recordings without a justification")
+    console.print(
+        f"{len(res.decrypted)} of {len(res.items)} recording(s) decrypted into {out} "
+        f"(custodians {', '.join(res.custodians) or '-'})"
+    )
+    if len(res.decrypted) < len(res.items):
+        raise typer.Exit(1)
+
+
+@app.command()
+def live(
+    alarm_id: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option(help="output directory (growing <camera>-live.ts)")],
+    max_segments: Annotated[int | None, typer.Option(help="stop after N segments")] = None,
+    timeout: Annotated[float, typer.Option(help="stop after this many seconds")] = 1800.0,
+    state: StateOpt = None,
+) -> None:
+    """Follow the alarm's live feed; release, decrypt and append each segment as it arrives."""
+
+    def show(seg: lib.LiveSegment) -> None:
+        r = seg.released
+        what = "backlog" if seg.backlog else "live"
+        if r.path is None:
+            console.print(f"{r.camera_id}/{r.recording_id} ({r.kind}) refused: {r.refused}")
+        else:
+            console.print(
+                f"{r.camera_id}/{r.recording_id} ({r.kind}, {what}) decrypted, "
+                f"latency {seg.latency_ms} ms"
+            )
+
+    with guarded():
+        segments, ended = lib.live(
+            load(state),
+            alarm_id,
+            out,
+            on_segment=show,
+            max_segments=max_segments,
+            timeout_s=timeout,
+        )
+    console.print(f"feed ended ({ended}): {len(segments)} segment(s)")
+
+
+@consent_app.command("request")
+def consent_request(
+    site: Annotated[str, typer.Option(help="site id")],
+    camera: Annotated[list[str], typer.Option(help="camera (repeat)")],
+    from_: Annotated[str, typer.Option("--from", help="recordings from (ms or ISO 8601)")],
+    to: Annotated[str, typer.Option(help="recordings to (ms or ISO 8601)")],
+    reason: Annotated[str, typer.Option(help="why (shown to the customer)")],
+    scope: Annotated[list[str], typer.Option(help="recordings, live, stills")] = ["recordings"],  # noqa: B006
+    duration: Annotated[int, typer.Option(help="seconds of access asked")] = 3600,
+    state: StateOpt = None,
+) -> None:
+    """Ask the customer for a maintenance consent."""
+    with guarded():
+        r = lib.request_consent(
+            load(state),
+            site,
+            camera,
+            scope,
+            parse_time(from_) or 0,
+            parse_time(to) or 0,
+            duration,
+            reason,
+        )
+    console.print(f"consent request {r['request_id']}: {r['state']}")
+
+
+@consent_app.command("list")
+def consent_list(state: StateOpt = None) -> None:
+    """My consent requests and the consents granted to me."""
+    with guarded():
+        st = load(state)
+        reqs, consents = lib.my_requests(st), lib.my_consents(st)
+    table = Table(title="consent requests")
+    for col in ("request", "site", "state", "consent", "refusal"):
+        table.add_column(col)
+    for r in reqs:
+        table.add_row(
+            r["request_id"],
+            r["site_id"],
+            r["state"],
+            r["consent_id"] or "-",
+            r["refusal_reason"] or "-",
+        )
+    console.print(table)
+    table = Table(title="consents granted")
+    for col in ("consent", "site", "until", "revoked"):
+        table.add_column(col)
+    for c in consents:
+        table.add_row(
+            c["consent_id"],
+            c["site_id"],
+            fmt_time(c["not_after_ms"]),
+            "yes" if c["revoked"] else "no",
+        )
+    console.print(table)
+
+
+@app.command()
+def telemetry(
+    site: Annotated[str, typer.Option(help="site id")],
+    device: Annotated[str | None, typer.Option(help="one device")] = None,
+    limit: Annotated[int, typer.Option(help="rows")] = 50,
+    state: StateOpt = None,
+) -> None:
+    """Devices' technical telemetry (battery, signal, firmware, storage health)."""
+    with guarded():
+        items = lib.telemetry(load(state), site, device, limit)
+    table = Table(title=f"telemetry of {site}")
+    cols = ("device", "reported", "battery %", "signal dBm", "firmware", "storage", "temp °C")
+    for col in cols:
+        table.add_column(col)
+    for t in items:
+        table.add_row(
+            t["device_id"],
+            fmt_time(t["reported_ms"]),
+            str(t["battery_pct"]),
+            str(t["signal_dbm"]),
+            t["firmware"],
+            t["storage_health"],
+            str(t["temperature_c"]),
+        )
+    console.print(table)
+
+
+__all__ = ["app", "err_console"]

@@ -1,0 +1,253 @@
+"""`camvault operator ...` (ARC operator and technician) against the real storage service
+and three real custodians, with a customer set up through `camvault customer`."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from clients.customer.site import signed_from_json
+from clients.operator.console import _arc_detail, _metadata, alarm, my_consents
+from clients.operator.state import OperatorState
+from clients.operator_release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
+from crypto.escrow import SessionKey
+from crypto.metadata import RecordingKind
+from crypto.statements import Purpose
+from tests.clients.customer_world import (
+    World,
+    now_ms,
+    setup_customer,
+    setup_operator,
+    world_fixture,  # noqa: F401 (the `world` fixture)
+)
+from tests.storage.support import CAMVAULT
+
+
+def test_operator_without_alarm_is_refused(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    c.camera.record(now_ms() - 20_000)
+    op = setup_operator(world, tmp_path)
+    out = op.run("release", "--site", c.site_id, "--out", tmp_path / "o", code=1).output
+    assert "no_justification" in out
+    assert c.site_id not in op.run("alarms").output
+    assert not (tmp_path / "o").exists()
+
+
+def test_alarm_release_decrypts_pre_alarm_and_window(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path, pre_alarm=30)
+    trigger = now_ms() - 8_000
+    old = c.camera.record(trigger - 120_000)  # outside the 30 s pre-alarm window
+    pre = [c.camera.record(trigger - 20_000), c.camera.record(trigger - 4_000)]
+    post = c.camera.record(trigger + 1_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    queue = op.run("alarms").output
+    assert a["alarm_id"] in queue and c.site_id in queue
+    assert "acknowledged" in op.run("ack", a["alarm_id"]).output
+
+    out_dir = tmp_path / "released"
+    out = op.run("release", "--alarm", a["alarm_id"], "--out", out_dir).output
+    assert "3 of 3 recording(s) decrypted" in out
+    for rid in [*pre, post]:
+        assert (out_dir / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
+    assert not (out_dir / "cam-front" / f"{old}.ts").exists()
+    lines = [line for line in out.splitlines() if "cam-front/" in line]
+    assert [pre[0] in lines[0], pre[1] in lines[1], post in lines[2]] == [True] * 3
+    assert lines[0].strip().startswith("pre-alarm") and not lines[2].strip().startswith("pre")
+
+    # the customer sees the access: notices in the inbox, and in the audit who/when/why
+    deadline = time.monotonic() + 15
+    while "access_notice" not in c.run("inbox", "--kind", "access_notice").output:
+        assert time.monotonic() < deadline, "no access notice delivered"
+        time.sleep(0.3)
+    audit = c.run("audit").output
+    assert audit.count("log verified") == 3
+    # two batches (pre-alarm first), each logged by every custodian asked
+    assert op.operator_id in audit and "alarm-verification" in audit
+    assert "released 2" in audit and "released 1" in audit
+    assert f"alarm {a['event']['body']['event_id']} (intrusion) of panel-1" in audit
+
+    assert "closed" in op.run("close", a["alarm_id"]).output
+    again = op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "x", code=1).output
+    assert "no_justification" in again
+
+
+def test_customer_cancel_stops_the_custodians(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    trigger = now_ms() - 3_000
+    rid = c.camera.record(trigger - 5_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    st = OperatorState(op.state)
+    with st.storage() as client:  # the operator fetched the header while the alarm was open
+        item = {
+            "camera_id": "cam-front",
+            "recording_id": rid,
+            "kind": "segment",
+            "start_ms": trigger - 5_000,
+            "end_ms": trigger - 3_000,
+        }
+        header = base64.b64decode(_arc_detail(client, c.site_id, item)["header"])
+    assert "cancelled" in c.run("alarm", "cancel", a["alarm_id"]).output
+    out = op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "o", code=1).output
+    assert "no_justification" in out  # storage side
+    with pytest.raises(ThresholdNotMet) as exc:  # and every custodian, independently
+        gather_releases(
+            st.endpoints(),
+            2,
+            op.operator_id,
+            st.key(),
+            purpose=Purpose.ALARM_VERIFICATION.value,
+            justification=signed_from_json(alarm(st, a["alarm_id"])["event"]),
+            session=SessionKey.generate(),
+            recordings=[Recording(header, _metadata(c.site_id, item))],
+        )
+    reasons = {e.reason for e in exc.value.errors.values() if isinstance(e, CustodianRefused)}
+    assert reasons == {"alarm_cancelled"}
+
+
+def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    a = c.panel.raise_alarm()
+    op = setup_operator(world, tmp_path)
+    out_dir = tmp_path / "live"
+    proc = subprocess.Popen(
+        [
+            str(CAMVAULT),
+            "operator",
+            "live",
+            a["alarm_id"],
+            "--out",
+            str(out_dir),
+            "--max-segments",
+            "2",
+            "--timeout",
+            "60",
+        ],
+        env={**os.environ, **op.env, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(2.0)
+        rids = []
+        for _ in range(2):
+            rids.append(c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE))
+            time.sleep(0.5)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    for rid in rids:
+        assert f"cam-front/{rid} (live, live) decrypted, latency" in output
+    assert "feed ended (max_segments): 2 segment(s)" in output
+    growing = (out_dir / "cam-front-live.ts").read_bytes()
+    assert growing == b"".join(c.camera.plaintexts[r] for r in rids)
+
+
+def test_consent_request_approve_release_revoke(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    t0 = now_ms() - 600_000
+    inside = [c.camera.record(t0), c.camera.record(t0 + 2_000)]
+    outside = c.camera.record(t0 + 100_000)
+    tech = setup_operator(world, tmp_path, role="technician")
+    out = tech.run(
+        "consent",
+        "request",
+        "--site",
+        c.site_id,
+        "--camera",
+        "cam-front",
+        "--from",
+        str(t0),
+        "--to",
+        str(t0 + 10_000),
+        "--duration",
+        "600",
+        "--reason",
+        "camera 1 loses focus at night",
+    ).output
+    request_id = out.split()[2].rstrip(":")
+    assert "pending" in out
+    # nothing before the customer answers
+    assert (
+        "no_justification"
+        in tech.run("release", "--site", c.site_id, "--out", tmp_path / "n", code=1).output
+    )
+    reqs = c.run("consent", "requests").output
+    assert request_id in reqs and "loses focus" in reqs
+    assert "consent_request" in c.run("inbox").output
+    approved = c.run("consent", "approve", request_id).output
+    consent_id = approved.split()[1]
+    assert tech.operator_id in approved
+
+    out_dir = tmp_path / "maint"
+    out = tech.run("release", "--consent", consent_id, "--out", out_dir).output
+    assert "2 of 2 recording(s) decrypted" in out
+    for rid in inside:
+        assert (out_dir / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
+    assert not (out_dir / "cam-front" / f"{outside}.ts").exists()
+
+    st = OperatorState(tech.state)
+    item = {
+        "camera_id": "cam-front",
+        "recording_id": inside[0],
+        "kind": "segment",
+        "start_ms": t0,
+        "end_ms": t0 + 2_000,
+    }
+    with st.storage() as client:
+        header = base64.b64decode(_arc_detail(client, c.site_id, item)["header"])
+    consent = signed_from_json(
+        next(x for x in my_consents(st) if x["consent_id"] == consent_id)["consent"]
+    )
+
+    revoked = c.run("consent", "revoke", consent_id).output
+    assert revoked.count("custodian c") == 3 and "revoked" in revoked
+    refused = tech.run("release", "--consent", consent_id, "--out", tmp_path / "r", code=1)
+    assert "no_justification" in refused.output
+    # the custodians heard of the revocation directly: a header kept from before is useless
+    with pytest.raises(ThresholdNotMet) as exc:
+        gather_releases(
+            st.endpoints(),
+            2,
+            tech.operator_id,
+            st.key(),
+            purpose=Purpose.MAINTENANCE.value,
+            justification=consent,
+            session=SessionKey.generate(),
+            recordings=[Recording(header, _metadata(c.site_id, item))],
+        )
+    reasons = {e.reason for e in exc.value.errors.values() if isinstance(e, CustodianRefused)}
+    assert reasons == {"consent_revoked"}
+    audit = c.run("audit").output
+    assert "maintenance" in audit and f"consent {consent_id}" in audit and "released 2" in audit
+    assert "refused consent_revoked" in audit
+
+
+def test_telemetry_view(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    with c.camera.client as client:
+        r = client.post(
+            f"/v1/sites/{c.site_id}/devices/cam-front/telemetry",
+            json={
+                "reported_ms": now_ms(),
+                "battery_pct": 87,
+                "signal_dbm": -61,
+                "firmware": "1.4.2",
+                "storage_health": "ok",
+                "uptime_s": 3600,
+            },
+        )
+    assert r.status_code in (200, 201), r.text
+    op = setup_operator(world, tmp_path)
+    out = op.run("telemetry", "--site", c.site_id).output
+    assert "cam-front" in out and "87" in out and "1.4.2" in out
