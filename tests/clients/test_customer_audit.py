@@ -1,0 +1,55 @@
+"""`camvault customer audit` across custodian restarts and a truncated log (own world: this
+module rewrites a custodian's database)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.clients.customer_world import (
+    World,
+    now_ms,
+    setup_customer,
+    setup_operator,
+    world_fixture,  # noqa: F401 (the `world` fixture)
+)
+
+
+def test_audit_lists_every_access_and_detects_a_truncated_log(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    first = c.run("audit").output
+    assert first.count("log verified") == 3  # site keys + 2 devices, all signed by the customer
+    trigger = now_ms() - 5_000
+    c.camera.record(trigger - 3_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "o")
+    deadline = time.monotonic() + 15
+    while "access_notice" not in c.run("inbox", "--kind", "access_notice").output:
+        assert time.monotonic() < deadline, "no access notice delivered"
+        time.sleep(0.3)
+    out = c.run("audit").output
+    assert out.count("log verified") == 3 and "1 notice(s) included" in out
+    assert out.count(op.operator_id) >= 2 and "released 1" in out
+    # a second audit: nothing new, the earlier accesses are still listed (kept locally)
+    out = c.run("audit").output
+    assert out.count("log verified") == 3 and "released 1" in out
+
+    # custodian c1 rewrites history: it drops its last two entries (the release among them)
+    c1 = world.custodians[0]
+    c1.stop()
+    db = sqlite3.connect(world.workdir / "c1" / "escrow.db")
+    try:
+        size = db.execute("SELECT max(idx) + 1 FROM escrow_log").fetchone()[0]
+        db.execute("DELETE FROM escrow_outbox")
+        db.execute("DELETE FROM escrow_notices WHERE log_index >= ?", (size - 2,))
+        db.execute("DELETE FROM escrow_log WHERE idx >= ?", (size - 2,))
+        db.commit()
+    finally:
+        db.close()
+    c1.start()
+    out = c.run("audit", code=1).output
+    assert "custodian c1: PROBLEMS" in out
+    assert f"log_truncated (entry {size - 2}): log shrank from {size} to {size - 2}" in out
+    assert out.count("log verified") == 2
