@@ -257,10 +257,21 @@ def replace_header(
     header = decode_header(header_b64, settings.max_header_bytes)
     with session_scope(engine) as s:
         r = get_recording(s, site_id, camera_id, recording_id)
-        if r.header is None:
+        # One conditional UPDATE, not read-then-write: under READ COMMITTED a delete that
+        # commits between the read and the write would otherwise get its header back (the
+        # crypto-shred undone). The row lock makes this UPDATE wait for such a delete and then
+        # re-check the condition.
+        written = s.execute(
+            sa.update(Recording)
+            .where(
+                col(Recording.id) == r.id,
+                col(Recording.deleted_ms).is_(None),
+                col(Recording.header).is_not(None),
+            )
+            .values(header=header)
+        )
+        if written.rowcount != 1:  # type: ignore[attr-defined]
             raise ApiError("recording_deleted", "this recording was deleted")
-        r.header = header
-        s.add(r)
     return detail(engine, store, settings, site_id, camera_id, recording_id)
 
 
