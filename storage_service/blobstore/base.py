@@ -31,6 +31,8 @@ RESERVED_SEGMENT_PREFIX = ".camvault"
 #: S3 multipart rules, enforced identically by the local store.
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10_000
+#: Largest object ``copy`` handles (the S3 limit of one CopyObject request).
+MAX_COPY_SIZE = 5 * 1024**3
 #: Chunk size of streaming reads.
 READ_CHUNK_SIZE = 1024 * 1024
 
@@ -296,6 +298,17 @@ class BlobStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Delete the object; deleting a missing object is not an error."""
+
+    @abstractmethod
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Copy the object ``src`` to ``dst`` inside the store (the bytes never pass through
+        this process on S3), replacing any object at ``dst``; ``src`` is unchanged.
+
+        Afterwards ``dst`` is independent of ``src``: writing or deleting ``src`` (even
+        through a presigned URL) never changes ``dst``. The copy keeps the ``sha256`` of the
+        source when the store knows it. :class:`ObjectNotFound` if ``src`` does not exist.
+        The S3 store copies objects of at most :data:`MAX_COPY_SIZE` bytes (one CopyObject
+        request); larger sources raise :class:`BlobStoreError`."""
 
     @abstractmethod
     def list_objects(

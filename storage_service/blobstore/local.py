@@ -379,6 +379,64 @@ class LocalBlobStore(BlobStore):
         finally:
             os.close(fd)
 
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        """A hard link of ``src``'s file under ``dst`` (temporary name + rename, so ``dst``
+        changes atomically); a byte copy when the filesystem refuses links.
+
+        The link is independent of ``src`` because this store never writes a file in place:
+        every put, presigned PUT and completed multipart upload creates a new file and renames
+        it over the name, so a later write to ``src`` replaces ``src``'s directory entry and
+        leaves the linked file (and its SHA-256 attribute) as it was."""
+        validate_key(dst)
+        fd, _st = self._open_object(src)
+        try:
+            *dirs, name = dst.split("/")
+            with self._dirs(dirs, create=True, key=dst) as dfds:
+                info = self._link(src, fd, dfds[-1], name, dst)
+            if info is not None:
+                return info
+
+            def fill(out: int, digest: hashlib._Hash) -> int:
+                os.lseek(fd, 0, os.SEEK_SET)
+                return _copy_fd(fd, out, digest)
+
+            return self._write_atomic(dirs, name, dst, fill, None)
+        finally:
+            os.close(fd)
+
+    def _link(self, src: str, fd: int, dir_fd: int, name: str, dst: str) -> ObjectInfo | None:
+        """Link the open file ``fd`` (the object ``src``) as ``name`` in ``dir_fd``; None when
+        the link could not be made (the caller copies bytes instead)."""
+        *src_dirs, src_name = src.split("/")
+        tmp = TEMP_PREFIX + secrets.token_hex(8)
+        try:
+            with self._dirs(src_dirs, create=False, key=src) as sfds:
+                os.link(
+                    src_name, tmp, src_dir_fd=sfds[-1], dst_dir_fd=dir_fd, follow_symlinks=False
+                )
+        except (OSError, KeyConflict):
+            return None
+        try:
+            st = os.stat(tmp, dir_fd=dir_fd, follow_symlinks=False)
+            if (st.st_dev, st.st_ino) != (os.fstat(fd).st_dev, os.fstat(fd).st_ino):
+                # ``src`` was replaced since it was opened: copy the bytes that were opened.
+                os.unlink(tmp, dir_fd=dir_fd)
+                return None
+            try:
+                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.fsync(dir_fd)
+            except IsADirectoryError:
+                raise KeyConflict(
+                    f"key {dst!r} is a directory of other objects in the local store"
+                ) from None
+            except OSError as exc:
+                raise _io_error(f"copying to {dst!r}", exc) from exc
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+        return ObjectInfo(dst, st.st_size, _etag(st), _utc(st.st_mtime_ns), self._sha256_xattr(fd))
+
     def delete(self, key: str) -> None:
         validate_key(key)
         *dirs, name = key.split("/")

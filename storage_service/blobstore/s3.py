@@ -26,6 +26,7 @@ from botocore.config import Config
 from pydantic import SecretStr
 
 from storage_service.blobstore.base import (
+    MAX_COPY_SIZE,
     MAX_PART_NUMBER,
     MIN_PART_SIZE,
     READ_CHUNK_SIZE,
@@ -371,6 +372,25 @@ class S3BlobStore(BlobStore):
             resp["LastModified"],
             sha,
         )
+
+    def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Server-side CopyObject (metadata, and so the announced ``sha256``, copied along).
+        One request copies at most 5 GiB; multipart copy (UploadPartCopy) is not implemented,
+        so larger sources raise :class:`BlobStoreError`."""
+        validate_key(dst)
+        size = self.head(src).size
+        if size > MAX_COPY_SIZE:
+            raise BlobStoreError(
+                f"object {src!r} has {size} bytes; copy handles at most {MAX_COPY_SIZE}"
+            )
+        with _translate(self._where("CopyObject", dst)):
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=dst,
+                CopySource={"Bucket": self.bucket, "Key": src},
+                MetadataDirective="COPY",
+            )
+        return self.head(dst)
 
     def delete(self, key: str) -> None:
         validate_key(key)

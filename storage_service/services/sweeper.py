@@ -36,13 +36,38 @@ class SweepReport:
 
 
 def expire_uploads(engine: Engine, now: int) -> int:
+    """Remove expired uploads and queue their objects.
+
+    A commit may take the same upload concurrently (uploads.commit deletes the row in its
+    transaction and requires that it existed). Each row is therefore removed with its own
+    conditional DELETE and its object queued only when that DELETE removed it: a commit that
+    took the row first wins (under PostgreSQL the DELETE waits for the commit's row lock and
+    then finds nothing), and an object some recording points to is never queued.
+    """
+    expired = 0
     with session_scope(engine) as s:
         rows = s.exec(select(Upload).where(col(Upload.expires_ms) <= now).limit(1000)).all()
         for u in rows:
-            enqueue(s, u.object_key, u.multipart_upload_id, now)
-            s.delete(u)
-    UPLOADS_EXPIRED.inc(len(rows))
-    return len(rows)
+            taken = s.execute(
+                sa.delete(Upload).where(col(Upload.id) == u.id, col(Upload.expires_ms) <= now)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # committed (or dropped) meanwhile
+            expired += 1
+            # Recordings committed before the payload copy (services/uploads.py) kept their
+            # upload's key; such a key only ever belongs to that same recording id.
+            referenced = s.exec(
+                select(Recording.id).where(
+                    col(Recording.site_id) == u.site_id,
+                    col(Recording.camera_id) == u.camera_id,
+                    col(Recording.recording_id) == u.recording_id,
+                    col(Recording.object_key) == u.object_key,
+                )
+            ).first()
+            if referenced is None:
+                enqueue(s, u.object_key, u.multipart_upload_id, now)
+    UPLOADS_EXPIRED.inc(expired)
+    return expired
 
 
 def apply_retention(engine: Engine, now: int) -> int:

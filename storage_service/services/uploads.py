@@ -8,11 +8,16 @@
 2. ``commit``: the camera sends the age header and its signed Manifest. Checks, cheapest
    first: manifest signature under the enrolled camera key; manifest facts == the upload's;
    header grammar and SHA-256 == ``header_sha256``; the chain (``sequence`` == last + 1,
-   ``prev_manifest_sha256`` == hash of the last manifest); the object (multipart completed,
-   exists, size, SHA-256 computed by streaming it unless the store computed it itself). The
-   recording row, the camera's chain head and the removal of the upload row are one
-   transaction; the chain head moves with a compare-and-set, so concurrent commits of one
-   camera cannot both win.
+   ``prev_manifest_sha256`` == hash of the last manifest); the staging object (multipart
+   completed, exists, size). The object is then copied inside the store to a fresh key that
+   no presigned URL covers (``.../<recording_id>/rec-<random>``), and the copy's size and
+   SHA-256 (streamed unless the store computed it itself) are checked: the bytes checked are
+   the bytes served, whatever a holder of the still-valid upload URLs writes later. The
+   recording row, the camera's chain head, the removal of the upload row and queueing the
+   staging object for deletion are one transaction; the upload row must still exist (if the
+   sweeper expired it meanwhile, its object is already queued: ``upload_expired``, nothing
+   committed), and the chain head moves with a compare-and-set, so concurrent commits of
+   one camera cannot both win. A failed attempt deletes its copy.
 
 Commit is idempotent: the same manifest again returns the stored recording; another manifest
 for an existing recording id is a conflict.
@@ -37,16 +42,17 @@ from crypto.errors import SignatureError, StatementError
 from crypto.statements import Manifest, SignedStatement, manifest_hash, verify
 from storage_service.blobstore import (
     BlobStore,
+    BlobStoreError,
     CompletedPart,
     InvalidMultipart,
     LocalBlobStore,
     ObjectNotFound,
     UploadNotFound,
 )
-from storage_service.blobstore.base import MAX_PART_NUMBER
+from storage_service.blobstore.base import MAX_COPY_SIZE, MAX_PART_NUMBER
 from storage_service.clock import now_ms
 from storage_service.db.engine import session_scope
-from storage_service.db.models import Device, Recording, Upload
+from storage_service.db.models import DeletionQueue, Device, Recording, Upload
 from storage_service.errors import ApiError
 from storage_service.metrics import COMMITS, COMMITTED_BYTES
 from storage_service.schemas import CommitRequest, PartURL, UploadOut, UploadRequest
@@ -114,10 +120,12 @@ def request_upload(
 ) -> tuple[UploadOut, bool]:
     if req.end_ms < req.start_ms:
         raise ApiError("invalid_range", "end_ms is before start_ms")
-    if req.payload_size > settings.max_recording_bytes:
-        raise ApiError(
-            "recording_too_large", f"payload larger than {settings.max_recording_bytes} bytes"
-        )
+    limit = settings.max_recording_bytes
+    if not isinstance(store, LocalBlobStore):
+        # commit copies the payload with one CopyObject request (at most 5 GiB)
+        limit = min(limit, MAX_COPY_SIZE)
+    if req.payload_size > limit:
+        raise ApiError("recording_too_large", f"payload larger than {limit} bytes")
     part_size: int | None = None
     if req.multipart:
         part_size = req.part_size or DEFAULT_PART_SIZE
@@ -194,12 +202,15 @@ def _upload_query(site_id: str, camera_id: str, recording_id: str) -> SelectOfSc
 
 
 def _drop_upload(engine: Engine, upload_id: str, now: int) -> None:
-    """Delete an upload row and queue its object (and multipart upload) for removal."""
+    """Delete an upload row and queue its object (and multipart upload) for removal, only if
+    this DELETE removed it (a concurrent commit or sweep may have taken it)."""
     with session_scope(engine) as s:
         u = s.get(Upload, upload_id)
-        if u is not None:
+        if u is None:
+            return
+        taken = s.execute(sa.delete(Upload).where(col(Upload.id) == upload_id))
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
             enqueue(s, u.object_key, u.multipart_upload_id, now)
-            s.delete(u)
 
 
 # --- commit ----------------------------------------------------------------------------------
@@ -273,9 +284,11 @@ def _object_sha256(store: BlobStore, key: str) -> str:
     return digest.hexdigest()
 
 
-def _check_object(
+def _check_staging(
     store: BlobStore, u: Upload, m: Manifest, parts: list[CompletedPart] | None
 ) -> None:
+    """Complete a multipart upload and check that the staging object has the manifest's
+    size (cheap); its bytes are checked on the committed copy (:func:`_check_copy`)."""
     if u.multipart_upload_id is not None:
         if not parts:
             raise ApiError("multipart_invalid", "a multipart commit lists its parts and ETags")
@@ -289,19 +302,107 @@ def _check_object(
         raise ApiError("multipart_invalid", "this upload is not multipart")
     try:
         info = store.head(u.object_key)
-        if info.size != m.payload_size:
-            raise ApiError(
-                "object_size_mismatch",
-                f"object has {info.size} bytes, manifest says {m.payload_size}",
-            )
+    except ObjectNotFound:
+        raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+    _check_size(info.size, m)
+
+
+def _check_size(size: int, m: Manifest) -> None:
+    if size != m.payload_size:
+        raise ApiError(
+            "object_size_mismatch", f"object has {size} bytes, manifest says {m.payload_size}"
+        )
+
+
+def _committed_key(u: Upload) -> str:
+    """A fresh key for the committed payload, next to the staging object. No presigned URL
+    was ever issued for it (upload URLs name ``.../<upload_id>``), and it is unique per commit
+    attempt, so an attempt that loses can delete its own copy without touching a winner's."""
+    return f"sites/{u.site_id}/cameras/{u.camera_id}/{u.recording_id}/rec-{secrets.token_hex(16)}"
+
+
+def _check_copy(store: BlobStore, key: str, m: Manifest) -> None:
+    """Size and SHA-256 of the committed copy: the bytes that will be served."""
+    try:
+        info = store.head(key)
+        _check_size(info.size, m)
         # Only the local store computes the digest itself; S3 metadata is the uploader's claim.
         sha = info.sha256 if isinstance(store, LocalBlobStore) and info.sha256 else None
         if sha is None:
-            sha = _object_sha256(store, u.object_key)
+            sha = _object_sha256(store, key)
     except ObjectNotFound:
-        raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+        raise ApiError("object_missing", "the committed copy of the payload vanished") from None
     if not hmac.compare_digest(sha, m.payload_sha256.hex()):
         raise ApiError("object_hash_mismatch", "SHA-256 of the object differs from the manifest's")
+
+
+def _discard(engine: Engine, store: BlobStore, key: str) -> None:
+    """Remove the copy of a commit attempt that failed (nothing references it); queue it for
+    the sweeper when the store refuses right now."""
+    try:
+        store.delete(key)
+    except BlobStoreError:
+        with session_scope(engine) as s:
+            enqueue(s, key, None, now_ms())
+
+
+def _store_commit(
+    engine: Engine,
+    u: Upload,
+    m: Manifest,
+    signed: SignedStatement,
+    header: bytes,
+    final_key: str,
+    prev: int | None,
+) -> Recording:
+    """One transaction: take the upload (it must still exist: the sweeper or a newer upload
+    request may have removed it, and queued its object, while the payload was checked), move
+    the chain head with a compare-and-set from ``prev`` (the head :func:`_check_chain` saw),
+    store the recording, queue the staging object."""
+    m_hash = manifest_hash(signed)
+    now = now_ms()
+    with session_scope(engine) as s:
+        taken = s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(
+                "upload_expired", "this upload expired while it was being committed; upload again"
+            )
+        cond = (
+            col(Device.last_sequence).is_(None)
+            if prev is None
+            else col(Device.last_sequence) == prev
+        )
+        moved = s.execute(
+            sa.update(Device)
+            .where(col(Device.site_id) == u.site_id, col(Device.device_id) == u.camera_id, cond)
+            .values(last_sequence=m.sequence, last_manifest_sha256=m_hash)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise ApiError(
+                "manifest_chain_broken", "another manifest of this camera was committed first"
+            )
+        rec = Recording(
+            site_id=u.site_id,
+            camera_id=u.camera_id,
+            recording_id=u.recording_id,
+            kind=m.kind.value,
+            start_ms=m.start_ms,
+            end_ms=m.end_ms,
+            payload_size=m.payload_size,
+            payload_sha256=m.payload_sha256,
+            sequence=m.sequence,
+            manifest=signed.encode(),
+            manifest_sha256=m_hash,
+            header=header,
+            object_key=final_key,
+            committed_ms=now,
+        )
+        s.add(rec)
+        enqueue(s, u.object_key, None, now)
+        s.flush()
+        s.refresh(rec)
+        s.expunge(rec)
+    return rec
 
 
 def commit(
@@ -335,53 +436,49 @@ def commit(
     header = _decode_header(req.header, settings, m)
     _check_chain(m, camera)
     parts = [CompletedPart(p.part_number, p.etag) for p in req.parts] if req.parts else None
-    _check_object(store, u, m, parts)
-    m_hash = manifest_hash(signed)
-    now = now_ms()
+    _check_staging(store, u, m, parts)
+    # The presigned PUT URLs of the upload stay valid for presign_expiry_s: the recording
+    # gets a server-side copy under a key no URL covers, and that copy is what is hashed.
+    final_key = _committed_key(u)
     try:
-        with session_scope(engine) as s:
-            prev = camera.last_sequence
-            cond = (
-                col(Device.last_sequence).is_(None)
-                if prev is None
-                else col(Device.last_sequence) == prev
-            )
-            moved = s.execute(
-                sa.update(Device)
-                .where(col(Device.site_id) == site_id, col(Device.device_id) == camera_id, cond)
-                .values(last_sequence=m.sequence, last_manifest_sha256=m_hash)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise ApiError(
-                    "manifest_chain_broken", "another manifest of this camera was committed first"
-                )
-            rec = Recording(
-                site_id=site_id,
-                camera_id=camera_id,
-                recording_id=recording_id,
-                kind=m.kind.value,
-                start_ms=m.start_ms,
-                end_ms=m.end_ms,
-                payload_size=m.payload_size,
-                payload_sha256=m.payload_sha256,
-                sequence=m.sequence,
-                manifest=signed.encode(),
-                manifest_sha256=m_hash,
-                header=header,
-                object_key=u.object_key,
-                committed_ms=now,
-            )
-            s.add(rec)
-            s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
-            s.flush()
-            s.refresh(rec)
-            s.expunge(rec)
-    except IntegrityError:
+        store.copy(u.object_key, final_key)
+        _check_copy(store, final_key, m)
+        rec = _store_commit(engine, u, m, signed, header, final_key, camera.last_sequence)
+    except BaseException as exc:
+        _discard(engine, store, final_key)
+        if isinstance(exc, ObjectNotFound):
+            raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+        lost = isinstance(exc, IntegrityError) or (
+            isinstance(exc, ApiError) and exc.code == "upload_expired"
+        )
+        if not lost:
+            raise
+        # A concurrent attempt of this same commit may have taken the upload first.
         with Session(engine) as s:
             again = s.exec(_recording_query(site_id, camera_id, recording_id)).first()
-        if again is not None and hmac.compare_digest(again.manifest_sha256, m_hash):
+        if again is not None and hmac.compare_digest(again.manifest_sha256, manifest_hash(signed)):
             return Committed(again, False)
+        if isinstance(exc, ApiError):
+            raise
         raise ApiError("recording_conflict", "a concurrent commit stored this recording") from None
+    _remove_staging(engine, store, u.object_key)
     COMMITS.inc()
     COMMITTED_BYTES.inc(m.payload_size)
     return Committed(rec, True)
+
+
+def _remove_staging(engine: Engine, store: BlobStore, key: str) -> None:
+    """Delete the staging object of a committed upload now rather than at the next sweep; its
+    queue entry (written by the commit transaction, so a crash loses nothing) goes with it.
+    If the store refuses, the entry stays for the sweeper."""
+    try:
+        store.delete(key)
+    except BlobStoreError:
+        return
+    with session_scope(engine) as s:
+        s.execute(
+            sa.delete(DeletionQueue).where(
+                col(DeletionQueue.object_key) == key,
+                col(DeletionQueue.multipart_upload_id).is_(None),
+            )
+        )

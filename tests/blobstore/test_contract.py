@@ -408,6 +408,37 @@ def test_presigned_put_then_get(store: BlobStore, ns: str) -> None:
     assert read_all(store, key) == data
 
 
+def test_copy_is_independent_of_its_source(store: BlobStore, ns: str) -> None:
+    data = pattern_bytes(300_000, seed=11)
+    src, dst = f"{ns}/staging/obj", f"{ns}/final/obj"
+    store.put(src, io.BytesIO(data), sha256=sha256(data))
+    info = store.copy(src, dst)
+    assert (info.key, info.size) == (dst, len(data))
+    assert read_all(store, dst) == data
+    assert store.head(dst).sha256 == sha256(data)  # the known digest travels with the copy
+    # overwriting the source, directly or through a presigned URL, leaves the copy alone
+    store.put(src, io.BytesIO(b"other bytes"))
+    assert read_all(store, dst) == data
+    assert httpx.put(store.presign_put(src), content=b"Z" * 1000).status_code == 200
+    assert read_all(store, src) == b"Z" * 1000
+    assert read_all(store, dst) == data
+    store.delete(src)
+    assert read_all(store, dst) == data
+    # copying over an existing object replaces it whole
+    store.put(src, io.BytesIO(b"second"))
+    store.copy(src, dst)
+    assert read_all(store, dst) == b"second"
+
+
+def test_copy_of_missing_object(store: BlobStore, ns: str) -> None:
+    with pytest.raises(ObjectNotFound, match="nope"):
+        store.copy(f"{ns}/nope", f"{ns}/dst")
+    assert not store.exists(f"{ns}/dst")
+    with pytest.raises(InvalidKey):
+        store.put(f"{ns}/src", io.BytesIO(b"x"))
+        store.copy(f"{ns}/src", "../escape")
+
+
 def test_presigned_tampered_signature_refused(store: BlobStore, ns: str) -> None:
     key = f"{ns}/t"
     store.put(key, io.BytesIO(b"payload"))

@@ -3,7 +3,8 @@
 With ``CAMVAULT_BLOBSTORE=local`` the presigned URLs the API hands out point here
 (``<public_url>/blobs/...``); each request is checked with
 :meth:`LocalBlobStore.verify_presigned` (method, key, expiry, part, HMAC) before anything is
-read or written. Bodies are streamed into the store from a worker thread; nothing is
+read or written, and a PUT is accepted only while the upload it belongs to is open (not
+committed, expired or dropped). Bodies are streamed into the store from a worker thread; nothing is
 buffered in memory. With the S3 store these routes answer 404.
 """
 
@@ -17,6 +18,8 @@ import anyio
 import anyio.from_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from storage_service.blobstore import (
@@ -30,6 +33,8 @@ from storage_service.blobstore import (
     PresignedURLRefused,
     UploadNotFound,
 )
+from storage_service.clock import now_ms
+from storage_service.db.models import Upload
 from storage_service.errors import ApiError
 
 router = APIRouter(include_in_schema=False)
@@ -95,10 +100,25 @@ class _AsyncBody:
         return out
 
 
+def _upload_open(engine: Engine, key: str) -> bool:
+    with Session(engine) as s:
+        row = s.exec(
+            select(Upload.id).where(
+                col(Upload.object_key) == key, col(Upload.expires_ms) > now_ms()
+            )
+        ).first()
+    return row is not None
+
+
 @router.put("/blobs/{key:path}")
 async def put_blob(key: str, request: Request) -> Response:
     store = _local(request)
     grant = _grant(request, store, "PUT", key)
+    # Uploads are the only writes through presigned URLs: once the upload is committed,
+    # expired or dropped, its URLs write nothing more (the recording has its own copy anyway,
+    # see services/uploads.py; this keeps orphan objects out of the store).
+    if not await run_in_threadpool(_upload_open, request.app.state.engine, grant.key):
+        raise ApiError("presigned_url_refused", "presigned URL refused (no open upload)")
     body = _AsyncBody(request, request.app.state.settings.max_recording_bytes)
     try:
         if grant.upload_id is not None and grant.part_number is not None:
