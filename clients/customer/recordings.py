@@ -90,7 +90,7 @@ def _event_labels(plain: bytes) -> tuple[list[dict[str, Any]], str | None]:
     if not isinstance(obj, dict):
         return [], None
     labels = [x for x in obj.get("labels", []) if isinstance(x, dict)]
-    ref = obj.get("segment_id") or obj.get("recording_id_ref") or obj.get("segment")
+    ref = obj.get("segment_recording_id")
     return labels, str(ref) if isinstance(ref, str) else None
 
 

@@ -45,7 +45,7 @@ def test_setup_list_download_verify_export_delete(
     t0 = now_ms() - 60_000
     segs = [c.camera.record(t0 + 2000 * i) for i in range(3)]
     event = json.dumps(
-        {"segment_id": segs[1], "labels": [{"label": "person", "confidence": 0.91}]}
+        {"segment_recording_id": segs[1], "labels": [{"label": "person", "confidence": 0.91}]}
     ).encode()
     ev = c.camera.record(t0 + 2000, kind=RecordingKind.EVENT, plaintext=event, duration_ms=1)
 
