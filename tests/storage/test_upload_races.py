@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from crypto.statements import Manifest
 from storage_service.blobstore import BlobStore
+from storage_service.blobstore.base import MAX_COPY_SIZE
 from storage_service.db.models import DeletionQueue, Upload
 from storage_service.db.models import Recording as RecordingRow
 from storage_service.errors import STATUS, ApiError
@@ -295,3 +296,18 @@ def test_payload_swapped_before_commit_is_refused(svc: Service, site: CustomerSi
         f"sites/{site.site_id}/cameras/{cam.camera_id}/{rec.recording_id}/{up['upload_id']}"
     )
     assert _objects_under(svc.store(), site) == [staging_key]
+
+
+def test_s3_uploads_are_limited_to_one_copy_request(svc: Service, site: CustomerSite) -> None:
+    """Commit copies the payload with one CopyObject (at most 5 GiB): S3 refuses larger
+    uploads up front instead of failing at commit."""
+    cam = site.enroll_camera()
+    rec = cam.record(b"q", advance=False)
+    body = rec.upload_body(payload_size=MAX_COPY_SIZE + 1, multipart=True, part_size=2**30)
+    r = cam.client.post(f"{cam.base}/uploads", json=body)
+    if svc.settings.blobstore == "local":
+        assert r.status_code == 201, r.text
+    else:
+        assert r.status_code == 413, r.text
+        assert r.json()["error"]["code"] == "recording_too_large"
+        assert str(MAX_COPY_SIZE) in r.json()["error"]["message"]
