@@ -4,16 +4,20 @@ For each recording the operator holds its age header (from the storage service) 
 metadata. It sends, to every custodian concurrently, the justification, a fresh X25519
 session public key and, per recording, the escrow stanza addressed to that custodian (found
 by key id). Each answer is checked before use: the custodian's signed checkpoint must verify
-under its log key and the request's log entry must be included in it (so what the operator
-got is on the record). Shares are opened with the session key and combined; the result is
-accepted only if it verifies the age header MAC (crypto.escrow.combine_file_key). One
-custodian down or refusing does not matter while t others answer; fewer than t is an error.
+under its log key, the request's log entry must be included in it, and the entry must
+describe this request and exactly the shares received (site, operator, session key,
+justification, count and Merkle root): what the operator got is on the record, as the
+customer's audit will see it. Shares are opened with the session key and combined; the
+result is accepted only if it verifies the age header MAC (crypto.escrow.combine_file_key).
+The threshold is counted per recording: a recording is recoverable when t custodians
+released it. One custodian down or refusing does not matter while t others release.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -31,7 +35,7 @@ from crypto.note import NoteVerifier, open_checkpoint
 from crypto.shamir import Share
 from crypto.statements import SignedStatement
 from crypto.stream import decrypt_payload
-from crypto.tlog import entry_leaf_hash, verify_inclusion
+from crypto.tlog import entry_leaf_hash, leaf_hash, root_from_leaf_hashes, verify_inclusion
 
 
 class ReleaseError(Exception):
@@ -61,8 +65,26 @@ class CustodianUnavailable(ReleaseError):  # noqa: N818
     """A custodian could not be reached or answered something unusable."""
 
 
+class ReceiptMismatch(CustodianUnavailable):
+    """The custodian's log entry does not describe this request or what was received.
+
+    A custodian that logs something other than what it hands out (another site, operator
+    or session key, fewer recordings) would make the customer's audit see a different
+    release than the one that happened; its shares are not used.
+    """
+
+
+class NothingReleased(ReleaseError):  # noqa: N818
+    """A custodian answered (logged) but released none of the recordings asked for."""
+
+    def __init__(self, release: CustodianRelease) -> None:
+        reasons = sorted({r for r, _ in release.refused.values()})
+        super().__init__(f"custodian {release.custodian_id} released nothing ({reasons})")
+        self.release = release
+
+
 class ThresholdNotMet(ReleaseError):  # noqa: N818
-    """Fewer than t custodians released; ``errors`` says what each of the others did."""
+    """No recording was released by t custodians; ``errors`` says what the others did."""
 
     def __init__(self, message: str, errors: dict[str, Exception]) -> None:
         super().__init__(message)
@@ -122,6 +144,64 @@ def _stanza_for(recording: Recording, endpoint: CustodianEndpoint) -> dict[str, 
     )
 
 
+def released_root(metadatas: Sequence[RecordingMetadata]) -> str:
+    """The Merkle root a log entry gives for released recordings (docs/ESCROW.md)."""
+    return root_from_leaf_hashes([leaf_hash(m.associated_data()) for m in metadatas]).hex()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def check_entry_binds_request(
+    endpoint: CustodianEndpoint,
+    entry: dict[str, Any],
+    *,
+    release_id: str,
+    site_id: str | None,
+    operator_id: str,
+    purpose: str,
+    justification: SignedStatement | None,
+    session_public_key: bytes,
+    released: Sequence[RecordingMetadata],
+) -> None:
+    """Refuse (ReceiptMismatch) a log entry that does not record exactly this request and
+    exactly the recordings whose shares were received: the entry is what the customer's
+    audit will see, so it must be the truth about what this operator got."""
+    want: dict[str, Any] = {
+        "type": "release" if released else "refusal",
+        "custodian_id": endpoint.custodian_id,
+        "release_id": release_id,
+        "site_id": site_id,
+        "operator_id": operator_id,
+        "operator_verified": True,
+        "purpose": purpose,
+        "session_key": _b64url(session_public_key),
+    }
+    problems = [
+        f"{k}: entry has {entry.get(k)!r}, expected {v!r}"
+        for k, v in want.items()
+        if entry.get(k) != v
+    ]
+    if justification is not None:
+        just = entry.get("justification")
+        digest = just.get("sha256") if isinstance(just, dict) else None
+        if digest != justification.statement_hash().hex():
+            problems.append("justification: entry names another statement")
+    got = entry.get("released")
+    if not isinstance(got, dict):
+        problems.append("released: missing")
+    else:
+        if got.get("count") != len(released):
+            problems.append(f"released.count: entry has {got.get('count')!r}, got {len(released)}")
+        if got.get("root") != released_root(released):
+            problems.append("released.root: not the root of the recordings received")
+    if problems:
+        raise ReceiptMismatch(
+            f"{endpoint.custodian_id}: log entry does not match the request: " + "; ".join(problems)
+        )
+
+
 def verify_receipt(endpoint: CustodianEndpoint, log: dict[str, Any]) -> tuple[int, bytes, bytes]:
     """Check a custodian's log receipt: signed checkpoint, and the entry's inclusion in it."""
     try:
@@ -147,7 +227,22 @@ def request_release(
     recordings: Sequence[Recording],
     timeout: float = 30.0,
 ) -> CustodianRelease:
-    """One custodian's release for ``recordings`` (raises CustodianRefused/Unavailable)."""
+    """One custodian's release for ``recordings`` (raises CustodianRefused/Unavailable).
+
+    The answer is used only if its log receipt verifies and the logged entry is bound to
+    this request (:func:`check_entry_binds_request`): same site, operator, session key,
+    justification, and the count and Merkle root of the shares actually received.
+    """
+    ids = [r.metadata.recording_id for r in recordings]
+    if len(set(ids)) != len(ids):
+        raise ReleaseError("recording ids must be unique within one release request")
+    # The custodian logs the site of the justification (the recordings of another site are
+    # refused item by item); without one, the request is refused before binding matters.
+    claimed = None if justification is None else justification.unverified_statement
+    site_id = getattr(claimed, "site_id", None)
+    if not isinstance(site_id, str):
+        sites = {r.metadata.site_id for r in recordings}
+        site_id = sites.pop() if len(sites) == 1 else None
     body = {
         "purpose": purpose,
         "justification": None if justification is None else justification.to_json(),
@@ -178,20 +273,43 @@ def request_release(
             data.get("log") if isinstance(data, dict) else None,
         )
     try:
+        if not isinstance(data, dict):
+            raise TypeError("answer is not a JSON object")
         index, entry, note = verify_receipt(endpoint, data["log"])
+        release = CustodianRelease(
+            endpoint.custodian_id, str(data["release_id"]), index, entry, note, data["log"]
+        )
+        items = data["items"]
+        if not isinstance(items, list) or len(items) != len(recordings):
+            raise ValueError("not one result per recording asked for")
+        received: list[RecordingMetadata] = []
+        for rec, item in zip(recordings, items, strict=True):
+            rid = rec.metadata.recording_id
+            if item["recording_id"] != rid:
+                raise ValueError("results are not in the order of the request")
+            if item["status"] == "released":
+                release.sealed[rid] = base64.b64decode(item["sealed_share"], validate=True)
+                received.append(rec.metadata)
+            else:
+                release.refused[rid] = (str(item["reason"]), str(item["message"]))
+        entry_obj = json.loads(entry)
+        if not isinstance(entry_obj, dict):
+            raise ValueError("log entry is not a JSON object")
     except CryptoError as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: log receipt: {exc}") from exc
-    release = CustodianRelease(
-        endpoint.custodian_id, str(data["release_id"]), index, entry, note, data["log"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: malformed answer: {exc}") from exc
+    check_entry_binds_request(
+        endpoint,
+        entry_obj,
+        release_id=release.release_id,
+        site_id=site_id,
+        operator_id=operator_id,
+        purpose=purpose,
+        justification=justification,
+        session_public_key=session.public_key(),
+        released=received,
     )
-    if release.entry_json.get("release_id") != release.release_id:
-        raise CustodianUnavailable(f"{endpoint.custodian_id}: entry is for another release")
-    for item in data["items"]:
-        rid = str(item["recording_id"])
-        if item["status"] == "released":
-            release.sealed[rid] = base64.b64decode(item["sealed_share"])
-        else:
-            release.refused[rid] = (str(item["reason"]), str(item["message"]))
     return release
 
 
@@ -207,12 +325,24 @@ def gather_releases(
     recordings: Sequence[Recording],
     timeout: float = 30.0,
 ) -> list[CustodianRelease]:
-    """Ask every custodian concurrently; return as soon as ``threshold`` have released.
+    """Ask every custodian concurrently; return once each recording is settled.
 
-    Raises :class:`ThresholdNotMet` (with each failure) when fewer than ``threshold`` can.
+    Counting is per recording: a recording is recoverable when ``threshold`` custodians
+    released IT (an answer releasing nothing, or other recordings, does not count for it).
+    The answers are awaited until every recording either has ``threshold`` releases or can
+    no longer get them from the custodians still pending. The returned releases are those
+    that released something (in arrival order); :func:`recoverable` says which recordings
+    can be decrypted. Raises :class:`ThresholdNotMet` (with what each custodian did) when
+    no recording can be.
     """
     releases: list[CustodianRelease] = []
     errors: dict[str, Exception] = {}
+    wanted = [r.metadata.recording_id for r in recordings]
+    counts: Counter[str] = Counter()
+
+    def settled(n_pending: int) -> bool:
+        return all(counts[r] >= threshold or counts[r] + n_pending < threshold for r in wanted)
+
     pool = ThreadPoolExecutor(max_workers=max(1, len(endpoints)))
     try:
         pending: dict[Future[CustodianRelease], str] = {
@@ -229,23 +359,46 @@ def gather_releases(
             ): ep.custodian_id
             for ep in endpoints
         }
-        while pending and len(releases) < threshold:
+        while pending and not settled(len(pending)):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 cid = pending.pop(fut)
                 try:
-                    releases.append(fut.result())
+                    rel = fut.result()
                 except ReleaseError as exc:
                     errors[cid] = exc
+                    continue
+                if not rel.sealed:
+                    errors[cid] = NothingReleased(rel)
+                    continue
+                if any(counts[r] < threshold for r in rel.sealed):
+                    releases.append(rel)
+                    counts.update(rel.sealed.keys())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    if len(releases) < threshold:
+    if not any(counts[r] >= threshold for r in wanted):
         raise ThresholdNotMet(
-            f"{len(releases)} of the {threshold} custodians needed released: "
+            f"no recording was released by {threshold} custodians: "
             + "; ".join(f"{k}: {v}" for k, v in errors.items()),
             errors,
         )
     return releases
+
+
+def recoverable(releases: Sequence[CustodianRelease], threshold: int) -> set[str]:
+    """The recording ids that ``threshold`` of these releases released."""
+    counts = Counter(rid for rel in releases for rid in rel.sealed)
+    return {rid for rid, n in counts.items() if n >= threshold}
+
+
+def receipt_checkpoints(releases: Sequence[CustodianRelease]) -> dict[str, str]:
+    """The signed checkpoint each custodian gave with its release, by custodian id.
+
+    Keep them with the release record: given to the customer, they let its audit check
+    that the custodian showed the operator the same log it shows the customer
+    (``clients.audit.cross_check_checkpoint``; docs/THREAT_MODEL.md, split view).
+    """
+    return {rel.custodian_id: rel.checkpoint.decode("utf-8") for rel in releases}
 
 
 def recover_file_key(

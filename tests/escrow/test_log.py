@@ -211,7 +211,10 @@ def test_truncated_log_is_detected(fresh_cluster: Callable[..., Cluster], tmp_pa
     for i in range(3):
         release(site, op, ep, f"ev-{i + 2}", i + 2)
     report = audit(site, proc, ep, state)
-    assert [f.kind for f in report.findings] == ["log_inconsistent"]
+    # The re-used log index also has two different notices (the old release's and the new
+    # one's): a notice mismatch, itself evidence of the rewrite.
+    assert [f.kind for f in report.findings] == ["log_inconsistent", "notice_mismatch"]
+    assert report.findings[1].index == rel.log_index
 
 
 def test_notices_are_delivered_verified_and_unexpected_entries_reported(
