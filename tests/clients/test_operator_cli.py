@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from clients.customer.site import signed_from_json
+from clients.customer.site import post_custodians, signed_from_json
+from clients.customer.state import CustomerState
 from clients.operator.console import _arc_detail, _metadata, alarm, my_consents
 from clients.operator.state import OperatorState
 from clients.operator_release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind
-from crypto.statements import Purpose
+from crypto.statements import Purpose, Revocation, sign_statement
 from tests.clients.customer_world import (
     World,
     now_ms,
@@ -251,3 +252,46 @@ def test_telemetry_view(world: World, tmp_path: Path) -> None:
     op = setup_operator(world, tmp_path)
     out = op.run("telemetry", "--site", c.site_id).output
     assert "cam-front" in out and "87" in out and "1.4.2" in out
+
+
+def test_custodians_refuse_a_revoked_consent_even_if_storage_serves(
+    world: World, tmp_path: Path
+) -> None:
+    """A storage service that ignores the revocation (here: it never got it) still cannot
+    help the technician: the custodians heard of it from the customer directly, and the CLI
+    shows each custodian's reason."""
+    c = setup_customer(world, tmp_path)
+    t0 = now_ms() - 300_000
+    c.camera.record(t0)
+    tech = setup_operator(world, tmp_path, role="technician")
+    out = tech.run(
+        "consent",
+        "request",
+        "--site",
+        c.site_id,
+        "--camera",
+        "cam-front",
+        "--from",
+        str(t0),
+        "--to",
+        str(t0 + 5_000),
+        "--duration",
+        "600",
+        "--reason",
+        "focus",
+    ).output
+    consent_id = c.run("consent", "approve", out.split()[2].rstrip(":")).output.split()[1]
+    state = CustomerState(c.state)
+    revocation = sign_statement(Revocation(c.site_id, consent_id, now_ms()), state.site_key())
+    statuses = post_custodians(
+        state.config.custodians,
+        f"/v1/sites/{c.site_id}/revocations",
+        {"revocation": revocation.to_json()},
+    )
+    assert statuses == {"c1": "logged", "c2": "logged", "c3": "logged"}
+    refused = tech.run("release", "--consent", consent_id, "--out", tmp_path / "r", code=1)
+    assert "custodians refused:" in refused.output
+    # every custodian that answered refused for the right reason; none released
+    reasons = refused.output.split("custodians refused:")[1].strip().split("; ")
+    assert len(reasons) >= 2 and all(r.endswith(": consent_revoked") for r in reasons), reasons
+    assert not list((tmp_path / "r").glob("**/*.ts"))
