@@ -3,12 +3,15 @@ module rewrites a custodian's database)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import time
 from pathlib import Path
 
+from crypto.x25519 import X25519Identity
 from tests.clients.customer_world import (
     World,
+    cli,
     now_ms,
     setup_customer,
     setup_operator,
@@ -53,3 +56,22 @@ def test_audit_lists_every_access_and_detects_a_truncated_log(world: World, tmp_
     assert "custodian c1: PROBLEMS" in out
     assert f"log_truncated (entry {size - 2}): log shrank from {size} to {size - 2}" in out
     assert out.count("log verified") == 2
+
+
+def test_audit_reports_a_key_change_the_customer_did_not_make(world: World, tmp_path: Path) -> None:
+    """Someone with a copy of the site key (a stolen phone) adds their own recipient: the
+    custodians accept it (it is signed by the pinned key), but the change is in their logs,
+    and the customer's audit, which knows every statement this customer signed, reports it."""
+    c = setup_customer(world, tmp_path)
+    assert c.run("audit").output.count("log verified") == 3
+    thief = tmp_path / "thief"
+    shutil.copytree(c.state, thief)
+    env = {"CAMVAULT_CUSTOMER_DIR": str(thief)}
+    cli(
+        "customer", "add-device", "--recipient", str(X25519Identity.generate().recipient()), env=env
+    )
+    out = c.run("audit", code=1).output
+    assert out.count("unexpected_change") == 3  # once per custodian: the site-keys entry
+    assert "site-keys entry the customer did not expect" in out
+    # the finding stays until the customer looks: the saved checkpoint did not advance
+    assert c.run("audit", code=1).output.count("unexpected_change") == 3
