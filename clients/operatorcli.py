@@ -4,6 +4,9 @@ custodians) are printed with their reason codes and exit status 1."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Annotated
 
@@ -155,9 +158,19 @@ def live(
     out: Annotated[Path, typer.Option(help="output directory (growing <camera>-live.ts)")],
     max_segments: Annotated[int | None, typer.Option(help="stop after N segments")] = None,
     timeout: Annotated[float, typer.Option(help="stop after this many seconds")] = 1800.0,
+    play: Annotated[bool, typer.Option(help="also play through ffplay (if installed)")] = False,
     state: StateOpt = None,
 ) -> None:
     """Follow the alarm's live feed; release, decrypt and append each segment as it arrives."""
+    player: subprocess.Popen[bytes] | None = None
+    if play:
+        ffplay = shutil.which("ffplay")
+        if ffplay is None:
+            err_console.print("ffplay not found: writing the growing file only")
+        else:
+            player = subprocess.Popen(
+                [ffplay, "-loglevel", "error", "-autoexit", "-i", "-"], stdin=subprocess.PIPE
+            )
 
     def show(seg: lib.LiveSegment) -> None:
         r = seg.released
@@ -169,6 +182,10 @@ def live(
                 f"{r.camera_id}/{r.recording_id} ({r.kind}, {what}) decrypted, "
                 f"latency {seg.latency_ms} ms"
             )
+            if player is not None and player.stdin is not None and r.path.suffix == ".ts":
+                with contextlib.suppress(BrokenPipeError):
+                    player.stdin.write(r.path.read_bytes())
+                    player.stdin.flush()
 
     with guarded():
         segments, ended = lib.live(
@@ -179,6 +196,10 @@ def live(
             max_segments=max_segments,
             timeout_s=timeout,
         )
+    if player is not None and player.stdin is not None:
+        with contextlib.suppress(BrokenPipeError):
+            player.stdin.close()
+        player.wait()
     console.print(f"feed ended ({ended}): {len(segments)} segment(s)")
 
 
