@@ -100,35 +100,40 @@ def create_site(
 ) -> SiteCreated:
     """Sign SiteKeys v1 (this device's recipient, the custodians' keys as they publish them)
     and enroll the site with the storage service and every custodian."""
-    if state.config.site_id is not None:
-        raise ClientError(f"this state already belongs to site {state.config.site_id}")
-    if not 1 <= threshold <= len(custodian_urls):
-        raise ClientError(f"threshold {threshold} needs 1..{len(custodian_urls)} custodians")
-    custodians = [fetch_custodian(u) for u in custodian_urls]
-    key = state.site_key()
-    keys = SiteKeys(
-        site_id=site_id,
-        version=1,
-        customer_key=key.public_key,
-        recipients=(state.identity().recipient(),),
-        custodians=tuple(
-            Custodian(c.custodian_id, c.escrow_key, c.log_key, c.url) for c in custodians
-        ),
-        threshold=threshold,
-        issued_at_ms=now_ms(),
-    )
-    signed = sign_statement(keys, key)
-    with SignedClient(storage_url, f"customer:{site_id}", key) as client:
+    cfg = state.config
+    if cfg.site_id is not None and (cfg.site_id != site_id or cfg.site_keys is None):
+        raise ClientError(f"this state already belongs to site {cfg.site_id}")
+    if cfg.site_keys is not None:
+        # a retry (e.g. a custodian was down): post the statement already signed, unchanged
+        signed = signed_from_json(cfg.site_keys)
+        custodians, threshold = cfg.custodians, cfg.threshold or threshold
+    else:
+        if not 1 <= threshold <= len(custodian_urls):
+            raise ClientError(f"threshold {threshold} needs 1..{len(custodian_urls)} custodians")
+        custodians = [fetch_custodian(u) for u in custodian_urls]
+        keys = SiteKeys(
+            site_id=site_id,
+            version=1,
+            customer_key=state.site_key().public_key,
+            recipients=(state.identity().recipient(),),
+            custodians=tuple(
+                Custodian(c.custodian_id, c.escrow_key, c.log_key, c.url) for c in custodians
+            ),
+            threshold=threshold,
+            issued_at_ms=now_ms(),
+        )
+        signed = sign_statement(keys, state.site_key())
+        # kept before it is sent: a retry re-sends the same statement (idempotent everywhere)
+        cfg.storage_url, cfg.site_id = storage_url.rstrip("/"), site_id
+        cfg.site_keys, cfg.custodians, cfg.threshold = signed.to_json(), custodians, threshold
+        state.remember(signed)
+        state.save()
+    with SignedClient(storage_url, f"customer:{site_id}", state.site_key()) as client:
         resp = client.post(
             "/v1/sites", json={"site_keys": signed.to_json(), "retention_days": retention_days}
         )
         check(resp, "storage")
     post_custodians(custodians, "/v1/sites", {"site_keys": signed.to_json()})
-    cfg = state.config
-    cfg.storage_url, cfg.site_id = storage_url.rstrip("/"), site_id
-    cfg.site_keys, cfg.custodians, cfg.threshold = signed.to_json(), custodians, threshold
-    state.remember(signed)
-    state.save()
     return SiteCreated(site_id, 1, custodians, threshold, resp.status_code)
 
 
@@ -188,34 +193,40 @@ def add_device(
 
     1. SiteKeys v+1 with the new recipient, signed by the pinned key, to the storage service
        and every custodian (cameras encrypt to it from then on);
-    2. every stored recording's header is re-wrapped: its stanzas are kept as they are (the
+    2. every stored recording's header that has fewer X25519 stanzas than the site has
+       recipients is re-wrapped: its stanzas are kept as they are (the
        escrow stanzas stay valid) and one X25519 stanza for the new recipient is added; the
        header MAC is recomputed under the same file key (so the manifest's payload hash and
        the MAC still bind the recording), and the header is PUT back.
+
+    Running it again with the same recipient resumes an interrupted run: the same signed
+    SiteKeys are sent again and only the headers not yet re-wrapped are.
     """
     _, site_id = state.site()
-    old = current_site_keys(state)
-    if recipient in old.recipients:
-        raise ClientError(f"{recipient} is already a recipient of the site")
-    key = state.site_key()
-    new = SiteKeys(
-        site_id=site_id,
-        version=old.version + 1,
-        customer_key=old.customer_key,
-        recipients=(*old.recipients, recipient),
-        custodians=old.custodians,
-        threshold=old.threshold,
-        issued_at_ms=now_ms(),
-    )
-    signed = sign_statement(new, key)
+    current = current_site_keys(state)
+    if recipient in current.recipients:
+        # resuming: the SiteKeys listing it were signed already; send them again, unchanged
+        signed = signed_from_json(state.config.site_keys)
+        new = current
+    else:
+        new = SiteKeys(
+            site_id=site_id,
+            version=current.version + 1,
+            customer_key=current.customer_key,
+            recipients=(*current.recipients, recipient),
+            custodians=current.custodians,
+            threshold=current.threshold,
+            issued_at_ms=now_ms(),
+        )
+        signed = sign_statement(new, state.site_key())
+        state.config.site_keys = signed.to_json()  # kept before it is sent (retries resend it)
+        state.remember(signed)
+        state.save()
     with customer_client(state) as client:
         check(
             client.put(f"/v1/sites/{site_id}/keys", json={"site_keys": signed.to_json()}), "storage"
         )
         post_custodians(state.config.custodians, "/v1/sites", {"site_keys": signed.to_json()})
-        state.config.site_keys = signed.to_json()
-        state.remember(signed)
-        state.save()
         from clients.customer.recordings import iter_recordings
 
         items = [i for i in iter_recordings(client, site_id) if i["status"] == "committed"]
@@ -230,8 +241,10 @@ def add_device(
                     skipped.append((cam, rid, "deleted"))
                     continue
                 header_bytes = base64.b64decode(detail["header"])
-                _, file_key = decrypt_header(identities, header_bytes)
                 stanzas = list(parse_header(header_bytes).stanzas)
+                if sum(st.type == "X25519" for st in stanzas) >= len(new.recipients):
+                    continue  # already wrapped for every device (new, or done before)
+                _, file_key = decrypt_header(identities, header_bytes)
                 new_header = seal_header([*stanzas, *recipient.wrap(file_key)], file_key)
                 check(
                     client.put(

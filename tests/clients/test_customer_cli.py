@@ -41,7 +41,13 @@ def test_setup_list_download_verify_export_delete(
     world: World, tmp_path: Path, age_cli: tuple[str, str]
 ) -> None:
     c = setup_customer(world, tmp_path)
-    # the site is enrolled at every custodian: SiteKeys and both devices are logged there
+    # `site create` again (e.g. after a custodian was down) re-sends the same statement
+    args = ["site", "create", "--site-id", c.site_id, "--storage", world.storage.url]
+    for u in world.custodian_urls:
+        args += ["--custodian", u]
+    assert f"site {c.site_id}: 2 of 3" in c.run(*args).output
+    args[3] = "another-site"
+    assert "already belongs to site" in c.run(*args, code=1).output
     t0 = now_ms() - 60_000
     segs = [c.camera.record(t0 + 2000 * i) for i in range(3)]
     event = json.dumps(
@@ -182,5 +188,6 @@ def test_add_device_rewraps_old_recordings(
     # the re-wrapped header no longer matches the manifest's first header hash, but its MAC
     # verifies under the file key: verify --deep accepts it
     assert "intact" in c.run("verify", "--deep").output
-    again = c.run("add-device", "--recipient", recipient, code=1).output
-    assert "already a recipient" in again
+    # running it again resumes (nothing left to do): same SiteKeys, no header touched twice
+    again = c.run("add-device", "--recipient", recipient).output
+    assert "SiteKeys v2 published; 0 header(s) re-wrapped" in again
