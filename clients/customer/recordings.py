@@ -20,6 +20,7 @@ from clients.customer.site import customer_client, signed_from_json
 from clients.customer.state import CustomerState
 from clients.http import SignedClient
 from crypto.age import Identity, decrypt_header, verify_header_mac
+from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError
 from crypto.format import FileKey
 from crypto.statements import ChainProblem, Manifest, verify_chain
@@ -63,13 +64,50 @@ def fetch_payload(url: str, out: io.BufferedIOBase | io.BytesIO | Any) -> None:
             out.write(chunk)
 
 
-def decrypt_detail(detail: dict[str, Any], identities: list[Identity], out: Any) -> FileKey:
-    """Decrypt one recording (its detail: header + presigned GET) into ``out``."""
+class SubstitutedError(ClientError):
+    """What the service served is not the recording its camera signed for."""
+
+
+def check_manifest(
+    detail: dict[str, Any], camera_key: Ed25519PublicKey, site_id: str, payload: bytes
+) -> None:
+    """The detail's manifest is signed by the enrolled camera key, names this recording, and
+    its payload hash and size are those of ``payload``: a service that serves another
+    recording (also decryptable by the customer) under this id is caught here."""
+    try:
+        m = signed_from_json(detail["manifest"]).verify(camera_key, Manifest)
+    except CryptoError as exc:
+        raise SubstitutedError(f"{detail['recording_id']}: manifest: {exc}") from exc
+    if (m.site_id, m.camera_id, m.recording_id) != (
+        site_id,
+        detail["camera_id"],
+        detail["recording_id"],
+    ):
+        raise SubstitutedError(f"{detail['recording_id']}: manifest is for another recording")
+    if len(payload) != m.payload_size or hashlib.sha256(payload).digest() != m.payload_sha256:
+        raise SubstitutedError(
+            f"{detail['recording_id']}: payload differs from the signed manifest "
+            "(tampered or substituted)"
+        )
+
+
+def decrypt_detail(
+    detail: dict[str, Any],
+    identities: list[Identity],
+    out: Any,
+    *,
+    camera_key: Ed25519PublicKey | None = None,
+    site_id: str = "",
+) -> FileKey:
+    """Decrypt one recording (its detail: header + presigned GET) into ``out``; with
+    ``camera_key``, first check the payload against the camera-signed manifest."""
     if detail.get("header") is None or detail.get("download_url") is None:
         raise ServiceRefused("storage", 410, "recording_deleted", detail["recording_id"])
     _, file_key = decrypt_header(identities, base64.b64decode(detail["header"]))
     buf = io.BytesIO()
     fetch_payload(detail["download_url"], buf)
+    if camera_key is not None:
+        check_manifest(detail, camera_key, site_id, buf.getvalue())
     buf.seek(0)
     decrypt_payload(file_key, buf, out)
     return file_key
@@ -126,9 +164,11 @@ def timeline(
                 )
                 out = io.BytesIO()
                 try:
-                    decrypt_detail(detail, identities, out)
-                except (CryptoError, ServiceRefused):
-                    continue
+                    decrypt_detail(
+                        detail, identities, out, camera_key=state.camera_key(cam), site_id=site_id
+                    )
+                except (CryptoError, ClientError):
+                    continue  # no labels from a record that is not what the camera signed
                 found, ref = _event_labels(out.getvalue())
                 e.labels = found
                 if ref is not None and (cam, ref) in by_id:
@@ -183,9 +223,16 @@ def download(
             )
             path = out_dir / cam / (rid + EXTENSIONS.get(detail["kind"], ".bin"))
             path.parent.mkdir(parents=True, exist_ok=True)
+            key = state.camera_key(cam)
+            if key is None:
+                raise ClientError(f"{cam} is not a camera this customer enrolled")
             tmp = path.with_suffix(path.suffix + ".part")
-            with tmp.open("wb") as fh:
-                decrypt_detail(detail, identities, fh)
+            try:
+                with tmp.open("wb") as fh:
+                    decrypt_detail(detail, identities, fh, camera_key=key, site_id=site_id)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             tmp.replace(path)
             done.append(Downloaded(cam, rid, path, path.stat().st_size))
             if progress is not None:

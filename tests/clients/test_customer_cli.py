@@ -139,6 +139,51 @@ def test_verify_reports_server_side_tampering_and_deletion(world: World, tmp_pat
     assert f"tampered: {rids[0]}: payload differs from the signed manifest" in out
 
 
+def test_download_refuses_a_substituted_recording(world: World, tmp_path: Path) -> None:
+    """The service serves recording B (header and payload, both decryptable by the customer)
+    under A's id: the payload does not match A's signed manifest, nothing is written."""
+    c = setup_customer(world, tmp_path)
+    t0 = now_ms() - 60_000
+    a, b = c.camera.record(t0), c.camera.record(t0 + 2000)
+    engine = world.storage.engine()
+    try:
+        with engine.begin() as conn:
+            rows: dict[str, bytes] = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT recording_id, header FROM recordings "
+                        "WHERE site_id=:s AND recording_id IN (:a, :b)"
+                    ),
+                    {"s": c.site_id, "a": a, "b": b},
+                ).all()
+            )
+            keys: dict[str, str] = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT recording_id, object_key FROM recordings "
+                        "WHERE site_id=:s AND recording_id IN (:a, :b)"
+                    ),
+                    {"s": c.site_id, "a": a, "b": b},
+                ).all()
+            )
+            conn.execute(
+                sa.text("UPDATE recordings SET header=:h WHERE site_id=:s AND recording_id=:a"),
+                {"h": rows[b], "s": c.site_id, "a": a},
+            )
+    finally:
+        engine.dispose()
+    store = world.storage.store()
+    with store.get(keys[b]) as reader:
+        payload_b = reader.read()
+    store.delete(keys[a])
+    store.put(keys[a], io.BytesIO(payload_b))
+    out = c.run(
+        "download", "--out", tmp_path / "dl", "--camera", "cam-front", "--recording", a, code=1
+    )
+    assert f"{a}: payload differs from the signed manifest (tampered or substituted)" in out.output
+    assert not list((tmp_path / "dl").glob("**/*.ts*"))
+
+
 def test_inbox_decrypts_smart_alerts(world: World, tmp_path: Path) -> None:
     c = setup_customer(world, tmp_path)
     keys = c.camera.site_keys()
