@@ -12,7 +12,9 @@ from the request:
 The only exception is site creation, whose key comes from the self-signed SiteKeys in the
 body (trust on first use, crypto.statements.verify_site_keys). Checks, in order: content type
 of a body (415), signature fields (401), freshness within the clock skew (401), Content-Digest
-of the body (401), the key (401 ``unknown_key``), the signature over the required components
+of the body (401), the covered ``@authority`` is this service's (401 ``wrong_authority``:
+a request signed for another deployment cannot be replayed here), the key (401
+``unknown_key``), the signature over the required components
 (401) and finally the nonce, remembered until the signature expires (401 ``replayed_request``).
 Tenant isolation is then each route's first line: ``principal.require_customer(site_id)`` etc.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
@@ -169,6 +172,55 @@ def http_request(request: Request) -> HttpRequest:
     )
 
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _normalize_authority(value: str, scheme: str) -> str:
+    """Lower case, without the scheme's default port (RFC 9421 section 2.2.3 refers to the
+    normalization of RFC 9110 section 4.2.3)."""
+    authority = value.strip().lower()
+    default = _DEFAULT_PORTS.get(scheme.lower())
+    if default is not None and authority.endswith(":" + default):
+        authority = authority[: -len(default) - 1]
+    return authority
+
+
+def expected_authority(settings: Settings, request: Request) -> str:
+    """The ``@authority`` signatures must cover here: ``public_authority`` if set, else the
+    host and port of ``public_url`` if that is set, else the address the request reached
+    (``host:port`` of the listening socket)."""
+    public = urlsplit(settings.public_url)
+    url_set = "public_url" in settings.model_fields_set
+    scheme = public.scheme if url_set else request.url.scheme
+    if settings.public_authority:
+        return _normalize_authority(settings.public_authority, scheme)
+    if url_set:
+        return _normalize_authority(public.netloc.rsplit("@", 1)[-1], scheme)
+    server = request.scope.get("server")
+    if not server:
+        return ""
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in host else host
+    return _normalize_authority(f"{host}:{port}" if port is not None else host, scheme)
+
+
+def check_authority(settings: Settings, request: Request) -> None:
+    """A signature covers the request's Host as ``@authority``; refuse one made for another
+    service (another deployment where the same key is enrolled, another port, ...)."""
+    scheme = (
+        urlsplit(settings.public_url).scheme
+        if "public_url" in settings.model_fields_set
+        else request.url.scheme
+    )
+    got = _normalize_authority(request.headers.get("host", ""), scheme)
+    want = expected_authority(settings, request)
+    if not want or got != want:
+        raise ApiError(
+            "wrong_authority",
+            f"the request was signed for {got!r}; this service is {want!r}",
+        )
+
+
 async def authenticate(request: Request, key_override: Ed25519PublicKey | None = None) -> Principal:
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
@@ -189,6 +241,7 @@ async def authenticate(request: Request, key_override: Ed25519PublicKey | None =
     required = BASE_COMPONENTS + (BODY_COMPONENTS if body else ())
     if body:
         check_content_digest(request.headers.get("content-digest"), body)
+    check_authority(settings, request)
     principal = parse_keyid(parsed.params.keyid)
     key = (
         key_override

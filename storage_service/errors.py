@@ -51,6 +51,7 @@ STATUS: dict[str, int] = {
     "content_digest_mismatch": 401,
     "unknown_key": 401,
     "replayed_request": 401,
+    "wrong_authority": 401,
     # 403: known principal, not allowed
     "wrong_site": 403,
     "wrong_principal": 403,

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="URL under which clients reach this service (local-store presigned URLs)",
     )
+    public_authority: str | None = Field(
+        default=None,
+        description="host[:port] that signed requests must cover as @authority (RFC 9421); "
+        "default: the authority of public_url when public_url is set, else the address the "
+        "request reached",
+    )
     auto_migrate: bool = Field(
         default=False, description="apply database migrations at start instead of refusing"
     )
