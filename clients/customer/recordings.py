@@ -140,7 +140,8 @@ def timeline(
     to_ms: int | None = None,
     labels: bool = True,
 ) -> list[TimelineEntry]:
-    """Recordings oldest first, with the labels of their event records decrypted locally."""
+    """Recordings per camera, oldest first, with the labels of their event records
+    decrypted locally (and shown on the segment each event record describes)."""
     _, site_id = state.site()
     with customer_client(state) as client:
         items = [
@@ -150,7 +151,7 @@ def timeline(
             )
             if i["status"] == "committed"
         ]
-        items.reverse()
+        items.sort(key=lambda i: (i["camera_id"], i["start_ms"], i["sequence"]))
         entries = [TimelineEntry(i) for i in items]
         if labels:
             by_id = {(e.item["camera_id"], e.item["recording_id"]): e for e in entries}
