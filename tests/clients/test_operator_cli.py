@@ -295,3 +295,36 @@ def test_custodians_refuse_a_revoked_consent_even_if_storage_serves(
     reasons = refused.output.split("custodians refused:")[1].strip().split("; ")
     assert len(reasons) >= 2 and all(r.endswith(": consent_revoked") for r in reasons), reasons
     assert not list((tmp_path / "r").glob("**/*.ts"))
+
+
+def test_customer_refuses_a_consent_request(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    t0 = now_ms() - 60_000
+    c.camera.record(t0)
+    tech = setup_operator(world, tmp_path, role="technician")
+    out = tech.run(
+        "consent",
+        "request",
+        "--site",
+        c.site_id,
+        "--camera",
+        "cam-front",
+        "--from",
+        str(t0),
+        "--to",
+        str(t0 + 5_000),
+        "--reason",
+        "routine check",
+    ).output
+    request_id = out.split()[2].rstrip(":")
+    assert (
+        f"request {request_id} refused"
+        in c.run("consent", "refuse", request_id, "--reason", "not now").output
+    )
+    mine = tech.run("consent", "list").output
+    assert request_id in mine and "refused" in mine and "not now" in mine
+    assert "consent_request_decided" in c.run("consent", "approve", request_id, code=1).output
+    assert (
+        "no_justification"
+        in tech.run("release", "--site", c.site_id, "--out", tmp_path / "n", code=1).output
+    )
