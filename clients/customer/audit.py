@@ -82,7 +82,8 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
     _, site_id = state.site()
     relayed: dict[str, list[str]] = {}
     for item in read_inbox(state, kind="access_notice"):
-        relayed.setdefault(str(item.data.get("custodian_id")), []).append(json.dumps(item.data))
+        if item.text is not None:
+            relayed.setdefault(str(item.data.get("custodian_id")), []).append(item.text)
     results = []
     for c in state.config.custodians:
         try:
@@ -90,16 +91,15 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
         except ServiceRefused as exc:
             results.append(CustodianAudit(c, None, 0, error=str(exc)))
             continue
-        # dedupe by release id; keep the custodian's own text first (exact bytes)
-        seen: dict[str, str] = {}
-        for text in direct + relayed.get(c.custodian_id, []):
-            seen.setdefault(str(json.loads(text).get("release_id")), text)
+        # both channels, exact texts: identical copies count once, a relayed notice that
+        # differs from the custodian's own is a finding (clients/audit.py parse_notices)
+        notices = direct + relayed.get(c.custodian_id, [])
         verifier = NoteVerifier.from_public_key(c.origin, c.log_key.raw)
         with CustodianLog(c.url, c.origin, verifier) as log:
             report = audit_custodian(
-                log, state.audit_path(c.custodian_id), site_id, seen.values(), state.config.signed
+                log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
             )
-        audit = CustodianAudit(c, report, len(seen))
+        audit = CustodianAudit(c, report, len(set(notices)))
         for index, entry in report.site_entries:
             if entry.get("type") not in ("release", "refusal"):
                 continue

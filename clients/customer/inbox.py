@@ -24,6 +24,7 @@ class InboxEntry:
     created_ms: int
     summary: str
     data: dict[str, Any]
+    text: str | None = None  # the exact text relayed (access notices: checked against logs)
 
 
 def _summary(kind: str, data: dict[str, Any]) -> str:
@@ -89,6 +90,7 @@ def read_inbox(
                         int(item["created_ms"]),
                         _summary(str(item["kind"]), data),
                         data,
+                        item.get("text"),
                     )
                 )
             if not page.get("next_cursor"):
