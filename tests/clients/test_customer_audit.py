@@ -8,6 +8,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from crypto.x25519 import X25519Identity
 from tests.clients.customer_world import (
     World,
@@ -75,3 +77,37 @@ def test_audit_reports_a_key_change_the_customer_did_not_make(world: World, tmp_
     assert "site-keys entry the customer did not expect" in out
     # the finding stays until the customer looks: the saved checkpoint did not advance
     assert c.run("audit", code=1).output.count("unexpected_change") == 3
+
+
+def test_audit_reports_a_notice_altered_in_relay(world: World, tmp_path: Path) -> None:
+    """The storage service relays access notices; one that it altered (here: another
+    operator named) no longer matches the custodian's own notice and log entry."""
+    c = setup_customer(world, tmp_path)
+    trigger = now_ms() - 5_000
+    c.camera.record(trigger - 3_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "o")
+    deadline = time.monotonic() + 15
+    while c.run("inbox", "--kind", "access_notice").output.count("access_notice") < 2:
+        assert time.monotonic() < deadline, "access notices not delivered"
+        time.sleep(0.3)
+    engine = world.storage.engine()
+    try:
+        with engine.begin() as conn:
+            row_id, body = conn.execute(
+                sa.text(
+                    "SELECT id, body FROM inbox_items WHERE site_id=:s AND kind='access_notice' "
+                    "ORDER BY id LIMIT 1"
+                ),
+                {"s": c.site_id},
+            ).one()
+            forged = bytes(body).replace(op.operator_id.encode(), b"oper-nobody")
+            conn.execute(
+                sa.text("UPDATE inbox_items SET body=:b WHERE id=:i"), {"b": forged, "i": row_id}
+            )
+    finally:
+        engine.dispose()
+    out = c.run("audit", code=1).output
+    assert "notice_mismatch" in out and "two different notices claim the same log entry" in out
+    assert out.count("log verified") == 2
