@@ -1,5 +1,6 @@
 # camvault — the two commands a newcomer needs:
-#   make demo   run the end-to-end story on embedded defaults (SQLite + local object store)
+#   make demo   the whole story with the real programs on embedded defaults (SQLite + local
+#               object store): services, camera, panel, customer, operator, technician, age
 #   make test   install everything the tests need (venv, MinIO, PostgreSQL, age, vectors) and run
 #               lint + the whole suite against the real servers
 SHELL := /bin/bash
@@ -12,10 +13,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint fmt test test-fast demo bench vectors clean services-minio services-postgres
+.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors clean services-minio services-postgres
 
 help:
-	@echo "make demo    - end-to-end demo on embedded defaults"
+	@echo "make demo    - the whole story with the real programs, on embedded defaults"
+	@echo "make demo-crypto - the crypto-layer walkthrough (library calls only)"
 	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
 	@echo "make lint    - ruff + mypy"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
@@ -48,6 +50,10 @@ test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: venv
+	bash scripts/install-tools.sh age camera
+	$(PY) -m clients.story
+
+demo-crypto: venv
 	bash scripts/install-tools.sh age
 	$(PY) -m clients.demo
 
