@@ -241,15 +241,20 @@ class Story:
         env["CAMVAULT_OPERATOR_DIR"] = str(self.workdir / who)
         if not quiet:
             console.print(f"  [bold]{who}[/bold] $ camvault {' '.join(args)}", soft_wrap=True)
-        proc = subprocess.run(
-            [self.exe, *args],
-            cwd=self.workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [self.exe, *args],
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise StoryError(
+                f"`camvault {' '.join(args)}` still running after {timeout:.0f} s"
+            ) from None
         out = proc.stdout + proc.stderr
         if not quiet:
             show_output(out)
@@ -474,7 +479,15 @@ def tell(s: Story) -> None:
     check("no_justification" in out, "before the customer answers: no_justification", out)
     out = s.cli("customer", "customer", "consent", "requests", "--pending")
     check(request_id in out, "the customer sees the request and its reason", out)
-    out = s.cli("customer", "customer", "consent", "approve", request_id, "--valid-for", "60")
+    out = s.cli(
+        "customer",
+        "customer",
+        "consent",
+        "approve",
+        request_id,
+        "--valid-for",
+        str(CONSENT_VALID_S),
+    )
     consent_id = out.split()[1]
     check(TECHNICIAN in out, f"consent {consent_id} signed for {TECHNICIAN}", out)
     out = s.cli(TECHNICIAN, "operator", "release", "--consent", consent_id, "--out", "maint")
@@ -557,7 +570,12 @@ def story_dir() -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: processes, temp dir
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     started = time.monotonic()
     console.rule("[bold]camvault: the whole story, with the real programs[/bold]")
     with story_dir() as workdir:
