@@ -401,16 +401,24 @@ def live(
                 break
             if name != "recording":
                 continue
-            res = release_batch(
-                state,
-                client,
-                site_id,
-                [data],
-                purpose=Purpose.ALARM_VERIFICATION,
-                justification=event,
-                out_dir=out_dir,
-                append_to=out_dir / f"{data['camera_id']}-live.ts",
-            )
+            try:
+                res = release_batch(
+                    state,
+                    client,
+                    site_id,
+                    [data],
+                    purpose=Purpose.ALARM_VERIFICATION,
+                    justification=event,
+                    out_dir=out_dir,
+                    append_to=out_dir / f"{data['camera_id']}-live.ts",
+                )
+            except (ServiceRefused, ReleaseRefused):
+                # A segment announced just before the access period closed is refused once
+                # it has closed: that ends the feed, it is not a failure. Anything else is.
+                if alarm(state, alarm_id).get("access_open", False):
+                    raise
+                ended = "access_period_over"
+                break
             for r in res.items:
                 seg = LiveSegment(
                     r, now_ms() - int(data["end_ms"]), int(data.get("committed_ms", 0)) < opened
