@@ -31,7 +31,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.ed25519 import SIGNATURE_SIZE, Ed25519PublicKey, Ed25519SigningKey
@@ -87,6 +87,30 @@ class HttpRequest:
     path: str
     query: str
     headers: Mapping[str, str]
+
+
+def request_from_asgi(
+    method: str,
+    raw_headers: Iterable[tuple[bytes, bytes]],
+    raw_path: bytes,
+    query_string: bytes,
+) -> HttpRequest:
+    """Build the :class:`HttpRequest` a server verifies from ASGI request data (the scope's
+    header pairs, ``raw_path`` and ``query_string``), without importing a web framework.
+
+    Field values of one name are trimmed and joined with ", " (RFC 9421 section 2.1); the
+    authority is the first Host header as received.
+    """
+    values: dict[str, list[str]] = {}
+    for name, value in raw_headers:
+        values.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    return HttpRequest(
+        method=method,
+        authority=values.get("host", [""])[0],
+        path=raw_path.decode("latin-1").split("?", 1)[0],
+        query=query_string.decode("latin-1"),
+        headers={k: ", ".join(v.strip() for v in vs) for k, vs in values.items()},
+    )
 
 
 @dataclass(frozen=True, slots=True)

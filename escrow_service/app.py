@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from crypto.canonical import canonical_json
 from crypto.errors import CryptoError, LogProofError
 from crypto.format import b64decode
-from crypto.httpsig import HttpRequest
+from crypto.httpsig import HttpRequest, request_from_asgi
 from escrow_service.auth import Caller, authenticate, claimed_keyid
 from escrow_service.db import make_engine, upgrade
 from escrow_service.db.migrate import is_current
@@ -59,16 +59,11 @@ def refusal_response(r: Refusal, **extra: Any) -> JSONResponse:
 
 
 def http_request(request: Request) -> HttpRequest:
-    headers: dict[str, str] = {}
-    for name in set(request.headers.keys()):
-        headers[name] = ", ".join(v.strip() for v in request.headers.getlist(name))
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    return HttpRequest(
-        method=request.method,
-        authority=request.headers.get("host", ""),
-        path=raw_path.decode("latin-1").split("?", 1)[0],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
+    return request_from_asgi(
+        request.method,
+        request.headers.raw,
+        request.scope.get("raw_path") or request.url.path.encode(),
+        request.scope.get("query_string", b""),
     )
 
 

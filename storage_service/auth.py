@@ -39,6 +39,7 @@ from crypto.httpsig import (
     check_content_digest,
     check_times,
     parse_signature,
+    request_from_asgi,
     verify_request,
 )
 from crypto.metadata import check_id
@@ -159,16 +160,11 @@ def _remember_nonce(engine: Engine, keyid: str, nonce: str, expires_ms: int) -> 
 
 
 def http_request(request: Request) -> HttpRequest:
-    headers: dict[str, str] = {}
-    for name in set(request.headers.keys()):
-        headers[name] = ", ".join(v.strip() for v in request.headers.getlist(name))
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    return HttpRequest(
-        method=request.method,
-        authority=request.headers.get("host", ""),
-        path=raw_path.decode("latin-1").split("?", 1)[0],
-        query=request.scope.get("query_string", b"").decode("latin-1"),
-        headers=headers,
+    return request_from_asgi(
+        request.method,
+        request.headers.raw,
+        request.scope.get("raw_path") or request.url.path.encode(),
+        request.scope.get("query_string", b""),
     )
 
 

@@ -212,3 +212,18 @@ def test_content_digest_refusals(value: str | None, code: str) -> None:
     with pytest.raises(HttpSignatureError) as exc:
         check_content_digest(value, b"body")
     assert reason(exc) == code
+
+
+def test_request_from_asgi_combines_fields_as_rfc9421_section_2_1() -> None:
+    from crypto.httpsig import request_from_asgi
+
+    req = request_from_asgi(
+        "POST",
+        [(b"Host", b"example.com:8000"), (b"x-dup", b" a "), (b"X-Dup", b"b"), (b"host", b"evil")],
+        b"/v1/x%20y?ignored",
+        b"a=1&b=2",
+    )
+    assert req.authority == "example.com:8000"  # the first Host as received
+    assert req.headers["x-dup"] == "a, b"
+    assert req.path == "/v1/x%20y"
+    assert req.query == "a=1&b=2"
