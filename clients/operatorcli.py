@@ -188,7 +188,7 @@ def live(
                     player.stdin.flush()
 
     with guarded():
-        segments, ended = lib.live(
+        res = lib.live(
             load(state),
             alarm_id,
             out,
@@ -200,7 +200,12 @@ def live(
         with contextlib.suppress(BrokenPipeError):
             player.stdin.close()
         player.wait()
-    console.print(f"feed ended ({ended}): {len(segments)} segment(s)")
+    if res.pre_alarm:
+        console.print(
+            f"{res.pre_alarm} pre-alarm recording(s) not released here: "
+            f"`camvault operator release --alarm {alarm_id}` releases them in one batch"
+        )
+    console.print(f"feed ended ({res.ended}): {len(res.segments)} segment(s)")
 
 
 @consent_app.command("request")

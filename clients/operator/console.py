@@ -130,6 +130,7 @@ class Released:
 class ReleaseResult:
     custodians: list[str]
     items: list[Released] = field(default_factory=list)
+    released_ms: int = 0  # when t custodians had answered (before payloads were fetched)
 
     @property
     def decrypted(self) -> list[Released]:
@@ -210,7 +211,7 @@ def release_batch(
         )
     except ThresholdNotMet as exc:
         raise _refusal(exc) from exc
-    result = ReleaseResult([r.custodian_id for r in releases])
+    result = ReleaseResult([r.custodian_id for r in releases], released_ms=now_ms())
     for item, rec, url in recs:
         out = Released(
             item["camera_id"], item["recording_id"], item["kind"], int(item["start_ms"]), None
@@ -339,9 +340,27 @@ def release_unjustified(state: OperatorState, site_id: str) -> None:
 
 @dataclass
 class LiveSegment:
+    """One recording of the feed, decrypted; times in ms on the wall clock."""
+
     released: Released
-    latency_ms: int  # decrypted at the operator - end of the segment at the camera
+    end_ms: int  # end of the recording at the camera
+    committed_ms: int  # committed at the storage service
+    received_ms: int  # announced by the feed, at the operator
+    released_ms: int  # t custodians had answered
+    decrypted_ms: int  # decrypted (and appended) at the operator
     backlog: bool  # already committed when the feed was opened
+
+    @property
+    def latency_ms(self) -> int:
+        """Decrypted at the operator - end of the recording at the camera."""
+        return self.decrypted_ms - self.end_ms
+
+
+@dataclass
+class LiveResult:
+    segments: list[LiveSegment]
+    ended: str  # why the feed ended
+    pre_alarm: int = 0  # recordings the feed listed that ended before the trigger (not released)
 
 
 def _sse(client: SignedClient, path: str, timeout_s: float) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -375,17 +394,24 @@ def live(
     on_segment: Callable[[LiveSegment], None] | None = None,
     max_segments: int | None = None,
     timeout_s: float = 1800.0,
-) -> tuple[list[LiveSegment], str]:
+) -> LiveResult:
     """Follow the alarm's live feed: per new recording, one release (t custodians), decrypt,
     append video to ``out_dir/<camera>-live.ts`` (MPEG-TS segments concatenate into one
-    playable file). Returns the segments and why the feed ended."""
+    playable file).
+
+    The feed lists the whole alarm window, pre-alarm recordings first. Those that ended
+    before the trigger are not released here: they are :func:`release_alarm`'s, which gets
+    them in one batch; releasing them again, one request each, would put every pre-alarm
+    recording twice in the custodians' logs and hold up the first live segment behind them.
+    A recording the feed lists twice (a reconnect) is released once."""
     a = alarm(state, alarm_id)
     site_id = a["site_id"]
     event = signed_from_json(a["event"])
+    trigger = int(a["triggered_at_ms"])
     opened = now_ms()
     out_dir.mkdir(parents=True, exist_ok=True)
-    segments: list[LiveSegment] = []
-    ended = "timeout"
+    result = LiveResult([], "timeout")
+    seen: set[tuple[str, str]] = set()
     with (
         state.storage() as client,
         SignedClient(
@@ -397,9 +423,17 @@ def live(
     ):
         for name, data in _sse(feed, f"/v1/alarms/{alarm_id}/feed", timeout_s):
             if name == "end":
-                ended = str(data.get("reason", "end"))
+                result.ended = str(data.get("reason", "end"))
                 break
             if name != "recording":
+                continue
+            received = now_ms()
+            key = (str(data["camera_id"]), str(data["recording_id"]))
+            if key in seen:
+                continue
+            seen.add(key)
+            if int(data["end_ms"]) <= trigger:
+                result.pre_alarm += 1
                 continue
             try:
                 res = release_batch(
@@ -417,19 +451,26 @@ def live(
                 # it has closed: that ends the feed, it is not a failure. Anything else is.
                 if alarm(state, alarm_id).get("access_open", False):
                     raise
-                ended = "access_period_over"
+                result.ended = "access_period_over"
                 break
             for r in res.items:
+                committed = int(data.get("committed_ms", 0))
                 seg = LiveSegment(
-                    r, now_ms() - int(data["end_ms"]), int(data.get("committed_ms", 0)) < opened
+                    r,
+                    end_ms=int(data["end_ms"]),
+                    committed_ms=committed,
+                    received_ms=received,
+                    released_ms=res.released_ms,
+                    decrypted_ms=now_ms(),
+                    backlog=committed < opened,
                 )
-                segments.append(seg)
+                result.segments.append(seg)
                 if on_segment is not None:
                     on_segment(seg)
-            if max_segments is not None and len(segments) >= max_segments:
-                ended = "max_segments"
+            if max_segments is not None and len(result.segments) >= max_segments:
+                result.ended = "max_segments"
                 break
-    return segments, ended
+    return result
 
 
 # --- technicians, telemetry -----------------------------------------------------------------

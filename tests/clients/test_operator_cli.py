@@ -6,14 +6,24 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from clients.customer.audit import audit_site
 from clients.customer.site import post_custodians, signed_from_json
 from clients.customer.state import CustomerState
-from clients.operator.console import _arc_detail, _metadata, alarm, my_consents
+from clients.operator.console import (
+    LiveResult,
+    _arc_detail,
+    _metadata,
+    alarm,
+    live,
+    my_consents,
+)
 from clients.operator.state import OperatorState
 from clients.operator_release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from crypto.escrow import SessionKey
@@ -152,6 +162,59 @@ def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: 
     assert "feed ended (max_segments): 2 segment(s)" in output
     growing = (out_dir / "cam-front-live.ts").read_bytes()
     assert growing == b"".join(c.camera.plaintexts[r] for r in rids)
+
+
+def test_live_view_leaves_pre_alarm_recordings_to_the_alarm_release(
+    world: World, tmp_path: Path
+) -> None:
+    """The feed lists the pre-alarm recordings first; `release --alarm` already released them:
+    the live view must not ask the custodians for them again (each would be logged twice)."""
+    c = setup_customer(world, tmp_path, pre_alarm=30)
+    trigger = now_ms()
+    pre = [c.camera.record(trigger - 10_000), c.camera.record(trigger - 6_000)]
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    out = op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "arc").output
+    assert "2 of 2 recording(s) decrypted" in out
+
+    out_dir = tmp_path / "live"
+    done: list[LiveResult] = []
+    follow = threading.Thread(
+        target=lambda: done.append(
+            live(OperatorState(op.state), a["alarm_id"], out_dir, max_segments=2, timeout_s=60)
+        )
+    )
+    follow.start()
+    time.sleep(1.5)  # the feed is open and has listed the pre-alarm recordings
+    straddling = c.camera.record(trigger - 1_000, kind=RecordingKind.LIVE)  # holds the trigger
+    fresh = c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE)
+    follow.join(60)
+    assert not follow.is_alive() and done, "the live view did not end"
+    res = done[0]
+    assert res.ended == "max_segments" and res.pre_alarm == 2
+    assert [s.released.recording_id for s in res.segments] == [straddling, fresh]
+    assert all(not s.backlog and s.latency_ms == s.decrypted_ms - s.end_ms for s in res.segments)
+    assert not any((out_dir / "cam-front" / f"{rid}.ts").exists() for rid in pre)
+    growing = (out_dir / "cam-front-live.ts").read_bytes()
+    assert growing == c.camera.plaintexts[straddling] + c.camera.plaintexts[fresh]
+
+    # every custodian released each recording once: 2 (one pre-alarm batch) + 1 + 1 (live);
+    # a live view that released the pre-alarm recordings again would make it 6
+    deadline = time.monotonic() + 15
+    while True:
+        released: Counter[str] = Counter()
+        for r in audit_site(CustomerState(c.state)):
+            for acc in r.accesses:
+                if acc.kind == "release" and acc.operator_id == op.operator_id:
+                    released[acc.custodian_id] += acc.released
+        if sorted(released.values()) == [4, 4, 4] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)  # the custodian not waited for may still be answering
+    assert sorted(released.values()) == [4, 4, 4], released
+
+    # the CLI says where the pre-alarm recordings are
+    out = op.run("live", a["alarm_id"], "--out", tmp_path / "l2", "--timeout", "3").output
+    assert "2 pre-alarm recording(s) not released here" in out
 
 
 def test_consent_request_approve_release_revoke(world: World, tmp_path: Path) -> None:
