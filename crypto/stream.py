@@ -30,10 +30,9 @@ exposes both with one signature so ``make bench`` can re-measure.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -82,97 +81,125 @@ def read_full(src: BinaryIO, size: int) -> bytes:
 
 # --- pipelining ---------------------------------------------------------------------------
 #
-# pyca/cryptography releases the GIL while it seals or opens a chunk, so the AEAD of
-# different chunks runs on _WORKERS threads at once (``make bench`` measures both). The
-# calling thread reads the source into preallocated blocks of _BLOCK_CHUNKS chunks (one
-# ``readinto`` of at most one chunk at a time); a worker seals or opens a whole block into
-# its preallocated output buffer, waits for its turn, and writes the block chunk by chunk,
-# in stream order. _BUFFERS bounds the read-ahead, so memory is constant (about 6 MiB) for
-# any stream size and nothing is allocated per chunk. After a block fails, no later block is
-# written; the error is raised in the calling thread once every worker has stopped, and no
-# thread touches ``dst`` after the function returns. A stream of one block (up to 512 KiB)
-# is processed inline, without threads.
+# pyca/cryptography releases the GIL while it seals or opens a chunk, and so does the io
+# module while it reads or writes, so two threads (the calling thread and one helper) work
+# on alternate blocks of _BLOCK_CHUNKS chunks at once, each with its own preallocated input
+# and output buffers. Each thread in turn:
 #
-# ``dst.write`` receives memoryviews of buffers that are reused after the call returns,
-# as the io contract allows ("the implementation should only access b during the call").
+# 1. takes the read turn: reads the next block with one ``readinto`` (reads are serialized
+#    and in stream order);
+# 2. seals or opens the block's chunks into its output buffer, where they lie back to back;
+# 3. waits for the block's write turn and writes them with one call, in stream order.
+#
+# A block's read also takes the first byte after it, so the block knows whether the stream
+# goes on (the final-chunk flag of a full block depends on it); that byte starts the next
+# block. Memory is constant (about 2 MiB) for any stream size and nothing is allocated per
+# chunk. After a block fails, no later block is read or written; the error is raised in the
+# calling thread once the helper has stopped, and no thread touches ``src`` or ``dst`` after
+# the function returns. A stream of one block (up to 512 KiB) is processed inline.
+#
+# ``dst.write`` receives memoryviews of buffers that are reused after the call returns, as
+# the io contract allows ("the implementation should only access b during the call").
 
 _BLOCK_CHUNKS = 8
-_WORKERS = 2
-_BUFFERS = 2 * _WORKERS + 2
 
 
 @dataclass(slots=True)
 class _Block:
-    """One unit of work: up to _BLOCK_CHUNKS chunks read from the source."""
+    """One thread's buffers and the block it is working on."""
 
-    index: int  # position in the stream; the first chunk's counter is index * _BLOCK_CHUNKS
-    data: bytearray  # input buffer (plaintext or ciphertext chunks)
+    data: bytearray  # input: the block, then one look-ahead byte
     out: bytearray  # output buffer
-    size: int = 0  # bytes of ``data`` in use
+    index: int = 0  # position in the stream; the first chunk's counter is index * _BLOCK_CHUNKS
+    size: int = 0  # bytes of ``data`` that belong to the block
     more: bool = False  # whether the stream goes on after this block
-    pieces: list[memoryview] = field(default_factory=list)  # filled by the worker
-    error: BaseException | None = None  # raised after ``pieces`` are written
+    ready: int = 0  # bytes at the start of ``out`` to write (processed chunks, in order)
+    error: BaseException | None = None  # raised after the ``ready`` bytes are written
 
 
 _Process = Callable[[_Block], None]
 
 
 class _Pipeline:
-    """Runs ``process`` on each block in worker threads; writes the pieces in block order."""
+    """The shared state of one run: read and write turns, the look-ahead byte, the error."""
 
-    def __init__(self, process: _Process, dst: BinaryIO, free: queue.Queue[_Block]) -> None:
-        self._process = process
-        self._dst = dst
-        self._free = free
-        self._tasks: queue.Queue[_Block | None] = queue.Queue()
+    def __init__(
+        self, src: BinaryIO, dst: BinaryIO, unit: int, out_unit: int, process: _Process
+    ) -> None:
+        self._src, self._dst, self._process = src, dst, process
+        self._unit, self._out_unit = unit, out_unit
+        self._read_lock = threading.Lock()
         self._turn = threading.Condition()
-        self._next = 0  # index of the block whose turn it is to write
+        self._next_read = 0  # index of the next block to read
+        self._next_write = 0  # index of the block whose turn it is to write
+        self._carry: int | None = None  # the look-ahead byte, first byte of the next block
+        self._ended = False  # the last block has been read
         self.error: BaseException | None = None
-        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(_WORKERS)]
-        for thread in self._threads:
-            thread.start()
 
-    def submit(self, block: _Block) -> None:
-        self._tasks.put(block)
+    def new_block(self) -> _Block:
+        size = _BLOCK_CHUNKS * self._unit
+        return _Block(bytearray(size + 1), bytearray(_BLOCK_CHUNKS * self._out_unit))
 
-    def close(self, cancel: bool) -> None:
-        """Wait for the submitted blocks; ``cancel`` (the caller failed) stops all writes."""
-        if cancel:
-            with self._turn:
-                self.error = self.error or PayloadError("payload processing cancelled")
-        for _ in self._threads:
-            self._tasks.put(None)
-        for thread in self._threads:
-            thread.join()
+    def read(self, block: _Block) -> bool:
+        """Read the next block into ``block``; False once the stream has ended."""
+        with self._read_lock:
+            if self._ended or self.error is not None:
+                return False
+            view, size = memoryview(block.data), len(block.data) - 1
+            filled = 0
+            if self._carry is not None:
+                view[0], filled = self._carry, 1
+            filled += _read_into(self._src, view[filled:])
+            block.index, block.ready, block.error = self._next_read, 0, None
+            block.size, block.more = min(filled, size), filled > size
+            self._carry = block.data[size] if block.more else None
+            self._ended = not block.more
+            self._next_read += 1
+            return True
 
-    def _work(self) -> None:
-        while (block := self._tasks.get()) is not None:
+    def write(self, block: _Block) -> None:
+        """Wait for ``block``'s turn and write it, unless an earlier block failed."""
+        with self._turn:
+            while self._next_write != block.index and self.error is None:
+                self._turn.wait()
+            failed = self.error is not None
+        error = block.error
+        if not failed:
             try:
-                self._process(block)
-            except BaseException as exc:  # recorded; the calling thread raises it
-                block.pieces, block.error = [], exc
-            with self._turn:
-                while self._next != block.index:
-                    self._turn.wait()
-                failed = self.error is not None
-            error = block.error
-            if not failed:
+                _write_ready(self._dst, block)
+            except BaseException as exc:
+                error = exc
+        with self._turn:
+            if not failed and error is not None:
+                self.error = error
+            self._next_write += 1
+            self._turn.notify_all()
+
+    def fail(self, exc: BaseException) -> None:
+        with self._turn:
+            self.error = self.error or exc
+            self._turn.notify_all()
+
+    def work(self, block: _Block) -> None:
+        """Read, process and write blocks until the stream ends or something fails."""
+        try:
+            while self.read(block):
                 try:
-                    _write_pieces(self._dst, block)
-                except BaseException as exc:
-                    error = exc
-            with self._turn:
-                if not failed and error is not None:
-                    self.error = error
-                self._next += 1
-                self._turn.notify_all()
-            self._free.put(block)
+                    self._process(block)
+                except BaseException as exc:  # recorded; written as the block's error
+                    block.ready, block.error = 0, exc
+                self.write(block)
+        except BaseException as exc:  # a read failed or the thread was interrupted
+            self.fail(exc)
 
 
-def _write_pieces(dst: BinaryIO, block: _Block) -> None:
-    for piece in block.pieces:
-        dst.write(piece)
-    block.pieces = []
+def _write_ready(dst: BinaryIO, block: _Block) -> None:
+    """Write the block's processed chunks, all of them (a raw stream may write short)."""
+    view = memoryview(block.out)[: block.ready]
+    block.ready = 0
+    while view:
+        n = dst.write(view)
+        view = view[len(view) if n is None else n :]
 
 
 def _read_into(src: BinaryIO, view: memoryview) -> int:
@@ -194,75 +221,34 @@ def _read_into(src: BinaryIO, view: memoryview) -> int:
     return filled
 
 
-def _fill(src: BinaryIO, block: _Block, unit: int) -> None:
-    """Read up to _BLOCK_CHUNKS units into ``block``, one unit per request."""
-    view = memoryview(block.data)
-    block.size = 0
-    for start in range(0, len(view), unit):
-        n = _read_into(src, view[start : start + unit])
-        block.size += n
-        if n < unit:
-            return
-
-
 def _run(src: BinaryIO, dst: BinaryIO, unit: int, out_unit: int, process: _Process) -> None:
-    """Cut ``src`` into blocks of ``unit``-byte chunks and ``process`` them in order.
-
-    ``block.more`` tells whether the stream goes on after the block: a block that is full
-    is followed by a look-ahead read of the next one.
-    """
-    free: queue.Queue[_Block] = queue.Queue()
-    spares = [(bytearray(_BLOCK_CHUNKS * unit), bytearray(_BLOCK_CHUNKS * out_unit))]
-    block = _Block(0, *spares[0])
-    _fill(src, block, unit)
-    following = _look_ahead(src, block, unit, free, spares)
-    if following is None:  # a single block: no threads
-        process(block)
-        _write_pieces(dst, block)
-        if block.error is not None:
-            raise block.error
+    """Cut ``src`` into blocks of ``unit``-byte chunks, ``process`` them, write in order."""
+    pipeline = _Pipeline(src, dst, unit, out_unit, process)
+    first = pipeline.new_block()
+    if not pipeline.read(first):  # pragma: no cover - the first read always happens
+        raise PayloadError("payload processing found no block")
+    if not first.more:  # a single block: no threads
+        process(first)
+        _write_ready(dst, first)
+        if first.error is not None:
+            raise first.error
         return
-    for _ in range(_BUFFERS - 2):
-        free.put(_Block(0, bytearray(_BLOCK_CHUNKS * unit), bytearray(_BLOCK_CHUNKS * out_unit)))
-    pipeline = _Pipeline(process, dst, free)
+    helper = threading.Thread(target=pipeline.work, args=(pipeline.new_block(),), daemon=True)
+    helper.start()
     try:
-        while True:
-            pipeline.submit(block)
-            if following is None or pipeline.error is not None:
-                break
-            block = following
-            following = _look_ahead(src, block, unit, free, spares)
-    except BaseException:
-        pipeline.close(cancel=True)
-        raise
-    pipeline.close(cancel=False)
+        try:
+            process(first)
+        except BaseException as exc:
+            first.ready, first.error = 0, exc
+        pipeline.write(first)
+        pipeline.work(first)
+    except BaseException as exc:
+        pipeline.fail(PayloadError("payload processing cancelled"))
+        helper.join()
+        raise exc
+    helper.join()
     if pipeline.error is not None:
         raise pipeline.error
-
-
-def _look_ahead(
-    src: BinaryIO,
-    block: _Block,
-    unit: int,
-    free: queue.Queue[_Block],
-    spares: list[tuple[bytearray, bytearray]],
-) -> _Block | None:
-    """Read the block after ``block`` if ``block`` is full; set ``block.more``."""
-    if block.size < len(block.data):
-        block.more = False
-        return None
-    if len(spares) == 1:  # the second buffer pair, allocated on first need
-        spares.append((bytearray(len(block.data)), bytearray(len(block.out))))
-        following = _Block(block.index + 1, *spares[1])
-    else:
-        following = free.get()
-        following.index, following.more, following.error = block.index + 1, False, None
-    _fill(src, following, unit)
-    block.more = following.size > 0
-    if not block.more:
-        free.put(following)
-        return None
-    return following
 
 
 # --- encryption -------------------------------------------------------------------------
@@ -285,14 +271,16 @@ def _encrypt_payload_from_parts(
         data, out = memoryview(block.data), memoryview(block.out)
         count = max(1, -(-block.size // CHUNK_SIZE))
         first = block.index * _BLOCK_CHUNKS
+        chunk_nonce(first + count - 1, False)  # the counter range, checked once per block
+        at = 0
         for i in range(count):
             start, end = i * CHUNK_SIZE, min((i + 1) * CHUNK_SIZE, block.size)
-            final = not block.more and i == count - 1
-            sealed = out[
-                i * ENCRYPTED_CHUNK_SIZE : i * ENCRYPTED_CHUNK_SIZE + end - start + TAG_SIZE
-            ]
-            aead.encrypt_into(chunk_nonce(first + i, final), data[start:end], None, sealed)
-            block.pieces.append(sealed)
+            nonce = (first + i).to_bytes(_COUNTER_SIZE, "big")
+            nonce += b"\x01" if not block.more and i == count - 1 else b"\x00"
+            sealed = out[at : at + end - start + TAG_SIZE]
+            aead.encrypt_into(nonce, data[start:end], None, sealed)
+            at += len(sealed)
+        block.ready = at
 
     _run(src, dst, CHUNK_SIZE, ENCRYPTED_CHUNK_SIZE, seal)
 
@@ -322,18 +310,30 @@ def decrypt_chunks(key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
             return
         data, out = memoryview(block.data), memoryview(block.out)
         first = block.index * _BLOCK_CHUNKS
+        chunk_nonce(first + _BLOCK_CHUNKS - 1, False)  # the counter range, checked once per block
         for start in range(0, block.size, ENCRYPTED_CHUNK_SIZE):
             chunk = data[start : min(start + ENCRYPTED_CHUNK_SIZE, block.size)]
             following = block.more or start + len(chunk) < block.size
             index = start // ENCRYPTED_CHUNK_SIZE
             plain = out[index * CHUNK_SIZE : index * CHUNK_SIZE + max(len(chunk) - TAG_SIZE, 0)]
             counter = first + index
+            if following and len(chunk) == ENCRYPTED_CHUNK_SIZE:
+                # The common case, inline: a full chunk with more after it, opened as a
+                # middle chunk. Anything else (final flag, failure) takes the full rules below.
+                try:
+                    middle = counter.to_bytes(_COUNTER_SIZE, "big") + b"\x00"
+                    aead.decrypt_into(middle, chunk, None, plain)
+                except InvalidTag:
+                    pass
+                else:
+                    block.ready += len(plain)
+                    continue
             try:
                 block.error = _open_chunk(aead, counter, chunk, following, plain)
             except PayloadError as exc:
                 block.error = exc
                 return
-            block.pieces.append(plain)
+            block.ready += len(plain)
             if block.error is not None or not following:
                 return
 

@@ -12,6 +12,7 @@ from nacl.bindings import crypto_aead_chacha20poly1305_ietf_encrypt
 
 from crypto.errors import PayloadError
 from crypto.format import FileKey
+from crypto.stream import _BLOCK_CHUNKS as BLOCK
 from crypto.stream import (
     CHUNK_SIZE,
     ENCRYPTED_CHUNK_SIZE,
@@ -322,7 +323,8 @@ def test_encrypt_streams_in_bounded_pieces() -> None:
     size = 40 * CHUNK_SIZE + 3
     src, sink = CountingSource(size), SizeSink()
     encrypt_payload(KEY, src, sink)  # type: ignore[arg-type]
-    assert src.max_request <= CHUNK_SIZE and sink.max_write <= ENC
+    # one block (and its look-ahead byte) per read, one block per write: constant memory
+    assert src.max_request <= BLOCK * CHUNK_SIZE + 1 and sink.max_write <= BLOCK * ENC
     assert sink.total == NONCE_SIZE + size + 41 * TAG_SIZE
 
 
@@ -333,10 +335,10 @@ def test_decrypt_streams_in_bounded_pieces() -> None:
         max_request = 0
 
         def read(self, n: int | None = -1) -> bytes:
-            assert n is not None and 0 <= n <= ENC
+            assert n is not None and 0 <= n <= BLOCK * ENC + 1
             Src.max_request = max(Src.max_request, n)
             return super().read(n)
 
     sink = SizeSink()
     decrypt_payload(KEY, Src(payload), sink)  # type: ignore[arg-type]
-    assert sink.total == 20 * CHUNK_SIZE + 7 and sink.max_write <= CHUNK_SIZE
+    assert sink.total == 20 * CHUNK_SIZE + 7 and sink.max_write <= BLOCK * CHUNK_SIZE

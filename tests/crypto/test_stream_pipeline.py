@@ -111,11 +111,11 @@ SIZES = [
     0,
     1,
     BLOCK * CHUNK_SIZE - 1,
-    BLOCK * CHUNK_SIZE,  # exactly one block: the look-ahead read finds nothing
+    BLOCK * CHUNK_SIZE,  # exactly one block: the look-ahead byte finds nothing
     BLOCK * CHUNK_SIZE + 1,
     2 * BLOCK * CHUNK_SIZE,
     3 * BLOCK * CHUNK_SIZE + 12345,
-    9 * BLOCK * CHUNK_SIZE + 1,  # more blocks than buffers: buffers are recycled
+    9 * BLOCK * CHUNK_SIZE + 1,  # many blocks: each thread's buffers are reused
 ]
 
 
@@ -206,14 +206,43 @@ class FailingSink(io.RawIOBase):
         return len(b)
 
 
-@pytest.mark.parametrize("fail_at", [0, BLOCK, 2 * BLOCK + 1])
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
 def test_a_failing_destination_stops_everything(fail_at: int) -> None:
-    sink = FailingSink(fail_at)
+    sink = FailingSink(fail_at)  # one write per block
     before = threading.active_count()
     with pytest.raises(OSError, match="disk full"):
         decrypt_payload(KEY, io.BytesIO(PAYLOAD), sink)  # type: ignore[arg-type]
-    assert b"".join(sink.writes) == PLAIN[: fail_at * CHUNK_SIZE]
+    assert b"".join(sink.writes) == PLAIN[: fail_at * BLOCK * CHUNK_SIZE]
     assert threading.active_count() == before  # every worker stopped
+
+
+class ShortWriteSink(io.RawIOBase):
+    """A raw stream that accepts at most 1000 bytes per call (allowed by RawIOBase.write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+        self.calls = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.calls += 1
+        piece = bytes(b[:1000])
+        self.data += piece
+        return len(piece)
+
+
+@pytest.mark.parametrize("size", [1, 2 * BLOCK * CHUNK_SIZE + 5])
+def test_short_writes_are_completed(size: int) -> None:
+    plaintext = os.urandom(size)
+    sealed = ShortWriteSink()
+    _encrypt_payload_from_parts(KEY, NONCE, io.BytesIO(plaintext), sealed)  # type: ignore[arg-type]
+    assert bytes(sealed.data) == reference_encrypt(plaintext)
+    opened = ShortWriteSink()
+    decrypt_payload(KEY, io.BytesIO(bytes(sealed.data)), opened)  # type: ignore[arg-type]
+    assert bytes(opened.data) == plaintext and opened.calls >= size // 1000
 
 
 class FailingSource(io.RawIOBase):
