@@ -224,8 +224,13 @@ class _Prefixed(io.RawIOBase):
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._prefix[: len(b)] if self._prefix else self._src.read(len(b))
-        self._prefix = self._prefix[len(data) :] if self._prefix else b""
+        if self._prefix:
+            data, self._prefix = self._prefix[: len(b)], self._prefix[len(b) :]
+        else:
+            try:  # straight into the caller's buffer: no copy
+                return int(self._src.readinto(b) or 0)  # type: ignore[attr-defined]
+            except (AttributeError, NotImplementedError):  # a stream with read() only
+                data = self._src.read(len(b))
         b[: len(data)] = data
         return len(data)
 

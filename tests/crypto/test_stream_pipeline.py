@@ -272,3 +272,35 @@ def test_a_failing_source_stops_everything() -> None:
     # Whatever was written is a prefix of the real ciphertext, without the final chunk.
     assert reference_encrypt(PLAIN).startswith(sink.getvalue())
     assert len(sink.getvalue()) <= NONCE_SIZE + 3 * BLOCK * ENC
+
+
+class ReadOnlySource(io.RawIOBase):
+    """A raw stream that implements read() only (RawIOBase.readinto raises)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._src = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._src.read(min(n, 5000))  # short reads on purpose
+
+
+@pytest.mark.parametrize("armor", [False, True])
+@pytest.mark.parametrize("source", [io.BytesIO, ReadOnlySource])
+def test_age_decrypt_detects_armor_then_streams_from_any_source(
+    armor: bool, source: type[io.IOBase]
+) -> None:
+    """age.decrypt peeks one byte to detect armor and puts it back in front of the source."""
+    from crypto import age
+    from crypto.x25519 import generate_identity
+
+    identity = generate_identity()
+    plaintext = os.urandom(2 * BLOCK * CHUNK_SIZE + 99)
+    sealed = io.BytesIO()
+    age.encrypt([identity.recipient()], io.BytesIO(plaintext), sealed, armor=armor)
+    out = io.BytesIO()
+    age.decrypt([identity], source(sealed.getvalue()), out)  # type: ignore[call-arg, arg-type]
+    assert out.getvalue() == plaintext
