@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from crypto.canonical import canonical_json, parse_canonical_json
 from crypto.ed25519 import (
@@ -60,6 +60,8 @@ _HEX256_RE = re.compile(r"^[0-9a-f]{64}$")
 _URL_RE = re.compile(r"^https?://[\x21-\x7e]+$")
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
+R = TypeVar("R", bound="_Record")
 
 
 # --- field checks -----------------------------------------------------------------------------
@@ -217,22 +219,173 @@ def _url(value: object, what: str) -> str | None:
     return value
 
 
+# --- member specs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Field(Generic[T]):
+    """One member of a JSON object: its check in the constructor, its parser and its writer.
+
+    ``check`` refuses a constructor argument of the wrong Python type or value; ``parse`` turns a
+    JSON value into the member's Python value, as strictly; ``dump`` is the inverse of ``parse``.
+    Each takes ``what`` (e.g. ``consent.site_id``) to name the member in a refusal.
+    """
+
+    check: Callable[[object, str], object]
+    parse: Callable[[object, str], T]
+    dump: Callable[[T], object]
+
+
+def _same(value: T) -> T:
+    return value
+
+
+def _no_check(value: object, what: str) -> None:
+    return None
+
+
+def _plain(check: Callable[[object, str], T]) -> _Field[T]:
+    """A member that is its own JSON value (string, integer, boolean or null)."""
+    return _Field(check, check, _same)
+
+
+def _integer(lo: int, hi: int) -> _Field[int]:
+    def check(value: object, what: str) -> int:
+        return _int(value, what, lo, hi)
+
+    return _plain(check)
+
+
+def _member(cls: type[E]) -> _Field[E]:
+    """A member of enum ``cls``, written as its value."""
+
+    def check(value: object, what: str) -> E:
+        return _enum_member(cls, value, what)
+
+    def parse(value: object, what: str) -> E:
+        return _enum(cls, value, what)
+
+    def dump(value: E) -> object:
+        return value.value
+
+    return _Field(check, parse, dump)
+
+
+def _optional(field: _Field[T]) -> _Field[T | None]:
+    """``field``, or None (JSON null)."""
+
+    def check(value: object, what: str) -> object:
+        return None if value is None else field.check(value, what)
+
+    def parse(value: object, what: str) -> T | None:
+        return None if value is None else field.parse(value, what)
+
+    def dump(value: T | None) -> object:
+        return None if value is None else field.dump(value)
+
+    return _Field(check, parse, dump)
+
+
+def _array(item: _Field[T], lo: int, hi: int, *, unique: bool = False) -> _Field[tuple[T, ...]]:
+    """A tuple of ``lo``-``hi`` items (a JSON array); with ``unique``, no item twice."""
+
+    def check(value: object, what: str) -> object:
+        items = _tuple(value, what, lo, hi)
+        for v in items:
+            item.check(v, f"{what}[]")
+        if unique:
+            _unique(items, what)
+        return items
+
+    def parse(value: object, what: str) -> tuple[T, ...]:
+        return tuple(item.parse(v, f"{what}[]") for v in _list(value, what, lo, hi))
+
+    def dump(value: tuple[T, ...]) -> object:
+        return [item.dump(v) for v in value]
+
+    return _Field(check, parse, dump)
+
+
+def _checked_by_class(field: _Field[T]) -> _Field[T]:
+    """``field``, checked in the constructor by the class's ``_check`` (it depends on others)."""
+    return _Field(_no_check, field.parse, field.dump)
+
+
+_ID = _plain(_id)
+_TIME = _plain(_time)
+_TEXT = _plain(_text)
+_BOOL = _plain(_bool)
+_URL = _plain(_url)
+_COUNTER = _integer(0, MAX_COUNTER)
+_PUBKEY: _Field[Ed25519PublicKey] = _Field(_pubkey, _pubkey_from_text, Ed25519PublicKey.to_text)
+_SHA256: _Field[bytes] = _Field(_sha256, _sha256_from_hex, bytes.hex)
+_ESCROW_KEY: _Field[CustodianPublicKey] = _Field(
+    _escrow_key, _escrow_key_from_text, CustodianPublicKey.to_text
+)
+_RECIPIENT: _Field[X25519Recipient] = _Field(_recipient, parse_age_recipient, str)
+
+
+class _Record:
+    """A JSON object with a fixed set of members, declared once in ``_SPEC``.
+
+    ``_SPEC`` maps each member name to its :class:`_Field`, in the order of ``FIELDS``;
+    ``_NAME`` prefixes every refusal (``<_NAME>.<member>: ...``). The constructor checks each
+    member, then the rules that relate members (``_check``); ``from_json`` requires exactly the
+    members of ``FIELDS`` and parses each one before constructing (so the same rules apply).
+    """
+
+    __slots__ = ()
+    _NAME: ClassVar[str]
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]]
+    FIELDS: ClassVar[tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        for name, field in self._SPEC.items():
+            field.check(getattr(self, name), f"{self._NAME}.{name}")
+        self._check()
+
+    def _check(self) -> None:
+        """Rules across members, run after each member passed its own check."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: field.dump(getattr(self, name)) for name, field in self._SPEC.items()}
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        o = _fields(obj, cls._NAME, cls.FIELDS)
+        return cls(
+            **{
+                name: field.parse(o[name], f"{cls._NAME}.{name}")
+                for name, field in cls._SPEC.items()
+            }
+        )
+
+
+def _object(cls: type[R]) -> _Field[R]:
+    """A nested object of class ``cls``."""
+
+    def check(value: object, what: str) -> R:
+        if not isinstance(value, cls):
+            raise StatementError(f"{what}: must be a {cls.__name__}")
+        return value
+
+    def parse(value: object, what: str) -> R:
+        return cls.from_json(value)
+
+    def dump(value: R) -> object:
+        return value.to_json()
+
+    return _Field(check, parse, dump)
+
+
 # --- statement bodies -------------------------------------------------------------------------
 
 
-class Statement:
+class Statement(_Record):
     """Base of the typed statement bodies. ``TYPE`` is the domain, e.g. camvault/v1/consent."""
 
     __slots__ = ()
     TYPE: ClassVar[str]
-    FIELDS: ClassVar[tuple[str, ...]]
-
-    def to_json(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    @classmethod
-    def from_json(cls, obj: object) -> Statement:
-        raise NotImplementedError
 
     def canonical(self) -> bytes:
         """RFC 8785 canonical JSON of the body (no domain prefix)."""
@@ -243,7 +396,7 @@ S = TypeVar("S", bound=Statement)
 
 
 @dataclass(frozen=True, slots=True)
-class Custodian:
+class Custodian(_Record):
     """One key custodian of a site: its escrow X25519 key and its log's Ed25519 key."""
 
     custodian_id: str
@@ -251,31 +404,14 @@ class Custodian:
     log_key: Ed25519PublicKey
     url: str | None
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("custodian_id", "escrow_key", "log_key", "url")
-
-    def __post_init__(self) -> None:
-        _id(self.custodian_id, "custodian.custodian_id")
-        _escrow_key(self.escrow_key, "custodian.escrow_key")
-        _pubkey(self.log_key, "custodian.log_key")
-        _url(self.url, "custodian.url")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "custodian_id": self.custodian_id,
-            "escrow_key": self.escrow_key.to_text(),
-            "log_key": self.log_key.to_text(),
-            "url": self.url,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> Custodian:
-        o = _fields(obj, "custodian", cls.FIELDS)
-        return cls(
-            custodian_id=_id(o["custodian_id"], "custodian.custodian_id"),
-            escrow_key=_escrow_key_from_text(o["escrow_key"], "custodian.escrow_key"),
-            log_key=_pubkey_from_text(o["log_key"], "custodian.log_key"),
-            url=_url(o["url"], "custodian.url"),
-        )
+    _NAME: ClassVar[str] = "custodian"
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "custodian_id": _ID,
+        "escrow_key": _ESCROW_KEY,
+        "log_key": _PUBKEY,
+        "url": _URL,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +500,7 @@ class DeviceKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class CameraProfile:
+class CameraProfile(_Record):
     """What a camera model allows a custodian to release for an alarm (DESIGN "Release")."""
 
     pre_alarm_s: int
@@ -372,40 +508,18 @@ class CameraProfile:
     live_allowed: bool
     stills_only: bool
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "pre_alarm_s",
-        "post_alarm_s",
-        "live_allowed",
-        "stills_only",
-    )
+    _NAME: ClassVar[str] = "camera_profile"
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "pre_alarm_s": _integer(0, MAX_PRE_ALARM_S),
+        "post_alarm_s": _integer(0, MAX_POST_ALARM_S),
+        "live_allowed": _BOOL,
+        "stills_only": _BOOL,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
-    def __post_init__(self) -> None:
-        _int(self.pre_alarm_s, "camera_profile.pre_alarm_s", 0, MAX_PRE_ALARM_S)
-        _int(self.post_alarm_s, "camera_profile.post_alarm_s", 0, MAX_POST_ALARM_S)
-        _bool(self.live_allowed, "camera_profile.live_allowed")
-        _bool(self.stills_only, "camera_profile.stills_only")
+    def _check(self) -> None:
         if self.stills_only and self.live_allowed:
             raise StatementError("camera_profile: stills_only excludes live_allowed")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "pre_alarm_s": self.pre_alarm_s,
-            "post_alarm_s": self.post_alarm_s,
-            "live_allowed": self.live_allowed,
-            "stills_only": self.stills_only,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> CameraProfile:
-        o = _fields(obj, "camera_profile", cls.FIELDS)
-        return cls(
-            pre_alarm_s=_int(o["pre_alarm_s"], "camera_profile.pre_alarm_s", 0, MAX_PRE_ALARM_S),
-            post_alarm_s=_int(
-                o["post_alarm_s"], "camera_profile.post_alarm_s", 0, MAX_POST_ALARM_S
-            ),
-            live_allowed=_bool(o["live_allowed"], "camera_profile.live_allowed"),
-            stills_only=_bool(o["stills_only"], "camera_profile.stills_only"),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,47 +724,17 @@ class AlarmEvent(Statement):
     triggered_at_ms: int
     counter: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "alarm-event"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "site_id",
-        "panel_id",
-        "event_id",
-        "alarm_type",
-        "triggered_at_ms",
-        "counter",
-    )
-
-    def __post_init__(self) -> None:
-        w = "alarm-event"
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.panel_id, f"{w}.panel_id")
-        _id(self.event_id, f"{w}.event_id")
-        _enum_member(AlarmType, self.alarm_type, f"{w}.alarm_type")
-        _time(self.triggered_at_ms, f"{w}.triggered_at_ms")
-        _int(self.counter, f"{w}.counter", 0, MAX_COUNTER)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "site_id": self.site_id,
-            "panel_id": self.panel_id,
-            "event_id": self.event_id,
-            "alarm_type": self.alarm_type.value,
-            "triggered_at_ms": self.triggered_at_ms,
-            "counter": self.counter,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> AlarmEvent:
-        w = "alarm-event"
-        o = _fields(obj, w, cls.FIELDS)
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            panel_id=_id(o["panel_id"], f"{w}.panel_id"),
-            event_id=_id(o["event_id"], f"{w}.event_id"),
-            alarm_type=_enum(AlarmType, o["alarm_type"], f"{w}.alarm_type"),
-            triggered_at_ms=_time(o["triggered_at_ms"], f"{w}.triggered_at_ms"),
-            counter=_int(o["counter"], f"{w}.counter", 0, MAX_COUNTER),
-        )
+    _NAME: ClassVar[str] = "alarm-event"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "panel_id": _ID,
+        "event_id": _ID,
+        "alarm_type": _member(AlarmType),
+        "triggered_at_ms": _TIME,
+        "counter": _COUNTER,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,34 +746,15 @@ class AlarmCancel(Statement):
     event_id: str
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "alarm-cancel"
-    FIELDS: ClassVar[tuple[str, ...]] = ("site_id", "panel_id", "event_id", "issued_at_ms")
-
-    def __post_init__(self) -> None:
-        w = "alarm-cancel"
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.panel_id, f"{w}.panel_id")
-        _id(self.event_id, f"{w}.event_id")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "site_id": self.site_id,
-            "panel_id": self.panel_id,
-            "event_id": self.event_id,
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> AlarmCancel:
-        w = "alarm-cancel"
-        o = _fields(obj, w, cls.FIELDS)
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            panel_id=_id(o["panel_id"], f"{w}.panel_id"),
-            event_id=_id(o["event_id"], f"{w}.event_id"),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
+    _NAME: ClassVar[str] = "alarm-cancel"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "panel_id": _ID,
+        "event_id": _ID,
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
 
 class ConsentScope(StrEnum):
@@ -824,31 +889,14 @@ class Revocation(Statement):
     consent_id: str
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "revocation"
-    FIELDS: ClassVar[tuple[str, ...]] = ("site_id", "consent_id", "issued_at_ms")
-
-    def __post_init__(self) -> None:
-        w = "revocation"
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.consent_id, f"{w}.consent_id")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "site_id": self.site_id,
-            "consent_id": self.consent_id,
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> Revocation:
-        w = "revocation"
-        o = _fields(obj, w, cls.FIELDS)
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            consent_id=_id(o["consent_id"], f"{w}.consent_id"),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
+    _NAME: ClassVar[str] = "revocation"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "consent_id": _ID,
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
 
 class OperatorRole(StrEnum):
@@ -865,34 +913,15 @@ class OperatorRegistration(Statement):
     role: OperatorRole
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "operator-registration"
-    FIELDS: ClassVar[tuple[str, ...]] = ("operator_id", "operator_key", "role", "issued_at_ms")
-
-    def __post_init__(self) -> None:
-        w = "operator-registration"
-        _id(self.operator_id, f"{w}.operator_id")
-        _pubkey(self.operator_key, f"{w}.operator_key")
-        _enum_member(OperatorRole, self.role, f"{w}.role")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "operator_id": self.operator_id,
-            "operator_key": self.operator_key.to_text(),
-            "role": self.role.value,
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> OperatorRegistration:
-        w = "operator-registration"
-        o = _fields(obj, w, cls.FIELDS)
-        return cls(
-            operator_id=_id(o["operator_id"], f"{w}.operator_id"),
-            operator_key=_pubkey_from_text(o["operator_key"], f"{w}.operator_key"),
-            role=_enum(OperatorRole, o["role"], f"{w}.role"),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
+    _NAME: ClassVar[str] = "operator-registration"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "operator_id": _ID,
+        "operator_key": _PUBKEY,
+        "role": _member(OperatorRole),
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
 
 #: Every statement type, by domain.
