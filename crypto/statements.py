@@ -537,57 +537,24 @@ class DeviceEnrollment(Statement):
     camera_profile: CameraProfile | None
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "device-enrollment"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "site_id",
-        "device_id",
-        "kind",
-        "model",
-        "device_key",
-        "camera_profile",
-        "issued_at_ms",
-    )
+    _NAME: ClassVar[str] = "device-enrollment"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "device_id": _ID,
+        "kind": _member(DeviceKind),
+        "model": _TEXT,
+        "device_key": _PUBKEY,
+        "camera_profile": _checked_by_class(_optional(_object(CameraProfile))),
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
-    def __post_init__(self) -> None:
-        w = "device-enrollment"
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.device_id, f"{w}.device_id")
-        _enum_member(DeviceKind, self.kind, f"{w}.kind")
-        _text(self.model, f"{w}.model")
-        _pubkey(self.device_key, f"{w}.device_key")
+    def _check(self) -> None:
         if self.kind is DeviceKind.CAMERA and not isinstance(self.camera_profile, CameraProfile):
-            raise StatementError(f"{w}.camera_profile: required for a camera")
+            raise StatementError("device-enrollment.camera_profile: required for a camera")
         if self.kind is DeviceKind.PANEL and self.camera_profile is not None:
-            raise StatementError(f"{w}.camera_profile: must be null for a panel")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "site_id": self.site_id,
-            "device_id": self.device_id,
-            "kind": self.kind.value,
-            "model": self.model,
-            "device_key": self.device_key.to_text(),
-            "camera_profile": None
-            if self.camera_profile is None
-            else self.camera_profile.to_json(),
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> DeviceEnrollment:
-        w = "device-enrollment"
-        o = _fields(obj, w, cls.FIELDS)
-        profile = o["camera_profile"]
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            device_id=_id(o["device_id"], f"{w}.device_id"),
-            kind=_enum(DeviceKind, o["kind"], f"{w}.kind"),
-            model=_text(o["model"], f"{w}.model"),
-            device_key=_pubkey_from_text(o["device_key"], f"{w}.device_key"),
-            camera_profile=None if profile is None else CameraProfile.from_json(profile),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
+            raise StatementError("device-enrollment.camera_profile: must be null for a panel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -614,44 +581,35 @@ class Manifest(Statement):
     prev_manifest_sha256: bytes | None
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "manifest"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "site_id",
-        "camera_id",
-        "recording_id",
-        "kind",
-        "start_ms",
-        "end_ms",
-        "payload_sha256",
-        "payload_size",
-        "header_sha256",
-        "sequence",
-        "prev_manifest_sha256",
-        "issued_at_ms",
-    )
+    _NAME: ClassVar[str] = "manifest"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "camera_id": _ID,
+        "recording_id": _ID,
+        "kind": _member(RecordingKind),
+        "start_ms": _TIME,
+        "end_ms": _TIME,
+        "payload_sha256": _SHA256,
+        "payload_size": _COUNTER,
+        "header_sha256": _SHA256,
+        "sequence": _COUNTER,
+        "prev_manifest_sha256": _checked_by_class(_optional(_SHA256)),
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
-    def __post_init__(self) -> None:
-        w = "manifest"
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.camera_id, f"{w}.camera_id")
-        _id(self.recording_id, f"{w}.recording_id")
-        _enum_member(RecordingKind, self.kind, f"{w}.kind")
-        _time(self.start_ms, f"{w}.start_ms")
-        _time(self.end_ms, f"{w}.end_ms")
+    def _check(self) -> None:
         if self.end_ms < self.start_ms:
-            raise StatementError(f"{w}.end_ms: must not be before start_ms")
-        _sha256(self.payload_sha256, f"{w}.payload_sha256")
-        _int(self.payload_size, f"{w}.payload_size", 0, MAX_COUNTER)
-        _sha256(self.header_sha256, f"{w}.header_sha256")
-        _int(self.sequence, f"{w}.sequence", 0, MAX_COUNTER)
+            raise StatementError("manifest.end_ms: must not be before start_ms")
+        what = "manifest.prev_manifest_sha256"
         if self.sequence == 0:
             if self.prev_manifest_sha256 is not None:
-                raise StatementError(f"{w}.prev_manifest_sha256: must be null for sequence 0")
+                raise StatementError(f"{what}: must be null for sequence 0")
         else:
             if self.prev_manifest_sha256 is None:
-                raise StatementError(f"{w}.prev_manifest_sha256: required for sequence > 0")
-            _sha256(self.prev_manifest_sha256, f"{w}.prev_manifest_sha256")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
+                raise StatementError(f"{what}: required for sequence > 0")
+            _sha256(self.prev_manifest_sha256, what)
 
     def metadata(self) -> RecordingMetadata:
         """The recording metadata this manifest describes (bound into its escrow stanzas)."""
@@ -662,45 +620,6 @@ class Manifest(Statement):
             kind=self.kind,
             start_ms=self.start_ms,
             end_ms=self.end_ms,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        prev = self.prev_manifest_sha256
-        return {
-            "site_id": self.site_id,
-            "camera_id": self.camera_id,
-            "recording_id": self.recording_id,
-            "kind": self.kind.value,
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "payload_sha256": self.payload_sha256.hex(),
-            "payload_size": self.payload_size,
-            "header_sha256": self.header_sha256.hex(),
-            "sequence": self.sequence,
-            "prev_manifest_sha256": None if prev is None else prev.hex(),
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> Manifest:
-        w = "manifest"
-        o = _fields(obj, w, cls.FIELDS)
-        prev = o["prev_manifest_sha256"]
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            camera_id=_id(o["camera_id"], f"{w}.camera_id"),
-            recording_id=_id(o["recording_id"], f"{w}.recording_id"),
-            kind=_enum(RecordingKind, o["kind"], f"{w}.kind"),
-            start_ms=_time(o["start_ms"], f"{w}.start_ms"),
-            end_ms=_time(o["end_ms"], f"{w}.end_ms"),
-            payload_sha256=_sha256_from_hex(o["payload_sha256"], f"{w}.payload_sha256"),
-            payload_size=_int(o["payload_size"], f"{w}.payload_size", 0, MAX_COUNTER),
-            header_sha256=_sha256_from_hex(o["header_sha256"], f"{w}.header_sha256"),
-            sequence=_int(o["sequence"], f"{w}.sequence", 0, MAX_COUNTER),
-            prev_manifest_sha256=(
-                None if prev is None else _sha256_from_hex(prev, f"{w}.prev_manifest_sha256")
-            ),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
         )
 
 
