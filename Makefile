@@ -50,7 +50,7 @@ test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: venv
-	bash scripts/install-tools.sh age camera
+	bash scripts/install-tools.sh age camera models
 	$(PY) -m clients.story
 
 demo-crypto: venv

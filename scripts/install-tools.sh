@@ -3,7 +3,11 @@
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
 #   - MinIO built from source with `go install` at the pinned version, cached in .cache/bin
 #     (a second run finds the binary and its version stamp and does not rebuild);
-#   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm.
+#   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
+#   - models: the camera's COCO CenterNet detector (centernet.json/.bin from the npm package
+#     @vladmandic/human, pinned, sha256-checked) into .cache/models/centernet;
+#   - samples: real test photographs with vehicles and animals (dog.jpg, person.jpg,
+#     horses.jpg from Debian's darknet package, sha256-checked) into .cache/samples/darknet.
 # Any failure stops with a clear message: the tests must never run without these.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +18,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio cctv camera} "
+want=" ${*:-age postgres minio cctv camera models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -88,5 +92,50 @@ if wants cctv && [ "$(node -p "require('$cctv/package.json').version" 2>/dev/nul
   say "npm install cctv-age@$CCTV_AGE_VERSION"
   npm install --no-save --no-audit --no-fund --prefix "$cache/npm" "cctv-age@$CCTV_AGE_VERSION" \
     >"$cache/npm.log" 2>&1 || die "npm install cctv-age failed; see $cache/npm.log"
+fi
+# --- camera detector model (npm package, pinned, sha256-checked) -----------------------------
+HUMAN_NPM_VERSION=3.3.6
+CENTERNET_SHA256="bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05  centernet.json
+1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef  centernet.bin"
+models="$cache/models/centernet"
+if wants models && ! (cd "$models" 2>/dev/null && sha256sum --quiet -c <<<"$CENTERNET_SHA256" >/dev/null 2>&1); then
+  command -v npm >/dev/null || die "npm not found: needed to fetch the CenterNet detector model"
+  say "npm pack @vladmandic/human@$HUMAN_NPM_VERSION (CenterNet model, 4 MB of a 29 MB package)"
+  tmp=$(mktemp -d "$cache/models-XXXXXX")
+  (cd "$tmp" && npm pack --silent "@vladmandic/human@$HUMAN_NPM_VERSION" >"$cache/models.log" 2>&1) \
+    || { rm -rf "$tmp"; die "npm pack @vladmandic/human failed; see $cache/models.log"; }
+  tar -xzf "$tmp"/vladmandic-human-*.tgz -C "$tmp" package/models/centernet.json \
+    package/models/centernet.bin package/LICENSE \
+    || { rm -rf "$tmp"; die "the @vladmandic/human package holds no models/centernet.*"; }
+  (cd "$tmp/package/models" && sha256sum --quiet -c <<<"$CENTERNET_SHA256") \
+    || { rm -rf "$tmp"; die "CenterNet model files do not match their pinned sha256"; }
+  mkdir -p "$models"
+  mv "$tmp/package/models/centernet.json" "$tmp/package/models/centernet.bin" "$models/"
+  mv "$tmp/package/LICENSE" "$models/LICENSE.human"
+  rm -rf "$tmp"
+fi
+
+# --- real test photographs from Debian's darknet package (sha256-checked) ----------------
+SAMPLES_SHA256="5a9522051c3cec2bbd2f6323fccba32e8fbf3ddcc2b3e2fd46b04c720bc6f866  dog.jpg
+cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1  person.jpg
+c8f0a677a1356569e2ce71d2fa88c1030c0ae57ecf5e14170e02d9a86a20dcb4  horses.jpg"
+samples="$cache/samples/darknet"
+if wants samples && ! (cd "$samples" 2>/dev/null && sha256sum --quiet -c <<<"$SAMPLES_SHA256" >/dev/null 2>&1); then
+  say "apt-get download darknet (sample photographs only, nothing installed)"
+  tmp=$(mktemp -d "$cache/samples-XXXXXX")
+  chmod 755 "$tmp"  # apt's download sandbox user must be able to write here
+  if ! (cd "$tmp" && apt-get download -q darknet >"$cache/samples.log" 2>&1); then
+    apt-get update -q >>"$cache/samples.log" 2>&1 || true
+    (cd "$tmp" && apt-get download -q darknet >>"$cache/samples.log" 2>&1) \
+      || { rm -rf "$tmp"; die "apt-get download darknet failed; see $cache/samples.log"; }
+  fi
+  dpkg-deb -x "$tmp"/darknet_*.deb "$tmp/x" \
+    || { rm -rf "$tmp"; die "could not unpack the darknet package"; }
+  (cd "$tmp/x/usr/share/darknet/data" && sha256sum --quiet -c <<<"$SAMPLES_SHA256") \
+    || { rm -rf "$tmp"; die "darknet sample photographs do not match their pinned sha256"; }
+  mkdir -p "$samples"
+  cp "$tmp"/x/usr/share/darknet/data/{dog,person,horses}.jpg "$samples/"
+  cp "$tmp/x/usr/share/doc/darknet/copyright" "$samples/copyright"
+  rm -rf "$tmp"
 fi
 say "tools ready:${want}"

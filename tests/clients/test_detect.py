@@ -1,12 +1,14 @@
-"""The default OpenCV detector on real photographs shipped by scikit-image (astronaut: a
-person, NASA, public domain; chelsea: a cat, CC0; motorcycle_left: a vehicle, Middlebury
-stereo 2014), on the ffmpeg test pattern, and through the segment driver on real video.
-
-Measured limits (docs/CAMERA.md "Detection"): OpenCV bundles no vehicle model; the licence
-plate cascade used as a vehicle proxy does not find the motorcycle for the right reason."""
+"""The default detector (OpenCV's classic models + a COCO CenterNet run by OpenCV DNN) on real
+photographs: scikit-image's sample data (astronaut: a person, NASA, public domain; chelsea: a
+cat, CC0; motorcycle_left: a vehicle, Middlebury stereo 2014) and Debian's darknet package
+(dog.jpg: a bicycle, a car and a dog; horses.jpg; GPL-3+/MIT/WTFPL), on the ffmpeg test
+pattern, and through the segment driver on real video. The CenterNet model and the darknet
+photographs are installed by scripts/install-tools.sh (components models, samples); a missing
+model is a loud error, tested here too. Measured numbers: docs/CAMERA.md "Detection"."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -15,9 +17,12 @@ import numpy as np
 import pytest
 
 from clients.detect import Label, detect_segment
-from clients.detect.base import Frame
+from clients.detect.base import Detection, Frame
+from clients.detect.centernet import CenterNetDetector, ModelMissingError, default_model_dir
 from clients.detect.opencv import OpenCvDetector
+from clients.detect.tfjs import UnsupportedGraphError, to_onnx
 from tests.clients.test_camera_support import ffmpeg
+from tests.support.services import CACHE_DIR
 
 
 def sample(name: str) -> Path:
@@ -29,8 +34,15 @@ def sample(name: str) -> Path:
     return p
 
 
+def darknet_sample(name: str) -> Path:
+    p = CACHE_DIR / "samples" / "darknet" / name
+    if not p.is_file():
+        pytest.fail(f"darknet sample {name} missing (bash scripts/install-tools.sh samples)")
+    return p
+
+
 def image(name: str) -> Frame:
-    img = cv2.imread(str(sample(name)))
+    img = cv2.imread(str(sample(name) if name.endswith(".png") else darknet_sample(name)))
     assert img is not None
     return np.asarray(img, np.uint8)
 
@@ -74,16 +86,83 @@ def test_no_vehicle_on_person_or_animal(det: OpenCvDetector) -> None:
     assert Label.VEHICLE not in labels(det, image("chelsea.png"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OpenCV bundles no vehicle model; the licence-plate cascade (proxy) does not frame "
-    "the motorcycle (no plate is visible in this photo): known limitation, docs/CAMERA.md",
-)
+def vehicles(det: OpenCvDetector, frame: Frame) -> list[Detection]:
+    return [d for d in det.detect_frame(frame) if d.label is Label.VEHICLE]
+
+
+def covers(box: tuple[int, int, int, int], x1: int, y1: int, x2: int, y2: int) -> bool:
+    """``box`` (x, y, w, h) holds at least 80 % of the area (x1, y1)-(x2, y2)."""
+    ix = max(0, min(box[0] + box[2], x2) - max(box[0], x1))
+    iy = max(0, min(box[1] + box[3], y2) - max(box[1], y1))
+    return ix * iy >= 0.8 * (x2 - x1) * (y2 - y1)
+
+
 def test_vehicle_on_the_motorcycle(det: OpenCvDetector) -> None:
-    found = [d for d in det.detect_frame(image("motorcycle_left.png")) if d.label is Label.VEHICLE]
-    # the motorcycle spans about x 90..690, y 100..420 of the 741 x 500 photo: a detection of
-    # the vehicle must cover most of it, not a 170 x 57 patch of the engine
-    assert any(d.box[2] > 300 and d.box[3] > 150 for d in found), found
+    found = vehicles(det, image("motorcycle_left.png"))
+    # the motorcycle spans about x 120..680, y 75..450 of the 741 x 500 photo: a detection of
+    # the vehicle must cover it, not a patch of the engine
+    assert [d.source for d in found] == ["centernet:motorcycle"], found
+    (moto,) = found
+    assert covers(moto.box, 120, 75, 680, 450), moto
+    assert moto.box[2] < 700 and moto.box[3] < 450, moto  # not the whole photo either
+    assert 0.35 <= moto.confidence < 1.0
+
+
+def test_car_and_bicycle_and_dog_on_darknet_dog_photo(det: OpenCvDetector) -> None:
+    """darknet's dog.jpg (768 x 576): a bicycle across the middle, a pickup/car parked top
+    right, a dog bottom left."""
+    found = det.detect_frame(image("dog.jpg"))
+    by_source = {d.source: d for d in found}
+    # CenterNet sees exactly these three (the classic face cascade also fires on a 60 x 60
+    # patch near the dog, a known false positive of that path: docs/CAMERA.md)
+    assert sorted(s for s in by_source if s.startswith("centernet:")) == [
+        "centernet:bicycle", "centernet:car", "centernet:dog"]  # fmt: skip
+    assert covers(by_source["centernet:car"].box, 480, 85, 680, 160), found
+    assert covers(by_source["centernet:bicycle"].box, 130, 130, 550, 430), found
+    assert covers(by_source["centernet:dog"].box, 135, 220, 300, 530), found
+
+
+def test_animals_beyond_cat_faces(det: OpenCvDetector) -> None:
+    """The cat-face cascade knew cats seen from the front; horses are animals too."""
+    assert labels(det, image("horses.jpg")) == {Label.ANIMAL}
+
+
+def test_missing_model_is_a_loud_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissingError, match=r"centernet\.json, centernet\.bin not found in"):
+        OpenCvDetector(model_dir=tmp_path)
+    (tmp_path / "centernet.json").write_text("{}")
+    with pytest.raises(
+        ModelMissingError, match=r"centernet\.bin not found .*install-tools\.sh models"
+    ):
+        CenterNetDetector(tmp_path)
+
+
+def test_model_dir_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CAMVAULT_MODEL_DIR", str(tmp_path))
+    assert default_model_dir() == tmp_path
+    with pytest.raises(ModelMissingError, match=str(tmp_path)):
+        CenterNetDetector()
+    monkeypatch.delenv("CAMVAULT_MODEL_DIR")
+    monkeypatch.setenv("CAMVAULT_CACHE_DIR", str(tmp_path))
+    assert default_model_dir() == tmp_path / "models" / "centernet"
+
+
+def test_a_graph_with_an_unknown_operation_is_refused(tmp_path: Path) -> None:
+    model = {
+        "format": "graph-model",
+        "modelTopology": {
+            "node": [
+                {"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [
+                    {"size": "1"}, {"size": "8"}, {"size": "8"}, {"size": "3"}]}}}},
+                {"name": "y", "op": "Erf", "input": ["x"]},
+            ]
+        },
+        "weightsManifest": [{"paths": ["w.bin"], "weights": []}],
+    }  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(model))
+    (tmp_path / "w.bin").write_bytes(b"")
+    with pytest.raises(UnsupportedGraphError, match="operation Erf is not supported"):
+        to_onnx(tmp_path / "m.json", ["y"], 8)
 
 
 def test_segment_driver_on_real_video(det: OpenCvDetector, tmp_path: Path) -> None:

@@ -1,0 +1,286 @@
+"""Loads a TensorFlow.js graph model (``model.json`` + weight shards) into OpenCV's DNN module.
+
+OpenCV reads ONNX but not TF.js, so the graph is rewritten, in memory, as a small ONNX model
+(NHWC -> NCHW, TF kernels -> ONNX ``Conv`` weights) and handed to
+``cv2.dnn.readNetFromONNX``. Only the operations a MobileNet-style convolutional detector
+uses are supported (convolutions with fused bias/ReLU, depthwise convolutions, element-wise
+arithmetic with scalars, ReLU/ReLU6/sigmoid, global mean, channel concat, bilinear resize);
+anything else raises :class:`UnsupportedGraphError` naming the operation. The ONNX protobuf
+is written by hand (a few message types) so the camera needs no ``onnx`` package.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+#: ONNX operator set the rewritten graph declares (Clip takes min/max as inputs since 11).
+ONNX_OPSET = 11
+_FLOAT, _INT64 = 1, 7
+
+
+class UnsupportedGraphError(ValueError):
+    """The TF.js graph uses something this loader does not rewrite."""
+
+
+# --- protobuf wire format (only what ONNX's ModelProto needs) ------------------------------
+
+
+def _varint(n: int) -> bytes:
+    n &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _int(field: int, v: int) -> bytes:
+    return _varint(field << 3) + _varint(v)
+
+
+def _bytes(field: int, b: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(b)) + b
+
+
+def _str(field: int, s: str) -> bytes:
+    return _bytes(field, s.encode())
+
+
+def _tensor(name: str, arr: npt.NDArray[Any]) -> bytes:
+    """TensorProto: dims=1, data_type=2, name=8, raw_data=9."""
+    if arr.dtype.kind == "f":
+        data, dtype = np.ascontiguousarray(arr, np.float32), _FLOAT
+    else:
+        data, dtype = np.ascontiguousarray(arr, np.int64), _INT64
+    dims = b"".join(_int(1, int(d)) for d in data.shape)
+    return dims + _int(2, dtype) + _str(8, name) + _bytes(9, data.tobytes())
+
+
+def _attr_ints(name: str, values: Sequence[int]) -> bytes:
+    """AttributeProto: name=1, ints=8, type=20 (INTS = 7)."""
+    return _str(1, name) + b"".join(_int(8, int(v)) for v in values) + _int(20, 7)
+
+
+def _attr_int(name: str, v: int) -> bytes:
+    return _str(1, name) + _int(3, v) + _int(20, 2)
+
+
+def _attr_str(name: str, v: str) -> bytes:
+    return _str(1, name) + _bytes(4, v.encode()) + _int(20, 3)
+
+
+def _node(op: str, inputs: Sequence[str], output: str, attrs: Sequence[bytes] = ()) -> bytes:
+    """NodeProto: input=1, output=2, name=3, op_type=4, attribute=5."""
+    return (
+        b"".join(_str(1, i) for i in inputs)
+        + _str(2, output)
+        + _str(3, output)
+        + _str(4, op)
+        + b"".join(_bytes(5, a) for a in attrs)
+    )
+
+
+def _value_info(name: str, shape: Sequence[int] | None) -> bytes:
+    """ValueInfoProto with a float tensor type; unknown dims get a symbolic name."""
+    dims = [_int(1, d) for d in shape] if shape else [_str(2, f"d{i}") for i in range(4)]
+    tensor_type = _int(1, _FLOAT) + _bytes(2, b"".join(_bytes(1, d) for d in dims))
+    return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
+
+
+# --- TF.js graph -> ONNX ---------------------------------------------------------------------
+
+
+def read_weights(manifest: list[dict[str, Any]], base: Path) -> dict[str, npt.NDArray[Any]]:
+    """The weights of a TF.js weights manifest (float32, float16-quantised float32, int32)."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for group in manifest:
+        blob = b"".join((base / p).read_bytes() for p in group["paths"])
+        off = 0
+        for w in group["weights"]:
+            n = int(np.prod(w["shape"])) if w["shape"] else 1
+            quant = w.get("quantization")
+            if quant is not None and quant.get("dtype") == "float16":
+                arr = np.frombuffer(blob, np.float16, n, off).astype(np.float32)
+                off += 2 * n
+            elif quant is None and w["dtype"] in ("float32", "int32"):
+                arr = np.frombuffer(blob, np.dtype(w["dtype"]), n, off)
+                off += 4 * n
+            else:
+                raise UnsupportedGraphError(f"weight {w['name']}: {w['dtype']} / {quant}")
+            out[w["name"]] = arr.reshape(w["shape"])
+        if off != len(blob):
+            raise UnsupportedGraphError(f"weights use {off} of {len(blob)} bytes: wrong manifest")
+    return out
+
+
+class _Rewriter:
+    def __init__(self, model: dict[str, Any], weights: dict[str, npt.NDArray[Any]]) -> None:
+        self.nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
+        self.w = weights
+        self.onnx_nodes: list[bytes] = []
+        self.inits: dict[str, bytes] = {}
+        self.hw: dict[str, tuple[int, int]] = {}  # spatial size of each emitted tensor
+        self.inputs: list[tuple[str, int, int]] = []  # name, channels, size
+
+    def const(self, name: str, arr: npt.NDArray[Any]) -> str:
+        if name not in self.inits:
+            self.inits[name] = _tensor(name, arr)
+        return name
+
+    def emit(self, name: str, size: int) -> None:
+        if name in self.hw:
+            return
+        n = self.nodes[name]
+        op: str = n["op"]
+        attr: dict[str, Any] = n.get("attr", {})
+        ins = [i.split(":")[0] for i in n.get("input", []) if not i.startswith("^")]
+        data_ins = [i for i in ins if self.nodes[i]["op"] != "Const"]
+        for i in data_ins:
+            self.emit(i, size)
+        if op == "Placeholder":
+            dims = [int(d["size"]) for d in attr["shape"]["shape"]["dim"]]
+            self.inputs.append((name, dims[3], size))
+            self.hw[name] = (size, size)
+        elif op in (
+            "_FusedConv2D",
+            "FusedDepthwiseConv2dNative",
+            "DepthwiseConv2dNative",
+            "Conv2D",
+        ):
+            self.conv(name, op, attr, ins)
+        elif op in ("Mul", "Add", "Sub"):
+            args = [i if i in data_ins else self.const(i, self.scalar(i)) for i in ins]
+            self.onnx_nodes.append(_node(op, args, name))
+            self.hw[name] = max(self.hw[i] for i in data_ins)
+        elif op in ("Relu", "Sigmoid", "Identity"):
+            self.onnx_nodes.append(_node(op, data_ins[:1], name))
+            self.hw[name] = self.hw[data_ins[0]]
+        elif op == "Relu6":
+            lo = self.const("const:0", np.array(0.0, np.float32))
+            hi = self.const("const:6", np.array(6.0, np.float32))
+            self.onnx_nodes.append(_node("Clip", [data_ins[0], lo, hi], name))
+            self.hw[name] = self.hw[data_ins[0]]
+        elif op == "Mean":
+            if sorted(self.w[ins[1]].tolist()) != [1, 2] or not attr.get("keep_dims", {}).get("b"):
+                raise UnsupportedGraphError(f"{name}: only a spatial mean with keep_dims")
+            self.onnx_nodes.append(_node("GlobalAveragePool", data_ins, name))
+            self.hw[name] = (1, 1)
+        elif op == "ConcatV2":
+            if int(self.w[ins[-1]]) not in (3, -1):
+                raise UnsupportedGraphError(f"{name}: only a channel concat")
+            self.onnx_nodes.append(_node("Concat", data_ins, name, [_attr_int("axis", 1)]))
+            self.hw[name] = self.hw[data_ins[0]]
+        elif op == "ResizeBilinear":
+            if attr.get("align_corners", {}).get("b") or attr.get("half_pixel_centers", {}).get(
+                "b"
+            ):
+                raise UnsupportedGraphError(f"{name}: only TF1-style bilinear resize")
+            th, tw = (int(v) for v in self.w[ins[1]])
+            h, w = self.hw[data_ins[0]]
+            scales = self.const(name + ":scales", np.array([1, 1, th / h, tw / w], np.float32))
+            roi = self.const("const:empty", np.zeros(0, np.float32))
+            mode = [
+                _attr_str("mode", "linear"),
+                _attr_str("coordinate_transformation_mode", "asymmetric"),
+            ]
+            self.onnx_nodes.append(_node("Resize", [data_ins[0], roi, scales], name, mode))
+            self.hw[name] = (th, tw)
+        else:
+            raise UnsupportedGraphError(f"{name}: TF.js operation {op} is not supported")
+
+    def scalar(self, name: str) -> npt.NDArray[Any]:
+        arr = self.w[name]
+        if arr.size != 1:
+            raise UnsupportedGraphError(f"{name}: only scalar constants in arithmetic")
+        return np.asarray(arr, np.float32).reshape(())
+
+    def conv(self, name: str, op: str, attr: dict[str, Any], ins: list[str]) -> None:
+        x, wname = ins[0], ins[1]
+        kernel = self.w[wname]
+        if "Depthwise" in op:
+            kh, kw, cin, mult = kernel.shape  # TF: H, W, in, multiplier
+            onnx_w, group = kernel.transpose(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw), cin
+        else:
+            onnx_w, group = kernel.transpose(3, 2, 0, 1), 1  # TF HWIO -> ONNX OIHW
+        strides = [int(s) for s in attr["strides"]["list"]["i"]]
+        dilations = [int(s) for s in attr.get("dilations", {}).get("list", {}).get("i", [1] * 4)]
+        padding = base64.b64decode(attr["padding"]["s"]).decode()
+        fused = [
+            base64.b64decode(s).decode()
+            for s in attr.get("fused_ops", {}).get("list", {}).get("s", [])
+        ]
+        if (
+            strides[1] != strides[2]
+            or dilations != [1, 1, 1, 1]
+            or padding not in ("SAME", "VALID")
+        ):
+            raise UnsupportedGraphError(
+                f"{name}: strides {strides} dilations {dilations} {padding}"
+            )
+        if [f for f in fused if f not in ("BiasAdd", "Relu")] or (fused and fused[0] != "BiasAdd"):
+            raise UnsupportedGraphError(f"{name}: fused ops {fused}")
+        stride = strides[1]
+        kh, kw = int(onnx_w.shape[2]), int(onnx_w.shape[3])
+        h, w = self.hw[x]
+        if padding == "SAME":  # TF pads the extra pixel at the end, as ONNX SAME_UPPER
+            oh, ow = -(-h // stride), -(-w // stride)
+            ph, pw = max((oh - 1) * stride + kh - h, 0), max((ow - 1) * stride + kw - w, 0)
+            pads = [ph // 2, pw // 2, ph - ph // 2, pw - pw // 2]
+        else:
+            oh, ow, pads = (h - kh) // stride + 1, (w - kw) // stride + 1, [0, 0, 0, 0]
+        args = [x, self.const(wname + ":oihw", onnx_w)]
+        if "BiasAdd" in fused:
+            args.append(self.const(ins[2], self.w[ins[2]]))
+        out = name + ":conv" if "Relu" in fused else name
+        attrs = [
+            _attr_ints("kernel_shape", [kh, kw]),
+            _attr_ints("strides", [stride, stride]),
+            _attr_ints("pads", pads),
+            _attr_int("group", group),
+        ]
+        self.onnx_nodes.append(_node("Conv", args, out, attrs))
+        if "Relu" in fused:
+            self.onnx_nodes.append(_node("Relu", [out], name))
+        self.hw[name] = (oh, ow)
+
+
+def to_onnx(model_json: Path, outputs: Sequence[str], size: int) -> bytes:
+    """The subgraph of the TF.js model at ``model_json`` that computes ``outputs``, as an ONNX
+    model taking one NCHW float input of ``size`` x ``size`` pixels."""
+    model = json.loads(model_json.read_text())
+    if model.get("format") != "graph-model":
+        raise UnsupportedGraphError(f"{model_json}: not a TF.js graph model")
+    weights = read_weights(model["weightsManifest"], model_json.parent)
+    rw = _Rewriter(model, weights)
+    for out in outputs:
+        rw.emit(out, size)
+    if len(rw.inputs) != 1:
+        raise UnsupportedGraphError(f"{model_json}: expected one input, found {rw.inputs}")
+    in_name, channels, _ = rw.inputs[0]
+    graph = (
+        b"".join(_bytes(1, n) for n in rw.onnx_nodes)
+        + _str(2, model_json.stem)
+        + b"".join(_bytes(5, t) for t in rw.inits.values())
+        + _bytes(11, _value_info(in_name, [1, channels, size, size]))
+        + b"".join(_bytes(12, _value_info(o, None)) for o in outputs)
+    )
+    opset = _str(1, "") + _int(2, ONNX_OPSET)
+    return _int(1, 7) + _bytes(8, opset) + _bytes(7, graph)  # ir_version 7
+
+
+def load_net(model_json: Path, outputs: Sequence[str], size: int) -> cv2.dnn.Net:
+    """An OpenCV DNN network for the TF.js graph model at ``model_json``."""
+    onnx = to_onnx(model_json, outputs, size)
+    return cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
