@@ -45,6 +45,10 @@ from crypto.statements import CameraProfile, SiteKeys
 log = logging.getLogger("camvault.camera")
 
 EVENT_RECORD_TYPE = "camvault/v1/detection-event"
+#: Outside an alarm, the alarm state is asked again before sealing a segment when the last
+#: answer is older than this: a segment's kind (live or not) is decided when it is sealed,
+#: and the segment running when an alarm is raised should be live, not only the next one.
+FRESH_ALARM_STATE_S = 0.25
 SMART_ALERT_TYPE = "camvault/v1/smart-alert"
 
 
@@ -91,6 +95,7 @@ class CameraAgent:
             Path(cfg.sd_dir) if cfg.sd_dir else None,
         )
         self.stop_event = threading.Event()
+        self.queued = threading.Event()  # wakes the uploader: something was queued
         self.alarm_active = False
         self.alarm_ids: set[str] = set()
         self.post_event_until = 0
@@ -181,10 +186,13 @@ class CameraAgent:
                     batch += run.complete()
                 finished = source.finished  # read before listing: no segment is missed
                 batch += source.complete()
+                if batch and not self.alarm_active:
+                    self._poll_alarm(FRESH_ALARM_STATE_S)
                 for seg in batch:
                     if self.stop_event.is_set():
                         break
                     self._handle(seg)
+                    self.queued.set()
                 for run in list(leftovers):
                     if not any(p.suffix == ".ts" for p in run.path.iterdir()):
                         _remove_tree(run.path)
@@ -214,8 +222,11 @@ class CameraAgent:
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             log.info("site keys not refreshed: %s", exc)
 
-    def _poll_alarm(self) -> None:
-        if time.monotonic() - self.last_poll < self.cfg.alarm_poll_s:
+    def _poll_alarm(self, max_age_s: float | None = None) -> None:
+        """Ask the service for the site's open alarms, unless the last answer is younger
+        than ``max_age_s`` (default: the configured poll interval)."""
+        max_age = self.cfg.alarm_poll_s if max_age_s is None else max_age_s
+        if time.monotonic() - self.last_poll < max_age:
             return
         self.last_poll = time.monotonic()
         path = f"/v1/sites/{self.cfg.site_id}/devices/{self.cfg.camera_id}/alarm-state"
@@ -229,6 +240,7 @@ class CameraAgent:
         ids = {a["alarm_id"] for a in state["alarms"]}
         if ids - self.alarm_ids:
             n = self.journal.promote_ring([])
+            self.queued.set()
             log.info("alarm %s: pre-alarm buffer of %d segments queued", sorted(ids), n)
         self.alarm_ids = ids
         self.alarm_active = bool(state["active"])
@@ -329,12 +341,13 @@ class CameraAgent:
     def _upload_loop(self) -> None:
         backoff = 0.25
         while True:
+            self.queued.clear()  # before looking: a segment queued from now on wakes the wait
             item = self.journal.next_pending()
             if item is None:
                 if self.stop_event.is_set():
                     return
                 if not self._post_alert():
-                    self.stop_event.wait(0.1)
+                    self.queued.wait(0.1)
                 continue
             try:
                 self.uploader.upload(item)
