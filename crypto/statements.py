@@ -103,14 +103,6 @@ def _text(value: object, what: str, max_len: int = MAX_TEXT_LEN) -> str:
     return value
 
 
-def _time(value: object, what: str) -> int:
-    return check_time_ms(value, what)
-
-
-def _id(value: object, what: str) -> str:
-    return check_id(value, what)
-
-
 def _enum(cls: type[E], value: object, what: str) -> E:
     if isinstance(value, cls):
         return value
@@ -120,11 +112,15 @@ def _enum(cls: type[E], value: object, what: str) -> E:
     return cls(value)
 
 
-def _enum_member(cls: type[E], value: object, what: str) -> E:
-    """For constructors: the value must already be a member of ``cls``."""
-    if not isinstance(value, cls):
-        raise StatementError(f"{what}: must be a {cls.__name__}")
-    return value
+def _instance(cls: type[T], article: str = "a") -> Callable[[object, str], T]:
+    """A constructor check: the value must already be a ``cls`` (an enum member, a parsed key)."""
+
+    def check(value: object, what: str) -> T:
+        if not isinstance(value, cls):
+            raise StatementError(f"{what}: must be {article} {cls.__name__}")
+        return value
+
+    return check
 
 
 def _sha256(value: object, what: str) -> bytes:
@@ -139,10 +135,7 @@ def _sha256_from_hex(value: object, what: str) -> bytes:
     return bytes.fromhex(value)
 
 
-def _pubkey(value: object, what: str) -> Ed25519PublicKey:
-    if not isinstance(value, Ed25519PublicKey):
-        raise StatementError(f"{what}: must be an Ed25519PublicKey")
-    return value
+_pubkey = _instance(Ed25519PublicKey, "an")
 
 
 def _pubkey_from_text(value: object, what: str) -> Ed25519PublicKey:
@@ -188,18 +181,6 @@ def parse_age_recipient(value: object, what: str = "age recipient") -> X25519Rec
         return X25519Recipient.parse(value)
     except KeyFormatError as exc:
         raise StatementError(f"{what}: {exc}") from exc
-
-
-def _recipient(value: object, what: str) -> X25519Recipient:
-    if not isinstance(value, X25519Recipient):
-        raise StatementError(f"{what}: must be an X25519Recipient")
-    return value
-
-
-def _escrow_key(value: object, what: str) -> CustodianPublicKey:
-    if not isinstance(value, CustodianPublicKey):
-        raise StatementError(f"{what}: must be a CustodianPublicKey")
-    return value
 
 
 def _escrow_key_from_text(value: object, what: str) -> CustodianPublicKey:
@@ -259,16 +240,13 @@ def _integer(lo: int, hi: int) -> _Field[int]:
 def _member(cls: type[E]) -> _Field[E]:
     """A member of enum ``cls``, written as its value."""
 
-    def check(value: object, what: str) -> E:
-        return _enum_member(cls, value, what)
-
     def parse(value: object, what: str) -> E:
         return _enum(cls, value, what)
 
     def dump(value: E) -> object:
         return value.value
 
-    return _Field(check, parse, dump)
+    return _Field(_instance(cls), parse, dump)
 
 
 def _optional(field: _Field[T]) -> _Field[T | None]:
@@ -311,8 +289,8 @@ def _checked_by_class(field: _Field[T]) -> _Field[T]:
     return _Field(_no_check, field.parse, field.dump)
 
 
-_ID = _plain(_id)
-_TIME = _plain(_time)
+_ID = _plain(check_id)
+_TIME = _plain(check_time_ms)
 _TEXT = _plain(_text)
 _BOOL = _plain(_bool)
 _URL = _plain(_url)
@@ -320,9 +298,11 @@ _COUNTER = _integer(0, MAX_COUNTER)
 _PUBKEY: _Field[Ed25519PublicKey] = _Field(_pubkey, _pubkey_from_text, Ed25519PublicKey.to_text)
 _SHA256: _Field[bytes] = _Field(_sha256, _sha256_from_hex, bytes.hex)
 _ESCROW_KEY: _Field[CustodianPublicKey] = _Field(
-    _escrow_key, _escrow_key_from_text, CustodianPublicKey.to_text
+    _instance(CustodianPublicKey), _escrow_key_from_text, CustodianPublicKey.to_text
 )
-_RECIPIENT: _Field[X25519Recipient] = _Field(_recipient, parse_age_recipient, str)
+_RECIPIENT: _Field[X25519Recipient] = _Field(
+    _instance(X25519Recipient, "an"), parse_age_recipient, str
+)
 
 
 class _Record:
@@ -364,18 +344,13 @@ class _Record:
 def _object(cls: type[R]) -> _Field[R]:
     """A nested object of class ``cls``."""
 
-    def check(value: object, what: str) -> R:
-        if not isinstance(value, cls):
-            raise StatementError(f"{what}: must be a {cls.__name__}")
-        return value
-
     def parse(value: object, what: str) -> R:
         return cls.from_json(value)
 
     def dump(value: R) -> object:
         return value.to_json()
 
-    return _Field(check, parse, dump)
+    return _Field(_instance(cls), parse, dump)
 
 
 # --- statement bodies -------------------------------------------------------------------------
@@ -430,28 +405,22 @@ class SiteKeys(Statement):
     threshold: int
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "site-keys"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "site_id",
-        "version",
-        "customer_key",
-        "recipients",
-        "custodians",
-        "threshold",
-        "issued_at_ms",
-    )
+    _NAME: ClassVar[str] = "site-keys"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "site_id": _ID,
+        "version": _integer(1, MAX_COUNTER),
+        "customer_key": _PUBKEY,
+        "recipients": _array(_RECIPIENT, 1, MAX_RECIPIENTS, unique=True),
+        "custodians": _array(_object(Custodian), MIN_THRESHOLD, MAX_CUSTODIANS),
+        # Parsed within the widest bounds; the constructor bounds it by len(custodians).
+        "threshold": _checked_by_class(_integer(MIN_THRESHOLD, MAX_CUSTODIANS)),
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
-    def __post_init__(self) -> None:
+    def _check(self) -> None:
         w = "site-keys"
-        _id(self.site_id, f"{w}.site_id")
-        _int(self.version, f"{w}.version", 1, MAX_COUNTER)
-        _pubkey(self.customer_key, f"{w}.customer_key")
-        for r in _tuple(self.recipients, f"{w}.recipients", 1, MAX_RECIPIENTS):
-            _recipient(r, f"{w}.recipients[]")
-        _unique(self.recipients, f"{w}.recipients")
-        for c in _tuple(self.custodians, f"{w}.custodians", MIN_THRESHOLD, MAX_CUSTODIANS):
-            if not isinstance(c, Custodian):
-                raise StatementError(f"{w}.custodians: elements must be Custodian")
         _unique([c.custodian_id for c in self.custodians], f"{w}.custodians custodian_id")
         _unique([c.escrow_key for c in self.custodians], f"{w}.custodians escrow_key")
         _unique([c.log_key for c in self.custodians], f"{w}.custodians log_key")
@@ -460,38 +429,6 @@ class SiteKeys(Statement):
             # An escrow key listed as a plain recipient would hand that custodian the file key.
             raise StatementError(f"{w}: a custodian escrow_key is also listed in recipients")
         _int(self.threshold, f"{w}.threshold", MIN_THRESHOLD, len(self.custodians))
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "site_id": self.site_id,
-            "version": self.version,
-            "customer_key": self.customer_key.to_text(),
-            "recipients": [str(r) for r in self.recipients],
-            "custodians": [c.to_json() for c in self.custodians],
-            "threshold": self.threshold,
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> SiteKeys:
-        w = "site-keys"
-        o = _fields(obj, w, cls.FIELDS)
-        return cls(
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            version=_int(o["version"], f"{w}.version", 1, MAX_COUNTER),
-            customer_key=_pubkey_from_text(o["customer_key"], f"{w}.customer_key"),
-            recipients=tuple(
-                parse_age_recipient(r, f"{w}.recipients[]")
-                for r in _list(o["recipients"], f"{w}.recipients", 1, MAX_RECIPIENTS)
-            ),
-            custodians=tuple(
-                Custodian.from_json(c)
-                for c in _list(o["custodians"], f"{w}.custodians", MIN_THRESHOLD, MAX_CUSTODIANS)
-            ),
-            threshold=_int(o["threshold"], f"{w}.threshold", MIN_THRESHOLD, MAX_CUSTODIANS),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
 
 
 class DeviceKind(StrEnum):
@@ -712,92 +649,35 @@ class Consent(Statement):
     purpose: Purpose
     issued_at_ms: int
 
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + "consent"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "consent_id",
-        "site_id",
-        "grantee_id",
-        "grantee_key",
-        "cameras",
-        "scope",
-        "recordings_from_ms",
-        "recordings_to_ms",
-        "not_before_ms",
-        "not_after_ms",
-        "purpose",
-        "issued_at_ms",
-    )
+    _NAME: ClassVar[str] = "consent"
+    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
+    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
+        "consent_id": _ID,
+        "site_id": _ID,
+        "grantee_id": _ID,
+        "grantee_key": _optional(_PUBKEY),
+        "cameras": _array(_ID, 1, MAX_CONSENT_CAMERAS, unique=True),
+        "scope": _array(_member(ConsentScope), 1, len(ConsentScope), unique=True),
+        "recordings_from_ms": _TIME,
+        "recordings_to_ms": _TIME,
+        "not_before_ms": _TIME,
+        "not_after_ms": _TIME,
+        "purpose": _member(Purpose),
+        "issued_at_ms": _TIME,
+    }
+    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
 
-    def __post_init__(self) -> None:
-        w = "consent"
-        _id(self.consent_id, f"{w}.consent_id")
-        _id(self.site_id, f"{w}.site_id")
-        _id(self.grantee_id, f"{w}.grantee_id")
-        if self.grantee_key is not None:
-            _pubkey(self.grantee_key, f"{w}.grantee_key")
-        for c in _tuple(self.cameras, f"{w}.cameras", 1, MAX_CONSENT_CAMERAS):
-            _id(c, f"{w}.cameras[]")
-        _unique(self.cameras, f"{w}.cameras")
-        for s in _tuple(self.scope, f"{w}.scope", 1, len(ConsentScope)):
-            _enum_member(ConsentScope, s, f"{w}.scope[]")
-        _unique(self.scope, f"{w}.scope")
-        _time(self.recordings_from_ms, f"{w}.recordings_from_ms")
-        _time(self.recordings_to_ms, f"{w}.recordings_to_ms")
+    def _check(self) -> None:
         if self.recordings_to_ms < self.recordings_from_ms:
-            raise StatementError(f"{w}.recordings_to_ms: must not be before recordings_from_ms")
-        _time(self.not_before_ms, f"{w}.not_before_ms")
-        _time(self.not_after_ms, f"{w}.not_after_ms")
+            raise StatementError("consent.recordings_to_ms: must not be before recordings_from_ms")
         if self.not_after_ms <= self.not_before_ms:
-            raise StatementError(f"{w}.not_after_ms: must be after not_before_ms")
+            raise StatementError("consent.not_after_ms: must be after not_before_ms")
         if self.not_after_ms - self.not_before_ms > MAX_CONSENT_VALIDITY_MS:
             raise StatementError(
-                f"{w}: validity period longer than the maximum of {MAX_CONSENT_VALIDITY_MS} ms"
+                f"consent: validity period longer than the maximum of {MAX_CONSENT_VALIDITY_MS} ms"
             )
-        if _enum_member(Purpose, self.purpose, f"{w}.purpose") is not Purpose.MAINTENANCE:
-            raise StatementError(f"{w}.purpose: a consent's purpose must be 'maintenance'")
-        _time(self.issued_at_ms, f"{w}.issued_at_ms")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "consent_id": self.consent_id,
-            "site_id": self.site_id,
-            "grantee_id": self.grantee_id,
-            "grantee_key": None if self.grantee_key is None else self.grantee_key.to_text(),
-            "cameras": list(self.cameras),
-            "scope": [s.value for s in self.scope],
-            "recordings_from_ms": self.recordings_from_ms,
-            "recordings_to_ms": self.recordings_to_ms,
-            "not_before_ms": self.not_before_ms,
-            "not_after_ms": self.not_after_ms,
-            "purpose": self.purpose.value,
-            "issued_at_ms": self.issued_at_ms,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object) -> Consent:
-        w = "consent"
-        o = _fields(obj, w, cls.FIELDS)
-        key = o["grantee_key"]
-        return cls(
-            consent_id=_id(o["consent_id"], f"{w}.consent_id"),
-            site_id=_id(o["site_id"], f"{w}.site_id"),
-            grantee_id=_id(o["grantee_id"], f"{w}.grantee_id"),
-            grantee_key=None if key is None else _pubkey_from_text(key, f"{w}.grantee_key"),
-            cameras=tuple(
-                _id(c, f"{w}.cameras[]")
-                for c in _list(o["cameras"], f"{w}.cameras", 1, MAX_CONSENT_CAMERAS)
-            ),
-            scope=tuple(
-                _enum(ConsentScope, s, f"{w}.scope[]")
-                for s in _list(o["scope"], f"{w}.scope", 1, len(ConsentScope))
-            ),
-            recordings_from_ms=_time(o["recordings_from_ms"], f"{w}.recordings_from_ms"),
-            recordings_to_ms=_time(o["recordings_to_ms"], f"{w}.recordings_to_ms"),
-            not_before_ms=_time(o["not_before_ms"], f"{w}.not_before_ms"),
-            not_after_ms=_time(o["not_after_ms"], f"{w}.not_after_ms"),
-            purpose=_enum(Purpose, o["purpose"], f"{w}.purpose"),
-            issued_at_ms=_time(o["issued_at_ms"], f"{w}.issued_at_ms"),
-        )
+        if self.purpose is not Purpose.MAINTENANCE:
+            raise StatementError("consent.purpose: a consent's purpose must be 'maintenance'")
 
 
 @dataclass(frozen=True, slots=True)
