@@ -166,6 +166,51 @@ def test_manifest_metadata() -> None:
     )
 
 
+# Each sample statement and each nested object kind, with the prefix of its refusals.
+RECORDS: dict[str, tuple[str, Any]] = {
+    name: (s.TYPE.removeprefix("camvault/v1/"), s) for name, (_, s) in SAMPLES.items()
+}
+RECORDS["custodian"] = ("custodian", sample("site-keys/enrollment").custodians[0])
+RECORDS["camera_profile"] = ("camera_profile", sample("device-enrollment/camera").camera_profile)
+
+
+@pytest.mark.parametrize("prefix,record", list(RECORDS.values()), ids=list(RECORDS))
+def test_fields_declared_once_cover_every_member(prefix: str, record: Any) -> None:
+    # FIELDS (the canonical member order) must list exactly the dataclass members: the generic
+    # to_json/from_json/constructor checks go by it, so a member missing there would go unchecked.
+    assert tuple(f.name for f in dataclasses.fields(record)) == type(record).FIELDS
+    assert list(record.to_json()) == list(type(record).FIELDS)
+    for name in type(record).FIELDS:
+        # Every member is checked in the constructor, under its own name.
+        with pytest.raises(StatementError) as info:
+            dataclasses.replace(record, **{name: object()})
+        assert str(info.value).startswith(f"{prefix}.{name}: "), str(info.value)
+        # And refused from JSON when of the wrong JSON type, under its own name.
+        body = record.to_json()
+        body[name] = {"x": 1} if not isinstance(body[name], dict) else []
+        with pytest.raises(StatementError, match=rf"\b{name}\b"):
+            type(record).from_json(body)
+
+
+def test_nested_objects_are_checked() -> None:
+    s: SiteKeys = sample("site-keys/enrollment")
+    not_a_custodian: Any = s.custodians[1].to_json()
+    with pytest.raises(StatementError, match=r"^site-keys\.custodians\[\]: must be a Custodian$"):
+        dataclasses.replace(s, custodians=(s.custodians[0], not_a_custodian, s.custodians[2]))
+    body = s.to_json()
+    body["custodians"][1] = "custodian-2"
+    with pytest.raises(StatementError, match=r"^custodian: must be a JSON object$"):
+        SiteKeys.from_json(body)
+    body["custodians"][1] = {**s.custodians[1].to_json(), "extra": 1}
+    with pytest.raises(StatementError, match=r"^custodian: unknown field 'extra'$"):
+        SiteKeys.from_json(body)
+    cam: DeviceEnrollment = sample("device-enrollment/camera")
+    body = cam.to_json()
+    del body["camera_profile"]["stills_only"]
+    with pytest.raises(StatementError, match=r"^camera_profile: missing field 'stills_only'$"):
+        DeviceEnrollment.from_json(body)
+
+
 # --- strict parsing refusals --------------------------------------------------------------
 
 
