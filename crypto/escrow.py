@@ -37,6 +37,9 @@ from typing import Self
 
 import nacl.bindings
 import nacl.exceptions
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from crypto import bech32
 from crypto.age import Recipient, verify_header_mac
@@ -502,9 +505,8 @@ def open_escrow_stanza(
     return share
 
 
-def _release_ad(metadata: RecordingMetadata, release_id: str) -> bytes:
-    if not isinstance(metadata, RecordingMetadata):
-        raise EscrowError("metadata must be a RecordingMetadata")
+def _release_ad_suffix(release_id: str) -> bytes:
+    """The part of a released share's AD after the metadata AD (release id checked)."""
     if (
         not isinstance(release_id, str)
         or not release_id.isascii()
@@ -512,7 +514,13 @@ def _release_ad(metadata: RecordingMetadata, release_id: str) -> bytes:
         or not all(33 <= ord(c) <= 126 for c in release_id)
     ):
         raise EscrowError("release id must be 1-128 printable ASCII characters without spaces")
-    return metadata.associated_data() + b"\n" + RELEASE_AD_PREFIX + release_id.encode("ascii")
+    return b"\n" + RELEASE_AD_PREFIX + release_id.encode("ascii")
+
+
+def _release_ad(metadata: RecordingMetadata, release_id: str) -> bytes:
+    if not isinstance(metadata, RecordingMetadata):
+        raise EscrowError("metadata must be a RecordingMetadata")
+    return metadata.associated_data() + _release_ad_suffix(release_id)
 
 
 def seal_share_to_session(
@@ -576,6 +584,100 @@ def open_released_share(
     if len(share.y) != FILE_KEY_SIZE:
         raise EscrowError("released share is not a file-key share")
     return share
+
+
+class ShareReleaser:
+    """The custodian side of one release request: open escrow stanzas with one custodian key
+    and re-seal each share to one session key under one release id.
+
+    Batch form of :func:`open_escrow_stanza` followed by :func:`seal_share_to_session`, for a
+    request of thousands of recordings: the request-wide values are checked once (release id,
+    session key length), the custodian key is loaded once into an OpenSSL key object (its
+    X25519 is 36 us against libsodium's 47 us), and ChaCha20-Poly1305 runs through
+    pyca/cryptography (3 us against 7 us per call through PyNaCl's checks).
+    The construction, the checks and the exceptions are those of the two functions: for the
+    same ephemeral secret, :meth:`seal` returns byte for byte what ``seal_share_to_session``
+    returns (the tests compare them on every path). Nothing about the format changes.
+    """
+
+    __slots__ = ("_custodian", "_custodian_pk", "_key_id", "_release_suffix", "_session_pk")
+
+    def __init__(
+        self, custodian_key: CustodianKey, session_public_key: bytes, release_id: str
+    ) -> None:
+        if not isinstance(custodian_key, CustodianKey):
+            raise EscrowError("custodian_key must be a CustodianKey")
+        if not isinstance(session_public_key, bytes) or len(session_public_key) != KEY_SIZE:
+            raise EscrowError(f"session public key must be {KEY_SIZE} bytes")
+        # The release id checks of _release_ad, made once for the request.
+        self._release_suffix = _release_ad_suffix(release_id)
+        self._custodian = X25519PrivateKey.from_private_bytes(custodian_key.secret_bytes())
+        self._custodian_pk = custodian_key.public_key().data
+        self._key_id = custodian_key.key_id()
+        self._session_pk = session_public_key
+
+    def _exchange(self, ephemeral_pk: bytes) -> bytes:
+        """X25519(custodian key, ephemeral_pk), refusing an all-zero result as :func:`_x25519`."""
+        try:
+            shared = self._custodian.exchange(X25519PublicKey.from_public_bytes(ephemeral_pk))
+        except ValueError as exc:
+            # OpenSSL refuses an all-zero result itself.
+            raise EscrowError("X25519 with a low-order point (all-zero shared secret)") from exc
+        if hmac.compare_digest(shared, bytes(KEY_SIZE)):  # pragma: no cover - OpenSSL refuses
+            raise EscrowError("X25519 with a low-order point (all-zero shared secret)")
+        return shared
+
+    def open(self, stanza: Stanza, metadata: RecordingMetadata) -> Share:
+        """:func:`open_escrow_stanza` with this custodian key (same checks and exceptions)."""
+        if not isinstance(metadata, RecordingMetadata):
+            raise EscrowError("metadata must be a RecordingMetadata")
+        info = parse_escrow_stanza(stanza)
+        if info.key_id != self._key_id:
+            raise NotThisCustodianError("escrow stanza is addressed to another custodian key")
+        ephemeral_pk = info.ephemeral_public_key
+        shared = self._exchange(ephemeral_pk)
+        key = hkdf_sha256(ikm=shared, salt=ephemeral_pk + self._custodian_pk, info=ESCROW_LABEL)
+        try:
+            plaintext = ChaCha20Poly1305(key).decrypt(
+                _ZERO_NONCE, stanza.body, _stanza_ad(metadata, stanza.args)
+            )
+        except InvalidTag as exc:
+            raise EscrowError(
+                "escrow stanza does not open: the key, the recording metadata or the sealed "
+                "bytes differ from those it was sealed with"
+            ) from exc
+        try:
+            share = Share.from_bytes(plaintext)
+        except ShareError as exc:
+            raise EscrowError(f"escrow stanza holds a malformed share: {exc}") from exc
+        if (
+            share.x != info.index
+            or share.threshold != info.threshold
+            or len(share.y) != FILE_KEY_SIZE
+        ):
+            raise EscrowError("escrow share disagrees with its stanza's index or threshold")
+        return share
+
+    def seal(self, share: Share, metadata: RecordingMetadata) -> bytes:
+        """:func:`seal_share_to_session` to this request's session key and release id."""
+        return self._seal_from_parts(share, metadata, secrets.token_bytes(KEY_SIZE))
+
+    def _seal_from_parts(
+        self, share: Share, metadata: RecordingMetadata, ephemeral: bytes
+    ) -> bytes:
+        if not isinstance(share, Share) or len(share.y) != FILE_KEY_SIZE:
+            raise EscrowError("only a file-key share (16 bytes) can be released")
+        if not isinstance(metadata, RecordingMetadata):
+            raise EscrowError("metadata must be a RecordingMetadata")
+        _check_secret_key(ephemeral, "ephemeral key")
+        # libsodium here: loading a fresh private key into OpenSSL derives its public key
+        # with a generic (slow) scalar multiplication, so a one-use ephemeral key costs less
+        # as libsodium's fixed-base multiplication plus one X25519.
+        ephemeral_pk: bytes = nacl.bindings.crypto_scalarmult_base(ephemeral)
+        shared = _x25519(ephemeral, self._session_pk)
+        key = hkdf_sha256(ikm=shared, salt=ephemeral_pk + self._session_pk, info=RELEASE_LABEL)
+        ad = metadata.associated_data() + self._release_suffix
+        return ephemeral_pk + ChaCha20Poly1305(key).encrypt(_ZERO_NONCE, share.to_bytes(), ad)
 
 
 # --- operator side ----------------------------------------------------------------------------
