@@ -62,6 +62,7 @@ from clients.story import (
     Story,
     StoryError,
     now_ms,
+    require_tool,
     segment_rows,
 )
 from crypto.ed25519 import Ed25519SigningKey
@@ -190,8 +191,11 @@ def _round(
     thread.join(15)
     if thread.is_alive():
         raise StoryError(f"alarm {index}: the live view did not end after the close")
-    if outcome and isinstance(outcome[0], BaseException):
-        raise StoryError(f"alarm {index}: live view failed: {outcome[0]!r}") from outcome[0]
+    result = outcome[0] if outcome else None
+    if isinstance(result, BaseException):
+        raise StoryError(f"alarm {index}: live view failed: {result!r}") from result
+    if result is None:
+        raise StoryError(f"alarm {index}: the live view returned nothing")
     fresh = [g for g in got if not g.backlog]
     live = [g for g in fresh if g.released.kind == "live"]
     if len(live) < per_alarm:
@@ -200,8 +204,6 @@ def _round(
             f"(feed: {[(g.released.kind, g.backlog) for g in got]})"
         )
     first_any = min(fresh, key=lambda g: g.decrypted_ms)
-    result = outcome[0]
-    assert isinstance(result, operator.LiveResult)
     return {
         "t0_ms": t0,
         "first_live_ms": live[0].decrypted_ms - t0,
@@ -225,6 +227,7 @@ def _workdir() -> Iterator[Path]:
 
 
 def run(alarms: int = ALARMS, per_alarm: int = PER_ALARM, seed: int = 6) -> dict[str, Any]:
+    require_tool("ffmpeg", "run `bash scripts/install-tools.sh camera`")
     rng = random.Random(seed)
     load_before = os.getloadavg()[0]
     began = time.monotonic()
