@@ -8,6 +8,7 @@ docs/ESCROW.md "HTTP API" documents every route. Errors are always
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import time
@@ -94,6 +95,10 @@ def statement_bytes(obj: object, what: str) -> bytes:
         raise _malformed(f"{what}: {exc}") from None
 
 
+_ITEM_KEYS = frozenset(("metadata", "stanza"))
+_STANZA_KEYS = frozenset(("args", "body"))
+
+
 def decode_release(body: bytes) -> ReleaseIn:
     obj = decode_json(body)
     unknown = set(obj) - {"purpose", "justification", "session_key", "items"}
@@ -116,10 +121,10 @@ def decode_release(body: bytes) -> ReleaseIn:
         raise _malformed("items must be a non-empty list")
     items: list[ReleaseItemIn] = []
     for i, it in enumerate(raw_items):
-        if not isinstance(it, dict) or set(it) != {"metadata", "stanza"}:
+        if not isinstance(it, dict) or it.keys() != _ITEM_KEYS:
             raise _malformed(f"items[{i}] must have exactly metadata and stanza")
         st = it["stanza"]
-        if not isinstance(st, dict) or set(st) != {"args", "body"}:
+        if not isinstance(st, dict) or st.keys() != _STANZA_KEYS:
             raise _malformed(f"items[{i}].stanza must have exactly args and body")
         args, sbody = st["args"], st["body"]
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
@@ -203,6 +208,12 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
             )
         notifier = Notifier(engine, service, settings)
         notifier.start()
+        # Everything allocated so far (modules, app, engine, keys) lives as long as the
+        # process: move it out of the collector's sight, so that a full collection triggered
+        # by a big request scans only what requests allocated (it was a 40-60 ms pause, the
+        # tail of single-release latency).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.engine import Engine
 
 from crypto.canonical import canonical_json
@@ -39,6 +39,16 @@ from escrow_service.keys import CustodianKeys
 
 _ADVISORY_KEY = 0x63_61_6D_76_6C_6F_67  # "camvlog"
 _CACHE_MIN = 16  # cache complete subtrees of at least this many leaves
+
+# Built once: every release appends and refreshes (building a statement costs as much as
+# running it on SQLite).
+_LAST_INDEX = select(func.max(log_entries.c.idx))
+_INSERT = log_entries.insert()
+_LEAVES_FROM = (
+    select(log_entries.c.idx, log_entries.c.leaf_hash)
+    .where(log_entries.c.idx >= bindparam("start"))
+    .order_by(log_entries.c.idx)
+)
 
 
 class LogCorruptError(RuntimeError):
@@ -83,19 +93,20 @@ class LogStore:
         now_ms: int,
     ) -> Appended:
         """Append ``entry`` (plus its ``index``) inside a :meth:`writer` transaction."""
-        last = conn.execute(select(func.max(log_entries.c.idx))).scalar()
+        last = conn.execute(_LAST_INDEX).scalar()
         index = 0 if last is None else int(last) + 1
         data = canonical_json({**entry, "index": index})
         leaf = entry_leaf_hash(data)
         conn.execute(
-            log_entries.insert().values(
-                idx=index,
-                leaf_hash=leaf,
-                entry=data,
-                kind=kind,
-                site_id=site_id,
-                created_ms=now_ms,
-            )
+            _INSERT,
+            {
+                "idx": index,
+                "leaf_hash": leaf,
+                "entry": data,
+                "kind": kind,
+                "site_id": site_id,
+                "created_ms": now_ms,
+            },
         )
         return Appended(index, data, leaf)
 
@@ -106,11 +117,7 @@ class LogStore:
         with self._read_lock:
             start = len(self._leaves)
             with self._engine.connect() as conn:
-                rows = conn.execute(
-                    select(log_entries.c.idx, log_entries.c.leaf_hash)
-                    .where(log_entries.c.idx >= start)
-                    .order_by(log_entries.c.idx)
-                ).all()
+                rows = conn.execute(_LEAVES_FROM, {"start": start}).all()
             for idx, leaf in rows:
                 if idx != len(self._leaves):
                     raise LogCorruptError(f"log index {idx} where {len(self._leaves)} expected")
