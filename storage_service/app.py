@@ -43,6 +43,7 @@ from storage_service.middleware import AccessLog, BodyLimit
 from storage_service.schema import ensure_schema
 from storage_service.services.sweeper import sweep_once
 from storage_service.settings import Settings
+from storage_service.signals import CommitSignal
 from storage_service.sqlite import enable_secure_delete
 
 log = logging.getLogger("camvault.storage")
@@ -131,6 +132,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = store
+    app.state.commits = CommitSignal()
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

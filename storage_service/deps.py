@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the process-wide engine, object store and settings (on app.state)."""
+"""FastAPI dependencies: the process-wide engine, object store, settings and commit signal
+(on app.state)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from storage_service.blobstore import BlobStore
 from storage_service.settings import Settings
+from storage_service.signals import CommitSignal
 
 
 def _engine(request: Request) -> Engine:
@@ -26,6 +28,12 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _commits(request: Request) -> CommitSignal:
+    commits: CommitSignal = request.app.state.commits
+    return commits
+
+
 EngineDep = Annotated[Engine, Depends(_engine)]
 StoreDep = Annotated[BlobStore, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+CommitsDep = Annotated[CommitSignal, Depends(_commits)]

@@ -1,5 +1,6 @@
 """The live feed of an alarm (SSE): the site's recordings inside the alarm's window, first
-those already committed, then each new one within ``sse_poll_interval_s`` of its commit,
+those already committed, then each new one as it is committed (a commit in this process wakes
+the feed; commits made by other processes are found by the poll every ``sse_poll_interval_s``),
 while the alarm's access period is open. Events carry the recording's metadata and signed
 manifest (``RecordingOut``), never its age header: the operator asks custodians for shares and
 fetches the header through the justified recording routes.
@@ -25,6 +26,7 @@ from storage_service.db.models import Alarm, Recording
 from storage_service.services.arc_access import alarm_access_open, alarm_condition, camera_profiles
 from storage_service.services.recordings import recording_out
 from storage_service.settings import Settings
+from storage_service.signals import CommitSignal
 from storage_service.sse import sse_comment, sse_event
 
 #: Commits are looked for from (last commit seen - SLACK_MS): a transaction that took a
@@ -65,12 +67,16 @@ def _poll(engine: Engine, alarm_id: str, since_ms: int) -> _Poll:
         return _Poll(reason, rows, alarm.access_until_ms)
 
 
-async def alarm_feed(engine: Engine, settings: Settings, alarm_id: str) -> AsyncIterator[bytes]:
+async def alarm_feed(
+    engine: Engine, settings: Settings, alarm_id: str, commits: CommitSignal | None = None
+) -> AsyncIterator[bytes]:
+    """The feed's events; ``commits`` (this process's commit signal) wakes it between polls."""
     seen: dict[int, int] = {}
     watermark = 0
     last_sent = time.monotonic()
     yield b"retry: 2000\n\n"
     while True:
+        generation = commits.generation if commits is not None else 0
         poll = await run_in_threadpool(_poll, engine, alarm_id, max(0, watermark - SLACK_MS))
         fresh = [r for r in poll.rows if r.id not in seen]
         for r in fresh:
@@ -90,4 +96,8 @@ async def alarm_feed(engine: Engine, settings: Settings, alarm_id: str) -> Async
             yield sse_comment("keepalive")
             last_sent = time.monotonic()
         remaining_s = max(0.0, (poll.until_ms - now_ms()) / 1000)
-        await asyncio.sleep(min(settings.sse_poll_interval_s, remaining_s + 0.05))
+        pause = min(settings.sse_poll_interval_s, remaining_s + 0.05)
+        if commits is None:
+            await asyncio.sleep(pause)
+        else:
+            await commits.wait(generation, pause)

@@ -12,7 +12,7 @@ from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.auth import SignedPrincipal
-from storage_service.deps import EngineDep, SettingsDep
+from storage_service.deps import CommitsDep, EngineDep, SettingsDep
 from storage_service.errors import ERROR_RESPONSES, ApiError
 from storage_service.schemas import ID_PATTERN
 from storage_service.schemas_arc import (
@@ -134,12 +134,18 @@ def close(alarm_id: AlarmId, principal: SignedPrincipal, engine: EngineDep) -> A
     responses={200: {"content": {EVENT_STREAM: {}}, "description": "server-sent events"}},
 )
 def feed(
-    alarm_id: AlarmId, principal: SignedPrincipal, engine: EngineDep, settings: SettingsDep
+    alarm_id: AlarmId,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    settings: SettingsDep,
+    commits: CommitsDep,
 ) -> StreamingResponse:
     """Live feed (SSE) of the site's recordings in the alarm window while access is open:
     events ``recording`` (metadata + manifest, never a header) and a final ``end``."""
     require_role(engine, principal, OperatorRole.OPERATOR)
     alarms.read(engine, alarm_id)
     return StreamingResponse(
-        alarm_feed(engine, settings, alarm_id), media_type=EVENT_STREAM, headers=STREAM_HEADERS
+        alarm_feed(engine, settings, alarm_id, commits),
+        media_type=EVENT_STREAM,
+        headers=STREAM_HEADERS,
     )

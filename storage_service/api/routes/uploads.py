@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.api.params import CameraId, RecordingId, SiteId
 from storage_service.auth import SameSite, SignedPrincipal
-from storage_service.deps import EngineDep, SettingsDep, StoreDep
+from storage_service.deps import CommitsDep, EngineDep, SettingsDep, StoreDep
 from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import CommitRequest, RecordingOut, UploadOut, UploadRequest
 from storage_service.services import uploads
@@ -49,11 +49,14 @@ def commit(
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
+    commits: CommitsDep,
     response: Response,
 ) -> RecordingOut:
     """Commit: check manifest, header, chain and object; store header and manifest."""
     principal.require_device(site_id, camera_id)
     done = uploads.commit(engine, store, settings, site_id, camera_id, recording_id, body)
+    if done.created:
+        commits.notify()  # live feeds of this process look now, not at their next poll
     if not done.created:
         response.status_code = status.HTTP_200_OK
     return recording_out(done.recording)
