@@ -308,10 +308,11 @@ _RECIPIENT: _Field[X25519Recipient] = _Field(
 class _Record:
     """A JSON object with a fixed set of members, declared once in ``_SPEC``.
 
-    ``_SPEC`` maps each member name to its :class:`_Field`, in the order of ``FIELDS``;
-    ``_NAME`` prefixes every refusal (``<_NAME>.<member>: ...``). The constructor checks each
-    member, then the rules that relate members (``_check``); ``from_json`` requires exactly the
-    members of ``FIELDS`` and parses each one before constructing (so the same rules apply).
+    ``_SPEC`` maps each member name to its :class:`_Field` in canonical order (``FIELDS`` is
+    ``tuple(_SPEC)``); ``_NAME`` prefixes every refusal (``<_NAME>.<member>: ...``). The
+    constructor checks each member, then the rules that relate members (``_check``);
+    ``from_json`` requires exactly the members of ``FIELDS`` and parses each one before
+    constructing (so the same rules apply).
     """
 
     __slots__ = ()
