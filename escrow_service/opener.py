@@ -15,7 +15,7 @@ the request is committed.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -191,9 +191,17 @@ class Opener:
             self._pool = None
 
     def open_and_seal(
-        self, items: Sequence[Item], session_pk: bytes, release_id: str
+        self,
+        items: Sequence[Item],
+        session_pk: bytes,
+        release_id: str,
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[Opened]:
+        """Open and re-seal ``items``; ``meanwhile`` is run while worker processes do that
+        (the caller's own preparation, overlapped with the opening), or first if inline."""
         if self._pool is None or len(items) < self._threshold:
+            if meanwhile is not None:
+                meanwhile()
             return _process(self._key, items, session_pk, release_id)
         size = max(1, min(CHUNK, -(-len(items) // self._workers)))
         futures = [
@@ -205,6 +213,8 @@ class Opener:
             )
             for i in range(0, len(items), size)
         ]
+        if meanwhile is not None:
+            meanwhile()
         out: list[Opened] = []
         for f in futures:
             out.extend(_opened(r) for r in f.result())

@@ -154,6 +154,10 @@ class _Record:
     justification: dict[str, Any] | None = None
     item_count: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Computed while the opener works: leaf hash of each item's metadata AD (request order),
+    # and the released-set root if every item that passed the policy is released.
+    leaves: list[bytes] | None = None
+    root_if_all_pass: tuple[list[int], bytes] | None = None
 
 
 def _statement_summary(signed: SignedStatement) -> dict[str, Any]:
@@ -727,7 +731,15 @@ class EscrowService:
             (req.items[i].stanza_args, req.items[i].stanza_body, req.items[i].metadata)
             for i in passing
         ]
-        opened = self.opener.open_and_seal(items, req.session_key, rec.release_id)
+
+        def meanwhile() -> None:
+            rec.leaves = [leaf_hash(it.metadata.associated_data()) for it in req.items]
+            rec.root_if_all_pass = (
+                passing,
+                root_from_leaf_hashes([rec.leaves[i] for i in passing]),
+            )
+
+        opened = self.opener.open_and_seal(items, req.session_key, rec.release_id, meanwhile)
         for i, o in zip(passing, opened, strict=True):
             rid = req.items[i].metadata.recording_id
             results[i] = ItemResult(rid, o.sealed, o.reason, o.message)
@@ -900,8 +912,15 @@ class EscrowService:
     def _request_fields(
         self, rec: _Record, items: Sequence[ItemResult], metas: Sequence[RecordingMetadata]
     ) -> dict[str, Any]:
-        released = [m for m, r in zip(metas, items, strict=True) if r.sealed_share is not None]
+        indexes = [i for i, r in enumerate(items) if r.sealed_share is not None]
+        released = [metas[i] for i in indexes]
         reasons = Counter(r.reason.value for r in items if r.reason is not None)
+        if rec.root_if_all_pass is not None and rec.root_if_all_pass[0] == indexes:
+            root = rec.root_if_all_pass[1]
+        elif rec.leaves is not None and len(rec.leaves) == len(metas):
+            root = root_from_leaf_hashes([rec.leaves[i] for i in indexes])
+        else:
+            root = root_from_leaf_hashes([leaf_hash(m.associated_data()) for m in released])
         return {
             "release_id": rec.release_id,
             "site_id": rec.site_id,
@@ -913,9 +932,7 @@ class EscrowService:
             "requested": rec.item_count,
             "released": {
                 "count": len(released),
-                "root": root_from_leaf_hashes(
-                    [leaf_hash(m.associated_data()) for m in released]
-                ).hex(),
+                "root": root.hex(),
                 "cameras": sorted({m.camera_id for m in released}),
                 "from_ms": min((m.start_ms for m in released), default=None),
                 "to_ms": max((m.end_ms for m in released), default=None),

@@ -1,6 +1,7 @@
 """The opener (escrow_service/opener.py) in-process: the worker-process path gives the same
 results as the in-thread path, item by item, refusals included; the fast metadata parse
-accepts and refuses exactly what RecordingMetadata.from_json does."""
+accepts and refuses exactly what RecordingMetadata.from_json does; the released-set root
+precomputed while the opener works is the root of what was actually released."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from crypto.errors import StatementError
 from crypto.escrow import CustodianKey, SessionKey, open_released_share
 from crypto.format import FileKey, Stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
 from escrow_service import opener as opener_module
 from escrow_service.errors import Reason
 from escrow_service.opener import Item, MemoMetadata, Opened, Opener
+from escrow_service.service import EscrowService, ItemResult, _Record
 
 T = 1_700_000_000_000
 
@@ -163,3 +166,37 @@ def test_wire_item_rebuilds_the_same_metadata() -> None:
     rebuilt = RecordingMetadata(site, camera, recording, RecordingKind(kind), start, end)
     assert (args, body, rebuilt.to_json()) == (("a",), b"b", m.to_json())
     assert rebuilt.associated_data() == m.associated_data()
+
+
+# --- the released-set root, computed while the opener works -------------------------------
+
+
+def _fields(rec: Any, results: list[Any], metas: list[MemoMetadata]) -> dict[str, Any]:
+    fields: dict[str, Any] = EscrowService._request_fields(None, rec, results, metas)  # type: ignore[arg-type]
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("passing", "released"),
+    [
+        ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),  # all pass and open: the precomputed root
+        ([0, 2, 3, 4], [0, 2, 3, 4]),  # policy refused item 1
+        ([0, 1, 2, 3, 4], [0, 1, 3]),  # items 2 and 4 did not open: recomputed
+        ([0, 1], []),  # nothing released
+    ],
+)
+def test_released_root_with_precomputed_leaves(passing: list[int], released: list[int]) -> None:
+    metas = [_meta(i) for i in range(5)]
+    results = [
+        ItemResult(m.recording_id, b"x" if i in released else None, None, None)
+        for i, m in enumerate(metas)
+    ]
+    want = root_from_leaf_hashes([leaf_hash(metas[i].associated_data()) for i in released])
+    plain = _Record("rel", T)
+    assert _fields(plain, results, metas)["released"]["root"] == want.hex()
+    rec = _Record("rel", T)
+    rec.leaves = [leaf_hash(m.associated_data()) for m in metas]
+    rec.root_if_all_pass = (passing, root_from_leaf_hashes([rec.leaves[i] for i in passing]))
+    assert _fields(rec, results, metas)["released"]["root"] == want.hex()
+    # A request-level refusal logs no released set, whatever was precomputed.
+    assert _fields(rec, [], [])["released"]["root"] == EMPTY_ROOT.hex()
