@@ -50,6 +50,9 @@ EVENT_RECORD_TYPE = "camvault/v1/detection-event"
 #: and the segment running when an alarm is raised should be live, not only the next one.
 FRESH_ALARM_STATE_S = 0.25
 SMART_ALERT_TYPE = "camvault/v1/smart-alert"
+#: The idle uploader looks at the journal this often; whatever the producer queues wakes it
+#: at once (``CameraAgent.queued``), so this only bounds a missed wake.
+UPLOAD_IDLE_WAIT_S = 0.1
 
 
 def load_detector(name: str) -> Detector | None:
@@ -84,7 +87,9 @@ class CameraAgent:
             part_size=cfg.part_size,
         )
         self.sd = (
-            SdCard(Path(cfg.sd_dir), cfg.sd_retention_s, cfg.sd_max_bytes) if cfg.sd_dir else None
+            SdCard(Path(cfg.sd_dir), cfg.sd_retention_s, cfg.sd_max_bytes, cfg.sd_retention_check_s)
+            if cfg.sd_dir
+            else None
         )
         self.telemetry = TelemetryPoster(
             self.client,
@@ -108,16 +113,19 @@ class CameraAgent:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.queued.set()
 
     def run(self) -> None:
         self._cleanup_orphans()
+        if self.sd is not None:
+            self.sd.sweep()
         self._wait_for_trust()
         uploader = threading.Thread(target=self._upload_loop, name="uploader", daemon=True)
         uploader.start()
         try:
             self._produce()
         finally:
-            self.stop_event.set()
+            self.stop()
             uploader.join(30)
             self.client.close()
             self.up_client.close()
@@ -192,7 +200,6 @@ class CameraAgent:
                     if self.stop_event.is_set():
                         break
                     self._handle(seg)
-                    self.queued.set()
                 for run in list(leftovers):
                     if not any(p.suffix == ".ts" for p in run.path.iterdir()):
                         _remove_tree(run.path)
@@ -201,7 +208,7 @@ class CameraAgent:
                 if self.cfg.mode is Mode.EVENT:
                     ringbuffer.prune(self.journal, profile.pre_alarm_s, now_ms())
                 if self.sd is not None:
-                    self.sd.prune()
+                    self.sd.maybe_sweep()  # lists the whole card: not at every cycle
                 self.telemetry.maybe_post()
                 if finished and not batch and not leftovers:
                     if not self.cfg.exit_when_done:
@@ -287,6 +294,7 @@ class CameraAgent:
             self.journal.enqueue(batch, seg.key)
         else:
             self.journal.ring_add(sealed, seg.key)
+        self.queued.set()  # wake the uploader (after a ring_add, it finds nothing: harmless)
         seg.path.unlink(missing_ok=True)
         if plain != seg.path:
             plain.unlink(missing_ok=True)
@@ -347,7 +355,7 @@ class CameraAgent:
                 if self.stop_event.is_set():
                     return
                 if not self._post_alert():
-                    self.queued.wait(0.1)
+                    self.queued.wait(UPLOAD_IDLE_WAIT_S)
                 continue
             try:
                 self.uploader.upload(item)

@@ -48,6 +48,7 @@ class CameraConfig:
     sd_dir: str | None = None
     sd_retention_s: float = 7 * 86400
     sd_max_bytes: int | None = None
+    sd_retention_check_s: float = 60.0  # the card is listed for retention at most this often
     alarm_poll_s: float = 1.0
     telemetry_interval_s: float = 60.0
     firmware: str = "camvault-agent-0.1"

@@ -15,6 +15,7 @@ complete once a later file (by name) exists, or once it has not changed for ``se
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import time
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.camera.config import SourceConfig, SourceKind
+
+log = logging.getLogger("camvault.camera")
 
 LIST_NAME = "segments.csv"
 RUN_INFO = "run.json"
@@ -104,10 +107,16 @@ class RunDir:
         whole = new.rfind(b"\n") + 1  # a line still being written waits for the next call
         self._parsed += whole
         for line in new[:whole].decode(errors="replace").splitlines():
-            parts = line.strip().split(",")
-            if len(parts) != 3 or not parts[0]:
+            if not line.strip():
                 continue
-            name, start, end = parts[0], float(parts[1]), float(parts[2])
+            parts = line.strip().split(",")
+            try:
+                if len(parts) != 3 or not parts[0] or Path(parts[0]).name != parts[0]:
+                    raise ValueError("not name,start,end")
+                name, start, end = parts[0], float(parts[1]), float(parts[2])
+            except ValueError:  # a list damaged by a power cut: skip the line, not the run
+                log.warning("%s: unreadable segment list line %r", self.path.name, line[:80])
+                continue
             self._listed.append(
                 Segment(
                     self.path / name,

@@ -1,11 +1,15 @@
 """The camera agent against the real storage service (uvicorn process, SQLite + local
 store): ffmpeg test pattern → 2 s segments → encrypted, signed, uploaded; the customer
 decrypts every recording (one with the real `age`), the chain verifies; SD card files open
-with `age`; telemetry arrives; stills; alarm → pre-alarm ring buffer and live segments."""
+with `age` and are swept for retention at start only (not at every cycle); telemetry
+arrives; stills; alarm → pre-alarm ring buffer and live segments, the segment running when
+the alarm is raised included; the idle uploader wakes when something is queued."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,8 +18,11 @@ from pathlib import Path
 import pytest
 
 from clients import panel
+from clients.camera import agent as agent_module
 from clients.camera.agent import CameraAgent
 from clients.camera.config import Mode, SourceConfig, SourceKind
+from clients.camera.seal import Sealed
+from clients.camera.segmenter import RUN_INFO, Segment, now_ms
 from crypto.metadata import RecordingKind
 from tests.clients.test_camera_support import ffmpeg, new_world, playable
 from tests.storage.support import Service
@@ -35,10 +42,32 @@ def test_continuous_upload_decrypts_and_chain_verifies(
 ) -> None:
     w = new_world(svc.url, tmp_path)
     sd = tmp_path / "sd"
-    agent = CameraAgent(w.config(sd_dir=str(sd), telemetry_interval_s=0.5))
+    sd.mkdir()
+    week_ago = time.time() - 8 * 86400
+    for name in ("expired-at-start.segment.age", "not-ours.txt"):
+        (sd / name).write_bytes(b"old")
+        os.utime(sd / name, (week_ago, week_ago))
+    cfg = w.config(sd_dir=str(sd), telemetry_interval_s=0.5, sd_retention_check_s=3600)
+    agent = CameraAgent(cfg)
+    assert agent.sd is not None
+    store = agent.sd.store
+
+    def store_then_expire_one(sealed: Sealed) -> Path:  # a file that expires during the run
+        if not (sd / "expired-later.segment.age").exists():
+            (sd / "expired-later.segment.age").write_bytes(b"old")
+            os.utime(sd / "expired-later.segment.age", (week_ago, week_ago))
+        return store(sealed)
+
+    agent.sd.store = store_then_expire_one  # type: ignore[method-assign]
     t0 = time.monotonic()
     agent.run()
     elapsed = time.monotonic() - t0
+    # swept at start (before the first store); the hour until the next sweep did not pass
+    assert not (sd / "expired-at-start.segment.age").exists()
+    assert (sd / "expired-later.segment.age").exists()
+    assert (sd / "not-ours.txt").exists()
+    assert agent.sd.sweeps == 1
+    (sd / "expired-later.segment.age").unlink()
     items = w.recordings()
     assert len(items) == 4, [i["recording_id"] for i in items]  # 8 s of test pattern / 2 s
     assert all(i["kind"] == "segment" for i in items)
@@ -162,3 +191,106 @@ def test_event_records_carry_labels_and_smart_alerts_reach_the_inbox(
         assert body["camera_id"] == w.cam.camera_id
         assert [x["label"] for x in body["labels"]] == ["person"]
         assert body["event_recording_id"] in {i["recording_id"] for i in items[1::2]}
+
+
+def run_t0_ms(state: Path) -> int:
+    """The wall-clock start the agent gave its ffmpeg run (segment times are offsets to it)."""
+    info = state / "segments" / "run-000001" / RUN_INFO
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            return int(json.loads(info.read_text())["t0_ms"])
+        except (FileNotFoundError, ValueError, KeyError):
+            time.sleep(0.05)
+    raise AssertionError(f"{info} not written")
+
+
+@pytest.mark.parametrize("mode", [Mode.CONTINUOUS, Mode.EVENT])
+def test_an_alarm_raised_mid_segment_makes_that_segment_live(
+    svc: Service, tmp_path: Path, mode: Mode
+) -> None:
+    w = new_world(svc.url, tmp_path)
+    p = enroll_panel(w.site)
+    # The regular alarm poll runs once at start and then only after 60 s: the alarm can be
+    # seen in time only by the ask before sealing a segment.
+    cfg = w.config(
+        mode=mode,
+        exit_when_done=False,
+        alarm_poll_s=60,
+        source=SourceConfig(kind=SourceKind.TESTSRC, realtime=True, duration_s=20),
+    )
+    agent = CameraAgent(cfg)
+    th = threading.Thread(target=agent.run, daemon=True)
+    th.start()
+    try:
+        mid = run_t0_ms(cfg.state) + 5000  # the middle of the third segment, [4 s, 6 s)
+        time.sleep(max(0.0, (mid - now_ms()) / 1000))
+        alarm = panel.trigger(svc.url, w.site.site_id, p.panel_id, p.key, tmp_path / "panel")
+        triggered = alarm["triggered_at_ms"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(i["kind"] == "live" for i in w.recordings()):
+                break
+            time.sleep(0.2)
+    finally:
+        agent.stop()
+        th.join(30)
+    items = w.recordings()
+    w.check_chain(items)
+    ms = w.manifests(items)
+    running = next((m for m in ms if m.end_ms > triggered), None)
+    assert running is not None, [(m.kind, m.start_ms - triggered) for m in ms]
+    # raised while that segment was running, well before its end (not a near miss)
+    assert running.start_ms < triggered < running.end_ms - 400, (running, triggered)
+    assert running.kind is RecordingKind.LIVE, [(m.kind, m.end_ms - triggered) for m in ms]
+    before = RecordingKind.SEGMENT if mode is Mode.CONTINUOUS else RecordingKind.CLIP
+    earlier = [m for m in ms if m.end_ms <= triggered]
+    assert earlier and all(m.kind is before for m in earlier)  # pre-alarm: not live
+    assert all(m.kind is RecordingKind.LIVE for m in ms[len(earlier) :])
+    for a, b in itertools.pairwise(ms):
+        assert b.start_ms == a.end_ms  # nothing missing around the alarm
+
+
+def test_the_idle_uploader_wakes_when_something_is_queued(
+    svc: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left to itself, an idle uploader would look at the journal again only after an hour:
+    # each upload below happens because queuing woke it.
+    monkeypatch.setattr(agent_module, "UPLOAD_IDLE_WAIT_S", 3600.0)
+    w = new_world(svc.url, tmp_path)
+    p = enroll_panel(w.site)
+    agent = CameraAgent(w.config(mode=Mode.EVENT))
+    agent._wait_for_trust()
+    uploader = threading.Thread(target=agent._upload_loop, daemon=True)
+    uploader.start()
+
+    def segment(n: int) -> Segment:
+        f = tmp_path / f"seg_{n}.ts"
+        f.write_bytes(bytes([TS_SYNC]) + bytes(187))
+        end = now_ms()
+        return Segment(f, end - 2000, end, f"test/{f.name}")
+
+    def uploaded(n: int) -> None:
+        deadline = time.monotonic() + 30
+        while agent.uploaded < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent.uploaded == n, agent.upload_error
+
+    try:
+        agent._handle(segment(0))  # event mode, no alarm: into the ring buffer only
+        assert agent.journal.pending_count() == 0
+        panel.trigger(svc.url, w.site.site_id, p.panel_id, p.key, tmp_path / "panel")
+        agent._poll_alarm()  # the new alarm promotes the ring buffer
+        uploaded(1)
+        assert agent.alarm_active
+        agent._handle(segment(1))  # during the alarm: queued as live
+        uploaded(2)
+    finally:
+        agent.stop()  # wakes the uploader too: it ends without waiting out its hour
+        uploader.join(30)
+        stopped = not uploader.is_alive()
+        agent.client.close()
+        agent.up_client.close()
+        agent.journal.close()
+    assert stopped
+    assert [i["kind"] for i in w.recordings()] == ["clip", "live"]

@@ -57,7 +57,7 @@ class World:
             source=source,
             mode=kw.pop("mode", Mode.CONTINUOUS),
             detector=kw.pop("detector", "none"),
-            alarm_poll_s=0.5,
+            alarm_poll_s=kw.pop("alarm_poll_s", 0.5),
             telemetry_interval_s=kw.pop("telemetry_interval_s", 3600),
             retry_max_s=1.0,
             exit_when_done=kw.pop("exit_when_done", True),
