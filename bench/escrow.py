@@ -7,7 +7,14 @@ registered operator. Measured from the client, HTTP included:
 * ``batch``: one request carrying 1,800 escrow stanzas (an hour of 2-second segments),
   median and max of 5 requests (goal <= 250 ms);
 * ``single``: 50 concurrent operators (threads), each sending 20 one-recording releases,
-  p50 and p99 (goal p99 <= 20 ms on 2 cores). The clients share the machine with the server.
+  p50 and p99 (goal p99 <= 20 ms on 2 cores).
+
+Latency is taken around ``send`` (the request is built and signed before the clock starts;
+its HTTP transfer and the client's reading of the response are counted). The clients share
+the 2 cores with the server, and their Python (50 threads, one GIL, httpx) adds to every
+measurement, most at the tail: this is inherent and left in. The client process freezes its
+setup objects out of the garbage collector, so that one full collection of them (tens of ms,
+every client thread paused) is not counted as server latency.
 
 ``run() -> dict`` is what ``make bench`` calls; ``python -m bench.escrow`` prints it.
 """

@@ -349,13 +349,15 @@ def install_routes(app: FastAPI, settings: EscrowSettings) -> None:
                 raise Refusal(Reason.BATCH_TOO_LARGE, "request body too large")
             return authenticate_request(request, body)
 
-        outcome = await run_in_threadpool(
-            service.release, claimed_operator, auth, lambda: decode_release(body)
-        )
-        payload = outcome_json(service, outcome)
-        if outcome.refusal is not None:
-            return refusal_response(outcome.refusal, **payload)
-        return JSONResponse(payload)
+        def run() -> JSONResponse:
+            outcome = service.release(claimed_operator, auth, lambda: decode_release(body))
+            # Encoded here, not on the event loop: a 1,800-item response takes ~5 ms.
+            payload = outcome_json(service, outcome)
+            if outcome.refusal is not None:
+                return refusal_response(outcome.refusal, **payload)
+            return JSONResponse(payload)
+
+        return await run_in_threadpool(run)
 
     # --- log API -----------------------------------------------------------------------
 

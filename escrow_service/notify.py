@@ -98,7 +98,7 @@ class Notifier:
                         error = f"HTTP {resp.status_code}"
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
-                with self._engine.begin() as conn:
+                with self._service.log.writer() as conn:  # see EscrowService.remember_nonce
                     if error is None:
                         conn.execute(outbox.delete().where(outbox.c.notice_id == notice_id))
                         conn.execute(
