@@ -43,7 +43,7 @@ from crypto.format import (
     read_header,
 )
 from crypto.scrypt import ScryptIdentity, ScryptRecipient, check_scrypt_alone
-from crypto.stream import decrypt_payload, encrypt_payload
+from crypto.stream import decrypt_payload, encrypt_payload, write_all
 from crypto.x25519 import X25519Identity, X25519Recipient, format_identity_file, generate_identity
 
 __all__ = [
@@ -182,7 +182,7 @@ def encrypt(
     """Encrypt all of ``src`` into an age file written to ``dst`` (ASCII-armored on request)."""
     header, file_key = encrypt_header(recipients)
     if not armor:
-        dst.write(header)
+        write_all(dst, header)
         encrypt_payload(file_key, src, dst)
         return
     writer = _armor.ArmorWriter(dst)
@@ -228,9 +228,13 @@ class _Prefixed(io.RawIOBase):
             data, self._prefix = self._prefix[: len(b)], self._prefix[len(b) :]
         else:
             try:  # straight into the caller's buffer: no copy
-                return int(self._src.readinto(b) or 0)  # type: ignore[attr-defined]
+                n = self._src.readinto(b)  # type: ignore[attr-defined]
             except (AttributeError, NotImplementedError):  # a stream with read() only
                 data = self._src.read(len(b))
+            else:
+                if n is None:  # non-blocking, nothing yet: not the end of the file
+                    raise BlockingIOError("the source is non-blocking and has no data yet")
+                return int(n)
         b[: len(data)] = data
         return len(data)
 
@@ -259,9 +263,9 @@ def export(header_bytes: bytes, payload: BinaryIO, dst: BinaryIO, *, armor: bool
 
 
 def _copy(header_bytes: bytes, payload: BinaryIO, dst: BinaryIO) -> None:
-    dst.write(header_bytes)
+    write_all(dst, header_bytes)
     while chunk := payload.read(_COPY_SIZE):
-        dst.write(chunk)
+        write_all(dst, chunk)
 
 
 # --- key files --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ exposes both with one signature so ``make bench`` can re-measure.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from collections.abc import Callable
@@ -194,12 +195,28 @@ class _Pipeline:
 
 
 def _write_ready(dst: BinaryIO, block: _Block) -> None:
-    """Write the block's processed chunks, all of them (a raw stream may write short)."""
-    view = memoryview(block.out)[: block.ready]
-    block.ready = 0
+    """Write the block's processed chunks."""
+    ready, block.ready = block.ready, 0
+    write_all(dst, memoryview(block.out)[:ready])
+
+
+def write_all(dst: BinaryIO, data: bytes | bytearray | memoryview) -> None:
+    """Write all of ``data``: a raw stream may accept only part of it per call.
+
+    A non-blocking raw stream that accepts nothing (``None``) or a stream that keeps
+    accepting zero bytes raises instead of looping or dropping data. ``None`` from an
+    object that is not a raw stream (a duck-typed sink) means everything was written.
+    """
+    view = memoryview(data).cast("B")
     while view:
         n = dst.write(view)
-        view = view[len(view) if n is None else n :]
+        if n is None:
+            if isinstance(dst, io.RawIOBase):
+                raise BlockingIOError("the destination is non-blocking and accepted nothing")
+            return
+        if n <= 0:
+            raise OSError(f"the destination accepted {n} bytes of {len(view)}")
+        view = view[n:]
 
 
 def _read_into(src: BinaryIO, view: memoryview) -> int:
@@ -215,6 +232,8 @@ def _read_into(src: BinaryIO, view: memoryview) -> int:
             part = src.read(len(view) - filled)
             n = len(part)
             view[filled : filled + n] = part
+        if n is None:  # a non-blocking source with nothing yet: not the end of the stream
+            raise BlockingIOError("the source is non-blocking and has no data yet")
         if not n:
             break
         filled += n
@@ -234,21 +253,36 @@ def _run(src: BinaryIO, dst: BinaryIO, unit: int, out_unit: int, process: _Proce
             raise first.error
         return
     helper = threading.Thread(target=pipeline.work, args=(pipeline.new_block(),), daemon=True)
-    helper.start()
     try:
+        helper.start()
         try:
             process(first)
         except BaseException as exc:
             first.ready, first.error = 0, exc
         pipeline.write(first)
         pipeline.work(first)
-    except BaseException as exc:
+    except BaseException:
         pipeline.fail(PayloadError("payload processing cancelled"))
-        helper.join()
-        raise exc
-    helper.join()
+        raise
+    finally:
+        _join(helper)
     if pipeline.error is not None:
         raise pipeline.error
+
+
+def _join(helper: threading.Thread) -> None:
+    """Wait for ``helper`` even if interrupted meanwhile (then re-raise the interrupt), so
+    that no thread touches ``src`` or ``dst`` once the caller regains control."""
+    if helper.ident is None:  # never started
+        return
+    interrupted: BaseException | None = None
+    while helper.is_alive():
+        try:
+            helper.join()
+        except BaseException as exc:  # e.g. KeyboardInterrupt: wait anyway, raise after
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
 
 
 # --- encryption -------------------------------------------------------------------------
@@ -263,7 +297,7 @@ def _encrypt_payload_from_parts(
     file_key: FileKey, nonce: bytes, src: BinaryIO, dst: BinaryIO
 ) -> None:
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
-    dst.write(nonce)
+    write_all(dst, nonce)
 
     def seal(block: _Block) -> None:
         # A chunk is final iff nothing follows it: a plaintext of exactly k * 64 KiB ends

@@ -304,3 +304,87 @@ def test_age_decrypt_detects_armor_then_streams_from_any_source(
     out = io.BytesIO()
     age.decrypt([identity], source(sealed.getvalue()), out)  # type: ignore[call-arg, arg-type]
     assert out.getvalue() == plaintext
+
+
+class TinyWriteSink(ShortWriteSink):
+    """Accepts at most 5 bytes per call: the nonce and the age header are written short."""
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.calls += 1
+        piece = bytes(b[:5])
+        self.data += piece
+        return len(piece)
+
+
+def test_short_writes_of_nonce_and_header_are_completed() -> None:
+    from crypto import age
+    from crypto.x25519 import generate_identity
+
+    identity = generate_identity()
+    sink = TinyWriteSink()
+    age.encrypt([identity.recipient()], io.BytesIO(b"clip"), sink)  # type: ignore[arg-type]
+    out = io.BytesIO()
+    age.decrypt([identity], io.BytesIO(bytes(sink.data)), out)
+    assert out.getvalue() == b"clip"
+
+
+class StuckSink(io.RawIOBase):
+    """A raw stream whose write returns ``result`` forever (0: full; None: would block)."""
+
+    def __init__(self, result: int | None) -> None:
+        super().__init__()
+        self.result = result
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int | None:  # type: ignore[override]
+        return self.result
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [(0, OSError, "accepted 0 bytes"), (None, BlockingIOError, "non-blocking")],
+)
+def test_a_sink_that_accepts_nothing_fails_instead_of_hanging_or_dropping_data(
+    result: int | None, error: type[Exception], message: str
+) -> None:
+    for size in (1, 3 * BLOCK * CHUNK_SIZE):  # inline block, then the threaded path
+        before = threading.active_count()
+        with pytest.raises(error, match=message):
+            _encrypt_payload_from_parts(
+                KEY,
+                NONCE,
+                io.BytesIO(os.urandom(size)),
+                StuckSink(result),  # type: ignore[arg-type]
+            )
+        assert threading.active_count() == before
+
+
+class NotYetSource(io.RawIOBase):
+    """A non-blocking source: some bytes, then 'no data yet' (None), never end of file."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._src = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int | None:  # type: ignore[override]
+        n = self._src.readinto(b)
+        return n or None
+
+
+def test_a_non_blocking_source_is_not_mistaken_for_the_end_of_the_stream() -> None:
+    # Sealing what arrived so far as a complete recording would be a silent truncation.
+    with pytest.raises(BlockingIOError, match="non-blocking"):
+        _encrypt_payload_from_parts(KEY, NONCE, NotYetSource(b"x" * 1000), io.BytesIO())  # type: ignore[arg-type]
+    from crypto import age
+    from crypto.x25519 import generate_identity
+
+    identity = generate_identity()
+    sealed = io.BytesIO()
+    age.encrypt([identity.recipient()], io.BytesIO(os.urandom(3000)), sealed)
+    with pytest.raises(BlockingIOError, match="non-blocking"):
+        age.decrypt([identity], NotYetSource(sealed.getvalue()), io.BytesIO())  # type: ignore[arg-type]
