@@ -68,15 +68,19 @@ def _poll(engine: Engine, alarm_id: str, since_ms: int) -> _Poll:
 
 
 async def alarm_feed(
-    engine: Engine, settings: Settings, alarm_id: str, commits: CommitSignal | None = None
+    engine: Engine,
+    settings: Settings,
+    alarm_id: str,
+    commits: tuple[CommitSignal, str] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The feed's events; ``commits`` (this process's commit signal) wakes it between polls."""
+    """The feed's events; ``commits`` (this process's commit signal and the alarm's site)
+    wakes it between polls."""
     seen: dict[int, int] = {}
     watermark = 0
     last_sent = time.monotonic()
     yield b"retry: 2000\n\n"
     while True:
-        generation = commits.generation if commits is not None else 0
+        generation = commits[0].generation(commits[1]) if commits is not None else 0
         poll = await run_in_threadpool(_poll, engine, alarm_id, max(0, watermark - SLACK_MS))
         fresh = [r for r in poll.rows if r.id not in seen]
         for r in fresh:
@@ -100,4 +104,4 @@ async def alarm_feed(
         if commits is None:
             await asyncio.sleep(pause)
         else:
-            await commits.wait(generation, pause)
+            await commits[0].wait(commits[1], generation, pause)

@@ -7,6 +7,7 @@ few seconds of its commit can only have come through the wake-up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -50,25 +51,33 @@ def test_a_commit_reaches_an_open_feed_without_waiting_for_the_poll(slow_poll: S
     site.close()
 
 
-async def test_signal_wakes_waiters_from_another_thread() -> None:
+async def test_signal_wakes_the_sites_waiters_from_another_thread() -> None:
     signal = CommitSignal()
-    seen = signal.generation
-    waiter = asyncio.create_task(signal.wait(seen, timeout_s=30))
+    seen = signal.generation("site-a")
+    waiter = asyncio.create_task(signal.wait("site-a", seen, timeout_s=30))
+    other = asyncio.create_task(signal.wait("site-b", signal.generation("site-b"), 30))
     await asyncio.sleep(0.05)
     assert not waiter.done()
-    threading.Thread(target=signal.notify).start()
+    threading.Thread(target=signal.notify, args=("site-a",)).start()
     assert await asyncio.wait_for(waiter, 10) is True
-    assert signal.generation == seen + 1
+    assert signal.generation("site-a") == seen + 1
+    await asyncio.sleep(0.05)
+    assert not other.done()  # another site's commit wakes nobody else
+    other.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await other
+    assert signal._waiters == {}  # a cancelled waiter (client gone) leaves nothing behind
 
 
 async def test_signal_after_the_generation_was_read_is_not_lost() -> None:
     signal = CommitSignal()
-    seen = signal.generation
-    signal.notify()  # between the feed's poll and its wait
-    assert await signal.wait(seen, timeout_s=30) is True
+    seen = signal.generation("site-a")
+    signal.notify("site-a")  # between the feed's poll and its wait
+    assert await signal.wait("site-a", seen, timeout_s=30) is True
 
 
 async def test_signal_wait_times_out_without_a_commit() -> None:
     signal = CommitSignal()
-    assert await signal.wait(signal.generation, timeout_s=0.05) is False
-    signal.notify()  # no waiter left registered: nothing to wake, nothing raised
+    assert await signal.wait("site-a", signal.generation("site-a"), timeout_s=0.05) is False
+    assert signal._waiters == {}
+    signal.notify("site-a")  # no waiter left registered: nothing to wake, nothing raised

@@ -143,9 +143,9 @@ def feed(
     """Live feed (SSE) of the site's recordings in the alarm window while access is open:
     events ``recording`` (metadata + manifest, never a header) and a final ``end``."""
     require_role(engine, principal, OperatorRole.OPERATOR)
-    alarms.read(engine, alarm_id)
+    alarm = alarms.read(engine, alarm_id)
     return StreamingResponse(
-        alarm_feed(engine, settings, alarm_id, commits),
+        alarm_feed(engine, settings, alarm_id, (commits, alarm.site_id)),
         media_type=EVENT_STREAM,
         headers=STREAM_HEADERS,
     )

@@ -56,7 +56,7 @@ def commit(
     principal.require_device(site_id, camera_id)
     done = uploads.commit(engine, store, settings, site_id, camera_id, recording_id, body)
     if done.created:
-        commits.notify()  # live feeds of this process look now, not at their next poll
+        commits.notify(site_id)  # the site's live feeds in this process look now, not later
     if not done.created:
         response.status_code = status.HTTP_200_OK
     return recording_out(done.recording)
