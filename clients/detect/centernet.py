@@ -2,28 +2,45 @@
 
 The model is the ``centernet`` graph shipped in the npm package ``@vladmandic/human`` (MIT,
 ``models/centernet.json`` + ``centernet.bin``, 4 MB), installed by
-``scripts/install-tools.sh models`` into ``.cache/models/centernet`` (pinned version, sha256
-checked). It is a TF.js graph model; :mod:`clients.detect.tfjs` rewrites it for OpenCV's DNN
-module. Input: RGB 512 x 512, pixel values 0..255. Outputs at stride 4: a 128 x 128 heatmap
-per COCO class (sigmoid) and 4 box distances (left, top, right, bottom, in input pixels / 4).
-A detection is a heatmap peak (3 x 3 local maximum) at or above ``min_score``.
+``scripts/install-tools.sh models`` into ``.cache/models/centernet``. It is a TF.js graph
+model; :mod:`clients.detect.tfjs` rewrites it for OpenCV's DNN module. Input: RGB 512 x 512,
+pixel values 0..255. Outputs at stride 4: a 128 x 128 heatmap per COCO class (sigmoid) and 4
+box distances (left, top, right, bottom, in input pixels / 4). A detection is a heatmap peak
+(3 x 3 local maximum) at or above ``min_score``.
+
+The files' sha256 are pinned in ``centernet.sha256`` next to this module (``sha256sum``
+format), the one list both the installer (``sha256sum -c``) and this loader check: every file
+is read once, hashed, compared with its pin, and only then parsed, so a corrupt, truncated or
+replaced file never reaches the parser (a same-size flipped weight would otherwise load and
+silently lower scores). A deployment running another model names its own pin file
+(``sha256_file`` or ``$CAMVAULT_MODEL_SHA256_FILE``); there is no way to skip the check.
 
 No model, no detector: :class:`ModelMissingError` says where the files were looked for and
-how to install them; the camera never runs silently without its vehicle model.
+how to install them, :class:`ModelCorruptError` which file failed and how to reinstall it; the
+camera never runs silently without its vehicle model or with a damaged one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from clients.detect.base import Detection, Frame, Label
-from clients.detect.tfjs import load_net
+from clients.detect.tfjs import graph_to_onnx, weight_files
 
 MODEL_FILES = ("centernet.json", "centernet.bin")
+OUTPUTS = ("tower_0/keypoints", "tower_0/wh")
+#: The model files' pinned sha256 (read by scripts/install-tools.sh too).
+SHA256_FILE = Path(__file__).with_name("centernet.sha256")
+INSTALL_HINT = "run `bash scripts/install-tools.sh models` (or `make tools`)"
 INPUT_SIZE = 512
 STRIDE = 4
 #: Heatmap peaks below this are ignored. On the test photographs true objects score 0.43 to
@@ -55,17 +72,60 @@ LABELS: dict[str, Label] = {
 }
 
 
-class ModelMissingError(RuntimeError):
+class ModelError(RuntimeError):
+    """The detector's model cannot be used; the message names the file and the fix."""
+
+
+class ModelMissingError(ModelError):
     """A model file the detector needs is not installed."""
+
+
+class ModelCorruptError(ModelError):
+    """A model file does not match its pinned sha256 or cannot be loaded."""
 
 
 def default_model_dir() -> Path:
     """``$CAMVAULT_MODEL_DIR``, else ``models/centernet`` in the install cache
-    (``$CAMVAULT_CACHE_DIR`` or the repository's ``.cache``)."""
+    (``$CAMVAULT_CACHE_DIR`` or, in a repository checkout, the repository's ``.cache``)."""
     if explicit := os.environ.get("CAMVAULT_MODEL_DIR"):
         return Path(explicit)
     cache = os.environ.get("CAMVAULT_CACHE_DIR") or Path(__file__).resolve().parents[2] / ".cache"
     return Path(cache) / "models" / "centernet"
+
+
+def default_sha256_file() -> Path:
+    """``$CAMVAULT_MODEL_SHA256_FILE``, else the pins checked in next to this module."""
+    if explicit := os.environ.get("CAMVAULT_MODEL_SHA256_FILE"):
+        return Path(explicit)
+    return SHA256_FILE
+
+
+_PIN_LINE = re.compile(r"([0-9a-f]{64}) [ *]([^/\\\0]+)")
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """File name -> sha256 (hex) from a ``sha256sum``-format file; anything else refused."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ModelMissingError(
+            f"model sha256 pin file {path} not found (centernet.sha256 ships next to "
+            "clients/detect/centernet.py; CAMVAULT_MODEL_SHA256_FILE names another)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelCorruptError(f"model sha256 pin file {path} cannot be read: {e}") from e
+    pins: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _PIN_LINE.fullmatch(line)
+        if m is None or m[2] in (".", "..") or m[2] in pins:
+            raise ModelCorruptError(
+                f"model sha256 pin file {path} line {n} is not `<sha256>  <file name>` "
+                "(sha256sum format, one plain file name per line, each once)"
+            )
+        pins[m[2]] = m[1]
+    if not pins:
+        raise ModelCorruptError(f"model sha256 pin file {path} pins no file")
+    return pins
 
 
 class CenterNetDetector:
@@ -73,26 +133,80 @@ class CenterNetDetector:
 
     name = "centernet-mbv3-coco"
 
-    def __init__(self, model_dir: Path | None = None, min_score: float = MIN_SCORE) -> None:
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        min_score: float = MIN_SCORE,
+        sha256_file: Path | None = None,
+    ) -> None:
         self.model_dir = model_dir if model_dir is not None else default_model_dir()
+        self.sha256_file = sha256_file if sha256_file is not None else default_sha256_file()
         missing = [f for f in MODEL_FILES if not (self.model_dir / f).is_file()]
         if missing:
             raise ModelMissingError(
                 f"CenterNet model file(s) {', '.join(missing)} not found in {self.model_dir}: "
-                "run `bash scripts/install-tools.sh models` (or `make tools`), or point "
-                "CAMVAULT_MODEL_DIR at a directory holding centernet.json and centernet.bin"
+                f"{INSTALL_HINT}, or point CAMVAULT_MODEL_DIR at a directory holding "
+                "centernet.json and centernet.bin"
             )
-        self.net = load_net(
-            self.model_dir / "centernet.json", ["tower_0/keypoints", "tower_0/wh"], INPUT_SIZE
-        )
+        self.net = self._load()
         self.min_score = min_score
         self.kernel = np.ones((3, 3), np.uint8)
+
+    def _load(self) -> cv2.dnn.Net:
+        """Every file read once and checked against its pin before it is parsed."""
+        pins = read_pins(self.sha256_file)
+        model_bytes = self._read_pinned("centernet.json", pins)
+        try:
+            model: Any = json.loads(model_bytes)
+            if not isinstance(model, dict):
+                raise ValueError("not a JSON object")
+            names = weight_files(model)
+        except ValueError as e:  # JSON, UTF-8 and UnsupportedGraphError are ValueErrors
+            raise self._corrupt("centernet.json", f"cannot be read as a TF.js model: {e}") from e
+        files = {name: self._read_pinned(name, pins) for name in names}
+        try:
+            onnx = graph_to_onnx(model, files, OUTPUTS, INPUT_SIZE, "centernet")
+            return cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
+        except Exception as e:  # pinned (hence intended) files that do not load: one clear error
+            raise self._corrupt(
+                "centernet.json", f"(with {', '.join(names)}) does not load: {e}"
+            ) from e
+
+    def _read_pinned(self, name: str, pins: dict[str, str]) -> bytes:
+        pin = pins.get(name)
+        if pin is None:
+            raise self._corrupt(name, f"has no sha256 pin in {self.sha256_file}")
+        path = self.model_dir / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelMissingError(
+                f"CenterNet model file {name} not found in {self.model_dir}: {INSTALL_HINT}"
+            ) from None
+        except OSError as e:
+            raise self._corrupt(name, f"cannot be read: {e}") from e
+        digest = hashlib.sha256(data).hexdigest()
+        if not hmac.compare_digest(digest, pin):
+            raise self._corrupt(
+                name,
+                f"does not match its pinned sha256 ({len(data)} bytes, sha256 {digest}, "
+                f"pinned {pin} in {self.sha256_file}): the file is corrupt, truncated or "
+                "another version",
+            )
+        return data
+
+    def _corrupt(self, name: str, problem: str) -> ModelCorruptError:
+        return ModelCorruptError(
+            f"CenterNet model file {name} in {self.model_dir} {problem}; {INSTALL_HINT} to "
+            "reinstall it (a deployment running another model names its pins with "
+            "CAMVAULT_MODEL_SHA256_FILE)"
+        )
 
     def detect_frame(self, frame: Frame) -> list[Detection]:
         h, w = frame.shape[:2]
         blob = cv2.dnn.blobFromImage(frame, 1.0, (INPUT_SIZE, INPUT_SIZE), swapRB=True)
         self.net.setInput(blob)
-        heat, dist = self.net.forward(["tower_0/keypoints", "tower_0/wh"])
+        heat, dist = self.net.forward(list(OUTPUTS))
         sx, sy = w / INPUT_SIZE, h / INPUT_SIZE
         out: list[Detection] = []
         for cls, name in enumerate(COCO_CLASSES):

