@@ -360,7 +360,7 @@ class LiveSegment:
 class LiveResult:
     segments: list[LiveSegment]
     ended: str  # why the feed ended
-    pre_alarm: int = 0  # recordings the feed listed that ended before the trigger (not released)
+    pre_alarm: int = 0  # recordings of the feed left to release_alarm (ended before the trigger)
 
 
 def _sse(client: SignedClient, path: str, timeout_s: float) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -386,12 +386,20 @@ def _sse(client: SignedClient, path: str, timeout_s: float) -> Iterator[tuple[st
         resp.close()
 
 
+def _pre_alarm(item: dict[str, Any], trigger_ms: int) -> bool:
+    """A recording of the feed that :func:`release_alarm` released, not the live view: it
+    ended before the trigger and is not a ``live`` segment (a camera seals those only once it
+    has seen the alarm, whatever their dated end)."""
+    return item.get("kind") != RecordingKind.LIVE and int(item["end_ms"]) <= trigger_ms
+
+
 def live(
     state: OperatorState,
     alarm_id: str,
     out_dir: Path,
     *,
     on_segment: Callable[[LiveSegment], None] | None = None,
+    on_skip: Callable[[dict[str, Any]], None] | None = None,
     max_segments: int | None = None,
     timeout_s: float = 1800.0,
 ) -> LiveResult:
@@ -400,9 +408,12 @@ def live(
     playable file).
 
     The feed lists the whole alarm window, pre-alarm recordings first. Those that ended
-    before the trigger are not released here: they are :func:`release_alarm`'s, which gets
-    them in one batch; releasing them again, one request each, would put every pre-alarm
-    recording twice in the custodians' logs and hold up the first live segment behind them.
+    before the trigger are not released here (``on_skip`` is told of each): they are
+    :func:`release_alarm`'s, which gets them in one batch; releasing them again, one request
+    each, would put every pre-alarm recording twice in the custodians' logs and hold up the
+    first live segment behind them. A ``live`` recording is always released, whatever its
+    dated end: the camera sealed it after it saw the alarm, and segment times are dated
+    ~0.1-0.2 s early (docs/CAMERA.md), so the first one can end "before" the trigger.
     A recording the feed lists twice (a reconnect) is released once."""
     a = alarm(state, alarm_id)
     site_id = a["site_id"]
@@ -432,8 +443,10 @@ def live(
             if key in seen:
                 continue
             seen.add(key)
-            if int(data["end_ms"]) <= trigger:
+            if _pre_alarm(data, trigger):
                 result.pre_alarm += 1
+                if on_skip is not None:
+                    on_skip(data)
                 continue
             try:
                 res = release_batch(

@@ -9,13 +9,16 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clients.customer.audit import audit_site
 from clients.customer.site import post_custodians, signed_from_json
 from clients.customer.state import CustomerState
+from clients.operator import console as operator_console
 from clients.operator.console import (
     LiveResult,
     _arc_detail,
@@ -215,6 +218,53 @@ def test_live_view_leaves_pre_alarm_recordings_to_the_alarm_release(
     # the CLI says where the pre-alarm recordings are
     out = op.run("live", a["alarm_id"], "--out", tmp_path / "l2", "--timeout", "3").output
     assert "2 pre-alarm recording(s) not released here" in out
+
+
+def test_live_view_releases_a_live_segment_dated_before_the_trigger(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segment times are dated ~0.1-0.2 s early (docs/CAMERA.md): a segment the camera sealed
+    as `live` (after it saw the alarm) can end "before" the trigger. The live view releases it;
+    a continuous segment with the same times is pre-alarm and left to `release --alarm`."""
+    c = setup_customer(world, tmp_path, pre_alarm=30)
+    trigger = now_ms()
+    pre = c.camera.record(trigger - 2_100)  # ends 100 ms before the trigger
+    early = c.camera.record(trigger - 2_100, kind=RecordingKind.LIVE)  # same times, live
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+
+    skipped: list[str] = []
+    res = live(
+        OperatorState(op.state),
+        a["alarm_id"],
+        tmp_path / "live",
+        on_skip=lambda item: skipped.append(item["recording_id"]),
+        max_segments=1,
+        timeout_s=30,
+    )
+    assert res.ended == "max_segments" and res.pre_alarm == 1 and skipped == [pre]
+    assert [s.released.recording_id for s in res.segments] == [early]
+    assert res.segments[0].end_ms == trigger - 100 and res.segments[0].released.path is not None
+    assert (tmp_path / "live" / "cam-front-live.ts").read_bytes() == c.camera.plaintexts[early]
+
+    # the CLI names each skipped recording as it goes, and sums them up even on Ctrl-C
+    def interrupted(*args: Any, on_segment: Callable[[Any], None], **kw: Any) -> LiveResult:
+        def then_ctrl_c(seg: Any) -> None:
+            on_segment(seg)
+            raise KeyboardInterrupt
+
+        return live(*args, on_segment=then_ctrl_c, **kw)
+
+    monkeypatch.setattr(operator_console, "live", interrupted)
+    out = op.run("live", a["alarm_id"], "--out", tmp_path / "l2", "--timeout", "30", code=130)
+    lines = out.output.splitlines()
+    assert any(ln.startswith(f"pre-alarm cam-front/{pre} (segment, ") for ln in lines), out.output
+    assert f"cam-front/{early} (live, backlog) decrypted" in out.output
+    assert "feed ended" not in out.output
+    assert (
+        f"1 pre-alarm recording(s) not released here: `camvault operator release --alarm "
+        f"{a['alarm_id']} --out DIR`" in out.output
+    )
 
 
 def test_consent_request_approve_release_revoke(world: World, tmp_path: Path) -> None:
