@@ -8,7 +8,7 @@ import contextlib
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -187,25 +187,45 @@ def live(
                     player.stdin.write(r.path.read_bytes())
                     player.stdin.flush()
 
-    with guarded():
-        res = lib.live(
-            load(state),
-            alarm_id,
-            out,
-            on_segment=show,
-            max_segments=max_segments,
-            timeout_s=timeout,
-        )
-    if player is not None and player.stdin is not None:
-        with contextlib.suppress(BrokenPipeError):
-            player.stdin.close()
-        player.wait()
-    if res.pre_alarm:
+    skipped = 0
+
+    def skip(item: dict[str, Any]) -> None:
+        nonlocal skipped
+        skipped += 1
         console.print(
-            f"{res.pre_alarm} pre-alarm recording(s) not released here: "
-            f"`camvault operator release --alarm {alarm_id}` releases them in one batch"
+            f"pre-alarm {item['camera_id']}/{item['recording_id']} ({item['kind']}, "
+            f"{fmt_time(item['start_ms'])} - {fmt_time(item['end_ms'])}) not released here",
+            style="dim",
+            markup=False,
+            highlight=False,
         )
-    console.print(f"feed ended ({res.ended}): {len(res.segments)} segment(s)")
+
+    try:
+        with guarded():
+            res = lib.live(
+                load(state),
+                alarm_id,
+                out,
+                on_segment=show,
+                on_skip=skip,
+                max_segments=max_segments,
+                timeout_s=timeout,
+            )
+        console.print(f"feed ended ({res.ended}): {len(res.segments)} segment(s)")
+    finally:
+        # also on Ctrl-C (the usual way to stop following) or an error
+        if player is not None and player.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                player.stdin.close()
+            player.wait()
+        if skipped:
+            console.print(
+                f"{skipped} pre-alarm recording(s) not released here: "
+                f"`camvault operator release --alarm {alarm_id} --out DIR` "
+                "releases them in one batch",
+                markup=False,
+                highlight=False,
+            )
 
 
 @consent_app.command("request")
