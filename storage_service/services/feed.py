@@ -82,6 +82,9 @@ async def alarm_feed(
     while True:
         generation = commits[0].generation(commits[1]) if commits is not None else 0
         poll = await run_in_threadpool(_poll, engine, alarm_id, max(0, watermark - SLACK_MS))
+        if poll.end_reason is not None:  # nothing more is sent once access is over
+            yield sse_event("end", json.dumps({"reason": poll.end_reason}), None)
+            return
         fresh = [r for r in poll.rows if r.id not in seen]
         for r in fresh:
             seen[int(r.id or 0)] = r.committed_ms
@@ -93,9 +96,6 @@ async def alarm_feed(
         for rid, committed in list(seen.items()):
             if committed < watermark - 2 * SLACK_MS:
                 del seen[rid]
-        if poll.end_reason is not None:
-            yield sse_event("end", json.dumps({"reason": poll.end_reason}), None)
-            return
         if time.monotonic() - last_sent >= settings.sse_keepalive_s:
             yield sse_comment("keepalive")
             last_sent = time.monotonic()
