@@ -4,11 +4,15 @@ cat, CC0; motorcycle_left: a vehicle, Middlebury stereo 2014) and Debian's darkn
 (dog.jpg: a bicycle, a car and a dog; horses.jpg; GPL-3+/MIT/WTFPL), on the ffmpeg test
 pattern, and through the segment driver on real video. The CenterNet model and the darknet
 photographs are installed by scripts/install-tools.sh (components models, samples); a missing
-model is a loud error, tested here too. Measured numbers: docs/CAMERA.md "Detection"."""
+model is a loud error, and so is a corrupt one (files checked against clients/detect/
+centernet.sha256 at load; attacked here on a copy of the model). Measured numbers:
+docs/CAMERA.md "Detection"."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,11 +22,20 @@ import pytest
 
 from clients.detect import Label, detect_segment
 from clients.detect.base import Detection, Frame
-from clients.detect.centernet import CenterNetDetector, ModelMissingError, default_model_dir
+from clients.detect.centernet import (
+    SHA256_FILE,
+    CenterNetDetector,
+    ModelCorruptError,
+    ModelError,
+    ModelMissingError,
+    default_model_dir,
+    default_sha256_file,
+    read_pins,
+)
 from clients.detect.opencv import OpenCvDetector
 from clients.detect.tfjs import UnsupportedGraphError, to_onnx
 from tests.clients.test_camera_support import ffmpeg
-from tests.support.services import CACHE_DIR
+from tests.support.services import CACHE_DIR, REPO_ROOT
 
 
 def sample(name: str) -> Path:
@@ -179,3 +192,151 @@ def test_segment_driver_on_real_video(det: OpenCvDetector, tmp_path: Path) -> No
     assert set(result.labels()) == {Label.PERSON}
     assert result.thumbnail_jpeg is not None and result.thumbnail_jpeg[:3] == b"\xff\xd8\xff"
     assert [x["label"] for x in result.labels_json()] == ["person"]
+
+
+# --- the model's sha256, checked at load (attacks on a copy of the installed model) ---------
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A copy of the installed model files in a directory of their own."""
+    src = CACHE_DIR / "models" / "centernet"
+    if not (src / "centernet.bin").is_file():
+        pytest.fail("CenterNet model missing (bash scripts/install-tools.sh models)")
+    d = tmp_path / "model"
+    d.mkdir()
+    for name in ("centernet.json", "centernet.bin"):
+        shutil.copyfile(src / name, d / name)
+    return d
+
+
+def pins_for(model: Path, *names: str) -> Path:
+    """A pin file (sha256sum format) for the files of ``model`` as they are now."""
+    lines = [f"{hashlib.sha256((model / n).read_bytes()).hexdigest()}  {n}\n" for n in names]
+    pins = model.parent / "other.sha256"
+    pins.write_text("".join(lines))
+    return pins
+
+
+def truncate(path: Path, size: int) -> None:
+    with path.open("r+b") as f:
+        f.truncate(size)
+
+
+def test_the_checked_in_pins_match_the_installed_model(model: Path) -> None:
+    assert default_sha256_file() == SHA256_FILE
+    assert set(read_pins(SHA256_FILE)) == {"centernet.json", "centernet.bin"}
+    subprocess.run(["sha256sum", "--strict", "--quiet", "-c", str(SHA256_FILE)], cwd=model,
+                   check=True)  # fmt: skip
+    assert CenterNetDetector(model).detect_frame(image("astronaut.png"))
+
+
+def test_a_flipped_weight_byte_is_refused(model: Path) -> None:
+    """Same size, one byte of one float16 weight changed: without the check this loads and
+    turns the astronaut's one person (0.61) into hundreds at about 1.0 (next test)."""
+    data = bytearray((model / "centernet.bin").read_bytes())
+    data[len(data) // 2] ^= 0x40
+    (model / "centernet.bin").write_bytes(bytes(data))
+    with pytest.raises(
+        ModelCorruptError,
+        match=r"centernet\.bin in .* does not match its pinned sha256 .*"
+        r"`bash scripts/install-tools\.sh models`",
+    ):
+        CenterNetDetector(model)
+    # the default detector, hence a camera with the default detector, refuses to start too
+    with pytest.raises(ModelCorruptError, match=r"centernet\.bin"):
+        OpenCvDetector(model_dir=model)
+
+
+@pytest.mark.parametrize("size", [0, 1000, 4030289])
+def test_a_truncated_weight_file_is_refused(model: Path, size: int) -> None:
+    truncate(model / "centernet.bin", size)
+    with pytest.raises(ModelCorruptError, match=rf"centernet\.bin .*\({size} bytes, sha256"):
+        CenterNetDetector(model)
+
+
+def test_a_truncated_model_json_is_refused(model: Path) -> None:
+    truncate(model / "centernet.json", 5000)
+    with pytest.raises(ModelCorruptError, match=r"centernet\.json .* pinned sha256"):
+        CenterNetDetector(model)
+
+
+def test_pinned_files_that_do_not_load_give_the_same_error(model: Path) -> None:
+    """A deployment's own pins can vouch for broken files: the parse failure is then wrapped
+    in the same error, never a bare JSONDecodeError or numpy ValueError."""
+    truncate(model / "centernet.bin", 1000)
+    pins = pins_for(model, "centernet.json", "centernet.bin")
+    with pytest.raises(ModelCorruptError, match=r"centernet\.json .* does not load: weight .* "
+                       r"ends past the 1000 bytes"):  # fmt: skip
+        CenterNetDetector(model, sha256_file=pins)
+    truncate(model / "centernet.json", 5000)
+    pins = pins_for(model, "centernet.json", "centernet.bin")
+    with pytest.raises(ModelCorruptError, match=r"centernet\.json .* cannot be read as a TF\.js"):
+        CenterNetDetector(model, sha256_file=pins)
+
+
+def test_another_model_needs_its_own_pins(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytearray((model / "centernet.bin").read_bytes())
+    data[len(data) // 2] ^= 0x40
+    (model / "centernet.bin").write_bytes(bytes(data))
+    pins = pins_for(model, "centernet.json", "centernet.bin")
+    monkeypatch.setenv("CAMVAULT_MODEL_SHA256_FILE", str(pins))
+    assert default_sha256_file() == pins
+    flipped = CenterNetDetector(model)  # loads: the pins vouch for it (and it is garbage)
+    assert flipped.sha256_file == pins
+    assert len(flipped.detect_frame(image("astronaut.png"))) > 100
+    pins.write_text(pins.read_text().splitlines()[0] + "\n")  # centernet.bin left unpinned
+    with pytest.raises(ModelCorruptError, match=rf"centernet\.bin .* has no sha256 pin in {pins}"):
+        CenterNetDetector(model)
+    pins.unlink()
+    with pytest.raises(ModelMissingError, match=rf"pin file {pins} not found"):
+        CenterNetDetector(model)
+
+
+def test_weight_paths_outside_the_model_directory_are_refused(model: Path) -> None:
+    """A manifest naming ../centernet.bin, with the file really there and pinned: refused
+    before anything is read."""
+    doc = json.loads((model / "centernet.json").read_text())
+    doc["weightsManifest"][0]["paths"] = ["../centernet.bin"]
+    (model / "centernet.json").write_text(json.dumps(doc))
+    shutil.copyfile(model / "centernet.bin", model.parent / "centernet.bin")
+    pins = pins_for(model, "centernet.json", "centernet.bin")
+    with pytest.raises(ModelCorruptError, match=r"path '\.\./centernet\.bin' is not a plain"):
+        CenterNetDetector(model, sha256_file=pins)
+    for bad in ["../centernet.bin", "/etc/passwd", "sub/w.bin", "..", ".", "", "a\\b", 7]:
+        doc["weightsManifest"][0]["paths"] = [bad]
+        (model / "centernet.json").write_text(json.dumps(doc))
+        with pytest.raises(UnsupportedGraphError, match="is not a plain file name"):
+            to_onnx(model / "centernet.json", ["tower_0/wh"], 512)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        f"{'0' * 64}  ../centernet.bin\n",
+        f"{'0' * 64}  sub/centernet.bin\n",
+        f"{'0' * 63}  centernet.bin\n",
+        f"{'A' * 64}  centernet.bin\n",
+        f"{'0' * 64}  centernet.bin\n{'1' * 64}  centernet.bin\n",
+        f"# pins\n{'0' * 64}  centernet.bin\n",
+    ],
+)
+def test_malformed_pin_files_are_refused(tmp_path: Path, text: str) -> None:
+    (tmp_path / "p.sha256").write_text(text)
+    with pytest.raises(ModelCorruptError, match="pin"):
+        read_pins(tmp_path / "p.sha256")
+
+
+def test_errors_share_one_base() -> None:
+    assert issubclass(ModelMissingError, ModelError) and issubclass(ModelCorruptError, ModelError)
+    assert not issubclass(ModelCorruptError, ModelMissingError)
+
+
+def test_the_installer_checks_the_same_pins() -> None:
+    """One source of truth: install-tools.sh runs `sha256sum -c` on the checked-in file and
+    holds no hash of its own for the model."""
+    script = (REPO_ROOT / "scripts" / "install-tools.sh").read_text()
+    assert "clients/detect/centernet.sha256" in script
+    for digest in read_pins(SHA256_FILE).values():
+        assert digest not in script
