@@ -5,7 +5,8 @@
 #     (a second run finds the binary and its version stamp and does not rebuild);
 #   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
 #   - models: the camera's COCO CenterNet detector (centernet.json/.bin from the npm package
-#     @vladmandic/human, pinned, sha256-checked) into .cache/models/centernet;
+#     @vladmandic/human, pinned, checked against clients/detect/centernet.sha256, the pins the
+#     camera also checks at every load) into .cache/models/centernet;
 #   - samples: real test photographs with vehicles and animals (dog.jpg, person.jpg,
 #     horses.jpg from Debian's darknet package, sha256-checked) into .cache/samples/darknet.
 # Any failure stops with a clear message: the tests must never run without these.
@@ -24,12 +25,25 @@ wants() { [[ "$want" == *" $1 "* ]]; }
 say() { printf '[install-tools] %s\n' "$*" >&2; }
 die() { printf '[install-tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
-apt_install() {
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "need root or sudo to apt-get install $*"
-    sudo="sudo"
+# Temporary directories (in $cache) are removed on every exit path: success, die, Ctrl-C.
+tmp_dirs=()
+cleanup() { if [ ${#tmp_dirs[@]} -gt 0 ]; then rm -rf "${tmp_dirs[@]}"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The command prefix that runs a command as root: "" for root, "sudo" otherwise (fails when
+# neither is possible).
+root_prefix() {
+  if [ "$(id -u)" -eq 0 ]; then echo ""
+  elif command -v sudo >/dev/null; then echo sudo
+  else return 1
   fi
+}
+
+apt_install() {
+  local sudo
+  sudo=$(root_prefix) || die "need root or sudo to apt-get install $*"
   say "apt-get install $*"
   if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >"$cache/apt.log" 2>&1; then
     $sudo apt-get update -q >>"$cache/apt.log" 2>&1 || true
@@ -94,25 +108,24 @@ if wants cctv && [ "$(node -p "require('$cctv/package.json').version" 2>/dev/nul
     >"$cache/npm.log" 2>&1 || die "npm install cctv-age failed; see $cache/npm.log"
 fi
 # --- camera detector model (npm package, pinned, sha256-checked) -----------------------------
+# The pins live in one file, also read by clients/detect/centernet.py at every load.
 HUMAN_NPM_VERSION=3.3.6
-CENTERNET_SHA256="bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05  centernet.json
-1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef  centernet.bin"
+model_pins="$root/clients/detect/centernet.sha256"
 models="$cache/models/centernet"
-if wants models && ! (cd "$models" 2>/dev/null && sha256sum --quiet -c <<<"$CENTERNET_SHA256" >/dev/null 2>&1); then
+if wants models && ! (cd "$models" 2>/dev/null && sha256sum --strict --quiet -c "$model_pins" >/dev/null 2>&1); then
   command -v npm >/dev/null || die "npm not found: needed to fetch the CenterNet detector model"
+  mapfile -t model_files < <(awk '{print $2}' "$model_pins")
   say "npm pack @vladmandic/human@$HUMAN_NPM_VERSION (CenterNet model, 4 MB of a 29 MB package)"
-  tmp=$(mktemp -d "$cache/models-XXXXXX")
+  tmp=$(mktemp -d "$cache/models-XXXXXX"); tmp_dirs+=("$tmp")
   (cd "$tmp" && npm pack --silent "@vladmandic/human@$HUMAN_NPM_VERSION" >"$cache/models.log" 2>&1) \
-    || { rm -rf "$tmp"; die "npm pack @vladmandic/human failed; see $cache/models.log"; }
-  tar -xzf "$tmp"/vladmandic-human-*.tgz -C "$tmp" package/models/centernet.json \
-    package/models/centernet.bin package/LICENSE \
-    || { rm -rf "$tmp"; die "the @vladmandic/human package holds no models/centernet.*"; }
-  (cd "$tmp/package/models" && sha256sum --quiet -c <<<"$CENTERNET_SHA256") \
-    || { rm -rf "$tmp"; die "CenterNet model files do not match their pinned sha256"; }
+    || die "npm pack @vladmandic/human failed; see $cache/models.log"
+  tar -xzf "$tmp"/vladmandic-human-*.tgz -C "$tmp" "${model_files[@]/#/package/models/}" package/LICENSE \
+    || die "the @vladmandic/human package holds no models/{${model_files[*]}}"
+  (cd "$tmp/package/models" && sha256sum --strict --quiet -c "$model_pins") \
+    || die "CenterNet model files do not match their pins in $model_pins"
   mkdir -p "$models"
-  mv "$tmp/package/models/centernet.json" "$tmp/package/models/centernet.bin" "$models/"
+  mv "${model_files[@]/#/$tmp/package/models/}" "$models/"
   mv "$tmp/package/LICENSE" "$models/LICENSE.human"
-  rm -rf "$tmp"
 fi
 
 # --- real test photographs from Debian's darknet package (sha256-checked) ----------------
@@ -122,20 +135,25 @@ c8f0a677a1356569e2ce71d2fa88c1030c0ae57ecf5e14170e02d9a86a20dcb4  horses.jpg"
 samples="$cache/samples/darknet"
 if wants samples && ! (cd "$samples" 2>/dev/null && sha256sum --quiet -c <<<"$SAMPLES_SHA256" >/dev/null 2>&1); then
   say "apt-get download darknet (sample photographs only, nothing installed)"
-  tmp=$(mktemp -d "$cache/samples-XXXXXX")
-  chmod 755 "$tmp"  # apt's download sandbox user must be able to write here
+  tmp=$(mktemp -d "$cache/samples-XXXXXX"); tmp_dirs+=("$tmp")
+  # Run as root, apt-get downloads as its sandbox user _apt when _apt can write the directory
+  # (otherwise as root, with a warning); mktemp's directory is 0700, so hand it to _apt. A
+  # non-root user downloads as itself. The sha256 check below is what vouches for the files.
+  if [ "$(id -u)" -eq 0 ] && id -u _apt >/dev/null 2>&1; then chown _apt "$tmp"; fi
   if ! (cd "$tmp" && apt-get download -q darknet >"$cache/samples.log" 2>&1); then
-    apt-get update -q >>"$cache/samples.log" 2>&1 || true
+    if sudo=$(root_prefix); then
+      $sudo apt-get update -q >>"$cache/samples.log" 2>&1 || true
+    else
+      say "cannot apt-get update (needs root or sudo): retrying the download as is"
+    fi
     (cd "$tmp" && apt-get download -q darknet >>"$cache/samples.log" 2>&1) \
-      || { rm -rf "$tmp"; die "apt-get download darknet failed; see $cache/samples.log"; }
+      || die "apt-get download darknet failed; see $cache/samples.log"
   fi
-  dpkg-deb -x "$tmp"/darknet_*.deb "$tmp/x" \
-    || { rm -rf "$tmp"; die "could not unpack the darknet package"; }
+  dpkg-deb -x "$tmp"/darknet_*.deb "$tmp/x" || die "could not unpack the darknet package"
   (cd "$tmp/x/usr/share/darknet/data" && sha256sum --quiet -c <<<"$SAMPLES_SHA256") \
-    || { rm -rf "$tmp"; die "darknet sample photographs do not match their pinned sha256"; }
+    || die "darknet sample photographs do not match their pinned sha256"
   mkdir -p "$samples"
   cp "$tmp"/x/usr/share/darknet/data/{dog,person,horses}.jpg "$samples/"
   cp "$tmp/x/usr/share/doc/darknet/copyright" "$samples/copyright"
-  rm -rf "$tmp"
 fi
 say "tools ready:${want}"
