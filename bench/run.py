@@ -507,36 +507,39 @@ def render_escrow(esc: dict[str, Any]) -> list[str]:
 
 
 def render_live(live: dict[str, Any]) -> list[str]:
+    """A few alarms (n): p50 and max, no p99; the goal is met only if the max is under it."""
     first, seg = live["first_live"], live["segment_latency"]
     video, wait = live["first_video_after_t0"], live["first_live_wait_for_end"]
     ph, ph_max = live["phases_median_ms"], live["phases_max_ms"]
     goal = live["goal_ms"]
-    verdict = f"met in {first['met']} of {first['n']}" if first["met"] < first["n"] else "met"
+    verdict = "met" if first["max_ms"] < goal else f"met in {first['met']} of {first['n']}"
+
+    def row(what: str, v: dict[str, Any], goal_cell: str = "-") -> str:
+        return f"| {what} | {v['p50_ms']} ms | {v['max_ms']} ms | {v['n']} | {goal_cell} |"
+
     return [
         "",
         f"**Live view** ({live['setup']}; {live['alarms']} alarms, {live['live_per_alarm']} "
         f"live segments each; load average before/after {live['loadavg_before_after']}):",
         "",
-        "| measurement | p50 | p99 | max | goal |",
+        "| measurement | p50 | max | n | goal |",
         "|---|---:|---:|---:|---:|",
-        f"| alarm raised at the panel -> first live segment decrypted at the operator | "
-        f"{first['p50_ms']} ms | {first['p99_ms']} ms | {first['max_ms']} ms | "
-        f"{goal} ms ({verdict}) |",
-        f"| of which: waiting for that segment to end at the camera | {wait['p50_ms']} ms | "
-        f"{wait['p99_ms']} ms | {wait['max_ms']} ms | - |",
-        f"| alarm raised -> first video after the trigger decrypted (any kind) | "
-        f"{video['p50_ms']} ms | {video['p99_ms']} ms | {video['max_ms']} ms | - |",
-        f"| per live segment: end at the camera -> decrypted at the operator "
-        f"({seg['n']} segments) | {seg['p50_ms']} ms | {seg['p99_ms']} ms | "
-        f"{seg['max_ms']} ms | - |",
+        row(
+            "alarm raised at the panel -> first live segment decrypted at the operator",
+            first,
+            f"< {goal} ms ({verdict})",
+        ),
+        row("of which: waiting for that segment to end at the camera", wait),
+        row("alarm raised -> first video after the trigger decrypted (any kind)", video),
+        row("per live segment: end at the camera -> decrypted at the operator", seg),
         "",
         f"Per live segment, median (max): camera {ph['camera']} ({ph_max['camera']}) ms "
-        f"(ffmpeg closes the segment, producer poll, seal, upload, commit), feed {ph['feed']} "
-        f"({ph_max['feed']}) ms (the service's SSE poll), release {ph['release']} "
-        f"({ph_max['release']}) ms (header + t custodians), payload {ph['payload']} "
-        f"({ph_max['payload']}) ms (GET + decrypt). The segment running at the trigger was "
-        f"sealed as live in {first['n'] - live['first_video_not_live']} of {first['n']} alarms "
-        "(else the first live segment is the next one).",
+        f"(ffmpeg closes the segment, producer poll, detection, seal, upload, commit), feed "
+        f"{ph['feed']} ({ph_max['feed']}) ms (the service's SSE wake or poll), release "
+        f"{ph['release']} ({ph_max['release']}) ms (header + t custodians), payload "
+        f"{ph['payload']} ({ph_max['payload']}) ms (GET + decrypt). The segment running at the "
+        f"trigger was sealed as live in {first['n'] - live['first_video_not_live']} of "
+        f"{first['n']} alarms (else the first live segment is the next one).",
     ]
 
 
