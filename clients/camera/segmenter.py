@@ -5,8 +5,10 @@ into a run directory, with a CSV segment list that ffmpeg appends a line to only
 segment is complete: that list is the completion signal (a segment never appears there half
 written). Each run directory also holds ``run.json`` with the wall-clock start of the run, so
 a segment's times are ``t0 + start offset``. Leftover run directories of a previous process
-(killed) are drained the same way: listed segments are complete; anything else is a partial
-write and is discarded.
+(killed), or of an ffmpeg that exited and was restarted into a new run directory, are drained
+the same way: listed segments are complete; anything else is a partial write and is discarded.
+Run directory numbers only increase, so a segment's key (``run-NNNNNN/seg_NNNNNN.ts``) is
+never reused.
 
 A foreign segmenter writing into a directory (source kind ``dir``) gives no list: a file is
 complete once a later file (by name) exists, or once it has not changed for ``settle_s``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -29,6 +32,7 @@ log = logging.getLogger("camvault.camera")
 LIST_NAME = "segments.csv"
 RUN_INFO = "run.json"
 VIDEO_SUFFIXES = (".ts", ".mp4", ".m4s", ".mkv")
+_WHOLE_F = re.compile(r"-?[0-9]+\.[0-9]{6}")  # a number as C's %f prints it
 
 
 class SourceError(RuntimeError):
@@ -41,6 +45,19 @@ class Segment:
     start_ms: int
     end_ms: int
     key: str  # unique name of this segment (for the processed-segments journal)
+
+
+def segment_file(key: str, runs_root: Path, dir_source: Path | None) -> Path | None:
+    """The file a segment key names (``run-NNNNNN/NAME`` under ``runs_root``, ``dir/NAME``
+    in the ``dir`` source's directory), or None for a key of no known form."""
+    top, _, name = key.partition("/")
+    if not name or Path(name).name != name or name in (".", ".."):
+        return None
+    if top == "dir":
+        return None if dir_source is None else dir_source / name
+    if top.startswith("run-") and top[4:].isdigit():
+        return runs_root / top / name
+    return None
 
 
 def now_ms() -> int:
@@ -91,6 +108,7 @@ class RunDir:
         self.t0_ms = int(info.get("t0_ms", 0))
         self._parsed = 0  # bytes of the list parsed so far (whole lines)
         self._listed: list[Segment] = []  # listed segments whose file was there at the last look
+        self._writer_gone = False  # set by discard_partials: the list will not grow any more
 
     def complete(self) -> list[Segment]:
         """The listed segments whose file is still there (the agent deletes each once sealed).
@@ -109,27 +127,48 @@ class RunDir:
         for line in new[:whole].decode(errors="replace").splitlines():
             if not line.strip():
                 continue
-            parts = line.strip().split(",")
-            try:
-                if len(parts) != 3 or not parts[0] or Path(parts[0]).name != parts[0]:
-                    raise ValueError("not name,start,end")
-                name, start, end = parts[0], float(parts[1]), float(parts[2])
-            except ValueError:  # a list damaged by a power cut: skip the line, not the run
+            seg = self._parse(line)
+            if seg is None:  # a list damaged by a power cut: skip the line, not the run
                 log.warning("%s: unreadable segment list line %r", self.path.name, line[:80])
                 continue
-            self._listed.append(
-                Segment(
-                    self.path / name,
-                    self.t0_ms + int(start * 1000),
-                    self.t0_ms + int(end * 1000),
-                    f"{self.path.name}/{name}",
-                )
-            )
+            self._listed.append(seg)
+        tail = new[whole:]
+        if self._writer_gone and tail.strip():
+            self._parsed += len(tail)
+            seg = self._parse(tail.decode(errors="replace"), fragment=True)
+            if seg is None or not seg.path.is_file():
+                log.warning("%s: torn last list line %r dropped", self.path.name, tail[:80])
+            else:
+                self._listed.append(seg)
         self._listed = [s for s in self._listed if s.path.is_file()]
         return list(self._listed)
 
+    def _parse(self, line: str, fragment: bool = False) -> Segment | None:
+        """``name,start,end`` (ffmpeg writes ``%s,%f,%f``), or None for a damaged line.
+
+        A ``fragment`` (a last line without its newline, after a torn write) counts only
+        when its end field is whole as ffmpeg prints it (six decimals): a cut ``6.`` of
+        ``6.000000`` must not be taken for ``6`` and a cut ``1`` of ``10.000000`` for ``1``."""
+        parts = line.strip().split(",")
+        if len(parts) != 3 or not parts[0] or Path(parts[0]).name != parts[0]:
+            return None
+        if fragment and not _WHOLE_F.fullmatch(parts[2]):
+            return None
+        try:  # float() takes "inf" and "nan": int() of them raises
+            start = self.t0_ms + int(float(parts[1]) * 1000)
+            end = self.t0_ms + int(float(parts[2]) * 1000)
+        except (ValueError, OverflowError):
+            return None
+        return Segment(self.path / parts[0], start, end, f"{self.path.name}/{parts[0]}")
+
     def discard_partials(self) -> None:
-        """After the writer is gone: drop segments that never made it into the list."""
+        """After the writer is gone: drop segments that never made it into the list.
+
+        A last line without its newline (a write torn by a power cut) still counts when it
+        is whole (three valid fields, see ``_parse``) and its file exists: the writer is gone,
+        so the line will never be finished, and ffmpeg lists a segment only once it is
+        complete."""
+        self._writer_gone = True
         listed = {s.path.name for s in self.complete()}
         for p in self.path.iterdir():
             if p.suffix in VIDEO_SUFFIXES and p.name not in listed:
@@ -137,19 +176,45 @@ class RunDir:
 
 
 class FfmpegSource:
-    """Runs ffmpeg into a fresh run directory under ``root``."""
+    """Runs ffmpeg into a fresh run directory under ``root``; ``restart`` runs a new ffmpeg
+    into a new run directory once the previous one has exited."""
 
     def __init__(self, source: SourceConfig, root: Path, segment_s: float) -> None:
+        self.source = source
         self.root = root
+        self.segment_s = segment_s
         root.mkdir(parents=True, exist_ok=True)
-        self.run = RunDir(self._new_run_dir())
-        cmd = ffmpeg_command(source, self.run.path, segment_s)
-        t0 = now_ms()
-        (self.run.path / RUN_INFO).write_text(json.dumps({"t0_ms": t0}))
-        self.run.t0_ms = t0
-        log = (self.run.path / "ffmpeg.log").open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self._start()
+
+    def _start(self) -> None:
+        run = RunDir(self._new_run_dir())
+        try:
+            cmd = ffmpeg_command(self.source, run.path, self.segment_s)
+            t0 = now_ms()
+            (run.path / RUN_INFO).write_text(json.dumps({"t0_ms": t0}))
+            run.t0_ms = t0
+            with (run.path / "ffmpeg.log").open("ab") as out:
+                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing was written into it
+            raise
+        self.run, self.proc, self.started = run, proc, time.monotonic()
+
+    def restart(self) -> RunDir:
+        """Once ffmpeg has exited: a new ffmpeg into a new run directory. Returns the old run
+        (its writer gone, partial segments discarded) for the caller to drain. Raises
+        ``SourceError``/``OSError`` when ffmpeg cannot be started (the old run stays current)."""
+        if self.proc.poll() is None:
+            raise RuntimeError("ffmpeg is still running")
+        old = self.run
+        old.discard_partials()  # idempotent: a failed start is simply retried later
+        self._start()
+        return old
+
+    @property
+    def exit_status(self) -> int | None:
+        """ffmpeg's exit status (negative: killed by that signal), None while it runs."""
+        return self.proc.poll()
 
     def _new_run_dir(self) -> Path:
         n = 1 + max((int(p.name[4:]) for p in self.root.glob("run-*") if p.name[4:].isdigit()),

@@ -1,15 +1,31 @@
 """ffmpeg's CSV segment list as the camera reads it (clients/camera/segmenter.py RunDir):
 parsed incrementally (each line once, never the whole list again), a line still being
-written waits, a segment whose file is gone is not reported, a damaged line is skipped."""
+written waits, a segment whose file is gone is not reported, a damaged line is skipped;
+once the writer is gone a whole last line torn from its newline still counts; a real ffmpeg
+killed mid-segment is restarted into a new run directory."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from clients.camera.segmenter import LIST_NAME, RUN_INFO, RunDir, Segment
+from clients.camera import segmenter
+from clients.camera.config import SourceConfig, SourceKind
+from clients.camera.segmenter import (
+    LIST_NAME,
+    RUN_INFO,
+    FfmpegSource,
+    RunDir,
+    Segment,
+    SourceError,
+)
+from tests.clients.test_camera_support import ffmpeg
 
 T0 = 1_790_000_000_000
 
@@ -129,3 +145,131 @@ def test_leftover_run_keeps_listed_segments_and_drops_the_partial_one(run: Path)
     assert sorted(p.name for p in run.glob("*.ts")) == ["seg_000000.ts", "seg_000001.ts"]
     assert listed(rd.complete()) == ["seg_000000.ts", "seg_000001.ts"]
     assert rd.t0_ms == T0
+
+
+def test_a_torn_last_line_of_a_leftover_run_counts_when_whole(run: Path) -> None:
+    # Power cut: ffmpeg had listed seg 2 (complete) but the newline never reached the disk.
+    for n in range(3):
+        segment_file(run, n)
+    append(run, line(0) + line(1) + line(2).rstrip("\n"))
+    rd = RunDir(run)
+    assert listed(rd.complete()) == ["seg_000000.ts", "seg_000001.ts"]  # writer may be alive
+    rd.discard_partials()  # the writer is gone: the line will never be finished
+    assert sorted(p.name for p in run.glob("*.ts")) == [f"seg_{n:06d}.ts" for n in range(3)]
+    segs = rd.complete()
+    assert listed(segs) == ["seg_000000.ts", "seg_000001.ts", "seg_000002.ts"]
+    assert (segs[2].start_ms, segs[2].end_ms) == (T0 + 4000, T0 + 6000)
+    assert listed(rd.complete()) == listed(segs)  # reported once, not parsed again
+    (run / "seg_000002.ts").unlink()
+    assert listed(rd.complete()) == ["seg_000000.ts", "seg_000001.ts"]
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "seg_000002.ts,4.000000,6.",  # end cut short: 6. of 6.000000 (or of 60.000000)
+        "seg_000002.ts,4.000000,1",  # 1 of 10.000000
+        "seg_000002.ts,4.000000",  # two fields
+        "seg_000002.ts,4.000000,6.000000,",  # four
+        "seg_000002.ts,4.000000,inf",
+        "seg_00",
+    ],
+)
+def test_a_torn_last_line_that_is_not_whole_is_dropped(run: Path, fragment: str) -> None:
+    for n in range(3):
+        segment_file(run, n)
+    append(run, line(0) + line(1) + fragment)
+    rd = RunDir(run)
+    rd.discard_partials()
+    assert sorted(p.name for p in run.glob("*.ts")) == ["seg_000000.ts", "seg_000001.ts"]
+    assert listed(rd.complete()) == ["seg_000000.ts", "seg_000001.ts"]
+
+
+def test_a_torn_last_line_whose_file_is_gone_is_dropped(run: Path) -> None:
+    segment_file(run, 0)
+    append(run, line(0) + line(1).rstrip("\n"))  # seg 1 was sealed and deleted before the cut
+    rd = RunDir(run)
+    rd.discard_partials()
+    assert listed(rd.complete()) == ["seg_000000.ts"]
+
+
+@pytest.mark.parametrize("bad", ["inf", "-inf", "1e400", "nan"])
+def test_an_infinite_or_nan_time_is_a_damaged_line(run: Path, bad: str) -> None:
+    # float() takes these; int(inf) raised OverflowError (int(nan) ValueError) outside the
+    # try, which stopped the agent's producer.
+    for n in range(3):
+        segment_file(run, n)
+    append(run, line(0) + f"seg_000001.ts,{bad},4.000000\n" + f"seg_000001.ts,2.0,{bad}\n")
+    append(run, line(2))
+    assert listed(RunDir(run).complete()) == ["seg_000000.ts", "seg_000002.ts"]
+
+
+def test_segment_file_maps_keys_to_files(tmp_path: Path) -> None:
+    runs, src = tmp_path / "segments", tmp_path / "incoming"
+    assert segmenter.segment_file("run-000003/seg_000001.ts", runs, None) == (
+        runs / "run-000003" / "seg_000001.ts"
+    )
+    assert segmenter.segment_file("dir/a.ts", runs, src) == src / "a.ts"
+    for key in ("dir/a.ts", "run-x/seg.ts", "run-000001/", "run-000001/..", "other/a.ts", "a"):
+        assert segmenter.segment_file(key, runs, None) is None, key
+    assert segmenter.segment_file("run-000001/../../etc", runs, src) is None
+
+
+def wait_listed(src: FfmpegSource, n: int, timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = listed(src.complete())
+        if len(names) >= n:
+            return names
+        time.sleep(0.05)
+    raise AssertionError(f"ffmpeg listed fewer than {n} segments in {timeout} s")
+
+
+def test_ffmpeg_restarts_into_a_new_run_directory(tmp_path: Path) -> None:
+    ffmpeg()
+    root = tmp_path / "segments"
+    src = FfmpegSource(SourceConfig(kind=SourceKind.TESTSRC, realtime=True), root, 1.0)
+    try:
+        with pytest.raises(RuntimeError):
+            src.restart()  # ffmpeg still runs
+        wait_listed(src, 1)
+        first = src.run
+        os.kill(src.proc.pid, signal.SIGKILL)  # mid-segment: the next one is being written
+        src.proc.wait(10)
+        assert src.finished and src.exit_status == -signal.SIGKILL
+        listed_before = listed(src.complete())
+        assert any(p.name not in listed_before for p in first.path.glob("*.ts"))  # a partial
+        old = src.restart()
+        assert old is first and old.path.name == "run-000001"
+        assert src.run.path.name == "run-000002" and not src.finished
+        assert sorted(p.name for p in old.path.glob("*.ts")) == listed_before  # partial gone
+        assert listed(old.complete()) == listed_before
+        assert src.run.t0_ms >= old.complete()[-1].end_ms
+        new = wait_listed(src, 1)
+        assert new[0] == "seg_000000.ts"
+        assert src.complete()[0].key == "run-000002/seg_000000.ts"  # a key never used before
+    finally:
+        src.stop()
+
+
+def test_a_failed_restart_leaves_no_run_directory_and_is_retried(tmp_path: Path) -> None:
+    video = tmp_path / "in.mp4"
+    subprocess.run(
+        [ffmpeg(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+         "-t", "1", str(video)],
+        check=True,
+    )  # fmt: skip
+    root = tmp_path / "segments"
+    src = FfmpegSource(SourceConfig(kind=SourceKind.FILE, path=str(video), realtime=False), root, 1)
+    src.proc.wait(20)
+    assert src.exit_status == 0
+    first = src.run
+    video.rename(tmp_path / "away.mp4")
+    with pytest.raises(SourceError):
+        src.restart()
+    assert sorted(p.name for p in root.iterdir()) == ["run-000001"]  # no empty run left
+    assert src.run is first
+    (tmp_path / "away.mp4").rename(video)
+    assert src.restart() is first
+    assert src.run.path.name == "run-000002"
+    src.stop()
