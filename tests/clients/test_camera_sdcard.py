@@ -1,6 +1,7 @@
 """The camera's SD card (clients/camera/sdcard.py): the card is listed for retention on the
 first call and then at most every ``check_s``, not at every producer cycle; a sweep removes
-expired recordings and nothing else; ``max_bytes`` holds at every store without listing."""
+expired recordings and nothing else; ``max_bytes`` holds at every store without listing, and
+files deleted by hand make a store look again before it deletes anything."""
 
 from __future__ import annotations
 
@@ -119,3 +120,60 @@ def test_a_recording_alone_over_max_bytes_does_not_loop(tmp_path: Path) -> None:
     sd.sweep()
     sd.store(sealed(tmp_path, "big", 100))
     assert names(card) == set()  # oldest first, until under the limit: the new one too
+
+
+def full_card(card: Path, n: int = 10, size: int = 1000) -> list[Path]:
+    """``n`` files of ``size`` bytes, f0 the oldest; the directory dated a minute ago (so
+    that a change made now gives it another mtime, whatever the clock's granularity)."""
+    card.mkdir()
+    files = [put(card, f"f{i}.segment.age", 1000 - i, size=size) for i in range(n)]
+    os.utime(card, (NOW - 60, NOW - 60))
+    return files
+
+
+def test_files_deleted_by_hand_are_not_counted_at_the_next_store(tmp_path: Path) -> None:
+    card = tmp_path / "sd"
+    files = full_card(card)
+    sd = SdCard(card, retention_s=7 * DAY, max_bytes=10_000, check_s=3600)
+    assert sd.sweep(clock=0.0) == 0  # exactly at the limit
+    for f in files[5:]:  # 5,000 B of the newest deleted by hand
+        f.unlink()
+    sd.store(sealed(tmp_path, "n0", 1000))  # 6,000 B on the card: nothing may go
+    assert names(card) == {f.name for f in files[:5]} | {"n0.segment.age"}
+    assert sd.sweeps == 2  # the card changed behind our back: listed once before deleting
+    for i in range(1, 5):  # the count is right again: fill up to the limit, no listing
+        sd.store(sealed(tmp_path, f"n{i}", 1000))
+    assert len(names(card)) == 10
+    assert sd.sweeps == 2
+    sd.store(sealed(tmp_path, "n5", 1000))  # now over: the oldest goes, without a listing
+    assert "f0.segment.age" not in names(card) and len(names(card)) == 10
+    assert sd.sweeps == 2
+
+
+def test_a_remembered_oldest_file_already_gone_makes_a_store_look_again(tmp_path: Path) -> None:
+    card = tmp_path / "sd"
+    files = full_card(card)
+    sd = SdCard(card, retention_s=7 * DAY, max_bytes=10_000, check_s=3600)
+    sd.sweep(clock=0.0)
+    # The oldest 5,000 B deleted by hand, within the directory's timestamp tick (FAT: 2 s),
+    # so that its mtime does not show it: the first remembered file is then found gone.
+    before = card.stat().st_mtime_ns
+    for f in files[:5]:
+        f.unlink()
+    os.utime(card, ns=(before, before))
+    sd.store(sealed(tmp_path, "n0", 1000))
+    assert names(card) == {f.name for f in files[5:]} | {"n0.segment.age"}  # nothing deleted
+    assert sd.sweeps == 2
+
+
+def test_a_full_card_is_not_listed_at_every_store(tmp_path: Path) -> None:
+    card = tmp_path / "sd"
+    full_card(card)
+    sd = SdCard(card, retention_s=7 * DAY, max_bytes=10_000, check_s=3600)
+    sd.sweep(clock=0.0)
+    for i in range(8):  # each store takes the card over the limit, each deletes the oldest
+        sd.store(sealed(tmp_path, f"n{i}", 1000))
+    assert sd.sweeps == 1  # our own changes are not "behind our back"
+    assert names(card) == {f"f{i}.segment.age" for i in range(8, 10)} | {
+        f"n{i}.segment.age" for i in range(8)
+    }
