@@ -30,8 +30,10 @@ from clients.camera.segmenter import (
     FfmpegSource,
     RunDir,
     Segment,
+    SourceError,
     extract_still,
     now_ms,
+    segment_file,
 )
 from clients.camera.site import SiteTrust, TrustError
 from clients.camera.telemetry import TelemetryPoster
@@ -53,6 +55,14 @@ SMART_ALERT_TYPE = "camvault/v1/smart-alert"
 #: The idle uploader looks at the journal this often; whatever the producer queues wakes it
 #: at once (``CameraAgent.queued``), so this only bounds a missed wake.
 UPLOAD_IDLE_WAIT_S = 0.1
+#: A live source's ffmpeg that exits is started again after RESTART_FIRST_S, doubling at each
+#: exit in a row up to RESTART_MAX_S; a run that lasted RESTART_HEALTHY_S starts over at the
+#: first delay.
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+RESTART_HEALTHY_S = 60.0
+#: Processed-segment rows of files that are gone are forgotten at start and this often.
+PRUNE_PROCESSED_S = 600.0
 
 
 def load_detector(name: str) -> Detector | None:
@@ -63,6 +73,27 @@ def load_detector(name: str) -> Detector | None:
 
         return OpenCvDetector()
     raise ValueError(f"unknown detector {name!r} (opencv, none)")
+
+
+class RestartBackoff:
+    """Capped exponential delays before restarting a source that exited."""
+
+    def __init__(
+        self,
+        first_s: float = RESTART_FIRST_S,
+        max_s: float = RESTART_MAX_S,
+        healthy_s: float = RESTART_HEALTHY_S,
+    ) -> None:
+        self.first_s, self.max_s, self.healthy_s = first_s, max_s, healthy_s
+        self._next = first_s
+
+    def delay(self, ran_s: float) -> float:
+        """The wait before the next start, after a run that lasted ``ran_s`` seconds."""
+        if ran_s >= self.healthy_s:
+            self._next = self.first_s
+        d = self._next
+        self._next = min(d * 2, self.max_s)
+        return d
 
 
 class CameraAgent:
@@ -108,6 +139,11 @@ class CameraAgent:
         self.last_refresh = 0.0
         self.uploaded = 0  # recordings committed by this process (for tests and logs)
         self.upload_error: str | None = None
+        self.source: FfmpegSource | DirectorySource | None = None
+        self.source_restarts = 0  # ffmpeg restarts of this process (logged; no telemetry field)
+        self.restart_backoff = RestartBackoff()
+        self._restart_at: float | None = None  # monotonic time of the next start attempt
+        self.last_prune = 0.0
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -183,8 +219,19 @@ class CameraAgent:
         ff = FfmpegSource(src, self.cfg.state / "segments", self.cfg.segment_s)
         return ff, ff.leftover_runs()
 
+    def _live_source(self) -> bool:
+        """A source meant to run for good (its ffmpeg is restarted when it exits); a file, a
+        configured duration or exit_when_done mean a source that ends."""
+        src = self.cfg.source
+        ends = src.kind is SourceKind.FILE or src.duration_s is not None
+        return not ends and not self.cfg.exit_when_done
+
     def _produce(self) -> None:
+        self._prune_processed()  # before the source makes its new run directory
         source, leftovers = self._open_source()
+        self.source = source
+        live = self._live_source()
+        ended_logged = False
         try:
             while not self.stop_event.is_set():
                 self._poll_alarm()
@@ -210,15 +257,72 @@ class CameraAgent:
                 if self.sd is not None:
                     self.sd.maybe_sweep()  # lists the whole card: not at every cycle
                 self.telemetry.maybe_post()
-                if finished and not batch and not leftovers:
+                if time.monotonic() - self.last_prune >= PRUNE_PROCESSED_S:
+                    self._prune_processed()
+                if finished and live and isinstance(source, FfmpegSource):
+                    self._restart(source, leftovers)
+                elif finished and not batch and not leftovers:
                     if not self.cfg.exit_when_done:
-                        log.info("source ended")
+                        if not ended_logged:
+                            log.info("source ended")
+                            ended_logged = True
                     elif self.journal.pending_count() == 0 and self.journal.alert_next() is None:
                         log.info("source ended and everything is uploaded")
                         return
                 self.stop_event.wait(0.2)
         finally:
             source.stop()
+
+    def _restart(self, source: FfmpegSource, leftovers: list[RunDir]) -> None:
+        """ffmpeg of a live source exited (crash, camera or stream hiccup): start it again into
+        a new run directory after a capped exponential backoff. The old run joins the
+        leftovers: its listed segments are sealed as usual, a partial one is discarded."""
+        now = time.monotonic()
+        if self._restart_at is None:
+            ran = now - source.started
+            delay = self.restart_backoff.delay(ran)
+            self._restart_at = now + delay
+            log.warning(
+                "ffmpeg exited with status %s after %.0f s (%s); restarting in %.0f s",
+                source.exit_status,
+                ran,
+                source.run.path.name,
+                delay,
+            )
+            return
+        if now < self._restart_at:
+            return
+        try:
+            old = source.restart()
+        except (SourceError, OSError) as exc:
+            delay = self.restart_backoff.delay(0.0)
+            self._restart_at = now + delay
+            log.error("ffmpeg not restarted: %s; next try in %.0f s", exc, delay)
+            return
+        self._restart_at = None
+        leftovers.append(old)
+        self.source_restarts += 1
+        log.warning(
+            "ffmpeg restarted into %s (restart %d of this process)",
+            source.run.path.name,
+            self.source_restarts,
+        )
+
+    def _prune_processed(self) -> int:
+        """Forget processed-segment rows whose segment file is gone (see Journal)."""
+        self.last_prune = time.monotonic()
+        src = self.cfg.source
+        dir_source = Path(src.path) if src.kind is SourceKind.DIR and src.path else None
+        runs = self.cfg.state / "segments"
+
+        def matters(key: str) -> bool:
+            path = segment_file(key, runs, dir_source)
+            return path is not None and path.exists()
+
+        n = self.journal.prune_processed(matters)
+        if n:
+            log.info("journal: %d processed-segment rows of deleted files forgotten", n)
+        return n
 
     def _refresh_trust(self) -> None:
         if time.monotonic() - self.last_refresh < 60:
@@ -281,6 +385,14 @@ class CameraAgent:
         if found.detections:
             event = self._event_record(site, sealed, found)
             batch.append(event)
+            # Labels stay inside the encrypted event record: logs are often shipped off the
+            # device, so they say only that a record was made.
+            log.info(
+                "%s: event record %s sealed (%d detections)",
+                seg.key,
+                event.recording_id,
+                len(found.detections),
+            )
             if self.sd is not None:
                 self.sd.store(event)
             self._smart_alert(site, sealed, event, found)
@@ -289,7 +401,7 @@ class CameraAgent:
             self.journal.enqueue(batch, seg.key)
         elif found.detections:
             n = self.journal.promote_ring(batch, seg.key)
-            log.info("detection %s: %d buffered segments queued", found.labels_json(), n)
+            log.info("detection: %d buffered segments queued", n)
         elif seg.start_ms < self.post_event_until:
             self.journal.enqueue(batch, seg.key)
         else:

@@ -3,12 +3,14 @@ store): ffmpeg test pattern → 2 s segments → encrypted, signed, uploaded; th
 decrypts every recording (one with the real `age`), the chain verifies; SD card files open
 with `age` and are swept for retention at start only (not at every cycle); telemetry
 arrives; stills; alarm → pre-alarm ring buffer and live segments, the segment running when
-the alarm is raised included; the idle uploader wakes when something is queued."""
+the alarm is raised included; the idle uploader wakes when something is queued; detection
+labels stay inside the encrypted event records, out of the local log."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import threading
 import time
@@ -23,6 +25,7 @@ from clients.camera.agent import CameraAgent
 from clients.camera.config import Mode, SourceConfig, SourceKind
 from clients.camera.seal import Sealed
 from clients.camera.segmenter import RUN_INFO, Segment, now_ms
+from clients.detect.base import Detection, Frame, Label
 from crypto.metadata import RecordingKind
 from tests.clients.test_camera_support import ffmpeg, new_world, playable
 from tests.storage.support import Service
@@ -67,6 +70,7 @@ def test_continuous_upload_decrypts_and_chain_verifies(
     assert (sd / "expired-later.segment.age").exists()
     assert (sd / "not-ours.txt").exists()
     assert agent.sd.sweeps == 1
+    assert agent.source_restarts == 0  # a source with a duration ends, it is not restarted
     (sd / "expired-later.segment.age").unlink()
     items = w.recordings()
     assert len(items) == 4, [i["recording_id"] for i in items]  # 8 s of test pattern / 2 s
@@ -294,3 +298,35 @@ def test_the_idle_uploader_wakes_when_something_is_queued(
         agent.journal.close()
     assert stopped
     assert [i["kind"] for i in w.recordings()] == ["clip", "live"]
+
+
+class SeesAPersonAndACat:
+    """A detector that finds a person and an animal in every frame."""
+
+    name = "fake-detector"
+
+    def detect_frame(self, frame: Frame) -> list[Detection]:
+        return [
+            Detection(Label.PERSON, 0.9, (1, 2, 30, 40), "fake:pedestrian"),
+            Detection(Label.ANIMAL, 0.7, (5, 6, 20, 20), "fake:tabby"),
+        ]
+
+
+@pytest.mark.parametrize("mode", [Mode.CONTINUOUS, Mode.EVENT])
+def test_detection_labels_stay_out_of_the_local_log(
+    svc: Service, tmp_path: Path, mode: Mode, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    w = new_world(svc.url, tmp_path)
+    cfg = w.config(mode=mode, source=SourceConfig(realtime=False, duration_s=4))
+    CameraAgent(cfg, detector=SeesAPersonAndACat()).run()
+    items = w.recordings()
+    assert [i["kind"] for i in items][1::2] == ["event", "event"]
+    events = w.event_records(items)  # the labels are in the encrypted records...
+    assert [[x["label"] for x in ev["labels"]] for ev in events] == [["animal", "person"]] * 2
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged.count("event record") == 2  # ...the log says only that a record was made
+    for secret in ("person", "animal", "pedestrian", "tabby", "confidence", "0.9"):
+        assert secret not in logged, secret
+    if mode is Mode.EVENT:
+        assert "detection: 0 buffered segments queued" in logged
