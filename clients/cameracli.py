@@ -93,7 +93,21 @@ def run(
         SourceKind(cfg.source.kind)
     except (TypeError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    agent = CameraAgent(cfg)
+    from clients.detect.centernet import ModelError
+    from clients.detect.opencv import CascadeMissingError
+    from crypto.errors import CryptoError
+
+    try:
+        agent = CameraAgent(cfg)
+    except (ModelError, CascadeMissingError) as exc:  # the default detector's files
+        typer.echo(f"camvault: error: {exc} (or run with --detector none)", err=True)
+        raise typer.Exit(1) from None
+    except CryptoError as exc:  # e.g. the device key file
+        typer.echo(f"camvault: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # a key file or state directory that cannot be read or made
+        typer.echo(f"camvault: error: {exc.strerror or exc}: {exc.filename}", err=True)
+        raise typer.Exit(1) from None
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
     agent.run()

@@ -368,12 +368,7 @@ class CameraAgent:
             seg.path.unlink(missing_ok=True)
             return
         site, profile = self.trust.require()
-        found = (
-            detect_segment(self.detector, seg.path, self.cfg.detect_frames)
-            if self.detector is not None
-            else SegmentDetections()
-        )
-        kind = self._kind(profile)
+        kind = self._kind(profile)  # the alarm state as fresh as the check before sealing
         plain = seg.path
         if kind is RecordingKind.STILL:
             plain = seg.path.with_suffix(".jpg")
@@ -381,35 +376,63 @@ class CameraAgent:
         sealed = self._seal(site, kind, seg.start_ms, seg.end_ms, plain.read_bytes())
         if self.sd is not None:
             self.sd.store(sealed)
-        batch = [sealed]
-        if found.detections:
-            event = self._event_record(site, sealed, found)
-            batch.append(event)
-            # Labels stay inside the encrypted event record: logs are often shipped off the
-            # device, so they say only that a record was made.
-            log.info(
-                "%s: event record %s sealed (%d detections)",
-                seg.key,
-                event.recording_id,
-                len(found.detections),
-            )
-            if self.sd is not None:
-                self.sd.store(event)
-            self._smart_alert(site, sealed, event, found)
-            self.post_event_until = seg.end_ms + int(self.cfg.post_event_s * 1000)
         if self.cfg.mode is Mode.CONTINUOUS or self.alarm_active:
-            self.journal.enqueue(batch, seg.key)
-        elif found.detections:
-            n = self.journal.promote_ring(batch, seg.key)
-            log.info("detection: %d buffered segments queued", n)
-        elif seg.start_ms < self.post_event_until:
-            self.journal.enqueue(batch, seg.key)
+            # Uploaded whatever detection finds: queue it first, so that detection (about a
+            # second of CPU per segment) never delays it, a live one above all. A crash
+            # between the two steps loses that segment's event record, never the segment.
+            self.journal.enqueue([sealed], seg.key)
+            self.queued.set()
+            found = self._detect(seg)
+            if found.detections:
+                self.journal.enqueue([self._detected(site, sealed, found, seg)])
+                self.queued.set()
         else:
-            self.journal.ring_add(sealed, seg.key)
-        self.queued.set()  # wake the uploader (after a ring_add, it finds nothing: harmless)
+            found = self._detect(seg)
+            if found.detections:
+                batch = [sealed, self._detected(site, sealed, found, seg)]
+                n = self.journal.promote_ring(batch, seg.key)
+                log.info("detection: %d buffered segments queued", n)
+            elif seg.start_ms < self.post_event_until:
+                self.journal.enqueue([sealed], seg.key)
+            else:
+                self.journal.ring_add(sealed, seg.key)
+            self.queued.set()  # wake the uploader (after a ring_add, it finds nothing: harmless)
         seg.path.unlink(missing_ok=True)
         if plain != seg.path:
             plain.unlink(missing_ok=True)
+
+    def _detect(self, seg: Segment) -> SegmentDetections:
+        """The segment's detections; a detector that fails on it (a damaged frame, a model
+        error) costs that segment its labels, never the recording itself."""
+        if self.detector is None:
+            return SegmentDetections()
+        try:
+            return detect_segment(self.detector, seg.path, self.cfg.detect_frames)
+        except Exception as exc:  # any detector failure: logged by type, never fatal
+            log.error(
+                "%s: detection failed (%s); recorded without labels", seg.key, type(exc).__name__
+            )
+            return SegmentDetections()
+
+    def _detected(
+        self, site: SiteKeys, sealed: Sealed, found: SegmentDetections, seg: Segment
+    ) -> Sealed:
+        """The event record of a segment with detections (also on the SD card), the smart
+        alert, and the post-event window of event mode."""
+        event = self._event_record(site, sealed, found)
+        # Labels stay inside the encrypted event record: logs are often shipped off the
+        # device, so they say only that a record was made.
+        log.info(
+            "%s: event record %s sealed (%d detections)",
+            seg.key,
+            event.recording_id,
+            len(found.detections),
+        )
+        if self.sd is not None:
+            self.sd.store(event)
+        self._smart_alert(site, sealed, event, found)
+        self.post_event_until = seg.end_ms + int(self.cfg.post_event_s * 1000)
+        return event
 
     def _seal(
         self, site: SiteKeys, kind: RecordingKind, start: int, end: int, data: bytes

@@ -330,3 +330,50 @@ def test_detection_labels_stay_out_of_the_local_log(
         assert secret not in logged, secret
     if mode is Mode.EVENT:
         assert "detection: 0 buffered segments queued" in logged
+
+
+class SpyDetector:
+    """Finds nothing; notes the journal's next chain sequence whenever it is asked (one
+    frame per segment) — or fails, like a detector choking on a damaged frame."""
+
+    name = "spy"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.agent: CameraAgent | None = None
+        self.heads: list[int] = []
+        self.fail = fail
+
+    def detect_frame(self, frame: object) -> list[Detection]:
+        assert self.agent is not None
+        self.heads.append(self.agent.journal.chain_head()[0])
+        if self.fail:
+            raise RuntimeError("damaged frame")
+        return []
+
+
+def test_continuous_segments_are_queued_before_detection_runs(svc: Service, tmp_path: Path) -> None:
+    """Detection costs about a second per segment: it must not delay the upload (a live
+    segment above all), so the segment is in the chain before the detector looks at it."""
+    w = new_world(svc.url, tmp_path)
+    spy = SpyDetector()
+    agent = CameraAgent(w.config(detect_frames=1), detector=spy)
+    spy.agent = agent
+    agent.run()
+    assert spy.heads == [1, 2, 3, 4]  # segment k was sequence k-1, already signed and queued
+    assert [i["kind"] for i in w.recordings()] == ["segment"] * 4
+
+
+def test_a_failing_detector_costs_labels_not_recordings(
+    svc: Service, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = new_world(svc.url, tmp_path)
+    spy = SpyDetector(fail=True)
+    agent = CameraAgent(w.config(detect_frames=1), detector=spy)
+    spy.agent = agent
+    with caplog.at_level("ERROR"):
+        agent.run()
+    items = w.recordings()
+    assert [i["kind"] for i in items] == ["segment"] * 4
+    w.check_chain(items)
+    failures = [r for r in caplog.records if "detection failed (RuntimeError)" in r.getMessage()]
+    assert len(failures) == 4

@@ -340,3 +340,26 @@ def test_the_installer_checks_the_same_pins() -> None:
     assert "clients/detect/centernet.sha256" in script
     for digest in read_pins(SHA256_FILE).values():
         assert digest not in script
+
+
+def test_camera_run_without_the_model_is_a_clear_cli_error(tmp_path: Path) -> None:
+    """`camvault camera run` with the default detector and no model: one line, exit 1,
+    no traceback, and the way out (install it, or run without detection)."""
+    import os
+    import sys
+
+    from crypto.ed25519 import Ed25519SigningKey
+
+    key = tmp_path / "camera.key"
+    key.write_text(Ed25519SigningKey.generate().to_text() + "\n")
+    env = {**os.environ, "CAMVAULT_MODEL_DIR": str(tmp_path / "no-model")}
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "camvault"), "camera", "run", "--url", "http://127.0.0.1:9",
+         "--site", "s1", "--camera", "c1", "--key", str(key), "--state-dir",
+         str(tmp_path / "state"), "--detector", "opencv"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("camvault: error: ") and "centernet" in r.stderr
+    assert "install-tools.sh models" in r.stderr and "--detector none" in r.stderr
