@@ -314,7 +314,8 @@ def _report(
             f"storage + 3 custodians (t = 2) + camera agent as processes (clients/story.py "
             f"settings: SQLite, local blobs, SSE poll {SSE_POLL_S} s); testsrc 320x240 at 10 fps, "
             f"{SEGMENT_S:g} s segments, detector {CameraConfig.detector} "
-            f"({CameraConfig.detect_frames} frames per segment, before sealing), camera alarm "
+            f"({CameraConfig.detect_frames} frames per segment; a live segment is queued before "
+            f"detection runs), camera alarm "
             f"poll {CameraConfig.alarm_poll_s:g} s (and before sealing); panel and operator in "
             "the bench process"
         ),
