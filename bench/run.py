@@ -183,19 +183,23 @@ def bench_cli(tools: Tools, work: Path, plain: Path, reps: int) -> dict[str, Any
     for op, per_tool in times.items():
         entry: dict[str, Any] = {}
         for tool, runs in per_tool.items():
-            seconds = [r.seconds for r in runs]
-            median = statistics.median(seconds)
-            entry[tool] = {
-                "seconds": [round(s, 4) for s in seconds],
-                "median_s": round(median, 4),
-                "mbps": round(_mbps(size, median), 1),
-                "best_mbps": round(_mbps(size, min(seconds)), 1),
-                "max_rss_kib": max(r.maxrss_kib for r in runs),
-            }
+            entry[tool] = _timings(size, [r.seconds for r in runs])
+            entry[tool]["max_rss_kib"] = max(r.maxrss_kib for r in runs)
         for tool in TOOLS[1:]:
             entry[f"ratio_{tool}_over_age"] = round(entry[tool]["mbps"] / entry["age"]["mbps"], 3)
         result[op] = entry
     return result
+
+
+def _timings(size: int, seconds: list[float]) -> dict[str, Any]:
+    """The repetitions of one measurement: all times, the median, MB/s of median and best."""
+    median = statistics.median(seconds)
+    return {
+        "seconds": [round(x, 4) for x in seconds],
+        "median_s": round(median, 4),
+        "mbps": round(_mbps(size, median), 1),
+        "best_mbps": round(_mbps(size, min(seconds)), 1),
+    }
 
 
 def _rep_line(times: dict[str, dict[str, list[Run]]], size: int) -> str:
@@ -297,13 +301,7 @@ def bench_library(tools: Tools, work: Path, plain: Path, reps: int) -> dict[str,
     for op, per in times.items():
         entry: dict[str, Any] = {}
         for who, seconds in per.items():
-            median = statistics.median(seconds)
-            entry[who] = {
-                "seconds": [round(x, 4) for x in seconds],
-                "median_s": round(median, 4),
-                "mbps": round(_mbps(size, median), 1),
-                "best_mbps": round(_mbps(size, min(seconds)), 1),
-            }
+            entry[who] = _timings(size, seconds)
         entry["ratio_lib_over_age"] = round(entry["lib"]["mbps"] / entry["age"]["mbps"], 3)
         result[op] = entry
     for path in (ct, out, age_ct, age_out):
