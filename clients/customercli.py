@@ -53,6 +53,9 @@ StateOpt = Annotated[
     ),
 ]
 TimeOpt = Annotated[str | None, typer.Option(help="ms since epoch or ISO 8601 (UTC if naive)")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")]
+CameraOpt = Annotated[str | None, typer.Option(help="camera")]
+RecordingOpt = Annotated[str | None, typer.Option(help="one recording (with --camera)")]
 
 
 def fail(message: str) -> NoReturn:
@@ -172,7 +175,7 @@ def enroll_panel(
 @app.command("list")
 def list_cmd(
     camera: Annotated[str | None, typer.Option(help="one camera")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    from_: FromOpt = None,
     to: TimeOpt = None,
     labels: Annotated[bool, typer.Option(help="decrypt event records for labels")] = True,
     state: StateOpt = None,
@@ -207,9 +210,9 @@ def list_cmd(
 @app.command()
 def download(
     out: Annotated[Path, typer.Option(help="output directory")],
-    camera: Annotated[str | None, typer.Option(help="camera")] = None,
-    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    camera: CameraOpt = None,
+    recording: RecordingOpt = None,
+    from_: FromOpt = None,
     to: TimeOpt = None,
     join: Annotated[bool, typer.Option(help="also concatenate segments per camera")] = False,
     state: StateOpt = None,
@@ -260,9 +263,9 @@ def verify(
 @app.command()
 def export(
     out: Annotated[Path, typer.Option(help="output directory")],
-    camera: Annotated[str | None, typer.Option(help="camera")] = None,
-    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    camera: CameraOpt = None,
+    recording: RecordingOpt = None,
+    from_: FromOpt = None,
     to: TimeOpt = None,
     state: StateOpt = None,
 ) -> None:
@@ -283,9 +286,9 @@ def export(
 
 @app.command()
 def delete(
-    camera: Annotated[str | None, typer.Option(help="camera")] = None,
-    recording: Annotated[str | None, typer.Option(help="one recording (with --camera)")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")] = None,
+    camera: CameraOpt = None,
+    recording: RecordingOpt = None,
+    from_: FromOpt = None,
     to: TimeOpt = None,
     state: StateOpt = None,
 ) -> None:

@@ -8,6 +8,7 @@ labels stay inside the encrypted event records, out of the local log."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -27,11 +28,32 @@ from clients.camera.seal import Sealed
 from clients.camera.segmenter import RUN_INFO, Segment, now_ms
 from clients.detect.base import Detection, Frame, Label
 from crypto.metadata import RecordingKind
-from tests.clients.test_camera_support import ffmpeg, new_world, playable
+from tests.clients.test_camera_support import World, ffmpeg, new_world, playable
 from tests.storage.support import Service
 from tests.storage.support_arc import enroll_panel, start
 
 TS_SYNC = 0x47  # MPEG-TS packets start with this byte
+
+
+@contextlib.contextmanager
+def agent_running(agent: CameraAgent) -> Iterator[CameraAgent]:
+    """The agent running in a thread for the block; stopped and joined afterwards."""
+    th = threading.Thread(target=agent.run, daemon=True)
+    th.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        th.join(30)
+
+
+def wait_for_live(w: World, count: int, timeout_s: float) -> None:
+    """Until the service lists ``count`` live recordings (or the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if [i["kind"] for i in w.recordings()].count("live") >= count:
+            return
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -118,24 +140,13 @@ def test_event_mode_uploads_ring_buffer_on_alarm_then_live(svc: Service, tmp_pat
         exit_when_done=False,
         source=SourceConfig(kind=SourceKind.TESTSRC, realtime=True, duration_s=30),
     )
-    agent = CameraAgent(cfg)
-    th = threading.Thread(target=agent.run, daemon=True)
-    th.start()
-    try:
+    with agent_running(CameraAgent(cfg)):
         time.sleep(7.5)  # three or so segments into the ring buffer
         assert w.recordings() == []  # event mode, nothing detected, no alarm: nothing leaves
         state = tmp_path / "panel.json"
         alarm = panel.trigger(svc.url, w.site.site_id, p.panel_id, p.key, state)
         triggered = alarm["triggered_at_ms"]
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            kinds = [i["kind"] for i in w.recordings()]
-            if kinds.count("live") >= 2:
-                break
-            time.sleep(0.5)
-    finally:
-        agent.stop()
-        th.join(30)
+        wait_for_live(w, 2, timeout_s=15)
     items = w.recordings()
     w.check_chain(items)
     ms = w.manifests(items)
@@ -223,22 +234,12 @@ def test_an_alarm_raised_mid_segment_makes_that_segment_live(
         alarm_poll_s=60,
         source=SourceConfig(kind=SourceKind.TESTSRC, realtime=True, duration_s=20),
     )
-    agent = CameraAgent(cfg)
-    th = threading.Thread(target=agent.run, daemon=True)
-    th.start()
-    try:
+    with agent_running(CameraAgent(cfg)):
         mid = run_t0_ms(cfg.state) + 5000  # the middle of the third segment, [4 s, 6 s)
         time.sleep(max(0.0, (mid - now_ms()) / 1000))
         alarm = panel.trigger(svc.url, w.site.site_id, p.panel_id, p.key, tmp_path / "panel")
         triggered = alarm["triggered_at_ms"]
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any(i["kind"] == "live" for i in w.recordings()):
-                break
-            time.sleep(0.2)
-    finally:
-        agent.stop()
-        th.join(30)
+        wait_for_live(w, 1, timeout_s=20)
     items = w.recordings()
     w.check_chain(items)
     ms = w.manifests(items)

@@ -33,6 +33,7 @@ from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind
 from crypto.statements import Purpose, Revocation, sign_statement
 from tests.clients.customer_world import (
+    Operator,
     World,
     now_ms,
     setup_customer,
@@ -40,6 +41,17 @@ from tests.clients.customer_world import (
     world_fixture,  # noqa: F401 (the `world` fixture)
 )
 from tests.storage.support import CAMVAULT
+
+
+def request_consent(
+    tech: Operator, site_id: str, from_ms: int, to_ms: int, reason: str, duration_s: int = 0
+) -> str:
+    """`operator consent request` for cam-front; its output (``request <id>: pending ...``)."""
+    args = ["consent", "request", "--site", site_id, "--camera", "cam-front"]
+    args += ["--from", str(from_ms), "--to", str(to_ms), "--reason", reason]
+    if duration_s:
+        args += ["--duration", str(duration_s)]
+    return tech.run(*args).output
 
 
 def test_operator_without_alarm_is_refused(world: World, tmp_path: Path) -> None:
@@ -273,22 +285,9 @@ def test_consent_request_approve_release_revoke(world: World, tmp_path: Path) ->
     inside = [c.camera.record(t0), c.camera.record(t0 + 2_000)]
     outside = c.camera.record(t0 + 100_000)
     tech = setup_operator(world, tmp_path, role="technician")
-    out = tech.run(
-        "consent",
-        "request",
-        "--site",
-        c.site_id,
-        "--camera",
-        "cam-front",
-        "--from",
-        str(t0),
-        "--to",
-        str(t0 + 10_000),
-        "--duration",
-        "600",
-        "--reason",
-        "camera 1 loses focus at night",
-    ).output
+    out = request_consent(
+        tech, c.site_id, t0, t0 + 10_000, "camera 1 loses focus at night", duration_s=600
+    )
     request_id = out.split()[2].rstrip(":")
     assert "pending" in out
     # nothing before the customer answers
@@ -377,22 +376,7 @@ def test_custodians_refuse_a_revoked_consent_even_if_storage_serves(
     t0 = now_ms() - 300_000
     c.camera.record(t0)
     tech = setup_operator(world, tmp_path, role="technician")
-    out = tech.run(
-        "consent",
-        "request",
-        "--site",
-        c.site_id,
-        "--camera",
-        "cam-front",
-        "--from",
-        str(t0),
-        "--to",
-        str(t0 + 5_000),
-        "--duration",
-        "600",
-        "--reason",
-        "focus",
-    ).output
+    out = request_consent(tech, c.site_id, t0, t0 + 5_000, "focus", duration_s=600)
     consent_id = c.run("consent", "approve", out.split()[2].rstrip(":")).output.split()[1]
     state = CustomerState(c.state)
     revocation = sign_statement(Revocation(c.site_id, consent_id, now_ms()), state.site_key())
@@ -415,20 +399,7 @@ def test_customer_refuses_a_consent_request(world: World, tmp_path: Path) -> Non
     t0 = now_ms() - 60_000
     c.camera.record(t0)
     tech = setup_operator(world, tmp_path, role="technician")
-    out = tech.run(
-        "consent",
-        "request",
-        "--site",
-        c.site_id,
-        "--camera",
-        "cam-front",
-        "--from",
-        str(t0),
-        "--to",
-        str(t0 + 5_000),
-        "--reason",
-        "routine check",
-    ).output
+    out = request_consent(tech, c.site_id, t0, t0 + 5_000, "routine check")
     request_id = out.split()[2].rstrip(":")
     assert (
         f"request {request_id} refused"
