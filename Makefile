@@ -37,7 +37,7 @@ tools:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy crypto storage_service escrow_service clients tests scripts bench
+	$(VENV)/bin/mypy crypto common storage_service escrow_service clients tests scripts bench
 
 fmt: venv
 	$(VENV)/bin/ruff format .

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianPublicKey, SessionKey

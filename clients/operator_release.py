@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.errors import CryptoError, EscrowError, ShareError
 from crypto.escrow import CustodianPublicKey, SessionKey, combine_file_key, open_released_share

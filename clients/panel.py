@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import AlarmCancel, AlarmEvent, AlarmType, SignedStatement, sign_statement
 

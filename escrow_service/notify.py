@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from escrow_service.db.models import notices, outbox
 from escrow_service.settings import EscrowSettings

@@ -39,7 +39,7 @@ from clients.camera.site import SiteTrust, TrustError
 from clients.camera.telemetry import TelemetryPoster
 from clients.camera.uploader import PermanentUploadError, TransientUploadError, Uploader
 from clients.detect.base import Detector, SegmentDetections, detect_segment
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import CameraProfile, SiteKeys

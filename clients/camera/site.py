@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from clients.camera.queue import Journal
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.canonical import canonical_json
 from crypto.errors import CryptoError
 from crypto.statements import (

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from clients.http import SignedClient
+from common.http import SignedClient
 
 log = logging.getLogger("camvault.camera")
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from clients.camera.queue import Journal, OutboxItem
-from clients.http import SignedClient
+from common.http import SignedClient
 
 log = logging.getLogger("camvault.camera")
 

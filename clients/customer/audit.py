@@ -18,7 +18,7 @@ from clients.audit import AuditReport, CustodianLog, Finding, audit_custodian
 from clients.customer.errors import ServiceRefused, check
 from clients.customer.inbox import read_inbox
 from clients.customer.state import CustodianInfo, CustomerState, write_json
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.note import NoteVerifier
 
 

@@ -18,7 +18,7 @@ import httpx
 from clients.customer.errors import ClientError, ServiceRefused, check
 from clients.customer.site import customer_client, signed_from_json
 from clients.customer.state import CustomerState
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.age import Identity, decrypt_header, verify_header_mac
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError

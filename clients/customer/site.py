@@ -18,7 +18,7 @@ import httpx
 
 from clients.customer.errors import ClientError, ServiceRefused, check
 from clients.customer.state import CustodianInfo, CustomerState
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.age import decrypt_header, seal_header
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey

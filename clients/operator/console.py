@@ -25,7 +25,7 @@ from clients.customer.errors import ClientError, ServiceRefused, check
 from clients.customer.recordings import EXTENSIONS, fetch_payload, iter_recordings
 from clients.customer.site import fetch_custodian, now_ms, signed_from_json
 from clients.customer.state import CustodianInfo
-from clients.http import SignedClient
+from common.http import SignedClient
 from clients.operator.state import OperatorConfig, OperatorState
 from clients.operator_release import (
     CustodianRefused,

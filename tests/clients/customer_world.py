@@ -26,7 +26,7 @@ from typer.testing import CliRunner, Result
 from clients import customercli, operatorcli
 from clients.cli import app
 from clients.customer.site import signed_from_json
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.metadata import RecordingKind, RecordingMetadata

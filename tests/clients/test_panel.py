@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from clients import panel
 from clients.cli import app
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import AlarmType
 from tests.storage.support import Service, create_site

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from clients.operator_release import CustodianEndpoint, Recording
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey

@@ -538,7 +538,7 @@ def test_site_keys_change_needs_the_pinned_key(cluster, eps, site):
 
 
 def test_bad_input_gets_a_reason_never_a_500(cluster, eps, operator, site):
-    from clients.http import SignedClient
+    from common.http import SignedClient
 
     url = cluster.custodians[0].url
     with SignedClient(url, f"operator:{operator[0]}", operator[1]) as client:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from clients.operator_release import CustodianEndpoint, Recording, _stanza_for, verify_receipt
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey

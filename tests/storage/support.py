@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.age import encrypt_header, encrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey, build_recipient_set

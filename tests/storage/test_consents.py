@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import (
     Consent,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.age import decrypt, encrypt
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey

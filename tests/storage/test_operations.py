@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRegistration, OperatorRole, sign_statement
 from storage_service.db import upgrade

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clients.http import SignedClient
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.httpsig import content_digest
 from crypto.statements import Manifest, manifest_hash, sign_statement
@@ -157,7 +157,7 @@ def test_body_changed_after_signing(service: Service, world: World) -> None:
 
 
 def test_body_not_covered(service: Service, world: World) -> None:
-    from clients.http import to_http_request
+    from common.http import to_http_request
     from crypto.httpsig import SignatureParams, sign_request
 
     site = world[0]

@@ -1,6 +1,6 @@
-"""A small HTTP client that signs every request (RFC 9421, Ed25519) for the storage service.
+"""A small HTTP client that signs every request (RFC 9421, Ed25519) for camvault's services.
 
-Used by the tests and by the camera, customer and operator clients::
+Used by the clients, by the custodians (access notices to the storage service) and the tests::
 
     client = SignedClient("http://127.0.0.1:8000", "customer:site-1", signing_key)
     client.post("/v1/sites", json={"site_keys": ...})
