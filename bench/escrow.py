@@ -24,13 +24,11 @@ from __future__ import annotations
 import gc
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -39,7 +37,9 @@ from typing import Any
 
 import httpx
 
+from bench.common import REPO, workdir
 from common.http import SignedClient
+from common.time import now_ms
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianPublicKey, SessionKey
@@ -59,14 +59,9 @@ from crypto.statements import (
 )
 from crypto.x25519 import generate_identity
 
-REPO = Path(__file__).resolve().parents[1]
 SEGMENTS = 1800
 OPERATORS = 50
 PER_OPERATOR = 20
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _port() -> int:
@@ -113,22 +108,17 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def run() -> dict[str, Any]:
-    workdir = Path(
-        tempfile.mkdtemp(
-            prefix="camvault-bench-escrow-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
-        )
-    )
-    arc = Ed25519SigningKey.generate()
-    proc, url = _start(workdir, arc, workers=2)
-    try:
-        return _measure(url, arc)
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    with workdir("camvault-bench-escrow-") as work:
+        arc = Ed25519SigningKey.generate()
+        proc, url = _start(work, arc, workers=2)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+            return _measure(url, arc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
@@ -150,15 +140,17 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
             Custodian("c3", others[1], Ed25519SigningKey.generate().public_key, None),
         ),
         2,
-        _now(),
+        now_ms(),
     )
     httpx.post(
         url + "/v1/sites", json={"site_keys": sign_statement(keys, customer).to_json()}
     ).raise_for_status()
     profile = CameraProfile(3600, 60, False, False)
     for dev in (
-        DeviceEnrollment(site, "panel", DeviceKind.PANEL, "p", panel.public_key, None, _now()),
-        DeviceEnrollment(site, "cam", DeviceKind.CAMERA, "c", customer.public_key, profile, _now()),
+        DeviceEnrollment(site, "panel", DeviceKind.PANEL, "p", panel.public_key, None, now_ms()),
+        DeviceEnrollment(
+            site, "cam", DeviceKind.CAMERA, "c", customer.public_key, profile, now_ms()
+        ),
     ):
         httpx.post(
             f"{url}/v1/sites/{site}/devices",
@@ -167,12 +159,12 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
     ops = []
     for i in range(OPERATORS):
         k = Ed25519SigningKey.generate()
-        reg = OperatorRegistration(f"op-{i}", k.public_key, OperatorRole.OPERATOR, _now())
+        reg = OperatorRegistration(f"op-{i}", k.public_key, OperatorRole.OPERATOR, now_ms())
         httpx.post(
             url + "/v1/operators", json={"registration": sign_statement(reg, arc).to_json()}
         ).raise_for_status()
         ops.append((f"op-{i}", k))
-    t = _now() - 1_000
+    t = now_ms() - 1_000
     alarm = sign_statement(AlarmEvent(site, "panel", "ev-bench", AlarmType.INTRUSION, t, 1), panel)
     start = t - SEGMENTS * 2_000
     items = []

@@ -40,21 +40,20 @@ plus the segment's offset: ffmpeg's own start-up, tens of ms, is counted in "cam
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
 import math
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.common import workdir
+from bench.report import render_live
 from clients import panel
 from clients.camera.config import CameraConfig
 from clients.customer.recordings import iter_recordings
@@ -69,10 +68,10 @@ from clients.story import (
     SITE,
     Story,
     StoryError,
-    now_ms,
     require_tool,
     segment_rows,
 )
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 
 ALARMS = 5
@@ -246,28 +245,19 @@ def _wait_camera_saw_close(customer: CustomerState, closed_ms: int) -> float:
             time.sleep(0.2)
 
 
-@contextlib.contextmanager
-def _workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="camvault-bench-live-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def run(alarms: int = ALARMS, per_alarm: int = PER_ALARM, seed: int = 6) -> dict[str, Any]:
     require_tool("ffmpeg", "run `bash scripts/install-tools.sh camera`")
     rng = random.Random(seed)
     load_before = os.getloadavg()[0]
     began = time.monotonic()
-    with _workdir() as workdir:
-        s = Story(workdir)
+    with workdir("camvault-bench-live-", tmpfs=False) as work:
+        s = Story(work)
         try:
             s.start_services()
             panel_key = _setup(s)
             _start_camera(s)
-            op = OperatorState(workdir / OPERATOR)
-            customer = CustomerState(workdir / "customer")
+            op = OperatorState(work / OPERATOR)
+            customer = CustomerState(work / "customer")
             rounds: list[dict[str, Any]] = []
             for i in range(alarms):
                 if rounds:
@@ -326,10 +316,6 @@ def _report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from bench.run import render_live
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--alarms", type=int, default=ALARMS, help=f"alarms ({ALARMS})")
     parser.add_argument("--per-alarm", type=int, default=PER_ALARM, help=f"({PER_ALARM})")
