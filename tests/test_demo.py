@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_demo_runs_every_step(age_cli: tuple[str, str]) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "clients.demo"],
+        [sys.executable, "-m", "demo.crypto_walkthrough"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""`make demo` (clients/story.py) must keep telling a true story with the real programs:
+"""`make demo` (demo/story.py) must keep telling a true story with the real programs:
 run it as `make demo` does and require success, every step's heading, and no leftovers."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.story import FINISHED, STEPS
+from demo.story import FINISHED, STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ def test_story_runs_every_step(age_cli: tuple[str, str]) -> None:
     before = _story_dirs()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "clients.story"],
+        [sys.executable, "-m", "demo.story"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -48,7 +48,7 @@ def test_story_fails_loudly_when_a_tool_is_missing() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     env["PATH"] = str(Path(sys.executable).parent)  # camvault, but no age / ffmpeg
     proc = subprocess.run(
-        [sys.executable, "-m", "clients.story"],
+        [sys.executable, "-m", "demo.story"],
         cwd=ROOT,
         env=env,
         capture_output=True,

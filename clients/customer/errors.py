@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-
-
-class ClientError(Exception):
-    """Base of the customer/operator client errors (the CLI prints them and exits 1)."""
+from clients.api.errors import ClientError, ServiceRefused, check
 
 
 class StateError(ClientError):
     """The local state directory is missing, incomplete or would be overwritten."""
 
 
-class ServiceRefused(ClientError):  # noqa: N818 (named after what happened)
-    """A service answered with an error; ``code`` is its machine-readable reason."""
-
-    def __init__(self, service: str, status: int, code: str, message: str) -> None:
-        super().__init__(f"{service} refused ({status} {code}): {message}")
-        self.service = service
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def check(resp: httpx.Response, service: str, ok: tuple[int, ...] = (200, 201)) -> Any:
-    """The JSON body of a successful answer, else :class:`ServiceRefused` with its code."""
-    if resp.status_code in ok:
-        if not resp.content:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            return None
-    code, message = "http_error", resp.text[:200]
-    try:
-        err = resp.json().get("error", {})
-        code, message = str(err.get("code", code)), str(err.get("message", message))
-    except (ValueError, AttributeError):
-        pass
-    raise ServiceRefused(service, resp.status_code, code, message)
+__all__ = ["ClientError", "ServiceRefused", "StateError", "check"]

@@ -8,7 +8,7 @@ Layout (files holding secrets are created with mode 0600, the directory 0700)::
                         keys as fetched at setup), enrolled devices (their keys, as signed),
                         hashes of every statement this customer signed (for the audit),
                         the highest manifest sequence verified per camera
-    audit/<id>.json     last verified checkpoint of custodian <id> (clients/audit.py)
+    audit/<id>.json     last verified checkpoint of custodian <id> (clients/audit/log.py)
 """
 
 from __future__ import annotations

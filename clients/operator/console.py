@@ -5,7 +5,7 @@ an open alarm, technicians' consent requests, and device telemetry.
 Reading a recording takes two independent permissions: the storage service hands out the
 header and a presigned GET only when an open alarm or an active consent covers it (defence
 in depth), and the file key comes only from t custodians that each check the signed
-justification themselves (clients/operator_release.py). Every refusal keeps its reason code.
+justification themselves (clients/operator/release.py). Every refusal keeps its reason code.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from clients.customer.errors import ClientError, ServiceRefused, check
 from clients.customer.recordings import EXTENSIONS, fetch_payload, iter_recordings
 from clients.customer.site import fetch_custodian, now_ms, signed_from_json
 from clients.customer.state import CustodianInfo
-from common.http import SignedClient
-from clients.operator.state import OperatorConfig, OperatorState
-from clients.operator_release import (
+from clients.operator.release import (
     CustodianRefused,
     Recording,
     ReleaseError,
@@ -35,6 +33,8 @@ from clients.operator_release import (
     gather_releases,
     recover_file_key,
 )
+from clients.operator.state import OperatorConfig, OperatorState
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import CryptoError
 from crypto.escrow import SessionKey, parse_escrow_stanza

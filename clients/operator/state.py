@@ -15,8 +15,8 @@ from typing import Any
 
 from clients.customer.errors import StateError
 from clients.customer.state import CustodianInfo, write_json, write_secret
+from clients.operator.release import CustodianEndpoint
 from common.http import SignedClient
-from clients.operator_release import CustodianEndpoint
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRole
 

@@ -23,8 +23,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from clients import customercli, operatorcli
-from clients.cli import app
+from camvault.cli import app
+from clients.cli import customer as customercli
+from clients.cli import operator as operatorcli
 from clients.customer.site import signed_from_json
 from common.http import SignedClient
 from crypto import age, escrow

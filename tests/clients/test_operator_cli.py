@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from clients.customer.audit import audit_site
+from clients.audit.site import audit_site
 from clients.customer.site import post_custodians, signed_from_json
 from clients.customer.state import CustomerState
 from clients.operator import console as operator_console
@@ -27,8 +27,8 @@ from clients.operator.console import (
     live,
     my_consents,
 )
+from clients.operator.release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from clients.operator.state import OperatorState
-from clients.operator_release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind
 from crypto.statements import Purpose, Revocation, sign_statement

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from camvault.cli import app
 from clients import panel
-from clients.cli import app
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import AlarmType

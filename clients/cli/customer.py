@@ -5,32 +5,26 @@ failures (a service refusal with its reason code, a missing state) print one lin
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from clients.customer import audit as audit_lib
+from clients.audit import site as audit_lib
+from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time
 from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
-from clients.customer.errors import ClientError
 from clients.customer.state import CustomerState, default_state_dir
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import CryptoError
 from crypto.statements import CameraProfile, DeviceKind
 from crypto.x25519 import X25519Recipient
 
 console = Console()
-err_console = Console(stderr=True)
 
 app = typer.Typer(
     name="customer",
@@ -56,42 +50,6 @@ TimeOpt = Annotated[str | None, typer.Option(help="ms since epoch or ISO 8601 (U
 FromOpt = Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")]
 CameraOpt = Annotated[str | None, typer.Option(help="camera")]
 RecordingOpt = Annotated[str | None, typer.Option(help="one recording (with --camera)")]
-
-
-def fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]camvault: error:[/bold red] {message}")
-    raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def guarded() -> Iterator[None]:
-    """One line and exit status 1 for every expected failure (refusals keep their code)."""
-    try:
-        yield
-    except (ClientError, CryptoError) as exc:
-        fail(str(exc))
-    except httpx.HTTPError as exc:
-        fail(f"network: {exc}")
-
-
-def parse_time(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if value.lstrip("-").isdigit():
-        return int(value)
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"not a time: {value!r} (ms since epoch or ISO 8601)")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
-
-
-def fmt_time(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
 def load(state_dir: Path | None) -> CustomerState:

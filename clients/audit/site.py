@@ -1,4 +1,4 @@
-"""`camvault customer audit`: verify every custodian's log (clients/audit.py) and list every
+"""`camvault customer audit`: verify every custodian's log (clients/audit/log.py) and list every
 access to the site with who, when and why.
 
 Access notices are collected from both channels: the storage service's inbox (relayed) and
@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from clients.audit import AuditReport, CustodianLog, Finding, audit_custodian
+from clients.audit.log import AuditReport, CustodianLog, Finding, audit_custodian
 from clients.customer.errors import ServiceRefused, check
 from clients.customer.inbox import read_inbox
 from clients.customer.state import CustodianInfo, CustomerState, write_json
@@ -92,7 +92,7 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
             results.append(CustodianAudit(c, None, 0, error=str(exc)))
             continue
         # both channels, exact texts: identical copies count once, a relayed notice that
-        # differs from the custodian's own is a finding (clients/audit.py parse_notices)
+        # differs from the custodian's own is a finding (clients/audit/log.py parse_notices)
         notices = direct + relayed.get(c.custodian_id, [])
         verifier = NoteVerifier.from_public_key(c.origin, c.log_key.raw)
         with CustodianLog(c.url, c.origin, verifier) as log:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clients.customercli import err_console, fail, fmt_time, guarded, parse_time
+from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time
 from clients.operator import console as lib
 from clients.operator.state import OperatorState, default_state_dir
 from crypto.ed25519 import Ed25519SigningKey

@@ -1,8 +1,9 @@
-"""`camvault serve escrow --id N`: run one key custodian (escrow_service).
+"""`camvault serve escrow --id N`: run one key custodian.
 
-Register on the `serve` sub-app with ``escrowcli.register(app)`` (clients/servecli.py).
-Settings not given as options come from ``CAMVAULT_ESCROW_*`` variables; the keys are
-created in the data directory on first start and the public half is printed.
+The `camvault` entry point (camvault/cli.py) adds it to its `serve` group with
+:func:`register_serve`; the service modules are imported when the command runs. Settings
+not given as options come from ``CAMVAULT_ESCROW_*`` variables; the keys are created in the
+data directory on first start and the public half is printed.
 """
 
 from __future__ import annotations
@@ -50,5 +51,6 @@ def escrow(
     serve(host, port, workers)
 
 
-def register(app: typer.Typer) -> None:
+def register_serve(app: typer.Typer) -> None:
+    """Add `escrow` to the `camvault serve` group."""
     app.command("escrow")(escrow)

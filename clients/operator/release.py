@@ -1,0 +1,430 @@
+"""Operator side of a release: ask n custodians at once, keep t answers, combine, decrypt.
+
+For each recording the operator holds its age header (from the storage service) and its
+metadata. It sends, to every custodian concurrently, the justification, a fresh X25519
+session public key and, per recording, the escrow stanza addressed to that custodian (found
+by key id). Each answer is checked before use: the custodian's signed checkpoint must verify
+under its log key, the request's log entry must be included in it, and the entry must
+describe this request and exactly the shares received (site, operator, session key,
+justification, count and Merkle root): what the operator got is on the record, as the
+customer's audit will see it. Shares are opened with the session key and combined; the
+result is accepted only if it verifies the age header MAC (crypto.escrow.combine_file_key).
+The threshold is counted per recording: a recording is recoverable when t custodians
+released it. One custodian down or refusing does not matter while t others release.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import httpx
+
+from common.http import SignedClient
+from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.errors import CryptoError, EscrowError, ShareError
+from crypto.escrow import CustodianPublicKey, SessionKey, combine_file_key, open_released_share
+from crypto.format import FileKey, b64encode, parse_header
+from crypto.metadata import RecordingMetadata
+from crypto.note import NoteVerifier, open_checkpoint
+from crypto.shamir import Share
+from crypto.statements import SignedStatement
+from crypto.stream import decrypt_payload
+from crypto.tlog import entry_leaf_hash, leaf_hash, root_from_leaf_hashes, verify_inclusion
+
+
+class ReleaseError(Exception):
+    """Base of the operator-side release errors."""
+
+
+class CustodianRefused(ReleaseError):  # noqa: N818 (named after what happened)
+    """A custodian refused the whole request; ``reason`` is its machine-readable code."""
+
+    def __init__(
+        self,
+        custodian_id: str,
+        status: int,
+        reason: str,
+        message: str,
+        log: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"custodian {custodian_id} refused ({status} {reason}): {message}")
+        self.log = log  # the refusal's log receipt (index, entry, checkpoint, proof)
+        self.custodian_id = custodian_id
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class CustodianUnavailable(ReleaseError):  # noqa: N818
+    """A custodian could not be reached or answered something unusable."""
+
+
+class ReceiptMismatch(CustodianUnavailable):
+    """The custodian's log entry does not describe this request or what was received.
+
+    A custodian that logs something other than what it hands out (another site, operator
+    or session key, fewer recordings) would make the customer's audit see a different
+    release than the one that happened; its shares are not used.
+    """
+
+
+class NothingReleased(ReleaseError):  # noqa: N818
+    """A custodian answered (logged) but released none of the recordings asked for."""
+
+    def __init__(self, release: CustodianRelease) -> None:
+        reasons = sorted({r for r, _ in release.refused.values()})
+        super().__init__(f"custodian {release.custodian_id} released nothing ({reasons})")
+        self.release = release
+
+
+class ThresholdNotMet(ReleaseError):  # noqa: N818
+    """No recording was released by t custodians; ``errors`` says what the others did."""
+
+    def __init__(self, message: str, errors: dict[str, Exception]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class CustodianEndpoint:
+    """A custodian as the operator knows it (from the site's SiteKeys and its /v1/custodian)."""
+
+    custodian_id: str
+    url: str
+    escrow_key: CustodianPublicKey
+    log_key: Ed25519PublicKey
+
+    @property
+    def origin(self) -> str:
+        return f"camvault.io/custodian/{self.custodian_id}"
+
+    @property
+    def verifier(self) -> NoteVerifier:
+        return NoteVerifier.from_public_key(self.origin, self.log_key.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    header: bytes
+    metadata: RecordingMetadata
+
+
+@dataclass
+class CustodianRelease:
+    """One custodian's verified answer."""
+
+    custodian_id: str
+    release_id: str
+    log_index: int
+    entry: bytes
+    checkpoint: bytes
+    receipt: dict[str, Any]  # the log receipt as received (index, entry, checkpoint, proof)
+    sealed: dict[str, bytes] = field(default_factory=dict)  # recording id -> sealed share
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (reason, msg)
+
+    @property
+    def entry_json(self) -> dict[str, Any]:
+        obj: dict[str, Any] = json.loads(self.entry)
+        return obj
+
+
+def _stanza_for(recording: Recording, endpoint: CustodianEndpoint) -> dict[str, Any]:
+    key_id = endpoint.escrow_key.key_id()
+    for st in parse_header(recording.header).stanzas:
+        if st.type == "camvault-escrow" and st.args and st.args[0] == key_id:
+            return {"args": list(st.args), "body": b64encode(st.body)}
+    raise EscrowError(
+        f"recording {recording.metadata.recording_id} has no stanza for {endpoint.custodian_id}"
+    )
+
+
+def released_root(metadatas: Sequence[RecordingMetadata]) -> str:
+    """The Merkle root a log entry gives for released recordings (docs/ESCROW.md)."""
+    return root_from_leaf_hashes([leaf_hash(m.associated_data()) for m in metadatas]).hex()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def check_entry_binds_request(
+    endpoint: CustodianEndpoint,
+    entry: dict[str, Any],
+    *,
+    release_id: str,
+    site_id: str | None,
+    operator_id: str,
+    purpose: str,
+    justification: SignedStatement | None,
+    session_public_key: bytes,
+    released: Sequence[RecordingMetadata],
+) -> None:
+    """Refuse (ReceiptMismatch) a log entry that does not record exactly this request and
+    exactly the recordings whose shares were received: the entry is what the customer's
+    audit will see, so it must be the truth about what this operator got."""
+    want: dict[str, Any] = {
+        "type": "release" if released else "refusal",
+        "custodian_id": endpoint.custodian_id,
+        "release_id": release_id,
+        "site_id": site_id,
+        "operator_id": operator_id,
+        "operator_verified": True,
+        "purpose": purpose,
+        "session_key": _b64url(session_public_key),
+    }
+    problems = [
+        f"{k}: entry has {entry.get(k)!r}, expected {v!r}"
+        for k, v in want.items()
+        if entry.get(k) != v
+    ]
+    if justification is not None:
+        just = entry.get("justification")
+        digest = just.get("sha256") if isinstance(just, dict) else None
+        if digest != justification.statement_hash().hex():
+            problems.append("justification: entry names another statement")
+    got = entry.get("released")
+    if not isinstance(got, dict):
+        problems.append("released: missing")
+    else:
+        if got.get("count") != len(released):
+            problems.append(f"released.count: entry has {got.get('count')!r}, got {len(released)}")
+        if got.get("root") != released_root(released):
+            problems.append("released.root: not the root of the recordings received")
+    if problems:
+        raise ReceiptMismatch(
+            f"{endpoint.custodian_id}: log entry does not match the request: " + "; ".join(problems)
+        )
+
+
+def verify_receipt(endpoint: CustodianEndpoint, log: dict[str, Any]) -> tuple[int, bytes, bytes]:
+    """Check a custodian's log receipt: signed checkpoint, and the entry's inclusion in it."""
+    try:
+        note = str(log["checkpoint"]).encode("utf-8")
+        entry = str(log["entry"]).encode("utf-8")
+        index = int(log["index"])
+        proof = [base64.b64decode(h, validate=True) for h in log["inclusion_proof"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: malformed log receipt") from exc
+    cp = open_checkpoint(note, [endpoint.verifier], endpoint.origin)
+    verify_inclusion(entry_leaf_hash(entry), index, cp.size, proof, cp.root_hash)
+    return index, entry, note
+
+
+def request_release(
+    endpoint: CustodianEndpoint,
+    operator_id: str,
+    operator_key: Ed25519SigningKey,
+    *,
+    purpose: str,
+    justification: SignedStatement | None,
+    session: SessionKey,
+    recordings: Sequence[Recording],
+    timeout: float = 30.0,
+) -> CustodianRelease:
+    """One custodian's release for ``recordings`` (raises CustodianRefused/Unavailable).
+
+    The answer is used only if its log receipt verifies and the logged entry is bound to
+    this request (:func:`check_entry_binds_request`): same site, operator, session key,
+    justification, and the count and Merkle root of the shares actually received.
+    """
+    ids = [r.metadata.recording_id for r in recordings]
+    if len(set(ids)) != len(ids):
+        raise ReleaseError("recording ids must be unique within one release request")
+    # The custodian logs the site of the justification (the recordings of another site are
+    # refused item by item); without one, the request is refused before binding matters.
+    claimed = None if justification is None else justification.unverified_statement
+    site_id = getattr(claimed, "site_id", None)
+    if not isinstance(site_id, str):
+        sites = {r.metadata.site_id for r in recordings}
+        site_id = sites.pop() if len(sites) == 1 else None
+    body = {
+        "purpose": purpose,
+        "justification": None if justification is None else justification.to_json(),
+        "session_key": b64encode(session.public_key()),
+        "items": [
+            {"metadata": r.metadata.to_json(), "stanza": _stanza_for(r, endpoint)}
+            for r in recordings
+        ],
+    }
+    try:
+        with SignedClient(
+            endpoint.url, f"operator:{operator_id}", operator_key, timeout=timeout
+        ) as client:
+            resp = client.post("/v1/releases", json=body)
+    except httpx.HTTPError as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: {exc}") from exc
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: HTTP {resp.status_code}") from exc
+    if resp.status_code != 200:
+        err = data.get("error", {}) if isinstance(data, dict) else {}
+        raise CustodianRefused(
+            endpoint.custodian_id,
+            resp.status_code,
+            str(err.get("code", "unknown")),
+            str(err.get("message", "")),
+            data.get("log") if isinstance(data, dict) else None,
+        )
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("answer is not a JSON object")
+        index, entry, note = verify_receipt(endpoint, data["log"])
+        release = CustodianRelease(
+            endpoint.custodian_id, str(data["release_id"]), index, entry, note, data["log"]
+        )
+        items = data["items"]
+        if not isinstance(items, list) or len(items) != len(recordings):
+            raise ValueError("not one result per recording asked for")
+        received: list[RecordingMetadata] = []
+        for rec, item in zip(recordings, items, strict=True):
+            rid = rec.metadata.recording_id
+            if item["recording_id"] != rid:
+                raise ValueError("results are not in the order of the request")
+            if item["status"] == "released":
+                release.sealed[rid] = base64.b64decode(item["sealed_share"], validate=True)
+                received.append(rec.metadata)
+            else:
+                release.refused[rid] = (str(item["reason"]), str(item["message"]))
+        entry_obj = json.loads(entry)
+        if not isinstance(entry_obj, dict):
+            raise ValueError("log entry is not a JSON object")
+    except CryptoError as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: log receipt: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CustodianUnavailable(f"{endpoint.custodian_id}: malformed answer: {exc}") from exc
+    check_entry_binds_request(
+        endpoint,
+        entry_obj,
+        release_id=release.release_id,
+        site_id=site_id,
+        operator_id=operator_id,
+        purpose=purpose,
+        justification=justification,
+        session_public_key=session.public_key(),
+        released=received,
+    )
+    return release
+
+
+def gather_releases(
+    endpoints: Sequence[CustodianEndpoint],
+    threshold: int,
+    operator_id: str,
+    operator_key: Ed25519SigningKey,
+    *,
+    purpose: str,
+    justification: SignedStatement | None,
+    session: SessionKey,
+    recordings: Sequence[Recording],
+    timeout: float = 30.0,
+) -> list[CustodianRelease]:
+    """Ask every custodian concurrently; return once each recording is settled.
+
+    Counting is per recording: a recording is recoverable when ``threshold`` custodians
+    released IT (an answer releasing nothing, or other recordings, does not count for it).
+    The answers are awaited until every recording either has ``threshold`` releases or can
+    no longer get them from the custodians still pending. The returned releases are those
+    that released something (in arrival order); :func:`recoverable` says which recordings
+    can be decrypted. Raises :class:`ThresholdNotMet` (with what each custodian did) when
+    no recording can be.
+    """
+    releases: list[CustodianRelease] = []
+    errors: dict[str, Exception] = {}
+    wanted = [r.metadata.recording_id for r in recordings]
+    counts: Counter[str] = Counter()
+
+    def settled(n_pending: int) -> bool:
+        return all(counts[r] >= threshold or counts[r] + n_pending < threshold for r in wanted)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, len(endpoints)))
+    try:
+        pending: dict[Future[CustodianRelease], str] = {
+            pool.submit(
+                request_release,
+                ep,
+                operator_id,
+                operator_key,
+                purpose=purpose,
+                justification=justification,
+                session=session,
+                recordings=recordings,
+                timeout=timeout,
+            ): ep.custodian_id
+            for ep in endpoints
+        }
+        while pending and not settled(len(pending)):
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                cid = pending.pop(fut)
+                try:
+                    rel = fut.result()
+                except ReleaseError as exc:
+                    errors[cid] = exc
+                    continue
+                if not rel.sealed:
+                    errors[cid] = NothingReleased(rel)
+                    continue
+                if any(counts[r] < threshold for r in rel.sealed):
+                    releases.append(rel)
+                    counts.update(rel.sealed.keys())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    if not any(counts[r] >= threshold for r in wanted):
+        raise ThresholdNotMet(
+            f"no recording was released by {threshold} custodians: "
+            + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            errors,
+        )
+    return releases
+
+
+def recoverable(releases: Sequence[CustodianRelease], threshold: int) -> set[str]:
+    """The recording ids that ``threshold`` of these releases released."""
+    counts = Counter(rid for rel in releases for rid in rel.sealed)
+    return {rid for rid, n in counts.items() if n >= threshold}
+
+
+def receipt_checkpoints(releases: Sequence[CustodianRelease]) -> dict[str, str]:
+    """The signed checkpoint each custodian gave with its release, by custodian id.
+
+    Keep them with the release record: given to the customer, they let its audit check
+    that the custodian showed the operator the same log it shows the customer
+    (``clients.audit.log.cross_check_checkpoint``; docs/THREAT_MODEL.md, split view).
+    """
+    return {rel.custodian_id: rel.checkpoint.decode("utf-8") for rel in releases}
+
+
+def recover_file_key(
+    releases: Sequence[CustodianRelease], recording: Recording, session: SessionKey
+) -> FileKey:
+    """Open each custodian's share of ``recording`` and combine them (header MAC checked)."""
+    shares: list[Share] = []
+    rid = recording.metadata.recording_id
+    for rel in releases:
+        sealed = rel.sealed.get(rid)
+        if sealed is None:
+            continue
+        shares.append(
+            open_released_share(sealed, session, recording.metadata, release_id=rel.release_id)
+        )
+    if not shares:
+        raise ShareError(f"no custodian released a share of {rid}")
+    return combine_file_key(shares, recording.header)
+
+
+def decrypt_recording(
+    releases: Sequence[CustodianRelease],
+    recording: Recording,
+    session: SessionKey,
+    payload: BinaryIO,
+    out: BinaryIO,
+) -> None:
+    """Recover the file key from the releases and decrypt the payload into ``out``."""
+    decrypt_payload(recover_file_key(releases, recording, session), payload, out)

@@ -1,0 +1,601 @@
+"""`make demo`: the whole camvault story with the real programs, step by step.
+
+Everything runs on embedded defaults (SQLite, local blob directory) in a temporary
+directory, as real processes on free local ports: the storage service, three key custodians
+(threshold 2) delivering their access notices to the storage inbox, a camera agent on an
+ffmpeg test pattern and an alarm panel. The customer, the ARC operator and the technician
+use the `camvault` CLI exactly as docs/USAGE.md shows; each command is printed with its
+output. Every step checks what it claims (exit status, refusal reason, decrypted bytes,
+playable video) and the demo exits non-zero as soon as one does not behave as described.
+
+Short settings keep it under two minutes: the storage service's alarm access period is
+ACCESS_PERIOD_S seconds (the custodians' own period is 60 s, their minimum), consents are
+approved for 60 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from common.time import now_ms
+from crypto.ed25519 import Ed25519SigningKey
+
+console = Console(highlight=False)
+
+ACCESS_PERIOD_S = 25  # storage service: alarm access period from the trigger time
+CUSTODIAN_PERIOD_S = 60  # custodians: their own access period (60 s is their minimum)
+CONSENT_VALID_S = 60
+SITE, CAMERA, PANEL = "home-1", "cam-1", "panel-1"
+OPERATOR, TECHNICIAN = "op-7", "tech-3"
+MAX_SHOWN_LINES = 40
+
+STEPS = (
+    "1. Site setup",
+    "2. Camera uploads",
+    "3. Customer lists and decrypts",
+    "4. Operator without an alarm",
+    "5. Panel raises an alarm",
+    "6. Operator sees pre-alarm and live video",
+    "7. Access period closes",
+    "8. Technician and consent",
+    "9. Customer audits the logs",
+    "10. Export opens with the standard age tool",
+)
+FINISHED = "story finished: every step behaved as described"
+
+
+class StoryError(Exception):
+    """A step did not behave as described."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def camvault_exe() -> str:
+    local = Path(sys.executable).parent / "camvault"
+    found = str(local) if local.exists() else shutil.which("camvault")
+    if found is None:
+        raise StoryError("the `camvault` command is not installed (make venv)")
+    return found
+
+
+def require_tool(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise StoryError(f"`{name}` is not installed: {hint}")
+    return path
+
+
+def step(index: int, detail: str) -> None:
+    console.print()
+    console.rule(f"[bold cyan]{STEPS[index - 1]}[/bold cyan]", align="left")
+    console.print(f"  [italic]{detail}[/italic]")
+
+
+def ok(msg: str) -> None:
+    console.print(f"  [green]✓[/green] {msg}")
+
+
+def check(cond: bool, what: str, output: str = "") -> None:
+    if not cond:
+        raise StoryError(what + (f"\n--- output ---\n{output}" if output else ""))
+    ok(what)
+
+
+def show_output(text: str) -> None:
+    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    for line in lines[:MAX_SHOWN_LINES]:
+        console.print(f"    {line}", style="dim", markup=False, soft_wrap=True)
+    if len(lines) > MAX_SHOWN_LINES:
+        console.print(f"    ... {len(lines) - MAX_SHOWN_LINES} more line(s)", style="dim")
+
+
+class Story:
+    """The processes and the temporary directory of one run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.exe = camvault_exe()
+        self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        self.arc = Ed25519SigningKey.generate()
+        self.storage_url = ""
+        self.custodian_urls: list[str] = []
+        self.camera: subprocess.Popen[bytes] | None = None
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = self.workdir / "logs" / f"{name}.log"
+        log.parent.mkdir(exist_ok=True)
+        with log.open("ab") as fh:
+            proc = subprocess.Popen(
+                [self.exe, *args],
+                cwd=self.workdir,
+                env={**os.environ, **env},
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: killed as a whole
+            )
+        self.procs.append((name, proc, log))
+        return proc
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def stop_all(self) -> None:
+        for _, proc, _ in reversed(self.procs):
+            self.stop(proc)
+
+    def log_tails(self, lines: int = 15) -> None:
+        for name, _, log in self.procs:
+            with contextlib.suppress(OSError):
+                tail = log.read_text(errors="replace").splitlines()[-lines:]
+                if tail:
+                    console.print(f"[bold]--- {name} log (last {len(tail)} lines)[/bold]")
+                    for line in tail:
+                        console.print(f"    {line}", markup=False, style="dim")
+
+    def wait_ready(self, name: str, url: str, timeout: float = 60.0) -> None:
+        proc = next(p for n, p, _ in self.procs if n == name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise StoryError(f"{name} exited with code {proc.returncode} before being ready")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise StoryError(f"{name} not ready after {timeout:.0f} s")
+
+    def start_services(self) -> None:
+        arc_pub = self.arc.public_key.to_text()
+        port = free_port()
+        self.storage_url = f"http://127.0.0.1:{port}"
+        self.spawn(
+            "storage",
+            ["serve", "storage", "--host", "127.0.0.1", "--port", str(port)],
+            {
+                "CAMVAULT_DATA_DIR": str(self.workdir / "storage"),
+                "CAMVAULT_PUBLIC_URL": self.storage_url,
+                "CAMVAULT_AUTO_MIGRATE": "true",
+                "CAMVAULT_ARC_PUBLIC_KEY": arc_pub,
+                "CAMVAULT_ALARM_ACCESS_PERIOD_S": str(ACCESS_PERIOD_S),
+                "CAMVAULT_SSE_POLL_INTERVAL_S": "0.2",
+                "CAMVAULT_SSE_KEEPALIVE_S": "1",
+                "CAMVAULT_LOG_LEVEL": "WARNING",
+            },
+        )
+        for i in (1, 2, 3):
+            cport = free_port()
+            self.custodian_urls.append(f"http://127.0.0.1:{cport}")
+            self.spawn(
+                f"custodian-c{i}",
+                [
+                    "serve",
+                    "escrow",
+                    "--id",
+                    f"c{i}",
+                    "--port",
+                    str(cport),
+                    "--data-dir",
+                    str(self.workdir / f"escrow-c{i}"),
+                ],
+                {
+                    "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc_pub,
+                    "CAMVAULT_ESCROW_NOTIFY_URL": self.storage_url + "/v1/notices",
+                    "CAMVAULT_ESCROW_NOTIFY_INTERVAL_S": "0.2",
+                    "CAMVAULT_ESCROW_ACCESS_PERIOD_S": str(CUSTODIAN_PERIOD_S),
+                    "CAMVAULT_ESCROW_CRYPTO_WORKERS": "0",
+                    "CAMVAULT_ESCROW_PUBLIC_AUTHORITY": f"127.0.0.1:{cport}",
+                    "CAMVAULT_ESCROW_LOG_LEVEL": "WARNING",
+                },
+            )
+        self.wait_ready("storage", self.storage_url + "/readyz")
+        for i, url in enumerate(self.custodian_urls, 1):
+            self.wait_ready(f"custodian-c{i}", url + "/healthz")
+
+    # --- the CLI -------------------------------------------------------------------------
+
+    def cli(
+        self,
+        who: str,
+        *args: str,
+        code: int = 0,
+        quiet: bool = False,
+        timeout: float = 120.0,
+    ) -> str:
+        """Run `camvault <args>` as ``who`` (customer, op-7, tech-3 or a device); show the
+        command and its output; require exit status ``code``."""
+        env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+        env["CAMVAULT_CUSTOMER_DIR"] = str(self.workdir / "customer")
+        env["CAMVAULT_OPERATOR_DIR"] = str(self.workdir / who)
+        if not quiet:
+            console.print(f"  [bold]{who}[/bold] $ camvault {' '.join(args)}", soft_wrap=True)
+        try:
+            proc = subprocess.run(
+                [self.exe, *args],
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise StoryError(
+                f"`camvault {' '.join(args)}` still running after {timeout:.0f} s"
+            ) from None
+        out = proc.stdout + proc.stderr
+        if not quiet:
+            show_output(out)
+        if proc.returncode != code:
+            raise StoryError(
+                f"`camvault {' '.join(args)}` exited {proc.returncode}, expected {code}:\n{out}"
+            )
+        return out
+
+
+def frames(path: Path) -> int:
+    """Video frames ffprobe decodes from ``path`` (0 if it is not playable video)."""
+    ffprobe = require_tool("ffprobe", "apt-get install ffmpeg (scripts/install-tools.sh camera)")
+    proc = subprocess.run(
+        [
+            ffprobe,
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        return int(proc.stdout.split()[0])
+    except (IndexError, ValueError):
+        return 0
+
+
+def wait_for(what: str, cond: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise StoryError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def segment_rows(listing: str) -> list[str]:
+    return [line for line in listing.splitlines() if f" {CAMERA} " in f" {line} "]
+
+
+def tell(s: Story) -> None:
+    age_exe = require_tool("age", "run `bash scripts/install-tools.sh age`")
+    require_tool("ffmpeg", "run `bash scripts/install-tools.sh camera`")
+    require_tool("ffprobe", "run `bash scripts/install-tools.sh camera`")
+    w = s.workdir
+
+    # 1 ------------------------------------------------------------------------------------
+    step(1, "storage service, three custodians (t = 2), customer keys, site, devices, ARC staff")
+    s.start_services()
+    ok(f"storage service at {s.storage_url} (SQLite + local blob directory)")
+    for i, url in enumerate(s.custodian_urls, 1):
+        ok(f"custodian c{i} at {url} (its own keys, log and SQLite)")
+    s.cli("customer", "customer", "init")
+    create = ["customer", "site", "create", "--site-id", SITE, "--storage", s.storage_url]
+    for url in s.custodian_urls:
+        create += ["--custodian", url]
+    out = s.cli("customer", *create, "--threshold", "2")
+    cam_key = s.cli("camera", "camera", "keygen", "-o", "cam-1.key").strip()
+    panel_key = s.cli("panel", "panel", "keygen", "-o", "panel.key").strip()
+    s.cli(
+        "customer",
+        *["customer", "enroll-camera", CAMERA, "--device-key", cam_key, "--model", "garden-cam"],
+        *["--pre-alarm", "6", "--post-alarm", "30"],
+    )
+    s.cli("customer", "customer", "enroll-panel", PANEL, "--device-key", panel_key)
+    (w / "arc.key").write_text(s.arc.to_text() + "\n")
+    (w / "arc.key").chmod(0o600)
+    for who, role in ((OPERATOR, "operator"), (TECHNICIAN, "technician")):
+        init = ["operator", "init", "--id", who, "--role", role, "--storage", s.storage_url]
+        for url in s.custodian_urls:
+            init += ["--custodian", url]
+        s.cli(who, *init)
+        out = s.cli(who, "operator", "register", "--arc-key", "arc.key")
+        check(out.count("registered at") == 4, f"{who} registered with storage + 3 custodians", out)
+
+    # 2 ------------------------------------------------------------------------------------
+    step(2, "the camera agent cuts an ffmpeg test pattern into 2-second segments")
+    cam_start = now_ms()
+    cam_args = ["camera", "run", "--url", s.storage_url, "--site", SITE, "--camera", CAMERA]
+    cam_args += ["--key", "cam-1.key", "--state-dir", "cam-1-state", "--source", "testsrc"]
+    cam_args += ["--detector", "none"]
+    console.print(f"  [bold]camera[/bold] $ camvault {' '.join(cam_args)} &", soft_wrap=True)
+    s.camera = s.spawn("camera", cam_args, {})
+
+    def uploaded(n: int) -> Callable[[], bool]:
+        def cond() -> bool:
+            if s.camera is not None and s.camera.poll() is not None:
+                raise StoryError(f"the camera agent exited with code {s.camera.returncode}")
+            return len(segment_rows(s.cli("customer", "customer", "list", quiet=True))) >= n
+
+        return cond
+
+    wait_for("3 uploaded segments", uploaded(3), 60)
+    ok("segments sealed to the customer + 3 custodian stanzas, signed manifest chain, uploaded")
+
+    # 3 ------------------------------------------------------------------------------------
+    step(3, "the customer lists, decrypts locally, and verifies the camera's chain")
+    out = s.cli("customer", "customer", "list")
+    check(len(segment_rows(out)) >= 3, "the timeline lists the camera's segments", out)
+    out = s.cli("customer", "customer", "download", "--out", "clips", "--join")
+    parts = sorted((w / "clips" / CAMERA).glob("*.ts"))
+    joined = frames(w / "clips" / f"{CAMERA}.ts")
+    check(
+        len(parts) >= 3 and joined > 0 and joined == sum(frames(p) for p in parts),
+        f"{len(parts)} segments decrypted; clips/{CAMERA}.ts plays: {joined} video frames",
+        out,
+    )
+    out = s.cli("customer", "customer", "verify")
+    check("intact" in out, "manifest chain intact (signatures, hashes, no gaps)", out)
+
+    # 4 ------------------------------------------------------------------------------------
+    step(4, "the ARC operator tries to read the site with no alarm")
+    out = s.cli(OPERATOR, "operator", "release", "--site", SITE, "--out", "nope", code=1)
+    check("no_justification" in out, "refused: no_justification (no open alarm, no consent)", out)
+    check(not (w / "nope").exists(), "nothing written", out)
+
+    # 5 ------------------------------------------------------------------------------------
+    step(5, "the alarm panel signs an AlarmEvent and posts it")
+    trigger_ms = now_ms()
+    out = s.cli(
+        "panel",
+        *["panel", "trigger", "--url", s.storage_url, "--site", SITE, "--panel", PANEL],
+        *["--key", "panel.key", "--state", "panel-state.json"],
+    )
+    alarm_id = str(json.loads(out.strip().splitlines()[-1])["alarm_id"])
+    out = s.cli(OPERATOR, "operator", "alarms")
+    check(alarm_id in out and SITE in out, f"alarm {alarm_id} is in the ARC queue", out)
+
+    # 6 ------------------------------------------------------------------------------------
+    step(6, "pre-alarm recordings first, then the live feed while the access period is open")
+    live_args = ["operator", "live", alarm_id, "--out", "arc-live"]
+    # Follow the feed until shortly before the access period ends: a segment the feed
+    # announces just before the end would be refused mid-release (exit status 1).
+    follow_s = (trigger_ms + ACCESS_PERIOD_S * 1000 - now_ms()) / 1000 - 4
+    if follow_s < 5:
+        raise StoryError(f"too slow: only {follow_s:.1f} s of the access period left")
+    live_args += ["--timeout", f"{follow_s:.0f}"]
+    console.print(f"  [bold]{OPERATOR}[/bold] $ camvault {' '.join(live_args)} &", soft_wrap=True)
+    live_env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "CAMVAULT_OPERATOR_DIR": str(w / OPERATOR),
+    }
+    live = subprocess.Popen(
+        [s.exe, *live_args],
+        cwd=w,
+        env=live_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        s.cli(OPERATOR, "operator", "ack", alarm_id)
+        out = s.cli(OPERATOR, "operator", "release", "--alarm", alarm_id, "--out", "arc")
+        pre = [line for line in out.splitlines() if line.strip().startswith("pre-alarm")]
+        played = [frames(p) for p in sorted((w / "arc" / CAMERA).glob("*.ts"))]
+        check(
+            bool(pre) and bool(played) and all(n > 0 for n in played),
+            f"{len(pre)} pre-alarm segment(s) released by 2 of 3 custodians, decrypted, playable",
+            out,
+        )
+        console.print(f"  [dim](the live view follows the feed for {follow_s:.0f} s)[/dim]")
+        live_out, _ = live.communicate(timeout=ACCESS_PERIOD_S + 60)
+    finally:
+        if live.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(live.pid, signal.SIGKILL)
+            live.wait(5)
+    show_output(live_out)
+    if live.returncode != 0:
+        raise StoryError(f"operator live exited {live.returncode}:\n{live_out}")
+    live_lines = [line for line in live_out.splitlines() if "(live, " in line]
+    fresh = [line for line in live_lines if "(live, live)" in line]
+    live_file = w / "arc-live" / f"{CAMERA}-live.ts"
+    live_frames = frames(live_file) if live_file.exists() else 0
+    latency = fresh[-1].rsplit("latency", 1)[1].strip() if fresh else "-"
+    check(
+        bool(live_lines) and live_frames > 0,
+        f"{len(live_lines)} live-mode segment(s) decrypted from the feed ({len(fresh)} arrived "
+        f"while following, last latency {latency}); arc-live/{CAMERA}-live.ts plays: "
+        f"{live_frames} video frames",
+        live_out,
+    )
+
+    # 7 ------------------------------------------------------------------------------------
+    step(7, f"the storage service's access period ({ACCESS_PERIOD_S} s from the trigger) ends")
+    wait_for(
+        "the end of the access period",
+        lambda: now_ms() > trigger_ms + ACCESS_PERIOD_S * 1000 + 500,
+        ACCESS_PERIOD_S + 5,
+    )
+    out = s.cli(OPERATOR, "operator", "alarms")
+    row = next((line for line in out.splitlines() if alarm_id in line), "")
+    check(row.rstrip(" │|").endswith("no"), "the ARC queue shows the access closed", out)
+    out = s.cli(OPERATOR, "operator", "release", "--alarm", alarm_id, "--out", "late", code=1)
+    check("no_justification" in out, "the operator is refused again: no_justification", out)
+    s.stop(s.camera)
+    ok("camera agent stopped (SIGTERM: finishes its upload queue)")
+
+    # 8 ------------------------------------------------------------------------------------
+    step(8, "a technician asks for consent; the customer approves, then revokes")
+    out = s.cli(
+        TECHNICIAN,
+        *["operator", "consent", "request", "--site", SITE, "--camera", CAMERA],
+        *["--from", str(cam_start - 5_000), "--to", str(trigger_ms - 1)],
+        *["--duration", str(CONSENT_VALID_S), "--reason", "camera 1 loses focus at night"],
+    )
+    request_id = out.split()[2].rstrip(":")
+    check("pending" in out, f"consent request {request_id} pending", out)
+    out = s.cli(TECHNICIAN, "operator", "release", "--site", SITE, "--out", "nope", code=1)
+    check("no_justification" in out, "before the customer answers: no_justification", out)
+    out = s.cli("customer", "customer", "consent", "requests", "--pending")
+    check(request_id in out, "the customer sees the request and its reason", out)
+    out = s.cli(
+        "customer",
+        "customer",
+        "consent",
+        "approve",
+        request_id,
+        "--valid-for",
+        str(CONSENT_VALID_S),
+    )
+    consent_id = out.split()[1]
+    check(TECHNICIAN in out, f"consent {consent_id} signed for {TECHNICIAN}", out)
+    out = s.cli(TECHNICIAN, "operator", "release", "--consent", consent_id, "--out", "maint")
+    done = sorted((w / "maint" / CAMERA).glob("*.ts"))
+    check(
+        bool(done) and all(frames(p) > 0 for p in done),
+        f"with the consent: {len(done)} recording(s) of the consented range decrypted",
+        out,
+    )
+    out = s.cli("customer", "customer", "consent", "revoke", consent_id)
+    check(out.count("custodian c") == 3, "revocation sent to storage and all 3 custodians", out)
+    out = s.cli(
+        TECHNICIAN, "operator", "release", "--consent", consent_id, "--out", "revoked", code=1
+    )
+    check("no_justification" in out, "after the revocation: refused (no_justification)", out)
+
+    # 9 ------------------------------------------------------------------------------------
+    step(9, "every custodian log verified; every access listed with who, when and why")
+    time.sleep(1.0)  # notices are delivered every 0.2 s
+    out = s.cli("customer", "customer", "audit")
+    check(out.count("log verified") == 3, "3 custodian logs verified (checkpoints, proofs)", out)
+    check(
+        OPERATOR in out and "alarm-verification" in out and f"of {PANEL}" in out,
+        f"the ARC operator's alarm accesses are listed ({OPERATOR}, alarm-verification)",
+        out,
+    )
+    check(
+        TECHNICIAN in out and "maintenance" in out and f"consent {consent_id}" in out,
+        f"the technician's consented accesses are listed ({TECHNICIAN}, maintenance)",
+        out,
+    )
+    rows = [line for line in out.splitlines() if "│ released" in line or "│ refused" in line]
+    by_op = sum(f"│ {OPERATOR} " in line for line in rows)
+    by_tech = sum(f"│ {TECHNICIAN} " in line for line in rows)
+    check(
+        by_op > 0 and by_tech > 0 and by_op + by_tech == len(rows),
+        f"{len(rows)} logged accesses over the 3 logs: {by_op} by {OPERATOR} under the alarm, "
+        f"{by_tech} by {TECHNICIAN} under the consent, none by anyone else",
+        out,
+    )
+
+    # 10 -----------------------------------------------------------------------------------
+    step(10, "exported recordings are standard age files")
+    rid = parts[0].stem
+    out = s.cli(
+        "customer",
+        *["customer", "export", "--out", "export", "--camera", CAMERA, "--recording", rid],
+    )
+    exported = w / "export" / CAMERA / f"{rid}.age"
+    check(exported.exists(), f"export/{CAMERA}/{rid}.age written", out)
+    identity = w / "customer" / "identity.txt"
+    console.print(
+        f"  [bold]customer[/bold] $ age -d -i customer/identity.txt -o {rid}.ts "
+        f"export/{CAMERA}/{rid}.age",
+        soft_wrap=True,
+    )
+    proc = subprocess.run(
+        [age_exe, "-d", "-i", str(identity), "-o", str(w / f"{rid}.ts"), str(exported)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StoryError(f"age -d failed: {proc.stderr}")
+    same = (w / f"{rid}.ts").read_bytes() == parts[0].read_bytes()
+    n = frames(w / f"{rid}.ts")
+    check(same and n > 0, f"age decrypts it: same bytes as the download, {n} video frames")
+
+
+@contextlib.contextmanager
+def story_dir() -> Iterator[Path]:
+    keep = os.environ.get("CAMVAULT_STORY_KEEP")
+    path = Path(tempfile.mkdtemp(prefix="camvault-story-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            console.print(f"[dim]kept {path}[/dim]")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: processes, temp dir
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminated)
+    started = time.monotonic()
+    console.rule("[bold]camvault: the whole story, with the real programs[/bold]")
+    with story_dir() as workdir:
+        story: Story | None = None
+        try:
+            story = Story(workdir)
+            tell(story)
+        except StoryError as exc:
+            console.print("\n[bold red]story FAILED:[/bold red]")
+            console.print(str(exc), markup=False)
+            if story is not None:
+                story.log_tails()
+            return 1
+        except KeyboardInterrupt:
+            console.print("\n[bold red]interrupted[/bold red]")
+            return 130
+        finally:
+            if story is not None:
+                story.stop_all()
+    console.print()
+    console.rule(f"[bold green]{FINISHED}[/bold green] ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
