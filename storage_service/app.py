@@ -20,7 +20,8 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from storage_service import logs
+from storage_service.api.errors import install_error_handlers
+from storage_service.api.middleware import AccessLog, BodyLimit
 from storage_service.api.routes import (
     alarms,
     arc_recordings,
@@ -36,15 +37,14 @@ from storage_service.api.routes import (
     uploads,
 )
 from storage_service.blobstore import BlobStore, S3BlobStore, open_blobstore
+from storage_service.core import logs
+from storage_service.core.metrics import SWEEPS
+from storage_service.core.settings import Settings
+from storage_service.core.signals import CommitSignal
 from storage_service.db.engine import make_engine
-from storage_service.errors import install_error_handlers
-from storage_service.metrics import SWEEPS
-from storage_service.middleware import AccessLog, BodyLimit
-from storage_service.schema import ensure_schema
+from storage_service.db.migrate import ensure_schema
+from storage_service.db.sqlite import enable_secure_delete
 from storage_service.services.sweeper import sweep_once
-from storage_service.settings import Settings
-from storage_service.signals import CommitSignal
-from storage_service.sqlite import enable_secure_delete
 
 log = logging.getLogger("camvault.storage")
 

@@ -7,10 +7,10 @@ import logging
 
 import uvicorn
 
-from storage_service import logs
+from storage_service.core import logs
+from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine
-from storage_service.schema import ensure_schema
-from storage_service.settings import Settings
+from storage_service.db.migrate import ensure_schema
 
 log = logging.getLogger("camvault.storage")
 

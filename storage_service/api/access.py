@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from fastapi import Depends
 
-from storage_service.auth import SignedPrincipal
-from storage_service.errors import ApiError
+from storage_service.api.auth import SignedPrincipal
+from storage_service.core.errors import ApiError, Reason
 
 
 def site_scope(site_id: str, principal: SignedPrincipal) -> None:
     if principal.kind == "operator":
         return
     if principal.site_id != site_id:
-        raise ApiError("wrong_site", "this key belongs to another site")
+        raise ApiError(Reason.WRONG_SITE, "this key belongs to another site")
 
 
 SiteScope = Depends(site_scope)

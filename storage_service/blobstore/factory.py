@@ -5,7 +5,7 @@ from __future__ import annotations
 from storage_service.blobstore.base import BlobStore
 from storage_service.blobstore.local import LocalBlobStore
 from storage_service.blobstore.s3 import S3BlobStore
-from storage_service.settings import Settings, get_settings
+from storage_service.core.settings import Settings, get_settings
 
 
 def open_blobstore(

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from botocore.response import StreamingBody
     from mypy_boto3_s3.client import S3Client
 
-    from storage_service.settings import Settings
+    from storage_service.core.settings import Settings
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 SHA256_METADATA = "sha256"  # sent as x-amz-meta-sha256

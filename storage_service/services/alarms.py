@@ -31,19 +31,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import AlarmCancel, AlarmEvent, DeviceKind, verify
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.settings import Settings
+from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Alarm, Device, PanelCounter
-from storage_service.errors import ApiError
-from storage_service.schemas_arc import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
+from storage_service.schemas import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
 from storage_service.services.arc_access import ACTIVE_STATES, active_alarms, alarm_access_open
 from storage_service.services.inbox import add_item
 from storage_service.services.sites import get_site, pinned_site_keys
-from storage_service.settings import Settings
-from storage_service.statements import parse_statement, statement_json
 
 _CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9a-f]{32})")
 
@@ -74,7 +74,7 @@ def alarm_out(a: Alarm, now: int) -> AlarmOut:
 def _panel(s: Session, site_id: str, device_id: str) -> Device:
     dev = s.get(Device, (site_id, device_id))
     if dev is None or dev.kind != DeviceKind.PANEL.value:
-        raise ApiError("wrong_principal", "only an enrolled panel of this site posts alarms")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "only an enrolled panel of this site posts alarms")
     return dev
 
 
@@ -87,11 +87,11 @@ def intake(
     signed = parse_statement(event, "event")
     claimed = signed.unverified_statement
     if not isinstance(claimed, AlarmEvent):
-        raise ApiError("statement_invalid", f"event: is a {signed.statement_type}")
+        raise ApiError(Reason.STATEMENT_INVALID, f"event: is a {signed.statement_type}")
     if claimed.site_id != site_id:
-        raise ApiError("wrong_site", "the alarm event is for another site")
+        raise ApiError(Reason.WRONG_SITE, "the alarm event is for another site")
     if claimed.panel_id != panel_id:
-        raise ApiError("wrong_principal", "the alarm event names another panel")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "the alarm event names another panel")
     data = signed.encode()
     now = now_ms()
     with session_scope(engine) as s:
@@ -100,9 +100,9 @@ def intake(
         try:
             ev = verify(signed, Ed25519PublicKey.from_text(panel.device_key), AlarmEvent)
         except SignatureError as exc:
-            raise ApiError("statement_signature_invalid", f"event: {exc}") from None
+            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"event: {exc}") from None
         except StatementError as exc:  # pragma: no cover - type checked above
-            raise ApiError("alarm_invalid", f"event: {exc}") from None
+            raise ApiError(Reason.ALARM_INVALID, f"event: {exc}") from None
         existing = s.exec(
             select(Alarm).where(
                 col(Alarm.site_id) == site_id,
@@ -113,12 +113,12 @@ def intake(
         if existing is not None:
             if hmac.compare_digest(existing.event, data):
                 return alarm_out(existing, now), False
-            raise ApiError("alarm_conflict", "another event with this event id is stored")
+            raise ApiError(Reason.ALARM_CONFLICT, "another event with this event id is stored")
         if ev.triggered_at_ms > now + settings.clock_skew_s * 1000:
-            raise ApiError("alarm_not_fresh", "the alarm's trigger time is in the future")
+            raise ApiError(Reason.ALARM_NOT_FRESH, "the alarm's trigger time is in the future")
         if ev.triggered_at_ms < now - settings.alarm_max_age_s * 1000:
             raise ApiError(
-                "alarm_not_fresh",
+                Reason.ALARM_NOT_FRESH,
                 f"the alarm was triggered more than {settings.alarm_max_age_s} s ago",
             )
         _advance_counter(s, site_id, panel_id, ev.counter)
@@ -139,7 +139,7 @@ def intake(
         try:
             s.flush()
         except IntegrityError:
-            raise ApiError("alarm_conflict", "this event was stored concurrently") from None
+            raise ApiError(Reason.ALARM_CONFLICT, "this event was stored concurrently") from None
         notice = {
             "alarm_id": alarm.id,
             "panel_id": panel_id,
@@ -165,7 +165,7 @@ def _advance_counter(s: Session, site_id: str, panel_id: str, counter: int) -> N
             s.flush()
         except IntegrityError:
             raise ApiError(
-                "counter_not_increasing", "a concurrent event advanced the counter"
+                Reason.COUNTER_NOT_INCREASING, "a concurrent event advanced the counter"
             ) from None
         return
     result = s.execute(
@@ -179,7 +179,7 @@ def _advance_counter(s: Session, site_id: str, panel_id: str, counter: int) -> N
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise ApiError(
-            "counter_not_increasing",
+            Reason.COUNTER_NOT_INCREASING,
             f"counter {counter} is not above the panel's last counter {row.last_counter}",
             details={"last_counter": row.last_counter},
         )
@@ -188,7 +188,7 @@ def _advance_counter(s: Session, site_id: str, panel_id: str, counter: int) -> N
 def _get(s: Session, alarm_id: str) -> Alarm:
     a = s.get(Alarm, alarm_id)
     if a is None:
-        raise ApiError("alarm_not_found", "no such alarm")
+        raise ApiError(Reason.ALARM_NOT_FOUND, "no such alarm")
     return a
 
 
@@ -205,10 +205,10 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_cursor", "cursor is not one this service returned") from None
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
     m = _CURSOR_RE.fullmatch(text)
     if m is None:
-        raise ApiError("invalid_cursor", "cursor is not one this service returned")
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
     return int(m.group(1)), m.group(2)
 
 
@@ -255,7 +255,7 @@ def acknowledge(engine: Engine, alarm_id: str, operator_id: str) -> AlarmOut:
         if a.state == "acknowledged":
             return alarm_out(a, now)
         if a.state != "open":
-            raise ApiError("alarm_state_conflict", f"cannot acknowledge a {a.state} alarm")
+            raise ApiError(Reason.ALARM_STATE_CONFLICT, f"cannot acknowledge a {a.state} alarm")
         _transition(s, a, "open", acknowledged_ms=now, acknowledged_by=operator_id)
         s.refresh(a)
         return alarm_out(a, now)
@@ -269,7 +269,8 @@ def close(engine: Engine, alarm_id: str, operator_id: str) -> AlarmOut:
             return alarm_out(a, now)
         if a.state != "acknowledged":
             raise ApiError(
-                "alarm_state_conflict", f"cannot close a {a.state} alarm (acknowledge it first)"
+                Reason.ALARM_STATE_CONFLICT,
+                f"cannot close a {a.state} alarm (acknowledge it first)",
             )
         _transition(s, a, "acknowledged", closed_ms=now, closed_by=operator_id)
         s.refresh(a)
@@ -286,7 +287,7 @@ def _transition(s: Session, a: Alarm, expected: str, **values: Any) -> None:
         .values(state=new, **values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise ApiError("alarm_state_conflict", "the alarm changed concurrently; read it again")
+        raise ApiError(Reason.ALARM_STATE_CONFLICT, "the alarm changed concurrently; read it again")
 
 
 def cancel(engine: Engine, site_id: str, cancel_json: dict[str, Any]) -> AlarmOut:
@@ -298,11 +299,11 @@ def cancel(engine: Engine, site_id: str, cancel_json: dict[str, Any]) -> AlarmOu
         try:
             c = verify(signed, pinned_site_keys(site).customer_key, AlarmCancel)
         except SignatureError as exc:
-            raise ApiError("statement_signature_invalid", f"cancel: {exc}") from None
+            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"cancel: {exc}") from None
         except StatementError as exc:
-            raise ApiError("statement_invalid", f"cancel: {exc}") from None
+            raise ApiError(Reason.STATEMENT_INVALID, f"cancel: {exc}") from None
         if c.site_id != site_id:
-            raise ApiError("wrong_site", "the cancel is for another site")
+            raise ApiError(Reason.WRONG_SITE, "the cancel is for another site")
         a = s.exec(
             select(Alarm).where(
                 col(Alarm.site_id) == site_id,
@@ -311,12 +312,14 @@ def cancel(engine: Engine, site_id: str, cancel_json: dict[str, Any]) -> AlarmOu
             )
         ).first()
         if a is None:
-            raise ApiError("alarm_not_found", "no alarm of this site has that panel and event id")
+            raise ApiError(
+                Reason.ALARM_NOT_FOUND, "no alarm of this site has that panel and event id"
+            )
         now = now_ms()
         if a.state == "cancelled":
             return alarm_out(a, now)
         if a.state not in ACTIVE_STATES:
-            raise ApiError("alarm_state_conflict", f"cannot cancel a {a.state} alarm")
+            raise ApiError(Reason.ALARM_STATE_CONFLICT, f"cannot cancel a {a.state} alarm")
         _transition(s, a, a.state, cancelled_ms=now, cancel=data)
         s.refresh(a)
         return alarm_out(a, now)

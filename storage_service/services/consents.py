@@ -23,13 +23,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import Consent, DeviceKind, Revocation, SignedStatement, verify
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.settings import Settings
+from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import ConsentRequest, Device, Operator, Site, StoredConsent
-from storage_service.errors import ApiError
-from storage_service.schemas_arc import (
+from storage_service.schemas import (
     ConsentOut,
     ConsentRefusalIn,
     ConsentRequestIn,
@@ -37,8 +39,6 @@ from storage_service.schemas_arc import (
 )
 from storage_service.services.inbox import add_item
 from storage_service.services.sites import get_site, pinned_site_keys
-from storage_service.settings import Settings
-from storage_service.statements import parse_statement, statement_json
 
 
 def request_out(r: ConsentRequest) -> ConsentRequestOut:
@@ -76,7 +76,7 @@ def consent_out(c: StoredConsent) -> ConsentOut:
     )
 
 
-def _cameras(s: Session, site_id: str, cameras: list[str] | tuple[str, ...], code: str) -> None:
+def _cameras(s: Session, site_id: str, cameras: list[str] | tuple[str, ...], code: Reason) -> None:
     for camera_id in cameras:
         dev = s.get(Device, (site_id, camera_id))
         if dev is None or dev.kind != DeviceKind.CAMERA.value:
@@ -87,13 +87,13 @@ def create_request(
     engine: Engine, site_id: str, operator_id: str, body: ConsentRequestIn
 ) -> ConsentRequestOut:
     if body.recordings_to_ms < body.recordings_from_ms:
-        raise ApiError("invalid_range", "recordings_to_ms is before recordings_from_ms")
+        raise ApiError(Reason.INVALID_RANGE, "recordings_to_ms is before recordings_from_ms")
     if len(set(body.cameras)) != len(body.cameras) or len(set(body.scope)) != len(body.scope):
-        raise ApiError("consent_invalid", "cameras and scope must not repeat")
+        raise ApiError(Reason.CONSENT_INVALID, "cameras and scope must not repeat")
     now = now_ms()
     with session_scope(engine) as s:
         get_site(s, site_id)
-        _cameras(s, site_id, body.cameras, "device_not_found")
+        _cameras(s, site_id, body.cameras, Reason.DEVICE_NOT_FOUND)
         req = ConsentRequest(
             id=uuid.uuid4().hex,
             site_id=site_id,
@@ -136,9 +136,9 @@ def _verify_customer(s: Session, site: Site, signed: SignedStatement, cls: Any, 
     try:
         return verify(signed, pinned_site_keys(site).customer_key, cls)
     except SignatureError as exc:
-        raise ApiError("statement_signature_invalid", f"{what}: {exc}") from None
+        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"{what}: {exc}") from None
     except StatementError as exc:
-        raise ApiError("statement_invalid", f"{what}: {exc}") from None
+        raise ApiError(Reason.STATEMENT_INVALID, f"{what}: {exc}") from None
 
 
 def approve(
@@ -155,36 +155,40 @@ def approve(
         site = get_site(s, site_id)
         c: Consent = _verify_customer(s, site, signed, Consent, "consent")
         if c.site_id != site_id:
-            raise ApiError("wrong_site", "the consent is for another site")
+            raise ApiError(Reason.WRONG_SITE, "the consent is for another site")
         existing = s.get(StoredConsent, (site_id, c.consent_id))
         if existing is not None:
             if hmac.compare_digest(existing.statement, data):
                 return consent_out(existing), False
-            raise ApiError("consent_conflict", "another consent with this id is stored")
+            raise ApiError(Reason.CONSENT_CONFLICT, "another consent with this id is stored")
         grantee = s.get(Operator, c.grantee_id)
         if grantee is None:
-            raise ApiError("consent_invalid", f"grantee {c.grantee_id!r} is not registered")
+            raise ApiError(Reason.CONSENT_INVALID, f"grantee {c.grantee_id!r} is not registered")
         if c.grantee_key is not None and c.grantee_key.to_text() != grantee.operator_key:
-            raise ApiError("consent_invalid", "grantee_key is not the grantee's registered key")
-        _cameras(s, site_id, c.cameras, "consent_invalid")
+            raise ApiError(
+                Reason.CONSENT_INVALID, "grantee_key is not the grantee's registered key"
+            )
+        _cameras(s, site_id, c.cameras, Reason.CONSENT_INVALID)
         validity_s = (c.not_after_ms - c.not_before_ms) / 1000
         if validity_s > settings.consent_max_validity_s:
             raise ApiError(
-                "consent_invalid",
+                Reason.CONSENT_INVALID,
                 f"validity of {validity_s:.0f} s is over the limit of "
                 f"{settings.consent_max_validity_s} s",
             )
         if c.not_after_ms <= now:
-            raise ApiError("consent_invalid", "the consent's validity is already over")
+            raise ApiError(Reason.CONSENT_INVALID, "the consent's validity is already over")
         req = None
         if request_id is not None:
             req = s.get(ConsentRequest, request_id)
             if req is None or req.site_id != site_id:
-                raise ApiError("consent_request_not_found", "no such consent request")
+                raise ApiError(Reason.CONSENT_REQUEST_NOT_FOUND, "no such consent request")
             if req.state != "pending":
-                raise ApiError("consent_request_decided", f"the request was {req.state}")
+                raise ApiError(Reason.CONSENT_REQUEST_DECIDED, f"the request was {req.state}")
             if req.operator_id != c.grantee_id:
-                raise ApiError("consent_invalid", "the grantee is not the requesting technician")
+                raise ApiError(
+                    Reason.CONSENT_INVALID, "the grantee is not the requesting technician"
+                )
             req.state, req.decided_ms, req.consent_id = "approved", now, c.consent_id
             s.add(req)
         row = StoredConsent(
@@ -201,7 +205,9 @@ def approve(
         try:
             s.flush()
         except IntegrityError:
-            raise ApiError("consent_conflict", "this consent was stored concurrently") from None
+            raise ApiError(
+                Reason.CONSENT_CONFLICT, "this consent was stored concurrently"
+            ) from None
         return consent_out(row), True
 
 
@@ -210,11 +216,11 @@ def refuse(engine: Engine, site_id: str, body: ConsentRefusalIn) -> ConsentReque
         get_site(s, site_id)
         req = s.get(ConsentRequest, body.request_id)
         if req is None or req.site_id != site_id:
-            raise ApiError("consent_request_not_found", "no such consent request")
+            raise ApiError(Reason.CONSENT_REQUEST_NOT_FOUND, "no such consent request")
         if req.state == "refused":
             return request_out(req)
         if req.state != "pending":
-            raise ApiError("consent_request_decided", f"the request was {req.state}")
+            raise ApiError(Reason.CONSENT_REQUEST_DECIDED, f"the request was {req.state}")
         req.state, req.decided_ms, req.refusal_reason = "refused", now_ms(), body.reason
         s.add(req)
         s.flush()
@@ -228,10 +234,10 @@ def revoke(engine: Engine, site_id: str, revocation_json: dict[str, Any]) -> Con
         site = get_site(s, site_id)
         r: Revocation = _verify_customer(s, site, signed, Revocation, "revocation")
         if r.site_id != site_id:
-            raise ApiError("wrong_site", "the revocation is for another site")
+            raise ApiError(Reason.WRONG_SITE, "the revocation is for another site")
         row = s.get(StoredConsent, (site_id, r.consent_id))
         if row is None:
-            raise ApiError("consent_not_found", "no consent of this site has that id")
+            raise ApiError(Reason.CONSENT_NOT_FOUND, "no consent of this site has that id")
         if row.revocation is None:
             row.revocation, row.revoked_ms = data, now_ms()
             s.add(row)

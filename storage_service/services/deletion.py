@@ -21,10 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage_service.blobstore import BlobStore, BlobStoreError
+from storage_service.core.metrics import OBJECTS_DELETED, RECORDINGS_DELETED
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Recording
-from storage_service.metrics import OBJECTS_DELETED, RECORDINGS_DELETED
-from storage_service.sqlite import purge_wal
+from storage_service.db.sqlite import purge_wal
 
 log = logging.getLogger("camvault.storage.deletion")
 

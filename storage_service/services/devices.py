@@ -8,15 +8,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import DeviceEnrollment, DeviceKind, verify
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device
-from storage_service.errors import ApiError
 from storage_service.schemas import DeviceOut
 from storage_service.services.sites import get_site, pinned_site_keys
-from storage_service.statements import parse_statement, statement_json
 
 
 def device_out(d: Device) -> DeviceOut:
@@ -43,18 +43,18 @@ def enroll(engine: Engine, site_id: str, enrollment: dict[str, Any]) -> tuple[De
         try:
             e = verify(signed, pinned.customer_key, DeviceEnrollment)
         except SignatureError as exc:
-            raise ApiError("statement_signature_invalid", f"enrollment: {exc}") from None
+            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"enrollment: {exc}") from None
         except StatementError as exc:
-            raise ApiError("device_invalid", f"enrollment: {exc}") from None
+            raise ApiError(Reason.DEVICE_INVALID, f"enrollment: {exc}") from None
         if e.site_id != site_id:
-            raise ApiError("wrong_site", "enrollment is for another site")
+            raise ApiError(Reason.WRONG_SITE, "enrollment is for another site")
         existing = s.get(Device, (site_id, e.device_id))
         if existing is not None:
             if hmac.compare_digest(existing.enrollment, data):
                 return device_out(existing), False
             if existing.kind != e.kind.value or e.issued_at_ms <= existing.issued_at_ms:
                 raise ApiError(
-                    "device_conflict",
+                    Reason.DEVICE_CONFLICT,
                     "device exists; a new enrollment must keep its kind and be issued later",
                 )
             existing.model = e.model
@@ -83,16 +83,16 @@ def enroll(engine: Engine, site_id: str, enrollment: dict[str, Any]) -> tuple[De
 def get_device(s: Session, site_id: str, device_id: str) -> Device:
     dev = s.get(Device, (site_id, device_id))
     if dev is None:
-        raise ApiError("device_not_found", f"no device {device_id!r} at this site")
+        raise ApiError(Reason.DEVICE_NOT_FOUND, f"no device {device_id!r} at this site")
     return dev
 
 
 def get_camera(s: Session, site_id: str, camera_id: str) -> Device:
     dev = get_device(s, site_id, camera_id)
     if dev.kind != DeviceKind.CAMERA.value:
-        raise ApiError("wrong_principal", f"device {camera_id!r} is not a camera")
+        raise ApiError(Reason.WRONG_PRINCIPAL, f"device {camera_id!r} is not a camera")
     if dev.revoked_ms is not None:
-        raise ApiError("device_revoked", f"camera {camera_id!r} was revoked")
+        raise ApiError(Reason.DEVICE_REVOKED, f"camera {camera_id!r} was revoked")
     return dev
 
 

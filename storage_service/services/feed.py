@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from storage_service.clock import now_ms
+from common.time import now_ms
+from storage_service.core.settings import Settings
+from storage_service.core.signals import CommitSignal
+from storage_service.core.sse import sse_comment, sse_event
 from storage_service.db.models import Alarm, Recording
 from storage_service.services.arc_access import alarm_access_open, alarm_condition, camera_profiles
 from storage_service.services.recordings import recording_out
-from storage_service.settings import Settings
-from storage_service.signals import CommitSignal
-from storage_service.sse import sse_comment, sse_event
 
 #: Commits are looked for from (last commit seen - SLACK_MS): a transaction that took a
 #: commit time earlier but committed later than the previous poll is not missed.

@@ -7,22 +7,22 @@ import binascii
 
 from crypto.errors import HeaderError
 from crypto.format import parse_header
-from storage_service.errors import ApiError
+from storage_service.core.errors import ApiError, Reason
 
 
 def decode_header(text: str, max_bytes: int) -> bytes:
     """Decode a standard-base64 age header and check its grammar (C2SP age, "Header"); its
     MAC cannot be checked here (no file key on the storage side)."""
     if len(text) > (max_bytes * 4) // 3 + 4:
-        raise ApiError("header_too_large", f"age header larger than {max_bytes} bytes")
+        raise ApiError(Reason.HEADER_TOO_LARGE, f"age header larger than {max_bytes} bytes")
     try:
         header = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError("header_malformed", "header is not standard base64") from None
+        raise ApiError(Reason.HEADER_MALFORMED, "header is not standard base64") from None
     if len(header) > max_bytes:
-        raise ApiError("header_too_large", f"age header larger than {max_bytes} bytes")
+        raise ApiError(Reason.HEADER_TOO_LARGE, f"age header larger than {max_bytes} bytes")
     try:
         parse_header(header)
     except HeaderError as exc:
-        raise ApiError("header_malformed", f"header is not an age v1 header: {exc}") from None
+        raise ApiError(Reason.HEADER_MALFORMED, f"header is not an age v1 header: {exc}") from None
     return header

@@ -23,15 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from storage_service.auth import Principal
-from storage_service.clock import now_ms
+from common.time import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.principal import Principal
+from storage_service.core.settings import Settings
+from storage_service.core.sse import sse_comment, sse_event
 from storage_service.db.engine import session_scope
 from storage_service.db.models import InboxItem
-from storage_service.errors import ApiError
-from storage_service.schemas_arc import InboxItemOut, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.schemas import InboxItemOut, InboxPage, NoticeIn, SmartAlertIn
 from storage_service.services.sites import get_site
-from storage_service.settings import Settings
-from storage_service.sse import sse_comment, sse_event
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 NOTICE_TYPE = "camvault/v1/access-notice"
@@ -66,7 +66,7 @@ def add_item(
     if existing is not None:
         if hmac.compare_digest(existing.body, body):
             return existing, False
-        raise ApiError("inbox_conflict", f"another {kind} with reference {ref!r} is stored")
+        raise ApiError(Reason.INBOX_CONFLICT, f"another {kind} with reference {ref!r} is stored")
     item = InboxItem(
         site_id=site_id, kind=kind, source=source, source_ref=ref, created_ms=now, body=body
     )
@@ -74,7 +74,7 @@ def add_item(
     try:
         s.flush()
     except IntegrityError:
-        raise ApiError("inbox_conflict", f"{kind} {ref!r} was stored concurrently") from None
+        raise ApiError(Reason.INBOX_CONFLICT, f"{kind} {ref!r} was stored concurrently") from None
     return item, True
 
 
@@ -83,15 +83,15 @@ def post_smart_alert(
 ) -> tuple[InboxItemOut, bool]:
     limit = settings.smart_alert_max_bytes
     if len(body.payload) > (limit * 4) // 3 + 4:
-        raise ApiError("payload_too_large", f"smart alert larger than {limit} bytes")
+        raise ApiError(Reason.PAYLOAD_TOO_LARGE, f"smart alert larger than {limit} bytes")
     try:
         payload = base64.b64decode(body.payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError("smart_alert_invalid", "payload is not standard base64") from None
+        raise ApiError(Reason.SMART_ALERT_INVALID, "payload is not standard base64") from None
     if len(payload) > limit:
-        raise ApiError("payload_too_large", f"smart alert larger than {limit} bytes")
+        raise ApiError(Reason.PAYLOAD_TOO_LARGE, f"smart alert larger than {limit} bytes")
     if not payload.startswith(AGE_MAGIC):
-        raise ApiError("smart_alert_invalid", "payload is not an age v1 file")
+        raise ApiError(Reason.SMART_ALERT_INVALID, "payload is not an age v1 file")
     with session_scope(engine) as s:
         get_site(s, site_id)
         item, created = add_item(
@@ -104,19 +104,19 @@ def post_notice(engine: Engine, principal: Principal, body: NoticeIn) -> tuple[I
     """An access notice from a custodian of the site, relayed as the exact text it sent (the
     customer's client checks it against that custodian's log, clients/audit.py)."""
     if principal.kind != "custodian":
-        raise ApiError("wrong_principal", "only the site's custodians deliver access notices")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "only the site's custodians deliver access notices")
     if principal.site_id != body.site_id:
-        raise ApiError("wrong_site", "this custodian key belongs to another site")
+        raise ApiError(Reason.WRONG_SITE, "this custodian key belongs to another site")
     if principal.custodian_id != body.custodian_id:
-        raise ApiError("wrong_principal", "this key belongs to another custodian")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "this key belongs to another custodian")
     try:
         notice = json.loads(body.notice)
     except ValueError:
-        raise ApiError("notice_invalid", "notice is not JSON text") from None
+        raise ApiError(Reason.NOTICE_INVALID, "notice is not JSON text") from None
     if not isinstance(notice, dict) or notice.get("type") != NOTICE_TYPE:
-        raise ApiError("notice_invalid", f"notice must be a JSON object of type {NOTICE_TYPE}")
+        raise ApiError(Reason.NOTICE_INVALID, f"notice must be a JSON object of type {NOTICE_TYPE}")
     if notice.get("site_id") != body.site_id or notice.get("custodian_id") != body.custodian_id:
-        raise ApiError("notice_invalid", "the notice names another site or custodian")
+        raise ApiError(Reason.NOTICE_INVALID, "the notice names another site or custodian")
     with session_scope(engine) as s:
         get_site(s, body.site_id)
         item, created = add_item(

@@ -7,25 +7,25 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.statements import OperatorRegistration, verify
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.settings import Settings
+from storage_service.core.statements import parse_statement
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Operator
-from storage_service.errors import ApiError
 from storage_service.schemas import OperatorOut
-from storage_service.settings import Settings
-from storage_service.statements import parse_statement
 
 
 def arc_key(settings: Settings) -> Ed25519PublicKey:
     if not settings.arc_public_key:
-        raise ApiError("not_configured", "no ARC key is configured (CAMVAULT_ARC_PUBLIC_KEY)")
+        raise ApiError(Reason.NOT_CONFIGURED, "no ARC key is configured (CAMVAULT_ARC_PUBLIC_KEY)")
     try:
         return Ed25519PublicKey.from_text(settings.arc_public_key, "CAMVAULT_ARC_PUBLIC_KEY")
     except KeyFormatError as exc:
-        raise ApiError("not_configured", str(exc)) from None
+        raise ApiError(Reason.NOT_CONFIGURED, str(exc)) from None
 
 
 def register(
@@ -37,9 +37,9 @@ def register(
     try:
         reg = verify(signed, arc_key(settings), OperatorRegistration)
     except SignatureError as exc:
-        raise ApiError("statement_signature_invalid", f"registration: {exc}") from None
+        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"registration: {exc}") from None
     except StatementError as exc:
-        raise ApiError("operator_invalid", f"registration: {exc}") from None
+        raise ApiError(Reason.OPERATOR_INVALID, f"registration: {exc}") from None
     data = signed.encode()
     out = OperatorOut(
         operator_id=reg.operator_id, role=reg.role.value, operator_key=reg.operator_key.to_text()
@@ -50,7 +50,7 @@ def register(
             if hmac.compare_digest(op.registration, data):
                 return out, False
             if reg.issued_at_ms <= op.issued_at_ms:
-                raise ApiError("operator_conflict", "a registration must be issued later")
+                raise ApiError(Reason.OPERATOR_CONFLICT, "a registration must be issued later")
             op.operator_key, op.role = reg.operator_key.to_text(), reg.role.value
             op.registration, op.issued_at_ms = data, reg.issued_at_ms
             s.add(op)

@@ -20,17 +20,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from storage_service.blobstore import BlobStore
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.settings import Settings
+from storage_service.core.statements import statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording
-from storage_service.errors import ApiError
 from storage_service.schemas import RecordingDetail, RecordingOut, RecordingPage
 from storage_service.services.deletion import shred
 from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
-from storage_service.settings import Settings
-from storage_service.statements import statement_json
 
 _CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
 STREAM_CHUNK = 1024 * 1024
@@ -77,10 +77,10 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_cursor", "cursor is not one this service returned") from None
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
     m = _CURSOR_RE.fullmatch(text)
     if m is None:
-        raise ApiError("invalid_cursor", "cursor is not one this service returned")
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -113,7 +113,7 @@ def _page(s: Session, q: Query, after: tuple[int, int] | None, limit: int) -> li
 
 def list_recordings(engine: Engine, q: Query, limit: int, cursor: str | None) -> RecordingPage:
     if q.from_ms is not None and q.to_ms is not None and q.to_ms < q.from_ms:
-        raise ApiError("invalid_range", "to_ms is before from_ms")
+        raise ApiError(Reason.INVALID_RANGE, "to_ms is before from_ms")
     after = decode_cursor(cursor) if cursor else None
     with Session(engine) as s:
         get_site(s, q.site_id)
@@ -135,7 +135,7 @@ def get_recording(s: Session, site_id: str, camera_id: str, recording_id: str) -
         )
     ).first()
     if r is None:
-        raise ApiError("recording_not_found", "no such recording")
+        raise ApiError(Reason.RECORDING_NOT_FOUND, "no such recording")
     return r
 
 
@@ -165,7 +165,7 @@ def _live(engine: Engine, site_id: str, camera_id: str, recording_id: str) -> Re
     with Session(engine) as s:
         r = get_recording(s, site_id, camera_id, recording_id)
     if r.header is None:
-        raise ApiError("recording_deleted", "this recording was deleted")
+        raise ApiError(Reason.RECORDING_DELETED, "this recording was deleted")
     return r
 
 
@@ -271,7 +271,7 @@ def replace_header(
             .values(header=header)
         )
         if written.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError("recording_deleted", "this recording was deleted")
+            raise ApiError(Reason.RECORDING_DELETED, "this recording was deleted")
     return detail(engine, store, settings, site_id, camera_id, recording_id)
 
 

@@ -11,25 +11,25 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import SignedStatement, SiteKeys, parse_signed, verify_site_keys
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device, Recording, Site, SiteSettings, Upload, utcnow
-from storage_service.errors import ApiError
+from storage_service.db.sqlite import purge_wal
 from storage_service.schemas import SiteOut
 from storage_service.services.deletion import enqueue, enqueue_recordings
-from storage_service.sqlite import purge_wal
-from storage_service.statements import parse_statement, statement_json
 
 
 def _verified(signed: SignedStatement, pinned: SiteKeys | None) -> SiteKeys:
     try:
         return verify_site_keys(signed, pinned)
     except SignatureError as exc:
-        raise ApiError("statement_signature_invalid", f"site_keys: {exc}") from None
+        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"site_keys: {exc}") from None
     except StatementError as exc:
-        raise ApiError("site_keys_invalid", f"site_keys: {exc}") from None
+        raise ApiError(Reason.SITE_KEYS_INVALID, f"site_keys: {exc}") from None
 
 
 def pinned_site_keys(site: Site) -> SiteKeys:
@@ -60,7 +60,7 @@ def create_site(
         if existing is not None:
             if hmac.compare_digest(existing.site_keys, data):
                 return site_out(existing, s.get(SiteSettings, existing.id)), False
-            raise ApiError("site_exists", f"site {keys.site_id!r} already exists")
+            raise ApiError(Reason.SITE_EXISTS, f"site {keys.site_id!r} already exists")
         site = Site(
             id=keys.site_id,
             customer_signing_key=keys.customer_key.to_text(),
@@ -74,14 +74,14 @@ def create_site(
         try:
             s.flush()
         except IntegrityError:
-            raise ApiError("site_exists", f"site {keys.site_id!r} already exists") from None
+            raise ApiError(Reason.SITE_EXISTS, f"site {keys.site_id!r} already exists") from None
         return site_out(site, row), True
 
 
 def get_site(s: Session, site_id: str) -> Site:
     site = s.get(Site, site_id)
     if site is None:
-        raise ApiError("site_not_found", f"no site {site_id!r}")
+        raise ApiError(Reason.SITE_NOT_FOUND, f"no site {site_id!r}")
     return site
 
 
@@ -110,7 +110,7 @@ def update_keys(engine: Engine, site_id: str, site_keys: dict[str, Any]) -> Site
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ApiError("site_keys_conflict", "site keys changed concurrently; retry")
+            raise ApiError(Reason.SITE_KEYS_CONFLICT, "site keys changed concurrently; retry")
         s.expire_all()
         return site_out(get_site(s, site_id), s.get(SiteSettings, site_id))
 

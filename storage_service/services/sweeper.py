@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from storage_service.blobstore import BlobStore
-from storage_service.clock import now_ms
+from storage_service.core.metrics import UPLOADS_EXPIRED
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording, RequestNonce, SiteSettings, Upload
-from storage_service.metrics import UPLOADS_EXPIRED
+from storage_service.db.sqlite import purge_wal
 from storage_service.services.deletion import drain_queue, enqueue, enqueue_recordings
 from storage_service.services.telemetry import remove_expired as remove_expired_telemetry
-from storage_service.sqlite import purge_wal
 
 log = logging.getLogger("camvault.storage.sweeper")
 DAY_MS = 86_400_000

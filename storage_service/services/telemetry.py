@@ -13,14 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage_service.clock import now_ms
+from common.time import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.settings import Settings
 from storage_service.db.engine import session_scope
 from storage_service.db.models import TelemetryReport
-from storage_service.errors import ApiError
-from storage_service.schemas_arc import TelemetryIn, TelemetryOut, TelemetryPage
+from storage_service.schemas import TelemetryIn, TelemetryOut, TelemetryPage
 from storage_service.services.devices import get_device
 from storage_service.services.sites import get_site
-from storage_service.settings import Settings
 
 _CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
 
@@ -67,10 +67,10 @@ def _decode(cursor: str) -> tuple[int, int]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError("invalid_cursor", "cursor is not one this service returned") from None
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
     m = _CURSOR_RE.fullmatch(text)
     if m is None:
-        raise ApiError("invalid_cursor", "cursor is not one this service returned")
+        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
     return int(m.group(1)), int(m.group(2))
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import Manifest, SignedStatement, manifest_hash, verify
@@ -50,18 +51,17 @@ from storage_service.blobstore import (
     UploadNotFound,
 )
 from storage_service.blobstore.base import MAX_COPY_SIZE, MAX_PART_NUMBER
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.metrics import COMMITS, COMMITTED_BYTES
+from storage_service.core.settings import Settings
+from storage_service.core.statements import parse_statement
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
-from storage_service.errors import ApiError
-from storage_service.metrics import COMMITS, COMMITTED_BYTES
 from storage_service.schemas import CommitRequest, PartURL, UploadOut, UploadRequest
 from storage_service.services.deletion import enqueue
 from storage_service.services.devices import get_camera
 from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
-from storage_service.settings import Settings
-from storage_service.statements import parse_statement
 
 DEFAULT_PART_SIZE = 64 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024**3
@@ -119,37 +119,38 @@ def request_upload(
     req: UploadRequest,
 ) -> tuple[UploadOut, bool]:
     if req.end_ms < req.start_ms:
-        raise ApiError("invalid_range", "end_ms is before start_ms")
+        raise ApiError(Reason.INVALID_RANGE, "end_ms is before start_ms")
     limit = settings.max_recording_bytes
     if not isinstance(store, LocalBlobStore):
         # commit copies the payload with one CopyObject request (at most 5 GiB)
         limit = min(limit, MAX_COPY_SIZE)
     if req.payload_size > limit:
-        raise ApiError("recording_too_large", f"payload larger than {limit} bytes")
+        raise ApiError(Reason.RECORDING_TOO_LARGE, f"payload larger than {limit} bytes")
     part_size: int | None = None
     if req.multipart:
         part_size = req.part_size or DEFAULT_PART_SIZE
         if not settings.min_part_size <= part_size <= MAX_PART_SIZE:
             raise ApiError(
-                "multipart_invalid",
+                Reason.MULTIPART_INVALID,
                 f"part_size must be {settings.min_part_size}..{MAX_PART_SIZE} bytes",
             )
         if _part_count(req.payload_size, part_size) > MAX_PART_NUMBER:
-            raise ApiError("multipart_invalid", f"more than {MAX_PART_NUMBER} parts")
+            raise ApiError(Reason.MULTIPART_INVALID, f"more than {MAX_PART_NUMBER} parts")
     elif req.part_size is not None:
-        raise ApiError("multipart_invalid", "part_size is only for multipart uploads")
+        raise ApiError(Reason.MULTIPART_INVALID, "part_size is only for multipart uploads")
     now = now_ms()
     with Session(engine) as s:
         get_camera(s, site_id, camera_id)
         rec = s.exec(_recording_query(site_id, camera_id, req.recording_id)).first()
         if rec is not None:
-            raise ApiError("recording_committed", "this recording is already committed")
+            raise ApiError(Reason.RECORDING_COMMITTED, "this recording is already committed")
         existing = s.exec(_upload_query(site_id, camera_id, req.recording_id)).first()
     if existing is not None:
         if existing.expires_ms > now:
             if not _same_request(existing, req, part_size):
                 raise ApiError(
-                    "upload_conflict", "an upload of this recording is open with other parameters"
+                    Reason.UPLOAD_CONFLICT,
+                    "an upload of this recording is open with other parameters",
                 )
             return _urls(store, existing), False
         _drop_upload(engine, existing.id, now)
@@ -180,7 +181,7 @@ def request_upload(
         if mp_id is not None:
             store.abort_multipart(key, mp_id)
         raise ApiError(
-            "upload_conflict", "another upload of this recording was just opened"
+            Reason.UPLOAD_CONFLICT, "another upload of this recording was just opened"
         ) from None
     return _urls(store, u), True
 
@@ -226,9 +227,9 @@ def _check_manifest(signed: SignedStatement, camera: Device) -> Manifest:
     try:
         return verify(signed, Ed25519PublicKey.from_text(camera.device_key), Manifest)
     except SignatureError as exc:
-        raise ApiError("statement_signature_invalid", f"manifest: {exc}") from None
+        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"manifest: {exc}") from None
     except StatementError as exc:
-        raise ApiError("statement_invalid", f"manifest: {exc}") from None
+        raise ApiError(Reason.STATEMENT_INVALID, f"manifest: {exc}") from None
 
 
 def _check_facts(m: Manifest, u: Upload) -> None:
@@ -245,14 +246,16 @@ def _check_facts(m: Manifest, u: Upload) -> None:
     for k, v in want.items():
         if have[k] != v:
             raise ApiError(
-                "manifest_mismatch", f"manifest {k} is {have[k]!r}, the upload says {v!r}"
+                Reason.MANIFEST_MISMATCH, f"manifest {k} is {have[k]!r}, the upload says {v!r}"
             )
 
 
 def _decode_header(text: str, settings: Settings, m: Manifest) -> bytes:
     header = decode_header(text, settings.max_header_bytes)
     if not hmac.compare_digest(hashlib.sha256(header).digest(), m.header_sha256):
-        raise ApiError("header_hash_mismatch", "SHA-256 of the header differs from the manifest's")
+        raise ApiError(
+            Reason.HEADER_HASH_MISMATCH, "SHA-256 of the header differs from the manifest's"
+        )
     return header
 
 
@@ -260,7 +263,7 @@ def _check_chain(m: Manifest, camera: Device) -> None:
     expected = 0 if camera.last_sequence is None else camera.last_sequence + 1
     if m.sequence != expected:
         raise ApiError(
-            "manifest_chain_broken",
+            Reason.MANIFEST_CHAIN_BROKEN,
             f"manifest sequence {m.sequence}, expected {expected}",
             details={"expected_sequence": expected},
         )
@@ -270,7 +273,7 @@ def _check_chain(m: Manifest, camera: Device) -> None:
         or not hmac.compare_digest(m.prev_manifest_sha256, camera.last_manifest_sha256)
     ):
         raise ApiError(
-            "manifest_chain_broken",
+            Reason.MANIFEST_CHAIN_BROKEN,
             "prev_manifest_sha256 is not the hash of this camera's last manifest",
             details={"expected_sequence": expected},
         )
@@ -291,26 +294,26 @@ def _check_staging(
     size (cheap); its bytes are checked on the committed copy (:func:`_check_copy`)."""
     if u.multipart_upload_id is not None:
         if not parts:
-            raise ApiError("multipart_invalid", "a multipart commit lists its parts and ETags")
+            raise ApiError(Reason.MULTIPART_INVALID, "a multipart commit lists its parts and ETags")
         try:
             store.complete_multipart(u.object_key, u.multipart_upload_id, parts)
         except InvalidMultipart as exc:
-            raise ApiError("multipart_invalid", str(exc)) from None
+            raise ApiError(Reason.MULTIPART_INVALID, str(exc)) from None
         except UploadNotFound:
             pass  # completed by an earlier attempt of this commit: check the object below
     elif parts:
-        raise ApiError("multipart_invalid", "this upload is not multipart")
+        raise ApiError(Reason.MULTIPART_INVALID, "this upload is not multipart")
     try:
         info = store.head(u.object_key)
     except ObjectNotFound:
-        raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+        raise ApiError(Reason.OBJECT_MISSING, "nothing was uploaded for this recording") from None
     _check_size(info.size, m)
 
 
 def _check_size(size: int, m: Manifest) -> None:
     if size != m.payload_size:
         raise ApiError(
-            "object_size_mismatch", f"object has {size} bytes, manifest says {m.payload_size}"
+            Reason.OBJECT_SIZE_MISMATCH, f"object has {size} bytes, manifest says {m.payload_size}"
         )
 
 
@@ -331,9 +334,13 @@ def _check_copy(store: BlobStore, key: str, m: Manifest) -> None:
         if sha is None:
             sha = _object_sha256(store, key)
     except ObjectNotFound:
-        raise ApiError("object_missing", "the committed copy of the payload vanished") from None
+        raise ApiError(
+            Reason.OBJECT_MISSING, "the committed copy of the payload vanished"
+        ) from None
     if not hmac.compare_digest(sha, m.payload_sha256.hex()):
-        raise ApiError("object_hash_mismatch", "SHA-256 of the object differs from the manifest's")
+        raise ApiError(
+            Reason.OBJECT_HASH_MISMATCH, "SHA-256 of the object differs from the manifest's"
+        )
 
 
 def _discard(engine: Engine, store: BlobStore, key: str) -> None:
@@ -365,7 +372,8 @@ def _store_commit(
         taken = s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             raise ApiError(
-                "upload_expired", "this upload expired while it was being committed; upload again"
+                Reason.UPLOAD_EXPIRED,
+                "this upload expired while it was being committed; upload again",
             )
         cond = (
             col(Device.last_sequence).is_(None)
@@ -379,7 +387,7 @@ def _store_commit(
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             raise ApiError(
-                "manifest_chain_broken", "another manifest of this camera was committed first"
+                Reason.MANIFEST_CHAIN_BROKEN, "another manifest of this camera was committed first"
             )
         rec = Recording(
             site_id=u.site_id,
@@ -424,13 +432,13 @@ def commit(
             if m_hash is not None and hmac.compare_digest(rec.manifest_sha256, m_hash):
                 return Committed(rec, False)
             raise ApiError(
-                "recording_conflict", "this recording was committed with another manifest"
+                Reason.RECORDING_CONFLICT, "this recording was committed with another manifest"
             )
         u = s.get(Upload, req.upload_id)
     if u is None or (u.site_id, u.camera_id, u.recording_id) != (site_id, camera_id, recording_id):
-        raise ApiError("upload_not_found", "no such upload for this recording")
+        raise ApiError(Reason.UPLOAD_NOT_FOUND, "no such upload for this recording")
     if u.expires_ms <= now_ms():
-        raise ApiError("upload_expired", "this upload expired; request a new one")
+        raise ApiError(Reason.UPLOAD_EXPIRED, "this upload expired; request a new one")
     m = _check_manifest(signed, camera)
     _check_facts(m, u)
     header = _decode_header(req.header, settings, m)
@@ -447,9 +455,11 @@ def commit(
     except BaseException as exc:
         _discard(engine, store, final_key)
         if isinstance(exc, ObjectNotFound):
-            raise ApiError("object_missing", "nothing was uploaded for this recording") from None
+            raise ApiError(
+                Reason.OBJECT_MISSING, "nothing was uploaded for this recording"
+            ) from None
         lost = isinstance(exc, IntegrityError) or (
-            isinstance(exc, ApiError) and exc.code == "upload_expired"
+            isinstance(exc, ApiError) and exc.code == Reason.UPLOAD_EXPIRED
         )
         if not lost:
             raise
@@ -460,7 +470,9 @@ def commit(
             return Committed(again, False)
         if isinstance(exc, ApiError):
             raise
-        raise ApiError("recording_conflict", "a concurrent commit stored this recording") from None
+        raise ApiError(
+            Reason.RECORDING_CONFLICT, "a concurrent commit stored this recording"
+        ) from None
     _remove_staging(engine, store, u.object_key)
     COMMITS.inc()
     COMMITTED_BYTES.inc(m.payload_size)

@@ -26,7 +26,7 @@ from storage_service.blobstore import (
 )
 from storage_service.blobstore import local as local_mod
 from storage_service.blobstore.local_http import LocalBlobHTTPServer
-from storage_service.settings import Settings
+from storage_service.core.settings import Settings
 from tests.blobstore.streams import FailingStream, SourceError
 
 SECRET = b"root:outside-the-store\n"

@@ -21,7 +21,7 @@ from storage_service.blobstore import (
     StoreUnavailable,
     open_blobstore,
 )
-from storage_service.settings import Settings
+from storage_service.core.settings import Settings
 from tests.blobstore.conftest import s3_store, unique_bucket
 from tests.blobstore.streams import FailingStream, PatternStream, SourceError, pattern_bytes
 from tests.support.services import MinioServer, free_port

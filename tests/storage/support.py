@@ -38,8 +38,8 @@ from crypto.statements import (
 )
 from crypto.x25519 import X25519Identity
 from storage_service.blobstore import BlobStore, open_blobstore
+from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine
-from storage_service.settings import Settings
 from tests.support.services import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]

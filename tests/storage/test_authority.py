@@ -20,7 +20,7 @@ from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
 from crypto.x25519 import X25519Identity
-from storage_service.errors import STATUS
+from storage_service.core.errors import STATUS, Reason
 from tests.storage.support import (
     CustomerSite,
     Service,
@@ -112,7 +112,7 @@ def _wrong_authority(r: httpx.Response, signed_for: str) -> None:
 
 
 def test_reason_code_is_401() -> None:
-    assert STATUS["wrong_authority"] == 401
+    assert STATUS[Reason.WRONG_AUTHORITY] == 401
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A commit wakes the live feeds of the service process at once (storage_service.signals);
+"""A commit wakes the live feeds of the service process at once (storage_service.core.signals);
 the database poll (``sse_poll_interval_s``) stays the fallback for other processes.
 
 The service here polls only every 60 s, so a recording that reaches the operator within a
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from storage_service.signals import CommitSignal
+from storage_service.core.signals import CommitSignal
 from tests.storage.support import Service, create_site, now_ms
 from tests.storage.support_arc import enroll_panel, operator, read_sse, start
 

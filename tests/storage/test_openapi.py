@@ -1,5 +1,5 @@
 """docs/openapi.json is the application's OpenAPI document, and every error the API can
-return uses a reason code of storage_service.errors."""
+return uses a reason code of storage_service.core.errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from storage_service.errors import STATUS
-from storage_service.openapi import openapi_document, render
+from storage_service.api.openapi import openapi_document, render
+from storage_service.core.errors import STATUS, Reason
 from tests.storage.support import Service
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -18,7 +18,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 def test_checked_in_openapi_matches_the_app() -> None:
     assert DOC.read_text() == render(), (
         "docs/openapi.json is stale: "
-        ".venv/bin/python -m storage_service.openapi > docs/openapi.json"
+        ".venv/bin/python -m storage_service.api.openapi > docs/openapi.json"
     )
 
 
@@ -29,4 +29,4 @@ def test_served_openapi_is_the_same(embedded: Service) -> None:
 
 def test_reason_codes_are_4xx_or_5xx() -> None:
     assert all(400 <= s < 600 for s in STATUS.values())
-    assert STATUS["manifest_chain_broken"] == 409
+    assert STATUS[Reason.MANIFEST_CHAIN_BROKEN] == 409

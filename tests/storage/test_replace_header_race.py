@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage_service.core.errors import STATUS, ApiError, Reason
 from storage_service.db.models import Recording as RecordingRow
-from storage_service.errors import STATUS, ApiError
 from storage_service.services import recordings
 from storage_service.services.deletion import shred
 from tests.storage.conftest import _start
@@ -82,7 +82,7 @@ def test_replace_header_racing_a_delete(
     finally:
         engine.dispose()
     assert exc.value.code == "recording_deleted"
-    assert STATUS["recording_deleted"] == 410
+    assert STATUS[Reason.RECORDING_DELETED] == 410
     assert _header_of(svc, site, rec) is None
 
 

@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from crypto.statements import Manifest
 from storage_service.blobstore import BlobStore
 from storage_service.blobstore.base import MAX_COPY_SIZE
+from storage_service.core.errors import STATUS, ApiError
 from storage_service.db.models import DeletionQueue, Upload
 from storage_service.db.models import Recording as RecordingRow
-from storage_service.errors import STATUS, ApiError
 from storage_service.schemas import CommitRequest
 from storage_service.services import sweeper, uploads
 from storage_service.services.deletion import drain_queue

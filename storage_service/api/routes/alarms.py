@@ -10,12 +10,14 @@ from fastapi.responses import StreamingResponse
 
 from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
+from storage_service.api.auth import SignedPrincipal
+from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import DeviceId, SiteId
-from storage_service.auth import SignedPrincipal
-from storage_service.deps import CommitsDep, EngineDep, SettingsDep
-from storage_service.errors import ERROR_RESPONSES, ApiError
-from storage_service.schemas import ID_PATTERN
-from storage_service.schemas_arc import (
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
+from storage_service.schemas import (
+    ID_PATTERN,
     AlarmCancelIn,
     AlarmIn,
     AlarmOut,
@@ -26,7 +28,6 @@ from storage_service.schemas_arc import (
 from storage_service.services import alarms
 from storage_service.services.feed import alarm_feed
 from storage_service.services.roles import require_role
-from storage_service.sse import EVENT_STREAM, STREAM_HEADERS
 
 AlarmId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -52,7 +53,7 @@ def post_alarm(
 ) -> AlarmOut:
     """A panel posts its signed AlarmEvent (the same event again: 200, same alarm)."""
     if principal.kind != "device" or principal.device_id is None:
-        raise ApiError("wrong_principal", "only an enrolled panel of this site posts alarms")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "only an enrolled panel of this site posts alarms")
     out, created = alarms.intake(engine, settings, site_id, principal.device_id, body.event)
     if not created:
         response.status_code = status.HTTP_200_OK

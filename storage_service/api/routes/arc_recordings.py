@@ -8,13 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from common.time import now_ms
 from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
+from storage_service.api.auth import SignedPrincipal
+from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
-from storage_service.auth import SignedPrincipal
-from storage_service.clock import now_ms
-from storage_service.deps import EngineDep, SettingsDep, StoreDep
-from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import RecordingDetail, RecordingPage
 from storage_service.services import arc_access
 from storage_service.services.recordings import Query as RecQuery

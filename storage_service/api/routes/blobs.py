@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common.time import now_ms
 from storage_service.blobstore import (
     BlobStoreError,
     InvalidKey,
@@ -33,9 +34,8 @@ from storage_service.blobstore import (
     PresignedURLRefused,
     UploadNotFound,
 )
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
 from storage_service.db.models import Upload
-from storage_service.errors import ApiError
 
 router = APIRouter(include_in_schema=False)
 _RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{0,19})")
@@ -44,7 +44,7 @@ _RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{0,19})")
 def _local(request: Request) -> LocalBlobStore:
     store = request.app.state.store
     if not isinstance(store, LocalBlobStore):
-        raise ApiError("not_found", "no local object store here")
+        raise ApiError(Reason.NOT_FOUND, "no local object store here")
     return store
 
 
@@ -58,14 +58,14 @@ def _grant(request: Request, store: LocalBlobStore, method: str, key: str) -> Pr
         return store.verify_presigned(method, key, query)
     except (PresignedURLRefused, UnicodeDecodeError) as exc:
         reason = exc.reason if isinstance(exc, PresignedURLRefused) else "malformed"
-        raise ApiError("presigned_url_refused", f"presigned URL refused ({reason})") from None
+        raise ApiError(Reason.PRESIGNED_URL_REFUSED, f"presigned URL refused ({reason})") from None
 
 
 def _store_error(exc: BlobStoreError) -> ApiError:
     if isinstance(exc, ObjectNotFound | UploadNotFound):
-        return ApiError("not_found", str(exc))
+        return ApiError(Reason.NOT_FOUND, str(exc))
     if isinstance(exc, InvalidKey | InvalidMultipart | InvalidRange):
-        return ApiError("validation_error", str(exc))
+        return ApiError(Reason.VALIDATION_ERROR, str(exc))
     raise exc
 
 
@@ -92,7 +92,7 @@ class _AsyncBody:
                 break
             self._left -= len(chunk)
             if self._left < 0:
-                raise ApiError("recording_too_large", "object larger than allowed")
+                raise ApiError(Reason.RECORDING_TOO_LARGE, "object larger than allowed")
             self._buf += chunk
         take = len(self._buf) if n < 0 else min(n, len(self._buf))
         out = bytes(self._buf[:take])
@@ -118,7 +118,7 @@ async def put_blob(key: str, request: Request) -> Response:
     # expired or dropped, its URLs write nothing more (the recording has its own copy anyway,
     # see services/uploads.py; this keeps orphan objects out of the store).
     if not await run_in_threadpool(_upload_open, request.app.state.engine, grant.key):
-        raise ApiError("presigned_url_refused", "presigned URL refused (no open upload)")
+        raise ApiError(Reason.PRESIGNED_URL_REFUSED, "presigned URL refused (no open upload)")
     body = _AsyncBody(request, request.app.state.settings.max_recording_bytes)
     try:
         if grant.upload_id is not None and grant.part_number is not None:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
+from storage_service.api.auth import SignedPrincipal
+from storage_service.api.deps import EngineDep, SettingsDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import SiteId
-from storage_service.auth import SignedPrincipal
-from storage_service.deps import EngineDep, SettingsDep
-from storage_service.errors import ERROR_RESPONSES, ApiError
-from storage_service.schemas_arc import (
+from storage_service.core.errors import ApiError, Reason
+from storage_service.schemas import (
     ConsentIn,
     ConsentList,
     ConsentOut,
@@ -97,7 +98,7 @@ def site_consents(site_id: SiteId, principal: SignedPrincipal, engine: EngineDep
     """The site's consents with their revocations: the customer and the site's custodians
     (relay of revocations)."""
     if principal.kind not in ("customer", "custodian"):
-        raise ApiError("wrong_principal", "only the customer and the site's custodians")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "only the customer and the site's custodians")
     return ConsentList(items=consents.list_consents(engine, site_id=site_id, grantee_id=None))
 
 

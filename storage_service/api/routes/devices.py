@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from storage_service.api.auth import SameSite, SignedPrincipal
+from storage_service.api.deps import EngineDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import DeviceId, SiteId
-from storage_service.auth import SameSite, SignedPrincipal
-from storage_service.deps import EngineDep
-from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import DeviceList, DeviceOut, EnrollDevice
 from storage_service.services import devices
 

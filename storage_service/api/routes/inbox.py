@@ -9,13 +9,13 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from storage_service.api.access import SiteScope
+from storage_service.api.auth import SignedPrincipal
+from storage_service.api.deps import EngineDep, SettingsDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraId, SiteId
-from storage_service.auth import SignedPrincipal
-from storage_service.deps import EngineDep, SettingsDep
-from storage_service.errors import ERROR_RESPONSES
-from storage_service.schemas_arc import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
+from storage_service.schemas import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
 from storage_service.services import inbox
-from storage_service.sse import EVENT_STREAM, STREAM_HEADERS
 
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]
 Kinds = Annotated[list[InboxKind] | None, Query()]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from storage_service.auth import OperatorRegistrant
-from storage_service.deps import EngineDep, SettingsDep
-from storage_service.errors import ERROR_RESPONSES
+from storage_service.api.auth import OperatorRegistrant
+from storage_service.api.deps import EngineDep, SettingsDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.schemas import OperatorOut, RegisterOperator
 from storage_service.services import operators
 

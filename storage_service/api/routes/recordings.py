@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from storage_service.api.auth import SameSite, SignedPrincipal
+from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
-from storage_service.auth import SameSite, SignedPrincipal
-from storage_service.deps import EngineDep, SettingsDep, StoreDep
-from storage_service.errors import ERROR_RESPONSES, ApiError
+from storage_service.core.errors import ApiError, Reason
 from storage_service.schemas import DeleteResult, RecordingDetail, RecordingPage, ReplaceHeader
 from storage_service.services import recordings
 from storage_service.services.recordings import Query as RecQuery
@@ -152,6 +153,6 @@ def delete_range(
     """Crypto-shred every recording with ``start_ms`` in [from_ms, to_ms) (both required)."""
     principal.require_customer(site_id)
     if from_ms is None or to_ms is None or to_ms < from_ms:
-        raise ApiError("invalid_range", "from_ms and to_ms are required, from_ms <= to_ms")
+        raise ApiError(Reason.INVALID_RANGE, "from_ms and to_ms are required, from_ms <= to_ms")
     q = RecQuery(site_id, camera_id, from_ms, to_ms)
     return DeleteResult(deleted=recordings.delete_range(engine, q))

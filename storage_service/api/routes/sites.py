@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from storage_service.api.auth import SameSite, SignedPrincipal, SiteCreator
+from storage_service.api.deps import EngineDep
+from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import SiteId
-from storage_service.auth import SameSite, SignedPrincipal, SiteCreator
-from storage_service.deps import EngineDep
-from storage_service.errors import ERROR_RESPONSES
 from storage_service.schemas import CreateSite, DeleteResult, SetRetention, SiteOut, UpdateSiteKeys
 from storage_service.services import sites
 

@@ -1,6 +1,6 @@
 """The OpenAPI document of the storage service, as checked into docs/openapi.json.
 
-Regenerate with ``.venv/bin/python -m storage_service.openapi > docs/openapi.json``
+Regenerate with ``.venv/bin/python -m storage_service.api.openapi > docs/openapi.json``
 (tests/storage/test_openapi.py fails when the file and the application differ).
 """
 
@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine
-from storage_service.settings import Settings
 
 
 def openapi_document() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from crypto.canonical import canonical_json
 from crypto.errors import CryptoError, StatementError
 from crypto.statements import SignedStatement, parse_signed
-from storage_service.errors import ApiError
+from storage_service.core.errors import ApiError, Reason
 
 
 def parse_statement(obj: dict[str, Any], what: str) -> SignedStatement:
@@ -16,7 +16,7 @@ def parse_statement(obj: dict[str, Any], what: str) -> SignedStatement:
     try:
         return parse_signed(canonical_json(obj))
     except (StatementError, CryptoError, ValueError, TypeError) as exc:
-        raise ApiError("statement_invalid", f"{what}: {exc}") from None
+        raise ApiError(Reason.STATEMENT_INVALID, f"{what}: {exc}") from None
 
 
 def statement_json(data: bytes) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
 from storage_service.blobstore import BlobStore
-from storage_service.settings import Settings
-from storage_service.signals import CommitSignal
+from storage_service.core.settings import Settings
+from storage_service.core.signals import CommitSignal
 
 
 def _engine(request: Request) -> Engine:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from storage_service.errors import error_body
-from storage_service.metrics import LATENCY, REFUSALS, REQUESTS
+from storage_service.api.errors import error_body
+from storage_service.core.errors import STATUS, Reason
+from storage_service.core.metrics import LATENCY, REFUSALS, REQUESTS
 
 log = logging.getLogger("camvault.storage.access")
 BLOB_PREFIX = "/blobs/"
 
 
-async def _reply(send: Send, status: int, code: str, message: str) -> None:
-    import json
-
+async def _reply(send: Send, code: Reason, message: str, status: int | None = None) -> None:
+    """Answer with the error body of ``code`` (and its status unless ``status`` is given)."""
     body = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": STATUS[code] if status is None else status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -48,10 +49,11 @@ class BodyLimit:
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit():
-                await _reply(send, 400, "validation_error", "bad Content-Length")
+                # a malformed Content-Length is a 400, not the 422 of a refused body
+                await _reply(send, Reason.VALIDATION_ERROR, "bad Content-Length", status=400)
                 return
             if int(length) > self.limit:
-                await _reply(send, 413, "body_too_large", f"request body over {self.limit} bytes")
+                await _reply(send, Reason.BODY_TOO_LARGE, f"request body over {self.limit} bytes")
                 return
             await self.app(scope, receive, send)
             return
@@ -67,7 +69,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _reply(send, 413, "body_too_large", f"request body over {self.limit} bytes")
+                await _reply(send, Reason.BODY_TOO_LARGE, f"request body over {self.limit} bytes")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -120,7 +122,7 @@ class AccessLog:
                 extra={
                     "method": scope["method"],
                     "route": route,
-                    "status": status,
+                    "status": STATUS[code] if status is None else status,
                     "ms": round((time.perf_counter() - start) * 1000, 1),
                     "code": code,
                     "keyid": getattr(principal, "keyid", None),

@@ -22,8 +22,7 @@ Tenant isolation is then each route's first line: ``principal.require_customer(s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -32,58 +31,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from common.asgi import http_request
+from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, StatementError
 from crypto.httpsig import (
-    HttpRequest,
     check_content_digest,
     check_times,
     parse_signature,
-    request_from_asgi,
     verify_request,
 )
 from crypto.metadata import check_id
 from crypto.statements import OperatorRegistration, SiteKeys, parse_signed
-from storage_service.clock import now_ms
+from storage_service.core.errors import ApiError, Reason
+from storage_service.core.principal import Principal
+from storage_service.core.settings import Settings
+from storage_service.core.statements import parse_statement
 from storage_service.db.models import Device, Operator, RequestNonce, Site
-from storage_service.errors import ApiError
-from storage_service.settings import Settings
-from storage_service.statements import parse_statement
 
 BASE_COMPONENTS = ("@method", "@authority", "@path", "@query")
 BODY_COMPONENTS = ("content-digest", "content-type")
 JSON_TYPE = "application/json"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    kind: Literal["customer", "device", "operator", "custodian"]
-    keyid: str
-    site_id: str | None = None
-    device_id: str | None = None
-    operator_id: str | None = None
-    custodian_id: str | None = None
-
-    def require_customer(self, site_id: str) -> None:
-        if self.kind != "customer":
-            raise ApiError("wrong_principal", f"only the site's customer may do this ({self.kind})")
-        if self.site_id != site_id:
-            raise ApiError("wrong_site", "this key belongs to another site")
-
-    def require_device(self, site_id: str, device_id: str) -> None:
-        if self.kind != "device":
-            raise ApiError("wrong_principal", f"only the device itself may do this ({self.kind})")
-        if self.site_id != site_id:
-            raise ApiError("wrong_site", "this key belongs to another site")
-        if self.device_id != device_id:
-            raise ApiError("wrong_principal", "this key belongs to another device")
-
-    def require_site_member(self, site_id: str) -> None:
-        """The site's customer or one of its devices."""
-        if self.kind not in ("customer", "device"):
-            raise ApiError("wrong_principal", f"only the site's customer or devices ({self.kind})")
-        if self.site_id != site_id:
-            raise ApiError("wrong_site", "this key belongs to another site")
 
 
 def parse_keyid(keyid: str) -> Principal:
@@ -114,7 +82,7 @@ def parse_keyid(keyid: str) -> Principal:
     except StatementError:
         pass
     raise ApiError(
-        "unknown_key",
+        Reason.UNKNOWN_KEY,
         "keyid must be customer:<site>, device:<site>/<device>, operator:<id> "
         "or custodian:<site>/<custodian>",
     )
@@ -129,7 +97,7 @@ def _stored_key(engine: Engine, p: Principal) -> Ed25519PublicKey:
         elif p.kind == "device":
             dev = s.get(Device, (p.site_id, p.device_id))
             if dev is not None and dev.revoked_ms is not None:
-                raise ApiError("device_revoked", "this device's enrollment was revoked")
+                raise ApiError(Reason.DEVICE_REVOKED, "this device's enrollment was revoked")
             text = dev.device_key if dev is not None else None
         elif p.kind == "custodian":
             site = s.get(Site, p.site_id)
@@ -143,11 +111,11 @@ def _stored_key(engine: Engine, p: Principal) -> Ed25519PublicKey:
             op = s.get(Operator, p.operator_id)
             text = op.operator_key if op is not None else None
     if text is None:
-        raise ApiError("unknown_key", f"no key is registered for {p.keyid!r}")
+        raise ApiError(Reason.UNKNOWN_KEY, f"no key is registered for {p.keyid!r}")
     try:
         return Ed25519PublicKey.from_text(text)
     except KeyFormatError:  # pragma: no cover - stored keys were parsed before storing
-        raise ApiError("unknown_key", "stored key is unusable") from None
+        raise ApiError(Reason.UNKNOWN_KEY, "stored key is unusable") from None
 
 
 def _remember_nonce(engine: Engine, keyid: str, nonce: str, expires_ms: int) -> None:
@@ -156,16 +124,7 @@ def _remember_nonce(engine: Engine, keyid: str, nonce: str, expires_ms: int) -> 
             s.add(RequestNonce(keyid=keyid, nonce=nonce, expires_ms=expires_ms))
             s.commit()
     except IntegrityError:
-        raise ApiError("replayed_request", "this signature nonce was already used") from None
-
-
-def http_request(request: Request) -> HttpRequest:
-    return request_from_asgi(
-        request.method,
-        request.headers.raw,
-        request.scope.get("raw_path") or request.url.path.encode(),
-        request.scope.get("query_string", b""),
-    )
+        raise ApiError(Reason.REPLAYED_REQUEST, "this signature nonce was already used") from None
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -212,7 +171,7 @@ def check_authority(settings: Settings, request: Request) -> None:
     want = expected_authority(settings, request)
     if not want or got != want:
         raise ApiError(
-            "wrong_authority",
+            Reason.WRONG_AUTHORITY,
             f"the request was signed for {got!r}; this service is {want!r}",
         )
 
@@ -224,7 +183,7 @@ async def authenticate(request: Request, key_override: Ed25519PublicKey | None =
     if body:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != JSON_TYPE:
-            raise ApiError("unsupported_media_type", f"request bodies must be {JSON_TYPE}")
+            raise ApiError(Reason.UNSUPPORTED_MEDIA_TYPE, f"request bodies must be {JSON_TYPE}")
     parsed = parse_signature(
         request.headers.get("signature-input"), request.headers.get("signature")
     )
@@ -270,10 +229,10 @@ async def _site_creation(request: Request) -> Principal:
         return await authenticate(request)
     claimed = parse_statement(site_keys, "site_keys").unverified_statement
     if not isinstance(claimed, SiteKeys):
-        raise ApiError("site_keys_invalid", "site_keys is not a SiteKeys statement")
+        raise ApiError(Reason.SITE_KEYS_INVALID, "site_keys is not a SiteKeys statement")
     principal = await authenticate(request, key_override=claimed.customer_key)
     if principal.kind != "customer" or principal.site_id != claimed.site_id:
-        raise ApiError("wrong_site", "keyid must be customer:<site_id of the SiteKeys>")
+        raise ApiError(Reason.WRONG_SITE, "keyid must be customer:<site_id of the SiteKeys>")
     return principal
 
 
@@ -289,11 +248,11 @@ async def _operator_registration(request: Request) -> Principal:
         return await authenticate(request)
     claimed = parse_statement(reg, "registration").unverified_statement
     if not isinstance(claimed, OperatorRegistration):
-        raise ApiError("operator_invalid", "registration is not an OperatorRegistration")
+        raise ApiError(Reason.OPERATOR_INVALID, "registration is not an OperatorRegistration")
     principal = await authenticate(request, key_override=claimed.operator_key)
     if principal.kind != "operator" or principal.operator_id != claimed.operator_id:
         raise ApiError(
-            "wrong_principal", "keyid must be operator:<operator_id of the registration>"
+            Reason.WRONG_PRINCIPAL, "keyid must be operator:<operator_id of the registration>"
         )
     return principal
 
@@ -305,9 +264,9 @@ def same_site(site_id: str, principal: SignedPrincipal) -> None:
     """Tenant isolation before anything else of the request is looked at (even its body):
     every ``/v1/sites/{site_id}/...`` route depends on this."""
     if principal.kind == "operator":
-        raise ApiError("wrong_principal", "operators have no access to site resources here")
+        raise ApiError(Reason.WRONG_PRINCIPAL, "operators have no access to site resources here")
     if principal.site_id != site_id:
-        raise ApiError("wrong_site", "this key belongs to another site")
+        raise ApiError(Reason.WRONG_SITE, "this key belongs to another site")
 
 
 SameSite = Depends(same_site)
