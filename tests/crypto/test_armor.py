@@ -9,7 +9,7 @@ import os
 import pytest
 
 from crypto.age import decrypt, encrypt, generate_identity
-from crypto.armor import (
+from crypto.age.armor import (
     BEGIN,
     END,
     MAX_WHITESPACE,

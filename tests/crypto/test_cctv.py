@@ -40,14 +40,16 @@ from typing import Any
 
 import pytest
 
-from crypto import armor
 from crypto.age import (
     Identity,
     ScryptIdentity,
     X25519Identity,
+    armor,
     decrypt,
     read_header,
 )
+from crypto.age.format import FileKey
+from crypto.age.stream import NONCE_SIZE, _encrypt_payload_from_parts
 from crypto.errors import (
     ArmorError,
     CryptoError,
@@ -55,8 +57,6 @@ from crypto.errors import (
     NoIdentityMatchError,
     PayloadError,
 )
-from crypto.format import FileKey
-from crypto.stream import NONCE_SIZE, _encrypt_payload_from_parts
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO_ROOT / ".cache" / "npm" / "node_modules" / "cctv-age"

@@ -22,6 +22,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import age, escrow
+from crypto.age.format import (
+    FileKey,
+    Stanza,
+    b64decode,
+    b64encode,
+    compute_header_mac,
+    encode_header,
+    encode_header_without_mac,
+    encode_stanza,
+    parse_header,
+)
+from crypto.age.stream import decrypt_payload
+from crypto.age.x25519 import X25519Identity, format_identity_file
 from crypto.errors import (
     EscrowError,
     HeaderError,
@@ -43,21 +56,11 @@ from crypto.escrow import (
     parse_escrow_stanza,
     seal_share_to_session,
 )
-from crypto.format import (
-    FileKey,
-    Stanza,
-    b64decode,
-    b64encode,
-    compute_header_mac,
-    encode_header,
-    encode_header_without_mac,
-    encode_stanza,
-    parse_header,
-)
+from crypto.escrow.release import _seal_share_to_session_from_parts
+from crypto.escrow.shamir import Share, _split_from_coefficients
+from crypto.escrow.stanza import stanza_ad
+from crypto.escrow.wrap import seal as escrow_seal
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.shamir import Share, _split_from_coefficients
-from crypto.stream import decrypt_payload
-from crypto.x25519 import X25519Identity, format_identity_file
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "escrow.json").read_text())
 NOT_OPEN = "does not open"
@@ -373,13 +376,13 @@ def test_share_disagreeing_with_its_stanza_is_refused(custodians: list[Custodian
     info = escrow.EscrowStanzaInfo(
         custodian.public_key().key_id(), 1, 2, 3, nacl.bindings.crypto_scalarmult_base(ephemeral)
     )
-    body = escrow._seal(
+    body = escrow_seal(
         escrow.ESCROW_LABEL,
         custodian.public_key().data,
         ephemeral,
         info.ephemeral_public_key,
         share.to_bytes(),
-        escrow._stanza_ad(metadata, info.args()),
+        stanza_ad(metadata, info.args()),
     )
     stanza = Stanza("camvault-escrow", info.args(), body)
     with pytest.raises(EscrowError, match="disagrees with its stanza"):
@@ -617,7 +620,7 @@ def test_release_vectors(vector: dict) -> None:  # type: ignore[type-arg]
     session = SessionKey(bytes.fromhex(vector["session_secret_key"]))
     assert session.public_key().hex() == vector["session_public_key"]
     share = Share.from_bytes(bytes.fromhex(vector["share"]))
-    sealed = escrow._seal_share_to_session_from_parts(
+    sealed = _seal_share_to_session_from_parts(
         share,
         session.public_key(),
         metadata,

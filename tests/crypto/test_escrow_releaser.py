@@ -20,6 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import escrow
+from crypto.age.format import FileKey, Stanza, b64encode, parse_header
+from crypto.age.x25519 import X25519Identity
 from crypto.errors import EscrowError
 from crypto.escrow import (
     CustodianKey,
@@ -30,10 +32,11 @@ from crypto.escrow import (
     open_escrow_stanza,
     open_released_share,
 )
-from crypto.format import FileKey, Stanza, b64encode, parse_header
+from crypto.escrow.release import _seal_share_to_session_from_parts
+from crypto.escrow.shamir import Share, _split_from_coefficients
+from crypto.escrow.stanza import stanza_ad
+from crypto.escrow.wrap import seal as escrow_seal
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.shamir import Share, _split_from_coefficients
-from crypto.x25519 import X25519Identity
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "escrow.json").read_text())
 LOW_ORDER_POINTS = [
@@ -80,7 +83,7 @@ def test_release_equals_open_then_seal(
     assert share == open_escrow_stanza(stanzas[0], custodians[0], META)
     ephemeral = secrets.token_bytes(32)
     sealed = releaser._seal_from_parts(share, META, ephemeral)
-    assert sealed == escrow._seal_share_to_session_from_parts(
+    assert sealed == _seal_share_to_session_from_parts(
         share, session.public_key(), META, "rel-1", ephemeral
     )
     assert open_released_share(releaser.seal(share, META), session, META, release_id="rel-1") == (
@@ -100,7 +103,7 @@ def test_seal_matches_pynacl_for_any_session_key(session_pk: bytes, ephemeral: b
     share = Share(1, 2, bytes(range(16)))
     custodian = CustodianKey(bytes(range(32)))
     want = _outcome(
-        lambda: escrow._seal_share_to_session_from_parts(share, session_pk, META, "r", ephemeral)
+        lambda: _seal_share_to_session_from_parts(share, session_pk, META, "r", ephemeral)
     )
     got = _outcome(
         lambda: ShareReleaser(custodian, session_pk, "r")._seal_from_parts(share, META, ephemeral)
@@ -180,13 +183,13 @@ def test_share_disagreeing_with_its_stanza_is_refused(custodians: list[Custodian
     info = escrow.EscrowStanzaInfo(
         custodian.key_id(), 1, 2, 3, nacl.bindings.crypto_scalarmult_base(ephemeral)
     )
-    body = escrow._seal(
+    body = escrow_seal(
         escrow.ESCROW_LABEL,
         custodian.public_key().data,
         ephemeral,
         info.ephemeral_public_key,
         share.to_bytes(),
-        escrow._stanza_ad(META, info.args()),
+        stanza_ad(META, info.args()),
     )
     stanza = Stanza("camvault-escrow", info.args(), body)
     releaser = ShareReleaser(custodian, SessionKey.generate().public_key(), "r")

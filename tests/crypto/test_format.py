@@ -18,8 +18,7 @@ from crypto.age import (
     unwrap_file_key,
     verify_header_mac,
 )
-from crypto.errors import HeaderError, NoIdentityMatchError
-from crypto.format import (
+from crypto.age.format import (
     FileKey,
     Header,
     Stanza,
@@ -32,8 +31,9 @@ from crypto.format import (
     parse_header,
     read_header,
 )
+from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
+from crypto.errors import HeaderError, NoIdentityMatchError
 from crypto.hkdf import hkdf_sha256
-from crypto.scrypt import ScryptIdentity, ScryptRecipient
 
 FILE_KEY = FileKey(bytes(range(16)))
 MAC43 = b64encode(bytes(32)).encode()  # a syntactically valid MAC

@@ -12,9 +12,9 @@ import dataclasses
 import pytest
 
 from crypto import escrow, statements
+from crypto.age.x25519 import X25519Recipient, generate_identity, normalized_public_key
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import KeyFormatError, StatementError
-from crypto.x25519 import X25519Recipient, generate_identity, normalized_public_key
 
 P = 2**255 - 19
 

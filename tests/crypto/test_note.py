@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import KeyFormatError, LogProofError
-from crypto.note import (
+from crypto.tlog.merkle import EMPTY_ROOT
+from crypto.tlog.note import (
     MAX_SIGNATURES,
     Checkpoint,
     CheckpointError,
@@ -34,7 +35,6 @@ from crypto.note import (
     sign_checkpoint,
     sign_note,
 )
-from crypto.tlog import EMPTY_ROOT
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 GO = json.loads((VECTORS / "go_note_vectors" / "vectors.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import ShareError
-from crypto.shamir import (
+from crypto.escrow.shamir import (
     Share,
     _gf_inv,
     _gf_mul,

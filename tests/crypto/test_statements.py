@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.age.x25519 import X25519Recipient
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey, b64url_decode, b64url_encode
 from crypto.errors import KeyFormatError, SignatureError, StatementError
@@ -36,7 +37,6 @@ from crypto.statements import (
     Revocation,
     SignedStatement,
     SiteKeys,
-    _signed_message,
     manifest_hash,
     parse_age_recipient,
     parse_signed,
@@ -45,7 +45,7 @@ from crypto.statements import (
     verify_chain,
     verify_site_keys,
 )
-from crypto.x25519 import X25519Recipient
+from crypto.statements.envelope import _signed_message
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 

@@ -10,10 +10,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.bindings import crypto_aead_chacha20poly1305_ietf_encrypt
 
-from crypto.errors import PayloadError
-from crypto.format import FileKey
-from crypto.stream import _BLOCK_CHUNKS as BLOCK
-from crypto.stream import (
+from crypto.age.format import FileKey
+from crypto.age.stream import _BLOCK_CHUNKS as BLOCK
+from crypto.age.stream import (
     CHUNK_SIZE,
     ENCRYPTED_CHUNK_SIZE,
     NONCE_SIZE,
@@ -25,6 +24,7 @@ from crypto.stream import (
     encrypt_payload,
     payload_key,
 )
+from crypto.errors import PayloadError
 
 KEY = FileKey(bytes.fromhex("59454c4c4f57205355424d4152494e45"))
 NONCE = bytes(range(16))

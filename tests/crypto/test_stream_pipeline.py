@@ -15,10 +15,9 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from crypto import stream
-from crypto.errors import PayloadError
-from crypto.format import FileKey
-from crypto.stream import (
+from crypto.age import stream
+from crypto.age.format import FileKey
+from crypto.age.stream import (
     CHUNK_SIZE,
     ENCRYPTED_CHUNK_SIZE,
     NONCE_SIZE,
@@ -26,6 +25,7 @@ from crypto.stream import (
     decrypt_payload,
     payload_key,
 )
+from crypto.errors import PayloadError
 
 KEY = FileKey(bytes(range(16)))
 NONCE = bytes(range(100, 116))
@@ -295,7 +295,7 @@ def test_age_decrypt_detects_armor_then_streams_from_any_source(
 ) -> None:
     """age.decrypt peeks one byte to detect armor and puts it back in front of the source."""
     from crypto import age
-    from crypto.x25519 import generate_identity
+    from crypto.age.x25519 import generate_identity
 
     identity = generate_identity()
     plaintext = os.urandom(2 * BLOCK * CHUNK_SIZE + 99)
@@ -318,7 +318,7 @@ class TinyWriteSink(ShortWriteSink):
 
 def test_short_writes_of_nonce_and_header_are_completed() -> None:
     from crypto import age
-    from crypto.x25519 import generate_identity
+    from crypto.age.x25519 import generate_identity
 
     identity = generate_identity()
     sink = TinyWriteSink()
@@ -381,7 +381,7 @@ def test_a_non_blocking_source_is_not_mistaken_for_the_end_of_the_stream() -> No
     with pytest.raises(BlockingIOError, match="non-blocking"):
         _encrypt_payload_from_parts(KEY, NONCE, NotYetSource(b"x" * 1000), io.BytesIO())  # type: ignore[arg-type]
     from crypto import age
-    from crypto.x25519 import generate_identity
+    from crypto.age.x25519 import generate_identity
 
     identity = generate_identity()
     sealed = io.BytesIO()

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from crypto.canonical import canonical_json
 from crypto.errors import LogProofError
-from crypto.tlog import (
+from crypto.tlog.merkle import (
     EMPTY_ROOT,
     LOG_ENTRY_PREFIX,
     consistency_proof,

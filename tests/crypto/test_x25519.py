@@ -11,12 +11,16 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from crypto import bech32
-from crypto.age import parse_identity_file, parse_recipients_file
+from crypto.age import bech32, parse_identity_file, parse_recipients_file
+from crypto.age.format import FileKey, Stanza, b64decode, b64encode
+from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
+from crypto.age.x25519 import (
+    X25519Identity,
+    X25519Recipient,
+    format_identity_file,
+    generate_identity,
+)
 from crypto.errors import HeaderError, IncorrectIdentityError, KeyFormatError
-from crypto.format import FileKey, Stanza, b64decode, b64encode
-from crypto.scrypt import ScryptIdentity, ScryptRecipient
-from crypto.x25519 import X25519Identity, X25519Recipient, format_identity_file, generate_identity
 
 FILE_KEY = FileKey(bytes.fromhex("59454c4c4f57205355424d4152494e45"))
 # The example pair of the C2SP age spec ("The X25519 recipient type").

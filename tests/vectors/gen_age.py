@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from crypto.age import seal_header
-from crypto.armor import armor
-from crypto.format import FileKey, Stanza, b64encode
-from crypto.scrypt import ScryptRecipient
-from crypto.stream import _encrypt_payload_from_parts
-from crypto.x25519 import X25519Identity
+from crypto.age.armor import armor
+from crypto.age.format import FileKey, Stanza, b64encode
+from crypto.age.scrypt import ScryptRecipient
+from crypto.age.stream import _encrypt_payload_from_parts
+from crypto.age.x25519 import X25519Identity
 
 OUT = Path(__file__).with_name("age.json")
 FILE_KEY = bytes.fromhex("63616d7661756c742066696c65206b79")  # "camvault file ky"

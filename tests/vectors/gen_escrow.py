@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python tests/vectors/gen_escrow.py
 
 Deterministic: every secret input (custodian and session keys, ephemeral keys, Shamir
 coefficients, file keys) is SHA-256 of a fixed label, passed to the private ``_from_parts``
-variants of crypto.shamir / crypto.escrow. Before writing, every value is recomputed by an
+variants of crypto.escrow.shamir / crypto.escrow. Before writing, every value is recomputed by an
 independent path: Shamir shares by naive polynomial evaluation with a carry-less reference
 multiplication, escrow bodies and released shares with pyca/cryptography's X25519, HKDF and
 ChaCha20Poly1305 instead of PyNaCl and crypto.hkdf. The script refuses to write if the two
@@ -29,17 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305  # noqa: E402
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: E402
 
-from crypto.escrow import (  # noqa: E402
-    ESCROW_LABEL,
-    RELEASE_LABEL,
-    CustodianKey,
-    EscrowRecipients,
-    SessionKey,
-    _release_ad,
-    _seal_share_to_session_from_parts,
-    _stanza_ad,
-)
-from crypto.format import (  # noqa: E402
+from crypto.age.format import (  # noqa: E402
     FileKey,
     b64encode,
     compute_header_mac,
@@ -47,8 +37,17 @@ from crypto.format import (  # noqa: E402
     encode_header_without_mac,
     encode_stanza,
 )
+from crypto.escrow import (  # noqa: E402
+    ESCROW_LABEL,
+    RELEASE_LABEL,
+    CustodianKey,
+    EscrowRecipients,
+    SessionKey,
+)
+from crypto.escrow.release import _release_ad, _seal_share_to_session_from_parts  # noqa: E402
+from crypto.escrow.shamir import _split_from_coefficients  # noqa: E402
+from crypto.escrow.stanza import stanza_ad  # noqa: E402
 from crypto.metadata import RecordingKind, RecordingMetadata  # noqa: E402
-from crypto.shamir import _split_from_coefficients  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "escrow.json"
 
@@ -167,7 +166,7 @@ def escrow_vectors() -> list[dict[str, object]]:
                 custodian.public_key().data,
                 ephemeral,
                 share.to_bytes(),
-                _stanza_ad(meta, stanza.args),
+                stanza_ad(meta, stanza.args),
             )
             check(f"{name} stanza {share.x}", stanza.body, reference)
         header_without_mac = encode_header_without_mac(stanzas)

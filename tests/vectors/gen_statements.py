@@ -29,6 +29,7 @@ import nacl.bindings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from crypto.age.x25519 import X25519Recipient
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519SigningKey, b64url_encode
 from crypto.escrow import CustodianPublicKey
@@ -54,7 +55,6 @@ from crypto.statements import (
     manifest_hash,
     sign_statement,
 )
-from crypto.x25519 import X25519Recipient
 
 OUT = Path(__file__).with_name("statements.json")
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z in ms

@@ -23,14 +23,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from crypto.canonical import canonical_json  # noqa: E402
-from crypto.note import Checkpoint, NoteSigner, sign_checkpoint  # noqa: E402
-from crypto.tlog import (  # noqa: E402
+from crypto.tlog.merkle import (  # noqa: E402
     consistency_proof,
     entry_leaf_hash,
     inclusion_proof,
     leaf_hash,
     root_from_leaf_hashes,
 )
+from crypto.tlog.note import Checkpoint, NoteSigner, sign_checkpoint  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "tlog.json"
 

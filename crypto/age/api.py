@@ -23,15 +23,8 @@ import os
 from collections.abc import Sequence
 from typing import BinaryIO, Protocol, cast, runtime_checkable
 
-from crypto import armor as _armor
-from crypto.errors import (
-    AgeError,
-    HeaderError,
-    IncorrectIdentityError,
-    KeyFormatError,
-    NoIdentityMatchError,
-)
-from crypto.format import (
+from crypto.age import armor as _armor
+from crypto.age.format import (
     FILE_KEY_SIZE,
     FileKey,
     Header,
@@ -42,9 +35,21 @@ from crypto.format import (
     parse_header,
     read_header,
 )
-from crypto.scrypt import ScryptIdentity, ScryptRecipient, check_scrypt_alone
-from crypto.stream import decrypt_payload, encrypt_payload, write_all
-from crypto.x25519 import X25519Identity, X25519Recipient, format_identity_file, generate_identity
+from crypto.age.scrypt import ScryptIdentity, ScryptRecipient, check_scrypt_alone
+from crypto.age.stream import decrypt_payload, encrypt_payload, write_all
+from crypto.age.x25519 import (
+    X25519Identity,
+    X25519Recipient,
+    format_identity_file,
+    generate_identity,
+)
+from crypto.errors import (
+    AgeError,
+    HeaderError,
+    IncorrectIdentityError,
+    KeyFormatError,
+    NoIdentityMatchError,
+)
 
 __all__ = [
     "AgeError",

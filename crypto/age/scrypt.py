@@ -22,9 +22,9 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from crypto.age.format import FileKey, Stanza, b64decode, b64encode
+from crypto.age.x25519 import WRAPPED_FILE_KEY_SIZE, open_file_key, seal_file_key
 from crypto.errors import HeaderError, IncorrectIdentityError
-from crypto.format import FileKey, Stanza, b64decode, b64encode
-from crypto.x25519 import WRAPPED_FILE_KEY_SIZE, open_file_key, seal_file_key
 
 SCRYPT_LABEL = b"age-encryption.org/v1/scrypt"
 STANZA_TYPE = "scrypt"
