@@ -1,7 +1,7 @@
 """``python -m escrow_service [--host H] [--port P] [--workers N]``: run one custodian.
 
-Settings come from ``CAMVAULT_ESCROW_*`` variables (escrow_service/settings.py). The CLI
-entry point is ``camvault serve escrow --id N`` (clients/escrowcli.py).
+Settings come from ``CAMVAULT_ESCROW_*`` variables (escrow_service/core/settings.py). The CLI
+entry point is ``camvault serve escrow --id N``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Reason codes of the escrow service and their HTTP mapping (docs/ESCROW.md lists them).
+"""Reason codes of the escrow service (docs/ESCROW.md lists them; tests/escrow/test_reason_docs.py
+keeps the list and this enum equal).
 
 Every refusal is a :class:`Refusal` carrying a :class:`Reason`. Request-level refusals become
-HTTP errors ``{"error": {"code", "message"}, ...}``; per-item refusals of a release batch are
-reported in the item's result with the same codes. Bad input never gives a 500.
+HTTP errors ``{"error": {"code", "message"}, ...}`` with the status of
+:data:`escrow_service.api.errors.STATUS`; per-item refusals of a release batch are reported in
+the item's result with the same codes.
 """
 
 from __future__ import annotations
@@ -59,32 +61,7 @@ class Reason(StrEnum):
     NOT_FOUND = "not_found"
     INVALID_RANGE = "invalid_range"
     # service
-    UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
-
-
-STATUS: dict[Reason, int] = {
-    Reason.MALFORMED_REQUEST: 400,
-    Reason.MALFORMED_JUSTIFICATION: 400,
-    Reason.BAD_SESSION_KEY: 400,
-    Reason.INVALID_RANGE: 400,
-    Reason.BAD_REQUEST_SIGNATURE: 401,
-    Reason.OPERATOR_NOT_REGISTERED: 401,
-    Reason.REPLAYED_REQUEST: 401,
-    Reason.WRONG_AUTHORITY: 401,
-    Reason.NOT_FOUND: 404,
-    Reason.STATEMENT_CONFLICT: 409,
-    Reason.PIN_MISMATCH: 409,
-    Reason.BATCH_TOO_LARGE: 413,
-    Reason.INTERNAL_ERROR: 500,
-    Reason.UNAVAILABLE: 503,
-    Reason.ARC_KEY_NOT_CONFIGURED: 503,
-}
-"""HTTP status of each request-level reason; every other code is 403 (refused)."""
-
-
-def http_status(reason: Reason) -> int:
-    return STATUS.get(reason, 403)
 
 
 class Refusal(Exception):  # noqa: N818 (a refusal is the expected outcome, not a bug)

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from common.http import SignedClient
 from clients.operator_release import CustodianEndpoint, Recording
+from common.http import SignedClient
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianPublicKey

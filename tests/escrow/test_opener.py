@@ -1,4 +1,4 @@
-"""The opener (escrow_service/opener.py) in-process: the worker-process path gives the same
+"""The opener (escrow_service/services/opener.py) in-process: the worker-process path gives the same
 results as the in-thread path, item by item, refusals included; the fast metadata parse
 accepts and refuses exactly what RecordingMetadata.from_json does; the released-set root
 precomputed while the opener works is the root of what was actually released."""
@@ -17,10 +17,11 @@ from crypto.escrow import CustodianKey, SessionKey, open_released_share
 from crypto.format import FileKey, Stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
-from escrow_service import opener as opener_module
 from escrow_service.errors import Reason
-from escrow_service.opener import Item, MemoMetadata, Opened, Opener
-from escrow_service.service import EscrowService, ItemResult, _Record
+from escrow_service.schemas.release import ItemResult
+from escrow_service.services import opener as opener_module
+from escrow_service.services.opener import Item, MemoMetadata, Opened, Opener
+from escrow_service.services.record import ReleaseRecord, request_fields
 
 T = 1_700_000_000_000
 
@@ -172,8 +173,7 @@ def test_wire_item_rebuilds_the_same_metadata() -> None:
 
 
 def _fields(rec: Any, results: list[Any], metas: list[MemoMetadata]) -> dict[str, Any]:
-    fields: dict[str, Any] = EscrowService._request_fields(None, rec, results, metas)  # type: ignore[arg-type]
-    return fields
+    return request_fields(rec, results, metas)
 
 
 @pytest.mark.parametrize(
@@ -192,9 +192,9 @@ def test_released_root_with_precomputed_leaves(passing: list[int], released: lis
         for i, m in enumerate(metas)
     ]
     want = root_from_leaf_hashes([leaf_hash(metas[i].associated_data()) for i in released])
-    plain = _Record("rel", T)
+    plain = ReleaseRecord("rel", T)
     assert _fields(plain, results, metas)["released"]["root"] == want.hex()
-    rec = _Record("rel", T)
+    rec = ReleaseRecord("rel", T)
     rec.leaves = [leaf_hash(m.associated_data()) for m in metas]
     rec.root_if_all_pass = (passing, root_from_leaf_hashes([rec.leaves[i] for i in passing]))
     assert _fields(rec, results, metas)["released"]["root"] == want.hex()

@@ -2,7 +2,7 @@
 binds a custodian's log entry to its own request and counts the threshold per recording;
 the customer's audit matches releases to notices one to one, flags mislabelled entries,
 survives malformed notices and can expose a split view. Custodians are in-process fakes
-over a real signed log (escrow_service.tlog_store) that may lie in their entries.
+over a real signed log (escrow_service.services.tlog_store) that may lie in their entries.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from crypto.note import Checkpoint, open_checkpoint
 from crypto.statements import AlarmEvent, AlarmType, SignedStatement, parse_signed, sign_statement
 from crypto.tlog import EMPTY_ROOT
 from crypto.x25519 import generate_identity
+from escrow_service.core.keys import CustodianKeys, load_or_create
 from escrow_service.db import make_engine, upgrade
-from escrow_service.keys import CustodianKeys, load_or_create
-from escrow_service.tlog_store import Appended, LogStore
+from escrow_service.services.tlog_store import Appended, LogStore
 
 T = 1_700_000_000_000
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from common.http import SignedClient
 from clients.operator_release import CustodianEndpoint, Recording, _stanza_for, verify_receipt
+from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
 from crypto.format import b64encode

@@ -15,13 +15,13 @@ from crypto.escrow import CustodianKey, SessionKey
 from crypto.format import parse_header
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.x25519 import generate_identity
+from escrow_service.core.keys import load_or_create
+from escrow_service.core.settings import EscrowSettings
 from escrow_service.db import make_engine, upgrade
 from escrow_service.errors import Reason, Refusal
-from escrow_service.keys import load_or_create
-from escrow_service.opener import Opener, _process
-from escrow_service.service import EscrowService
-from escrow_service.settings import EscrowSettings
-from escrow_service.tlog_store import LogStore
+from escrow_service.services.escrow import EscrowService
+from escrow_service.services.opener import Opener, _process
+from escrow_service.services.tlog_store import LogStore
 from tests.support.services import PostgresServer
 
 T = 1_700_000_000_000
@@ -65,7 +65,7 @@ def test_concurrent_requests_reusing_a_nonce_one_passes_the_other_is_a_replay(
         ) -> None:
             b.wait()
             try:
-                service.remember_nonce("customer:site-a", n, T + 60_000)
+                service.nonces.remember("customer:site-a", n, T + 60_000)
                 out.append("ok")
             except Refusal as r:
                 out.append(r.reason.value)
@@ -80,9 +80,9 @@ def test_concurrent_requests_reusing_a_nonce_one_passes_the_other_is_a_replay(
         assert sorted(outcomes) == ["ok", "replayed_request"], outcomes
     # A third, later use is refused the same way; another keyid may use the same nonce.
     with pytest.raises(Refusal) as info:
-        service.remember_nonce("customer:site-a", "nonce-0", T + 60_000)
+        service.nonces.remember("customer:site-a", "nonce-0", T + 60_000)
     assert info.value.reason is Reason.REPLAYED_REQUEST
-    service.remember_nonce("customer:site-b", "nonce-0", T + 60_000)
+    service.nonces.remember("customer:site-b", "nonce-0", T + 60_000)
 
 
 # --- finding 1: a low-order session key never reaches the sealing unguarded ------------------

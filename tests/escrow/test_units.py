@@ -17,12 +17,12 @@ from crypto.tlog import (
     inclusion_proof,
     root_from_leaf_hashes,
 )
+from escrow_service.core.keys import load_or_create
 from escrow_service.db import make_engine, upgrade
 from escrow_service.errors import Refusal
-from escrow_service.keys import load_or_create
-from escrow_service.opener import MemoMetadata
 from escrow_service.policy import AlarmWindow, check_alarm_item
-from escrow_service.tlog_store import LogStore
+from escrow_service.services.opener import MemoMetadata
+from escrow_service.services.tlog_store import LogStore
 
 T = 1_700_000_000_000
 PROFILE = CameraProfile(pre_alarm_s=30, post_alarm_s=60, live_allowed=True, stills_only=False)

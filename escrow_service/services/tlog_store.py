@@ -33,9 +33,9 @@ from crypto.tlog import (
     inclusion_proof_from,
     node_hash,
 )
+from escrow_service.core.keys import CustodianKeys
 from escrow_service.db.engine import is_postgres
 from escrow_service.db.models import log_entries
-from escrow_service.keys import CustodianKeys
 
 _ADVISORY_KEY = 0x63_61_6D_76_6C_6F_67  # "camvlog"
 _CACHE_MIN = 16  # cache complete subtrees of at least this many leaves

@@ -8,7 +8,7 @@ RFC 9421 (keyid ``custodian:<site>/<custodian id>``, this custodian's log key, w
 SiteKeys lists so the storage service can authenticate it), and deletes
 the outbox row on a 2xx answer; otherwise it retries with exponential backoff (1 s, 2 s, 4 s,
 ... up to ``notify_max_backoff_s``). The channel need not be trusted: the customer's client
-checks every notice against this custodian's log (clients/audit.py), and can always fetch
+checks every notice against this custodian's log (the clients' audit), and can always fetch
 notices from ``GET /v1/sites/{site}/notices`` here.
 """
 
@@ -24,11 +24,11 @@ from sqlalchemy.engine import Engine
 
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
+from escrow_service.core.settings import EscrowSettings
 from escrow_service.db.models import notices, outbox
-from escrow_service.settings import EscrowSettings
 
 if TYPE_CHECKING:
-    from escrow_service.service import EscrowService
+    from escrow_service.services.escrow import EscrowService
 
 log = logging.getLogger("camvault.escrow.notify")
 
@@ -53,7 +53,7 @@ class Notifier:
     def _run(self) -> None:
         while not self._stop.wait(self._settings.notify_interval_s):
             try:
-                self._service.purge_nonces()
+                self._service.nonces.purge()
                 if self._settings.notify_url:
                     self.deliver_due()
             except Exception:  # keep the loop alive; the outbox keeps the work
@@ -98,7 +98,7 @@ class Notifier:
                         error = f"HTTP {resp.status_code}"
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
-                with self._service.log.writer() as conn:  # see EscrowService.remember_nonce
+                with self._service.log.writer() as conn:  # see NonceStore.remember
                     if error is None:
                         conn.execute(outbox.delete().where(outbox.c.notice_id == notice_id))
                         conn.execute(

@@ -1,0 +1,101 @@
+"""FastAPI dependencies: the custodian's services and settings (on app.state), the request
+body within its size limit, and request authentication (RFC 9421 signatures)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from pydantic import BaseModel
+
+from common.asgi import http_request
+from common.time import now_ms
+from escrow_service.core.auth import Caller, authenticate, claimed_keyid
+from escrow_service.core.settings import EscrowSettings
+from escrow_service.errors import Reason, Refusal
+from escrow_service.schemas.requests import parse_body
+from escrow_service.services.escrow import EscrowService
+
+
+def _service(request: Request) -> EscrowService:
+    service: EscrowService = request.app.state.service
+    return service
+
+
+def _settings(request: Request) -> EscrowSettings:
+    settings: EscrowSettings = request.app.state.settings
+    return settings
+
+
+ServiceDep = Annotated[EscrowService, Depends(_service)]
+SettingsDep = Annotated[EscrowSettings, Depends(_settings)]
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBodyDep = Annotated[bytes, Depends(_raw_body)]
+"""The request body as received (a release checks its size itself, to log the refusal)."""
+
+
+def _body(body: RawBodyDep, settings: SettingsDep) -> bytes:
+    if len(body) > settings.max_body_bytes:
+        raise Refusal(Reason.BATCH_TOO_LARGE, f"body larger than {settings.max_body_bytes}")
+    return body
+
+
+BodyDep = Annotated[bytes, Depends(_body)]
+"""The request body, refused as ``batch_too_large`` beyond ``max_body_bytes``."""
+
+
+class RequestAuth:
+    """Verifies who signed the request. Routes call it where the check belongs in their order
+    of checks (after the query is checked, before the body is read)."""
+
+    def __init__(self, request: Request, service: ServiceDep, settings: SettingsDep) -> None:
+        self._request = request
+        self._service = service
+        self._settings = settings
+
+    def claimed_operator(self) -> str | None:
+        """The operator id the request claims to be from, before anything is verified."""
+        claimed = claimed_keyid(http_request(self._request))
+        return claimed[1] if claimed and claimed[0] == "operator" else None
+
+    def caller(self, body: bytes) -> Caller:
+        """The verified signer of the request (its nonce is not yet remembered)."""
+        settings = self._settings
+        return authenticate(
+            http_request(self._request),
+            body,
+            self._service.key_for,
+            now_s=now_ms() // 1000,
+            clock_skew_s=settings.clock_skew_s,
+            max_lifetime_s=settings.signature_max_lifetime_s,
+            authorities=settings.authorities,
+        )
+
+    def customer(self, site_id: str, body: bytes = b"") -> Caller:
+        """The site's customer, verified, with the request nonce remembered."""
+        caller = self.caller(body)
+        if caller.kind != "customer" or caller.ident != site_id:
+            raise Refusal(Reason.WRONG_PRINCIPAL, "only this site's customer may do this")
+        self._service.nonces.remember(caller.keyid, caller.nonce, caller.expires_ms)
+        return caller
+
+
+AuthDep = Annotated[RequestAuth, Depends(RequestAuth)]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M]) -> Any:
+    """A dependency giving the body (within its size limit) as ``model``; refused as
+    ``malformed_request`` when it is not JSON or does not fit."""
+
+    def parse(body: BodyDep) -> M:
+        return parse_body(model, body)
+
+    return Depends(parse)

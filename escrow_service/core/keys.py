@@ -1,0 +1,97 @@
+"""The custodian's two secret keys: the X25519 escrow key and the log's note signing key.
+
+Stored as text files in the data directory (``escrow.key``: ``CAMVAULT-CUSTODIAN-SECRET-KEY-1...``;
+``log.key``: ``PRIVATE+KEY+camvault.io/custodian/<id>+...``), created with mode 0600 when
+missing. An optional ``log.next.key`` (same name, another key) co-signs every checkpoint
+during a log key rotation. The public halves are what a customer puts into SiteKeys
+(its ``Custodian`` entry).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto.ed25519 import Ed25519PublicKey
+from crypto.escrow import CustodianKey, CustodianPublicKey
+from crypto.note import NoteSigner, NoteVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class CustodianKeys:
+    custodian_id: str
+    escrow_key: CustodianKey
+    log_signer: NoteSigner
+    escrow_public: CustodianPublicKey
+    key_id: str
+    next_log_signer: NoteSigner | None = None  # during a log key rotation (docs/ESCROW.md)
+
+    @classmethod
+    def create(
+        cls,
+        custodian_id: str,
+        escrow_key: CustodianKey,
+        log_signer: NoteSigner,
+        next_log_signer: NoteSigner | None = None,
+    ) -> CustodianKeys:
+        public = escrow_key.public_key()
+        return cls(custodian_id, escrow_key, log_signer, public, public.key_id(), next_log_signer)
+
+    @property
+    def log_signers(self) -> list[NoteSigner]:
+        """Every key that signs checkpoints: the current one, and the next during a rotation."""
+        return [self.log_signer] + ([self.next_log_signer] if self.next_log_signer else [])
+
+    @property
+    def origin(self) -> str:
+        return self.log_signer.name
+
+    @property
+    def log_verifier(self) -> NoteVerifier:
+        return self.log_signer.verifier
+
+    @property
+    def log_public_key(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey(self.log_signer.verifier.public_key)
+
+    def public_info(self) -> dict[str, str | None]:
+        nxt = self.next_log_signer
+        return {
+            "next_log_key": None
+            if nxt is None
+            else Ed25519PublicKey(nxt.verifier.public_key).to_text(),
+            "custodian_id": self.custodian_id,
+            "escrow_key": self.escrow_public.to_text(),
+            "escrow_key_id": self.key_id,
+            "log_key": self.log_public_key.to_text(),
+            "log_verifier": self.log_verifier.to_text(),
+            "origin": self.origin,
+        }
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+
+
+def load_or_create(data_dir: Path, custodian_id: str) -> CustodianKeys:
+    """Load the keys from ``data_dir``, generating any that is missing."""
+    origin = f"camvault.io/custodian/{custodian_id}"
+    escrow_path, log_path = data_dir / "escrow.key", data_dir / "log.key"
+    if not escrow_path.exists():
+        _write_secret(escrow_path, CustodianKey.generate().to_text())
+    if not log_path.exists():
+        _write_secret(log_path, NoteSigner.generate(origin).to_text())
+    escrow_key = CustodianKey.from_text(escrow_path.read_text().strip())
+    signers = []
+    for path in (log_path, data_dir / "log.next.key"):
+        if not path.exists():
+            continue
+        signer = NoteSigner.from_text(path.read_text().strip())
+        if signer.name != origin:
+            raise ValueError(f"{path}: log key is named {signer.name!r}, expected {origin!r}")
+        signers.append(signer)
+    return CustodianKeys.create(custodian_id, escrow_key, *signers)

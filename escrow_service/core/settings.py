@@ -1,0 +1,73 @@
+"""Settings of one custodian, from the environment (prefix ``CAMVAULT_ESCROW_``).
+
+Embedded defaults: SQLite in ``<data_dir>/escrow.db`` and the two secret keys in
+``<data_dir>/escrow.key`` (X25519 escrow key) and ``<data_dir>/log.key`` (Ed25519 note
+signer of the transparency log), created with mode 0600 on first start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EscrowSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CAMVAULT_ESCROW_", extra="ignore")
+
+    custodian_id: str = Field(default="c1", description="this custodian's id in SiteKeys")
+    data_dir: Path = Field(default=Path("camvault-data/escrow-c1"))
+    database_url: str | None = Field(default=None, description="default sqlite in data_dir")
+    auto_migrate: bool = Field(default=True, description="apply migrations at start")
+    arc_public_key: str | None = Field(
+        default=None, description="ed25519:... key of the ARC that signs operator registrations"
+    )
+    alarm_freshness_s: int = Field(
+        default=300, ge=1, le=24 * 3600, description="max age of an alarm at first presentation"
+    )
+    access_period_s: int = Field(
+        default=1800, ge=60, le=24 * 3600, description="alarm access period from trigger time"
+    )
+    max_access_period_s: int = Field(default=4 * 3600, ge=60, le=24 * 3600)
+    clock_skew_s: int = Field(default=60, ge=0, le=3600)
+    signature_max_lifetime_s: int = Field(default=300, ge=1, le=3600)
+    max_batch: int = Field(default=10_000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_entries_page: int = Field(default=1000, ge=1, le=100_000)
+    parallel_threshold: int = Field(
+        default=256, ge=1, description="batches at least this big are opened in worker processes"
+    )
+    crypto_workers: int = Field(default=2, ge=0, le=64, description="0 = no process pool")
+    notify_url: str | None = Field(
+        default=None, description="where access notices are POSTed (storage_service inbox)"
+    )
+    notify_interval_s: float = Field(default=2.0, gt=0)
+    notify_max_backoff_s: float = Field(default=300.0, gt=0)
+    public_authority: str | None = Field(
+        default=None,
+        description=(
+            "host:port clients use to reach this custodian (comma-separated if several); "
+            "request signatures whose covered @authority differs are refused (wrong_authority). "
+            "`python -m escrow_service` defaults it to the bound --host:--port"
+        ),
+    )
+    log_level: str = "INFO"
+
+    @property
+    def authorities(self) -> frozenset[str] | None:
+        """The accepted request authorities (lower case), or None when not configured."""
+        if not self.public_authority:
+            return None
+        return frozenset(a.strip().lower() for a in self.public_authority.split(",") if a.strip())
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'escrow.db').as_posix()}"
+
+    @property
+    def origin(self) -> str:
+        """The log's checkpoint origin and note key name (C2SP tlog-checkpoint)."""
+        return f"camvault.io/custodian/{self.custodian_id}"

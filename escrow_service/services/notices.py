@@ -1,0 +1,87 @@
+"""Access notices: written with the release's log entry (and an outbox row for delivery), and
+read back by the site's customer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from crypto.metadata import RecordingMetadata
+from escrow_service.db.models import notices
+from escrow_service.services.custodian import Custodian
+from escrow_service.services.queries import Q
+from escrow_service.services.record import ReleaseRecord
+
+NOTICE_TYPE = "camvault/v1/access-notice"
+
+
+class Notices:
+    def __init__(self, custodian: Custodian) -> None:
+        self._custodian = custodian
+
+    def queue(
+        self,
+        conn: Connection,
+        rec: ReleaseRecord,
+        index: int,
+        fields: Mapping[str, Any],
+        released: Sequence[RecordingMetadata],
+    ) -> None:
+        """Write the notice of a release logged at ``index`` and its outbox row, in the
+        release's transaction (a notice can be late, never lost)."""
+        keys = self._custodian.keys
+        notice = {
+            "type": NOTICE_TYPE,
+            "custodian_id": keys.custodian_id,
+            "origin": keys.origin,
+            "site_id": rec.site_id,
+            "log_index": index,
+            "time_ms": rec.time_ms,
+            "release_id": rec.release_id,
+            "operator_id": rec.operator_id,
+            "purpose": rec.purpose,
+            "justification": rec.justification,
+            "cameras": fields["released"]["cameras"],
+            "from_ms": fields["released"]["from_ms"],
+            "to_ms": fields["released"]["to_ms"],
+            "released_root": fields["released"]["root"],
+            "recordings": [m.to_json() for m in released],
+        }
+        res = conn.execute(
+            Q.notice_insert,
+            {
+                "site_id": rec.site_id,
+                "log_index": index,
+                "body": json.dumps(notice, sort_keys=True, separators=(",", ":")),
+                "created_ms": rec.time_ms,
+            },
+        )
+        notice_id = res.inserted_primary_key[0] if res.inserted_primary_key else None
+        if notice_id is None:  # pragma: no cover
+            raise RuntimeError("notice id not returned")
+        conn.execute(
+            Q.outbox_insert,
+            {
+                "notice_id": notice_id,
+                "attempts": 0,
+                "next_attempt_ms": rec.time_ms,
+                "last_error": None,
+            },
+        )
+
+    def for_site(self, site_id: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """The site's notices with id above ``after_id``, oldest first."""
+        with self._custodian.engine.connect() as conn:
+            rows = conn.execute(
+                select(notices.c.id, notices.c.body, notices.c.delivered_ms)
+                .where(notices.c.site_id == site_id, notices.c.id > after_id)
+                .order_by(notices.c.id)
+                .limit(limit)
+            ).all()
+        return [
+            {"id": int(r.id), "notice": r.body, "delivered": r.delivered_ms is not None}
+            for r in rows
+        ]

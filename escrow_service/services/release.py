@@ -1,0 +1,342 @@
+"""The release protocol: one request checked, its stanzas opened and re-sealed, logged, answered.
+
+Transaction boundaries ("every release is in the log before the share leaves"): a release
+request is checked, its stanzas opened and re-sealed in memory, then ONE writer transaction
+registers the alarm (first presentation), appends the log entry (release or refusal), writes
+the access notice and its outbox row and remembers the request nonce, and commits; only then
+are the sealed shares put into the response. A refusal is logged the same way, before the
+error is returned.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from crypto.ed25519 import Ed25519PublicKey
+from crypto.errors import KeyFormatError, SignatureError, StatementError
+from crypto.metadata import RecordingMetadata
+from crypto.statements import (
+    AlarmEvent,
+    Consent,
+    DeviceKind,
+    OperatorRole,
+    Purpose,
+    SignedStatement,
+    parse_signed,
+    verify,
+)
+from crypto.tlog import leaf_hash, root_from_leaf_hashes
+from crypto.x25519 import check_public_key
+from escrow_service.core.auth import Caller
+from escrow_service.errors import Reason, Refusal
+from escrow_service.policy import AlarmWindow, check_alarm_item, check_consent_item
+from escrow_service.schemas.release import ItemResult, ReleaseIn, ReleaseOutcome
+from escrow_service.services.custodian import Custodian, stored_key
+from escrow_service.services.justification import alarm_state, camera_profile, consent_state
+from escrow_service.services.nonces import NonceStore
+from escrow_service.services.notices import Notices
+from escrow_service.services.opener import Item, Opener
+from escrow_service.services.queries import Q
+from escrow_service.services.record import (
+    ReleaseRecord,
+    request_fields,
+    safe_text,
+    statement_summary,
+)
+
+SESSION_KEY_SIZE = 32
+
+Operator = tuple[str, Ed25519PublicKey, OperatorRole]
+
+
+class Releases:
+    def __init__(
+        self, custodian: Custodian, opener: Opener, nonces: NonceStore, notices: Notices
+    ) -> None:
+        self._custodian = custodian
+        self._settings = custodian.settings
+        self._opener = opener
+        self._nonces = nonces
+        self._notices = notices
+
+    def release(
+        self,
+        claimed_operator: str | None,
+        auth: Callable[[], Caller],
+        body: Callable[[], ReleaseIn],
+    ) -> ReleaseOutcome:
+        """Run the release protocol for one request; always returns a logged outcome.
+
+        ``auth()`` verifies the request signature and returns the caller; ``body()`` decodes
+        the request; both raise :class:`Refusal`.
+        """
+        now = self._custodian.clock()
+        rec = ReleaseRecord(release_id=secrets.token_urlsafe(12), time_ms=now)
+        rec.operator_id = claimed_operator
+        nonce: Caller | None = None
+        try:
+            caller = auth()
+            if caller.kind != "operator":
+                raise Refusal(Reason.WRONG_PRINCIPAL, "releases are requested by operators")
+            operator_id = caller.ident
+            rec.operator_id, rec.operator_verified = operator_id, True
+            nonce = caller
+            req = body()
+            rec.item_count = len(req.items)
+            rec.purpose = safe_text(req.purpose)
+            signed = self._check_request(rec, req)
+            operator = self._operator(operator_id)
+            if isinstance(signed.unverified_statement, AlarmEvent):
+                return self._release_alarm(rec, signed, operator, req, nonce)
+            return self._release_consent(rec, signed, operator, req, nonce)
+        except Refusal as refusal:
+            return self._log_refusal(rec, refusal, [], nonce)
+
+    def _check_request(self, rec: ReleaseRecord, req: ReleaseIn) -> SignedStatement:
+        """Request-level checks: justification present and of the purpose's type, session
+        key, batch size. Returns the (not yet verified) justification."""
+        if req.justification is None:
+            raise Refusal(Reason.NO_JUSTIFICATION, "a release needs an AlarmEvent or Consent")
+        if req.purpose not in {p.value for p in Purpose}:
+            raise Refusal(
+                Reason.WRONG_PURPOSE,
+                "purpose must be 'alarm-verification' or 'maintenance'",
+            )
+        if len(req.session_key) != SESSION_KEY_SIZE:
+            raise Refusal(Reason.BAD_SESSION_KEY, "session key must be 32 bytes (X25519)")
+        try:
+            # A low-order or non-canonical point would make every sealing fail (or seal
+            # to a key everyone can compute): refuse the request, logged, before opening.
+            check_public_key(req.session_key, "session key")
+        except KeyFormatError as exc:
+            raise Refusal(Reason.BAD_SESSION_KEY, str(exc)) from None
+        rec.session_key = req.session_key
+        if len(req.items) > self._settings.max_batch:
+            raise Refusal(Reason.BATCH_TOO_LARGE, f"at most {self._settings.max_batch} recordings")
+        try:
+            signed = parse_signed(req.justification)
+        except StatementError as exc:
+            raise Refusal(Reason.MALFORMED_JUSTIFICATION, str(exc)) from None
+        rec.justification = statement_summary(signed)
+        purpose = Purpose(req.purpose)
+        want = AlarmEvent if purpose is Purpose.ALARM_VERIFICATION else Consent
+        if not isinstance(signed.unverified_statement, want):
+            raise Refusal(
+                Reason.WRONG_PURPOSE,
+                f"purpose {purpose.value} needs a {want.TYPE} justification, "
+                f"got {signed.statement_type}",
+            )
+        return signed
+
+    def _operator(self, operator_id: str) -> Operator:
+        with self._custodian.engine.connect() as conn:
+            row = conn.execute(Q.operator, {"operator_id": operator_id}).first()
+        if row is None:
+            raise Refusal(Reason.OPERATOR_NOT_REGISTERED, f"operator {operator_id!r} unknown")
+        return operator_id, stored_key(row.operator_key), OperatorRole(row.role)
+
+    def _site_state(
+        self, site_id: str
+    ) -> tuple[Ed25519PublicKey, int | None, dict[str, Mapping[str, Any]]]:
+        """The pinned customer key, the site's access period and its enrolled devices."""
+        with self._custodian.engine.connect() as conn:
+            row = conn.execute(Q.site_state, {"site_id": site_id}).first()
+            if row is None:
+                raise Refusal(Reason.UNKNOWN_SITE, f"site {site_id!r} is not enrolled here")
+            devs = conn.execute(Q.site_devices, {"site_id": site_id}).mappings()
+            by_id: dict[str, Mapping[str, Any]] = {str(d["device_id"]): dict(d) for d in devs}
+        period = None if row.access_period_s is None else int(row.access_period_s)
+        return stored_key(row.customer_key), period, by_id
+
+    @staticmethod
+    def _check_items(
+        req: ReleaseIn, check: Callable[[RecordingMetadata], None]
+    ) -> tuple[list[ItemResult | None], list[int]]:
+        """Policy of each item; returns per-item refusals (None = passed) and passing indexes."""
+        results: list[ItemResult | None] = []
+        passing: list[int] = []
+        seen: set[tuple[str, str, str]] = set()
+        for i, item in enumerate(req.items):
+            m = item.metadata
+            key = (m.site_id, m.camera_id, m.recording_id)
+            try:
+                if key in seen:
+                    raise Refusal(Reason.DUPLICATE_ITEM, "recording listed twice in the request")
+                seen.add(key)
+                check(m)
+            except Refusal as r:
+                results.append(ItemResult(m.recording_id, None, r.reason, r.message))
+                continue
+            results.append(None)
+            passing.append(i)
+        return results, passing
+
+    def _open(
+        self,
+        rec: ReleaseRecord,
+        req: ReleaseIn,
+        results: list[ItemResult | None],
+        passing: list[int],
+    ) -> list[ItemResult]:
+        items: list[Item] = [
+            (req.items[i].stanza_args, req.items[i].stanza_body, req.items[i].metadata)
+            for i in passing
+        ]
+
+        def meanwhile() -> None:
+            rec.leaves = [leaf_hash(it.metadata.associated_data()) for it in req.items]
+            rec.root_if_all_pass = (
+                passing,
+                root_from_leaf_hashes([rec.leaves[i] for i in passing]),
+            )
+
+        opened = self._opener.open_and_seal(items, req.session_key, rec.release_id, meanwhile)
+        for i, o in zip(passing, opened, strict=True):
+            rid = req.items[i].metadata.recording_id
+            results[i] = ItemResult(rid, o.sealed, o.reason, o.message)
+        return [r for r in results if r is not None]
+
+    def _release_alarm(
+        self,
+        rec: ReleaseRecord,
+        signed: SignedStatement,
+        operator: Operator,
+        req: ReleaseIn,
+        nonce: Caller | None,
+    ) -> ReleaseOutcome:
+        claimed = signed.unverified_statement
+        if not isinstance(claimed, AlarmEvent):  # pragma: no cover - checked by caller
+            raise Refusal(Reason.WRONG_PURPOSE, "not an alarm event")
+        if operator[2] is not OperatorRole.OPERATOR:
+            raise Refusal(Reason.ROLE_NOT_ALLOWED, "alarm verification is for ARC operators")
+        rec.site_id = claimed.site_id
+        _, site_period, devs = self._site_state(claimed.site_id)
+        panel = devs.get(claimed.panel_id)
+        if panel is None or panel["kind"] != DeviceKind.PANEL.value:
+            raise Refusal(
+                Reason.PANEL_NOT_OF_SITE,
+                f"{claimed.panel_id!r} is not an enrolled panel of site {claimed.site_id!r}",
+            )
+        try:
+            event = verify(signed, stored_key(panel["device_key"]), AlarmEvent)
+        except (SignatureError, KeyFormatError) as exc:
+            raise Refusal(Reason.BAD_SIGNATURE, f"alarm event: {exc}") from None
+        digest = bytes.fromhex(rec.justification["sha256"]) if rec.justification else b""
+        period_s = site_period or self._settings.access_period_s
+        window = AlarmWindow(
+            event.site_id, event.triggered_at_ms, event.triggered_at_ms + period_s * 1000
+        )
+        profiles = {cid: camera_profile(d) for cid, d in devs.items()}
+
+        def check(m: RecordingMetadata) -> None:
+            check_alarm_item(m, window, profiles.get(m.camera_id))
+
+        prelim, passing = self._check_items(req, check)
+        if len(passing) >= self._settings.parallel_threshold:
+            # Request-level checks before an expensive opening (decided again under the lock).
+            alarm_state(self._custodian, None, event, digest, period_s, rec.time_ms)
+        results = self._open(rec, req, prelim, passing)
+
+        def decide(conn: Connection) -> None:
+            now = self._custodian.clock()
+            register = alarm_state(self._custodian, conn, event, digest, period_s, now)
+            if register is not None:
+                conn.execute(Q.alarm_insert, register)
+
+        return self._commit(rec, req, results, nonce, decide)
+
+    def _release_consent(
+        self,
+        rec: ReleaseRecord,
+        signed: SignedStatement,
+        operator: Operator,
+        req: ReleaseIn,
+        nonce: Caller | None,
+    ) -> ReleaseOutcome:
+        claimed = signed.unverified_statement
+        if not isinstance(claimed, Consent):  # pragma: no cover - checked by caller
+            raise Refusal(Reason.WRONG_PURPOSE, "not a consent")
+        rec.site_id = claimed.site_id
+        customer_key, _, devs = self._site_state(claimed.site_id)
+        try:
+            consent = verify(signed, customer_key, Consent)
+        except (SignatureError, KeyFormatError) as exc:
+            raise Refusal(Reason.BAD_SIGNATURE, f"consent: {exc}") from None
+        operator_id, operator_key, _ = operator
+        if consent.grantee_id != operator_id or (
+            consent.grantee_key is not None and consent.grantee_key != operator_key
+        ):
+            raise Refusal(Reason.CONSENT_WRONG_GRANTEE, "the consent names another grantee")
+        consent_state(self._custodian, None, consent, rec.time_ms)
+        profiles = {cid: camera_profile(d) for cid, d in devs.items()}
+
+        def check(m: RecordingMetadata) -> None:
+            check_consent_item(m, consent, profiles.get(m.camera_id))
+
+        prelim, passing = self._check_items(req, check)
+        results = self._open(rec, req, prelim, passing)
+
+        def decide(conn: Connection) -> None:
+            consent_state(self._custodian, conn, consent, self._custodian.clock())
+
+        return self._commit(rec, req, results, nonce, decide)
+
+    def _commit(
+        self,
+        rec: ReleaseRecord,
+        req: ReleaseIn,
+        results: list[ItemResult],
+        nonce: Caller | None,
+        decide: Callable[[Connection], None],
+    ) -> ReleaseOutcome:
+        """Decide under the lock and log the outcome with its notice and nonce, in one
+        transaction; a refusal decided there is logged instead."""
+        metas = [it.metadata for it in req.items]
+        released = [m for m, r in zip(metas, results, strict=True) if r.sealed_share is not None]
+        custodian = self._custodian
+        try:
+            with custodian.log.writer() as conn:
+                if nonce is not None:
+                    self._nonces.remember_in(conn, nonce.keyid, nonce.nonce, nonce.expires_ms)
+                decide(conn)
+                fields = request_fields(rec, results, metas)
+                kind = "release" if released else "refusal"
+                appended = custodian.append(
+                    conn, kind, rec.time_ms, {"reason": None, **fields}, site_id=rec.site_id
+                )
+                if released and rec.site_id is not None:
+                    self._notices.queue(conn, rec, appended.index, fields, released)
+        except Refusal as refusal:
+            # Decided under the lock (replay, cancel, period, revocation): nothing released.
+            return self._log_refusal(rec, refusal, metas, nonce)
+        return ReleaseOutcome(rec.release_id, custodian.receipt(appended), results)
+
+    def _log_refusal(
+        self,
+        rec: ReleaseRecord,
+        refusal: Refusal,
+        metas: Sequence[RecordingMetadata],
+        nonce: Caller | None,
+    ) -> ReleaseOutcome:
+        items = [ItemResult(m.recording_id, None, refusal.reason, refusal.message) for m in metas]
+        custodian = self._custodian
+        with custodian.log.writer() as conn:
+            if nonce is not None and refusal.reason is not Reason.REPLAYED_REQUEST:
+                try:
+                    self._nonces.remember_in(conn, nonce.keyid, nonce.nonce, nonce.expires_ms)
+                except Refusal:
+                    refusal = Refusal(Reason.REPLAYED_REQUEST, "nonce already used")
+            fields = request_fields(rec, [], [])
+            fields["refused"] = {"count": rec.item_count, "reasons": {}}
+            appended = custodian.append(
+                conn,
+                "refusal",
+                rec.time_ms,
+                {"reason": refusal.reason.value, **fields},
+                site_id=rec.site_id,
+            )
+        return ReleaseOutcome(rec.release_id, custodian.receipt(appended), items, refusal)
