@@ -1,43 +1,47 @@
-"""The statement bodies: one frozen dataclass per statement type, with its members' specs."""
+"""The statement bodies: one declaration per statement type.
+
+Each body is a :func:`statement` class whose fields name their JSON member's spec
+(:mod:`crypto.statements.fields`); its domain is ``camvault/v1/<name>``. Cross-member rules
+live in ``_check``. Adding a statement type is one such class: the envelope, the parser and
+:data:`STATEMENT_TYPES` pick it up.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar, dataclass_transform
 
 from crypto.age.x25519 import X25519Recipient, normalized_public_key
 from crypto.canonical import canonical_json
-from crypto.ed25519 import (
-    Ed25519PublicKey,
-)
+from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import StatementError
 from crypto.escrow import MAX_CUSTODIANS, MIN_THRESHOLD, CustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements.fields import (
-    _BOOL,
-    _COUNTER,
-    _ESCROW_KEY,
-    _ID,
-    _PUBKEY,
-    _RECIPIENT,
-    _SHA256,
-    _TEXT,
-    _TIME,
-    _URL,
+    BOOL,
+    COUNTER,
+    ESCROW_KEY,
+    ID,
     MAX_COUNTER,
-    _array,
-    _checked_by_class,
-    _Field,
-    _int,
-    _integer,
-    _member,
-    _object,
-    _optional,
-    _Record,
-    _sha256,
-    _unique,
+    PUBKEY,
+    RECIPIENT,
+    SHA256,
+    TEXT,
+    TIME,
+    URL,
+    Record,
+    array,
+    check_int,
+    check_sha256,
+    check_unique,
+    checked_by_class,
+    enum_member,
+    integer,
+    member,
+    nested,
+    optional,
+    record,
 )
 
 DOMAIN_PREFIX = "camvault/v1/"
@@ -50,10 +54,8 @@ MAX_CONSENT_CAMERAS = 256
 MAX_PRE_ALARM_S = 3600
 MAX_POST_ALARM_S = 3600
 
-# --- statement bodies -------------------------------------------------------------------------
 
-
-class Statement(_Record):
+class Statement(Record):
     """Base of the typed statement bodies. ``TYPE`` is the domain, e.g. camvault/v1/consent."""
 
     __slots__ = ()
@@ -66,27 +68,38 @@ class Statement(_Record):
 
 S = TypeVar("S", bound=Statement)
 
+#: Every statement type, by domain (filled by :func:`statement`).
+STATEMENT_TYPES: dict[str, type[Statement]] = {}
 
-@dataclass(frozen=True, slots=True)
-class Custodian(_Record):
+
+@dataclass_transform(frozen_default=True, field_specifiers=(member,))
+def statement(name: str) -> Callable[[type[S]], type[S]]:
+    """Class decorator: :func:`~crypto.statements.fields.record` ``name`` with the domain
+    ``camvault/v1/<name>`` as ``TYPE``, registered in :data:`STATEMENT_TYPES`."""
+
+    def build(cls: type[S]) -> type[S]:
+        made = record(name)(cls)
+        made.TYPE = DOMAIN_PREFIX + name
+        STATEMENT_TYPES[made.TYPE] = made
+        return made
+
+    return build
+
+
+# --- site keys --------------------------------------------------------------------------------
+
+
+@record("custodian")
+class Custodian(Record):
     """One key custodian of a site: its escrow X25519 key and its log's Ed25519 key."""
 
-    custodian_id: str
-    escrow_key: CustodianPublicKey
-    log_key: Ed25519PublicKey
-    url: str | None
-
-    _NAME: ClassVar[str] = "custodian"
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "custodian_id": _ID,
-        "escrow_key": _ESCROW_KEY,
-        "log_key": _PUBKEY,
-        "url": _URL,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    custodian_id: str = member(ID)
+    escrow_key: CustodianPublicKey = member(ESCROW_KEY)
+    log_key: Ed25519PublicKey = member(PUBKEY)
+    url: str | None = member(URL)
 
 
-@dataclass(frozen=True, slots=True)
+@statement("site-keys")
 class SiteKeys(Statement):
     """The site's key material, signed by the customer's site key (enrollment and changes).
 
@@ -94,38 +107,32 @@ class SiteKeys(Statement):
     customer key of the version the verifier has pinned (see :func:`verify_site_keys`).
     """
 
-    site_id: str
-    version: int
-    customer_key: Ed25519PublicKey
-    recipients: tuple[X25519Recipient, ...]
-    custodians: tuple[Custodian, ...]
-    threshold: int
-    issued_at_ms: int
-
-    _NAME: ClassVar[str] = "site-keys"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "version": _integer(1, MAX_COUNTER),
-        "customer_key": _PUBKEY,
-        "recipients": _array(_RECIPIENT, 1, MAX_RECIPIENTS, unique=True),
-        "custodians": _array(_object(Custodian), MIN_THRESHOLD, MAX_CUSTODIANS),
-        # Parsed within the widest bounds; the constructor bounds it by len(custodians).
-        "threshold": _checked_by_class(_integer(MIN_THRESHOLD, MAX_CUSTODIANS)),
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    site_id: str = member(ID)
+    version: int = member(integer(1, MAX_COUNTER))
+    customer_key: Ed25519PublicKey = member(PUBKEY)
+    recipients: tuple[X25519Recipient, ...] = member(
+        array(RECIPIENT, 1, MAX_RECIPIENTS, unique=True)
+    )
+    custodians: tuple[Custodian, ...] = member(
+        array(nested(Custodian), MIN_THRESHOLD, MAX_CUSTODIANS)
+    )
+    # Parsed within the widest bounds; the constructor bounds it by len(custodians).
+    threshold: int = member(checked_by_class(integer(MIN_THRESHOLD, MAX_CUSTODIANS)))
+    issued_at_ms: int = member(TIME)
 
     def _check(self) -> None:
         w = "site-keys"
-        _unique([c.custodian_id for c in self.custodians], f"{w}.custodians custodian_id")
-        _unique([c.escrow_key for c in self.custodians], f"{w}.custodians escrow_key")
-        _unique([c.log_key for c in self.custodians], f"{w}.custodians log_key")
+        check_unique([c.custodian_id for c in self.custodians], f"{w}.custodians custodian_id")
+        check_unique([c.escrow_key for c in self.custodians], f"{w}.custodians escrow_key")
+        check_unique([c.log_key for c in self.custodians], f"{w}.custodians log_key")
         recipient_keys = {normalized_public_key(r.public_key) for r in self.recipients}
         if any(normalized_public_key(c.escrow_key.data) in recipient_keys for c in self.custodians):
             # An escrow key listed as a plain recipient would hand that custodian the file key.
             raise StatementError(f"{w}: a custodian escrow_key is also listed in recipients")
-        _int(self.threshold, f"{w}.threshold", MIN_THRESHOLD, len(self.custodians))
+        check_int(self.threshold, f"{w}.threshold", MIN_THRESHOLD, len(self.custodians))
+
+
+# --- devices ----------------------------------------------------------------------------------
 
 
 class DeviceKind(StrEnum):
@@ -133,56 +140,34 @@ class DeviceKind(StrEnum):
     PANEL = "panel"
 
 
-@dataclass(frozen=True, slots=True)
-class CameraProfile(_Record):
+@record("camera_profile")
+class CameraProfile(Record):
     """What a camera model allows a custodian to release for an alarm (DESIGN "Release")."""
 
-    pre_alarm_s: int
-    post_alarm_s: int
-    live_allowed: bool
-    stills_only: bool
-
-    _NAME: ClassVar[str] = "camera_profile"
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "pre_alarm_s": _integer(0, MAX_PRE_ALARM_S),
-        "post_alarm_s": _integer(0, MAX_POST_ALARM_S),
-        "live_allowed": _BOOL,
-        "stills_only": _BOOL,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    pre_alarm_s: int = member(integer(0, MAX_PRE_ALARM_S))
+    post_alarm_s: int = member(integer(0, MAX_POST_ALARM_S))
+    live_allowed: bool = member(BOOL)
+    stills_only: bool = member(BOOL)
 
     def _check(self) -> None:
         if self.stills_only and self.live_allowed:
             raise StatementError("camera_profile: stills_only excludes live_allowed")
 
 
-@dataclass(frozen=True, slots=True)
+@statement("device-enrollment")
 class DeviceEnrollment(Statement):
     """A camera or panel of the site and its signing key, signed by the customer's site key.
 
     ``camera_profile`` is required for cameras and must be null for panels.
     """
 
-    site_id: str
-    device_id: str
-    kind: DeviceKind
-    model: str
-    device_key: Ed25519PublicKey
-    camera_profile: CameraProfile | None
-    issued_at_ms: int
-
-    _NAME: ClassVar[str] = "device-enrollment"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "device_id": _ID,
-        "kind": _member(DeviceKind),
-        "model": _TEXT,
-        "device_key": _PUBKEY,
-        "camera_profile": _checked_by_class(_optional(_object(CameraProfile))),
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    site_id: str = member(ID)
+    device_id: str = member(ID)
+    kind: DeviceKind = member(enum_member(DeviceKind))
+    model: str = member(TEXT)
+    device_key: Ed25519PublicKey = member(PUBKEY)
+    camera_profile: CameraProfile | None = member(checked_by_class(optional(nested(CameraProfile))))
+    issued_at_ms: int = member(TIME)
 
     def _check(self) -> None:
         if self.kind is DeviceKind.CAMERA and not isinstance(self.camera_profile, CameraProfile):
@@ -191,7 +176,10 @@ class DeviceEnrollment(Statement):
             raise StatementError("device-enrollment.camera_profile: must be null for a panel")
 
 
-@dataclass(frozen=True, slots=True)
+# --- recordings -------------------------------------------------------------------------------
+
+
+@statement("manifest")
 class Manifest(Statement):
     """One recording, signed by the camera that made it; manifests of a camera form a chain.
 
@@ -202,36 +190,18 @@ class Manifest(Statement):
     after the header (nonce || STREAM ciphertext), ``payload_size`` its length in bytes.
     """
 
-    site_id: str
-    camera_id: str
-    recording_id: str
-    kind: RecordingKind
-    start_ms: int
-    end_ms: int
-    payload_sha256: bytes
-    payload_size: int
-    header_sha256: bytes
-    sequence: int
-    prev_manifest_sha256: bytes | None
-    issued_at_ms: int
-
-    _NAME: ClassVar[str] = "manifest"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "camera_id": _ID,
-        "recording_id": _ID,
-        "kind": _member(RecordingKind),
-        "start_ms": _TIME,
-        "end_ms": _TIME,
-        "payload_sha256": _SHA256,
-        "payload_size": _COUNTER,
-        "header_sha256": _SHA256,
-        "sequence": _COUNTER,
-        "prev_manifest_sha256": _checked_by_class(_optional(_SHA256)),
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    site_id: str = member(ID)
+    camera_id: str = member(ID)
+    recording_id: str = member(ID)
+    kind: RecordingKind = member(enum_member(RecordingKind))
+    start_ms: int = member(TIME)
+    end_ms: int = member(TIME)
+    payload_sha256: bytes = member(SHA256)
+    payload_size: int = member(COUNTER)
+    header_sha256: bytes = member(SHA256)
+    sequence: int = member(COUNTER)
+    prev_manifest_sha256: bytes | None = member(checked_by_class(optional(SHA256)))
+    issued_at_ms: int = member(TIME)
 
     def _check(self) -> None:
         if self.end_ms < self.start_ms:
@@ -243,7 +213,7 @@ class Manifest(Statement):
         else:
             if self.prev_manifest_sha256 is None:
                 raise StatementError(f"{what}: required for sequence > 0")
-            _sha256(self.prev_manifest_sha256, what)
+            check_sha256(self.prev_manifest_sha256, what)
 
     def metadata(self) -> RecordingMetadata:
         """The recording metadata this manifest describes (bound into its escrow stanzas)."""
@@ -257,6 +227,9 @@ class Manifest(Statement):
         )
 
 
+# --- alarms -----------------------------------------------------------------------------------
+
+
 class AlarmType(StrEnum):
     INTRUSION = "intrusion"
     FIRE = "fire"
@@ -266,48 +239,29 @@ class AlarmType(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
+@statement("alarm-event")
 class AlarmEvent(Statement):
     """An alarm raised by a panel, signed by the panel. ``counter`` grows strictly per panel."""
 
-    site_id: str
-    panel_id: str
-    event_id: str
-    alarm_type: AlarmType
-    triggered_at_ms: int
-    counter: int
-
-    _NAME: ClassVar[str] = "alarm-event"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "panel_id": _ID,
-        "event_id": _ID,
-        "alarm_type": _member(AlarmType),
-        "triggered_at_ms": _TIME,
-        "counter": _COUNTER,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    site_id: str = member(ID)
+    panel_id: str = member(ID)
+    event_id: str = member(ID)
+    alarm_type: AlarmType = member(enum_member(AlarmType))
+    triggered_at_ms: int = member(TIME)
+    counter: int = member(COUNTER)
 
 
-@dataclass(frozen=True, slots=True)
+@statement("alarm-cancel")
 class AlarmCancel(Statement):
     """The customer cancels an alarm (closes its access period), signed by the site key."""
 
-    site_id: str
-    panel_id: str
-    event_id: str
-    issued_at_ms: int
+    site_id: str = member(ID)
+    panel_id: str = member(ID)
+    event_id: str = member(ID)
+    issued_at_ms: int = member(TIME)
 
-    _NAME: ClassVar[str] = "alarm-cancel"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "panel_id": _ID,
-        "event_id": _ID,
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+
+# --- consents ---------------------------------------------------------------------------------
 
 
 class ConsentScope(StrEnum):
@@ -323,7 +277,7 @@ class Purpose(StrEnum):
     MAINTENANCE = "maintenance"
 
 
-@dataclass(frozen=True, slots=True)
+@statement("consent")
 class Consent(Statement):
     """A maintenance consent signed by the customer's site key.
 
@@ -333,36 +287,20 @@ class Consent(Statement):
     A consent's purpose is always maintenance (alarm access is justified by an AlarmEvent).
     """
 
-    consent_id: str
-    site_id: str
-    grantee_id: str
-    grantee_key: Ed25519PublicKey | None
-    cameras: tuple[str, ...]
-    scope: tuple[ConsentScope, ...]
-    recordings_from_ms: int
-    recordings_to_ms: int
-    not_before_ms: int
-    not_after_ms: int
-    purpose: Purpose
-    issued_at_ms: int
-
-    _NAME: ClassVar[str] = "consent"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "consent_id": _ID,
-        "site_id": _ID,
-        "grantee_id": _ID,
-        "grantee_key": _optional(_PUBKEY),
-        "cameras": _array(_ID, 1, MAX_CONSENT_CAMERAS, unique=True),
-        "scope": _array(_member(ConsentScope), 1, len(ConsentScope), unique=True),
-        "recordings_from_ms": _TIME,
-        "recordings_to_ms": _TIME,
-        "not_before_ms": _TIME,
-        "not_after_ms": _TIME,
-        "purpose": _member(Purpose),
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+    consent_id: str = member(ID)
+    site_id: str = member(ID)
+    grantee_id: str = member(ID)
+    grantee_key: Ed25519PublicKey | None = member(optional(PUBKEY))
+    cameras: tuple[str, ...] = member(array(ID, 1, MAX_CONSENT_CAMERAS, unique=True))
+    scope: tuple[ConsentScope, ...] = member(
+        array(enum_member(ConsentScope), 1, len(ConsentScope), unique=True)
+    )
+    recordings_from_ms: int = member(TIME)
+    recordings_to_ms: int = member(TIME)
+    not_before_ms: int = member(TIME)
+    not_after_ms: int = member(TIME)
+    purpose: Purpose = member(enum_member(Purpose))
+    issued_at_ms: int = member(TIME)
 
     def _check(self) -> None:
         if self.recordings_to_ms < self.recordings_from_ms:
@@ -377,22 +315,16 @@ class Consent(Statement):
             raise StatementError("consent.purpose: a consent's purpose must be 'maintenance'")
 
 
-@dataclass(frozen=True, slots=True)
+@statement("revocation")
 class Revocation(Statement):
     """The customer revokes a consent, signed by the site key."""
 
-    site_id: str
-    consent_id: str
-    issued_at_ms: int
+    site_id: str = member(ID)
+    consent_id: str = member(ID)
+    issued_at_ms: int = member(TIME)
 
-    _NAME: ClassVar[str] = "revocation"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "site_id": _ID,
-        "consent_id": _ID,
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
+
+# --- operators --------------------------------------------------------------------------------
 
 
 class OperatorRole(StrEnum):
@@ -400,37 +332,11 @@ class OperatorRole(StrEnum):
     TECHNICIAN = "technician"
 
 
-@dataclass(frozen=True, slots=True)
+@statement("operator-registration")
 class OperatorRegistration(Statement):
     """The ARC registers an operator or technician and its personal key (signed by the ARC)."""
 
-    operator_id: str
-    operator_key: Ed25519PublicKey
-    role: OperatorRole
-    issued_at_ms: int
-
-    _NAME: ClassVar[str] = "operator-registration"
-    TYPE: ClassVar[str] = DOMAIN_PREFIX + _NAME
-    _SPEC: ClassVar[Mapping[str, _Field[Any]]] = {
-        "operator_id": _ID,
-        "operator_key": _PUBKEY,
-        "role": _member(OperatorRole),
-        "issued_at_ms": _TIME,
-    }
-    FIELDS: ClassVar[tuple[str, ...]] = tuple(_SPEC)
-
-
-#: Every statement type, by domain.
-STATEMENT_TYPES: dict[str, type[Statement]] = {
-    cls.TYPE: cls
-    for cls in (
-        SiteKeys,
-        DeviceEnrollment,
-        Manifest,
-        AlarmEvent,
-        AlarmCancel,
-        Consent,
-        Revocation,
-        OperatorRegistration,
-    )
-}
+    operator_id: str = member(ID)
+    operator_key: Ed25519PublicKey = member(PUBKEY)
+    role: OperatorRole = member(enum_member(OperatorRole))
+    issued_at_ms: int = member(TIME)

@@ -12,7 +12,7 @@ from crypto.ed25519 import (
 from crypto.errors import SignatureError, StatementError
 from crypto.statements.bodies import Manifest
 from crypto.statements.envelope import SignedStatement, verify
-from crypto.statements.fields import MAX_COUNTER, _int, _sha256
+from crypto.statements.fields import MAX_COUNTER, check_int, check_sha256
 
 # --- manifest chain ---------------------------------------------------------------------------
 
@@ -51,8 +51,8 @@ class ChainAnchor:
     manifest_hash: bytes
 
     def __post_init__(self) -> None:
-        _int(self.sequence, "chain anchor: sequence", 0, MAX_COUNTER)
-        _sha256(self.manifest_hash, "chain anchor: manifest_hash")
+        check_int(self.sequence, "chain anchor: sequence", 0, MAX_COUNTER)
+        check_sha256(self.manifest_hash, "chain anchor: manifest_hash")
 
 
 def verify_chain(

@@ -17,7 +17,7 @@ from crypto.ed25519 import (
 )
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.statements.bodies import STATEMENT_TYPES, S, SiteKeys, Statement
-from crypto.statements.fields import _fields, _pubkey, _pubkey_from_text
+from crypto.statements.fields import check_pubkey, pubkey_from_text, require_members
 
 #: Largest accepted encoded signed statement (a site-keys statement with the maximum numbers of
 #: custodians and recipients is about 9 KiB).
@@ -49,7 +49,7 @@ class SignedStatement:
     def __post_init__(self) -> None:
         if not isinstance(self.unverified_statement, Statement):
             raise StatementError("signed statement: not a Statement")
-        _pubkey(self.signer, "signed statement: signer")
+        check_pubkey(self.signer, "signed statement: signer")
         if not isinstance(self.signature, bytes) or len(self.signature) != SIGNATURE_SIZE:
             raise StatementError(f"signed statement: signature must be {SIGNATURE_SIZE} bytes")
 
@@ -105,13 +105,13 @@ def parse_signed(data: bytes) -> SignedStatement:
     if len(data) > MAX_STATEMENT_SIZE:
         raise StatementError(f"signed statement: larger than {MAX_STATEMENT_SIZE} bytes")
     obj = parse_canonical_json(data)
-    env = _fields(obj, "signed statement", _ENVELOPE_FIELDS)
+    env = require_members(obj, "signed statement", _ENVELOPE_FIELDS)
     domain = env["type"]
     if not isinstance(domain, str) or domain not in STATEMENT_TYPES:
         raise StatementError(
             f"signed statement: unknown type {domain!r} (expected one of {sorted(STATEMENT_TYPES)})"
         )
-    signer = _pubkey_from_text(env["signer"], "signed statement: signer")
+    signer = pubkey_from_text(env["signer"], "signed statement: signer")
     sig_text = env["sig"]
     if not isinstance(sig_text, str):
         raise StatementError("signed statement: sig must be a base64url string")

@@ -1,4 +1,4 @@
-"""Tests of crypto.note: C2SP signed notes (Ed25519) and tlog checkpoints.
+"""Tests of crypto.tlog.note: C2SP signed notes (Ed25519) and tlog checkpoints.
 
 Known answers come from Go's golang.org/x/mod/sumdb/note (package documentation example and
 tests/vectors/go_note_vectors/vectors.json, produced by the Go program next to it), the C2SP

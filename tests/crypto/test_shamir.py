@@ -1,4 +1,4 @@
-"""Tests of crypto.shamir: field arithmetic, split/combine properties, secrecy, refusals."""
+"""Tests of crypto.escrow.shamir: field arithmetic, split/combine properties, secrecy, refusals."""
 
 from __future__ import annotations
 

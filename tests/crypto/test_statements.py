@@ -1,4 +1,4 @@
-"""Signed statements (crypto/statements.py, crypto/ed25519.py): round trips, strict parsing,
+"""Signed statements (crypto/statements/, crypto/ed25519.py): round trips, strict parsing,
 signatures, the site-key pinning rule, the manifest chain, and the known-answer vectors."""
 
 from __future__ import annotations

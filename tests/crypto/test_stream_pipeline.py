@@ -1,7 +1,7 @@
 """The pipelined STREAM (several blocks, worker threads) against a sequential reference.
 
 A reference implementation written chunk by chunk, straight from the spec's rules, must
-release exactly the same plaintext and fail with exactly the same message as crypto.stream,
+release exactly the same plaintext and fail with exactly the same message as crypto.age.stream,
 for streams of many blocks cut, flipped, reordered or extended at every interesting place.
 """
 

@@ -1,4 +1,4 @@
-"""Write tests/vectors/tlog.json: known answers for crypto/tlog.py and crypto/note.py.
+"""Write tests/vectors/tlog.json: known answers for crypto/tlog/merkle.py and crypto/tlog/note.py.
 
 Deterministic: fixed leaves, a fixed Ed25519 seed, no randomness (Ed25519 signatures are
 deterministic, RFC 8032 section 5.1.6). Run from the repository root:
