@@ -7,9 +7,10 @@ uses are supported (convolutions with fused bias/ReLU, depthwise convolutions, e
 arithmetic with scalars, ReLU/ReLU6/sigmoid, global mean, channel concat, bilinear resize);
 anything else raises :class:`UnsupportedGraphError` naming the operation, as does a weights
 manifest naming anything but plain file names next to ``model.json`` or weights that do not fit
-their files. The ONNX protobuf is written by hand (a few message types) so the camera needs no
-``onnx`` package. Checking that the files are the intended ones (sha256) is the caller's job
-(:mod:`clients.detect.centernet`): :func:`graph_to_onnx` takes contents already read.
+their files. The ONNX graph is built with the ``onnx`` package's helpers (nodes, initializers,
+graph and model protos) and serialized for OpenCV. Checking that the files are the intended ones
+(sha256) is the caller's job (:mod:`clients.detect.centernet`): :func:`graph_to_onnx` takes
+contents already read.
 """
 
 from __future__ import annotations
@@ -22,83 +23,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 #: ONNX operator set the rewritten graph declares (Clip takes min/max as inputs since 11).
 ONNX_OPSET = 11
-_FLOAT, _INT64 = 1, 7
+#: ONNX IR version the written model declares (IR 7 = ONNX 1.7, which OpenCV's importer reads).
+ONNX_IR_VERSION = 7
 
 
 class UnsupportedGraphError(ValueError):
     """The TF.js graph uses something this loader does not rewrite."""
-
-
-# --- protobuf wire format (only what ONNX's ModelProto needs) ------------------------------
-
-
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _int(field: int, v: int) -> bytes:
-    return _varint(field << 3) + _varint(v)
-
-
-def _bytes(field: int, b: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(b)) + b
-
-
-def _str(field: int, s: str) -> bytes:
-    return _bytes(field, s.encode())
-
-
-def _tensor(name: str, arr: npt.NDArray[Any]) -> bytes:
-    """TensorProto: dims=1, data_type=2, name=8, raw_data=9."""
-    if arr.dtype.kind == "f":
-        data, dtype = np.ascontiguousarray(arr, np.float32), _FLOAT
-    else:
-        data, dtype = np.ascontiguousarray(arr, np.int64), _INT64
-    dims = b"".join(_int(1, int(d)) for d in data.shape)
-    return dims + _int(2, dtype) + _str(8, name) + _bytes(9, data.tobytes())
-
-
-def _attr_ints(name: str, values: Sequence[int]) -> bytes:
-    """AttributeProto: name=1, ints=8, type=20 (INTS = 7)."""
-    return _str(1, name) + b"".join(_int(8, int(v)) for v in values) + _int(20, 7)
-
-
-def _attr_int(name: str, v: int) -> bytes:
-    return _str(1, name) + _int(3, v) + _int(20, 2)
-
-
-def _attr_str(name: str, v: str) -> bytes:
-    return _str(1, name) + _bytes(4, v.encode()) + _int(20, 3)
-
-
-def _node(op: str, inputs: Sequence[str], output: str, attrs: Sequence[bytes] = ()) -> bytes:
-    """NodeProto: input=1, output=2, name=3, op_type=4, attribute=5."""
-    return (
-        b"".join(_str(1, i) for i in inputs)
-        + _str(2, output)
-        + _str(3, output)
-        + _str(4, op)
-        + b"".join(_bytes(5, a) for a in attrs)
-    )
-
-
-def _value_info(name: str, shape: Sequence[int] | None) -> bytes:
-    """ValueInfoProto with a float tensor type; unknown dims get a symbolic name."""
-    dims = [_int(1, d) for d in shape] if shape else [_str(2, f"d{i}") for i in range(4)]
-    tensor_type = _int(1, _FLOAT) + _bytes(2, b"".join(_bytes(1, d) for d in dims))
-    return _str(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
 # --- TF.js graph -> ONNX ---------------------------------------------------------------------
@@ -172,15 +106,21 @@ class _Rewriter:
     def __init__(self, model: dict[str, Any], weights: dict[str, npt.NDArray[Any]]) -> None:
         self.nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
         self.w = weights
-        self.onnx_nodes: list[bytes] = []
-        self.inits: dict[str, bytes] = {}
+        self.onnx_nodes: list[NodeProto] = []
+        self.inits: dict[str, TensorProto] = {}
         self.hw: dict[str, tuple[int, int]] = {}  # spatial size of each emitted tensor
         self.inputs: list[tuple[str, int, int]] = []  # name, channels, size
 
     def const(self, name: str, arr: npt.NDArray[Any]) -> str:
+        """An initializer (float32, or int64 for integer arrays) named ``name``, added once."""
         if name not in self.inits:
-            self.inits[name] = _tensor(name, arr)
+            dtype = np.float32 if arr.dtype.kind == "f" else np.int64
+            self.inits[name] = numpy_helper.from_array(np.ascontiguousarray(arr, dtype), name)
         return name
+
+    def node(self, op: str, inputs: Sequence[str], output: str, **attrs: Any) -> None:
+        """An ONNX node named after its one output."""
+        self.onnx_nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
 
     def emit(self, name: str, size: int) -> None:
         if name in self.hw:
@@ -205,25 +145,25 @@ class _Rewriter:
             self.conv(name, op, attr, ins)
         elif op in ("Mul", "Add", "Sub"):
             args = [i if i in data_ins else self.const(i, self.scalar(i)) for i in ins]
-            self.onnx_nodes.append(_node(op, args, name))
+            self.node(op, args, name)
             self.hw[name] = max(self.hw[i] for i in data_ins)
         elif op in ("Relu", "Sigmoid", "Identity"):
-            self.onnx_nodes.append(_node(op, data_ins[:1], name))
+            self.node(op, data_ins[:1], name)
             self.hw[name] = self.hw[data_ins[0]]
         elif op == "Relu6":
             lo = self.const("const:0", np.array(0.0, np.float32))
             hi = self.const("const:6", np.array(6.0, np.float32))
-            self.onnx_nodes.append(_node("Clip", [data_ins[0], lo, hi], name))
+            self.node("Clip", [data_ins[0], lo, hi], name)
             self.hw[name] = self.hw[data_ins[0]]
         elif op == "Mean":
             if sorted(self.w[ins[1]].tolist()) != [1, 2] or not attr.get("keep_dims", {}).get("b"):
                 raise UnsupportedGraphError(f"{name}: only a spatial mean with keep_dims")
-            self.onnx_nodes.append(_node("GlobalAveragePool", data_ins, name))
+            self.node("GlobalAveragePool", data_ins, name)
             self.hw[name] = (1, 1)
         elif op == "ConcatV2":
             if int(self.w[ins[-1]]) not in (3, -1):
                 raise UnsupportedGraphError(f"{name}: only a channel concat")
-            self.onnx_nodes.append(_node("Concat", data_ins, name, [_attr_int("axis", 1)]))
+            self.node("Concat", data_ins, name, axis=1)
             self.hw[name] = self.hw[data_ins[0]]
         elif op == "ResizeBilinear":
             if attr.get("align_corners", {}).get("b") or attr.get("half_pixel_centers", {}).get(
@@ -234,11 +174,13 @@ class _Rewriter:
             h, w = self.hw[data_ins[0]]
             scales = self.const(name + ":scales", np.array([1, 1, th / h, tw / w], np.float32))
             roi = self.const("const:empty", np.zeros(0, np.float32))
-            mode = [
-                _attr_str("mode", "linear"),
-                _attr_str("coordinate_transformation_mode", "asymmetric"),
-            ]
-            self.onnx_nodes.append(_node("Resize", [data_ins[0], roi, scales], name, mode))
+            self.node(
+                "Resize",
+                [data_ins[0], roi, scales],
+                name,
+                mode="linear",
+                coordinate_transformation_mode="asymmetric",
+            )
             self.hw[name] = (th, tw)
         else:
             raise UnsupportedGraphError(f"{name}: TF.js operation {op} is not supported")
@@ -287,15 +229,17 @@ class _Rewriter:
         if "BiasAdd" in fused:
             args.append(self.const(ins[2], self.w[ins[2]]))
         out = name + ":conv" if "Relu" in fused else name
-        attrs = [
-            _attr_ints("kernel_shape", [kh, kw]),
-            _attr_ints("strides", [stride, stride]),
-            _attr_ints("pads", pads),
-            _attr_int("group", group),
-        ]
-        self.onnx_nodes.append(_node("Conv", args, out, attrs))
+        self.node(
+            "Conv",
+            args,
+            out,
+            kernel_shape=[kh, kw],
+            strides=[stride, stride],
+            pads=pads,
+            group=group,
+        )
         if "Relu" in fused:
-            self.onnx_nodes.append(_node("Relu", [out], name))
+            self.node("Relu", [out], name)
         self.hw[name] = (oh, ow)
 
 
@@ -327,12 +271,21 @@ def graph_to_onnx(
     if len(rw.inputs) != 1:
         raise UnsupportedGraphError(f"{name}: expected one input, found {rw.inputs}")
     in_name, channels, _ = rw.inputs[0]
-    graph = (
-        b"".join(_bytes(1, n) for n in rw.onnx_nodes)
-        + _str(2, name)
-        + b"".join(_bytes(5, t) for t in rw.inits.values())
-        + _bytes(11, _value_info(in_name, [1, channels, size, size]))
-        + b"".join(_bytes(12, _value_info(o, None)) for o in outputs)
+    float_ = TensorProto.FLOAT
+    graph = helper.make_graph(
+        rw.onnx_nodes,
+        name,
+        inputs=[helper.make_tensor_value_info(in_name, float_, [1, channels, size, size])],
+        # output shapes are left symbolic: OpenCV infers them from the graph
+        outputs=[
+            helper.make_tensor_value_info(o, float_, ["d0", "d1", "d2", "d3"]) for o in outputs
+        ],
+        initializer=list(rw.inits.values()),
     )
-    opset = _str(1, "") + _int(2, ONNX_OPSET)
-    return _int(1, 7) + _bytes(8, opset) + _bytes(7, graph)  # ir_version 7
+    onnx_model = helper.make_model(
+        graph,
+        ir_version=ONNX_IR_VERSION,
+        opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+    )
+    data: bytes = onnx_model.SerializeToString()
+    return data

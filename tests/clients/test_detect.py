@@ -23,6 +23,8 @@ import pytest
 from clients.detect import Label, detect_segment
 from clients.detect.base import Detection, Frame
 from clients.detect.centernet import (
+    INPUT_SIZE,
+    OUTPUTS,
     SHA256_FILE,
     CenterNetDetector,
     ModelCorruptError,
@@ -33,7 +35,7 @@ from clients.detect.centernet import (
     read_pins,
 )
 from clients.detect.opencv import OpenCvDetector
-from clients.detect.tfjs import UnsupportedGraphError, to_onnx
+from clients.detect.tfjs import ONNX_OPSET, UnsupportedGraphError, to_onnx
 from tests.clients.test_camera_support import ffmpeg
 from tests.support.services import CACHE_DIR, REPO_ROOT
 
@@ -291,6 +293,20 @@ def test_another_model_needs_its_own_pins(model: Path, monkeypatch: pytest.Monke
     pins.unlink()
     with pytest.raises(ModelMissingError, match=rf"pin file {pins} not found"):
         CenterNetDetector(model)
+
+
+def test_the_rewritten_graph_is_a_valid_onnx_model(model: Path) -> None:
+    """The CenterNet subgraph as OpenCV gets it passes the onnx checker with shape inference:
+    opset 11 Conv/Resize/Clip nodes, one NCHW 512 x 512 input, the two outputs."""
+    import onnx
+
+    proto = onnx.load_from_string(to_onnx(model / "centernet.json", list(OUTPUTS), INPUT_SIZE))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == ["tower_0/images"]
+    dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, INPUT_SIZE, INPUT_SIZE]
+    assert [o.name for o in proto.graph.output] == list(OUTPUTS)
+    assert proto.opset_import[0].version == ONNX_OPSET
 
 
 def test_weight_paths_outside_the_model_directory_are_refused(model: Path) -> None:
