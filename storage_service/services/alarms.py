@@ -18,11 +18,8 @@ already made is answered with the alarm (200, nothing changes); anything else is
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
-import re
 import uuid
 from typing import Any
 
@@ -35,6 +32,7 @@ from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import SignatureError, StatementError
 from crypto.statements import AlarmCancel, AlarmEvent, DeviceKind, verify
+from storage_service.core.cursor import HEX_ID, Keyset
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
 from storage_service.core.statements import parse_statement, statement_json
@@ -45,7 +43,8 @@ from storage_service.services.arc_access import ACTIVE_STATES, active_alarms, al
 from storage_service.services.inbox import add_item
 from storage_service.services.sites import get_site, pinned_site_keys
 
-_CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9a-f]{32})")
+#: The ARC queue and a site's alarms: newest trigger first.
+KEYSET: Keyset[Alarm] = Keyset(Alarm, "triggered_at_ms", "id", HEX_ID)
 
 
 def alarm_out(a: Alarm, now: int) -> AlarmOut:
@@ -197,21 +196,6 @@ def read(engine: Engine, alarm_id: str) -> AlarmOut:
         return alarm_out(_get(s, alarm_id), now_ms())
 
 
-def encode_cursor(a: Alarm) -> str:
-    return base64.urlsafe_b64encode(f"{a.triggered_at_ms}:{a.id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
-    m = _CURSOR_RE.fullmatch(text)
-    if m is None:
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
-    return int(m.group(1)), m.group(2)
-
-
 def list_alarms(
     engine: Engine,
     *,
@@ -226,25 +210,17 @@ def list_alarms(
         stmt = stmt.where(col(Alarm.site_id) == site_id)
     if states:
         stmt = stmt.where(col(Alarm.state).in_(states))
-    if cursor:
-        t, aid = decode_cursor(cursor)
-        stmt = stmt.where(
-            sa.or_(
-                col(Alarm.triggered_at_ms) < t,
-                sa.and_(col(Alarm.triggered_at_ms) == t, col(Alarm.id) < aid),
-            )
-        )
-    stmt = stmt.order_by(col(Alarm.triggered_at_ms).desc(), col(Alarm.id).desc())
+    after = KEYSET.decode(cursor) if cursor else None
     now = now_ms()
     with Session(engine) as s:
         if site_id is not None:
             get_site(s, site_id)
-        rows = list(s.exec(stmt.limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+        rows, next_cursor = KEYSET.page(
+            s.exec(KEYSET.select(stmt, after).limit(limit + 1)).all(), limit
+        )
     return AlarmPage(
         items=[alarm_out(a, now) for a in rows],
-        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+        next_cursor=next_cursor,
     )
 
 

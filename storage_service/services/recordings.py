@@ -9,8 +9,6 @@ deleted. Exports stream ``header || payload`` from the object store: a standard 
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from common.time import now_ms
 from storage_service.blobstore import BlobStore
+from storage_service.core.cursor import Keyset
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
 from storage_service.core.statements import statement_json
@@ -32,7 +31,6 @@ from storage_service.services.deletion import shred
 from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
 
-_CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
 STREAM_CHUNK = 1024 * 1024
 TAR_BLOCK = 512
 
@@ -69,19 +67,17 @@ def _fields(r: Recording) -> dict[str, Any]:
     }
 
 
+#: Newest first by ``start_ms`` then row id.
+KEYSET: Keyset[Recording] = Keyset(Recording, "start_ms", "id")
+
+
 def encode_cursor(r: Recording) -> str:
-    return base64.urlsafe_b64encode(f"{r.start_ms}:{r.id}".encode()).decode().rstrip("=")
+    return KEYSET.encode(r)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
-    m = _CURSOR_RE.fullmatch(text)
-    if m is None:
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
-    return int(m.group(1)), int(m.group(2))
+    start, rid = KEYSET.decode(cursor)
+    return start, int(rid)
 
 
 def where(q: Query) -> Any:
@@ -98,17 +94,7 @@ def where(q: Query) -> Any:
 
 
 def _page(s: Session, q: Query, after: tuple[int, int] | None, limit: int) -> list[Recording]:
-    stmt = select(Recording).where(where(q))
-    if after is not None:
-        start, rid = after
-        stmt = stmt.where(
-            sa.or_(
-                col(Recording.start_ms) < start,
-                sa.and_(col(Recording.start_ms) == start, col(Recording.id) < rid),
-            )
-        )
-    stmt = stmt.order_by(col(Recording.start_ms).desc(), col(Recording.id).desc()).limit(limit)
-    return list(s.exec(stmt).all())
+    return list(s.exec(KEYSET.select(select(Recording).where(where(q)), after).limit(limit)).all())
 
 
 def list_recordings(engine: Engine, q: Query, limit: int, cursor: str | None) -> RecordingPage:
@@ -117,13 +103,8 @@ def list_recordings(engine: Engine, q: Query, limit: int, cursor: str | None) ->
     after = decode_cursor(cursor) if cursor else None
     with Session(engine) as s:
         get_site(s, q.site_id)
-        rows = _page(s, q, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return RecordingPage(
-        items=[recording_out(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
-    )
+        rows, next_cursor = KEYSET.page(_page(s, q, after, limit + 1), limit)
+    return RecordingPage(items=[recording_out(r) for r in rows], next_cursor=next_cursor)
 
 
 def get_recording(s: Session, site_id: str, camera_id: str, recording_id: str) -> Recording:

@@ -5,16 +5,12 @@ expired rows and the sweeper deletes them (:func:`remove_expired`)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from storage_service.core.errors import ApiError, Reason
+from storage_service.core.cursor import Keyset
 from storage_service.core.settings import Settings
 from storage_service.db.engine import session_scope
 from storage_service.db.models import TelemetryReport
@@ -22,7 +18,8 @@ from storage_service.schemas import TelemetryIn, TelemetryOut, TelemetryPage
 from storage_service.services.devices import get_device
 from storage_service.services.sites import get_site
 
-_CURSOR_RE = re.compile(r"([0-9]{1,16}):([0-9]{1,19})")
+#: Newest first by arrival.
+KEYSET: Keyset[TelemetryReport] = Keyset(TelemetryReport, "received_ms", "id")
 
 
 def report_out(t: TelemetryReport) -> TelemetryOut:
@@ -59,21 +56,6 @@ def post(
         return report_out(row)
 
 
-def _encode(t: TelemetryReport) -> str:
-    return base64.urlsafe_b64encode(f"{t.received_ms}:{t.id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[int, int]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned") from None
-    m = _CURSOR_RE.fullmatch(text)
-    if m is None:
-        raise ApiError(Reason.INVALID_CURSOR, "cursor is not one this service returned")
-    return int(m.group(1)), int(m.group(2))
-
-
 def read(
     engine: Engine,
     site_id: str,
@@ -92,20 +74,14 @@ def read(
         stmt = stmt.where(col(T.received_ms) >= from_ms)
     if to_ms is not None:
         stmt = stmt.where(col(T.received_ms) < to_ms)
-    if cursor:
-        t, rid = _decode(cursor)
-        stmt = stmt.where(
-            sa.or_(col(T.received_ms) < t, sa.and_(col(T.received_ms) == t, col(T.id) < rid))
-        )
-    stmt = stmt.order_by(col(T.received_ms).desc(), col(T.id).desc()).limit(limit + 1)
+    after = KEYSET.decode(cursor) if cursor else None
+    stmt = KEYSET.select(stmt, after).limit(limit + 1)
     with Session(engine) as s:
         get_site(s, site_id)
-        rows = list(s.exec(stmt).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+        rows, next_cursor = KEYSET.page(s.exec(stmt).all(), limit)
     return TelemetryPage(
         items=[report_out(t) for t in rows],
-        next_cursor=_encode(rows[-1]) if more and rows else None,
+        next_cursor=next_cursor,
     )
 
 
