@@ -17,7 +17,10 @@ from typing import Any
 
 import httpx
 
+from clients.api.errors import ServiceRefused
+from clients.api.storage import StorageApi
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import AlarmCancel, AlarmEvent, AlarmType, SignedStatement, sign_statement
 
@@ -30,9 +33,9 @@ class PanelError(RuntimeError):
         self.status = status
         self.code = code
 
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    @classmethod
+    def of(cls, refused: ServiceRefused) -> PanelError:
+        return cls(refused.status, refused.code, refused.message)
 
 
 def next_counter(state: Path) -> int:
@@ -73,19 +76,12 @@ def alarm_event(
     )
 
 
-def _result(r: httpx.Response) -> dict[str, Any]:
-    if r.status_code in (200, 201):
-        return dict(r.json())
-    try:
-        err = r.json()["error"]
-        raise PanelError(r.status_code, str(err["code"]), str(err["message"]))
-    except (ValueError, KeyError, TypeError):
-        raise PanelError(r.status_code, f"http_{r.status_code}", r.text[:200]) from None
-
-
 def post_alarm(client: SignedClient, site_id: str, event: SignedStatement) -> dict[str, Any]:
     """POST the signed event; the same event again is answered with the same alarm."""
-    return _result(client.post(f"/v1/sites/{site_id}/alarms", json={"event": event.to_json()}))
+    try:
+        return StorageApi(client).post_alarm(site_id, event)
+    except ServiceRefused as exc:
+        raise PanelError.of(exc) from None
 
 
 def trigger(
@@ -118,6 +114,8 @@ def cancel(
     url: str, site_id: str, panel_id: str, event_id: str, customer_key: Ed25519SigningKey
 ) -> dict[str, Any]:
     signed = alarm_cancel(site_id, panel_id, event_id, customer_key)
-    with SignedClient(url, f"customer:{site_id}", customer_key) as client:
-        r = client.post(f"/v1/sites/{site_id}/alarms/cancel", json={"cancel": signed.to_json()})
-        return _result(r)
+    with StorageApi.connect(url, f"customer:{site_id}", customer_key) as storage:
+        try:
+            return storage.cancel_alarm(site_id, signed)
+        except ServiceRefused as exc:
+            raise PanelError.of(exc) from None

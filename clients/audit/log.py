@@ -37,39 +37,37 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from clients.api.errors import ServiceRefused
+from clients.api.escrow import CustodianApi
+from clients.audit.notices import (
+    Expected,
+    Finding,
+    Notice,
+    NoticeError,
+    notice_problems,
+    parse_notice,
+    parse_notices,
+    releases_nothing,
+)
 from crypto.errors import CryptoError, LogProofError
-from crypto.metadata import RecordingMetadata
 from crypto.note import Checkpoint, NoteVerifier, open_checkpoint
 from crypto.tlog import (
     EMPTY_ROOT,
     entry_leaf_hash,
-    leaf_hash,
     node_hash,
-    root_from_leaf_hashes,
     verify_consistency,
     verify_inclusion,
 )
 
-PAGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """Something the customer must look at. ``kind`` is one of: ``bad_checkpoint``,
-    ``log_truncated``, ``log_inconsistent``, ``entries_mismatch``, ``unexpected_release``,
-    ``unattributed_release``, ``unexpected_change``, ``notice_not_in_log``,
-    ``notice_mismatch``, ``notice_malformed``, ``split_view``."""
-
-    kind: str
-    index: int | None
-    detail: str
+#: what the network or the custodian's refusal raises while the audit reads the log
+READ_ERRORS = (httpx.HTTPError, ServiceRefused)
 
 
 @dataclass
@@ -125,134 +123,6 @@ def _border_root(border: list[tuple[bytes, int]]) -> bytes:
     return root
 
 
-EMPTY_RELEASED_ROOT = EMPTY_ROOT.hex()
-MAX_INDEX = 2**63 - 1
-
-
-class NoticeError(ValueError):
-    """An access notice that cannot be parsed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """An access notice, parsed. ``recordings_root`` is computed from the recordings it
-    lists; ``claimed_root`` is the root it states."""
-
-    text: str
-    log_index: int
-    site_id: str
-    release_id: str
-    operator_id: str | None
-    recordings: tuple[RecordingMetadata, ...]
-    recordings_root: str
-    claimed_root: object
-
-
-def parse_notice(text: str) -> Notice:
-    """Parse one access notice (as delivered by a custodian); raises :class:`NoticeError`."""
-    try:
-        obj = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise NoticeError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise NoticeError("not a JSON object")
-    index = obj.get("log_index")
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= MAX_INDEX:
-        raise NoticeError("log_index must be an integer 0..2^63-1")
-    for key in ("site_id", "release_id"):
-        if not isinstance(obj.get(key), str):
-            raise NoticeError(f"{key} must be a string")
-    operator = obj.get("operator_id")
-    if operator is not None and not isinstance(operator, str):
-        raise NoticeError("operator_id must be a string")
-    recs = obj.get("recordings")
-    if not isinstance(recs, list):
-        raise NoticeError("recordings must be a list")
-    try:
-        metas = tuple(RecordingMetadata.from_json(m) for m in recs)
-    except CryptoError as exc:
-        raise NoticeError(f"recordings: {exc}") from None
-    root = root_from_leaf_hashes([leaf_hash(m.associated_data()) for m in metas]).hex()
-    return Notice(
-        text,
-        index,
-        obj["site_id"],
-        obj["release_id"],
-        operator,
-        metas,
-        root,
-        obj.get("released_root"),
-    )
-
-
-def notice_problems(notice: Notice, entry: dict[str, Any]) -> list[str]:
-    """How the logged entry and the notice disagree (empty: they describe one release)."""
-    problems = []
-    for key, want in (
-        ("type", "release"),
-        ("site_id", notice.site_id),
-        ("release_id", notice.release_id),
-        ("operator_id", notice.operator_id),
-    ):
-        if entry.get(key) != want:
-            problems.append(f"{key}: entry has {entry.get(key)!r}, notice {want!r}")
-    if any(m.site_id != notice.site_id for m in notice.recordings):
-        problems.append("the notice lists recordings of another site")
-    released = entry.get("released")
-    released = released if isinstance(released, dict) else {}
-    if released.get("root") != notice.recordings_root or notice.claimed_root != (
-        notice.recordings_root
-    ):
-        problems.append("the recordings listed do not match the entry's released root")
-    if released.get("count") != len(notice.recordings):
-        problems.append("the entry's released count is not the number of recordings listed")
-    return problems
-
-
-def releases_nothing(entry: dict[str, Any]) -> bool:
-    """A release/refusal entry that records no released recording at all."""
-    released = entry.get("released")
-    return (
-        isinstance(released, dict)
-        and released.get("count") == 0
-        and released.get("root") == EMPTY_RELEASED_ROOT
-        and not released.get("cameras")
-    )
-
-
-@dataclass
-class Expected:
-    """What the customer knows happened at its site."""
-
-    notices: dict[int, Notice] = field(default_factory=dict)  # by log index, parsed
-    statement_hashes: set[str] = field(default_factory=set)  # SHA-256 of statements it signed
-    allow: Callable[[dict[str, Any]], bool] | None = None  # any further rule of the caller
-
-    def problem(self, index: int, entry: dict[str, Any]) -> str | None:
-        """Why this entry of the site is not expected (None: it is)."""
-        if self.allow is not None and self.allow(entry):
-            return None
-        kind = entry.get("type")
-        if kind == "refusal":
-            if releases_nothing(entry):
-                return None  # nothing was released; still visible in the report's entries
-            return "a refusal entry that records released recordings"
-        if kind == "release":
-            notice = self.notices.get(index)
-            if notice is None:
-                return "a release the customer holds no access notice for"
-            problems = notice_problems(notice, entry)
-            if problems:
-                return "the access notice for this index disagrees: " + "; ".join(problems)
-            return None
-        if entry.get("statement_sha256") in self.statement_hashes:
-            return None
-        return f"{kind} entry the customer did not expect"
-
-    def covers(self, index: int, entry: dict[str, Any]) -> bool:
-        return self.problem(index, entry) is None
-
-
 @dataclass
 class AuditReport:
     custodian_url: str
@@ -266,16 +136,17 @@ class AuditReport:
 
 
 class CustodianLog:
-    """Read access to one custodian's log API."""
+    """Read access to one custodian's log API (:class:`~clients.api.escrow.CustodianApi`),
+    checkpoints verified under its log key."""
 
     def __init__(self, url: str, origin: str, verifier: NoteVerifier, *, timeout: float = 30.0):
         self.url = url
         self.origin = origin
         self.verifier = verifier
-        self.http = httpx.Client(base_url=url, timeout=timeout)
+        self.api = CustodianApi(url, timeout=timeout)
 
     def close(self) -> None:
-        self.http.close()
+        self.api.close()
 
     def __enter__(self) -> CustodianLog:
         return self
@@ -283,36 +154,17 @@ class CustodianLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, path: str, **params: Any) -> Any:
-        resp = self.http.get(path, params=params)
-        resp.raise_for_status()
-        return resp.json()
-
     def checkpoint(self) -> Checkpoint:
-        resp = self.http.get("/v1/log/checkpoint")
-        resp.raise_for_status()
-        return open_checkpoint(resp.content, [self.verifier], self.origin)
+        return open_checkpoint(self.api.checkpoint(), [self.verifier], self.origin)
 
     def consistency(self, old: int, new: int) -> list[bytes]:
-        data = self._get("/v1/log/consistency", old=old, new=new)
-        return [base64.b64decode(h) for h in data["proof"]]
+        return self.api.consistency(old, new)
 
     def inclusion(self, index: int, tree_size: int) -> list[bytes]:
-        data = self._get("/v1/log/inclusion", index=index, tree_size=tree_size)
-        return [base64.b64decode(h) for h in data["proof"]]
+        return self.api.inclusion(index, tree_size)
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
-        out: list[tuple[int, bytes]] = []
-        pos = start
-        while pos < end:
-            stop = min(end, pos + PAGE)
-            data = self._get("/v1/log/entries", start=pos, end=stop)
-            page = [(int(e["index"]), str(e["entry"]).encode("utf-8")) for e in data["entries"]]
-            out.extend(page)
-            if len(page) != stop - pos:
-                break
-            pos = stop
-        return out
+        return self.api.entries(start, end)
 
 
 def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expected) -> AuditReport:
@@ -321,7 +173,7 @@ def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expec
     site_entries: list[tuple[int, dict[str, Any]]] = []
     try:
         cp = log.checkpoint()
-    except (CryptoError, httpx.HTTPError) as exc:
+    except (CryptoError, *READ_ERRORS) as exc:
         return AuditReport(log.url, None, [Finding("bad_checkpoint", None, str(exc))], [])
     state = AuditState.load(state_path) or AuditState(log.origin, 0, EMPTY_ROOT, [])
     if cp.size < state.size:
@@ -336,7 +188,7 @@ def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expec
     try:
         proof = log.consistency(state.size, cp.size)
         verify_consistency(state.size, cp.size, state.root, cp.root_hash, proof)
-    except (LogProofError, httpx.HTTPError, ValueError) as exc:
+    except (LogProofError, *READ_ERRORS, ValueError) as exc:
         findings.append(
             Finding(
                 "log_inconsistent",
@@ -420,7 +272,7 @@ def verify_parsed_notice(
         data = rows[0][1]
         proof = log.inclusion(index, checkpoint.size)
         verify_inclusion(entry_leaf_hash(data), index, checkpoint.size, proof, checkpoint.root_hash)
-    except (LogProofError, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+    except (LogProofError, *READ_ERRORS, KeyError, TypeError, ValueError) as exc:
         return [Finding("notice_not_in_log", index, str(exc))]
     try:
         entry = json.loads(data)
@@ -429,38 +281,6 @@ def verify_parsed_notice(
     if not isinstance(entry, dict):
         return [Finding("notice_mismatch", index, "the logged entry is not a JSON object")]
     return [Finding("notice_mismatch", index, p) for p in notice_problems(notice, entry)]
-
-
-def parse_notices(texts: Iterable[str], site_id: str) -> tuple[dict[int, Notice], list[Finding]]:
-    """Parse each notice on its own. Returns the usable ones by log index (one notice per
-    index: a second, different notice for an index already claimed is a mismatch) and the
-    findings about the others."""
-    notices: dict[int, Notice] = {}
-    findings: list[Finding] = []
-    for text in texts:
-        try:
-            notice = parse_notice(text)
-        except NoticeError as exc:
-            findings.append(Finding("notice_malformed", None, str(exc)))
-            continue
-        if notice.site_id != site_id:
-            findings.append(
-                Finding("notice_mismatch", notice.log_index, "the notice is for another site")
-            )
-            continue
-        held = notices.get(notice.log_index)
-        if held is not None:
-            if held.text != text:
-                findings.append(
-                    Finding(
-                        "notice_mismatch",
-                        notice.log_index,
-                        "two different notices claim the same log entry",
-                    )
-                )
-            continue
-        notices[notice.log_index] = notice
-    return notices, findings
 
 
 def cross_check_checkpoint(
@@ -487,7 +307,7 @@ def cross_check_checkpoint(
     try:
         proof = log.consistency(small.size, big.size)
         verify_consistency(small.size, big.size, small.root_hash, big.root_hash, proof)
-    except (LogProofError, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+    except (LogProofError, *READ_ERRORS, KeyError, TypeError, ValueError) as exc:
         return [
             Finding(
                 "split_view",

@@ -14,12 +14,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from clients.audit.log import AuditReport, CustodianLog, Finding, audit_custodian
-from clients.customer.errors import ServiceRefused, check
+from clients.api.errors import ServiceRefused
+from clients.api.escrow import CustodianApi, CustodianEndpoint
+from clients.audit.log import AuditReport, CustodianLog, audit_custodian
+from clients.audit.notices import Finding
+from clients.common import write_json
 from clients.customer.inbox import read_inbox
-from clients.customer.state import CustodianInfo, CustomerState, write_json
+from clients.customer.state import CustomerState
 from common.http import SignedClient
-from crypto.note import NoteVerifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,7 @@ class Access:
 
 @dataclass
 class CustodianAudit:
-    custodian: CustodianInfo
+    custodian: CustodianEndpoint
     report: AuditReport | None
     notices: int
     accesses: list[Access] = field(default_factory=list)
@@ -62,20 +64,12 @@ def _justification(entry: dict[str, Any]) -> str:
     return "none"
 
 
-def _custodian_notices(state: CustomerState, c: CustodianInfo, site_id: str) -> list[str]:
-    out: list[str] = []
-    after = 0
-    with SignedClient(c.url, f"customer:{site_id}", state.site_key()) as client:
-        while True:
-            data = check(
-                client.get(f"/v1/sites/{site_id}/notices", params={"after": after, "limit": 1000}),
-                f"custodian {c.custodian_id}",
-            )
-            rows = data["notices"]
-            out.extend(str(r["notice"]) for r in rows)
-            if len(rows) < 1000:
-                return out
-            after = int(rows[-1]["id"])
+def _custodian_notices(state: CustomerState, c: CustodianEndpoint, site_id: str) -> list[str]:
+    with (
+        CustodianApi.of(c) as api,
+        SignedClient(c.url, f"customer:{site_id}", state.site_key()) as client,
+    ):
+        return api.notices(client, site_id)
 
 
 def audit_site(state: CustomerState) -> list[CustodianAudit]:
@@ -94,8 +88,7 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
         # both channels, exact texts: identical copies count once, a relayed notice that
         # differs from the custodian's own is a finding (clients/audit/log.py parse_notices)
         notices = direct + relayed.get(c.custodian_id, [])
-        verifier = NoteVerifier.from_public_key(c.origin, c.log_key.raw)
-        with CustodianLog(c.url, c.origin, verifier) as log:
+        with CustodianLog(c.url, c.origin, c.verifier) as log:
             report = audit_custodian(
                 log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
             )

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from clients.api.errors import ServiceRefused
+from clients.api.storage import StorageApi
 from clients.camera import ringbuffer
 from clients.camera.config import CameraConfig, Mode, SourceKind
 from clients.camera.queue import Journal
@@ -32,20 +34,21 @@ from clients.camera.segmenter import (
     Segment,
     SourceError,
     extract_still,
-    now_ms,
     segment_file,
 )
 from clients.camera.site import SiteTrust, TrustError
 from clients.camera.telemetry import TelemetryPoster
 from clients.camera.uploader import PermanentUploadError, TransientUploadError, Uploader
 from clients.detect.base import Detector, SegmentDetections, detect_segment
-from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import CameraProfile, SiteKeys
 
 log = logging.getLogger("camvault.camera")
 
+#: what talking to the storage service raises when it is unreachable or refuses
+NETWORK_ERRORS = (httpx.HTTPError, ServiceRefused)
 EVENT_RECORD_TYPE = "camvault/v1/detection-event"
 #: Outside an alarm, the alarm state is asked again before sealing a segment when the last
 #: answer is older than this: a segment's kind (live or not) is decided when it is sealed,
@@ -105,8 +108,8 @@ class CameraAgent:
         key = Ed25519SigningKey.from_text(Path(cfg.key_file).read_text().strip())
         self.journal = Journal(cfg.state / "journal.sqlite", cfg.site_id, cfg.camera_id, key)
         keyid = f"device:{cfg.site_id}/{cfg.camera_id}"
-        self.client = SignedClient(cfg.url, keyid, key, timeout=30.0)
-        self.up_client = SignedClient(cfg.url, keyid, key, timeout=60.0)
+        self.client = StorageApi.connect(cfg.url, keyid, key, timeout=30.0)
+        self.up_client = StorageApi.connect(cfg.url, keyid, key, timeout=60.0)
         self.trust = SiteTrust(
             self.journal, self.client, Path(cfg.site_keys_file) if cfg.site_keys_file else None
         )
@@ -177,7 +180,7 @@ class CameraAgent:
                 self._adopt_chain_head()
                 self.last_refresh = time.monotonic()
                 return
-            except (httpx.HTTPError, KeyError, ValueError) as exc:
+            except (*NETWORK_ERRORS, KeyError, ValueError) as exc:
                 try:
                     self.trust.require()
                     log.info("service unreachable at start (%s); using pinned keys", exc)
@@ -192,9 +195,7 @@ class CameraAgent:
             return
         seq, _ = self.journal.chain_head()
         if seq == 0 and self.journal.pending_count() == 0:
-            r = self.client.get(f"/v1/sites/{self.cfg.site_id}/devices/{self.cfg.camera_id}")
-            r.raise_for_status()
-            dev = r.json()
+            dev = self.client.device(self.cfg.site_id, self.cfg.camera_id)
             if dev["last_sequence"] is not None:
                 self.journal.adopt_chain_head(
                     int(dev["last_sequence"]) + 1, bytes.fromhex(dev["last_manifest_sha256"])
@@ -330,7 +331,7 @@ class CameraAgent:
         self.last_refresh = time.monotonic()
         try:
             self.trust.refresh()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
+        except (*NETWORK_ERRORS, KeyError, ValueError) as exc:
             log.info("site keys not refreshed: %s", exc)
 
     def _poll_alarm(self, max_age_s: float | None = None) -> None:
@@ -340,12 +341,9 @@ class CameraAgent:
         if time.monotonic() - self.last_poll < max_age:
             return
         self.last_poll = time.monotonic()
-        path = f"/v1/sites/{self.cfg.site_id}/devices/{self.cfg.camera_id}/alarm-state"
         try:
-            r = self.client.get(path)
-            r.raise_for_status()
-            state = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            state = self.client.alarm_state(self.cfg.site_id, self.cfg.camera_id)
+        except (*NETWORK_ERRORS, ValueError) as exc:
             log.debug("alarm state unknown: %s", exc)
             return
         ids = {a["alarm_id"] for a in state["alarms"]}
@@ -520,22 +518,19 @@ class CameraAgent:
         if nxt is None:
             return False
         alert_id, created, payload = nxt
-        path = f"/v1/sites/{self.cfg.site_id}/cameras/{self.cfg.camera_id}/smart-alerts"
-        body = {
-            "alert_id": alert_id,
-            "created_ms": created,
-            "payload": base64.b64encode(payload).decode(),
-        }
         try:
-            r = self.up_client.post(path, json=body)
+            self.up_client.post_smart_alert(
+                self.cfg.site_id, self.cfg.camera_id, alert_id, created, payload
+            )
         except httpx.HTTPError:
             self.stop_event.wait(self.cfg.retry_max_s / 2)
             return True
-        if r.status_code in (200, 201):
-            self.journal.alert_done(alert_id)
-        elif r.status_code < 500:
-            log.error("smart alert %s refused: %s", alert_id, r.text[:200])
-            self.journal.alert_done(alert_id)
+        except ServiceRefused as exc:
+            if exc.status < 500:
+                log.error("smart alert %s refused: %s %s", alert_id, exc.code, exc.message)
+                self.journal.alert_done(alert_id)
+            return True
+        self.journal.alert_done(alert_id)
         return True
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.camera.seal import Sealed
-from clients.camera.segmenter import now_ms
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.metadata import RecordingKind
 from crypto.statements import Manifest, SignedStatement, manifest_hash, parse_signed, sign_statement

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.camera.config import SourceConfig, SourceKind
+from common.time import now_ms
 
 log = logging.getLogger("camvault.camera")
 
@@ -58,10 +59,6 @@ def segment_file(key: str, runs_root: Path, dir_source: Path | None) -> Path | N
     if top.startswith("run-") and top[4:].isdigit():
         return runs_root / top / name
     return None
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def ffmpeg_binary() -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from clients.api.storage import StorageApi
 from clients.camera.queue import Journal
-from common.http import SignedClient
 from crypto.canonical import canonical_json
 from crypto.errors import CryptoError
 from crypto.statements import (
@@ -31,9 +31,9 @@ class TrustError(RuntimeError):
 
 
 class SiteTrust:
-    def __init__(self, journal: Journal, client: SignedClient, pin_file: Path | None) -> None:
+    def __init__(self, journal: Journal, storage: StorageApi, pin_file: Path | None) -> None:
         self.journal = journal
-        self.client = client
+        self.storage = storage
         self.site_keys: SiteKeys | None = None
         pinned = journal.get(PIN_KEY)
         if pinned is not None:
@@ -47,17 +47,12 @@ class SiteTrust:
         if cached is not None and self.site_keys is not None:
             self.profile = self._check_enrollment(cached)
 
-    @property
-    def base(self) -> str:
-        return f"/v1/sites/{self.journal.site_id}"
-
     def refresh(self) -> bool:
         """Fetch SiteKeys and the enrollment; returns True if anything changed. Network
-        errors propagate (the caller keeps what it has)."""
+        errors and refusals propagate (the caller keeps what it has)."""
         changed = False
-        r = self.client.get(self.base)
-        r.raise_for_status()
-        signed = parse_signed(canonical_json(r.json()["site_keys"]))
+        j = self.journal
+        signed = parse_signed(canonical_json(self.storage.site(j.site_id)["site_keys"]))
         if self.site_keys is None:
             self.site_keys = verify_site_keys(signed, None)  # trust on first use
             self.journal.put(PIN_KEY, signed.encode())
@@ -70,9 +65,7 @@ class SiteTrust:
                 log.info("site keys updated to version %d", self.site_keys.version)
             except CryptoError as exc:
                 log.warning("site keys from the service refused, keeping pinned: %s", exc)
-        r = self.client.get(f"{self.base}/devices/{self.journal.camera_id}")
-        r.raise_for_status()
-        enrollment = canonical_json(r.json()["enrollment"])
+        enrollment = canonical_json(self.storage.device(j.site_id, j.camera_id)["enrollment"])
         if enrollment != self.journal.get(PROFILE_KEY):
             try:
                 self.profile = self._check_enrollment(enrollment)

@@ -11,7 +11,9 @@ from typing import Any
 
 import httpx
 
-from common.http import SignedClient
+from clients.api.errors import ServiceRefused
+from clients.api.storage import StorageApi
+from common.time import now_ms
 
 log = logging.getLogger("camvault.camera")
 
@@ -19,15 +21,16 @@ log = logging.getLogger("camvault.camera")
 class TelemetryPoster:
     def __init__(
         self,
-        client: SignedClient,
+        api: StorageApi,
         site_id: str,
         device_id: str,
         firmware: str,
         interval_s: float,
         storage: Path | None,
     ) -> None:
-        self.client = client
-        self.path = f"/v1/sites/{site_id}/devices/{device_id}/telemetry"
+        self.api = api
+        self.site_id = site_id
+        self.device_id = device_id
         self.firmware = firmware
         self.interval_s = interval_s
         self.storage = storage
@@ -36,7 +39,7 @@ class TelemetryPoster:
 
     def report(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "reported_ms": time.time_ns() // 1_000_000,
+            "reported_ms": now_ms(),
             "firmware": self.firmware,
             "uptime_s": int(time.monotonic() - self.started),
             "storage_health": "absent",
@@ -56,11 +59,11 @@ class TelemetryPoster:
             return False
         self.last = now
         try:
-            r = self.client.post(self.path, json=self.report())
+            self.api.post_telemetry(self.site_id, self.device_id, self.report())
         except httpx.HTTPError as exc:
             log.info("telemetry not sent: %s", exc)
             return False
-        if r.status_code != 201:
-            log.warning("telemetry refused: %s %s", r.status_code, r.text[:200])
+        except ServiceRefused as exc:
+            log.warning("telemetry refused: %s %s", exc.status, exc.message)
             return False
         return True

@@ -9,7 +9,6 @@ committed recording is ``recording_committed``, after which re-sending the commi
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import time
@@ -17,8 +16,9 @@ from typing import Any
 
 import httpx
 
+from clients.api.errors import ServiceRefused
+from clients.api.storage import StorageApi, put_object
 from clients.camera.queue import Journal, OutboxItem
-from common.http import SignedClient
 
 log = logging.getLogger("camvault.camera")
 
@@ -35,39 +35,31 @@ class PermanentUploadError(Exception):
     """The service refused the item for a reason a retry will not fix."""
 
 
-def _error_code(r: httpx.Response) -> str:
-    try:
-        return str(r.json()["error"]["code"])
-    except (ValueError, KeyError, TypeError):
-        return f"http_{r.status_code}"
-
-
-def _check(r: httpx.Response, what: str) -> None:
-    if r.status_code >= 500 or r.status_code in (408, 429):
-        raise TransientUploadError(f"{what}: {r.status_code} {_error_code(r)}")
-    if r.status_code >= 400:
-        raise PermanentUploadError(f"{what}: {r.status_code} {_error_code(r)}: {r.text[:300]}")
+def _classified(exc: ServiceRefused, what: str) -> Exception:
+    """A refusal as the upload loop handles it: retried later (service or store unavailable,
+    timeout, rate limit) or not (anything a retry will not fix)."""
+    if exc.status >= 500 or exc.status in (408, 429):
+        return TransientUploadError(f"{what}: {exc.status} {exc.code}")
+    return PermanentUploadError(f"{what}: {exc.status} {exc.code}: {exc.message[:300]}")
 
 
 class Uploader:
     def __init__(
         self,
-        client: SignedClient,
+        api: StorageApi,
         journal: Journal,
         *,
         multipart_threshold: int,
         part_size: int,
         timeout: float = 60.0,
     ) -> None:
-        self.client = client
+        self.api = api
         self.journal = journal
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self.timeout = timeout
         #: Fault injection for the crash tests: sleep between the PUT and the commit.
         self.delay_commit_s = float(os.environ.get("CAMVAULT_CAMERA_DELAY_COMMIT_S", "0"))
-        site, cam = journal.site_id, journal.camera_id
-        self.base = f"/v1/sites/{site}/cameras/{cam}"
 
     def upload(self, item: OutboxItem) -> dict[str, Any]:
         """Upload and commit ``item``; returns the service's recording. Raises
@@ -89,13 +81,15 @@ class Uploader:
         multipart = m.payload_size >= self.multipart_threshold
         if multipart:
             body |= {"multipart": True, "part_size": self.part_size}
-        r = self.client.post(f"{self.base}/uploads", json=body)
+        site, cam = self.journal.site_id, self.journal.camera_id
         parts: list[dict[str, Any]] | None = None
-        if r.status_code == 409 and _error_code(r) == "recording_committed":
+        try:
+            up = self.api.request_upload(site, cam, body)
+        except ServiceRefused as exc:
+            if exc.status != 409 or exc.code != "recording_committed":
+                raise _classified(exc, "upload request") from exc
             upload_id = item.upload_id or NO_UPLOAD  # committed before a crash: confirm it
         else:
-            _check(r, "upload request")
-            up = r.json()
             upload_id = up["upload_id"]
             if upload_id != item.upload_id:
                 self.journal.set_upload_id(item.sequence, upload_id)
@@ -105,29 +99,35 @@ class Uploader:
             time.sleep(self.delay_commit_s)
         with item.file.open("rb") as f:
             header = f.read(item.header_len)
-        commit: dict[str, Any] = {
-            "upload_id": upload_id,
-            "header": base64.b64encode(header).decode(),
-            "manifest": item.manifest.to_json(),
-        }
-        if parts:
-            commit["parts"] = parts
-        r = self.client.post(f"{self.base}/recordings/{m.recording_id}/commit", json=commit)
-        _check(r, "commit")
-        return dict(r.json())
+        try:
+            return self.api.commit(
+                site,
+                cam,
+                m.recording_id,
+                upload_id=upload_id,
+                header=header,
+                manifest=item.manifest,
+                parts=parts,
+            )
+        except ServiceRefused as exc:
+            raise _classified(exc, "commit") from exc
 
     def _put(self, item: OutboxItem, up: dict[str, Any]) -> list[dict[str, Any]] | None:
         with item.file.open("rb") as f:
             f.seek(item.header_len)
             if up["mode"] == "single":
-                r = httpx.put(up["put_url"], content=f.read(), timeout=self.timeout)
-                _check(r, "PUT payload")
+                self._put_object(up["put_url"], f.read(), "PUT payload")
                 return None
             done = []
             size = int(up["part_size"])
             for part in up["parts"]:
                 f.seek(item.header_len + (part["part_number"] - 1) * size)
-                r = httpx.put(part["url"], content=f.read(size), timeout=self.timeout)
-                _check(r, f"PUT part {part['part_number']}")
+                r = self._put_object(part["url"], f.read(size), f"PUT part {part['part_number']}")
                 done.append({"part_number": part["part_number"], "etag": r.headers["etag"]})
             return done
+
+    def _put_object(self, url: str, content: bytes, what: str) -> httpx.Response:
+        try:
+            return put_object(url, content, self.timeout)
+        except ServiceRefused as exc:
+            raise _classified(exc, what) from exc

@@ -7,25 +7,23 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from clients.customer.errors import ClientError, check
-from clients.customer.site import customer_client, now_ms, post_custodians
+from clients.api.errors import ClientError
+from clients.customer.site import post_custodians
 from clients.customer.state import CustomerState
+from common.time import now_ms
 from crypto.statements import Consent, ConsentScope, Purpose, Revocation, sign_statement
 
 
 def list_requests(state: CustomerState, pending_only: bool = False) -> list[dict[str, Any]]:
     _, site_id = state.site()
-    params = {"state": "pending"} if pending_only else None
-    with customer_client(state) as client:
-        data = check(client.get(f"/v1/sites/{site_id}/consent-requests", params=params), "storage")
-    return list(data["items"])
+    with state.storage() as storage:
+        return storage.consent_requests(site_id, pending_only=pending_only)
 
 
 def list_consents(state: CustomerState) -> list[dict[str, Any]]:
     _, site_id = state.site()
-    with customer_client(state) as client:
-        data = check(client.get(f"/v1/sites/{site_id}/consents"), "storage")
-    return list(data["items"])
+    with state.storage() as storage:
+        return storage.consents(site_id)
 
 
 def approve(
@@ -57,45 +55,25 @@ def approve(
         issued_at_ms=now,
     )
     signed = sign_statement(consent, state.site_key())
-    with customer_client(state) as client:
-        out = check(
-            client.post(
-                f"/v1/sites/{site_id}/consents",
-                json={"consent": signed.to_json(), "request_id": request_id},
-            ),
-            "storage",
-        )
+    with state.storage() as storage:
+        out = storage.grant_consent(site_id, signed, request_id)
     state.remember(signed)
     state.save()
-    return dict(out)
+    return out
 
 
 def refuse(state: CustomerState, request_id: str, reason: str | None = None) -> dict[str, Any]:
     _, site_id = state.site()
-    with customer_client(state) as client:
-        out = check(
-            client.post(
-                f"/v1/sites/{site_id}/consent-refusals",
-                json={"request_id": request_id, "reason": reason},
-            ),
-            "storage",
-        )
-    return dict(out)
+    with state.storage() as storage:
+        return storage.refuse_consent(site_id, request_id, reason)
 
 
 def revoke(state: CustomerState, consent_id: str) -> dict[str, str]:
     """Sign a Revocation; post it to the storage service and to every custodian."""
     _, site_id = state.site()
     signed = sign_statement(Revocation(site_id, consent_id, now_ms()), state.site_key())
-    with customer_client(state) as client:
-        check(
-            client.post(f"/v1/sites/{site_id}/revocations", json={"revocation": signed.to_json()}),
-            "storage",
-        )
+    with state.storage() as storage:
+        storage.revoke(site_id, signed)
     state.remember(signed)
     state.save()
-    return post_custodians(
-        state.config.custodians,
-        f"/v1/sites/{site_id}/revocations",
-        {"revocation": signed.to_json()},
-    )
+    return post_custodians(state.config.custodians, lambda api: api.revoke(site_id, signed))

@@ -9,8 +9,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clients.customer.errors import check
-from clients.customer.site import customer_client
 from clients.customer.state import CustomerState
 from crypto.age import decrypt
 from crypto.errors import CryptoError
@@ -60,39 +58,32 @@ def read_inbox(
     _, site_id = state.site()
     identities = state.identities()
     out: list[InboxEntry] = []
-    params: dict[str, Any] = {"after": after, "limit": 500}
-    if kind is not None:
-        params["kind"] = kind
-    with customer_client(state) as client:
-        while True:
-            page = check(client.get(f"/v1/sites/{site_id}/inbox", params=params), "storage")
-            for item in page["items"]:
-                data: dict[str, Any]
-                if item["kind"] == "smart_alert" and item.get("payload"):
-                    plain = io.BytesIO()
-                    try:
-                        decrypt(identities, io.BytesIO(base64.b64decode(item["payload"])), plain)
-                        parsed = json.loads(plain.getvalue())
-                        data = parsed if isinstance(parsed, dict) else {"value": parsed}
-                    except (CryptoError, ValueError) as exc:
-                        data = {"error": f"cannot decrypt: {exc}"}
-                else:
-                    try:
-                        parsed = json.loads(item.get("text") or "{}")
-                        data = parsed if isinstance(parsed, dict) else {"value": parsed}
-                    except ValueError:
-                        data = {"text": item.get("text")}
-                out.append(
-                    InboxEntry(
-                        int(item["id"]),
-                        str(item["kind"]),
-                        str(item["source"]),
-                        int(item["created_ms"]),
-                        _summary(str(item["kind"]), data),
-                        data,
-                        item.get("text"),
-                    )
+    with state.storage() as storage:
+        for item in storage.inbox(site_id, kind=kind, after=after):
+            data: dict[str, Any]
+            if item["kind"] == "smart_alert" and item.get("payload"):
+                plain = io.BytesIO()
+                try:
+                    decrypt(identities, io.BytesIO(base64.b64decode(item["payload"])), plain)
+                    parsed = json.loads(plain.getvalue())
+                    data = parsed if isinstance(parsed, dict) else {"value": parsed}
+                except (CryptoError, ValueError) as exc:
+                    data = {"error": f"cannot decrypt: {exc}"}
+            else:
+                try:
+                    parsed = json.loads(item.get("text") or "{}")
+                    data = parsed if isinstance(parsed, dict) else {"value": parsed}
+                except ValueError:
+                    data = {"text": item.get("text")}
+            out.append(
+                InboxEntry(
+                    int(item["id"]),
+                    str(item["kind"]),
+                    str(item["source"]),
+                    int(item["created_ms"]),
+                    _summary(str(item["kind"]), data),
+                    data,
+                    item.get("text"),
                 )
-            if not page.get("next_cursor"):
-                return out
-            params["after"] = page["next_cursor"]
+            )
+    return out

@@ -4,7 +4,6 @@ service hands out ciphertext only (header from the database, payload by presigne
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -15,8 +14,10 @@ from typing import Any
 
 import httpx
 
-from clients.customer.errors import ClientError, ServiceRefused, check
-from clients.customer.site import customer_client, signed_from_json
+from clients.api.errors import ClientError, ServiceRefused
+from clients.api.storage import StorageApi, header_bytes
+from clients.api.storage import download as fetch_payload
+from clients.common import EXTENSIONS, signed_from_json
 from clients.customer.state import CustomerState
 from common.http import SignedClient
 from crypto.age import Identity, decrypt_header, verify_header_mac
@@ -26,9 +27,6 @@ from crypto.format import FileKey
 from crypto.statements import ChainProblem, Manifest, verify_chain
 from crypto.stream import decrypt_payload
 
-#: File name extension of a decrypted recording, by kind (MPEG-TS segments concatenate).
-EXTENSIONS = {"segment": ".ts", "live": ".ts", "clip": ".ts", "still": ".jpg", "event": ".json"}
-
 
 def iter_recordings(
     client: SignedClient,
@@ -37,31 +35,10 @@ def iter_recordings(
     camera_id: str | None = None,
     from_ms: int | None = None,
     to_ms: int | None = None,
-    include_deleted: bool = False,
-    base: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every listed recording (newest first), following the cursor."""
-    path = base or f"/v1/sites/{site_id}/recordings"
-    params: dict[str, Any] = {"limit": 500}
-    for k, v in (("camera_id", camera_id), ("from_ms", from_ms), ("to_ms", to_ms)):
-        if v is not None:
-            params[k] = v
-    if include_deleted:
-        params["include_deleted"] = "true"
-    while True:
-        page = check(client.get(path, params=params), "storage")
-        yield from page["items"]
-        if not page.get("next_cursor"):
-            return
-        params["cursor"] = page["next_cursor"]
-
-
-def fetch_payload(url: str, out: io.BufferedIOBase | io.BytesIO | Any) -> None:
-    with httpx.stream("GET", url, timeout=120) as resp:
-        if resp.status_code != 200:
-            raise ServiceRefused("object store", resp.status_code, "download_failed", url)
-        for chunk in resp.iter_bytes(1 << 16):
-            out.write(chunk)
+    """Every listed recording of the site (newest first) through a customer's signed
+    client (bench/live.py); the library itself calls :meth:`StorageApi.recordings`."""
+    return StorageApi(client).recordings(site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms)
 
 
 class SubstitutedError(ClientError):
@@ -101,9 +78,10 @@ def decrypt_detail(
 ) -> FileKey:
     """Decrypt one recording (its detail: header + presigned GET) into ``out``; with
     ``camera_key``, first check the payload against the camera-signed manifest."""
-    if detail.get("header") is None or detail.get("download_url") is None:
+    header = header_bytes(detail)
+    if header is None or detail.get("download_url") is None:
         raise ServiceRefused("storage", 410, "recording_deleted", detail["recording_id"])
-    _, file_key = decrypt_header(identities, base64.b64decode(detail["header"]))
+    _, file_key = decrypt_header(identities, header)
     buf = io.BytesIO()
     fetch_payload(detail["download_url"], buf)
     if camera_key is not None:
@@ -111,6 +89,18 @@ def decrypt_detail(
     buf.seek(0)
     decrypt_payload(file_key, buf, out)
     return file_key
+
+
+def _committed(
+    storage: StorageApi,
+    site_id: str,
+    camera_id: str | None,
+    from_ms: int | None,
+    to_ms: int | None,
+) -> list[dict[str, Any]]:
+    """The committed recordings of a time range (newest first)."""
+    listed = storage.recordings(site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms)
+    return [i for i in listed if i["status"] == "committed"]
 
 
 @dataclass
@@ -143,14 +133,8 @@ def timeline(
     """Recordings per camera, oldest first, with the labels of their event records
     decrypted locally (and shown on the segment each event record describes)."""
     _, site_id = state.site()
-    with customer_client(state) as client:
-        items = [
-            i
-            for i in iter_recordings(
-                client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
-            )
-            if i["status"] == "committed"
-        ]
+    with state.storage() as storage:
+        items = _committed(storage, site_id, camera_id, from_ms, to_ms)
         items.sort(key=lambda i: (i["camera_id"], i["start_ms"], i["sequence"]))
         entries = [TimelineEntry(i) for i in items]
         if labels:
@@ -160,9 +144,7 @@ def timeline(
                 if e.item["kind"] != "event":
                     continue
                 cam, rid = e.item["camera_id"], e.item["recording_id"]
-                detail = check(
-                    client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage"
-                )
+                detail = storage.recording(site_id, cam, rid)
                 out = io.BytesIO()
                 try:
                     decrypt_detail(
@@ -203,25 +185,17 @@ def download(
     identities = state.identities()
     out_dir.mkdir(parents=True, exist_ok=True)
     done: list[Downloaded] = []
-    with customer_client(state) as client:
+    with state.storage() as storage:
         if recording_id is not None:
             if camera_id is None:
                 raise ClientError("a recording id needs its camera id")
             targets: list[dict[str, Any]] = [{"camera_id": camera_id, "recording_id": recording_id}]
         else:
-            targets = [
-                i
-                for i in iter_recordings(
-                    client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
-                )
-                if i["status"] == "committed"
-            ]
+            targets = _committed(storage, site_id, camera_id, from_ms, to_ms)
             targets.reverse()
         for n, t in enumerate(targets):
             cam, rid = str(t["camera_id"]), str(t["recording_id"])
-            detail = check(
-                client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage"
-            )
+            detail = storage.recording(site_id, cam, rid)
             path = out_dir / cam / (rid + EXTENSIONS.get(detail["kind"], ".bin"))
             path.parent.mkdir(parents=True, exist_ok=True)
             key = state.camera_key(cam)
@@ -281,12 +255,12 @@ def verify_cameras(
         raise ClientError(f"{camera_id} is not a camera this customer enrolled")
     results = []
     identities = state.identities()
-    with customer_client(state) as client:
+    with state.storage() as storage:
         for cam in cameras:
             key = state.camera_key(cam)
             if key is None:
                 continue
-            items = list(iter_recordings(client, site_id, camera_id=cam, include_deleted=True))
+            items = list(storage.recordings(site_id, camera_id=cam, include_deleted=True))
             signed = [signed_from_json(i["manifest"]) for i in items]
 
             def seq(s: Any) -> int:
@@ -315,7 +289,7 @@ def verify_cameras(
                     if i["status"] != "committed":
                         continue
                     res.payload_problems.extend(
-                        _check_recording(client, site_id, i, s.unverified_statement, identities)
+                        _check_recording(storage, site_id, i, s.unverified_statement, identities)
                     )
             if not problems and top is not None:
                 state.config.chain_heads[cam] = max(top, state.config.chain_heads.get(cam, -1))
@@ -325,17 +299,17 @@ def verify_cameras(
 
 
 def _check_recording(
-    client: SignedClient, site_id: str, item: dict[str, Any], m: Any, identities: list[Identity]
+    storage: StorageApi, site_id: str, item: dict[str, Any], m: Any, identities: list[Identity]
 ) -> list[str]:
     if not isinstance(m, Manifest):
         return []
     cam, rid = item["camera_id"], item["recording_id"]
     try:
-        detail = check(client.get(f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"), "storage")
+        detail = storage.recording(site_id, cam, rid)
     except ServiceRefused as exc:
         return [f"{rid}: {exc.code}"]
     problems = []
-    header = base64.b64decode(detail["header"]) if detail.get("header") else b""
+    header = header_bytes(detail) or b""
     buf = io.BytesIO()
     try:
         fetch_payload(detail["download_url"], buf)
@@ -367,38 +341,19 @@ def export(
     _, site_id = state.site()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    with customer_client(state) as client:
+    with state.storage() as storage:
         if recording_id is not None:
             if camera_id is None:
                 raise ClientError("a recording id needs its camera id")
-            detail = check(
-                client.get(f"/v1/sites/{site_id}/cameras/{camera_id}/recordings/{recording_id}"),
-                "storage",
-            )
-            targets = [detail]
+            targets = [storage.recording(site_id, camera_id, recording_id)]
         else:
-            targets = [
-                i
-                for i in iter_recordings(
-                    client, site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms
-                )
-                if i["status"] == "committed"
-            ]
+            targets = _committed(storage, site_id, camera_id, from_ms, to_ms)
         for t in targets:
             cam, rid = t["camera_id"], t["recording_id"]
             path = out_dir / cam / f"{rid}.age"
             path.parent.mkdir(parents=True, exist_ok=True)
-            req = client.build("GET", f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}/export")
-            resp = client.send(req, stream=True)
-            try:
-                if resp.status_code != 200:
-                    resp.read()
-                    check(resp, "storage")
-                with path.open("wb") as fh:
-                    for chunk in resp.iter_bytes(1 << 16):
-                        fh.write(chunk)
-            finally:
-                resp.close()
+            with path.open("wb") as fh:
+                storage.export(site_id, cam, rid, fh)
             (out_dir / cam / f"{rid}.manifest.json").write_text(
                 json.dumps(t["manifest"], sort_keys=True)
             )
@@ -416,28 +371,19 @@ def delete(
 ) -> int:
     """Crypto-shred one recording or a time range (optionally of one camera)."""
     _, site_id = state.site()
-    with customer_client(state) as client:
+    with state.storage() as storage:
         if recording_id is not None:
             if camera_id is None:
                 raise ClientError("a recording id needs its camera id")
-            data = check(
-                client.delete(f"/v1/sites/{site_id}/cameras/{camera_id}/recordings/{recording_id}"),
-                "storage",
-            )
+            data = storage.delete_recording(site_id, camera_id, recording_id)
         else:
             if from_ms is None or to_ms is None:
                 raise ClientError("deleting a range needs --from and --to")
-            params: dict[str, Any] = {"from_ms": from_ms, "to_ms": to_ms}
-            if camera_id is not None:
-                params["camera_id"] = camera_id
-            data = check(client.delete(f"/v1/sites/{site_id}/recordings", params=params), "storage")
+            data = storage.delete_range(site_id, from_ms, to_ms, camera_id)
     return int(data["deleted"])
 
 
 def set_retention(state: CustomerState, days: int | None) -> dict[str, Any]:
     _, site_id = state.site()
-    with customer_client(state) as client:
-        data = check(
-            client.put(f"/v1/sites/{site_id}/retention", json={"retention_days": days}), "storage"
-        )
-    return dict(data)
+    with state.storage() as storage:
+        return storage.set_retention(site_id, days)

@@ -8,21 +8,19 @@ statement; the customer's audit expects exactly the statements listed in the loc
 
 from __future__ import annotations
 
-import base64
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from clients.customer.errors import ClientError, ServiceRefused, check
-from clients.customer.state import CustodianInfo, CustomerState
+from clients.api.errors import ClientError, ServiceRefused
+from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
+from clients.api.storage import StorageApi, header_bytes
+from clients.common import signed_from_json
+from clients.customer.state import CustomerState
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.age import decrypt_header, seal_header
-from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.escrow import CustodianPublicKey
 from crypto.format import parse_header
 from crypto.statements import (
     AlarmCancel,
@@ -30,62 +28,37 @@ from crypto.statements import (
     Custodian,
     DeviceEnrollment,
     DeviceKind,
-    SignedStatement,
     SiteKeys,
-    parse_signed,
     sign_statement,
     verify,
 )
 from crypto.x25519 import X25519Recipient
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def customer_client(state: CustomerState) -> SignedClient:
-    url, site_id = state.site()
-    return SignedClient(url, f"customer:{site_id}", state.site_key())
-
-
-def fetch_custodian(url: str, timeout: float = 10.0) -> CustodianInfo:
-    """A custodian's public keys, from its ``GET /v1/custodian``."""
-    try:
-        info = check(httpx.get(url.rstrip("/") + "/v1/custodian", timeout=timeout), url)
-    except httpx.HTTPError as exc:
-        raise ClientError(f"custodian at {url} unreachable: {exc}") from exc
-    return CustodianInfo(
-        str(info["custodian_id"]),
-        url.rstrip("/"),
-        CustodianPublicKey.from_text(str(info["escrow_key"])),
-        Ed25519PublicKey.from_text(str(info["log_key"])),
-    )
+    """The signed HTTP client of :meth:`CustomerState.storage` (bench/live.py reads the
+    listing through it)."""
+    return state.storage().client
 
 
 def post_custodians(
-    custodians: Sequence[CustodianInfo], path: str, body: dict[str, Any]
+    custodians: Sequence[CustodianEndpoint],
+    send: Callable[[CustodianApi], str],
 ) -> dict[str, str]:
-    """POST a signed statement to every custodian; ``{custodian_id: status}``."""
+    """Send one signed statement to every custodian (``send`` calls the route on each);
+    ``{custodian_id: status}``."""
     out: dict[str, str] = {}
     for c in custodians:
-        try:
-            resp = httpx.post(c.url + path, json=body, timeout=30)
-        except httpx.HTTPError as exc:
-            raise ClientError(f"custodian {c.custodian_id} unreachable: {exc}") from exc
-        data = check(resp, f"custodian {c.custodian_id}")
-        out[c.custodian_id] = str(data.get("status", "ok")) if isinstance(data, dict) else "ok"
+        with CustodianApi.of(c) as api:
+            out[c.custodian_id] = send(api)
     return out
-
-
-def signed_from_json(obj: Any) -> SignedStatement:
-    return parse_signed(canonical_json(obj))
 
 
 @dataclass(frozen=True, slots=True)
 class SiteCreated:
     site_id: str
     keys_version: int
-    custodians: list[CustodianInfo]
+    custodians: list[CustodianEndpoint]
     threshold: int
     storage_status: int
 
@@ -128,13 +101,10 @@ def create_site(
         cfg.site_keys, cfg.custodians, cfg.threshold = signed.to_json(), custodians, threshold
         state.remember(signed)
         state.save()
-    with SignedClient(storage_url, f"customer:{site_id}", state.site_key()) as client:
-        resp = client.post(
-            "/v1/sites", json={"site_keys": signed.to_json(), "retention_days": retention_days}
-        )
-        check(resp, "storage")
-    post_custodians(custodians, "/v1/sites", {"site_keys": signed.to_json()})
-    return SiteCreated(site_id, 1, custodians, threshold, resp.status_code)
+    with StorageApi.connect(storage_url, f"customer:{site_id}", state.site_key()) as storage:
+        status = storage.create_site(signed, retention_days)
+    post_custodians(custodians, lambda api: api.enroll_site(signed))
+    return SiteCreated(site_id, 1, custodians, threshold, status)
 
 
 def enroll_device(
@@ -149,16 +119,9 @@ def enroll_device(
     _, site_id = state.site()
     enrollment = DeviceEnrollment(site_id, device_id, kind, model, device_key, profile, now_ms())
     signed = sign_statement(enrollment, state.site_key())
-    with customer_client(state) as client:
-        check(
-            client.post(f"/v1/sites/{site_id}/devices", json={"enrollment": signed.to_json()}),
-            "storage",
-        )
-    post_custodians(
-        state.config.custodians,
-        f"/v1/sites/{site_id}/devices",
-        {"device_enrollment": signed.to_json()},
-    )
+    with state.storage() as storage:
+        storage.enroll_device(site_id, signed)
+    post_custodians(state.config.custodians, lambda api: api.enroll_device(site_id, signed))
     state.config.devices[device_id] = {
         "kind": kind.value,
         "model": model,
@@ -222,37 +185,25 @@ def add_device(
         state.config.site_keys = signed.to_json()  # kept before it is sent (retries resend it)
         state.remember(signed)
         state.save()
-    with customer_client(state) as client:
-        check(
-            client.put(f"/v1/sites/{site_id}/keys", json={"site_keys": signed.to_json()}), "storage"
-        )
-        post_custodians(state.config.custodians, "/v1/sites", {"site_keys": signed.to_json()})
-        from clients.customer.recordings import iter_recordings
-
-        items = [i for i in iter_recordings(client, site_id) if i["status"] == "committed"]
+    with state.storage() as storage:
+        storage.put_site_keys(site_id, signed)
+        post_custodians(state.config.custodians, lambda api: api.enroll_site(signed))
+        items = [i for i in storage.recordings(site_id) if i["status"] == "committed"]
         identities = state.identities()
         done, skipped = 0, []
         for n, item in enumerate(items):
             cam, rid = item["camera_id"], item["recording_id"]
-            base = f"/v1/sites/{site_id}/cameras/{cam}/recordings/{rid}"
             try:
-                detail = check(client.get(base), "storage")
-                if detail.get("header") is None:
+                header = header_bytes(storage.recording(site_id, cam, rid))
+                if header is None:
                     skipped.append((cam, rid, "deleted"))
                     continue
-                header_bytes = base64.b64decode(detail["header"])
-                stanzas = list(parse_header(header_bytes).stanzas)
+                stanzas = list(parse_header(header).stanzas)
                 if sum(st.type == "X25519" for st in stanzas) >= len(new.recipients):
                     continue  # already wrapped for every device (new, or done before)
-                _, file_key = decrypt_header(identities, header_bytes)
+                _, file_key = decrypt_header(identities, header)
                 new_header = seal_header([*stanzas, *recipient.wrap(file_key)], file_key)
-                check(
-                    client.put(
-                        f"{base}/header",
-                        json={"header": base64.b64encode(new_header).decode()},
-                    ),
-                    "storage",
-                )
+                storage.put_header(site_id, cam, rid, new_header)
                 done += 1
             except (ServiceRefused, ValueError) as exc:
                 skipped.append((cam, rid, str(exc)))
@@ -265,9 +216,8 @@ def cancel_alarm(state: CustomerState, alarm_id: str) -> dict[str, Any]:
     """Cancel an alarm: a signed AlarmCancel to the storage service and every custodian
     (which then refuse any release under that alarm)."""
     _, site_id = state.site()
-    with customer_client(state) as client:
-        alarms = check(client.get(f"/v1/sites/{site_id}/alarms"), "storage")
-        match = [a for a in alarms.get("items", []) if a.get("alarm_id") == alarm_id]
+    with state.storage() as storage:
+        match = [a for a in storage.alarms(site_id) if a.get("alarm_id") == alarm_id]
         if not match:
             raise ClientError(f"no alarm {alarm_id} at site {site_id}")
         event = match[0]["event"]["body"]
@@ -275,15 +225,8 @@ def cancel_alarm(state: CustomerState, alarm_id: str) -> dict[str, Any]:
             AlarmCancel(site_id, event["panel_id"], event["event_id"], now_ms()),
             state.site_key(),
         )
-        out = check(
-            client.post(f"/v1/sites/{site_id}/alarms/cancel", json={"cancel": cancel.to_json()}),
-            "storage",
-        )
-    post_custodians(
-        state.config.custodians,
-        f"/v1/sites/{site_id}/alarm-cancels",
-        {"alarm_cancel": cancel.to_json()},
-    )
+        out = storage.cancel_alarm(site_id, cancel)
+    post_custodians(state.config.custodians, lambda api: api.cancel_alarm(site_id, cancel))
     state.remember(cancel)
     state.save()
     return dict(out)
@@ -291,6 +234,5 @@ def cancel_alarm(state: CustomerState, alarm_id: str) -> dict[str, Any]:
 
 def list_alarms(state: CustomerState) -> list[dict[str, Any]]:
     _, site_id = state.site()
-    with customer_client(state) as client:
-        data = check(client.get(f"/v1/sites/{site_id}/alarms"), "storage")
-    return list(data.get("items", []))
+    with state.storage() as storage:
+        return storage.alarms(site_id)

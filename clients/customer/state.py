@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clients.customer.errors import StateError
+from clients.api.escrow import CustodianEndpoint
+from clients.api.storage import StorageApi
+from clients.common import StateError, write_json, write_secret
 from crypto.age import Identity, parse_identity_file
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
-from crypto.escrow import CustodianPublicKey
 from crypto.statements import SignedStatement
 from crypto.x25519 import X25519Identity, format_identity_file, generate_identity
 
@@ -37,56 +38,12 @@ def default_state_dir() -> Path:
     return Path(env) if env else Path.home() / ".camvault" / "customer"
 
 
-def write_secret(path: Path, text: str) -> None:
-    """Create ``path`` with mode 0600 (never overwrite a key)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True, slots=True)
-class CustodianInfo:
-    custodian_id: str
-    url: str
-    escrow_key: CustodianPublicKey
-    log_key: Ed25519PublicKey
-
-    @property
-    def origin(self) -> str:
-        return f"camvault.io/custodian/{self.custodian_id}"
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "custodian_id": self.custodian_id,
-            "url": self.url,
-            "escrow_key": self.escrow_key.to_text(),
-            "log_key": self.log_key.to_text(),
-        }
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> CustodianInfo:
-        return cls(
-            str(obj["custodian_id"]),
-            str(obj["url"]),
-            CustodianPublicKey.from_text(str(obj["escrow_key"])),
-            Ed25519PublicKey.from_text(str(obj["log_key"])),
-        )
-
-
 @dataclass
 class Config:
     storage_url: str | None = None
     site_id: str | None = None
     site_keys: dict[str, Any] | None = None  # the latest signed SiteKeys envelope
-    custodians: list[CustodianInfo] = field(default_factory=list)
+    custodians: list[CustodianEndpoint] = field(default_factory=list)
     threshold: int | None = None
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     signed: list[str] = field(default_factory=list)  # hex SHA-256 of signed statements
@@ -110,7 +67,7 @@ class Config:
             storage_url=obj.get("storage_url"),
             site_id=obj.get("site_id"),
             site_keys=obj.get("site_keys"),
-            custodians=[CustodianInfo.from_json(c) for c in obj.get("custodians", [])],
+            custodians=[CustodianEndpoint.from_json(c) for c in obj.get("custodians", [])],
             threshold=obj.get("threshold"),
             devices=dict(obj.get("devices", {})),
             signed=list(obj.get("signed", [])),
@@ -170,6 +127,11 @@ class CustomerState:
         if self.config.storage_url is None or self.config.site_id is None:
             raise StateError("no site yet: run `camvault customer site create`")
         return self.config.storage_url, self.config.site_id
+
+    def storage(self) -> StorageApi:
+        """The storage service, signed with the site key (``customer:<site>``)."""
+        url, site_id = self.site()
+        return StorageApi.connect(url, f"customer:{site_id}", self.site_key())
 
     def remember(self, signed: SignedStatement) -> None:
         """Keep the hash of a statement this customer signed (the audit expects it)."""

@@ -10,21 +10,16 @@ justification themselves (clients/operator/release.py). Every refusal keeps its 
 
 from __future__ import annotations
 
-import base64
 import io
-import json
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from clients.customer.errors import ClientError, ServiceRefused, check
-from clients.customer.recordings import EXTENSIONS, fetch_payload, iter_recordings
-from clients.customer.site import fetch_custodian, now_ms, signed_from_json
-from clients.customer.state import CustodianInfo
+from clients.api.errors import ClientError, ServiceRefused
+from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
+from clients.api.storage import StorageApi, download, header_bytes
+from clients.common import EXTENSIONS, signed_from_json
 from clients.operator.release import (
     CustodianRefused,
     Recording,
@@ -34,7 +29,7 @@ from clients.operator.release import (
     recover_file_key,
 )
 from clients.operator.state import OperatorConfig, OperatorState
-from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import CryptoError
 from crypto.escrow import SessionKey, parse_escrow_stanza
@@ -65,7 +60,7 @@ class ReleaseRefused(ClientError):  # noqa: N818 (named after what happened)
 def init_operator(
     root: Path, operator_id: str, role: OperatorRole, storage_url: str, custodian_urls: list[str]
 ) -> OperatorState:
-    custodians: list[CustodianInfo] = [fetch_custodian(u) for u in custodian_urls]
+    custodians: list[CustodianEndpoint] = [fetch_custodian(u) for u in custodian_urls]
     config = OperatorConfig(operator_id, role, storage_url.rstrip("/"), custodians)
     return OperatorState.init(root, config)
 
@@ -80,14 +75,11 @@ def register(state: OperatorState, arc_key: Ed25519SigningKey) -> dict[str, str]
         arc_key,
     )
     out: dict[str, str] = {}
-    with state.storage() as client:
-        resp = client.post("/v1/operators", json={"registration": reg.to_json()})
-        check(resp, "storage")
-        out["storage"] = str(resp.status_code)
+    with state.storage() as storage:
+        out["storage"] = str(storage.register_operator(reg))
     for c in state.config.custodians:
-        resp = httpx.post(c.url + "/v1/operators", json={"registration": reg.to_json()}, timeout=30)
-        data = check(resp, f"custodian {c.custodian_id}")
-        out[c.custodian_id] = str(data.get("status", "ok"))
+        with CustodianApi.of(c) as api:
+            out[c.custodian_id] = api.register_operator(reg)
     return out
 
 
@@ -97,19 +89,18 @@ def register(state: OperatorState, arc_key: Ed25519SigningKey) -> dict[str, str]
 def alarm_queue(
     state: OperatorState, states: Sequence[str] = ("open", "acknowledged")
 ) -> list[Any]:
-    with state.storage() as client:
-        data = check(client.get("/v1/alarms", params={"state": list(states)}), "storage")
-    return list(data["items"])
+    with state.storage() as storage:
+        return storage.alarm_queue(states)
 
 
 def alarm(state: OperatorState, alarm_id: str) -> dict[str, Any]:
-    with state.storage() as client:
-        return dict(check(client.get(f"/v1/alarms/{alarm_id}"), "storage"))
+    with state.storage() as storage:
+        return storage.alarm(alarm_id)
 
 
 def transition(state: OperatorState, alarm_id: str, action: str) -> dict[str, Any]:
-    with state.storage() as client:
-        return dict(check(client.post(f"/v1/alarms/{alarm_id}/{action}"), "storage"))
+    with state.storage() as storage:
+        return storage.alarm_action(alarm_id, action)
 
 
 # --- releases -------------------------------------------------------------------------------
@@ -148,9 +139,8 @@ def _metadata(site_id: str, item: dict[str, Any]) -> RecordingMetadata:
     )
 
 
-def _arc_detail(client: SignedClient, site_id: str, item: dict[str, Any]) -> dict[str, Any]:
-    path = f"/v1/sites/{site_id}/arc/cameras/{item['camera_id']}/recordings/{item['recording_id']}"
-    return dict(check(client.get(path), "storage"))
+def _arc_detail(storage: StorageApi, site_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    return storage.recording(site_id, item["camera_id"], item["recording_id"], arc=True)
 
 
 def _threshold(header: bytes) -> int:
@@ -170,7 +160,7 @@ def _refusal(exc: ThresholdNotMet) -> ReleaseRefused:
 
 def release_batch(
     state: OperatorState,
-    client: SignedClient,
+    storage: StorageApi,
     site_id: str,
     items: Sequence[dict[str, Any]],
     *,
@@ -185,16 +175,12 @@ def release_batch(
     (and, with ``append_to``, append video to that growing file)."""
     recs: list[tuple[dict[str, Any], Recording, str]] = []
     for item in items:
-        detail = _arc_detail(client, site_id, item)
-        if detail.get("header") is None:
+        detail = _arc_detail(storage, site_id, item)
+        header = header_bytes(detail)
+        if header is None:
             continue
-        recs.append(
-            (
-                item,
-                Recording(base64.b64decode(detail["header"]), _metadata(site_id, item)),
-                str(detail["download_url"]),
-            )
-        )
+        url = str(detail["download_url"])
+        recs.append((item, Recording(header, _metadata(site_id, item)), url))
     if not recs:
         return ReleaseResult([])
     session = SessionKey.generate()
@@ -227,7 +213,7 @@ def release_batch(
             out.refused = ", ".join(sorted(reasons)) or "not_released"
         else:
             buf = io.BytesIO()
-            fetch_payload(url, buf)
+            download(url, buf)
             buf.seek(0)
             plain = io.BytesIO()
             decrypt_payload(file_key, buf, plain)
@@ -256,9 +242,8 @@ def release_alarm(
     site_id = a["site_id"]
     event = signed_from_json(a["event"])
     trigger = int(a["triggered_at_ms"])
-    with state.storage() as client:
-        items = list(iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings"))
-        items = [i for i in items if i["status"] == "committed"]
+    with state.storage() as storage:
+        items = [i for i in storage.recordings(site_id, arc=True) if i["status"] == "committed"]
         items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
         pre = [i for i in items if i["start_ms"] < trigger]
         post = [i for i in items if i["start_ms"] >= trigger]
@@ -274,7 +259,7 @@ def release_alarm(
 
             res = release_batch(
                 state,
-                client,
+                storage,
                 site_id,
                 batch,
                 purpose=Purpose.ALARM_VERIFICATION,
@@ -288,8 +273,8 @@ def release_alarm(
 
 
 def my_consents(state: OperatorState) -> list[dict[str, Any]]:
-    with state.storage() as client:
-        return list(check(client.get("/v1/consents"), "storage")["items"])
+    with state.storage() as storage:
+        return storage.operator_consents()
 
 
 def release_consent(
@@ -306,10 +291,10 @@ def release_consent(
     consent = signed_from_json(c["consent"])
     site_id = c["site_id"]
     body = c["consent"]["body"]
-    with state.storage() as client:
+    with state.storage() as storage:
         items = [
             i
-            for i in iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings")
+            for i in storage.recordings(site_id, arc=True)
             if i["status"] == "committed"
             and i["camera_id"] in body["cameras"]
             and body["recordings_from_ms"] <= i["start_ms"]
@@ -318,7 +303,7 @@ def release_consent(
         items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
         return release_batch(
             state,
-            client,
+            storage,
             site_id,
             items,
             purpose=Purpose.MAINTENANCE,
@@ -331,8 +316,8 @@ def release_consent(
 def release_unjustified(state: OperatorState, site_id: str) -> None:
     """Ask for a site's recordings without any justification: the storage service refuses
     (``no_justification``). Used to show the rule; raises ServiceRefused."""
-    with state.storage() as client:
-        list(iter_recordings(client, site_id, base=f"/v1/sites/{site_id}/arc/recordings"))
+    with state.storage() as storage:
+        list(storage.recordings(site_id, arc=True))
 
 
 # --- live -----------------------------------------------------------------------------------
@@ -361,29 +346,6 @@ class LiveResult:
     segments: list[LiveSegment]
     ended: str  # why the feed ended
     pre_alarm: int = 0  # recordings of the feed left to release_alarm (ended before the trigger)
-
-
-def _sse(client: SignedClient, path: str, timeout_s: float) -> Iterator[tuple[str, dict[str, Any]]]:
-    request = client.build("GET", path)
-    resp = client.send(request, stream=True)
-    try:
-        if resp.status_code != 200:
-            resp.read()
-            check(resp, "storage")
-        name, data = "message", ""
-        deadline = time.monotonic() + timeout_s
-        for line in resp.iter_lines():
-            if time.monotonic() > deadline:
-                return
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data = line[6:]
-            elif line == "" and data:
-                yield name, json.loads(data)
-                name, data = "message", ""
-    finally:
-        resp.close()
 
 
 def _pre_alarm(item: dict[str, Any], trigger_ms: int) -> bool:
@@ -423,16 +385,8 @@ def live(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = LiveResult([], "timeout")
     seen: set[tuple[str, str]] = set()
-    with (
-        state.storage() as client,
-        SignedClient(
-            state.config.storage_url,
-            f"operator:{state.operator_id}",
-            state.key(),
-            timeout=timeout_s,
-        ) as feed,
-    ):
-        for name, data in _sse(feed, f"/v1/alarms/{alarm_id}/feed", timeout_s):
+    with state.storage() as storage, state.storage(timeout=timeout_s) as feed:
+        for name, data in feed.alarm_feed(alarm_id, timeout_s):
             if name == "end":
                 result.ended = str(data.get("reason", "end"))
                 break
@@ -451,7 +405,7 @@ def live(
             try:
                 res = release_batch(
                     state,
-                    client,
+                    storage,
                     site_id,
                     [data],
                     purpose=Purpose.ALARM_VERIFICATION,
@@ -499,39 +453,28 @@ def request_consent(
     duration_s: int,
     reason: str,
 ) -> dict[str, Any]:
-    with state.storage() as client:
-        return dict(
-            check(
-                client.post(
-                    f"/v1/sites/{site_id}/consent-requests",
-                    json={
-                        "cameras": cameras,
-                        "scope": scope,
-                        "recordings_from_ms": from_ms,
-                        "recordings_to_ms": to_ms,
-                        "duration_s": duration_s,
-                        "reason": reason,
-                    },
-                ),
-                "storage",
-            )
+    with state.storage() as storage:
+        return storage.request_consent(
+            site_id,
+            cameras=cameras,
+            scope=scope,
+            from_ms=from_ms,
+            to_ms=to_ms,
+            duration_s=duration_s,
+            reason=reason,
         )
 
 
 def my_requests(state: OperatorState) -> list[dict[str, Any]]:
-    with state.storage() as client:
-        return list(check(client.get("/v1/consent-requests"), "storage")["items"])
+    with state.storage() as storage:
+        return storage.my_consent_requests()
 
 
 def telemetry(
     state: OperatorState, site_id: str, device_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"limit": limit}
-    if device_id is not None:
-        params["device_id"] = device_id
-    with state.storage() as client:
-        data = check(client.get(f"/v1/sites/{site_id}/telemetry", params=params), "storage")
-    return list(data["items"])
+    with state.storage() as storage:
+        return storage.telemetry(site_id, device_id, limit)
 
 
 __all__ = [

@@ -25,13 +25,14 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from clients.api.escrow import CustodianApi, CustodianEndpoint
 from common.http import SignedClient
-from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.ed25519 import Ed25519SigningKey, b64url_encode
 from crypto.errors import CryptoError, EscrowError, ShareError
-from crypto.escrow import CustodianPublicKey, SessionKey, combine_file_key, open_released_share
+from crypto.escrow import SessionKey, combine_file_key, open_released_share
 from crypto.format import FileKey, b64encode, parse_header
 from crypto.metadata import RecordingMetadata
-from crypto.note import NoteVerifier, open_checkpoint
+from crypto.note import open_checkpoint
 from crypto.shamir import Share
 from crypto.statements import SignedStatement
 from crypto.stream import decrypt_payload
@@ -92,24 +93,6 @@ class ThresholdNotMet(ReleaseError):  # noqa: N818
 
 
 @dataclass(frozen=True, slots=True)
-class CustodianEndpoint:
-    """A custodian as the operator knows it (from the site's SiteKeys and its /v1/custodian)."""
-
-    custodian_id: str
-    url: str
-    escrow_key: CustodianPublicKey
-    log_key: Ed25519PublicKey
-
-    @property
-    def origin(self) -> str:
-        return f"camvault.io/custodian/{self.custodian_id}"
-
-    @property
-    def verifier(self) -> NoteVerifier:
-        return NoteVerifier.from_public_key(self.origin, self.log_key.raw)
-
-
-@dataclass(frozen=True, slots=True)
 class Recording:
     header: bytes
     metadata: RecordingMetadata
@@ -149,10 +132,6 @@ def released_root(metadatas: Sequence[RecordingMetadata]) -> str:
     return root_from_leaf_hashes([leaf_hash(m.associated_data()) for m in metadatas]).hex()
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def check_entry_binds_request(
     endpoint: CustodianEndpoint,
     entry: dict[str, Any],
@@ -176,7 +155,7 @@ def check_entry_binds_request(
         "operator_id": operator_id,
         "operator_verified": True,
         "purpose": purpose,
-        "session_key": _b64url(session_public_key),
+        "session_key": b64url_encode(session_public_key),
     }
     problems = [
         f"{k}: entry has {entry.get(k)!r}, expected {v!r}"
@@ -256,7 +235,7 @@ def request_release(
         with SignedClient(
             endpoint.url, f"operator:{operator_id}", operator_key, timeout=timeout
         ) as client:
-            resp = client.post("/v1/releases", json=body)
+            resp = CustodianApi.release(client, body)
     except httpx.HTTPError as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: {exc}") from exc
     try:
@@ -428,3 +407,25 @@ def decrypt_recording(
 ) -> None:
     """Recover the file key from the releases and decrypt the payload into ``out``."""
     decrypt_payload(recover_file_key(releases, recording, session), payload, out)
+
+
+__all__ = [
+    "CustodianEndpoint",
+    "CustodianRefused",
+    "CustodianRelease",
+    "CustodianUnavailable",
+    "NothingReleased",
+    "ReceiptMismatch",
+    "Recording",
+    "ReleaseError",
+    "ThresholdNotMet",
+    "check_entry_binds_request",
+    "decrypt_recording",
+    "gather_releases",
+    "receipt_checkpoints",
+    "recover_file_key",
+    "recoverable",
+    "released_root",
+    "request_release",
+    "verify_receipt",
+]

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clients.customer.errors import StateError
-from clients.customer.state import CustodianInfo, write_json, write_secret
-from clients.operator.release import CustodianEndpoint
-from common.http import SignedClient
+from clients.api.escrow import CustodianEndpoint
+from clients.api.storage import StorageApi
+from clients.common import StateError, write_json, write_secret
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRole
 
@@ -34,7 +33,7 @@ class OperatorConfig:
     operator_id: str
     role: OperatorRole
     storage_url: str
-    custodians: list[CustodianInfo]
+    custodians: list[CustodianEndpoint]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +49,7 @@ class OperatorConfig:
             str(obj["operator_id"]),
             OperatorRole(obj["role"]),
             str(obj["storage_url"]),
-            [CustodianInfo.from_json(c) for c in obj["custodians"]],
+            [CustodianEndpoint.from_json(c) for c in obj["custodians"]],
         )
 
 
@@ -78,13 +77,14 @@ class OperatorState:
     def operator_id(self) -> str:
         return self.config.operator_id
 
-    def storage(self) -> SignedClient:
-        return SignedClient(
-            self.config.storage_url, f"operator:{self.config.operator_id}", self.key()
+    def storage(self, timeout: float = 120.0) -> StorageApi:
+        """The storage service, signed with this operator's key (``operator:<id>``)."""
+        return StorageApi.connect(
+            self.config.storage_url,
+            f"operator:{self.config.operator_id}",
+            self.key(),
+            timeout=timeout,
         )
 
     def endpoints(self) -> list[CustodianEndpoint]:
-        return [
-            CustodianEndpoint(c.custodian_id, c.url, c.escrow_key, c.log_key)
-            for c in self.config.custodians
-        ]
+        return list(self.config.custodians)

@@ -25,8 +25,9 @@ from clients.camera import agent as agent_module
 from clients.camera.agent import CameraAgent
 from clients.camera.config import Mode, SourceConfig, SourceKind
 from clients.camera.seal import Sealed
-from clients.camera.segmenter import RUN_INFO, Segment, now_ms
+from clients.camera.segmenter import RUN_INFO, Segment
 from clients.detect.base import Detection, Frame, Label
+from common.time import now_ms
 from crypto.metadata import RecordingKind
 from tests.clients.test_camera_support import World, ffmpeg, new_world, playable
 from tests.storage.support import Service

@@ -21,7 +21,8 @@ import pytest
 from clients.camera import agent as agent_module
 from clients.camera.agent import CameraAgent, RestartBackoff
 from clients.camera.config import SourceConfig, SourceKind
-from clients.camera.segmenter import RUN_INFO, FfmpegSource, now_ms
+from clients.camera.segmenter import RUN_INFO, FfmpegSource
+from common.time import now_ms
 from tests.clients.test_camera_support import World, ffmpeg, new_world
 from tests.storage.conftest import _start
 from tests.storage.support import CAMVAULT, Service

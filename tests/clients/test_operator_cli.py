@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from clients.audit.site import audit_site
-from clients.customer.site import post_custodians, signed_from_json
+from clients.common import signed_from_json
+from clients.customer.site import post_custodians
 from clients.customer.state import CustomerState
 from clients.operator import console as operator_console
 from clients.operator.console import (
@@ -381,9 +382,7 @@ def test_custodians_refuse_a_revoked_consent_even_if_storage_serves(
     state = CustomerState(c.state)
     revocation = sign_statement(Revocation(c.site_id, consent_id, now_ms()), state.site_key())
     statuses = post_custodians(
-        state.config.custodians,
-        f"/v1/sites/{c.site_id}/revocations",
-        {"revocation": revocation.to_json()},
+        state.config.custodians, lambda api: api.revoke(c.site_id, revocation)
     )
     assert statuses == {"c1": "logged", "c2": "logged", "c3": "logged"}
     refused = tech.run("release", "--consent", consent_id, "--out", tmp_path / "r", code=1)

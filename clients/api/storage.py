@@ -1,0 +1,355 @@
+"""The storage service's API as the clients call it (docs/API.md): one method per route,
+JSON bodies built from typed arguments, answers parsed, every refusal raised as
+:class:`~clients.api.errors.ServiceRefused` with the service's reason code.
+
+:class:`StorageApi` wraps a :class:`~common.http.SignedClient`; the key id it signs with
+says who calls (``customer:<site>``, ``device:<site>/<device>``, ``operator:<id>``), so
+each group of methods below is for one of them. The presigned object-store transfers (not
+the service's API: plain HTTP to the URLs it hands out) are :func:`download` and
+:func:`put_object`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO, Protocol
+
+import httpx
+
+from clients.api.errors import ServiceRefused, check
+from clients.api.sse import iter_events
+from common.http import SignedClient
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.statements import SignedStatement
+
+PAGE_LIMIT = 500
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def header_bytes(detail: dict[str, Any]) -> bytes | None:
+    """The age header of a recording detail (None once the recording is deleted)."""
+    header = detail.get("header")
+    return None if header is None else base64.b64decode(header)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class StorageApi:
+    """The storage service, called by one signed principal."""
+
+    def __init__(self, client: SignedClient, service: str = "storage") -> None:
+        self.client = client
+        self.service = service
+
+    @classmethod
+    def connect(
+        cls, url: str, keyid: str, key: Ed25519SigningKey, *, timeout: float = 120.0
+    ) -> StorageApi:
+        return cls(SignedClient(url, keyid, key, timeout=timeout))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> StorageApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any) -> Any:
+        return check(self.client.request(method, path, **kw), self.service, ok)
+
+    def _items(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return list(self._call("GET", path, params=params)["items"])
+
+    def _pages(self, path: str, params: dict[str, Any], cursor: str) -> Iterator[dict[str, Any]]:
+        """Every item of a paged listing, following ``next_cursor`` (sent as ``cursor``)."""
+        params = dict(params)
+        while True:
+            page = self._call("GET", path, params=params)
+            yield from page["items"]
+            if not page.get("next_cursor"):
+                return
+            params[cursor] = page["next_cursor"]
+
+    # --- the customer: site, devices, keys --------------------------------------------------
+
+    def create_site(self, site_keys: SignedStatement, retention_days: int | None) -> int:
+        """Enroll the site; 201 when created, 200 when these SiteKeys were enrolled before."""
+        resp = self.client.post(
+            "/v1/sites", json={"site_keys": site_keys.to_json(), "retention_days": retention_days}
+        )
+        check(resp, self.service)
+        return resp.status_code
+
+    def enroll_device(self, site_id: str, enrollment: SignedStatement) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "POST", f"/v1/sites/{site_id}/devices", json={"enrollment": enrollment.to_json()}
+            )
+        )
+
+    def put_site_keys(self, site_id: str, site_keys: SignedStatement) -> dict[str, Any]:
+        return dict(
+            self._call("PUT", f"/v1/sites/{site_id}/keys", json={"site_keys": site_keys.to_json()})
+        )
+
+    def set_retention(self, site_id: str, days: int | None) -> dict[str, Any]:
+        return dict(
+            self._call("PUT", f"/v1/sites/{site_id}/retention", json={"retention_days": days})
+        )
+
+    # --- recordings (customer; ``arc=True``: an operator's justified route) ---------------
+
+    def recordings(
+        self,
+        site_id: str,
+        *,
+        camera_id: str | None = None,
+        from_ms: int | None = None,
+        to_ms: int | None = None,
+        include_deleted: bool = False,
+        arc: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Every listed recording (newest first), following the cursor."""
+        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        for k, v in (("camera_id", camera_id), ("from_ms", from_ms), ("to_ms", to_ms)):
+            if v is not None:
+                params[k] = v
+        if include_deleted:
+            params["include_deleted"] = "true"
+        base = f"/v1/sites/{site_id}/arc" if arc else f"/v1/sites/{site_id}"
+        return self._pages(f"{base}/recordings", params, "cursor")
+
+    @staticmethod
+    def _recording_path(
+        site_id: str, camera_id: str, recording_id: str, *, arc: bool = False
+    ) -> str:
+        base = f"/v1/sites/{site_id}/arc" if arc else f"/v1/sites/{site_id}"
+        return f"{base}/cameras/{camera_id}/recordings/{recording_id}"
+
+    def recording(
+        self, site_id: str, camera_id: str, recording_id: str, *, arc: bool = False
+    ) -> dict[str, Any]:
+        """One recording's detail: metadata, manifest, age header, presigned GET."""
+        path = self._recording_path(site_id, camera_id, recording_id, arc=arc)
+        return dict(self._call("GET", path))
+
+    def put_header(
+        self, site_id: str, camera_id: str, recording_id: str, header: bytes
+    ) -> dict[str, Any]:
+        path = self._recording_path(site_id, camera_id, recording_id) + "/header"
+        return dict(self._call("PUT", path, json={"header": _b64(header)}))
+
+    def export(self, site_id: str, camera_id: str, recording_id: str, out: Writable) -> None:
+        """Write the standard age file (header || payload) of one recording to ``out``."""
+        path = self._recording_path(site_id, camera_id, recording_id) + "/export"
+        with self.client.stream("GET", path) as resp:
+            if resp.status_code != 200:
+                resp.read()
+                check(resp, self.service)
+            for chunk in resp.iter_bytes(1 << 16):
+                out.write(chunk)
+
+    def delete_recording(self, site_id: str, camera_id: str, recording_id: str) -> dict[str, Any]:
+        return dict(self._call("DELETE", self._recording_path(site_id, camera_id, recording_id)))
+
+    def delete_range(
+        self, site_id: str, from_ms: int, to_ms: int, camera_id: str | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"from_ms": from_ms, "to_ms": to_ms}
+        if camera_id is not None:
+            params["camera_id"] = camera_id
+        return dict(self._call("DELETE", f"/v1/sites/{site_id}/recordings", params=params))
+
+    # --- alarms (customer, panel) -----------------------------------------------------------
+
+    def alarms(self, site_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/sites/{site_id}/alarms").get("items", []))
+
+    def post_alarm(self, site_id: str, event: SignedStatement) -> dict[str, Any]:
+        """A panel's signed AlarmEvent; the same event again answers the same alarm."""
+        return dict(
+            self._call("POST", f"/v1/sites/{site_id}/alarms", json={"event": event.to_json()})
+        )
+
+    def cancel_alarm(self, site_id: str, cancel: SignedStatement) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "POST", f"/v1/sites/{site_id}/alarms/cancel", json={"cancel": cancel.to_json()}
+            )
+        )
+
+    # --- consents (customer) -----------------------------------------------------------------
+
+    def consent_requests(self, site_id: str, *, pending_only: bool = False) -> list[dict[str, Any]]:
+        params = {"state": "pending"} if pending_only else None
+        return self._items(f"/v1/sites/{site_id}/consent-requests", params)
+
+    def consents(self, site_id: str) -> list[dict[str, Any]]:
+        return self._items(f"/v1/sites/{site_id}/consents")
+
+    def grant_consent(
+        self, site_id: str, consent: SignedStatement, request_id: str
+    ) -> dict[str, Any]:
+        body = {"consent": consent.to_json(), "request_id": request_id}
+        return dict(self._call("POST", f"/v1/sites/{site_id}/consents", json=body))
+
+    def refuse_consent(self, site_id: str, request_id: str, reason: str | None) -> dict[str, Any]:
+        body = {"request_id": request_id, "reason": reason}
+        return dict(self._call("POST", f"/v1/sites/{site_id}/consent-refusals", json=body))
+
+    def revoke(self, site_id: str, revocation: SignedStatement) -> dict[str, Any]:
+        body = {"revocation": revocation.to_json()}
+        return dict(self._call("POST", f"/v1/sites/{site_id}/revocations", json=body))
+
+    # --- inbox (customer) --------------------------------------------------------------------
+
+    def inbox(
+        self, site_id: str, *, kind: str | None = None, after: int = 0
+    ) -> Iterator[dict[str, Any]]:
+        """Every inbox item after ``after``, oldest first."""
+        params: dict[str, Any] = {"after": after, "limit": PAGE_LIMIT}
+        if kind is not None:
+            params["kind"] = kind
+        return self._pages(f"/v1/sites/{site_id}/inbox", params, "after")
+
+    # --- the operator -------------------------------------------------------------------------
+
+    def register_operator(self, registration: SignedStatement) -> int:
+        """Register an ARC-signed OperatorRegistration; the HTTP status (201 or 200)."""
+        resp = self.client.post("/v1/operators", json={"registration": registration.to_json()})
+        check(resp, self.service)
+        return resp.status_code
+
+    def alarm_queue(self, states: Sequence[str]) -> list[dict[str, Any]]:
+        return self._items("/v1/alarms", {"state": list(states)})
+
+    def alarm(self, alarm_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/alarms/{alarm_id}"))
+
+    def alarm_action(self, alarm_id: str, action: str) -> dict[str, Any]:
+        """``ack`` or ``close`` an alarm."""
+        return dict(self._call("POST", f"/v1/alarms/{alarm_id}/{action}"))
+
+    def alarm_feed(self, alarm_id: str, timeout_s: float) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The alarm's live feed: ``recording`` events, then one ``end``."""
+        return iter_events(self.client, f"/v1/alarms/{alarm_id}/feed", timeout_s)
+
+    def operator_consents(self) -> list[dict[str, Any]]:
+        """The consents granted to this operator."""
+        return self._items("/v1/consents")
+
+    def request_consent(
+        self,
+        site_id: str,
+        *,
+        cameras: list[str],
+        scope: list[str],
+        from_ms: int,
+        to_ms: int,
+        duration_s: int,
+        reason: str,
+    ) -> dict[str, Any]:
+        body = {
+            "cameras": cameras,
+            "scope": scope,
+            "recordings_from_ms": from_ms,
+            "recordings_to_ms": to_ms,
+            "duration_s": duration_s,
+            "reason": reason,
+        }
+        return dict(self._call("POST", f"/v1/sites/{site_id}/consent-requests", json=body))
+
+    def my_consent_requests(self) -> list[dict[str, Any]]:
+        """The consent requests this operator made."""
+        return self._items("/v1/consent-requests")
+
+    def telemetry(
+        self, site_id: str, device_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if device_id is not None:
+            params["device_id"] = device_id
+        return self._items(f"/v1/sites/{site_id}/telemetry", params)
+
+    # --- devices (camera) ---------------------------------------------------------------------
+
+    def site(self, site_id: str) -> dict[str, Any]:
+        """The site as a device sees it: its current signed SiteKeys."""
+        return dict(self._call("GET", f"/v1/sites/{site_id}"))
+
+    def device(self, site_id: str, device_id: str) -> dict[str, Any]:
+        """A device's signed enrollment and the head of its manifest chain."""
+        return dict(self._call("GET", f"/v1/sites/{site_id}/devices/{device_id}"))
+
+    def alarm_state(self, site_id: str, device_id: str) -> dict[str, Any]:
+        """The open alarms a camera must react to, and whether one is active."""
+        return dict(self._call("GET", f"/v1/sites/{site_id}/devices/{device_id}/alarm-state"))
+
+    def post_telemetry(
+        self, site_id: str, device_id: str, report: dict[str, Any]
+    ) -> dict[str, Any]:
+        path = f"/v1/sites/{site_id}/devices/{device_id}/telemetry"
+        return dict(self._call("POST", path, ok=(201,), json=report))
+
+    def post_smart_alert(
+        self, site_id: str, camera_id: str, alert_id: str, created_ms: int, payload: bytes
+    ) -> dict[str, Any]:
+        """A smart alert (an age file to the customer's recipients)."""
+        body = {"alert_id": alert_id, "created_ms": created_ms, "payload": _b64(payload)}
+        return dict(
+            self._call("POST", f"/v1/sites/{site_id}/cameras/{camera_id}/smart-alerts", json=body)
+        )
+
+    def request_upload(self, site_id: str, camera_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Open (or get back) the upload of a recording: presigned PUT URL(s)."""
+        path = f"/v1/sites/{site_id}/cameras/{camera_id}/uploads"
+        return dict(self._call("POST", path, json=body))
+
+    def commit(
+        self,
+        site_id: str,
+        camera_id: str,
+        recording_id: str,
+        *,
+        upload_id: str,
+        header: bytes,
+        manifest: SignedStatement,
+        parts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Commit an uploaded payload with its header and signed manifest."""
+        body: dict[str, Any] = {
+            "upload_id": upload_id,
+            "header": _b64(header),
+            "manifest": manifest.to_json(),
+        }
+        if parts:
+            body["parts"] = parts
+        path = self._recording_path(site_id, camera_id, recording_id) + "/commit"
+        return dict(self._call("POST", path, json=body))
+
+
+# --- presigned object-store transfers ---------------------------------------------------------
+
+
+def download(url: str, out: Writable | BinaryIO, timeout: float = 120.0) -> None:
+    """Stream a presigned GET into ``out``."""
+    with httpx.stream("GET", url, timeout=timeout) as resp:
+        if resp.status_code != 200:
+            raise ServiceRefused("object store", resp.status_code, "download_failed", url)
+        for chunk in resp.iter_bytes(1 << 16):
+            out.write(chunk)
+
+
+def put_object(url: str, content: bytes, timeout: float) -> httpx.Response:
+    """A presigned PUT (a whole payload or one part); the object store's answer."""
+    resp = httpx.put(url, content=content, timeout=timeout)
+    check(resp, "object store", ok=(200, 201, 204))
+    return resp

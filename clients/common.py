@@ -1,0 +1,42 @@
+"""What the customer and operator clients share below both: their local state directories
+(secret and JSON files, the error for a missing or clashing state), the file names of
+decrypted recordings, and signed statements received as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from clients.api.errors import ClientError
+from crypto.canonical import canonical_json
+from crypto.statements import SignedStatement, parse_signed
+
+#: File name extension of a decrypted recording, by kind (MPEG-TS segments concatenate).
+EXTENSIONS = {"segment": ".ts", "live": ".ts", "clip": ".ts", "still": ".jpg", "event": ".json"}
+
+
+class StateError(ClientError):
+    """The local state directory is missing, incomplete or would be overwritten."""
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 (never overwrite a key)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Replace ``path`` atomically with ``obj`` as JSON (mode 0600)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def signed_from_json(obj: Any) -> SignedStatement:
+    """A signed statement from its JSON envelope (as services return and state files keep)."""
+    return parse_signed(canonical_json(obj))
