@@ -1,6 +1,6 @@
 """Live latency: alarm raised at the panel -> first decrypted live segment at the operator.
 
-The real programs, as `make demo` starts them (clients/story.py: same processes, same
+The real programs, as `make demo` starts them (demo/story.py: same processes, same
 settings): the storage service (SQLite, local blob directory, SSE feeds woken by
 each commit and polling the database every 0.2 s), three custodians (t = 2) and a camera agent
 (`camvault camera run`, default settings: the ``opencv`` detector runs on every segment before
@@ -61,7 +61,9 @@ from clients.customer.site import customer_client
 from clients.customer.state import CustomerState
 from clients.operator import console as operator
 from clients.operator.state import OperatorState
-from clients.story import (
+from common.time import now_ms
+from crypto.ed25519 import Ed25519SigningKey
+from demo.story import (
     CAMERA,
     OPERATOR,
     PANEL,
@@ -71,15 +73,13 @@ from clients.story import (
     require_tool,
     segment_rows,
 )
-from common.time import now_ms
-from crypto.ed25519 import Ed25519SigningKey
 
 ALARMS = 5
 PER_ALARM = 3  # live segments decrypted per alarm before the operator closes it
 SEGMENT_S = CameraConfig.segment_s  # the agent's default, what `camera run` uses
 GOAL_MS = int(SEGMENT_S * 1000) + 1000
 PRE_ALARM_S, POST_ALARM_S = 6, 30  # the story's camera model
-SSE_POLL_S = 0.2  # clients.story.Story.start_services
+SSE_POLL_S = 0.2  # demo.story.Story.start_services
 ROUND_TIMEOUT_S = 20.0
 CLOSE_SEEN_TIMEOUT_S = 15.0
 VIDEO_KINDS = ("live", "segment", "clip")  # the feed also carries detection event records
@@ -301,7 +301,7 @@ def _report(
         "pre_alarm_skipped": [r["pre_alarm_skipped"] for r in rounds],
         "rounds": rounds,
         "setup": (
-            f"storage + 3 custodians (t = 2) + camera agent as processes (clients/story.py "
+            f"storage + 3 custodians (t = 2) + camera agent as processes (demo/story.py "
             f"settings: SQLite, local blobs, SSE poll {SSE_POLL_S} s); testsrc 320x240 at 10 fps, "
             f"{SEGMENT_S:g} s segments, detector {CameraConfig.detector} "
             f"({CameraConfig.detect_frames} frames per segment; a live segment is queued before "

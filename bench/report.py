@@ -43,7 +43,8 @@ def render_table(results: dict[str, Any]) -> str:
         f"{cli['reps']}** (MB/s = 10^6 plaintext bytes per second, median and best run; "
         "ratios of medians, > 1: camvault faster)",
         "",
-        "| operation | age | camvault | camvault / age | `python -m clients.agecli` | lean / age |",
+        "| operation | age | camvault | camvault / age | `python -m clients.cli.age` "
+        "| lean / age |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for op in ("encrypt", "decrypt"):
@@ -61,7 +62,7 @@ def render_table(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"Process start (empty input, median): age {start['age']['median_s'] * 1000:.0f} ms, "
-        f"camvault {start['camvault']['median_s'] * 1000:.0f} ms, `python -m clients.agecli` "
+        f"camvault {start['camvault']['median_s'] * 1000:.0f} ms, `python -m clients.cli.age` "
         f"{start['camvault-lean']['median_s'] * 1000:.0f} ms.",
         "",
         "Throughput once started (median run minus median process start, same tools): "

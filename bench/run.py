@@ -10,7 +10,7 @@ What is measured (all files in tmpfs, /dev/shm, so the disk is out of the pictur
   ``--reps`` repetitions interleaved with ``age`` on the same file, after an untimed
   warm-up round (median; the goal's ratio is taken here, where both see the same machine).
 * AEAD backends: ChaCha20-Poly1305 seal of one 64 KiB chunk through
-  ``crypto.stream.aead_backends()`` (OpenSSL via pyca/cryptography vs libsodium via PyNaCl),
+  ``crypto.age.stream.aead_backends()`` (OpenSSL via pyca/cryptography vs libsodium via PyNaCl),
   one thread and two threads (does the backend release the GIL?), best of 3.
 * peak RSS (``wait4`` rusage ``ru_maxrss``) of each CLI on the big and on a 64 MiB input:
   constant memory means the two are about equal.
@@ -109,7 +109,7 @@ class Tools:
         if tool == "camvault":
             return [self.camvault, op]
         # The same commands without the console script's other command groups.
-        return [sys.executable, "-m", "clients.agecli", op]
+        return [sys.executable, "-m", "clients.cli.age", op]
 
     def encrypt(self, tool: str, src: Path, dst: Path) -> list[str]:
         return [*self._prefix(tool, "encrypt"), "-r", self.recipient, "-o", str(dst), str(src)]
@@ -290,7 +290,7 @@ def bench_library(tools: Tools, work: Path, plain: Path, reps: int) -> dict[str,
 
 def bench_aead(chunks: int = 2048) -> dict[str, Any]:
     """Seal ``chunks`` 64 KiB chunks per backend, in one thread and split over two."""
-    from crypto.stream import CHUNK_SIZE, aead_backends
+    from crypto.age.stream import CHUNK_SIZE, aead_backends
 
     key, nonce, chunk = os.urandom(32), bytes(12), os.urandom(CHUNK_SIZE)
     size = chunks * CHUNK_SIZE
