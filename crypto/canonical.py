@@ -5,84 +5,48 @@ string keys, arrays, strings, booleans, null and integers in the IEEE-754 exact 
 (|n| <= 2**53 - 1). Floats are refused rather than serialised, so the number formatting rules
 of RFC 8785 section 3.2.2.3 reduce to the decimal form of an integer, which is exact.
 
-Rules implemented (RFC 8785 section 3.2):
-- no insignificant whitespace;
-- object members sorted by their names compared as arrays of UTF-16 code units (3.2.3);
-- strings serialised as ECMAScript JSON.stringify does (3.2.2.2): '"' and '\\' escaped, the
-  controls U+0008, U+0009, U+000A, U+000C, U+000D as \\b \\t \\n \\f \\r, other controls
-  below U+0020 as lowercase \\u00xx, everything else literal UTF-8; lone surrogates refused;
-- duplicate member names cannot occur (dict keys).
+Serialisation is the ``rfc8785`` package (as sigstore-python uses it): no insignificant
+whitespace, members sorted by UTF-16 code units, strings escaped as ECMAScript's
+JSON.stringify does, lone surrogates refused. On top of it this module refuses floats, and
+:func:`parse_canonical_json` accepts input only if it already is the canonical encoding of its
+value (parse, re-serialise, compare the bytes).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+
+import rfc8785
 
 from crypto.errors import StatementError
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def _utf16_key(name: str) -> bytes:
-    return name.encode("utf-16-be")
-
-
-def _check_string(s: str) -> None:
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise StatementError("canonical JSON: string contains a lone surrogate") from exc
-
-
-def _encode(value: object, out: list[str]) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise StatementError("canonical JSON: integer outside the exact IEEE-754 range")
-        out.append(str(value))
-    elif isinstance(value, float):
-        raise StatementError("canonical JSON: floating-point numbers are not allowed")
-    elif isinstance(value, str):
-        _check_string(value)
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, Mapping):
-        items = []
-        for k in value:
-            if not isinstance(k, str):
-                raise StatementError("canonical JSON: object keys must be strings")
-            _check_string(k)
-            items.append(k)
-        items.sort(key=_utf16_key)
-        out.append("{")
-        for i, k in enumerate(items):
-            if i:
-                out.append(",")
-            out.append(json.dumps(k, ensure_ascii=False))
-            out.append(":")
-            _encode(value[k], out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, v in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(v, out)
-        out.append("]")
-    else:
-        raise StatementError(f"canonical JSON: unsupported type {type(value).__name__}")
+def _refuse_floats(value: object) -> None:
+    """Refuse a float anywhere in ``value`` (rfc8785 would serialise it)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float):
+            raise StatementError("canonical JSON: floating-point numbers are not allowed")
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
 
 
 def canonical_json(value: object) -> bytes:
     """Return the RFC 8785 canonical UTF-8 encoding of ``value`` (camvault's JSON subset)."""
-    out: list[str] = []
-    _encode(value, out)
-    return "".join(out).encode("utf-8")
+    _refuse_floats(value)
+    try:
+        return rfc8785.dumps(value)  # type: ignore[arg-type]
+    except rfc8785.IntegerDomainError as exc:
+        raise StatementError("canonical JSON: integer outside the exact IEEE-754 range") from exc
+    except rfc8785.CanonicalizationError as exc:
+        if isinstance(exc.__cause__, UnicodeEncodeError):
+            raise StatementError("canonical JSON: string contains a lone surrogate") from exc
+        raise StatementError(f"canonical JSON: {exc}") from exc
 
 
 def _reject_constant(name: str) -> object:

@@ -315,6 +315,27 @@ def test_hkdf_matches_pyca(trial: int) -> None:
     assert hkdf_sha256(ikm, salt, info, 80) == want
 
 
+@pytest.mark.parametrize(
+    ("ikm", "salt", "info", "okm"),
+    [
+        (  # RFC 5869 Appendix A.1
+            bytes([0x0B]) * 22,
+            bytes(range(13)),
+            bytes(range(0xF0, 0xFA)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+        ),
+        (  # RFC 5869 Appendix A.3: empty salt and info
+            bytes([0x0B]) * 22,
+            b"",
+            b"",
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+        ),
+    ],
+)
+def test_hkdf_rfc5869_vectors(ikm: bytes, salt: bytes, info: bytes, okm: str) -> None:
+    assert hkdf_sha256(ikm, salt, info, 42).hex() == okm
+
+
 def _sealed() -> bytes:
     return seal_header([Stanza("t", ("a",), b"body"), Stanza("u", (), b"")], FILE_KEY)
 

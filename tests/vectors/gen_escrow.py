@@ -7,8 +7,8 @@ coefficients, file keys) is SHA-256 of a fixed label, passed to the private ``_f
 variants of crypto.escrow.shamir / crypto.escrow. Before writing, every value is recomputed by an
 independent path: Shamir shares by naive polynomial evaluation with a carry-less reference
 multiplication, escrow bodies and released shares with pyca/cryptography's X25519, HKDF and
-ChaCha20Poly1305 instead of PyNaCl and crypto.hkdf. The script refuses to write if the two
-disagree.
+ChaCha20Poly1305 called directly instead of through PyNaCl and crypto.escrow's wrap. The
+script refuses to write if the two disagree.
 """
 
 from __future__ import annotations
