@@ -64,24 +64,21 @@ class EntriesOut(BaseModel):
         return cls(entries=[EntryOut(index=i, entry=e.decode("utf-8")) for i, e in rows])
 
 
+def proof_json(proof: Iterable[bytes]) -> list[str]:
+    """A Merkle proof's hashes, base64."""
+    return [b64(h) for h in proof]
+
+
 class InclusionOut(BaseModel):
     index: int
     tree_size: int
     proof: list[str]
-
-    @classmethod
-    def of(cls, index: int, tree_size: int, proof: Iterable[bytes]) -> InclusionOut:
-        return cls(index=index, tree_size=tree_size, proof=[b64(h) for h in proof])
 
 
 class ConsistencyOut(BaseModel):
     old: int
     new: int
     proof: list[str]
-
-    @classmethod
-    def of(cls, old: int, new: int, proof: Iterable[bytes]) -> ConsistencyOut:
-        return cls(old=old, new=new, proof=[b64(h) for h in proof])
 
 
 class NoticeOut(BaseModel):

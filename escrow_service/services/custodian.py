@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -30,26 +31,21 @@ def stored_key(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_text(text)
 
 
+@dataclass(eq=False)
 class Custodian:
     """One custodian's state: database engine, keys, settings, transparency log and clock."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        keys: CustodianKeys,
-        settings: EscrowSettings,
-        log: LogStore,
-        clock: Callable[[], int],
-    ) -> None:
-        self.engine = engine
-        self.keys = keys
-        self.settings = settings
-        self.log = log
-        self.clock = clock
-        #: The key of the ARC that signs operator registrations, if configured.
-        self.arc_key: Ed25519PublicKey | None = None
-        if settings.arc_public_key:
-            self.arc_key = Ed25519PublicKey.from_text(settings.arc_public_key, "ARC key")
+    engine: Engine
+    keys: CustodianKeys
+    settings: EscrowSettings
+    log: LogStore
+    clock: Callable[[], int]
+    #: The key of the ARC that signs operator registrations, if configured.
+    arc_key: Ed25519PublicKey | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.settings.arc_public_key:
+            self.arc_key = Ed25519PublicKey.from_text(self.settings.arc_public_key, "ARC key")
 
     def append(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Table, select
 
@@ -114,8 +114,8 @@ def _store_once(
 class StatementIntake(ABC, Generic[V]):
     """One kind of posted statement."""
 
-    statement: ClassVar[type[Statement]]
-    entry_type: ClassVar[str]
+    statement: type[Statement]
+    entry_type: str  # also the kind of its log entries
 
     def __init__(self, custodian: Custodian) -> None:
         self.custodian = custodian
@@ -210,13 +210,13 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
         }
 
 
-S = TypeVar("S", DeviceEnrollment, Revocation, AlarmCancel)
+S = TypeVar("S", bound=DeviceEnrollment | Revocation | AlarmCancel)
 
 
 class SiteStatementIntake(StatementIntake[S]):
     """A statement of one site signed by its pinned customer key, posted to that site."""
 
-    what: ClassVar[str]  # names the statement in the wrong-site refusal
+    what: str  # names the statement in the wrong-site refusal
 
     def verify(
         self, conn: Connection, signed: SignedStatement, data: bytes, site_id: str | None
@@ -263,32 +263,32 @@ class DeviceIntake(SiteStatementIntake[DeviceEnrollment]):
         }
 
 
-class RevocationIntake(SiteStatementIntake[Revocation]):
-    """Revoke a consent of the site (for good)."""
+class OnceIntake(SiteStatementIntake[Revocation | AlarmCancel]):
+    """A site statement that takes effect once, when it arrives: a consent revoked, an alarm
+    cancelled. Its row is keyed by the table's primary key (the statement's fields of the same
+    names, which its log entry lists) and records the arrival time in ``time_column``."""
 
-    statement = Revocation
-    entry_type = "revocation"
-    what = "revocation"
+    def __init__(
+        self,
+        custodian: Custodian,
+        statement: type[Revocation | AlarmCancel],
+        table: Table,
+        time_column: str,
+        *,
+        entry_type: str,
+        what: str,
+    ) -> None:
+        super().__init__(custodian)
+        self.statement, self.entry_type, self.what = statement, entry_type, what
+        self._table, self._time_column = table, time_column
 
-    def store(self, conn: Connection, value: Revocation, data: bytes, now: int) -> Logged | None:
-        key = {"site_id": value.site_id, "consent_id": value.consent_id}
-        if not _store_once(conn, revocations, key, {"revoked_ms": now, "statement": data}):
+    def store(
+        self, conn: Connection, value: Revocation | AlarmCancel, data: bytes, now: int
+    ) -> Logged | None:
+        key = {c.name: getattr(value, c.name) for c in self._table.primary_key.columns}
+        if not _store_once(conn, self._table, key, {self._time_column: now, "statement": data}):
             return None
-        return value.site_id, dict(key)
-
-
-class AlarmCancelIntake(SiteStatementIntake[AlarmCancel]):
-    """Cancel an alarm of the site: its access period closes."""
-
-    statement = AlarmCancel
-    entry_type = "alarm-cancel"
-    what = "cancel"
-
-    def store(self, conn: Connection, value: AlarmCancel, data: bytes, now: int) -> Logged | None:
-        key = {"site_id": value.site_id, "panel_id": value.panel_id, "event_id": value.event_id}
-        if not _store_once(conn, alarm_cancels, key, {"cancelled_ms": now, "statement": data}):
-            return None
-        return value.site_id, dict(key)
+        return value.site_id, key
 
 
 class OperatorIntake(StatementIntake[OperatorRegistration]):
@@ -339,8 +339,22 @@ class Intake:
         self.site_keys = SiteKeysIntake(custodian)
         self.devices = DeviceIntake(custodian)
         self.operators = OperatorIntake(custodian)
-        self.revocations = RevocationIntake(custodian)
-        self.alarm_cancels = AlarmCancelIntake(custodian)
+        self.revocations = OnceIntake(
+            custodian,
+            Revocation,
+            revocations,
+            "revoked_ms",
+            entry_type="revocation",
+            what="revocation",
+        )
+        self.alarm_cancels = OnceIntake(
+            custodian,
+            AlarmCancel,
+            alarm_cancels,
+            "cancelled_ms",
+            entry_type="alarm-cancel",
+            what="cancel",
+        )
 
     def set_access_period(self, site_id: str, access_period_s: int | None) -> LogReceipt:
         """Per-site alarm access period (customer-authenticated), or None for the default."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -53,6 +54,17 @@ SESSION_KEY_SIZE = 32
 Operator = tuple[str, Ed25519PublicKey, OperatorRole]
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How a justified request is decided: ``check`` each recording (raises the item's
+    refusal), ``decide`` under the lock before logging, and (large batches only) check the
+    request-level state ``before_opening`` the stanzas."""
+
+    check: Callable[[RecordingMetadata], None]
+    decide: Callable[[Connection], None]
+    before_opening: Callable[[], None] | None = None
+
+
 class Releases:
     def __init__(
         self, custodian: Custodian, opener: Opener, nonces: NonceStore, notices: Notices
@@ -90,9 +102,22 @@ class Releases:
             rec.purpose = safe_text(req.purpose)
             signed = self._check_request(rec, req)
             operator = self._operator(operator_id)
-            if isinstance(signed.unverified_statement, AlarmEvent):
-                return self._release_alarm(rec, signed, operator, req, nonce)
-            return self._release_consent(rec, signed, operator, req, nonce)
+            claimed = signed.unverified_statement
+            if isinstance(claimed, AlarmEvent):
+                plan = self._alarm_plan(rec, signed, claimed, operator)
+            elif isinstance(claimed, Consent):
+                plan = self._consent_plan(rec, signed, claimed, operator)
+            else:  # pragma: no cover - checked by _check_request
+                raise Refusal(Reason.WRONG_PURPOSE, "not an alarm event or consent")
+            prelim, passing = self._check_items(req, plan.check)
+            if (
+                plan.before_opening is not None
+                and len(passing) >= self._settings.parallel_threshold
+            ):
+                # Request-level checks before an expensive opening (decided again under the lock).
+                plan.before_opening()
+            results = self._open(rec, req, prelim, passing)
+            return self._commit(rec, req, results, nonce, plan.decide)
         except Refusal as refusal:
             return self._log_refusal(rec, refusal, [], nonce)
 
@@ -200,17 +225,11 @@ class Releases:
             results[i] = ItemResult(rid, o.sealed, o.reason, o.message)
         return [r for r in results if r is not None]
 
-    def _release_alarm(
-        self,
-        rec: ReleaseRecord,
-        signed: SignedStatement,
-        operator: Operator,
-        req: ReleaseIn,
-        nonce: Caller | None,
-    ) -> ReleaseOutcome:
-        claimed = signed.unverified_statement
-        if not isinstance(claimed, AlarmEvent):  # pragma: no cover - checked by caller
-            raise Refusal(Reason.WRONG_PURPOSE, "not an alarm event")
+    def _alarm_plan(
+        self, rec: ReleaseRecord, signed: SignedStatement, claimed: AlarmEvent, operator: Operator
+    ) -> Plan:
+        """Checks of an alarm verification: an ARC operator, the site's panel signed the
+        event; each recording inside the alarm window of its camera."""
         if operator[2] is not OperatorRole.OPERATOR:
             raise Refusal(Reason.ROLE_NOT_ALLOWED, "alarm verification is for ARC operators")
         rec.site_id = claimed.site_id
@@ -231,35 +250,26 @@ class Releases:
             event.site_id, event.triggered_at_ms, event.triggered_at_ms + period_s * 1000
         )
         profiles = {cid: camera_profile(d) for cid, d in devs.items()}
+        custodian = self._custodian
 
         def check(m: RecordingMetadata) -> None:
             check_alarm_item(m, window, profiles.get(m.camera_id))
 
-        prelim, passing = self._check_items(req, check)
-        if len(passing) >= self._settings.parallel_threshold:
-            # Request-level checks before an expensive opening (decided again under the lock).
-            alarm_state(self._custodian, None, event, digest, period_s, rec.time_ms)
-        results = self._open(rec, req, prelim, passing)
+        def before_opening() -> None:
+            alarm_state(custodian, None, event, digest, period_s, rec.time_ms)
 
         def decide(conn: Connection) -> None:
-            now = self._custodian.clock()
-            register = alarm_state(self._custodian, conn, event, digest, period_s, now)
+            register = alarm_state(custodian, conn, event, digest, period_s, custodian.clock())
             if register is not None:
                 conn.execute(Q.alarm_insert, register)
 
-        return self._commit(rec, req, results, nonce, decide)
+        return Plan(check, decide, before_opening)
 
-    def _release_consent(
-        self,
-        rec: ReleaseRecord,
-        signed: SignedStatement,
-        operator: Operator,
-        req: ReleaseIn,
-        nonce: Caller | None,
-    ) -> ReleaseOutcome:
-        claimed = signed.unverified_statement
-        if not isinstance(claimed, Consent):  # pragma: no cover - checked by caller
-            raise Refusal(Reason.WRONG_PURPOSE, "not a consent")
+    def _consent_plan(
+        self, rec: ReleaseRecord, signed: SignedStatement, claimed: Consent, operator: Operator
+    ) -> Plan:
+        """Checks of a release under consent: signed by the pinned customer key, naming this
+        operator, valid and not revoked; each recording inside what it covers."""
         rec.site_id = claimed.site_id
         customer_key, _, devs = self._site_state(claimed.site_id)
         try:
@@ -271,19 +281,17 @@ class Releases:
             consent.grantee_key is not None and consent.grantee_key != operator_key
         ):
             raise Refusal(Reason.CONSENT_WRONG_GRANTEE, "the consent names another grantee")
-        consent_state(self._custodian, None, consent, rec.time_ms)
+        custodian = self._custodian
+        consent_state(custodian, None, consent, rec.time_ms)
         profiles = {cid: camera_profile(d) for cid, d in devs.items()}
 
         def check(m: RecordingMetadata) -> None:
             check_consent_item(m, consent, profiles.get(m.camera_id))
 
-        prelim, passing = self._check_items(req, check)
-        results = self._open(rec, req, prelim, passing)
-
         def decide(conn: Connection) -> None:
-            consent_state(self._custodian, conn, consent, self._custodian.clock())
+            consent_state(custodian, conn, consent, custodian.clock())
 
-        return self._commit(rec, req, results, nonce, decide)
+        return Plan(check, decide)
 
     def _commit(
         self,

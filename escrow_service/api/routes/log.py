@@ -11,7 +11,7 @@ from crypto.errors import LogProofError
 from escrow_service.api.deps import AuthDep, ServiceDep, SettingsDep
 from escrow_service.api.params import check_index
 from escrow_service.errors import Reason, Refusal
-from escrow_service.schemas.responses import ConsistencyOut, EntriesOut, InclusionOut
+from escrow_service.schemas.responses import ConsistencyOut, EntriesOut, InclusionOut, proof_json
 from escrow_service.services.escrow import EscrowService
 
 router = APIRouter(tags=["log"])
@@ -67,7 +67,8 @@ def inclusion(
             raise Refusal(Reason.NOT_FOUND, "no entry with this leaf hash")
     if index >= tree_size:
         raise Refusal(Reason.INVALID_RANGE, f"index {index} is not below tree size")
-    return InclusionOut.of(index, tree_size, service.log.inclusion_proof(index, tree_size))
+    proof = service.log.inclusion_proof(index, tree_size)
+    return InclusionOut(index=index, tree_size=tree_size, proof=proof_json(proof))
 
 
 @router.get("/v1/log/consistency")
@@ -82,7 +83,7 @@ def consistency(old: int, new: int, service: ServiceDep) -> ConsistencyOut:
         proof = service.log.consistency_proof(old, new)
     except LogProofError as exc:
         raise Refusal(Reason.INVALID_RANGE, str(exc)) from None
-    return ConsistencyOut.of(old, new, proof)
+    return ConsistencyOut(old=old, new=new, proof=proof_json(proof))
 
 
 @router.get("/v1/sites/{site_id}/log-entries")
