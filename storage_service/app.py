@@ -1,11 +1,11 @@
 """The storage service application: ``create_app`` wires settings, database, object store,
 routes, error handlers, middleware and the background sweeper.
 
-Extension points for the rest of issue 4 (alarms, consents, telemetry, notifications): add a
-router module under ``storage_service/api/routes/`` and its service under
-``storage_service/services/``, tables in ``db/models.py`` with a new Alembic revision, and
-list the router in :data:`ROUTERS`. Authentication (``SignedPrincipal``), errors
-(``ApiError`` codes in errors.py) and tenant checks (``principal.require_*``) are shared.
+Layout: a router per area in ``api/routes/`` (listed in :data:`ROUTERS`) over its service in
+``services/`` and its bodies in ``schemas/``; tables in ``db/models.py``, each change with an
+Alembic revision. Shared by every route: authentication (``api.auth.SignedPrincipal``),
+refusals (``core.errors.ApiError`` with a ``Reason``) and tenant checks
+(``principal.require_*``).
 """
 
 from __future__ import annotations

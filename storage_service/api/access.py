@@ -2,7 +2,7 @@
 
 ``SiteScope`` is the first dependency of every such ``/v1/sites/{site_id}/...`` route: a
 customer, device or custodian key of another site is refused (403 ``wrong_site``) before the
-body is read, exactly like ``auth.SameSite``; operator keys pass (the ARC serves every site)
+body is read, exactly like ``api.auth.SameSite``; operator keys pass (the ARC serves every site)
 and each route then checks the operator's role and, for recordings, a justification.
 """
 

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     s3_max_attempts: int = 3
     presign_expiry_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
 
-    # --- storage service API (issue 4) ---
+    # --- the API ---
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="URL under which clients reach this service (local-store presigned URLs)",
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
-    # --- alarms, consents, telemetry, notifications (issue 4, items 6-9) ---
+    # --- alarms, consents, telemetry, notifications ---
     alarm_access_period_s: int = Field(
         default=1800, ge=1, le=24 * 3600, description="alarm access period from trigger time"
     )

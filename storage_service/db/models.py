@@ -27,7 +27,7 @@ class Site(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
 
 
-# --- issue 4: the storage service core ---------------------------------------------------------
+# --- the storage service core: site settings, devices, uploads, recordings, nonces, operators --
 # Times of the service's own bookkeeping are integer milliseconds since the Unix epoch (UTC):
 # the same unit as the signed statements, and compared identically by SQLite and PostgreSQL.
 
@@ -161,7 +161,7 @@ class Operator(SQLModel, table=True):
     created_ms: int = Field(sa_type=MS)
 
 
-# --- issue 4, items 6-9: alarms, consents, telemetry, notifications ----------------------------
+# --- alarms, consents, telemetry, notifications -----------------------------------------------
 
 
 class Alarm(SQLModel, table=True):

@@ -1,6 +1,6 @@
 """Helpers of the alarm, consent, telemetry and inbox tests: a service configured with an ARC
 key and short SSE intervals, ARC principals, panels, SSE reading, and a snapshot that also
-covers the tables of issue 4 items 6-9."""
+covers the alarm, consent, telemetry and inbox tables."""
 
 from __future__ import annotations
 

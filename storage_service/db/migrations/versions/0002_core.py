@@ -1,5 +1,5 @@
 """storage service core: site settings, devices, uploads, recordings, deletion queue,
-request nonces, operators (issue 4)
+request nonces, operators
 
 Revision ID: 0002_core
 Revises: 0001_sites

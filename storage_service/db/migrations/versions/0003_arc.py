@@ -1,5 +1,4 @@
 """alarms, panel counters, consent requests, consents, device telemetry, inbox items
-(issue 4, items 6-9)
 
 Revision ID: 0003_arc
 Revises: 0002_core
