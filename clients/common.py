@@ -21,6 +21,18 @@ class StateError(ClientError):
     """The local state directory is missing, incomplete or would be overwritten."""
 
 
+def default_state_dir(env: str, role: str) -> Path:
+    """``$env`` if set, else ``~/.camvault/<role>``."""
+    value = os.environ.get(env)
+    return Path(value) if value else Path.home() / ".camvault" / role
+
+
+def make_state_dir(root: Path) -> None:
+    """Create ``root`` (and parents) readable by the owner only (mode 0700)."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(root, 0o700)
+
+
 def write_secret(path: Path, text: str) -> None:
     """Create ``path`` with mode 0600 (never overwrite a key)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

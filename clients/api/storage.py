@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 import httpx
@@ -28,6 +29,28 @@ PAGE_LIMIT = 500
 
 class Writable(Protocol):
     def write(self, data: bytes, /) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequest:
+    """What a technician asks a customer's consent for."""
+
+    cameras: list[str]
+    scope: list[str]  # recordings, live, stills
+    from_ms: int  # recordings from ..
+    to_ms: int  # .. to
+    duration_s: int  # seconds of access asked
+    reason: str  # shown to the customer
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cameras": self.cameras,
+            "scope": self.scope,
+            "recordings_from_ms": self.from_ms,
+            "recordings_to_ms": self.to_ms,
+            "duration_s": self.duration_s,
+            "reason": self.reason,
+        }
 
 
 def header_bytes(detail: dict[str, Any]) -> bytes | None:
@@ -246,26 +269,9 @@ class StorageApi:
         """The consents granted to this operator."""
         return self._items("/v1/consents")
 
-    def request_consent(
-        self,
-        site_id: str,
-        *,
-        cameras: list[str],
-        scope: list[str],
-        from_ms: int,
-        to_ms: int,
-        duration_s: int,
-        reason: str,
-    ) -> dict[str, Any]:
-        body = {
-            "cameras": cameras,
-            "scope": scope,
-            "recordings_from_ms": from_ms,
-            "recordings_to_ms": to_ms,
-            "duration_s": duration_s,
-            "reason": reason,
-        }
-        return dict(self._call("POST", f"/v1/sites/{site_id}/consent-requests", json=body))
+    def request_consent(self, site_id: str, request: ConsentRequest) -> dict[str, Any]:
+        path = f"/v1/sites/{site_id}/consent-requests"
+        return dict(self._call("POST", path, json=request.to_json()))
 
     def my_consent_requests(self) -> list[dict[str, Any]]:
         """The consent requests this operator made."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,11 +115,26 @@ class Journal:
             row = self.db.execute("SELECT 1 FROM processed WHERE key = ?", (key,)).fetchone()
         return row is not None
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction under the lock: committed whole or rolled back."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def _insert_processed(self, key: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)", (key, now_ms())
+        )
+
     def mark_processed(self, key: str) -> None:
         with self.lock:
-            self.db.execute(
-                "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)", (key, now_ms())
-            )
+            self._insert_processed(key)
 
     def processed_count(self) -> int:
         with self.lock:
@@ -153,14 +169,8 @@ class Journal:
             after = keys[-1]
             gone = [(k,) for k in keys if not matters(k)]
             if gone:
-                with self.lock:
-                    self.db.execute("BEGIN IMMEDIATE")
-                    try:
-                        self.db.executemany("DELETE FROM processed WHERE key = ?", gone)
-                        self.db.execute("COMMIT")
-                    except BaseException:
-                        self.db.execute("ROLLBACK")
-                        raise
+                with self._transaction():
+                    self.db.executemany("DELETE FROM processed WHERE key = ?", gone)
                 removed += len(gone)
 
     # --- outbox --------------------------------------------------------------------------
@@ -199,20 +209,11 @@ class Journal:
 
     def enqueue(self, sealed: list[Sealed], processed_key: str | None = None) -> None:
         """Sign manifests for ``sealed`` (in order) and put them in the outbox, atomically."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for s in sealed:
-                    self._sign_and_insert(s)
-                if processed_key is not None:
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)",
-                        (processed_key, now_ms()),
-                    )
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            for s in sealed:
+                self._sign_and_insert(s)
+            if processed_key is not None:
+                self._insert_processed(processed_key)
 
     def next_pending(self) -> OutboxItem | None:
         with self.lock:
@@ -247,31 +248,22 @@ class Journal:
     # --- ring buffer -----------------------------------------------------------------------
 
     def ring_add(self, sealed: Sealed, processed_key: str) -> None:
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute(
-                    "INSERT INTO ring VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        sealed.recording_id,
-                        sealed.kind.value,
-                        sealed.start_ms,
-                        sealed.end_ms,
-                        str(sealed.file),
-                        sealed.header_len,
-                        sealed.payload_size,
-                        sealed.header_sha256,
-                        sealed.payload_sha256,
-                    ),
-                )
-                self.db.execute(
-                    "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)",
-                    (processed_key, now_ms()),
-                )
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO ring VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sealed.recording_id,
+                    sealed.kind.value,
+                    sealed.start_ms,
+                    sealed.end_ms,
+                    str(sealed.file),
+                    sealed.header_len,
+                    sealed.payload_size,
+                    sealed.header_sha256,
+                    sealed.payload_sha256,
+                ),
+            )
+            self._insert_processed(processed_key)
 
     def ring_items(self) -> list[Sealed]:
         with self.lock:
@@ -285,30 +277,14 @@ class Journal:
     def promote_ring(self, extra: list[Sealed], processed_key: str | None = None) -> int:
         """Move every ring entry (oldest first), then ``extra``, into the outbox: one
         transaction. Returns how many ring entries were promoted."""
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self.db.execute(
-                    "SELECT * FROM ring ORDER BY start_ms, recording_id"
-                ).fetchall()
-                ring = [
-                    Sealed(
-                        r[0], RecordingKind(r[1]), r[2], r[3], Path(r[4]), r[5], r[6], r[7], r[8]
-                    )
-                    for r in rows
-                ]
-                for s in ring + extra:
-                    self._sign_and_insert(s)
-                self.db.execute("DELETE FROM ring")
-                if processed_key is not None:
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)",
-                        (processed_key, now_ms()),
-                    )
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            rows = self.db.execute("SELECT * FROM ring ORDER BY start_ms, recording_id").fetchall()
+            ring = [_ring_row(r) for r in rows]
+            for s in ring + extra:
+                self._sign_and_insert(s)
+            self.db.execute("DELETE FROM ring")
+            if processed_key is not None:
+                self._insert_processed(processed_key)
         return len(ring)
 
     # --- smart alerts --------------------------------------------------------------------

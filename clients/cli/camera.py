@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from clients.cli.keys import write_device_key
+
 app = typer.Typer(help="The camera agent.", no_args_is_help=True, add_completion=False)
 
 
@@ -17,14 +19,7 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", "-o", help="where to write the signing key")],
 ) -> None:
     """Make the camera's Ed25519 device key; prints the public key to enroll."""
-    from crypto.ed25519 import Ed25519SigningKey
-
-    if out.exists():
-        raise typer.BadParameter(f"{out} exists; refusing to overwrite a device key")
-    key = Ed25519SigningKey.generate()
-    out.touch(mode=0o600)
-    out.write_text(key.to_text() + "\n")
-    typer.echo(key.public_key.to_text())
+    write_device_key(out)
 
 
 @app.command()

@@ -52,6 +52,12 @@ CameraOpt = Annotated[str | None, typer.Option(help="camera")]
 RecordingOpt = Annotated[str | None, typer.Option(help="one recording (with --camera)")]
 
 
+def _selection(
+    camera: str | None, recording: str | None, from_: str | None, to: str | None
+) -> rec_lib.Selection:
+    return rec_lib.Selection(camera, recording, parse_time(from_), parse_time(to))
+
+
 def load(state_dir: Path | None) -> CustomerState:
     return CustomerState(state_dir or default_state_dir())
 
@@ -181,10 +187,7 @@ def download(
         done = rec_lib.download(
             load(state),
             out,
-            camera_id=camera,
-            recording_id=recording,
-            from_ms=parse_time(from_),
-            to_ms=parse_time(to),
+            _selection(camera, recording, from_, to),
             join=join,
             progress=lambda n, total: progress.update(task, completed=n, total=total),
         )
@@ -229,14 +232,7 @@ def export(
 ) -> None:
     """Export standard age files (decrypt with `age -d -i <state>/identity.txt`)."""
     with guarded():
-        paths = rec_lib.export(
-            load(state),
-            out,
-            camera_id=camera,
-            recording_id=recording,
-            from_ms=parse_time(from_),
-            to_ms=parse_time(to),
-        )
+        paths = rec_lib.export(load(state), out, _selection(camera, recording, from_, to))
     for p in paths:
         console.print(str(p))
     console.print(f"{len(paths)} age file(s) exported")
@@ -252,13 +248,7 @@ def delete(
 ) -> None:
     """Delete (crypto-shred) one recording or a time range."""
     with guarded():
-        n = rec_lib.delete(
-            load(state),
-            camera_id=camera,
-            recording_id=recording,
-            from_ms=parse_time(from_),
-            to_ms=parse_time(to),
-        )
+        n = rec_lib.delete(load(state), _selection(camera, recording, from_, to))
     console.print(f"{n} recording(s) deleted")
 
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clients.api.storage import ConsentRequest
 from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time
 from clients.operator import console as lib
 from clients.operator.state import OperatorState, default_state_dir
@@ -241,16 +242,15 @@ def consent_request(
 ) -> None:
     """Ask the customer for a maintenance consent."""
     with guarded():
-        r = lib.request_consent(
-            load(state),
-            site,
-            camera,
-            scope,
-            parse_time(from_) or 0,
-            parse_time(to) or 0,
-            duration,
-            reason,
+        request = ConsentRequest(
+            cameras=camera,
+            scope=scope,
+            from_ms=parse_time(from_) or 0,
+            to_ms=parse_time(to) or 0,
+            duration_s=duration,
+            reason=reason,
         )
+        r = lib.request_consent(load(state), site, request)
     console.print(f"consent request {r['request_id']}: {r['state']}")
 
 

@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from crypto.ed25519 import Ed25519SigningKey
+from clients.cli.keys import read_key, write_device_key
 
 app = typer.Typer(help="The alarm panel.", no_args_is_help=True, add_completion=False)
-
-
-def _key(path: Path) -> Ed25519SigningKey:
-    from crypto.ed25519 import Ed25519SigningKey
-    from crypto.errors import KeyFormatError
-
-    try:
-        return Ed25519SigningKey.from_text(path.read_text().strip())
-    except (OSError, KeyFormatError) as exc:
-        raise typer.BadParameter(f"{path}: {exc}") from None
 
 
 @app.command()
 def keygen(out: Annotated[Path, typer.Option("--out", "-o")]) -> None:
     """Make the panel's Ed25519 device key; prints the public key to enroll."""
-    from crypto.ed25519 import Ed25519SigningKey
-
-    if out.exists():
-        raise typer.BadParameter(f"{out} exists; refusing to overwrite a device key")
-    key = Ed25519SigningKey.generate()
-    out.touch(mode=0o600)
-    out.write_text(key.to_text() + "\n")
-    typer.echo(key.public_key.to_text())
+    write_device_key(out)
 
 
 @app.command()
@@ -58,7 +40,7 @@ def trigger(
     except ValueError:
         raise typer.BadParameter(f"--type must be one of {[t.value for t in AlarmType]}") from None
     try:
-        alarm = do_trigger(url, site, panel, _key(key), state, kind)
+        alarm = do_trigger(url, site, panel, read_key(key), state, kind)
     except PanelError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -78,7 +60,7 @@ def cancel(
     from clients.panel import cancel as do_cancel
 
     try:
-        alarm = do_cancel(url, site, panel, event_id, _key(customer_key))
+        alarm = do_cancel(url, site, panel, event_id, read_key(customer_key))
     except PanelError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(1) from None

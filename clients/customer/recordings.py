@@ -103,6 +103,29 @@ def _committed(
     return [i for i in listed if i["status"] == "committed"]
 
 
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The recordings a command acts on: one (``camera_id`` + ``recording_id``) or those
+    of a time range, optionally of one camera."""
+
+    camera_id: str | None = None
+    recording_id: str | None = None
+    from_ms: int | None = None
+    to_ms: int | None = None
+
+    def one(self) -> tuple[str, str] | None:
+        """(camera, recording) when one recording is selected, None for a range."""
+        if self.recording_id is None:
+            return None
+        if self.camera_id is None:
+            raise ClientError("a recording id needs its camera id")
+        return self.camera_id, self.recording_id
+
+    def committed(self, storage: StorageApi, site_id: str) -> list[dict[str, Any]]:
+        """The committed recordings of the range (newest first)."""
+        return _committed(storage, site_id, self.camera_id, self.from_ms, self.to_ms)
+
+
 @dataclass
 class TimelineEntry:
     item: dict[str, Any]
@@ -170,28 +193,24 @@ class Downloaded:
 def download(
     state: CustomerState,
     out_dir: Path,
+    selection: Selection,
     *,
-    camera_id: str | None = None,
-    recording_id: str | None = None,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
     join: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Downloaded]:
-    """Decrypt one recording (``camera_id`` + ``recording_id``) or every recording of a time
-    range into ``out_dir/<camera>/<recording><ext>``; with ``join``, video segments of each
-    camera are also concatenated in time order into ``out_dir/<camera>.ts``."""
+    """Decrypt the selected recordings (one, or every recording of a time range) into
+    ``out_dir/<camera>/<recording><ext>``; with ``join``, video segments of each camera are
+    also concatenated in time order into ``out_dir/<camera>.ts``."""
     _, site_id = state.site()
     identities = state.identities()
     out_dir.mkdir(parents=True, exist_ok=True)
     done: list[Downloaded] = []
     with state.storage() as storage:
-        if recording_id is not None:
-            if camera_id is None:
-                raise ClientError("a recording id needs its camera id")
-            targets: list[dict[str, Any]] = [{"camera_id": camera_id, "recording_id": recording_id}]
+        one = selection.one()
+        if one is not None:
+            targets: list[dict[str, Any]] = [{"camera_id": one[0], "recording_id": one[1]}]
         else:
-            targets = _committed(storage, site_id, camera_id, from_ms, to_ms)
+            targets = selection.committed(storage, site_id)
             targets.reverse()
         for n, t in enumerate(targets):
             cam, rid = str(t["camera_id"]), str(t["recording_id"])
@@ -327,27 +346,18 @@ def _check_recording(
     return problems
 
 
-def export(
-    state: CustomerState,
-    out_dir: Path,
-    *,
-    camera_id: str | None = None,
-    recording_id: str | None = None,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
-) -> list[Path]:
+def export(state: CustomerState, out_dir: Path, selection: Selection) -> list[Path]:
     """Standard age files (header || payload, decryptable with `age -d -i identity.txt`) and
     their signed manifests, as ``out_dir/<camera>/<recording>.age`` / ``.manifest.json``."""
     _, site_id = state.site()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     with state.storage() as storage:
-        if recording_id is not None:
-            if camera_id is None:
-                raise ClientError("a recording id needs its camera id")
-            targets = [storage.recording(site_id, camera_id, recording_id)]
+        one = selection.one()
+        if one is not None:
+            targets = [storage.recording(site_id, *one)]
         else:
-            targets = _committed(storage, site_id, camera_id, from_ms, to_ms)
+            targets = selection.committed(storage, site_id)
         for t in targets:
             cam, rid = t["camera_id"], t["recording_id"]
             path = out_dir / cam / f"{rid}.age"
@@ -361,25 +371,19 @@ def export(
     return paths
 
 
-def delete(
-    state: CustomerState,
-    *,
-    camera_id: str | None = None,
-    recording_id: str | None = None,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
-) -> int:
+def delete(state: CustomerState, selection: Selection) -> int:
     """Crypto-shred one recording or a time range (optionally of one camera)."""
     _, site_id = state.site()
     with state.storage() as storage:
-        if recording_id is not None:
-            if camera_id is None:
-                raise ClientError("a recording id needs its camera id")
-            data = storage.delete_recording(site_id, camera_id, recording_id)
+        one = selection.one()
+        if one is not None:
+            data = storage.delete_recording(site_id, *one)
         else:
-            if from_ms is None or to_ms is None:
+            if selection.from_ms is None or selection.to_ms is None:
                 raise ClientError("deleting a range needs --from and --to")
-            data = storage.delete_range(site_id, from_ms, to_ms, camera_id)
+            data = storage.delete_range(
+                site_id, selection.from_ms, selection.to_ms, selection.camera_id
+            )
     return int(data["deleted"])
 
 

@@ -14,12 +14,12 @@ Layout (files holding secrets are created with mode 0600, the directory 0700)::
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clients import common
 from clients.api.escrow import CustodianEndpoint
 from clients.api.storage import StorageApi
 from clients.common import StateError, write_json, write_secret
@@ -34,8 +34,7 @@ CONFIG_FILE = "config.json"
 
 
 def default_state_dir() -> Path:
-    env = os.environ.get("CAMVAULT_CUSTOMER_DIR")
-    return Path(env) if env else Path.home() / ".camvault" / "customer"
+    return common.default_state_dir("CAMVAULT_CUSTOMER_DIR", "customer")
 
 
 @dataclass
@@ -89,8 +88,7 @@ class CustomerState:
         """Create a fresh age identity and (unless given) a site signing key."""
         if (root / IDENTITY_FILE).exists():
             raise StateError(f"{root} already holds customer keys (not overwritten)")
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(root, 0o700)
+        common.make_state_dir(root)
         (root / "audit").mkdir(exist_ok=True, mode=0o700)
         identity = generate_identity()
         write_secret(root / IDENTITY_FILE, format_identity_file(identity, datetime.now(UTC)))

@@ -18,7 +18,7 @@ from typing import Any
 
 from clients.api.errors import ClientError, ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
-from clients.api.storage import StorageApi, download, header_bytes
+from clients.api.storage import ConsentRequest, StorageApi, download, header_bytes
 from clients.common import EXTENSIONS, signed_from_json
 from clients.operator.release import (
     CustodianRefused,
@@ -443,26 +443,9 @@ def live(
 # --- technicians, telemetry -----------------------------------------------------------------
 
 
-def request_consent(
-    state: OperatorState,
-    site_id: str,
-    cameras: list[str],
-    scope: list[str],
-    from_ms: int,
-    to_ms: int,
-    duration_s: int,
-    reason: str,
-) -> dict[str, Any]:
+def request_consent(state: OperatorState, site_id: str, request: ConsentRequest) -> dict[str, Any]:
     with state.storage() as storage:
-        return storage.request_consent(
-            site_id,
-            cameras=cameras,
-            scope=scope,
-            from_ms=from_ms,
-            to_ms=to_ms,
-            duration_s=duration_s,
-            reason=reason,
-        )
+        return storage.request_consent(site_id, request)
 
 
 def my_requests(state: OperatorState) -> list[dict[str, Any]]:

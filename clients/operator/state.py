@@ -8,11 +8,11 @@ config.json     operator id, role, storage URL, custodians (URL and keys, fetche
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clients import common
 from clients.api.escrow import CustodianEndpoint
 from clients.api.storage import StorageApi
 from clients.common import StateError, write_json, write_secret
@@ -24,8 +24,7 @@ CONFIG_FILE = "config.json"
 
 
 def default_state_dir() -> Path:
-    env = os.environ.get("CAMVAULT_OPERATOR_DIR")
-    return Path(env) if env else Path.home() / ".camvault" / "operator"
+    return common.default_state_dir("CAMVAULT_OPERATOR_DIR", "operator")
 
 
 @dataclass
@@ -64,8 +63,7 @@ class OperatorState:
     def init(cls, root: Path, config: OperatorConfig) -> OperatorState:
         if (root / KEY_FILE).exists():
             raise StateError(f"{root} already holds an operator key (not overwritten)")
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(root, 0o700)
+        common.make_state_dir(root)
         write_secret(root / KEY_FILE, Ed25519SigningKey.generate().to_text() + "\n")
         write_json(root / CONFIG_FILE, config.to_json())
         return cls(root)
