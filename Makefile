@@ -19,7 +19,7 @@ help:
 	@echo "make demo    - the whole story with the real programs, on embedded defaults"
 	@echo "make demo-crypto - the crypto-layer walkthrough (library calls only)"
 	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
-	@echo "make lint    - ruff + mypy"
+	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
 
@@ -37,7 +37,8 @@ tools:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy crypto common storage_service escrow_service clients tests scripts bench
+	$(VENV)/bin/mypy crypto common storage_service escrow_service clients camvault demo tests scripts bench
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: venv
 	$(VENV)/bin/ruff format .

@@ -1,0 +1,93 @@
+"""The layer rules of pyproject's [tool.importlinter] hold on the tree, and each one fails when
+it is broken on purpose (a copy of the tree with one bad module added)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+PACKAGES: list[str] = CONFIG["root_packages"]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--config", str(tree / "pyproject.toml")],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the packages and the lint configuration, to break on purpose."""
+    dest = tmp_path_factory.mktemp("layers")
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return dest
+
+
+def test_every_contract_is_kept_on_the_tree() -> None:
+    result = _lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = re.findall(r"^(.+) KEPT$", result.stdout, re.MULTILINE)
+    assert len(kept) == len(CONFIG["contracts"]), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "contract", "culprit"),
+    [
+        # crypto importing a service
+        ("crypto/_bad.py", "import storage_service\n", "layers", "crypto is not allowed"),
+        # a client importing a service
+        ("clients/_bad.py", "import escrow_service\n", "layers", "clients is not allowed"),
+        # a service importing a client
+        ("storage_service/_bad.py", "import clients\n", "layers", "storage_service is not"),
+        # a service importing the other service
+        ("escrow_service/_bad.py", "import storage_service\n", "layers", "escrow_service is not"),
+        # common importing a service
+        ("common/_bad.py", "import storage_service\n", "layers", "common is not allowed"),
+        # crypto importing a web framework
+        ("crypto/_bad.py", "import fastapi\n", "crypto is pure", "crypto._bad -> fastapi"),
+        # a cycle hidden in a function-level import
+        (
+            "crypto/_bad.py",
+            "def f() -> None:\n    import crypto._bad2\n",
+            "no import cycles",
+            "No cycles are allowed in crypto",
+        ),
+    ],
+)
+def test_a_deliberate_violation_breaks_its_contract(
+    tree: Path, module: str, source: str, contract: str, culprit: str
+) -> None:
+    bad = tree / module
+    extra = tree / "crypto" / "_bad2.py"
+    bad.write_text(source)
+    if "crypto._bad2" in source:
+        extra.write_text("import crypto._bad\n")
+    try:
+        result = _lint(tree)
+    finally:
+        bad.unlink()
+        extra.unlink(missing_ok=True)
+    assert result.returncode != 0, result.stdout
+    broken = re.findall(r"^(.+) BROKEN$", result.stdout, re.MULTILINE)
+    assert len(broken) == 1 and broken[0].startswith(contract), result.stdout
+    assert culprit in result.stdout, result.stdout
