@@ -57,8 +57,10 @@ def _metadata(obj: object) -> MemoMetadata:
 
 
 #: A signed statement (JSON envelope), as the canonical bytes its signature covers.
-SignedStatementJson = Annotated[bytes, PlainValidator(_signed_statement)]
-Base64 = Annotated[bytes, PlainValidator(_base64)]
+SignedStatementJson = Annotated[
+    bytes, PlainValidator(_signed_statement, json_schema_input_type=dict[str, Any])
+]
+Base64 = Annotated[bytes, PlainValidator(_base64, json_schema_input_type=str)]
 
 
 class _Body(BaseModel):
@@ -113,7 +115,9 @@ class ReleaseItemBody(TypedDict):
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-    metadata: Annotated[MemoMetadata, PlainValidator(_metadata)]
+    metadata: Annotated[
+        MemoMetadata, PlainValidator(_metadata, json_schema_input_type=dict[str, Any])
+    ]
     stanza: StanzaIn
 
 
@@ -121,7 +125,10 @@ class ReleaseBody(_Body):
     """``POST /v1/releases`` (docs/ESCROW.md "Release")."""
 
     purpose: StrictStr
-    justification: Annotated[bytes | None, PlainValidator(_optional_signed_statement)] = None
+    justification: Annotated[
+        bytes | None,
+        PlainValidator(_optional_signed_statement, json_schema_input_type=dict[str, Any] | None),
+    ] = None
     session_key: Base64
     items: Annotated[list[ReleaseItemBody], Field(min_length=1)]
 
@@ -135,6 +142,26 @@ class ReleaseBody(_Body):
                 for it in self.items
             ),
         )
+
+
+def documented(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route whose body ``model`` is read by a dependency (FastAPI
+    documents only the bodies it reads itself); nested definitions are inlined."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def validation_message(errors: Sequence[ErrorDetails] | Sequence[Any]) -> str:

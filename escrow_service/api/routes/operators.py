@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from escrow_service.api.deps import ServiceDep, json_body
-from escrow_service.schemas.requests import OperatorRegistrationIn
+from escrow_service.schemas.requests import OperatorRegistrationIn, documented
 from escrow_service.schemas.responses import ReceiptOut
 
 router = APIRouter(prefix="/v1/operators", tags=["operators"])
 
 
-@router.post("", response_model_exclude_none=True)
+@router.post("", response_model_exclude_none=True, openapi_extra=documented(OperatorRegistrationIn))
 def register_operator(
     body: Annotated[OperatorRegistrationIn, json_body(OperatorRegistrationIn)],
     service: ServiceDep,

@@ -11,12 +11,12 @@ from escrow_service.api.errors import refusal_response
 from escrow_service.core.auth import Caller
 from escrow_service.errors import Reason, Refusal
 from escrow_service.schemas.release import ReleaseIn
-from escrow_service.schemas.requests import decode_release
+from escrow_service.schemas.requests import ReleaseBody, decode_release, documented
 
 router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
 
-@router.post("")
+@router.post("", openapi_extra=documented(ReleaseBody))
 def release(
     body: RawBodyDep, auth: AuthDep, service: ServiceDep, settings: SettingsDep
 ) -> JSONResponse:

@@ -12,6 +12,7 @@ from escrow_service.schemas.requests import (
     RevocationIn,
     SiteKeysIn,
     SiteSettingsIn,
+    documented,
     parse_body,
 )
 from escrow_service.schemas.responses import ReceiptOut
@@ -19,7 +20,7 @@ from escrow_service.schemas.responses import ReceiptOut
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
 
-@router.post("", response_model_exclude_none=True)
+@router.post("", response_model_exclude_none=True, openapi_extra=documented(SiteKeysIn))
 def enroll_site(
     body: Annotated[SiteKeysIn, json_body(SiteKeysIn)], service: ServiceDep
 ) -> ReceiptOut:
@@ -27,7 +28,11 @@ def enroll_site(
     return ReceiptOut.of(service.intake.site_keys.take(body.site_keys))
 
 
-@router.put("/{site_id}/settings", response_model_exclude_none=True)
+@router.put(
+    "/{site_id}/settings",
+    response_model_exclude_none=True,
+    openapi_extra=documented(SiteSettingsIn),
+)
 def site_settings(site_id: str, body: BodyDep, auth: AuthDep, service: ServiceDep) -> ReceiptOut:
     """The site's alarm access period (customer-signed request)."""
     auth.customer(site_id, body)
@@ -35,7 +40,11 @@ def site_settings(site_id: str, body: BodyDep, auth: AuthDep, service: ServiceDe
     return ReceiptOut.of(service.intake.set_access_period(site_id, settings.access_period_s))
 
 
-@router.post("/{site_id}/revocations", response_model_exclude_none=True)
+@router.post(
+    "/{site_id}/revocations",
+    response_model_exclude_none=True,
+    openapi_extra=documented(RevocationIn),
+)
 def revoke(
     site_id: str, body: Annotated[RevocationIn, json_body(RevocationIn)], service: ServiceDep
 ) -> ReceiptOut:
@@ -43,7 +52,11 @@ def revoke(
     return ReceiptOut.of(service.intake.revocations.take(body.revocation, site_id))
 
 
-@router.post("/{site_id}/alarm-cancels", response_model_exclude_none=True)
+@router.post(
+    "/{site_id}/alarm-cancels",
+    response_model_exclude_none=True,
+    openapi_extra=documented(AlarmCancelIn),
+)
 def cancel_alarm(
     site_id: str, body: Annotated[AlarmCancelIn, json_body(AlarmCancelIn)], service: ServiceDep
 ) -> ReceiptOut:
