@@ -42,7 +42,7 @@ from crypto.httpsig import (
     verify_request,
 )
 from crypto.metadata import check_id
-from crypto.statements import OperatorRegistration, SiteKeys, parse_signed
+from crypto.statements import OperatorRegistration, SignedStatement, SiteKeys, parse_signed
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.principal import Principal
 from storage_service.core.settings import Settings
@@ -216,18 +216,25 @@ async def _signed(request: Request) -> Principal:
     return await authenticate(request)
 
 
-async def _site_creation(request: Request) -> Principal:
-    """Site creation: the key is the customer key of the self-signed SiteKeys in the body."""
+async def _body_statement(request: Request, field: str) -> SignedStatement | None:
+    """The signed statement in the JSON body's ``field`` (parsed, signature not checked), or
+    None when there is no such object: authentication then refuses what it can and
+    validation reports the body."""
     body = await request.body()
     try:
         obj = json.loads(body) if body else None
     except ValueError:
         obj = None
-    site_keys = obj.get("site_keys") if isinstance(obj, dict) else None
-    if not isinstance(site_keys, dict):
-        # Let authentication refuse what it can; then validation reports the body.
+    value = obj.get(field) if isinstance(obj, dict) else None
+    return parse_statement(value, field) if isinstance(value, dict) else None
+
+
+async def _site_creation(request: Request) -> Principal:
+    """Site creation: the key is the customer key of the self-signed SiteKeys in the body."""
+    signed = await _body_statement(request, "site_keys")
+    if signed is None:
         return await authenticate(request)
-    claimed = parse_statement(site_keys, "site_keys").unverified_statement
+    claimed = signed.unverified_statement
     if not isinstance(claimed, SiteKeys):
         raise ApiError(Reason.SITE_KEYS_INVALID, "site_keys is not a SiteKeys statement")
     principal = await authenticate(request, key_override=claimed.customer_key)
@@ -238,15 +245,10 @@ async def _site_creation(request: Request) -> Principal:
 
 async def _operator_registration(request: Request) -> Principal:
     """Operator registration: the request is signed with the registered operator key."""
-    body = await request.body()
-    try:
-        obj = json.loads(body) if body else None
-    except ValueError:
-        obj = None
-    reg = obj.get("registration") if isinstance(obj, dict) else None
-    if not isinstance(reg, dict):
+    signed = await _body_statement(request, "registration")
+    if signed is None:
         return await authenticate(request)
-    claimed = parse_statement(reg, "registration").unverified_statement
+    claimed = signed.unverified_statement
     if not isinstance(claimed, OperatorRegistration):
         raise ApiError(Reason.OPERATOR_INVALID, "registration is not an OperatorRegistration")
     principal = await authenticate(request, key_override=claimed.operator_key)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
@@ -13,27 +14,16 @@ from storage_service.core.settings import Settings
 from storage_service.core.signals import CommitSignal
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+def _app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency returning ``app.state.<name>``."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
-def _store(request: Request) -> BlobStore:
-    store: BlobStore = request.app.state.store
-    return store
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _commits(request: Request) -> CommitSignal:
-    commits: CommitSignal = request.app.state.commits
-    return commits
-
-
-EngineDep = Annotated[Engine, Depends(_engine)]
-StoreDep = Annotated[BlobStore, Depends(_store)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-CommitsDep = Annotated[CommitSignal, Depends(_commits)]
+EngineDep = Annotated[Engine, Depends(_app_state("engine"))]
+StoreDep = Annotated[BlobStore, Depends(_app_state("store"))]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+CommitsDep = Annotated[CommitSignal, Depends(_app_state("commits"))]

@@ -29,7 +29,7 @@ from storage_service.blobstore import (
     StoreUnavailable,
 )
 from storage_service.core.errors import STATUS, ApiError, Reason
-from storage_service.schemas import ErrorBody
+from storage_service.schemas.base import ErrorBody
 
 log = logging.getLogger("camvault.storage")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from crypto.metadata import MAX_TIME_MS
-from storage_service.schemas import ID_PATTERN
+from storage_service.schemas.base import ID_PATTERN
 
 SiteId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 CameraId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]

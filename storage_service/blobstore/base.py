@@ -384,6 +384,17 @@ def check_part_number(part_number: int) -> None:
         raise InvalidMultipart(f"part number must be an int in 1..{MAX_PART_NUMBER}")
 
 
+def check_completed_parts(parts: Sequence[CompletedPart]) -> None:
+    """A completion lists at least one part, by valid numbers in strictly ascending order."""
+    if not parts:
+        raise InvalidMultipart("no parts listed")
+    numbers = [p.part_number for p in parts]
+    for n in numbers:
+        check_part_number(n)
+    if numbers != sorted(set(numbers)):
+        raise InvalidMultipart("part numbers must be listed in strictly ascending order")
+
+
 def clamp_expiry(expires_s: int | None, cap_s: int) -> int:
     """Presigned URLs live ``expires_s`` seconds, by default and at most ``cap_s`` (the
     ``presign_expiry_s`` setting): a caller can ask for shorter, never for longer."""

@@ -44,6 +44,7 @@ from storage_service.blobstore.base import (
     Readable,
     StoreUnavailable,
     UploadNotFound,
+    check_completed_parts,
     check_listing,
     check_part_number,
     check_range,
@@ -449,13 +450,7 @@ class S3BlobStore(BlobStore):
         self, key: str, upload_id: str, parts: Sequence[CompletedPart]
     ) -> ObjectInfo:
         validate_key(key)
-        if not parts:
-            raise InvalidMultipart("no parts listed")
-        numbers = [p.part_number for p in parts]
-        for n in numbers:
-            check_part_number(n)
-        if numbers != sorted(set(numbers)):
-            raise InvalidMultipart("part numbers must be listed in strictly ascending order")
+        check_completed_parts(parts)
         with _translate(self._where("CompleteMultipartUpload", key)):
             self._client.complete_multipart_upload(
                 Bucket=self.bucket,

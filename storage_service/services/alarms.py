@@ -38,7 +38,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Alarm, Device, PanelCounter
-from storage_service.schemas import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
+from storage_service.schemas.alarms import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
 from storage_service.services.arc_access import ACTIVE_STATES, active_alarms, alarm_access_open
 from storage_service.services.inbox import add_item
 from storage_service.services.sites import get_site, pinned_site_keys
@@ -225,30 +225,29 @@ def list_alarms(
 
 
 def acknowledge(engine: Engine, alarm_id: str, operator_id: str) -> AlarmOut:
-    with session_scope(engine) as s:
-        a = _get(s, alarm_id)
-        now = now_ms()
-        if a.state == "acknowledged":
-            return alarm_out(a, now)
-        if a.state != "open":
-            raise ApiError(Reason.ALARM_STATE_CONFLICT, f"cannot acknowledge a {a.state} alarm")
-        _transition(s, a, "open", acknowledged_ms=now, acknowledged_by=operator_id)
-        s.refresh(a)
-        return alarm_out(a, now)
+    return _operator_step(engine, alarm_id, operator_id, "open", "acknowledged", "")
 
 
 def close(engine: Engine, alarm_id: str, operator_id: str) -> AlarmOut:
+    return _operator_step(
+        engine, alarm_id, operator_id, "acknowledged", "closed", " (acknowledge it first)"
+    )
+
+
+def _operator_step(
+    engine: Engine, alarm_id: str, operator_id: str, before: str, after: str, hint: str
+) -> AlarmOut:
+    """An operator moves the alarm from ``before`` to ``after`` (acknowledged or closed),
+    recording when and by whom; repeating the step changes nothing."""
+    verb = {"acknowledged": "acknowledge", "closed": "close"}[after]
     with session_scope(engine) as s:
         a = _get(s, alarm_id)
         now = now_ms()
-        if a.state == "closed":
+        if a.state == after:
             return alarm_out(a, now)
-        if a.state != "acknowledged":
-            raise ApiError(
-                Reason.ALARM_STATE_CONFLICT,
-                f"cannot close a {a.state} alarm (acknowledge it first)",
-            )
-        _transition(s, a, "acknowledged", closed_ms=now, closed_by=operator_id)
+        if a.state != before:
+            raise ApiError(Reason.ALARM_STATE_CONFLICT, f"cannot {verb} a {a.state} alarm{hint}")
+        _transition(s, a, before, **{f"{after}_ms": now, f"{after}_by": operator_id})
         s.refresh(a)
         return alarm_out(a, now)
 

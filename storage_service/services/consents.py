@@ -17,7 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import ConsentRequest, Device, Operator, Site, StoredConsent
-from storage_service.schemas import (
+from storage_service.schemas.consents import (
     ConsentOut,
     ConsentRefusalIn,
     ConsentRequestIn,
@@ -39,6 +39,8 @@ from storage_service.schemas import (
 )
 from storage_service.services.inbox import add_item
 from storage_service.services.sites import get_site, pinned_site_keys
+
+Row = TypeVar("Row", ConsentRequest, StoredConsent)
 
 
 def request_out(r: ConsentRequest) -> ConsentRequestOut:
@@ -118,18 +120,29 @@ def create_request(
 def list_requests(
     engine: Engine, *, site_id: str | None, operator_id: str | None, state: str | None
 ) -> list[ConsentRequestOut]:
-    stmt = select(ConsentRequest)
-    if site_id is not None:
-        stmt = stmt.where(col(ConsentRequest.site_id) == site_id)
-    if operator_id is not None:
-        stmt = stmt.where(col(ConsentRequest.operator_id) == operator_id)
-    if state is not None:
-        stmt = stmt.where(col(ConsentRequest.state) == state)
+    R = ConsentRequest  # noqa: N806
+    equal = [(R.site_id, site_id), (R.operator_id, operator_id), (R.state, state)]
+    rows = _newest(engine, R, R.created_ms, site_id, equal)
+    return [request_out(r) for r in rows]
+
+
+def _newest(
+    engine: Engine,
+    model: type[Row],
+    created: Any,
+    site_id: str | None,
+    equal: list[tuple[Any, str | None]],
+) -> list[Row]:
+    """Up to 500 rows of ``model``, newest ``created`` first, each column of ``equal`` whose
+    value is not None equal to it; ``site_id``, when given, must be an existing site."""
+    stmt = select(model)
+    for column, value in equal:
+        if value is not None:
+            stmt = stmt.where(col(column) == value)
     with Session(engine) as s:
         if site_id is not None:
             get_site(s, site_id)
-        rows = s.exec(stmt.order_by(col(ConsentRequest.created_ms).desc()).limit(500)).all()
-        return [request_out(r) for r in rows]
+        return list(s.exec(stmt.order_by(col(created).desc()).limit(500)).all())
 
 
 def _verify_customer(s: Session, site: Site, signed: SignedStatement, cls: Any, what: str) -> Any:
@@ -248,13 +261,8 @@ def revoke(engine: Engine, site_id: str, revocation_json: dict[str, Any]) -> Con
 def list_consents(
     engine: Engine, *, site_id: str | None, grantee_id: str | None
 ) -> list[ConsentOut]:
-    stmt = select(StoredConsent)
-    if site_id is not None:
-        stmt = stmt.where(col(StoredConsent.site_id) == site_id)
-    if grantee_id is not None:
-        stmt = stmt.where(col(StoredConsent.grantee_id) == grantee_id)
-    with Session(engine) as s:
-        if site_id is not None:
-            get_site(s, site_id)
-        rows = s.exec(stmt.order_by(col(StoredConsent.created_ms).desc()).limit(500)).all()
-        return [consent_out(c) for c in rows]
+    C = StoredConsent  # noqa: N806
+    rows = _newest(
+        engine, C, C.created_ms, site_id, [(C.site_id, site_id), (C.grantee_id, grantee_id)]
+    )
+    return [consent_out(c) for c in rows]

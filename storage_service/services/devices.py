@@ -15,7 +15,7 @@ from storage_service.core.errors import ApiError, Reason
 from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device
-from storage_service.schemas import DeviceOut
+from storage_service.schemas.sites import DeviceOut
 from storage_service.services.sites import get_site, pinned_site_keys
 
 

@@ -30,7 +30,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.sse import sse_comment, sse_event
 from storage_service.db.engine import session_scope
 from storage_service.db.models import InboxItem
-from storage_service.schemas import InboxItemOut, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.schemas.inbox import InboxItemOut, InboxPage, NoticeIn, SmartAlertIn
 from storage_service.services.sites import get_site
 
 AGE_MAGIC = b"age-encryption.org/v1\n"

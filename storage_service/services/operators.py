@@ -16,7 +16,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.statements import parse_statement
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Operator
-from storage_service.schemas import OperatorOut
+from storage_service.schemas.sites import OperatorOut
 
 
 def arc_key(settings: Settings) -> Ed25519PublicKey:

@@ -26,7 +26,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.statements import statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Recording
-from storage_service.schemas import RecordingDetail, RecordingOut, RecordingPage
+from storage_service.schemas.recordings import RecordingDetail, RecordingOut, RecordingPage
 from storage_service.services.deletion import shred
 from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site

@@ -19,7 +19,7 @@ from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device, Recording, Site, SiteSettings, Upload, utcnow
 from storage_service.db.sqlite import purge_wal
-from storage_service.schemas import SiteOut
+from storage_service.schemas.sites import SiteOut
 from storage_service.services.deletion import enqueue, enqueue_recordings
 
 

@@ -14,7 +14,7 @@ from storage_service.core.cursor import Keyset
 from storage_service.core.settings import Settings
 from storage_service.db.engine import session_scope
 from storage_service.db.models import TelemetryReport
-from storage_service.schemas import TelemetryIn, TelemetryOut, TelemetryPage
+from storage_service.schemas.telemetry import TelemetryIn, TelemetryOut, TelemetryPage
 from storage_service.services.devices import get_device
 from storage_service.services.sites import get_site
 

@@ -57,7 +57,7 @@ from storage_service.core.settings import Settings
 from storage_service.core.statements import parse_statement
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
-from storage_service.schemas import CommitRequest, PartURL, UploadOut, UploadRequest
+from storage_service.schemas.recordings import CommitRequest, PartURL, UploadOut, UploadRequest
 from storage_service.services.deletion import enqueue
 from storage_service.services.devices import get_camera
 from storage_service.services.headers import decode_header

@@ -22,7 +22,7 @@ from storage_service.blobstore.base import MAX_COPY_SIZE
 from storage_service.core.errors import STATUS, ApiError
 from storage_service.db.models import DeletionQueue, Upload
 from storage_service.db.models import Recording as RecordingRow
-from storage_service.schemas import CommitRequest
+from storage_service.schemas.recordings import CommitRequest
 from storage_service.services import sweeper, uploads
 from storage_service.services.deletion import drain_queue
 from tests.storage.conftest import _start

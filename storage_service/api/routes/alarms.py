@@ -16,8 +16,7 @@ from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
-from storage_service.schemas import (
-    ID_PATTERN,
+from storage_service.schemas.alarms import (
     AlarmCancelIn,
     AlarmIn,
     AlarmOut,
@@ -25,6 +24,7 @@ from storage_service.schemas import (
     AlarmState,
     AlarmStateOut,
 )
+from storage_service.schemas.base import ID_PATTERN
 from storage_service.services import alarms
 from storage_service.services.feed import alarm_feed
 from storage_service.services.roles import require_role

@@ -15,7 +15,7 @@ from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
-from storage_service.schemas import RecordingDetail, RecordingPage
+from storage_service.schemas.recordings import RecordingDetail, RecordingPage
 from storage_service.services import arc_access
 from storage_service.services.recordings import Query as RecQuery
 from storage_service.services.roles import require_role

@@ -14,7 +14,7 @@ from storage_service.api.deps import EngineDep, SettingsDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import SiteId
 from storage_service.core.errors import ApiError, Reason
-from storage_service.schemas import (
+from storage_service.schemas.consents import (
     ConsentIn,
     ConsentList,
     ConsentOut,

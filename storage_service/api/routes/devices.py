@@ -8,7 +8,7 @@ from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import EngineDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import DeviceId, SiteId
-from storage_service.schemas import DeviceList, DeviceOut, EnrollDevice
+from storage_service.schemas.sites import DeviceList, DeviceOut, EnrollDevice
 from storage_service.services import devices
 
 router = APIRouter(

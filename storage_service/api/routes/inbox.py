@@ -14,7 +14,7 @@ from storage_service.api.deps import EngineDep, SettingsDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraId, SiteId
 from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
-from storage_service.schemas import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.schemas.inbox import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
 from storage_service.services import inbox
 
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]

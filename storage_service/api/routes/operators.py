@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from storage_service.api.auth import OperatorRegistrant
 from storage_service.api.deps import EngineDep, SettingsDep
 from storage_service.api.errors import ERROR_RESPONSES
-from storage_service.schemas import OperatorOut, RegisterOperator
+from storage_service.schemas.sites import OperatorOut, RegisterOperator
 from storage_service.services import operators
 
 router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/operators", tags=["operators"])

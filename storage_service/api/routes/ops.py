@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from storage_service.api.deps import EngineDep, StoreDep
 from storage_service.blobstore import BlobStoreError
 from storage_service.core.metrics import render
-from storage_service.schemas import Health
+from storage_service.schemas.base import Health
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("camvault.storage")

@@ -12,7 +12,8 @@ from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
 from storage_service.core.errors import ApiError, Reason
-from storage_service.schemas import DeleteResult, RecordingDetail, RecordingPage, ReplaceHeader
+from storage_service.schemas.base import DeleteResult
+from storage_service.schemas.recordings import RecordingDetail, RecordingPage, ReplaceHeader
 from storage_service.services import recordings
 from storage_service.services.recordings import Query as RecQuery
 

@@ -8,7 +8,8 @@ from storage_service.api.auth import SameSite, SignedPrincipal, SiteCreator
 from storage_service.api.deps import EngineDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import SiteId
-from storage_service.schemas import CreateSite, DeleteResult, SetRetention, SiteOut, UpdateSiteKeys
+from storage_service.schemas.base import DeleteResult
+from storage_service.schemas.sites import CreateSite, SetRetention, SiteOut, UpdateSiteKeys
 from storage_service.services import sites
 
 router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/sites", tags=["sites"])

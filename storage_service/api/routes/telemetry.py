@@ -12,7 +12,8 @@ from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import DeviceId, FromMs, SiteId, ToMs
-from storage_service.schemas import ID_PATTERN, TelemetryIn, TelemetryOut, TelemetryPage
+from storage_service.schemas.base import ID_PATTERN
+from storage_service.schemas.telemetry import TelemetryIn, TelemetryOut, TelemetryPage
 from storage_service.services import telemetry
 from storage_service.services.roles import require_role
 

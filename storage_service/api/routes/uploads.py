@@ -8,7 +8,7 @@ from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES
 from storage_service.api.params import CameraId, RecordingId, SiteId
-from storage_service.schemas import CommitRequest, RecordingOut, UploadOut, UploadRequest
+from storage_service.schemas.recordings import CommitRequest, RecordingOut, UploadOut, UploadRequest
 from storage_service.services import uploads
 from storage_service.services.recordings import recording_out
 

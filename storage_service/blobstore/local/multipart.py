@@ -23,6 +23,7 @@ from storage_service.blobstore.base import (
     ObjectInfo,
     Readable,
     UploadNotFound,
+    check_completed_parts,
     check_part_number,
     normalize_etag,
     validate_key,
@@ -107,13 +108,7 @@ class Multipart:
         up_fd, meta = self.open(key, upload_id)
         fds: list[int] = []
         try:
-            if not parts:
-                raise InvalidMultipart("no parts listed")
-            numbers = [p.part_number for p in parts]
-            for n in numbers:
-                check_part_number(n)
-            if numbers != sorted(set(numbers)):
-                raise InvalidMultipart("part numbers must be listed in strictly ascending order")
+            check_completed_parts(parts)
             for i, part in enumerate(parts):
                 fds.append(_open_part(up_fd, part, last=i == len(parts) - 1))
 

@@ -36,6 +36,9 @@ KEY_FILE = "presign.key"
 
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 
+#: Query parameters: single values, or lists as ``urllib.parse.parse_qs`` gives them.
+QueryParams = Mapping[str, str | Sequence[str]]
+
 
 class HmacKey:
     """The presign HMAC key; never printed."""
@@ -147,18 +150,12 @@ class Presigner:
         query["sig"] = self._signature(method, key, expires, upload_id, part_number)
         return f"{self.base_url}/{quote(key, safe='/')}?{urlencode(query)}"
 
-    def verify(
-        self,
-        method: str,
-        key: str,
-        query: Mapping[str, str | Sequence[str]],
-        *,
-        now: float | None = None,
-    ) -> PresignedGrant:
+    def verify(self, method: str, key: str, query: QueryParams, now: float) -> PresignedGrant:
         """Check a presigned request: ``method`` is the HTTP method (HEAD counts as GET),
         ``key`` the unquoted key from the path, ``query`` its parameters (single values or
-        lists as from ``urllib.parse.parse_qs``). Returns what it grants, else raises
-        :class:`PresignedURLRefused` with reason "malformed", "signature" or "expired"."""
+        lists as from ``urllib.parse.parse_qs``), ``now`` the Unix time. Returns what it
+        grants, else raises :class:`PresignedURLRefused` with reason "malformed", "signature"
+        or "expired"."""
         method = method.upper()
         if method == "HEAD":
             method = "GET"
@@ -190,12 +187,12 @@ class Presigner:
         want = self._signature(method, key, expires, upload_id or "", part_number)
         if not hmac.compare_digest(want.encode("ascii"), sig.encode("ascii", "replace")):
             raise PresignedURLRefused("signature", "presigned URL signature does not match")
-        if (time.time() if now is None else now) > expires:
+        if now > expires:
             raise PresignedURLRefused("expired", "presigned URL has expired")
         return PresignedGrant(method, key, expires, upload_id, part_number or None)
 
 
-def _query_single(query: Mapping[str, str | Sequence[str]], name: str) -> str | None:
+def _query_single(query: QueryParams, name: str) -> str | None:
     value = query.get(name)
     if value is None or isinstance(value, str):
         return value

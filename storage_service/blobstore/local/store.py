@@ -7,7 +7,8 @@ import hashlib
 import io
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from storage_service.blobstore.base import (
@@ -36,7 +37,7 @@ from storage_service.blobstore.local.fs import (
     sha256_xattr,
 )
 from storage_service.blobstore.local.multipart import Multipart
-from storage_service.blobstore.local.presign import HmacKey, PresignedGrant, Presigner
+from storage_service.blobstore.local.presign import HmacKey, PresignedGrant, Presigner, QueryParams
 
 
 def _key_bytes(key: str) -> bytes:
@@ -252,12 +253,8 @@ class LocalBlobStore(BlobStore):
         return self._presigner.presign("PUT", key, expires_s, upload_id, part_number)
 
     def verify_presigned(
-        self,
-        method: str,
-        key: str,
-        query: Mapping[str, str | Sequence[str]],
-        *,
-        now: float | None = None,
+        self, method: str, key: str, query: QueryParams, *, now: float | None = None
     ) -> PresignedGrant:
-        """Check a presigned request (see :meth:`Presigner.verify`)."""
-        return self._presigner.verify(method, key, query, now=now)
+        """Check a presigned request at ``now`` (default: the current time); see
+        :meth:`Presigner.verify`."""
+        return self._presigner.verify(method, key, query, time.time() if now is None else now)
