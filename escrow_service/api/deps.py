@@ -1,5 +1,9 @@
 """FastAPI dependencies: the custodian's services and settings (on app.state), the request
-body within its size limit, and request authentication (RFC 9421 signatures)."""
+body within its size limit, and request authentication (RFC 9421 signatures).
+
+The dependencies are ``async``: they do no blocking work, and a sync one would cost a hop to
+the thread pool each; the routes are sync (database and crypto work runs in the pool).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ from escrow_service.schemas.requests import parse_body
 from escrow_service.services.escrow import EscrowService
 
 
-def _service(request: Request) -> EscrowService:
+async def _service(request: Request) -> EscrowService:
     service: EscrowService = request.app.state.service
     return service
 
 
-def _settings(request: Request) -> EscrowSettings:
+async def _settings(request: Request) -> EscrowSettings:
     settings: EscrowSettings = request.app.state.settings
     return settings
 
@@ -39,7 +43,7 @@ RawBodyDep = Annotated[bytes, Depends(_raw_body)]
 """The request body as received (a release checks its size itself, to log the refusal)."""
 
 
-def _body(body: RawBodyDep, settings: SettingsDep) -> bytes:
+async def _body(body: RawBodyDep, settings: SettingsDep) -> bytes:
     if len(body) > settings.max_body_bytes:
         raise Refusal(Reason.BATCH_TOO_LARGE, f"body larger than {settings.max_body_bytes}")
     return body
@@ -51,9 +55,9 @@ BodyDep = Annotated[bytes, Depends(_body)]
 
 class RequestAuth:
     """Verifies who signed the request. Routes call it where the check belongs in their order
-    of checks (after the query is checked, before the body is read)."""
+    of checks (after the query is checked, before the body is decoded)."""
 
-    def __init__(self, request: Request, service: ServiceDep, settings: SettingsDep) -> None:
+    def __init__(self, request: Request, service: EscrowService, settings: EscrowSettings) -> None:
         self._request = request
         self._service = service
         self._settings = settings
@@ -85,7 +89,11 @@ class RequestAuth:
         return caller
 
 
-AuthDep = Annotated[RequestAuth, Depends(RequestAuth)]
+async def _auth(request: Request, service: ServiceDep, settings: SettingsDep) -> RequestAuth:
+    return RequestAuth(request, service, settings)
+
+
+AuthDep = Annotated[RequestAuth, Depends(_auth)]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -95,7 +103,7 @@ def json_body(model: type[M]) -> Any:
     """A dependency giving the body (within its size limit) as ``model``; refused as
     ``malformed_request`` when it is not JSON or does not fit."""
 
-    def parse(body: BodyDep) -> M:
+    async def parse(body: BodyDep) -> M:
         return parse_body(model, body)
 
     return Depends(parse)
