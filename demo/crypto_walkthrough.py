@@ -25,12 +25,12 @@ from rich.console import Console
 
 from common.time import now_ms
 from crypto import age, escrow, statements, tlog
+from crypto.age.format import parse_header
+from crypto.age.x25519 import format_identity_file, generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.errors import CryptoError, EscrowError, NoIdentityMatchError, ShareError
-from crypto.format import parse_header
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.note import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint, sign_checkpoint
-from crypto.x25519 import format_identity_file, generate_identity
+from crypto.tlog.note import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint, sign_checkpoint
 from storage_service.blobstore.local import LocalBlobStore
 from storage_service.db import make_engine, session_scope, upgrade
 from storage_service.db.models import Site

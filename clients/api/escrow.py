@@ -9,7 +9,6 @@ given to :meth:`CustodianApi.release` / :meth:`CustodianApi.notices`.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,10 @@ import httpx
 from clients.api.errors import ClientError, check
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519PublicKey
+from crypto.encoding import b64decode_padded
 from crypto.escrow import CustodianPublicKey
-from crypto.note import NoteVerifier
 from crypto.statements import SignedStatement
+from crypto.tlog.note import NoteVerifier
 
 #: entries per page of ``GET /v1/log/entries``
 LOG_PAGE = 1000
@@ -164,11 +164,11 @@ class CustodianApi:
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         data = self._get("/v1/log/consistency", old=old, new=new)
-        return [base64.b64decode(h) for h in data["proof"]]
+        return [b64decode_padded(h) for h in data["proof"]]
 
     def inclusion(self, index: int, tree_size: int) -> list[bytes]:
         data = self._get("/v1/log/inclusion", index=index, tree_size=tree_size)
-        return [base64.b64decode(h) for h in data["proof"]]
+        return [b64decode_padded(h) for h in data["proof"]]
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """Entries ``start`` .. ``end`` - 1, as far as pages of :data:`LOG_PAGE` reach (a

@@ -11,7 +11,6 @@ the service's API: plain HTTP to the URLs it hands out) are :func:`download` and
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -22,6 +21,7 @@ from clients.api.errors import ServiceRefused, check
 from clients.api.sse import iter_events
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64decode_padded, b64encode_padded
 from crypto.statements import SignedStatement
 
 PAGE_LIMIT = 500
@@ -56,11 +56,7 @@ class ConsentRequest:
 def header_bytes(detail: dict[str, Any]) -> bytes | None:
     """The age header of a recording detail (None once the recording is deleted)."""
     header = detail.get("header")
-    return None if header is None else base64.b64decode(header)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return None if header is None else b64decode_padded(header)
 
 
 class StorageApi:
@@ -168,7 +164,7 @@ class StorageApi:
         self, site_id: str, camera_id: str, recording_id: str, header: bytes
     ) -> dict[str, Any]:
         path = self._recording_path(site_id, camera_id, recording_id) + "/header"
-        return dict(self._call("PUT", path, json={"header": _b64(header)}))
+        return dict(self._call("PUT", path, json={"header": b64encode_padded(header)}))
 
     def export(self, site_id: str, camera_id: str, recording_id: str, out: Writable) -> None:
         """Write the standard age file (header || payload) of one recording to ``out``."""
@@ -309,7 +305,11 @@ class StorageApi:
         self, site_id: str, camera_id: str, alert_id: str, created_ms: int, payload: bytes
     ) -> dict[str, Any]:
         """A smart alert (an age file to the customer's recipients)."""
-        body = {"alert_id": alert_id, "created_ms": created_ms, "payload": _b64(payload)}
+        body = {
+            "alert_id": alert_id,
+            "created_ms": created_ms,
+            "payload": b64encode_padded(payload),
+        }
         return dict(
             self._call("POST", f"/v1/sites/{site_id}/cameras/{camera_id}/smart-alerts", json=body)
         )
@@ -333,7 +333,7 @@ class StorageApi:
         """Commit an uploaded payload with its header and signed manifest."""
         body: dict[str, Any] = {
             "upload_id": upload_id,
-            "header": _b64(header),
+            "header": b64encode_padded(header),
             "manifest": manifest.to_json(),
         }
         if parts:

@@ -34,7 +34,6 @@ findings (6) do not hold it back: they are about the notice, not about the log.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Iterable
@@ -56,8 +55,8 @@ from clients.audit.notices import (
     parse_notices,
     releases_nothing,
 )
+from crypto.encoding import b64decode_padded, b64encode_padded
 from crypto.errors import CryptoError, LogProofError
-from crypto.note import Checkpoint, NoteVerifier, open_checkpoint
 from crypto.tlog import (
     EMPTY_ROOT,
     entry_leaf_hash,
@@ -65,6 +64,7 @@ from crypto.tlog import (
     verify_consistency,
     verify_inclusion,
 )
+from crypto.tlog.note import Checkpoint, NoteVerifier, open_checkpoint
 
 #: what the network or the custodian's refusal raises while the audit reads the log
 READ_ERRORS = (httpx.HTTPError, ServiceRefused)
@@ -81,8 +81,8 @@ class AuditState:
         return {
             "origin": self.origin,
             "size": self.size,
-            "root": base64.b64encode(self.root).decode(),
-            "border": [[base64.b64encode(h).decode(), n] for h, n in self.border],
+            "root": b64encode_padded(self.root),
+            "border": [[b64encode_padded(h), n] for h, n in self.border],
         }
 
     @classmethod
@@ -90,8 +90,8 @@ class AuditState:
         return cls(
             str(obj["origin"]),
             int(obj["size"]),
-            base64.b64decode(obj["root"]),
-            [(base64.b64decode(h), int(n)) for h, n in obj["border"]],
+            b64decode_padded(obj["root"]),
+            [(b64decode_padded(h), int(n)) for h, n in obj["border"]],
         )
 
     @classmethod

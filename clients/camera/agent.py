@@ -8,15 +8,12 @@ network or the service is down.
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 import logging
 import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -24,12 +21,14 @@ from clients.api.errors import ServiceRefused
 from clients.api.storage import StorageApi
 from clients.camera import ringbuffer
 from clients.camera.config import CameraConfig, Mode, SourceKind
+from clients.camera.events import event_record, smart_alert
 from clients.camera.queue import Journal
 from clients.camera.sdcard import SdCard
 from clients.camera.seal import Sealed, seal, seal_to_customer
 from clients.camera.segmenter import (
     DirectorySource,
     FfmpegSource,
+    RestartBackoff,
     RunDir,
     Segment,
     SourceError,
@@ -49,21 +48,13 @@ log = logging.getLogger("camvault.camera")
 
 #: what talking to the storage service raises when it is unreachable or refuses
 NETWORK_ERRORS = (httpx.HTTPError, ServiceRefused)
-EVENT_RECORD_TYPE = "camvault/v1/detection-event"
 #: Outside an alarm, the alarm state is asked again before sealing a segment when the last
 #: answer is older than this: a segment's kind (live or not) is decided when it is sealed,
 #: and the segment running when an alarm is raised should be live, not only the next one.
 FRESH_ALARM_STATE_S = 0.25
-SMART_ALERT_TYPE = "camvault/v1/smart-alert"
 #: The idle uploader looks at the journal this often; whatever the producer queues wakes it
 #: at once (``CameraAgent.queued``), so this only bounds a missed wake.
 UPLOAD_IDLE_WAIT_S = 0.1
-#: A live source's ffmpeg that exits is started again after RESTART_FIRST_S, doubling at each
-#: exit in a row up to RESTART_MAX_S; a run that lasted RESTART_HEALTHY_S starts over at the
-#: first delay.
-RESTART_FIRST_S = 1.0
-RESTART_MAX_S = 30.0
-RESTART_HEALTHY_S = 60.0
 #: Processed-segment rows of files that are gone are forgotten at start and this often.
 PRUNE_PROCESSED_S = 600.0
 
@@ -76,27 +67,6 @@ def load_detector(name: str) -> Detector | None:
 
         return OpenCvDetector()
     raise ValueError(f"unknown detector {name!r} (opencv, none)")
-
-
-class RestartBackoff:
-    """Capped exponential delays before restarting a source that exited."""
-
-    def __init__(
-        self,
-        first_s: float = RESTART_FIRST_S,
-        max_s: float = RESTART_MAX_S,
-        healthy_s: float = RESTART_HEALTHY_S,
-    ) -> None:
-        self.first_s, self.max_s, self.healthy_s = first_s, max_s, healthy_s
-        self._next = first_s
-
-    def delay(self, ran_s: float) -> float:
-        """The wait before the next start, after a run that lasted ``ran_s`` seconds."""
-        if ran_s >= self.healthy_s:
-            self._next = self.first_s
-        d = self._next
-        self._next = min(d * 2, self.max_s)
-        return d
 
 
 class CameraAgent:
@@ -442,21 +412,8 @@ class CameraAgent:
     def _event_record(self, site: SiteKeys, segment: Sealed, found: SegmentDetections) -> Sealed:
         """Labels and thumbnail, age-encrypted like the segment (same recipients and escrow
         stanzas), as a recording of kind ``event`` with its own manifest in the chain."""
-        thumb = found.thumbnail_jpeg
-        record: dict[str, Any] = {
-            "type": EVENT_RECORD_TYPE,
-            "camera_id": self.cfg.camera_id,
-            "segment_recording_id": segment.recording_id,
-            "segment_kind": segment.kind.value,
-            "start_ms": segment.start_ms,
-            "end_ms": segment.end_ms,
-            "detector": getattr(self.detector, "name", "unknown"),
-            "frames_sampled": found.frames_sampled,
-            "labels": found.labels_json(),
-            "detections": [d.to_json() for d in found.detections],
-            "thumbnail_jpeg": None if thumb is None else base64.b64encode(thumb).decode(),
-        }
-        data = json.dumps(record, sort_keys=True).encode()
+        detector = getattr(self.detector, "name", "unknown")
+        data = event_record(self.cfg.camera_id, segment, found, detector)
         return self._seal(site, RecordingKind.EVENT, segment.start_ms, segment.end_ms, data)
 
     def _smart_alert(
@@ -464,18 +421,8 @@ class CameraAgent:
     ) -> None:
         """A short notice for the customer's inbox, encrypted to the customer ONLY (no
         escrow stanza: custodians can never release it)."""
-        alert_id = f"alert-{event.recording_id}"
-        body = {
-            "type": SMART_ALERT_TYPE,
-            "alert_id": alert_id,
-            "camera_id": self.cfg.camera_id,
-            "segment_recording_id": segment.recording_id,
-            "event_recording_id": event.recording_id,
-            "start_ms": segment.start_ms,
-            "labels": found.labels_json(),
-        }
-        payload = seal_to_customer(site, json.dumps(body, sort_keys=True).encode())
-        self.journal.alert_add(alert_id, now_ms(), payload)
+        alert_id, body = smart_alert(self.cfg.camera_id, segment, event, found)
+        self.journal.alert_add(alert_id, now_ms(), seal_to_customer(site, body))
 
     # --- uploader -----------------------------------------------------------------------
 

@@ -286,3 +286,32 @@ def extract_still(segment: Path, out: Path) -> None:
          "-i", str(segment), "-frames:v", "1", "-q:v", "3", str(out)],
         check=True, timeout=30,
     )  # fmt: skip
+
+
+#: A live source's ffmpeg that exits is started again after RESTART_FIRST_S, doubling at each
+#: exit in a row up to RESTART_MAX_S; a run that lasted RESTART_HEALTHY_S starts over at the
+#: first delay.
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+RESTART_HEALTHY_S = 60.0
+
+
+class RestartBackoff:
+    """Capped exponential delays before restarting a source that exited."""
+
+    def __init__(
+        self,
+        first_s: float = RESTART_FIRST_S,
+        max_s: float = RESTART_MAX_S,
+        healthy_s: float = RESTART_HEALTHY_S,
+    ) -> None:
+        self.first_s, self.max_s, self.healthy_s = first_s, max_s, healthy_s
+        self._next = first_s
+
+    def delay(self, ran_s: float) -> float:
+        """The wait before the next start, after a run that lasted ``ran_s`` seconds."""
+        if ran_s >= self.healthy_s:
+            self._next = self.first_s
+        d = self._next
+        self._next = min(d * 2, self.max_s)
+        return d

@@ -20,9 +20,9 @@ from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
 from clients.customer.state import CustomerState, default_state_dir
+from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.statements import CameraProfile, DeviceKind
-from crypto.x25519 import X25519Recipient
 
 console = Console()
 

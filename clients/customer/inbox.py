@@ -3,7 +3,6 @@ recipients only), access notices from the custodians, consent requests and alarm
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 from clients.customer.state import CustomerState
 from crypto.age import decrypt
+from crypto.encoding import b64decode_padded
 from crypto.errors import CryptoError
 
 
@@ -64,7 +64,7 @@ def read_inbox(
             if item["kind"] == "smart_alert" and item.get("payload"):
                 plain = io.BytesIO()
                 try:
-                    decrypt(identities, io.BytesIO(base64.b64decode(item["payload"])), plain)
+                    decrypt(identities, io.BytesIO(b64decode_padded(item["payload"])), plain)
                     parsed = json.loads(plain.getvalue())
                     data = parsed if isinstance(parsed, dict) else {"value": parsed}
                 except (CryptoError, ValueError) as exc:

@@ -21,11 +21,11 @@ from clients.common import EXTENSIONS, signed_from_json
 from clients.customer.state import CustomerState
 from common.http import SignedClient
 from crypto.age import Identity, decrypt_header, verify_header_mac
+from crypto.age.format import FileKey
+from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError
-from crypto.format import FileKey
 from crypto.statements import ChainProblem, Manifest, verify_chain
-from crypto.stream import decrypt_payload
 
 
 def iter_recordings(

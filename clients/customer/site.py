@@ -20,8 +20,9 @@ from clients.customer.state import CustomerState
 from common.http import SignedClient
 from common.time import now_ms
 from crypto.age import decrypt_header, seal_header
+from crypto.age.format import parse_header
+from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.format import parse_header
 from crypto.statements import (
     AlarmCancel,
     CameraProfile,
@@ -32,7 +33,6 @@ from crypto.statements import (
     sign_statement,
     verify,
 )
-from crypto.x25519 import X25519Recipient
 
 
 def customer_client(state: CustomerState) -> SignedClient:

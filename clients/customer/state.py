@@ -24,9 +24,9 @@ from clients.api.escrow import CustodianEndpoint
 from clients.api.storage import StorageApi
 from clients.common import StateError, write_json, write_secret
 from crypto.age import Identity, parse_identity_file
+from crypto.age.x25519 import X25519Identity, format_identity_file, generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.statements import SignedStatement
-from crypto.x25519 import X25519Identity, format_identity_file, generate_identity
 
 IDENTITY_FILE = "identity.txt"
 SITE_KEY_FILE = "site.key"

@@ -30,10 +30,11 @@ from clients.operator.release import (
 )
 from clients.operator.state import OperatorConfig, OperatorState
 from common.time import now_ms
+from crypto.age.format import parse_header
+from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import CryptoError
 from crypto.escrow import SessionKey, parse_escrow_stanza
-from crypto.format import parse_header
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
     OperatorRegistration,
@@ -42,7 +43,6 @@ from crypto.statements import (
     SignedStatement,
     sign_statement,
 )
-from crypto.stream import decrypt_payload
 
 
 class ReleaseRefused(ClientError):  # noqa: N818 (named after what happened)

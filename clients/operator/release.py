@@ -15,7 +15,6 @@ released it. One custodian down or refusing does not matter while t others relea
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -27,16 +26,17 @@ import httpx
 
 from clients.api.escrow import CustodianApi, CustodianEndpoint
 from common.http import SignedClient
-from crypto.ed25519 import Ed25519SigningKey, b64url_encode
+from crypto.age.format import FileKey, parse_header
+from crypto.age.stream import decrypt_payload
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64decode_padded, b64encode, b64url_encode
 from crypto.errors import CryptoError, EscrowError, ShareError
 from crypto.escrow import SessionKey, combine_file_key, open_released_share
-from crypto.format import FileKey, b64encode, parse_header
+from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingMetadata
-from crypto.note import open_checkpoint
-from crypto.shamir import Share
 from crypto.statements import SignedStatement
-from crypto.stream import decrypt_payload
 from crypto.tlog import entry_leaf_hash, leaf_hash, root_from_leaf_hashes, verify_inclusion
+from crypto.tlog.note import open_checkpoint
 
 
 class ReleaseError(Exception):
@@ -187,7 +187,7 @@ def verify_receipt(endpoint: CustodianEndpoint, log: dict[str, Any]) -> tuple[in
         note = str(log["checkpoint"]).encode("utf-8")
         entry = str(log["entry"]).encode("utf-8")
         index = int(log["index"])
-        proof = [base64.b64decode(h, validate=True) for h in log["inclusion_proof"]]
+        proof = [b64decode_padded(h) for h in log["inclusion_proof"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: malformed log receipt") from exc
     cp = open_checkpoint(note, [endpoint.verifier], endpoint.origin)
@@ -267,7 +267,7 @@ def request_release(
             if item["recording_id"] != rid:
                 raise ValueError("results are not in the order of the request")
             if item["status"] == "released":
-                release.sealed[rid] = base64.b64decode(item["sealed_share"], validate=True)
+                release.sealed[rid] = b64decode_padded(item["sealed_share"])
                 received.append(rec.metadata)
             else:
                 release.refused[rid] = (str(item["reason"]), str(item["message"]))

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from clients.camera import agent as agent_module
-from clients.camera.agent import CameraAgent, RestartBackoff
+from clients.camera.agent import CameraAgent
 from clients.camera.config import SourceConfig, SourceKind
-from clients.camera.segmenter import RUN_INFO, FfmpegSource
+from clients.camera.segmenter import RUN_INFO, FfmpegSource, RestartBackoff
 from common.time import now_ms
 from tests.clients.test_camera_support import World, ffmpeg, new_world
 from tests.storage.conftest import _start

@@ -3,7 +3,6 @@ key and config, and what the customer sees afterwards (recordings, chain, decryp
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import shutil
@@ -17,10 +16,11 @@ import pytest
 
 from clients.camera.config import CameraConfig, Mode, SourceConfig, SourceKind
 from crypto.age import decrypt
+from crypto.age.x25519 import format_identity_file
 from crypto.canonical import canonical_json
+from crypto.encoding import b64encode_padded
 from crypto.metadata import RecordingKind
 from crypto.statements import Manifest, parse_signed, verify_chain
-from crypto.x25519 import format_identity_file
 from tests.storage.support import Camera, CustomerSite, create_site
 
 
@@ -155,5 +155,4 @@ def playable(ffprobe_input: bytes, tmp: Path) -> float:
     return float(res.stdout.strip())
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+b64 = b64encode_padded

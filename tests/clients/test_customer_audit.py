@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from crypto.x25519 import X25519Identity
+from crypto.age.x25519 import X25519Identity
 from tests.clients.customer_world import (
     World,
     cli,
