@@ -15,7 +15,7 @@ from pathlib import Path
 
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.escrow import CustodianKey, CustodianPublicKey
-from crypto.note import NoteSigner, NoteVerifier
+from crypto.tlog.note import NoteSigner, NoteVerifier
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,15 @@ the outcome handed back to the API."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
+from crypto.encoding import b64encode_padded
 from crypto.metadata import RecordingMetadata
 from escrow_service.errors import Reason, Refusal
 
-
-def b64(data: bytes) -> str:
-    """Standard base64 with ``=`` padding: how proofs and sealed shares appear in responses."""
-    return base64.b64encode(data).decode("ascii")
+#: Standard base64 with ``=`` padding: how proofs and sealed shares appear in responses.
+b64 = b64encode_padded
 
 
 @dataclass(frozen=True, slots=True)

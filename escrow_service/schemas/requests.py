@@ -19,8 +19,8 @@ from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
 from crypto.canonical import canonical_json
+from crypto.encoding import b64decode
 from crypto.errors import CryptoError
-from crypto.format import b64decode
 from escrow_service.errors import Reason, Refusal
 from escrow_service.schemas.release import ReleaseIn, ReleaseItemIn
 from escrow_service.services.opener import MemoMetadata

@@ -1,5 +1,7 @@
 """The state a justification is checked against: an alarm's registration, cancel and access
-period; a consent's validity and revocation; the camera profiles of the site.
+period; a consent's validity and revocation; the camera profiles of the site. When an access
+period ends and when a consent is in force are crypto.policy's rules (shared with the storage
+service).
 
 Each check runs once before the stanzas are opened and again in the writer transaction that
 logs the release, so that the decision is made under the lock.
@@ -12,10 +14,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from crypto import policy
 from crypto.statements import AlarmEvent, CameraProfile, Consent, DeviceKind
 from escrow_service.errors import Reason, Refusal
 from escrow_service.services.custodian import Custodian
 from escrow_service.services.queries import Q
+
+
+def _refusal(exc: policy.NotCoveredError) -> Refusal:
+    """crypto.policy's refusal as this service's (the reason codes are the same strings)."""
+    return Refusal(Reason(exc.reason.value), exc.message)
 
 
 def camera_profile(row: Mapping[str, Any] | None) -> CameraProfile | None:
@@ -87,11 +95,10 @@ def alarm_state(
     cancelled = conn.execute(Q.alarm_cancelled, key).first()
     if cancelled is not None:
         raise Refusal(Reason.ALARM_CANCELLED, "the customer cancelled this alarm")
-    if now > access_until:
-        raise Refusal(
-            Reason.ACCESS_PERIOD_CLOSED,
-            f"the alarm's access period ended {(now - access_until) // 1000} s ago",
-        )
+    try:
+        policy.check_alarm_access(access_until, now)
+    except policy.NotCoveredError as exc:
+        raise _refusal(exc) from None
     return register
 
 
@@ -102,10 +109,10 @@ def consent_state(
     if conn is None:
         with custodian.engine.connect() as c:
             return consent_state(custodian, c, consent, now)
-    if now < consent.not_before_ms:
-        raise Refusal(Reason.CONSENT_NOT_YET_VALID, "the consent is not valid yet")
-    if now > consent.not_after_ms:
-        raise Refusal(Reason.CONSENT_EXPIRED, "the consent has expired")
+    try:
+        policy.check_consent_in_force(consent, now)
+    except policy.NotCoveredError as exc:
+        raise _refusal(exc) from None
     revoked = conn.execute(
         Q.revoked, {"site_id": consent.site_id, "consent_id": consent.consent_id}
     ).first()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from crypto.age.format import Stanza
 from crypto.errors import CryptoError, EscrowError
 from crypto.escrow import (
     ESCROW_STANZA_TYPE,
@@ -27,7 +28,6 @@ from crypto.escrow import (
     ShareReleaser,
     parse_escrow_stanza,
 )
-from crypto.format import Stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from escrow_service.errors import Reason
 

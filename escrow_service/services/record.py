@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crypto.ed25519 import b64url_encode
+from crypto.encoding import b64url_encode
 from crypto.metadata import RecordingMetadata
 from crypto.statements import AlarmEvent, Consent, SignedStatement
 from crypto.tlog import leaf_hash, root_from_leaf_hashes

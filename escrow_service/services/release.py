@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from crypto.age.x25519 import check_public_key
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.metadata import RecordingMetadata
@@ -31,7 +32,6 @@ from crypto.statements import (
     verify,
 )
 from crypto.tlog import leaf_hash, root_from_leaf_hashes
-from crypto.x25519 import check_public_key
 from escrow_service.core.auth import Caller
 from escrow_service.errors import Reason, Refusal
 from escrow_service.policy import AlarmWindow, check_alarm_item, check_consent_item

@@ -25,7 +25,6 @@ from sqlalchemy import Connection, bindparam, func, select, text
 from sqlalchemy.engine import Engine
 
 from crypto.canonical import canonical_json
-from crypto.note import Checkpoint, sign_checkpoint, sign_note
 from crypto.tlog import (
     EMPTY_ROOT,
     consistency_proof_from,
@@ -33,6 +32,7 @@ from crypto.tlog import (
     inclusion_proof_from,
     node_hash,
 )
+from crypto.tlog.note import Checkpoint, sign_checkpoint, sign_note
 from escrow_service.core.keys import CustodianKeys
 from escrow_service.db.engine import is_postgres
 from escrow_service.db.models import log_entries

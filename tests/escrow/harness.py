@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
-from clients.operator_release import CustodianEndpoint, Recording
+from clients.operator.release import CustodianEndpoint, Recording
 from common.http import SignedClient
 from crypto import age, escrow
+from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata
@@ -39,7 +40,6 @@ from crypto.statements import (
     SiteKeys,
     sign_statement,
 )
-from crypto.x25519 import generate_identity
 from tests.support.services import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import io
 import random
 import uuid
 
-from clients.operator_release import decrypt_recording, gather_releases
+from clients.operator.release import decrypt_recording, gather_releases
 from crypto.escrow import SessionKey
 from tests.escrow.harness import Cluster, Site, now_ms, register_operator
 

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import delete, update
 
-from clients.audit import CustodianLog, audit_custodian
-from clients.operator_release import CustodianEndpoint, request_release
+from clients.audit.log import CustodianLog, audit_custodian
+from clients.operator.release import CustodianEndpoint, request_release
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
 from crypto.httpsig import HttpRequest, check_content_digest, parse_signature, verify_request
-from crypto.note import open_checkpoint
 from crypto.tlog import entry_leaf_hash, verify_consistency, verify_inclusion
+from crypto.tlog.note import open_checkpoint
 from escrow_service.db import make_engine
 from escrow_service.db.models import log_entries
 from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator

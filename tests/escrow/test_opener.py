@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from crypto import escrow
+from crypto.age.format import FileKey, Stanza
 from crypto.errors import StatementError
 from crypto.escrow import CustodianKey, SessionKey, open_released_share
-from crypto.format import FileKey, Stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
 from escrow_service.errors import Reason

@@ -1,4 +1,4 @@
-"""docs/ESCROW.md's reason-code table lists exactly the Reason enum, with each code's HTTP status."""
+"""docs/ESCROW.md's reason-code table lists exactly the Reason enum, with each HTTP status."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clients.operator_release import (
+from clients.operator.release import (
     CustodianEndpoint,
     CustodianRefused,
     CustodianRelease,
@@ -27,12 +27,12 @@ from clients.operator_release import (
     request_release,
     verify_receipt,
 )
+from crypto.age.format import parse_header
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import EscrowError, ShareError
 from crypto.escrow import SessionKey, combine_file_key, open_escrow_stanza
-from crypto.format import parse_header
+from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.shamir import Share
 from crypto.statements import ConsentScope, OperatorRole, SignedStatement
 from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator
 

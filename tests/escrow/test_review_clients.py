@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from clients import operator_release
-from clients.audit import CustodianLog, audit_custodian, cross_check_checkpoint
-from clients.operator_release import (
+from clients.audit.log import CustodianLog, audit_custodian, cross_check_checkpoint
+from clients.operator import release as operator_release
+from clients.operator.release import (
     CustodianEndpoint,
     CustodianRelease,
     NothingReleased,
@@ -34,15 +34,15 @@ from clients.operator_release import (
     request_release,
 )
 from crypto import age, escrow
+from crypto.age.x25519 import generate_identity
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64decode
 from crypto.escrow import SessionKey
-from crypto.format import b64decode
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.note import Checkpoint, open_checkpoint
 from crypto.statements import AlarmEvent, AlarmType, SignedStatement, parse_signed, sign_statement
 from crypto.tlog import EMPTY_ROOT
-from crypto.x25519 import generate_identity
+from crypto.tlog.note import Checkpoint, open_checkpoint
 from escrow_service.core.keys import CustodianKeys, load_or_create
 from escrow_service.db import make_engine, upgrade
 from escrow_service.services.tlog_store import Appended, LogStore

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from clients.operator_release import CustodianEndpoint, Recording, _stanza_for, verify_receipt
+from clients.operator.release import CustodianEndpoint, Recording, _stanza_for, verify_receipt
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64encode
 from crypto.escrow import SessionKey
-from crypto.format import b64encode
 from crypto.statements import SignedStatement
 from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator
 

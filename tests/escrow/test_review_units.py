@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from crypto import age, escrow
+from crypto.age.format import parse_header
+from crypto.age.x25519 import generate_identity
 from crypto.escrow import CustodianKey, SessionKey
-from crypto.format import parse_header
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.x25519 import generate_identity
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
 from escrow_service.db import make_engine, upgrade

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.note import NoteSigner, open_checkpoint
 from crypto.statements import CameraProfile
 from crypto.tlog import (
     consistency_proof,
@@ -17,6 +16,7 @@ from crypto.tlog import (
     inclusion_proof,
     root_from_leaf_hashes,
 )
+from crypto.tlog.note import NoteSigner, open_checkpoint
 from escrow_service.core.keys import load_or_create
 from escrow_service.db import make_engine, upgrade
 from escrow_service.errors import Refusal
