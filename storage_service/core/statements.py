@@ -1,12 +1,16 @@
-"""Parse signed statements received as JSON objects, mapping failures to reason codes."""
+"""Signed statements received as JSON objects: parsed strictly and checked, each failure a
+reason code (a bad signature ``statement_signature_invalid``, anything else wrong with the
+statement the caller's ``invalid`` code)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from crypto.canonical import canonical_json
-from crypto.errors import CryptoError, StatementError
+from crypto.errors import CryptoError, SignatureError, StatementError
 from crypto.statements import SignedStatement, parse_signed
 from storage_service.core.errors import ApiError, Reason
 
@@ -25,3 +29,15 @@ def statement_json(data: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):  # pragma: no cover - stored statements are objects
         raise ValueError("stored statement is not an object")
     return obj
+
+
+@contextmanager
+def statement_refusals(what: str, invalid: Reason = Reason.STATEMENT_INVALID) -> Iterator[None]:
+    """Checking the statement ``what`` inside: a bad signature is refused as
+    ``statement_signature_invalid``, any other statement error as ``invalid``."""
+    try:
+        yield
+    except SignatureError as exc:
+        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"{what}: {exc}") from None
+    except StatementError as exc:
+        raise ApiError(invalid, f"{what}: {exc}") from None

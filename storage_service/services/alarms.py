@@ -30,12 +30,11 @@ from sqlmodel import Session, col, select
 
 from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import SignatureError, StatementError
 from crypto.statements import AlarmCancel, AlarmEvent, DeviceKind, verify
 from storage_service.core.cursor import HEX_ID, Keyset
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
-from storage_service.core.statements import parse_statement, statement_json
+from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Alarm, Device, PanelCounter
 from storage_service.schemas.alarms import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
@@ -96,12 +95,8 @@ def intake(
     with session_scope(engine) as s:
         get_site(s, site_id)
         panel = _panel(s, site_id, panel_id)
-        try:
+        with statement_refusals("event", Reason.ALARM_INVALID):
             ev = verify(signed, Ed25519PublicKey.from_text(panel.device_key), AlarmEvent)
-        except SignatureError as exc:
-            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"event: {exc}") from None
-        except StatementError as exc:  # pragma: no cover - type checked above
-            raise ApiError(Reason.ALARM_INVALID, f"event: {exc}") from None
         existing = s.exec(
             select(Alarm).where(
                 col(Alarm.site_id) == site_id,
@@ -271,12 +266,8 @@ def cancel(engine: Engine, site_id: str, cancel_json: dict[str, Any]) -> AlarmOu
     data = signed.encode()
     with session_scope(engine) as s:
         site = get_site(s, site_id)
-        try:
+        with statement_refusals("cancel"):
             c = verify(signed, pinned_site_keys(site).customer_key, AlarmCancel)
-        except SignatureError as exc:
-            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"cancel: {exc}") from None
-        except StatementError as exc:
-            raise ApiError(Reason.STATEMENT_INVALID, f"cancel: {exc}") from None
         if c.site_id != site_id:
             raise ApiError(Reason.WRONG_SITE, "the cancel is for another site")
         a = s.exec(

@@ -24,11 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.errors import SignatureError, StatementError
 from crypto.statements import Consent, DeviceKind, Revocation, SignedStatement, verify
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
-from storage_service.core.statements import parse_statement, statement_json
+from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import ConsentRequest, Device, Operator, Site, StoredConsent
 from storage_service.schemas.consents import (
@@ -146,12 +145,8 @@ def _newest(
 
 
 def _verify_customer(s: Session, site: Site, signed: SignedStatement, cls: Any, what: str) -> Any:
-    try:
+    with statement_refusals(what):
         return verify(signed, pinned_site_keys(site).customer_key, cls)
-    except SignatureError as exc:
-        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"{what}: {exc}") from None
-    except StatementError as exc:
-        raise ApiError(Reason.STATEMENT_INVALID, f"{what}: {exc}") from None
 
 
 def approve(

@@ -9,10 +9,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.errors import SignatureError, StatementError
 from crypto.statements import DeviceEnrollment, DeviceKind, verify
 from storage_service.core.errors import ApiError, Reason
-from storage_service.core.statements import parse_statement, statement_json
+from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device
 from storage_service.schemas.sites import DeviceOut
@@ -40,12 +39,8 @@ def enroll(engine: Engine, site_id: str, enrollment: dict[str, Any]) -> tuple[De
     with session_scope(engine) as s:
         site = get_site(s, site_id)
         pinned = pinned_site_keys(site)
-        try:
+        with statement_refusals("enrollment", Reason.DEVICE_INVALID):
             e = verify(signed, pinned.customer_key, DeviceEnrollment)
-        except SignatureError as exc:
-            raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"enrollment: {exc}") from None
-        except StatementError as exc:
-            raise ApiError(Reason.DEVICE_INVALID, f"enrollment: {exc}") from None
         if e.site_id != site_id:
             raise ApiError(Reason.WRONG_SITE, "enrollment is for another site")
         existing = s.get(Device, (site_id, e.device_id))

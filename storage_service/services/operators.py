@@ -9,11 +9,11 @@ from sqlalchemy.engine import Engine
 
 from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import KeyFormatError, SignatureError, StatementError
+from crypto.errors import KeyFormatError
 from crypto.statements import OperatorRegistration, verify
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
-from storage_service.core.statements import parse_statement
+from storage_service.core.statements import parse_statement, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Operator
 from storage_service.schemas.sites import OperatorOut
@@ -34,12 +34,8 @@ def register(
     """Register (or re-key, with a later ``issued_at_ms``) an operator. The request itself
     needs no signature of the operator: the ARC's signature on the statement is the authority."""
     signed = parse_statement(registration, "registration")
-    try:
+    with statement_refusals("registration", Reason.OPERATOR_INVALID):
         reg = verify(signed, arc_key(settings), OperatorRegistration)
-    except SignatureError as exc:
-        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"registration: {exc}") from None
-    except StatementError as exc:
-        raise ApiError(Reason.OPERATOR_INVALID, f"registration: {exc}") from None
     data = signed.encode()
     out = OperatorOut(
         operator_id=reg.operator_id, role=reg.role.value, operator_key=reg.operator_key.to_text()

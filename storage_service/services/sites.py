@@ -12,10 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.errors import SignatureError, StatementError
 from crypto.statements import SignedStatement, SiteKeys, parse_signed, verify_site_keys
 from storage_service.core.errors import ApiError, Reason
-from storage_service.core.statements import parse_statement, statement_json
+from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import Device, Recording, Site, SiteSettings, Upload, utcnow
 from storage_service.db.sqlite import purge_wal
@@ -24,12 +23,8 @@ from storage_service.services.deletion import enqueue, enqueue_recordings
 
 
 def _verified(signed: SignedStatement, pinned: SiteKeys | None) -> SiteKeys:
-    try:
+    with statement_refusals("site_keys", Reason.SITE_KEYS_INVALID):
         return verify_site_keys(signed, pinned)
-    except SignatureError as exc:
-        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"site_keys: {exc}") from None
-    except StatementError as exc:
-        raise ApiError(Reason.SITE_KEYS_INVALID, f"site_keys: {exc}") from None
 
 
 def pinned_site_keys(site: Site) -> SiteKeys:

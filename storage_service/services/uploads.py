@@ -39,7 +39,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import SignatureError, StatementError
 from crypto.statements import Manifest, SignedStatement, manifest_hash, verify
 from storage_service.blobstore import (
     BlobStore,
@@ -54,7 +53,7 @@ from storage_service.blobstore.base import MAX_COPY_SIZE, MAX_PART_NUMBER
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.metrics import COMMITS, COMMITTED_BYTES
 from storage_service.core.settings import Settings
-from storage_service.core.statements import parse_statement
+from storage_service.core.statements import parse_statement, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
 from storage_service.schemas.recordings import CommitRequest, PartURL, UploadOut, UploadRequest
@@ -224,12 +223,8 @@ class Committed:
 
 
 def _check_manifest(signed: SignedStatement, camera: Device) -> Manifest:
-    try:
+    with statement_refusals("manifest"):
         return verify(signed, Ed25519PublicKey.from_text(camera.device_key), Manifest)
-    except SignatureError as exc:
-        raise ApiError(Reason.STATEMENT_SIGNATURE_INVALID, f"manifest: {exc}") from None
-    except StatementError as exc:
-        raise ApiError(Reason.STATEMENT_INVALID, f"manifest: {exc}") from None
 
 
 def _check_facts(m: Manifest, u: Upload) -> None:

@@ -4,9 +4,7 @@ real one)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from common.time import now_ms
 from crypto.statements import OperatorRole
@@ -14,7 +12,7 @@ from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES
-from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
+from storage_service.api.params import PageCursor, PageLimit, RecordingFilters, RecordingRef, SiteId
 from storage_service.schemas.recordings import RecordingDetail, RecordingPage
 from storage_service.services import arc_access
 from storage_service.services.recordings import Query as RecQuery
@@ -35,16 +33,14 @@ def list_recordings(
     principal: SignedPrincipal,
     engine: EngineDep,
     settings: SettingsDep,
-    camera_id: CameraFilter = None,
-    from_ms: FromMs = None,
-    to_ms: ToMs = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    filters: RecordingFilters,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> RecordingPage:
     """Newest first; only recordings inside an open alarm's window (role operator) or an
     active consent granted to the caller; 403 ``no_justification`` when none applies."""
     operator_id = require_role(engine, principal, *ANY_ROLE)
-    q = RecQuery(site_id, camera_id, from_ms, to_ms, include_deleted=False)
+    q = RecQuery(site_id, *filters, include_deleted=False)
     return arc_access.list_for_operator(
         engine, operator_id, q, now_ms(), min(limit, settings.list_max_page), cursor
     )
@@ -52,9 +48,7 @@ def list_recordings(
 
 @router.get("/cameras/{camera_id}/recordings/{recording_id}")
 def read_recording(
-    site_id: SiteId,
-    camera_id: CameraId,
-    recording_id: RecordingId,
+    ref: RecordingRef,
     principal: SignedPrincipal,
     engine: EngineDep,
     store: StoreDep,
@@ -62,6 +56,4 @@ def read_recording(
 ) -> RecordingDetail:
     """Manifest, age header and presigned GET of a justified recording."""
     operator_id = require_role(engine, principal, *ANY_ROLE)
-    return arc_access.detail_for_operator(
-        engine, store, settings, operator_id, site_id, camera_id, recording_id, now_ms()
-    )
+    return arc_access.detail_for_operator(engine, store, settings, operator_id, *ref, now_ms())

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES
-from storage_service.api.params import CameraFilter, CameraId, FromMs, RecordingId, SiteId, ToMs
+from storage_service.api.params import PageCursor, PageLimit, RecordingFilters, RecordingRef, SiteId
 from storage_service.core.errors import ApiError, Reason
 from storage_service.schemas.base import DeleteResult
 from storage_service.schemas.recordings import RecordingDetail, RecordingPage, ReplaceHeader
@@ -32,32 +30,28 @@ def list_recordings(
     principal: SignedPrincipal,
     engine: EngineDep,
     settings: SettingsDep,
-    camera_id: CameraFilter = None,
-    from_ms: FromMs = None,
-    to_ms: ToMs = None,
+    filters: RecordingFilters,
     include_deleted: bool = True,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> RecordingPage:
     """Newest first; ``start_ms`` in [from_ms, to_ms); tombstones included by default."""
     principal.require_customer(site_id)
-    q = RecQuery(site_id, camera_id, from_ms, to_ms, include_deleted)
+    q = RecQuery(site_id, *filters, include_deleted)
     return recordings.list_recordings(engine, q, min(limit, settings.list_max_page), cursor)
 
 
 @router.get("/cameras/{camera_id}/recordings/{recording_id}")
 def read_recording(
-    site_id: SiteId,
-    camera_id: CameraId,
-    recording_id: RecordingId,
+    ref: RecordingRef,
     principal: SignedPrincipal,
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
 ) -> RecordingDetail:
     """Manifest, age header (base64) and a presigned GET URL of the payload."""
-    principal.require_customer(site_id)
-    return recordings.detail(engine, store, settings, site_id, camera_id, recording_id)
+    principal.require_customer(ref.site_id)
+    return recordings.detail(engine, store, settings, *ref)
 
 
 @router.get(
@@ -66,22 +60,20 @@ def read_recording(
     responses={200: {"content": {AGE_TYPE: {}}, "description": "the age file"}},
 )
 def export(
-    site_id: SiteId,
-    camera_id: CameraId,
-    recording_id: RecordingId,
+    ref: RecordingRef,
     principal: SignedPrincipal,
     engine: EngineDep,
     store: StoreDep,
 ) -> StreamingResponse:
     """The recording as one age file (header || payload), streamed."""
-    principal.require_customer(site_id)
-    length, chunks = recordings.export(engine, store, site_id, camera_id, recording_id)
+    principal.require_customer(ref.site_id)
+    length, chunks = recordings.export(engine, store, *ref)
     return StreamingResponse(
         chunks,
         media_type=AGE_TYPE,
         headers={
             "Content-Length": str(length),
-            "Content-Disposition": f'attachment; filename="{recording_id}.age"',
+            "Content-Disposition": f'attachment; filename="{ref.recording_id}.age"',
         },
     )
 
@@ -97,13 +89,11 @@ def export_tar(
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
-    camera_id: CameraFilter = None,
-    from_ms: FromMs = None,
-    to_ms: ToMs = None,
+    filters: RecordingFilters,
 ) -> StreamingResponse:
     """A tar of the age files and signed manifests of a time range, streamed."""
     principal.require_customer(site_id)
-    q = RecQuery(site_id, camera_id, from_ms, to_ms, include_deleted=False)
+    q = RecQuery(site_id, *filters, include_deleted=False)
     return StreamingResponse(
         recordings.export_tar(engine, store, settings, q),
         media_type="application/x-tar",
@@ -113,9 +103,7 @@ def export_tar(
 
 @router.put("/cameras/{camera_id}/recordings/{recording_id}/header")
 def replace_header(
-    site_id: SiteId,
-    camera_id: CameraId,
-    recording_id: RecordingId,
+    ref: RecordingRef,
     body: ReplaceHeader,
     principal: SignedPrincipal,
     engine: EngineDep,
@@ -123,23 +111,19 @@ def replace_header(
     settings: SettingsDep,
 ) -> RecordingDetail:
     """Replace the age header with one the customer re-wrapped (new customer device)."""
-    principal.require_customer(site_id)
-    return recordings.replace_header(
-        engine, store, settings, site_id, camera_id, recording_id, body.header
-    )
+    principal.require_customer(ref.site_id)
+    return recordings.replace_header(engine, store, settings, *ref, body.header)
 
 
 @router.delete("/cameras/{camera_id}/recordings/{recording_id}")
 def delete_recording(
-    site_id: SiteId,
-    camera_id: CameraId,
-    recording_id: RecordingId,
+    ref: RecordingRef,
     principal: SignedPrincipal,
     engine: EngineDep,
 ) -> DeleteResult:
     """Crypto-shred one recording (header gone now, payload swept later)."""
-    principal.require_customer(site_id)
-    return DeleteResult(deleted=recordings.delete_one(engine, site_id, camera_id, recording_id))
+    principal.require_customer(ref.site_id)
+    return DeleteResult(deleted=recordings.delete_one(engine, *ref))
 
 
 @router.delete("/recordings")
@@ -147,13 +131,12 @@ def delete_range(
     site_id: SiteId,
     principal: SignedPrincipal,
     engine: EngineDep,
-    from_ms: FromMs = None,
-    to_ms: ToMs = None,
-    camera_id: CameraFilter = None,
+    filters: RecordingFilters,
 ) -> DeleteResult:
     """Crypto-shred every recording with ``start_ms`` in [from_ms, to_ms) (both required)."""
     principal.require_customer(site_id)
+    _, from_ms, to_ms = filters
     if from_ms is None or to_ms is None or to_ms < from_ms:
         raise ApiError(Reason.INVALID_RANGE, "from_ms and to_ms are required, from_ms <= to_ms")
-    q = RecQuery(site_id, camera_id, from_ms, to_ms)
+    q = RecQuery(site_id, *filters)
     return DeleteResult(deleted=recordings.delete_range(engine, q))
