@@ -19,16 +19,14 @@ signatures (S >= L) and small-order R, so signatures are not malleable.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
-import re
 from dataclasses import dataclass
 
 import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from crypto.encoding import Base64Error, NonCanonicalBase64Error, b64url_decode, b64url_encode
 from crypto.errors import KeyFormatError, SignatureError
 
 PUBLIC_KEY_SIZE = 32
@@ -38,28 +36,18 @@ SIGNATURE_SIZE = 64
 PUBLIC_KEY_PREFIX = "ed25519:"
 SECRET_KEY_PREFIX = "ed25519-secret:"  # noqa: S105 - a text-form prefix, not a secret
 
-_B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
+def decode_key_text(text: str, what: str) -> bytes:
+    """Strictly decode the unpadded base64url of a key or signature (see crypto.encoding).
 
-def b64url_encode(data: bytes) -> str:
-    """Base64url without padding (RFC 4648 section 5)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str, what: str) -> bytes:
-    """Strictly decode unpadded base64url: the only accepted text is ``b64url_encode(result)``.
-
-    Raises :class:`KeyFormatError` naming ``what`` on any other input.
+    Raises :class:`KeyFormatError` naming ``what`` on any text but ``b64url_encode(result)``.
     """
-    if not isinstance(text, str) or not _B64URL_RE.fullmatch(text) or len(text) % 4 == 1:
-        raise KeyFormatError(f"{what}: not unpadded base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex already filters
-        raise KeyFormatError(f"{what}: not unpadded base64url") from exc
-    if b64url_encode(data) != text:
-        raise KeyFormatError(f"{what}: non-canonical base64url (non-zero trailing bits)")
-    return data
+        return b64url_decode(text)
+    except NonCanonicalBase64Error:
+        raise KeyFormatError(f"{what}: non-canonical base64url (non-zero trailing bits)") from None
+    except Base64Error:
+        raise KeyFormatError(f"{what}: not unpadded base64url") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +69,7 @@ class Ed25519PublicKey:
         """Parse ``ed25519:<base64url>``; raises :class:`KeyFormatError` naming ``what``."""
         if not isinstance(text, str) or not text.startswith(PUBLIC_KEY_PREFIX):
             raise KeyFormatError(f"{what}: must be a string starting with {PUBLIC_KEY_PREFIX!r}")
-        raw = b64url_decode(text[len(PUBLIC_KEY_PREFIX) :], what)
+        raw = decode_key_text(text[len(PUBLIC_KEY_PREFIX) :], what)
         if len(raw) != PUBLIC_KEY_SIZE:
             raise KeyFormatError(f"{what}: must encode {PUBLIC_KEY_SIZE} bytes, got {len(raw)}")
         try:
@@ -129,7 +117,7 @@ class Ed25519SigningKey:
             raise KeyFormatError(
                 f"Ed25519 signing key: must be a string starting with {SECRET_KEY_PREFIX!r}"
             )
-        return cls(b64url_decode(text[len(SECRET_KEY_PREFIX) :], "Ed25519 signing key"))
+        return cls(decode_key_text(text[len(SECRET_KEY_PREFIX) :], "Ed25519 signing key"))
 
     def to_text(self) -> str:
         return SECRET_KEY_PREFIX + b64url_encode(self.seed)

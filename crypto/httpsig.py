@@ -26,8 +26,6 @@ Failures raise :class:`HttpSignatureError` whose ``reason`` is a stable machine-
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -35,6 +33,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crypto.ed25519 import SIGNATURE_SIZE, Ed25519PublicKey, Ed25519SigningKey
+from crypto.encoding import Base64Error, NonCanonicalBase64Error, b64decode_padded, b64encode_padded
 from crypto.errors import KeyFormatError, SignatureError
 
 ALG = "ed25519"
@@ -54,7 +53,6 @@ _KEY_RE = re.compile(r"[a-z*][a-z0-9_.*-]{0,63}")  # RFC 8941 section 3.1.2 key
 _FIELD_NAME_RE = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]{1,64}")  # lowercase RFC 9110 token
 _NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _PRINTABLE_RE = re.compile(r"[\x20-\x7e]*")
-_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _INT_RE = re.compile(r"-?[0-9]{1,15}")
 
 
@@ -163,7 +161,7 @@ def _sf_int(value: int) -> str:
 
 def _sf_bytes(value: bytes) -> str:
     """RFC 8941 section 4.1.8: ``:`` base64 (with padding) ``:``."""
-    return ":" + base64.b64encode(value).decode("ascii") + ":"
+    return ":" + b64encode_padded(value) + ":"
 
 
 class _Parser:
@@ -225,14 +223,12 @@ class _Parser:
         if end < 0:
             raise self.fail("unterminated byte sequence")
         chunk = self.text[self.pos : end]
-        if not _B64_RE.fullmatch(chunk) or len(chunk) % 4:
-            raise self.fail("byte sequence is not padded base64")
         try:
-            data = base64.b64decode(chunk, validate=True)
-        except (binascii.Error, ValueError):
-            raise self.fail("byte sequence is not base64") from None
-        if base64.b64encode(data).decode("ascii") != chunk:
-            raise self.fail("non-canonical base64")
+            data = b64decode_padded(chunk)
+        except NonCanonicalBase64Error:
+            raise self.fail("non-canonical base64") from None
+        except Base64Error:
+            raise self.fail("byte sequence is not padded base64") from None
         self.pos = end + 1
         return data
 

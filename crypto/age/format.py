@@ -20,8 +20,6 @@ would otherwise have two encodings and the MAC could not bind a unique one).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import io
 import re
@@ -29,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import HeaderError
 from crypto.hkdf import hkdf_sha256
 
@@ -102,32 +101,15 @@ class Header:
         return encode_header(self.stanzas, self.mac)
 
 
-# --- base64 (C2SP age, "Conventions used in this document") ----------------------------
-
-
-def b64encode(data: bytes) -> str:
-    """Canonical standard base64 without ``=`` padding."""
-    return base64.b64encode(data).decode("ascii").rstrip("=")
-
-
-def b64decode(text: str | bytes) -> bytes:
-    """Decode unpadded base64, rejecting padding, foreign characters and non-canonical input.
-
-    Raises ValueError; callers turn it into the error class of their context.
-    """
-    raw = text.encode("ascii", "replace") if isinstance(text, str) else text
-    if _B64_CHARS.fullmatch(raw) is None:
-        raise ValueError("invalid base64 character or padding")
-    if len(raw) % 4 == 1:
-        raise ValueError("invalid base64 length")
-    padded = raw + b"=" * (-len(raw) % 4)
+def decode_argument(text: str, size: int, what: str) -> bytes:
+    """A stanza argument holding exactly ``size`` bytes in unpadded base64 (HeaderError naming
+    ``what`` otherwise)."""
     try:
-        data = base64.b64decode(padded, validate=True)
-    except binascii.Error as exc:
-        raise ValueError("invalid base64") from exc
-    # RFC 4648 Section 3.5: unused trailing bits must be zero, i.e. re-encoding round-trips.
-    if base64.b64encode(data).rstrip(b"=") != raw:
-        raise ValueError("non-canonical base64")
+        data = b64decode(text)
+    except ValueError as exc:
+        raise HeaderError(f"{what}: {exc}") from None
+    if len(data) != size:
+        raise HeaderError(f"{what} must be {size} bytes")
     return data
 
 

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from crypto.age.format import FileKey, Stanza, b64decode, b64encode
+from crypto.age.format import FileKey, Stanza, decode_argument
 from crypto.age.x25519 import WRAPPED_FILE_KEY_SIZE, open_file_key, seal_file_key
+from crypto.encoding import b64encode
 from crypto.errors import HeaderError, IncorrectIdentityError
 
 SCRYPT_LABEL = b"age-encryption.org/v1/scrypt"
@@ -101,12 +102,7 @@ class ScryptIdentity:
     def _parse(self, stanza: Stanza) -> tuple[bytes, int]:
         if len(stanza.args) != 2:
             raise HeaderError("invalid scrypt stanza: expected salt and work factor")
-        try:
-            salt = b64decode(stanza.args[0])
-        except ValueError as exc:
-            raise HeaderError(f"invalid scrypt stanza: salt: {exc}") from None
-        if len(salt) != SALT_SIZE:
-            raise HeaderError(f"invalid scrypt stanza: salt must be {SALT_SIZE} bytes")
+        salt = decode_argument(stanza.args[0], SALT_SIZE, "invalid scrypt stanza: salt")
         text = stanza.args[1]
         if _WORK_FACTOR_RE.fullmatch(text) is None:
             raise HeaderError("invalid scrypt stanza: work factor must match ^[1-9][0-9]*$")

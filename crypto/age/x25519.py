@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.bindings import crypto_scalarmult, crypto_scalarmult_base
 
 from crypto.age import bech32
-from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza, b64decode, b64encode
+from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza, decode_argument
+from crypto.encoding import b64encode
 from crypto.errors import HeaderError, IncorrectIdentityError, KeyFormatError
 from crypto.hkdf import hkdf_sha256
 
@@ -224,12 +225,7 @@ class X25519Identity:
     def _unwrap_one(self, stanza: Stanza) -> FileKey | None:
         if len(stanza.args) != 1:
             raise HeaderError("invalid X25519 stanza: expected exactly one argument")
-        try:
-            share = b64decode(stanza.args[0])
-        except ValueError as exc:
-            raise HeaderError(f"invalid X25519 stanza: ephemeral share: {exc}") from None
-        if len(share) != KEY_SIZE:
-            raise HeaderError("invalid X25519 stanza: ephemeral share must be 32 bytes")
+        share = decode_argument(stanza.args[0], KEY_SIZE, "invalid X25519 stanza: ephemeral share")
         if len(stanza.body) != WRAPPED_FILE_KEY_SIZE:
             raise HeaderError("invalid X25519 stanza: body must be 32 bytes")
         shared = _x25519(self._secret, share)

@@ -15,8 +15,8 @@ from typing import Self
 import nacl.bindings
 
 from crypto.age import bech32
-from crypto.age.format import b64encode
 from crypto.age.x25519 import check_public_key
+from crypto.encoding import b64encode
 from crypto.errors import KeyFormatError
 
 #: Domain prefix of the custodian key id hash.
@@ -36,6 +36,16 @@ def check_secret_key(secret: object, what: str) -> bytes:
 
 
 # --- keys -------------------------------------------------------------------------------------
+
+
+def _bech32_key(text: object, hrp: str, what: str) -> bytes:
+    """The bytes of a Bech32 key text with human-readable part ``hrp``."""
+    if not isinstance(text, str):
+        raise KeyFormatError(f"{what} must be a string")
+    found, data = bech32.decode(text)
+    if found != hrp:
+        raise KeyFormatError(f"not a {what} (want prefix {hrp}1)")
+    return data
 
 
 class CustodianPublicKey:
@@ -67,12 +77,7 @@ class CustodianPublicKey:
     @classmethod
     def from_text(cls, text: str) -> CustodianPublicKey:
         """Parse ``camvault-custodian1...`` (lowercase Bech32, as :meth:`to_text` writes)."""
-        if not isinstance(text, str):
-            raise KeyFormatError("custodian public key must be a string")
-        hrp, data = bech32.decode(text)
-        if hrp != PUBLIC_KEY_HRP:
-            raise KeyFormatError(f"not a custodian public key (want prefix {PUBLIC_KEY_HRP}1)")
-        return cls(data)
+        return cls(_bech32_key(text, PUBLIC_KEY_HRP, "custodian public key"))
 
     def __repr__(self) -> str:
         return f"CustodianPublicKey({self.to_text()!r})"
@@ -133,12 +138,7 @@ class CustodianKey(_X25519SecretKey):
     @classmethod
     def from_text(cls, text: str) -> CustodianKey:
         """Parse ``CAMVAULT-CUSTODIAN-SECRET-KEY-1...`` (uppercase Bech32)."""
-        if not isinstance(text, str):
-            raise KeyFormatError("custodian key must be a string")
-        hrp, data = bech32.decode(text)
-        if hrp != SECRET_KEY_HRP:
-            raise KeyFormatError(f"not a custodian key (want prefix {SECRET_KEY_HRP}1)")
-        return cls(data)
+        return cls(_bech32_key(text, SECRET_KEY_HRP, "custodian key"))
 
 
 class SessionKey(_X25519SecretKey):

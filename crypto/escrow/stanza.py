@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import nacl.bindings
 
 from crypto.age import Recipient
-from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza, b64decode, b64encode
+from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import EscrowError, IncorrectIdentityError, ShareError
 from crypto.escrow.keys import (
     KEY_ID_SIZE,
@@ -46,10 +47,9 @@ BODY_SIZE = SHARE_SIZE + TAG_SIZE
 _SMALL_INT_RE = re.compile(r"^[1-9][0-9]?$")
 
 
-def _b64decode(text: str, size: int, what: str) -> bytes:
-    """Canonical unpadded base64 (age spec, "Conventions") of exactly ``size`` bytes."""
-    if not isinstance(text, str):
-        raise EscrowError(f"{what}: not unpadded base64")
+def _argument(text: str, size: int, what: str) -> bytes:
+    """A base64 argument of ``size`` bytes; refusals are EscrowErrors in the escrow wording."""
+    what = f"malformed escrow stanza: {what}"
     try:
         data = b64decode(text)
     except ValueError as exc:
@@ -114,14 +114,14 @@ def parse_escrow_stanza(stanza: Stanza) -> EscrowStanzaInfo:
     if len(stanza.args) != 5:
         raise EscrowError(f"malformed escrow stanza: expected 5 arguments, got {len(stanza.args)}")
     key_id, index_s, threshold_s, count_s, ephemeral_s = stanza.args
-    _b64decode(key_id, KEY_ID_SIZE, "malformed escrow stanza: key id")
+    _argument(key_id, KEY_ID_SIZE, "key id")
     index = _parse_small_int(index_s, "index")
     threshold = _parse_small_int(threshold_s, "threshold")
     count = _parse_small_int(count_s, "count")
     _check_set_size(threshold, count)
     if not 1 <= index <= count:
         raise EscrowError("malformed escrow stanza: index must be between 1 and count")
-    ephemeral = _b64decode(ephemeral_s, KEY_SIZE, "malformed escrow stanza: ephemeral key")
+    ephemeral = _argument(ephemeral_s, KEY_SIZE, "ephemeral key")
     if len(stanza.body) != BODY_SIZE:
         raise EscrowError(f"malformed escrow stanza: body must be {BODY_SIZE} bytes")
     return EscrowStanzaInfo(key_id, index, threshold, count, ephemeral)

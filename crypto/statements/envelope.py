@@ -12,9 +12,9 @@ from crypto.ed25519 import (
     SIGNATURE_SIZE,
     Ed25519PublicKey,
     Ed25519SigningKey,
-    b64url_decode,
-    b64url_encode,
+    decode_key_text,
 )
+from crypto.encoding import b64url_encode
 from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.statements.bodies import STATEMENT_TYPES, S, SiteKeys, Statement
 from crypto.statements.fields import check_pubkey, pubkey_from_text, require_members
@@ -116,7 +116,7 @@ def parse_signed(data: bytes) -> SignedStatement:
     if not isinstance(sig_text, str):
         raise StatementError("signed statement: sig must be a base64url string")
     try:
-        sig = b64url_decode(sig_text, "signed statement: sig")
+        sig = decode_key_text(sig_text, "signed statement: sig")
     except KeyFormatError as exc:
         raise StatementError(str(exc)) from exc
     if len(sig) != SIGNATURE_SIZE:

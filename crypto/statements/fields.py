@@ -150,19 +150,21 @@ def parse_age_recipient(value: object, what: str = "age recipient") -> X25519Rec
     Delegates to crypto.age.x25519: Bech32 with HRP ``age`` (checksum checked) of 32 bytes,
     lowercase only, so that each recipient has exactly one spelling.
     """
-    if not isinstance(value, str):
-        raise StatementError(f"{what}: must be an age X25519 recipient string (age1...)")
-    try:
-        return X25519Recipient.parse(value)
-    except KeyFormatError as exc:
-        raise StatementError(f"{what}: {exc}") from exc
+    return _from_key_text(
+        X25519Recipient.parse, value, what, "an age X25519 recipient string (age1...)"
+    )
 
 
 def _escrow_key_from_text(value: object, what: str) -> CustodianPublicKey:
+    return _from_key_text(CustodianPublicKey.from_text, value, what, "a string")
+
+
+def _from_key_text(parse: Callable[[str], T], value: object, what: str, expected: str) -> T:
+    """``parse(value)`` for a string ``value``; every refusal a StatementError naming ``what``."""
     if not isinstance(value, str):
-        raise StatementError(f"{what}: must be a string")
+        raise StatementError(f"{what}: must be {expected}")
     try:
-        return CustodianPublicKey.from_text(value)
+        return parse(value)
     except KeyFormatError as exc:
         raise StatementError(f"{what}: {exc}") from exc
 

@@ -2,68 +2,8 @@
 C2SP signed notes and checkpoints (:mod:`~crypto.tlog.note`). Both re-exported here.
 """
 
-from crypto.tlog.merkle import (
-    EMPTY_ROOT,
-    HASH_SIZE,
-    LOG_ENTRY_PREFIX,
-    MAX_TREE_SIZE,
-    SubtreeHashFn,
-    consistency_proof,
-    consistency_proof_from,
-    entry_leaf_hash,
-    inclusion_proof,
-    inclusion_proof_from,
-    leaf_hash,
-    node_hash,
-    root_from_inclusion_proof,
-    root_from_leaf_hashes,
-    verify_consistency,
-    verify_inclusion,
-)
-from crypto.tlog.note import (
-    Checkpoint,
-    CheckpointError,
-    InvalidNoteSignatureError,
-    Note,
-    NoteError,
-    NoteSignature,
-    NoteSigner,
-    NoteVerifier,
-    UnverifiedNoteError,
-    open_checkpoint,
-    open_note,
-    sign_checkpoint,
-    sign_note,
-)
+from crypto.tlog import merkle, note
+from crypto.tlog.merkle import *  # noqa: F403
+from crypto.tlog.note import *  # noqa: F403
 
-__all__ = [
-    "EMPTY_ROOT",
-    "HASH_SIZE",
-    "LOG_ENTRY_PREFIX",
-    "MAX_TREE_SIZE",
-    "Checkpoint",
-    "CheckpointError",
-    "InvalidNoteSignatureError",
-    "Note",
-    "NoteError",
-    "NoteSignature",
-    "NoteSigner",
-    "NoteVerifier",
-    "SubtreeHashFn",
-    "UnverifiedNoteError",
-    "consistency_proof",
-    "consistency_proof_from",
-    "entry_leaf_hash",
-    "inclusion_proof",
-    "inclusion_proof_from",
-    "leaf_hash",
-    "node_hash",
-    "open_checkpoint",
-    "open_note",
-    "root_from_inclusion_proof",
-    "root_from_leaf_hashes",
-    "sign_checkpoint",
-    "sign_note",
-    "verify_consistency",
-    "verify_inclusion",
-]
+__all__ = [*merkle.__all__, *note.__all__]

@@ -25,8 +25,6 @@ recommends; signatures by unknown keys are ignored; at least one known key must 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Iterable
@@ -35,6 +33,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from crypto.encoding import Base64Error, b64decode_padded, b64encode_padded
 from crypto.errors import KeyFormatError, LogProofError
 from crypto.tlog.merkle import EMPTY_ROOT, HASH_SIZE, MAX_TREE_SIZE
 
@@ -158,7 +157,7 @@ class NoteVerifier:
         return cls(name, int(hex_id, 16), key)
 
     def to_text(self) -> str:
-        b64 = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()
+        b64 = b64encode_padded(bytes([ALG_ED25519]) + self.public_key)
         return f"{self.name}+{self.key_id:08x}+{b64}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
@@ -218,7 +217,7 @@ class NoteSigner:
 
     def to_text(self) -> str:
         """The secret signer key string (handle like the key itself)."""
-        b64 = base64.b64encode(bytes([ALG_ED25519]) + self._seed).decode()
+        b64 = b64encode_padded(bytes([ALG_ED25519]) + self._seed)
         return f"{_PRIVATE_PREFIX}{self._name}+{self.key_id:08x}+{b64}"
 
     @property
@@ -285,7 +284,7 @@ def sign_note(text: str, signers: Iterable[NoteSigner]) -> bytes:
             raise NoteError(f"duplicate signer {signer.name}+{signer.key_id:08x}")
         seen.add(ident)
         sig = signer.key_id.to_bytes(4, "big") + signer.sign(message)
-        lines.append(f"{_SIG_PREFIX}{signer.name} {base64.b64encode(sig).decode()}\n")
+        lines.append(f"{_SIG_PREFIX}{signer.name} {b64encode_padded(sig)}\n")
     return (text + "\n" + "".join(lines)).encode()
 
 
@@ -410,7 +409,7 @@ class Checkpoint:
 
     def to_text(self) -> str:
         """The note text: origin, size, base64 root hash and extension lines, each + ``\\n``."""
-        lines = [self.origin, str(self.size), base64.b64encode(self.root_hash).decode()]
+        lines = [self.origin, str(self.size), b64encode_padded(self.root_hash)]
         lines.extend(self.extensions)
         return "".join(line + "\n" for line in lines)
 
@@ -487,14 +486,11 @@ def _check_utf8(s: str, error: type[Exception], what: str) -> None:
 
 
 def _strict_b64decode(s: str) -> bytes | None:
-    """Standard base64 (RFC 4648 section 4) with padding, refusing non-canonical encodings."""
+    """Standard base64 (RFC 4648 section 4) with padding, or None if not canonical."""
     try:
-        raw = base64.b64decode(s.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return b64decode_padded(s)
+    except Base64Error:
         return None
-    if base64.b64encode(raw).decode("ascii") != s:
-        return None
-    return raw
 
 
 def _decode_key_material(hex_id: str, b64: str, what: str) -> bytes:

@@ -25,8 +25,6 @@ from crypto import age, escrow
 from crypto.age.format import (
     FileKey,
     Stanza,
-    b64decode,
-    b64encode,
     compute_header_mac,
     encode_header,
     encode_header_without_mac,
@@ -35,6 +33,7 @@ from crypto.age.format import (
 )
 from crypto.age.stream import decrypt_payload
 from crypto.age.x25519 import X25519Identity, format_identity_file
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import (
     EscrowError,
     HeaderError,

@@ -20,8 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import escrow
-from crypto.age.format import FileKey, Stanza, b64encode, parse_header
+from crypto.age.format import FileKey, Stanza, parse_header
 from crypto.age.x25519 import X25519Identity
+from crypto.encoding import b64encode
 from crypto.errors import EscrowError
 from crypto.escrow import (
     CustodianKey,

@@ -22,8 +22,6 @@ from crypto.age.format import (
     FileKey,
     Header,
     Stanza,
-    b64decode,
-    b64encode,
     encode_header,
     encode_header_without_mac,
     encode_stanza,
@@ -32,6 +30,7 @@ from crypto.age.format import (
     read_header,
 )
 from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import HeaderError, NoIdentityMatchError
 from crypto.hkdf import hkdf_sha256
 

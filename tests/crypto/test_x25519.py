@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.age import bech32, parse_identity_file, parse_recipients_file
-from crypto.age.format import FileKey, Stanza, b64decode, b64encode
+from crypto.age.format import FileKey, Stanza
 from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
 from crypto.age.x25519 import (
     X25519Identity,
@@ -20,6 +20,7 @@ from crypto.age.x25519 import (
     format_identity_file,
     generate_identity,
 )
+from crypto.encoding import b64decode, b64encode
 from crypto.errors import HeaderError, IncorrectIdentityError, KeyFormatError
 
 FILE_KEY = FileKey(bytes.fromhex("59454c4c4f57205355424d4152494e45"))

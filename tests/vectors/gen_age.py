@@ -19,10 +19,11 @@ from typing import Any
 
 from crypto.age import seal_header
 from crypto.age.armor import armor
-from crypto.age.format import FileKey, Stanza, b64encode
+from crypto.age.format import FileKey, Stanza
 from crypto.age.scrypt import ScryptRecipient
 from crypto.age.stream import _encrypt_payload_from_parts
 from crypto.age.x25519 import X25519Identity
+from crypto.encoding import b64encode
 
 OUT = Path(__file__).with_name("age.json")
 FILE_KEY = bytes.fromhex("63616d7661756c742066696c65206b79")  # "camvault file ky"

@@ -31,12 +31,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: E402
 
 from crypto.age.format import (  # noqa: E402
     FileKey,
-    b64encode,
     compute_header_mac,
     encode_header,
     encode_header_without_mac,
     encode_stanza,
 )
+from crypto.encoding import b64encode  # noqa: E402
 from crypto.escrow import (  # noqa: E402
     ESCROW_LABEL,
     RELEASE_LABEL,

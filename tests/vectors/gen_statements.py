@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from crypto.age.x25519 import X25519Recipient
 from crypto.canonical import canonical_json
-from crypto.ed25519 import Ed25519SigningKey, b64url_encode
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64url_encode
 from crypto.escrow import CustodianPublicKey
 from crypto.metadata import RecordingKind
 from crypto.statements import (
