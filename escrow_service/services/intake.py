@@ -60,6 +60,7 @@ def parse(data: bytes, expected: type[Statement]) -> SignedStatement:
 
 
 def verified(signed: SignedStatement, key: Ed25519PublicKey, expected: type[Any]) -> Any:
+    """The statement, verified as signed by ``key``."""
     try:
         return verify(signed, key, expected)
     except (SignatureError, KeyFormatError) as exc:

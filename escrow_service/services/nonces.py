@@ -12,6 +12,8 @@ from escrow_service.services.queries import Q
 
 
 class NonceStore:
+    """The nonces of request signatures not yet expired (in the custodian's database)."""
+
     def __init__(self, custodian: Custodian) -> None:
         self._custodian = custodian
 

@@ -19,6 +19,8 @@ NOTICE_TYPE = "camvault/v1/access-notice"
 
 
 class Notices:
+    """Access notices of released recordings, per site."""
+
     def __init__(self, custodian: Custodian) -> None:
         self._custodian = custodian
 

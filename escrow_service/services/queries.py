@@ -26,6 +26,8 @@ from escrow_service.db.models import (
 
 
 class Q:
+    """Prepared statements (values bound at execution)."""
+
     operator_key = select(operators.c.operator_key).where(
         operators.c.operator_id == bindparam("operator_id")
     )

@@ -66,6 +66,8 @@ class Plan:
 
 
 class Releases:
+    """The release protocol over the custodian's state, opener, nonces and notices."""
+
     def __init__(
         self, custodian: Custodian, opener: Opener, nonces: NonceStore, notices: Notices
     ) -> None:
