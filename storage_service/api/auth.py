@@ -59,26 +59,15 @@ def parse_keyid(keyid: str) -> Principal:
         kind, _, rest = keyid.partition(":")
         if kind == "customer":
             return Principal("customer", keyid, site_id=check_id(rest, "site"))
-        if kind == "device":
-            site, sep, device = rest.partition("/")
-            if sep:
-                return Principal(
-                    "device",
-                    keyid,
-                    site_id=check_id(site, "site"),
-                    device_id=check_id(device, "device"),
-                )
         if kind == "operator":
             return Principal("operator", keyid, operator_id=check_id(rest, "operator"))
-        if kind == "custodian":
-            site, sep, custodian = rest.partition("/")
-            if sep:
-                return Principal(
-                    "custodian",
-                    keyid,
-                    site_id=check_id(site, "site"),
-                    custodian_id=check_id(custodian, "custodian"),
-                )
+        site, sep, member = rest.partition("/")
+        if kind == "device" and sep:
+            site_id, device_id = check_id(site, "site"), check_id(member, "device")
+            return Principal("device", keyid, site_id=site_id, device_id=device_id)
+        if kind == "custodian" and sep:
+            site_id, custodian_id = check_id(site, "site"), check_id(member, "custodian")
+            return Principal("custodian", keyid, site_id=site_id, custodian_id=custodian_id)
     except StatementError:
         pass
     raise ApiError(

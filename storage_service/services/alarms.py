@@ -40,7 +40,7 @@ from storage_service.db.models import Alarm, Device, PanelCounter
 from storage_service.schemas.alarms import ActiveAlarm, AlarmOut, AlarmPage, AlarmStateOut
 from storage_service.services.arc_access import ACTIVE_STATES, active_alarms, alarm_access_open
 from storage_service.services.inbox import add_item
-from storage_service.services.sites import get_site, pinned_site_keys
+from storage_service.services.sites import get_site, verify_customer_statement
 
 #: The ARC queue and a site's alarms: newest trigger first.
 KEYSET: Keyset[Alarm] = Keyset(Alarm, "triggered_at_ms", "id", HEX_ID)
@@ -266,10 +266,7 @@ def cancel(engine: Engine, site_id: str, cancel_json: dict[str, Any]) -> AlarmOu
     data = signed.encode()
     with session_scope(engine) as s:
         site = get_site(s, site_id)
-        with statement_refusals("cancel"):
-            c = verify(signed, pinned_site_keys(site).customer_key, AlarmCancel)
-        if c.site_id != site_id:
-            raise ApiError(Reason.WRONG_SITE, "the cancel is for another site")
+        c = verify_customer_statement(site, signed, AlarmCancel, "cancel")
         a = s.exec(
             select(Alarm).where(
                 col(Alarm.site_id) == site_id,

@@ -24,12 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.statements import Consent, DeviceKind, Revocation, SignedStatement, verify
+from crypto.statements import Consent, DeviceKind, Revocation
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
-from storage_service.core.statements import parse_statement, statement_json, statement_refusals
+from storage_service.core.statements import parse_statement, statement_json
 from storage_service.db.engine import session_scope
-from storage_service.db.models import ConsentRequest, Device, Operator, Site, StoredConsent
+from storage_service.db.models import ConsentRequest, Device, Operator, StoredConsent
 from storage_service.schemas.consents import (
     ConsentOut,
     ConsentRefusalIn,
@@ -37,7 +37,7 @@ from storage_service.schemas.consents import (
     ConsentRequestOut,
 )
 from storage_service.services.inbox import add_item
-from storage_service.services.sites import get_site, pinned_site_keys
+from storage_service.services.sites import get_site, verify_customer_statement
 
 Row = TypeVar("Row", ConsentRequest, StoredConsent)
 
@@ -144,11 +144,6 @@ def _newest(
         return list(s.exec(stmt.order_by(col(created).desc()).limit(500)).all())
 
 
-def _verify_customer(s: Session, site: Site, signed: SignedStatement, cls: Any, what: str) -> Any:
-    with statement_refusals(what):
-        return verify(signed, pinned_site_keys(site).customer_key, cls)
-
-
 def approve(
     engine: Engine,
     settings: Settings,
@@ -161,9 +156,7 @@ def approve(
     now = now_ms()
     with session_scope(engine) as s:
         site = get_site(s, site_id)
-        c: Consent = _verify_customer(s, site, signed, Consent, "consent")
-        if c.site_id != site_id:
-            raise ApiError(Reason.WRONG_SITE, "the consent is for another site")
+        c = verify_customer_statement(site, signed, Consent, "consent")
         existing = s.get(StoredConsent, (site_id, c.consent_id))
         if existing is not None:
             if hmac.compare_digest(existing.statement, data):
@@ -240,9 +233,7 @@ def revoke(engine: Engine, site_id: str, revocation_json: dict[str, Any]) -> Con
     data = signed.encode()
     with session_scope(engine) as s:
         site = get_site(s, site_id)
-        r: Revocation = _verify_customer(s, site, signed, Revocation, "revocation")
-        if r.site_id != site_id:
-            raise ApiError(Reason.WRONG_SITE, "the revocation is for another site")
+        r = verify_customer_statement(site, signed, Revocation, "revocation")
         row = s.get(StoredConsent, (site_id, r.consent_id))
         if row is None:
             raise ApiError(Reason.CONSENT_NOT_FOUND, "no consent of this site has that id")

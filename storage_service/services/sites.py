@@ -4,7 +4,7 @@ retention policy, and deletion of everything of a site."""
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -12,7 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.statements import SignedStatement, SiteKeys, parse_signed, verify_site_keys
+from crypto.statements import (
+    AlarmCancel,
+    Consent,
+    Revocation,
+    SignedStatement,
+    SiteKeys,
+    parse_signed,
+    verify,
+    verify_site_keys,
+)
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
@@ -31,6 +40,22 @@ def pinned_site_keys(site: Site) -> SiteKeys:
     stmt = parse_signed(site.site_keys).unverified_statement
     if not isinstance(stmt, SiteKeys):  # pragma: no cover - only SiteKeys are stored
         raise TypeError("stored site_keys is not a SiteKeys statement")
+    return stmt
+
+
+#: Statements of a site that its customer signs with the pinned customer key.
+CustomerStatement = TypeVar("CustomerStatement", Consent, Revocation, AlarmCancel)
+
+
+def verify_customer_statement(
+    site: Site, signed: SignedStatement, cls: type[CustomerStatement], what: str
+) -> CustomerStatement:
+    """``signed`` as a ``cls`` of this site under its pinned customer key; refused as
+    ``statement_signature_invalid``, ``statement_invalid`` or ``wrong_site``."""
+    with statement_refusals(what):
+        stmt = verify(signed, pinned_site_keys(site).customer_key, cls)
+    if stmt.site_id != site.id:
+        raise ApiError(Reason.WRONG_SITE, f"the {what} is for another site")
     return stmt
 
 
