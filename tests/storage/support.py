@@ -9,7 +9,6 @@ import io
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import httpx
 import sqlalchemy as sa
 
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.age import encrypt_header, encrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey, build_recipient_set
@@ -44,10 +44,6 @@ from tests.support.services import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CAMVAULT = REPO / ".venv" / "bin" / "camvault"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 # --- the service process --------------------------------------------------------------------

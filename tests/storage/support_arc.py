@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import (
     AlarmEvent,
@@ -29,7 +30,7 @@ from crypto.statements import (
     sign_statement,
 )
 from tests.storage.conftest import _start
-from tests.storage.support import CustomerSite, Service, now_ms, snapshot
+from tests.storage.support import CustomerSite, Service, snapshot
 
 ARC_KEY = Ed25519SigningKey.generate()
 ACCESS_PERIOD_S = 30

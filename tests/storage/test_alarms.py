@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import AlarmCancel, OperatorRole, sign_statement
-from tests.storage.support import Camera, CustomerSite, Service, create_site, now_ms
+from tests.storage.support import Camera, CustomerSite, Service, create_site
 from tests.storage.support_arc import (
     ACCESS_PERIOD_S,
     Panel,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import (
     Consent,
@@ -20,7 +21,7 @@ from crypto.statements import (
     Revocation,
     sign_statement,
 )
-from tests.storage.support import Camera, CustomerSite, Service, create_site, now_ms
+from tests.storage.support import Camera, CustomerSite, Service, create_site
 from tests.storage.support_arc import count, op_id, operator, refused, start
 
 HOUR_MS = 3_600_000

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.time import now_ms
 from storage_service.core.signals import CommitSignal
-from tests.storage.support import Service, create_site, now_ms
+from tests.storage.support import Service, create_site
 from tests.storage.support_arc import enroll_panel, operator, read_sse, start
 
 POLL_S = 60

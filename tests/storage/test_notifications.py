@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.age import decrypt, encrypt
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
 from crypto.statements import Custodian, SiteKeys, sign_statement
 from crypto.x25519 import X25519Identity
-from tests.storage.support import Camera, CustomerSite, Service, now_ms
+from tests.storage.support import Camera, CustomerSite, Service
 from tests.storage.support_arc import read_sse, refused, start
 
 

@@ -15,10 +15,11 @@ import httpx
 import sqlalchemy as sa
 
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRegistration, OperatorRole, sign_statement
 from storage_service.db import upgrade
-from tests.storage.support import CAMVAULT, Service, create_site, make_service, now_ms
+from tests.storage.support import CAMVAULT, Service, create_site, make_service
 from tests.support.services import MinioServer, PostgresServer
 
 

@@ -15,12 +15,13 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from common.time import now_ms
 from storage_service.core.errors import STATUS, ApiError, Reason
 from storage_service.db.models import Recording as RecordingRow
 from storage_service.services import recordings
 from storage_service.services.deletion import shred
 from tests.storage.conftest import _start
-from tests.storage.support import CustomerSite, Recording, Service, create_site, now_ms
+from tests.storage.support import CustomerSite, Recording, Service, create_site
 
 
 @pytest.fixture(scope="module", params=["embedded", "pg_minio"])

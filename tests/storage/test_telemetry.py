@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from common.time import now_ms
 from crypto.statements import OperatorRole
-from tests.storage.support import Service, create_site, now_ms
+from tests.storage.support import Service, create_site
 from tests.storage.support_arc import count, enroll_panel, operator, refused, start
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from common.time import now_ms
 from crypto.statements import Manifest
 from storage_service.blobstore import BlobStore
 from storage_service.blobstore.base import MAX_COPY_SIZE
@@ -26,7 +27,7 @@ from storage_service.schemas.recordings import CommitRequest
 from storage_service.services import sweeper, uploads
 from storage_service.services.deletion import drain_queue
 from tests.storage.conftest import _start
-from tests.storage.support import Camera, CustomerSite, Recording, Service, create_site, now_ms
+from tests.storage.support import Camera, CustomerSite, Recording, Service, create_site
 
 FAR_FUTURE_MS = 10**15
 
