@@ -16,7 +16,15 @@ from crypto.policy import KIND_SCOPE, AlarmWindow
 from crypto.statements import CameraProfile, Consent
 from escrow_service.errors import Reason, Refusal
 
-__all__ = ["KIND_SCOPE", "AlarmWindow", "check_alarm_item", "check_consent_item", "check_profile"]
+__all__ = [
+    "KIND_SCOPE",
+    "AlarmWindow",
+    "check_alarm_access",
+    "check_alarm_item",
+    "check_consent_in_force",
+    "check_consent_item",
+    "check_profile",
+]
 
 T = TypeVar("T")
 
@@ -49,3 +57,13 @@ def check_consent_item(
     """A recording is releasable under a consent iff its site, camera, kind (as scope) and
     whole time span are inside what the customer signed."""
     _refusing(lambda: policy.check_consent_item(meta, consent, profile))
+
+
+def check_alarm_access(access_until_ms: int, now: int) -> None:
+    """The alarm's access period (up to and including ``access_until_ms``) is not over."""
+    _refusing(lambda: policy.check_alarm_access(access_until_ms, now))
+
+
+def check_consent_in_force(consent: Consent, now: int) -> None:
+    """``now`` is within the consent's ``[not_before_ms, not_after_ms]``."""
+    _refusing(lambda: policy.check_consent_in_force(consent, now))

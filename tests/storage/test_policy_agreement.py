@@ -8,6 +8,7 @@ model: the recordings the SQL condition selects are exactly those the escrow che
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,9 +22,19 @@ from crypto import policy
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import CameraProfile, Consent, ConsentScope, Purpose
 from escrow_service.errors import Reason, Refusal
-from escrow_service.policy import AlarmWindow, check_alarm_item, check_consent_item
+from escrow_service.policy import (
+    AlarmWindow,
+    check_alarm_access,
+    check_alarm_item,
+    check_consent_in_force,
+    check_consent_item,
+)
 from storage_service.db.models import Alarm, Recording
-from storage_service.services.arc_access import alarm_condition, consent_condition
+from storage_service.services.arc_access import (
+    alarm_access_open,
+    alarm_condition,
+    consent_condition,
+)
 
 SITE, OTHER_SITE = "site-1", "site-2"
 T = 1_700_000_000_000
@@ -108,14 +119,8 @@ def _accepted(check: Callable[[RecordingMetadata], None]) -> set[str]:
     return out
 
 
-def test_grid_is_large_and_mixed() -> None:
-    assert len(GRID) > 5_000
-    assert {m.kind for m in GRID} == set(RecordingKind)
-
-
-@pytest.mark.parametrize("access_until_ms", [ACCESS_UNTIL, T + 1_000])
-def test_alarm_escrow_check_and_storage_sql_agree(engine: Engine, access_until_ms: int) -> None:
-    alarm = Alarm(
+def _alarm(access_until_ms: int) -> Alarm:
+    return Alarm(
         id="a1",
         site_id=SITE,
         panel_id="p1",
@@ -128,6 +133,16 @@ def test_alarm_escrow_check_and_storage_sql_agree(engine: Engine, access_until_m
         created_ms=T,
         access_until_ms=access_until_ms,
     )
+
+
+def test_grid_is_large_and_mixed() -> None:
+    assert len(GRID) > 5_000
+    assert {m.kind for m in GRID} == set(RecordingKind)
+
+
+@pytest.mark.parametrize("access_until_ms", [ACCESS_UNTIL, T + 1_000])
+def test_alarm_escrow_check_and_storage_sql_agree(engine: Engine, access_until_ms: int) -> None:
+    alarm = _alarm(access_until_ms)
     window = AlarmWindow(SITE, T, access_until_ms)
     escrow = _accepted(lambda m: check_alarm_item(m, window, PROFILES.get(m.camera_id)))
     storage = _selected(engine, alarm_condition(alarm, PROFILES))
@@ -172,6 +187,39 @@ def test_consent_escrow_check_and_storage_sql_agree(
 
 def test_every_policy_reason_is_an_escrow_reason() -> None:
     assert {r.value for r in policy.Uncovered} <= {r.value for r in Reason}
+
+
+@pytest.mark.parametrize("delta", [-1, 0, 1])
+def test_expiry_agrees(delta: int) -> None:
+    """The escrow refusal and the storage predicate decide the same at each boundary."""
+    consent = Consent(
+        consent_id="c1",
+        site_id=SITE,
+        grantee_id="tech-1",
+        grantee_key=None,
+        cameras=("cam-full",),
+        scope=tuple(ConsentScope),
+        recordings_from_ms=FROM,
+        recordings_to_ms=TO,
+        not_before_ms=T,
+        not_after_ms=T + 3_600_000,
+        purpose=Purpose.MAINTENANCE,
+        issued_at_ms=T,
+    )
+    for now in (T + delta, T + 3_600_000 + delta):
+        escrow = _accepted_once(functools.partial(check_consent_in_force, consent, now))
+        assert escrow is policy.consent_in_force(consent, now)
+    now = ACCESS_UNTIL + delta
+    escrow = _accepted_once(functools.partial(check_alarm_access, ACCESS_UNTIL, now))
+    assert escrow is alarm_access_open(_alarm(ACCESS_UNTIL), now)
+
+
+def _accepted_once(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except Refusal:
+        return False
+    return True
 
 
 def test_deleted_rows_are_never_listed(engine: Engine) -> None:
