@@ -22,8 +22,8 @@ from crypto.canonical import canonical_json
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
 from escrow_service.errors import Reason, Refusal
+from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.schemas.release import ReleaseIn, ReleaseItemIn
-from escrow_service.services.opener import MemoMetadata
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -18,9 +18,10 @@ from crypto.escrow import CustodianKey, SessionKey, open_released_share
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
 from escrow_service.errors import Reason
+from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.schemas.release import ItemResult
 from escrow_service.services import opener as opener_module
-from escrow_service.services.opener import Item, MemoMetadata, Opened, Opener
+from escrow_service.services.opener import Item, Opened, Opener
 from escrow_service.services.record import ReleaseRecord, request_fields
 
 T = 1_700_000_000_000

@@ -21,7 +21,7 @@ from escrow_service.core.keys import load_or_create
 from escrow_service.db import make_engine, upgrade
 from escrow_service.errors import Refusal
 from escrow_service.policy import AlarmWindow, check_alarm_item
-from escrow_service.services.opener import MemoMetadata
+from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.services.tlog_store import LogStore
 
 T = 1_700_000_000_000
