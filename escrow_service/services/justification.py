@@ -14,16 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from crypto import policy
 from crypto.statements import AlarmEvent, CameraProfile, Consent, DeviceKind
 from escrow_service.errors import Reason, Refusal
+from escrow_service.policy import check_alarm_access, check_consent_in_force
 from escrow_service.services.custodian import Custodian
 from escrow_service.services.queries import Q
-
-
-def _refusal(exc: policy.NotCoveredError) -> Refusal:
-    """crypto.policy's refusal as this service's (the reason codes are the same strings)."""
-    return Refusal(Reason(exc.reason.value), exc.message)
 
 
 def camera_profile(row: Mapping[str, Any] | None) -> CameraProfile | None:
@@ -95,10 +90,7 @@ def alarm_state(
     cancelled = conn.execute(Q.alarm_cancelled, key).first()
     if cancelled is not None:
         raise Refusal(Reason.ALARM_CANCELLED, "the customer cancelled this alarm")
-    try:
-        policy.check_alarm_access(access_until, now)
-    except policy.NotCoveredError as exc:
-        raise _refusal(exc) from None
+    check_alarm_access(access_until, now)
     return register
 
 
@@ -109,10 +101,7 @@ def consent_state(
     if conn is None:
         with custodian.engine.connect() as c:
             return consent_state(custodian, c, consent, now)
-    try:
-        policy.check_consent_in_force(consent, now)
-    except policy.NotCoveredError as exc:
-        raise _refusal(exc) from None
+    check_consent_in_force(consent, now)
     revoked = conn.execute(
         Q.revoked, {"site_id": consent.site_id, "consent_id": consent.consent_id}
     ).first()
