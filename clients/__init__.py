@@ -1,1 +1,2 @@
-"""camvault clients: the `camvault` CLI, camera agent, panel, customer and operator tools."""
+"""camvault clients: the camera agent, the alarm panel, the customer and operator tools and
+their command groups (cli/), over one typed client per service (api/)."""
