@@ -52,11 +52,11 @@ test-fast: venv
 
 demo: venv
 	bash scripts/install-tools.sh age camera models
-	$(PY) -m clients.story
+	$(PY) -m demo.story
 
 demo-crypto: venv
 	bash scripts/install-tools.sh age
-	$(PY) -m clients.demo
+	$(PY) -m demo.crypto_walkthrough
 
 bench: venv tools
 	$(PY) -m bench.run
