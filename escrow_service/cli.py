@@ -31,8 +31,8 @@ def escrow(
     from crypto.errors import StatementError
     from crypto.metadata import check_id
     from escrow_service.__main__ import serve
-    from escrow_service.keys import load_or_create
-    from escrow_service.settings import EscrowSettings
+    from escrow_service.core.keys import load_or_create
+    from escrow_service.core.settings import EscrowSettings
 
     try:
         check_id(custodian_id, "--id")

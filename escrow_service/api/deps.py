@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from common.asgi import http_request
 from common.time import now_ms
 from escrow_service.core.auth import Caller, authenticate, claimed_keyid
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.core.settings import EscrowSettings
-from escrow_service.errors import Reason, Refusal
 from escrow_service.schemas.requests import parse_body
 from escrow_service.services.escrow import EscrowService
 

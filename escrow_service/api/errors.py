@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.requests import validation_message
 
 log = logging.getLogger("camvault.escrow")

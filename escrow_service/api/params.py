@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 
 #: Largest index or size a query may name: log indexes are stored as signed 64-bit integers
 #: (a larger value overflows the database driver: it was a 500 on SQLite).

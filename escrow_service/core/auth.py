@@ -23,7 +23,7 @@ from crypto.httpsig import (
     verify_request,
 )
 from crypto.metadata import check_id
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 
 BASE_COMPONENTS = ("@method", "@authority", "@path", "@query")
 BODY_COMPONENTS = ("content-digest", "content-type")

@@ -8,7 +8,7 @@ from typing import Any
 
 from crypto.encoding import b64encode_padded
 from crypto.metadata import RecordingMetadata
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 
 #: Standard base64 with ``=`` padding: how proofs and sealed shares appear in responses.
 b64 = b64encode_padded

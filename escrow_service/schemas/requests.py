@@ -21,7 +21,7 @@ from typing_extensions import TypedDict
 from crypto.canonical import canonical_json
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.schemas.release import ReleaseIn, ReleaseItemIn
 

@@ -30,8 +30,8 @@ from crypto.statements import (
     verify,
     verify_site_keys,
 )
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.db.models import alarm_cancels, devices, operators, revocations, sites
-from escrow_service.errors import Reason, Refusal
 from escrow_service.schemas.release import LogReceipt
 from escrow_service.services.custodian import Custodian
 

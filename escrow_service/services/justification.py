@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from crypto.statements import AlarmEvent, CameraProfile, Consent, DeviceKind
-from escrow_service.errors import Reason, Refusal
-from escrow_service.policy import check_alarm_access, check_consent_in_force
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.services.custodian import Custodian
+from escrow_service.services.policy import check_alarm_access, check_consent_in_force
 from escrow_service.services.queries import Q
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.db.models import nonces
-from escrow_service.errors import Reason, Refusal
 from escrow_service.services.custodian import Custodian
 from escrow_service.services.queries import Q
 

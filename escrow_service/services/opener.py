@@ -29,7 +29,7 @@ from crypto.escrow import (
     parse_escrow_stanza,
 )
 from crypto.metadata import RecordingKind, RecordingMetadata
-from escrow_service.errors import Reason
+from escrow_service.core.errors import Reason
 from escrow_service.schemas.metadata import MemoMetadata
 
 #: (stanza args, stanza body, metadata) of one recording.

@@ -33,14 +33,14 @@ from crypto.statements import (
 )
 from crypto.tlog import leaf_hash, root_from_leaf_hashes
 from escrow_service.core.auth import Caller
-from escrow_service.errors import Reason, Refusal
-from escrow_service.policy import AlarmWindow, check_alarm_item, check_consent_item
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.release import ItemResult, ReleaseIn, ReleaseOutcome
 from escrow_service.services.custodian import Custodian, stored_key
 from escrow_service.services.justification import alarm_state, camera_profile, consent_state
 from escrow_service.services.nonces import NonceStore
 from escrow_service.services.notices import Notices
 from escrow_service.services.opener import Item, Opener
+from escrow_service.services.policy import AlarmWindow, check_alarm_item, check_consent_item
 from escrow_service.services.queries import Q
 from escrow_service.services.record import (
     ReleaseRecord,

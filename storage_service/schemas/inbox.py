@@ -21,7 +21,7 @@ class SmartAlertIn(Request):
 
 
 class NoticeIn(Request):
-    """What a custodian's notice deliverer POSTs (escrow_service/notify.py)."""
+    """What a custodian's notice deliverer POSTs (escrow_service/services/notify.py)."""
 
     custodian_id: Id
     notice_id: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from crypto.age.format import parse_header
 from crypto.errors import HeaderError
-from crypto.format import parse_header
 from storage_service.core.errors import ApiError, Reason
 
 

@@ -102,7 +102,7 @@ def post_smart_alert(
 
 def post_notice(engine: Engine, principal: Principal, body: NoticeIn) -> tuple[InboxItemOut, bool]:
     """An access notice from a custodian of the site, relayed as the exact text it sent (the
-    customer's client checks it against that custodian's log, clients/audit.py)."""
+    customer's client checks it against that custodian's log, clients/audit/log.py)."""
     if principal.kind != "custodian":
         raise ApiError(Reason.WRONG_PRINCIPAL, "only the site's custodians deliver access notices")
     if principal.site_id != body.site_id:

@@ -17,7 +17,7 @@ from crypto.errors import StatementError
 from crypto.escrow import CustodianKey, SessionKey, open_released_share
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
-from escrow_service.errors import Reason
+from escrow_service.core.errors import Reason
 from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.schemas.release import ItemResult
 from escrow_service.services import opener as opener_module

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from escrow_service.api.errors import http_status
-from escrow_service.errors import Reason
+from escrow_service.core.errors import Reason
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ESCROW.md"
 

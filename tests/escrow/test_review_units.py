@@ -15,10 +15,10 @@ from crypto.age.format import parse_header
 from crypto.age.x25519 import generate_identity
 from crypto.escrow import CustodianKey, SessionKey
 from crypto.metadata import RecordingKind, RecordingMetadata
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
 from escrow_service.db import make_engine, upgrade
-from escrow_service.errors import Reason, Refusal
 from escrow_service.services.escrow import EscrowService
 from escrow_service.services.opener import Opener, _process
 from escrow_service.services.tlog_store import LogStore

@@ -17,11 +17,11 @@ from crypto.tlog import (
     root_from_leaf_hashes,
 )
 from crypto.tlog.note import NoteSigner, open_checkpoint
+from escrow_service.core.errors import Refusal
 from escrow_service.core.keys import load_or_create
 from escrow_service.db import make_engine, upgrade
-from escrow_service.errors import Refusal
-from escrow_service.policy import AlarmWindow, check_alarm_item
 from escrow_service.schemas.metadata import MemoMetadata
+from escrow_service.services.policy import AlarmWindow, check_alarm_item
 from escrow_service.services.tlog_store import LogStore
 
 T = 1_700_000_000_000

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from common.http import SignedClient
 from common.time import now_ms
 from crypto.age import encrypt_header, encrypt_payload
+from crypto.age.format import FileKey
+from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey, build_recipient_set
-from crypto.format import FileKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
     CameraProfile,
@@ -36,7 +37,6 @@ from crypto.statements import (
     manifest_hash,
     sign_statement,
 )
-from crypto.x25519 import X25519Identity
 from storage_service.blobstore import BlobStore, open_blobstore
 from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from common.http import SignedClient
+from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
-from crypto.x25519 import X25519Identity
 from storage_service.core.errors import STATUS, Reason
 from tests.storage.support import (
     CustomerSite,

@@ -25,9 +25,9 @@ from pathlib import Path
 import nacl.bindings
 import sqlalchemy as sa
 
+from crypto.age.format import FILE_KEY_SIZE, FileKey, header_mac_key, parse_header
+from crypto.age.x25519 import X25519Identity
 from crypto.escrow import CustodianKey
-from crypto.format import FILE_KEY_SIZE, FileKey, header_mac_key, parse_header
-from crypto.x25519 import X25519Identity
 from tests.storage.support import Recording, Service, create_site, iter_objects
 
 SECRET_TEXT = re.compile(
@@ -144,7 +144,7 @@ def test_nothing_stored_opens_a_recording(service: Service) -> None:
 
 
 def _identity_secret(identity: X25519Identity) -> bytes:
-    from crypto.bech32 import decode
+    from crypto.age.bech32 import decode
 
     _hrp, data = decode(identity.to_text())
     return data

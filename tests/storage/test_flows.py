@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 
 from crypto.age import decrypt
+from crypto.age.x25519 import format_identity_file
 from crypto.canonical import canonical_json
 from crypto.statements import parse_signed, verify_chain
-from crypto.x25519 import format_identity_file
 from tests.storage.support import CustomerSite, Service, create_site
 
 
@@ -207,9 +207,9 @@ def test_rewrapped_header_for_a_new_customer_device(
     """Adding a customer device re-wraps headers only; the new device's identity then opens
     the export with the real age, and the old one still does."""
     from crypto.age import decrypt_header, encrypt_header
+    from crypto.age.x25519 import X25519Identity
     from crypto.escrow import build_recipient_set
     from crypto.statements import Manifest
-    from crypto.x25519 import X25519Identity
 
     site = create_site(service.url)
     cam = site.enroll_camera()

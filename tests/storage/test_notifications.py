@@ -19,10 +19,10 @@ import pytest
 from common.http import SignedClient
 from common.time import now_ms
 from crypto.age import decrypt, encrypt
+from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
 from crypto.statements import Custodian, SiteKeys, sign_statement
-from crypto.x25519 import X25519Identity
 from tests.storage.support import Camera, CustomerSite, Service
 from tests.storage.support_arc import read_sse, refused, start
 
@@ -116,7 +116,7 @@ def notice(site_id: str, custodian_id: str, log_index: int) -> str:
 
 
 def delivery(site_id: str, custodian_id: str, notice_id: int, text: str) -> dict[str, Any]:
-    """Exactly what escrow_service/notify.py POSTs."""
+    """Exactly what escrow_service/services/notify.py POSTs."""
     return {
         "custodian_id": custodian_id,
         "notice_id": notice_id,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from storage_service.api.openapi import openapi_document, render
 from storage_service.core.errors import STATUS, Reason
+from storage_service.openapi import openapi_document, render
 from tests.storage.support import Service
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -18,7 +18,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 def test_checked_in_openapi_matches_the_app() -> None:
     assert DOC.read_text() == render(), (
         "docs/openapi.json is stale: "
-        ".venv/bin/python -m storage_service.api.openapi > docs/openapi.json"
+        ".venv/bin/python -m storage_service.openapi > docs/openapi.json"
     )
 
 

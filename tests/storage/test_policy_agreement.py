@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 from crypto import policy
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import CameraProfile, Consent, ConsentScope, Purpose
-from escrow_service.errors import Reason, Refusal
-from escrow_service.policy import (
+from escrow_service.core.errors import Reason, Refusal
+from escrow_service.services.policy import (
     AlarmWindow,
     check_alarm_access,
     check_alarm_item,

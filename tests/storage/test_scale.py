@@ -19,11 +19,11 @@ import pytest
 
 from common.time import now_ms
 from crypto.age import decrypt, encrypt_header, encrypt_payload
+from crypto.age.x25519 import format_identity_file
 from crypto.canonical import canonical_json
 from crypto.escrow import build_recipient_set
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import Manifest, manifest_hash, parse_signed, sign_statement, verify_chain
-from crypto.x25519 import format_identity_file
 from tests.storage.support import Camera, Service, create_site
 
 MiB = 1024 * 1024

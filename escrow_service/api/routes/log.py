@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from crypto.errors import LogProofError
 from escrow_service.api.deps import AuthDep, ServiceDep, SettingsDep
 from escrow_service.api.params import check_index
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.responses import ConsistencyOut, EntriesOut, InclusionOut, proof_json
 from escrow_service.services.escrow import EscrowService
 

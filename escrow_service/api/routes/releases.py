@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from escrow_service.api.deps import AuthDep, RawBodyDep, ServiceDep, SettingsDep
 from escrow_service.api.errors import refusal_response
 from escrow_service.core.auth import Caller
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.release import ReleaseIn
 from escrow_service.schemas.requests import ReleaseBody, decode_release, documented
 

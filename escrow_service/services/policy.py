@@ -2,7 +2,7 @@
 
 The rules are crypto.policy's (the storage service lists recordings by the same ones);
 docs/ESCROW.md "Release checks" states them. Each function raises
-:class:`~escrow_service.errors.Refusal` with the reason code of the first rule broken.
+:class:`~escrow_service.core.errors.Refusal` with the reason code of the first rule broken.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from crypto import policy
 from crypto.metadata import RecordingMetadata
 from crypto.policy import KIND_SCOPE, AlarmWindow
 from crypto.statements import CameraProfile, Consent
-from escrow_service.errors import Reason, Refusal
+from escrow_service.core.errors import Reason, Refusal
 
 __all__ = [
     "KIND_SCOPE",

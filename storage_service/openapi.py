@@ -1,6 +1,6 @@
 """The OpenAPI document of the storage service, as checked into docs/openapi.json.
 
-Regenerate with ``.venv/bin/python -m storage_service.api.openapi > docs/openapi.json``
+Regenerate with ``.venv/bin/python -m storage_service.openapi > docs/openapi.json``
 (tests/storage/test_openapi.py fails when the file and the application differ).
 """
 
@@ -12,13 +12,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from storage_service.app import create_app
 from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine
 
 
 def openapi_document() -> dict[str, Any]:
-    from storage_service.app import create_app
-
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), sweeper_enabled=False, blobstore="local")
         engine = make_engine("sqlite://")

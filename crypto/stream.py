@@ -1,3 +1,0 @@
-"""Moved to crypto.age.stream (this re-export remains until every importer uses the new path)."""
-
-from crypto.age.stream import *  # noqa: F403
