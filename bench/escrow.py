@@ -41,9 +41,10 @@ from bench.common import REPO, workdir
 from common.http import SignedClient
 from common.time import now_ms
 from crypto import age, escrow
-from crypto.age.format import b64encode, parse_header
+from crypto.age.format import parse_header
 from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.encoding import b64encode
 from crypto.escrow import CustodianPublicKey, SessionKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (

@@ -56,8 +56,6 @@ from bench.common import workdir
 from bench.report import render_live
 from clients import panel
 from clients.camera.config import CameraConfig
-from clients.customer.recordings import iter_recordings
-from clients.customer.site import customer_client
 from clients.customer.state import CustomerState
 from clients.operator import console as operator
 from clients.operator.state import OperatorState
@@ -229,9 +227,9 @@ def _wait_camera_saw_close(customer: CustomerState, closed_ms: int) -> float:
     began = time.monotonic()
     _, site_id = customer.site()
     since = closed_ms - int(3 * SEGMENT_S * 1000)
-    with customer_client(customer) as client:
+    with customer.storage() as storage:
         while True:
-            items = iter_recordings(client, site_id, camera_id=CAMERA, from_ms=since)
+            items = storage.recordings(site_id, camera_id=CAMERA, from_ms=since)
             if any(
                 i["kind"] == "segment" and i["status"] == "committed" and i["end_ms"] > closed_ms
                 for i in items

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,26 +19,12 @@ from clients.api.storage import StorageApi, header_bytes
 from clients.api.storage import download as fetch_payload
 from clients.common import EXTENSIONS, signed_from_json
 from clients.customer.state import CustomerState
-from common.http import SignedClient
 from crypto.age import Identity, decrypt_header, verify_header_mac
 from crypto.age.format import FileKey
 from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError
 from crypto.statements import ChainProblem, Manifest, verify_chain
-
-
-def iter_recordings(
-    client: SignedClient,
-    site_id: str,
-    *,
-    camera_id: str | None = None,
-    from_ms: int | None = None,
-    to_ms: int | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every listed recording of the site (newest first) through a customer's signed
-    client (bench/live.py); the library itself calls :meth:`StorageApi.recordings`."""
-    return StorageApi(client).recordings(site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms)
 
 
 class SubstitutedError(ClientError):

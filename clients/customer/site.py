@@ -17,7 +17,6 @@ from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
 from clients.api.storage import StorageApi, header_bytes
 from clients.common import signed_from_json
 from clients.customer.state import CustomerState
-from common.http import SignedClient
 from common.time import now_ms
 from crypto.age import decrypt_header, seal_header
 from crypto.age.format import parse_header
@@ -33,12 +32,6 @@ from crypto.statements import (
     sign_statement,
     verify,
 )
-
-
-def customer_client(state: CustomerState) -> SignedClient:
-    """The signed HTTP client of :meth:`CustomerState.storage` (bench/live.py reads the
-    listing through it)."""
-    return state.storage().client
 
 
 def post_custodians(

@@ -37,9 +37,8 @@ from storage_service.blobstore import BlobStore
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.settings import Settings
 from storage_service.db.models import Alarm, Device, Operator, Recording, StoredConsent
-from storage_service.schemas import RecordingDetail, RecordingPage
+from storage_service.schemas.recordings import RecordingDetail, RecordingPage
 from storage_service.services import recordings
-from storage_service.services.recordings import decode_cursor, encode_cursor, recording_out
 from storage_service.services.sites import get_site
 
 ACTIVE_STATES = ("open", "acknowledged")
@@ -171,28 +170,13 @@ def list_for_operator(
     limit: int,
     cursor: str | None,
 ) -> RecordingPage:
-    if q.from_ms is not None and q.to_ms is not None and q.to_ms < q.from_ms:
-        raise ApiError(Reason.INVALID_RANGE, "to_ms is before from_ms")
-    after = decode_cursor(cursor) if cursor else None
-    with Session(engine) as s:
-        get_site(s, q.site_id)
-        cond = sa.and_(recordings.where(q), justified(s, q.site_id, _operator(s, operator_id), now))
-        stmt = select(Recording).where(cond)
-        if after is not None:
-            start, rid = after
-            stmt = stmt.where(
-                sa.or_(
-                    col(Recording.start_ms) < start,
-                    sa.and_(col(Recording.start_ms) == start, col(Recording.id) < rid),
-                )
-            )
-        stmt = stmt.order_by(col(Recording.start_ms).desc(), col(Recording.id).desc())
-        rows = list(s.exec(stmt.limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return RecordingPage(
-        items=[recording_out(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+    """The recordings of ``q`` that an open alarm or an active consent lets this operator see."""
+    return recordings.list_recordings(
+        engine,
+        q,
+        limit,
+        cursor,
+        narrow=lambda s: justified(s, q.site_id, _operator(s, operator_id), now),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,15 +71,6 @@ def _fields(r: Recording) -> dict[str, Any]:
 KEYSET: Keyset[Recording] = Keyset(Recording, "start_ms", "id")
 
 
-def encode_cursor(r: Recording) -> str:
-    return KEYSET.encode(r)
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    start, rid = KEYSET.decode(cursor)
-    return start, int(rid)
-
-
 def where(q: Query) -> Any:
     conds = [col(Recording.site_id) == q.site_id]
     if q.camera_id is not None:
@@ -93,17 +84,26 @@ def where(q: Query) -> Any:
     return sa.and_(*conds)
 
 
-def _page(s: Session, q: Query, after: tuple[int, int] | None, limit: int) -> list[Recording]:
-    return list(s.exec(KEYSET.select(select(Recording).where(where(q)), after).limit(limit)).all())
+def _page(s: Session, cond: Any, after: tuple[int, Any] | None, limit: int) -> list[Recording]:
+    return list(s.exec(KEYSET.select(select(Recording).where(cond), after).limit(limit)).all())
 
 
-def list_recordings(engine: Engine, q: Query, limit: int, cursor: str | None) -> RecordingPage:
+def list_recordings(
+    engine: Engine,
+    q: Query,
+    limit: int,
+    cursor: str | None,
+    narrow: Callable[[Session], Any] | None = None,
+) -> RecordingPage:
+    """One page of the site's recordings matching ``q``, newest first. ``narrow`` adds a
+    condition computed in the same session (what an operator's justification covers)."""
     if q.from_ms is not None and q.to_ms is not None and q.to_ms < q.from_ms:
         raise ApiError(Reason.INVALID_RANGE, "to_ms is before from_ms")
-    after = decode_cursor(cursor) if cursor else None
+    after = KEYSET.decode(cursor) if cursor else None
     with Session(engine) as s:
         get_site(s, q.site_id)
-        rows, next_cursor = KEYSET.page(_page(s, q, after, limit + 1), limit)
+        cond = where(q) if narrow is None else sa.and_(where(q), narrow(s))
+        rows, next_cursor = KEYSET.page(_page(s, cond, after, limit + 1), limit)
     return RecordingPage(items=[recording_out(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -196,7 +196,7 @@ def export_tar(engine: Engine, store: BlobStore, settings: Settings, q: Query) -
         sent = 0
         while sent < settings.tar_max_recordings:
             with Session(engine) as s:
-                rows = _page(s, live, after, min(100, settings.tar_max_recordings - sent))
+                rows = _page(s, where(live), after, min(100, settings.tar_max_recordings - sent))
             if not rows:
                 break
             for r in rows:

@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +24,11 @@ from typer.testing import CliRunner, Result
 
 from camvault.cli import app
 from clients.cli import customer as customercli
+from clients.cli import helpers as clihelpers
 from clients.cli import operator as operatorcli
-from clients.customer.site import signed_from_json
+from clients.common import signed_from_json
 from common.http import SignedClient
+from common.time import now_ms
 from crypto import age, escrow
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.metadata import RecordingKind, RecordingMetadata
@@ -43,10 +44,6 @@ from tests.escrow.harness import CustodianProc
 from tests.storage.support import Service, make_service
 
 ACCESS_PERIOD_S = 120
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -113,7 +110,7 @@ runner = CliRunner()
 def cli(*args: str | Path, env: dict[str, str] | None = None, code: int = 0) -> Result:
     """Run `camvault <args>` in-process; check the exit status."""
     customercli.console.width = 250
-    customercli.err_console.width = 250
+    clihelpers.err_console.width = 250
     operatorcli.console.width = 250
     result = runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
     assert result.exit_code == code, f"exit {result.exit_code}:\n{result.output}"

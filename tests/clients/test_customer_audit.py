@@ -10,14 +10,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from common.time import now_ms
 from crypto.age.x25519 import X25519Identity
-from tests.clients.customer_world import (
+from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     World,
     cli,
-    now_ms,
     setup_customer,
     setup_operator,
-    world_fixture,  # noqa: F401 (the `world` fixture)
+    world_fixture,
 )
 
 

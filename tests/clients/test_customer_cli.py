@@ -12,14 +12,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from clients.customer.state import CustomerState
+from common.time import now_ms
 from crypto import age
 from crypto.metadata import RecordingKind
-from tests.clients.customer_world import (
+from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     World,
     cli,
-    now_ms,
     setup_customer,
-    world_fixture,  # noqa: F401 (the `world` fixture)
+    world_fixture,
 )
 
 

@@ -30,16 +30,16 @@ from clients.operator.console import (
 )
 from clients.operator.release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from clients.operator.state import OperatorState
+from common.time import now_ms
 from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind
 from crypto.statements import Purpose, Revocation, sign_statement
-from tests.clients.customer_world import (
+from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     Operator,
     World,
-    now_ms,
     setup_customer,
     setup_operator,
-    world_fixture,  # noqa: F401 (the `world` fixture)
+    world_fixture,
 )
 from tests.storage.support import CAMVAULT
 

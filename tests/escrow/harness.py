@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 
 from clients.operator.release import CustodianEndpoint, Recording
 from common.http import SignedClient
+from common.time import now_ms
 from crypto import age, escrow
 from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
@@ -43,10 +43,6 @@ from crypto.statements import (
 from tests.support.services import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _healthy(url: str) -> bool:

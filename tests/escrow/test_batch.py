@@ -8,8 +8,9 @@ import random
 import uuid
 
 from clients.operator.release import decrypt_recording, gather_releases
+from common.time import now_ms
 from crypto.escrow import SessionKey
-from tests.escrow.harness import Cluster, Site, now_ms, register_operator
+from tests.escrow.harness import Cluster, Site, register_operator
 
 SEGMENTS = 1800
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, update
 
 from clients.audit.log import CustodianLog, audit_custodian
 from clients.operator.release import CustodianEndpoint, request_release
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
 from crypto.httpsig import HttpRequest, check_content_digest, parse_signature, verify_request
@@ -26,7 +27,7 @@ from crypto.tlog import entry_leaf_hash, verify_consistency, verify_inclusion
 from crypto.tlog.note import open_checkpoint
 from escrow_service.db import make_engine
 from escrow_service.db.models import log_entries
-from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator
+from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 from tests.support.services import free_port
 
 

@@ -27,6 +27,7 @@ from clients.operator.release import (
     request_release,
     verify_receipt,
 )
+from common.time import now_ms
 from crypto.age.format import parse_header
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import EscrowError, ShareError
@@ -34,7 +35,7 @@ from crypto.escrow import SessionKey, combine_file_key, open_escrow_stanza
 from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import ConsentScope, OperatorRole, SignedStatement
-from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator
+from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 
 ALARM = "alarm-verification"
 MAINT = "maintenance"

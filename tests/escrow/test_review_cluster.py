@@ -16,11 +16,12 @@ import pytest
 
 from clients.operator.release import CustodianEndpoint, Recording, _stanza_for, verify_receipt
 from common.http import SignedClient
+from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.encoding import b64encode
 from crypto.escrow import SessionKey
 from crypto.statements import SignedStatement
-from tests.escrow.harness import Cluster, CustodianProc, Site, now_ms, register_operator
+from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from httpx_sse._decoders import SSEDecoder
 
 from common.http import SignedClient
 from common.time import now_ms
@@ -183,19 +184,13 @@ def read_sse(
     with contextlib.closing(r):
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
-        name, data, eid = "message", "", None
+        decoder = SSEDecoder()  # httpx-sse's, as clients/api/sse.py reads the feed
         for line in r.iter_lines():
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {until!r} event within {timeout_s} s: {events}")
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                data = line[6:]
-            elif line.startswith("id: "):
-                eid = line[4:]
-            elif line == "" and data:
-                events.append((name, json.loads(data), eid))
-                if name == until:
+            event = decoder.decode(line)
+            if event is not None and event.data:
+                events.append((event.event or "message", json.loads(event.data), event.id or None))
+                if event.event == until:
                     return events
-                name, data, eid = "message", "", None
     raise AssertionError(f"stream ended without {until!r}: {events}")
