@@ -2,7 +2,7 @@
 
 MinIO, PostgreSQL and age are started (or located) by tests/support/services.py. When one is
 missing or fails to start, the fixture raises and the tests using it ERROR: CI fails, it never
-skips (issue #2).
+skips.
 """
 
 from __future__ import annotations

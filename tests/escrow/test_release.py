@@ -1,7 +1,8 @@
 """End to end: three custodian processes (t = 2), an operator, real age files.
 
-Every refusal of issue 5 has its own test, asserting the reason code AND that the refusal
-is in the custodian's log (signed checkpoint, inclusion proof, the stored entry's bytes).
+Every refusal of the release protocol (docs/ESCROW.md) has its own test, asserting the
+reason code AND that the refusal is in the custodian's log (signed checkpoint, inclusion
+proof, the stored entry's bytes).
 """
 
 from __future__ import annotations
