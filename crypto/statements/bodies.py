@@ -53,6 +53,8 @@ MAX_RECIPIENTS = 64
 MAX_CONSENT_CAMERAS = 256
 MAX_PRE_ALARM_S = 3600
 MAX_POST_ALARM_S = 3600
+#: Recordings one RecordingDeletion may name (a larger deletion is several statements).
+MAX_DELETION_RECORDINGS = 1000
 
 
 class Statement(Record):
@@ -227,6 +229,17 @@ class Manifest(Statement):
         )
 
 
+@statement("recording-deletion")
+class RecordingDeletion(Statement):
+    """The customer deleted these recordings of one camera, signed by the site key: the
+    custodians refuse their escrow stanzas from then on, for good."""
+
+    site_id: str = member(ID)
+    camera_id: str = member(ID)
+    recording_ids: tuple[str, ...] = member(array(ID, 1, MAX_DELETION_RECORDINGS, unique=True))
+    issued_at_ms: int = member(TIME)
+
+
 # --- alarms -----------------------------------------------------------------------------------
 
 
@@ -259,6 +272,18 @@ class AlarmCancel(Statement):
     panel_id: str = member(ID)
     event_id: str = member(ID)
     issued_at_ms: int = member(TIME)
+
+
+@statement("alarm-close")
+class AlarmClose(Statement):
+    """An ARC operator closes an alarm (ends its access period at the custodians), signed by
+    the operator's registered key. ``operator_id`` names the signer."""
+
+    site_id: str = member(ID)
+    panel_id: str = member(ID)
+    event_id: str = member(ID)
+    operator_id: str = member(ID)
+    closed_at_ms: int = member(TIME)
 
 
 # --- consents ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from crypto.errors import KeyFormatError, SignatureError, StatementError
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
     MAX_CONSENT_VALIDITY_MS,
+    MAX_DELETION_RECORDINGS,
     STATEMENT_TYPES,
     AlarmCancel,
     AlarmEvent,
@@ -35,6 +36,7 @@ from crypto.statements import (
     DeviceKind,
     Manifest,
     Purpose,
+    RecordingDeletion,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -407,6 +409,29 @@ def test_consent_other_constraints() -> None:
     env["body"]["scope"] = ["recordings"]
     env["body"]["purpose"] = "marketing"
     refuse(encode(env), StatementError, "consent.purpose: must be one of")
+
+
+def test_recording_deletion_constraints() -> None:
+    d: RecordingDeletion = sample("recording-deletion")
+    with pytest.raises(StatementError, match=r"recording-deletion\.recording_ids: must have 1-"):
+        dataclasses.replace(d, recording_ids=())
+    with pytest.raises(StatementError, match=r"recording-deletion\.recording_ids: duplicate"):
+        dataclasses.replace(d, recording_ids=("rec-1", "rec-1"))
+    too_many = tuple(f"rec-{i}" for i in range(MAX_DELETION_RECORDINGS + 1))
+    with pytest.raises(StatementError, match=r"recording-deletion\.recording_ids: must have 1-"):
+        dataclasses.replace(d, recording_ids=too_many)
+    env = envelope(signed_sample("recording-deletion"))
+    env["body"]["recording_ids"] = ["rec-0000", "../etc"]
+    refuse(encode(env), StatementError, "recording-deletion.recording_ids[]")
+
+
+def test_alarm_close_is_not_an_alarm_cancel() -> None:
+    # Same alarm, other signer role: the domain keeps an operator's close from being taken
+    # for the customer's cancel (and the other way round).
+    env = envelope(signed_sample("alarm-close"))
+    env["type"] = "camvault/v1/alarm-cancel"
+    with pytest.raises(StatementError):
+        parse_signed(encode(env))
 
 
 def test_site_keys_constraints() -> None:

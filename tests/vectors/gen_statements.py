@@ -37,6 +37,7 @@ from crypto.escrow import CustodianPublicKey
 from crypto.metadata import RecordingKind
 from crypto.statements import (
     AlarmCancel,
+    AlarmClose,
     AlarmEvent,
     AlarmType,
     CameraProfile,
@@ -49,6 +50,7 @@ from crypto.statements import (
     OperatorRegistration,
     OperatorRole,
     Purpose,
+    RecordingDeletion,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -224,6 +226,27 @@ def samples() -> list[tuple[str, str, Statement]]:
                 operator_key=pub("operator"),
                 role=OperatorRole.TECHNICIAN,
                 issued_at_ms=T0 + 200,
+            ),
+        ),
+        (
+            "alarm-close",
+            "operator",
+            AlarmClose(
+                site_id="site-1",
+                panel_id="panel-1",
+                event_id="evt-0001",
+                operator_id="op-7",
+                closed_at_ms=T0 + 600_000,
+            ),
+        ),
+        (
+            "recording-deletion",
+            "customer",
+            RecordingDeletion(
+                site_id="site-1",
+                camera_id="cam-front",
+                recording_ids=("rec-0000", "rec-0001"),
+                issued_at_ms=T0 + 5_000_000,
             ),
         ),
     ]
