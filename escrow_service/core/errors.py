@@ -35,6 +35,7 @@ class Reason(StrEnum):
     EVENT_IN_FUTURE = "event_in_future"
     ACCESS_PERIOD_CLOSED = "access_period_closed"
     ALARM_CANCELLED = "alarm_cancelled"
+    ALARM_CLOSED = "alarm_closed"
     CONSENT_NOT_YET_VALID = "consent_not_yet_valid"
     CONSENT_EXPIRED = "consent_expired"
     CONSENT_REVOKED = "consent_revoked"
@@ -52,6 +53,7 @@ class Reason(StrEnum):
     MALFORMED_STANZA = "malformed_stanza"
     NOT_THIS_CUSTODIAN = "not_this_custodian"
     STANZA_METADATA_MISMATCH = "stanza_metadata_mismatch"
+    RECORDING_DELETED = "recording_deleted"
     # enrollment and statements
     PIN_MISMATCH = "pin_mismatch"
     CUSTODIAN_NOT_IN_SET = "custodian_not_in_set"
