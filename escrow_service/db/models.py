@@ -1,8 +1,9 @@
 """The custodian's tables (SQLAlchemy Core, own MetaData).
 
 Trust state (pinned site keys, enrolled devices, registered operators, alarms, cancels,
-revocations), the transparency log (one row per leaf: index, leaf hash, exact entry bytes),
-access notices with their delivery outbox, and HTTP-signature nonces.
+closes, revocations, deleted recordings), the transparency log (one row per leaf: index,
+leaf hash, exact entry bytes), access notices with their delivery outbox, and
+HTTP-signature nonces.
 """
 
 from __future__ import annotations
@@ -85,6 +86,38 @@ alarm_cancels = Table(
     Column("event_id", String(ID), primary_key=True),
     Column("cancelled_ms", BigInteger, nullable=False),
     Column("statement", LargeBinary, nullable=False),
+)
+
+alarm_closes = Table(
+    "escrow_alarm_closes",
+    metadata,
+    Column("site_id", String(ID), primary_key=True),
+    Column("panel_id", String(ID), primary_key=True),
+    Column("event_id", String(ID), primary_key=True),
+    Column("operator_id", String(ID), nullable=False),  # the ARC operator who closed it
+    Column("closed_ms", BigInteger, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+)
+
+#: Each RecordingDeletion statement taken (exact bytes), and every recording it deleted.
+deletions = Table(
+    "escrow_deletions",
+    metadata,
+    Column("statement_sha256", LargeBinary(32), primary_key=True),
+    Column("site_id", String(ID), nullable=False),
+    Column("camera_id", String(ID), nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+)
+
+deleted_recordings = Table(
+    "escrow_deleted_recordings",
+    metadata,
+    Column("site_id", String(ID), primary_key=True),
+    Column("camera_id", String(ID), primary_key=True),
+    Column("recording_id", String(ID), primary_key=True),
+    Column("deleted_ms", BigInteger, nullable=False),
+    Column("statement_sha256", LargeBinary(32), nullable=False),  # the first deletion of it
 )
 
 revocations = Table(

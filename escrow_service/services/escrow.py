@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from escrow_service.core.keys import CustodianKeys
 from escrow_service.core.settings import EscrowSettings
 from escrow_service.services.custodian import Custodian
+from escrow_service.services.ends import AlarmCloseIntake, DeletionIntake
 from escrow_service.services.intake import Intake
 from escrow_service.services.nonces import NonceStore
 from escrow_service.services.notices import Notices
@@ -34,4 +35,6 @@ class EscrowService(Custodian):
         self.nonces = NonceStore(self)
         self.notices = Notices(self)
         self.intake = Intake(self)
+        self.alarm_closes = AlarmCloseIntake(self, self.nonces)
+        self.deletions = DeletionIntake(self)
         self.releases = Releases(self, opener, self.nonces, self.notices)

@@ -11,7 +11,7 @@ is not logged either: it changed nothing.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Table, select
@@ -22,6 +22,7 @@ from crypto.statements import (
     AlarmCancel,
     DeviceEnrollment,
     OperatorRegistration,
+    RecordingDeletion,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -101,7 +102,7 @@ def _store_newer(
     return True
 
 
-def _store_once(
+def store_once(
     conn: Connection, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
 ) -> bool:
     """Insert the row of a statement that takes effect once; False if one is held already."""
@@ -134,13 +135,23 @@ class StatementIntake(ABC, Generic[V]):
     def store(self, conn: Connection, value: V, data: bytes, now: int) -> Logged | None:
         """Store the verified statement; its log entry, or None when nothing changed."""
 
-    def take(self, data: bytes, site_id: str | None = None) -> LogReceipt | None:
+    def take(
+        self,
+        data: bytes,
+        site_id: str | None = None,
+        *,
+        first: Callable[[Connection, SignedStatement], None] | None = None,
+    ) -> LogReceipt | None:
         """Parse, pin, verify, store and log the statement in ``data`` (posted for
-        ``site_id`` where the route names a site); None when it was held already."""
+        ``site_id`` where the route names a site); None when it was held already.
+        ``first`` runs at the start of the writer transaction (e.g. to remember the request
+        nonce with the statement, or to check who posts it)."""
         self.ready()
         signed = parse(data, self.statement)
         now = self.custodian.clock()
         with self.custodian.log.writer() as conn:
+            if first is not None:
+                first(conn, signed)
             value = self.verify(conn, signed, data, site_id)
             logged = None if value is None else self.store(conn, value, data, now)
             if logged is None:
@@ -211,7 +222,7 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
         }
 
 
-S = TypeVar("S", bound=DeviceEnrollment | Revocation | AlarmCancel)
+S = TypeVar("S", bound=DeviceEnrollment | Revocation | AlarmCancel | RecordingDeletion)
 
 
 class SiteStatementIntake(StatementIntake[S]):
@@ -287,7 +298,7 @@ class OnceIntake(SiteStatementIntake[Revocation | AlarmCancel]):
         self, conn: Connection, value: Revocation | AlarmCancel, data: bytes, now: int
     ) -> Logged | None:
         key = {c.name: getattr(value, c.name) for c in self._table.primary_key.columns}
-        if not _store_once(conn, self._table, key, {self._time_column: now, "statement": data}):
+        if not store_once(conn, self._table, key, {self._time_column: now, "statement": data}):
             return None
         return value.site_id, key
 

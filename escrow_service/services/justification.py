@@ -1,7 +1,7 @@
-"""The state a justification is checked against: an alarm's registration, cancel and access
-period; a consent's validity and revocation; the camera profiles of the site. When an access
-period ends and when a consent is in force are crypto.policy's rules (shared with the storage
-service).
+"""The state a justification is checked against: an alarm's registration, cancel, close
+and access period; a consent's validity and revocation; the camera profiles of the site.
+When an access period ends and when a consent is in force are crypto.policy's rules (shared
+with the storage service).
 
 Each check runs once before the stanzas are opened and again in the writer transaction that
 logs the release, so that the decision is made under the lock.
@@ -41,7 +41,7 @@ def alarm_state(
     period_s: int,
     now: int,
 ) -> dict[str, Any] | None:
-    """Replay, freshness, cancel and access-period checks. Returns the row to insert when
+    """Replay, freshness, cancel, close and access-period checks. Returns the row to insert when
     this is the alarm's first presentation (None if already registered)."""
     if conn is None:
         with custodian.engine.connect() as c:
@@ -90,6 +90,9 @@ def alarm_state(
     cancelled = conn.execute(Q.alarm_cancelled, key).first()
     if cancelled is not None:
         raise Refusal(Reason.ALARM_CANCELLED, "the customer cancelled this alarm")
+    closed_by = conn.execute(Q.alarm_closed, key).scalar()
+    if closed_by is not None:
+        raise Refusal(Reason.ALARM_CLOSED, f"the ARC closed this alarm (operator {closed_by})")
     check_alarm_access(access_until, now)
     return register
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from escrow_service.db.models import (
     alarm_cancels,
+    alarm_closes,
     alarms,
     devices,
     nonces,
@@ -49,6 +50,11 @@ class Q:
         alarm_cancels.c.site_id == bindparam("site_id"),
         alarm_cancels.c.panel_id == bindparam("panel_id"),
         alarm_cancels.c.event_id == bindparam("event_id"),
+    )
+    alarm_closed = select(alarm_closes.c.operator_id).where(
+        alarm_closes.c.site_id == bindparam("site_id"),
+        alarm_closes.c.panel_id == bindparam("panel_id"),
+        alarm_closes.c.event_id == bindparam("event_id"),
     )
     alarm_insert = alarms.insert()
     revoked = select(revocations.c.revoked_ms).where(

@@ -34,8 +34,9 @@ from crypto.statements import (
 from crypto.tlog import leaf_hash, root_from_leaf_hashes
 from escrow_service.core.auth import Caller
 from escrow_service.core.errors import Reason, Refusal
-from escrow_service.schemas.release import ItemResult, ReleaseIn, ReleaseOutcome
+from escrow_service.schemas.release import ItemResult, ReleaseIn, ReleaseItemIn, ReleaseOutcome
 from escrow_service.services.custodian import Custodian, stored_key
+from escrow_service.services.ends import deleted_among, recording_key
 from escrow_service.services.justification import alarm_state, camera_profile, consent_state
 from escrow_service.services.nonces import NonceStore
 from escrow_service.services.notices import Notices
@@ -63,6 +64,29 @@ class Plan:
     check: Callable[[RecordingMetadata], None]
     decide: Callable[[Connection], None]
     before_opening: Callable[[], None] | None = None
+
+
+def _refuse_deleted(
+    conn: Connection,
+    items: Sequence[ReleaseItemIn],
+    results: list[ItemResult | None] | list[ItemResult],
+    indexes: list[int],
+) -> list[int]:
+    """Refuse, in ``results``, each of the items at ``indexes`` whose recording the customer
+    deleted (``recording_deleted``); returns the indexes still passing."""
+    gone = deleted_among(conn, (recording_key(items[i].metadata) for i in indexes))
+    if not gone:
+        return indexes
+    still = []
+    for i in indexes:
+        m = items[i].metadata
+        if recording_key(m) in gone:
+            results[i] = ItemResult(
+                m.recording_id, None, Reason.RECORDING_DELETED, "the customer deleted it"
+            )
+        else:
+            still.append(i)
+    return still
 
 
 class Releases:
@@ -112,6 +136,8 @@ class Releases:
             else:  # pragma: no cover - checked by _check_request
                 raise Refusal(Reason.WRONG_PURPOSE, "not an alarm event or consent")
             prelim, passing = self._check_items(req, plan.check)
+            with self._custodian.engine.connect() as conn:
+                passing = _refuse_deleted(conn, req.items, prelim, passing)
             if (
                 plan.before_opening is not None
                 and len(passing) >= self._settings.parallel_threshold
@@ -306,13 +332,18 @@ class Releases:
         """Decide under the lock and log the outcome with its notice and nonce, in one
         transaction; a refusal decided there is logged instead."""
         metas = [it.metadata for it in req.items]
-        released = [m for m, r in zip(metas, results, strict=True) if r.sealed_share is not None]
         custodian = self._custodian
         try:
             with custodian.log.writer() as conn:
                 if nonce is not None:
                     self._nonces.remember_in(conn, nonce.keyid, nonce.nonce, nonce.expires_ms)
                 decide(conn)
+                # A deletion taken since the items were checked wins: decided under the lock.
+                opened = [i for i, r in enumerate(results) if r.sealed_share is not None]
+                _refuse_deleted(conn, req.items, results, opened)
+                released = [
+                    m for m, r in zip(metas, results, strict=True) if r.sealed_share is not None
+                ]
                 fields = request_fields(rec, results, metas)
                 kind = "release" if released else "refusal"
                 appended = custodian.append(

@@ -1,4 +1,5 @@
-"""Sites: pin or change site keys, the per-site settings, consent revocations, alarm cancels."""
+"""Sites: pin or change site keys, the per-site settings, consent revocations, alarm cancels,
+alarm closes (ARC) and recording deletions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from escrow_service.api.deps import AuthDep, BodyDep, ServiceDep, json_body
+from escrow_service.schemas.ends import AlarmCloseIn, RecordingDeletionIn
 from escrow_service.schemas.requests import (
     AlarmCancelIn,
     RevocationIn,
@@ -62,3 +64,31 @@ def cancel_alarm(
 ) -> ReceiptOut:
     """Close an alarm's access period (AlarmCancel signed by the site's customer)."""
     return ReceiptOut.of(service.intake.alarm_cancels.take(body.alarm_cancel, site_id))
+
+
+@router.post(
+    "/{site_id}/alarm-closes",
+    response_model_exclude_none=True,
+    openapi_extra=documented(AlarmCloseIn),
+)
+def close_alarm(site_id: str, body: BodyDep, auth: AuthDep, service: ServiceDep) -> ReceiptOut:
+    """End an alarm's access here (AlarmClose signed by a registered ARC operator, in a
+    request signed by that operator); every later release under the alarm is refused."""
+    caller = auth.caller(body)
+    close = parse_body(AlarmCloseIn, body)
+    return ReceiptOut.of(service.alarm_closes.take_from(caller, close.alarm_close, site_id))
+
+
+@router.post(
+    "/{site_id}/deletions",
+    response_model_exclude_none=True,
+    openapi_extra=documented(RecordingDeletionIn),
+)
+def delete_recordings(
+    site_id: str,
+    body: Annotated[RecordingDeletionIn, json_body(RecordingDeletionIn)],
+    service: ServiceDep,
+) -> ReceiptOut:
+    """Deleted recordings (RecordingDeletion signed by the site's customer): their stanzas
+    are refused from now on, for good."""
+    return ReceiptOut.of(service.deletions.take(body.deletion, site_id))
