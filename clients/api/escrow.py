@@ -2,19 +2,21 @@
 statements a customer or the ARC sends it directly, the release requests of operators, the
 customer's notices, and its transparency log.
 
-The public routes (keys, statements, log) are plain HTTP; a release (operator) and the
-notices (customer) are signed requests, sent through the :class:`~common.http.SignedClient`
-given to :meth:`CustodianApi.release` / :meth:`CustodianApi.notices`.
+The public routes (keys, statements, log) are plain HTTP; a release and an alarm close
+(operator) and the notices (customer) are signed requests, sent through the
+:class:`~common.http.SignedClient` given to :meth:`CustodianApi.release`,
+:meth:`CustodianApi.close_alarm` / :meth:`CustodianApi.notices`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from clients.api.errors import ClientError, check
+from clients.api.errors import ClientError, ServiceRefused, check
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.encoding import b64decode_padded
@@ -129,6 +131,22 @@ class CustodianApi:
     def register_operator(self, registration: SignedStatement) -> str:
         return self._post_statement("/v1/operators", "registration", registration)
 
+    def delete_recordings(self, site_id: str, deletion: SignedStatement) -> str:
+        """A customer-signed RecordingDeletion: the custodian refuses those recordings'
+        stanzas from now on."""
+        return self._post_statement(f"/v1/sites/{site_id}/deletions", "deletion", deletion)
+
+    def close_alarm(self, client: SignedClient, site_id: str, close: SignedStatement) -> str:
+        """An operator-signed AlarmClose, in a request signed by the same operator
+        (``client``): the custodian refuses every later release under the alarm."""
+        path = f"/v1/sites/{site_id}/alarm-closes"
+        try:
+            resp = client.post(path, json={"alarm_close": close.to_json()})
+        except httpx.HTTPError as exc:
+            raise ClientError(f"{self.service} unreachable: {exc}") from exc
+        data = check(resp, self.service)
+        return str(data.get("status", "ok")) if isinstance(data, dict) else "ok"
+
     # --- signed: releases (operator), notices (customer) -------------------------------------
 
     @staticmethod
@@ -184,6 +202,35 @@ class CustodianApi:
                 break
             pos = stop
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """One custodian's answer to a statement sent to every custodian: ``status`` is its
+    status word (``logged``, ``unchanged``) or, when not acknowledged, why."""
+
+    custodian_id: str
+    acknowledged: bool
+    status: str
+
+
+def to_every_custodian(
+    custodians: Sequence[CustodianEndpoint],
+    send: Callable[[CustodianApi, CustodianEndpoint], str],
+    timeout: float = 30.0,
+) -> list[Ack]:
+    """``send`` a statement to each custodian in turn; one custodian down or refusing does
+    not stop the others, and its answer says so."""
+    acks = []
+    for c in custodians:
+        try:
+            with CustodianApi.of(c, timeout) as api:
+                acks.append(Ack(c.custodian_id, True, send(api, c)))
+        except ServiceRefused as exc:
+            acks.append(Ack(c.custodian_id, False, f"refused ({exc.code}): {exc.message}"))
+        except (ClientError, httpx.HTTPError) as exc:
+            acks.append(Ack(c.custodian_id, False, f"unreachable: {exc}"))
+    return acks
 
 
 def fetch_custodian(url: str, timeout: float = 10.0) -> CustodianEndpoint:

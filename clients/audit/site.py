@@ -29,7 +29,7 @@ class Access:
     custodian_id: str
     log_index: int
     time_ms: int
-    kind: str  # release / refusal
+    kind: str  # release / refusal, or an end of access (ENDS_OF_ACCESS)
     operator_id: str
     purpose: str
     justification: str
@@ -64,6 +64,43 @@ def _justification(entry: dict[str, Any]) -> str:
     return "none"
 
 
+#: Entries that end access: an alarm closed by the ARC, recordings deleted by the customer.
+ENDS_OF_ACCESS = ("alarm-close", "recording-deletion")
+
+
+def _access(custodian_id: str, index: int, entry: dict[str, Any]) -> Access | None:
+    """The access (release, refusal) or end of access an entry of the site records."""
+    kind = str(entry.get("type"))
+    time_ms = int(entry.get("time_ms", 0))
+    if kind == "alarm-close":
+        why = f"alarm {entry.get('event_id')} of {entry.get('panel_id')} closed"
+        operator = str(entry.get("operator_id"))
+        return Access(
+            custodian_id, index, time_ms, kind, operator, "end of access", why, [], 0, None
+        )
+    if kind == "recording-deletion":
+        why = f"{entry.get('recordings')} recording(s) deleted"
+        cameras = [str(entry.get("camera_id"))]
+        return Access(
+            custodian_id, index, time_ms, kind, "customer", "end of access", why, cameras, 0, None
+        )
+    if kind not in ("release", "refusal"):
+        return None
+    released = entry.get("released") or {}
+    return Access(
+        custodian_id,
+        index,
+        time_ms,
+        kind,
+        str(entry.get("operator_id")),
+        str(entry.get("purpose")),
+        _justification(entry),
+        list(released.get("cameras", [])),
+        int(released.get("count", 0)),
+        entry.get("reason"),
+    )
+
+
 def _custodian_notices(state: CustomerState, c: CustodianEndpoint, site_id: str) -> list[str]:
     with (
         CustodianApi.of(c) as api,
@@ -94,23 +131,9 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
             )
         audit = CustodianAudit(c, report, len(set(notices)))
         for index, entry in report.site_entries:
-            if entry.get("type") not in ("release", "refusal"):
-                continue
-            released = entry.get("released") or {}
-            audit.accesses.append(
-                Access(
-                    c.custodian_id,
-                    index,
-                    int(entry.get("time_ms", 0)),
-                    str(entry["type"]),
-                    str(entry.get("operator_id")),
-                    str(entry.get("purpose")),
-                    _justification(entry),
-                    list(released.get("cameras", [])),
-                    int(released.get("count", 0)),
-                    entry.get("reason"),
-                )
-            )
+            access = _access(c.custodian_id, index, entry)
+            if access is not None:
+                audit.accesses.append(access)
         history = state.audit_path(c.custodian_id).with_suffix(".accesses.json")
         known = json.loads(history.read_text()) if history.exists() else []
         if report.ok:

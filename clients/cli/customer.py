@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from clients.audit import site as audit_lib
-from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time
+from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time, print_acks
 from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
@@ -248,8 +248,9 @@ def delete(
 ) -> None:
     """Delete (crypto-shred) one recording or a time range."""
     with guarded():
-        n = rec_lib.delete(load(state), _selection(camera, recording, from_, to))
-    console.print(f"{n} recording(s) deleted")
+        deleted = rec_lib.delete(load(state), _selection(camera, recording, from_, to))
+    console.print(f"{deleted.count} recording(s) deleted")
+    print_acks(console, deleted.custodians, "deleted")
 
 
 @app.command()
@@ -440,7 +441,9 @@ def audit(state: StateOpt = None) -> None:
             for f in r.findings:
                 console.print(f"  {f.kind} (entry {f.index}): {f.detail}")
         for a in r.accesses:
-            outcome = f"released {a.released}" if a.kind == "release" else f"refused {a.reason}"
+            outcome = {"release": f"released {a.released}", "refusal": f"refused {a.reason}"}.get(
+                a.kind, a.kind
+            )
             table.add_row(
                 a.custodian_id,
                 str(a.log_index),

@@ -1,5 +1,6 @@
 """What the customer and operator command groups share: the error console, one-line
-failures with exit status 1, and the time options (parse and print)."""
+failures with exit status 1, the time options (parse and print), and the custodians'
+acknowledgements of a statement sent to all of them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from clients.api.errors import ClientError
+from clients.api.escrow import Ack
 from crypto.errors import CryptoError
 
 err_console = Console(stderr=True)
@@ -52,3 +54,14 @@ def fmt_time(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def print_acks(console: Console, acks: list[Ack], what: str) -> None:
+    """One line per custodian; exit status 1 when any did not acknowledge (sending again is
+    safe: the custodians take the same statement once)."""
+    for a in acks:
+        mark = "[green]acknowledged[/green]" if a.acknowledged else "[red]NOT acknowledged[/red]"
+        console.print(f"custodian {a.custodian_id}: {mark} ({a.status})")
+    missing = [a.custodian_id for a in acks if not a.acknowledged]
+    if missing:
+        fail(f"not {what} at custodian(s) {', '.join(missing)}: run the command again")

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clients.api.storage import ConsentRequest
-from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time
+from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time, print_acks
 from clients.operator import console as lib
 from clients.operator.state import OperatorState, default_state_dir
 from crypto.ed25519 import Ed25519SigningKey
@@ -118,10 +118,11 @@ def ack(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> N
 
 @app.command()
 def close(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> None:
-    """Close an acknowledged alarm."""
+    """Close an acknowledged alarm, at the storage service and at every custodian."""
     with guarded():
-        a = lib.transition(load(state), alarm_id, "close")
-    console.print(f"alarm {alarm_id}: {a['state']}")
+        closed = lib.close_alarm(load(state), alarm_id)
+    console.print(f"alarm {alarm_id}: {closed.alarm['state']}")
+    print_acks(console, closed.custodians, "closed")
 
 
 @app.command()

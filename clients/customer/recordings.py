@@ -4,6 +4,7 @@ service hands out ciphertext only (header from the database, payload by presigne
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -15,16 +16,26 @@ from typing import Any
 import httpx
 
 from clients.api.errors import ClientError, ServiceRefused
+from clients.api.escrow import Ack, CustodianApi, CustodianEndpoint, to_every_custodian
 from clients.api.storage import StorageApi, header_bytes
 from clients.api.storage import download as fetch_payload
 from clients.common import EXTENSIONS, signed_from_json
 from clients.customer.state import CustomerState
+from common.time import now_ms
 from crypto.age import Identity, decrypt_header, verify_header_mac
 from crypto.age.format import FileKey
 from crypto.age.stream import decrypt_payload
-from crypto.ed25519 import Ed25519PublicKey
+from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.errors import CryptoError
-from crypto.statements import ChainProblem, Manifest, verify_chain
+from crypto.statements import (
+    MAX_DELETION_RECORDINGS,
+    ChainProblem,
+    Manifest,
+    RecordingDeletion,
+    SignedStatement,
+    sign_statement,
+    verify_chain,
+)
 
 
 class SubstitutedError(ClientError):
@@ -357,20 +368,72 @@ def export(state: CustomerState, out_dir: Path, selection: Selection) -> list[Pa
     return paths
 
 
-def delete(state: CustomerState, selection: Selection) -> int:
-    """Crypto-shred one recording or a time range (optionally of one camera)."""
+@dataclass
+class Deleted:
+    """Recordings crypto-shredded at the storage service (``count``), and each custodian's
+    acknowledgement of the signed deletion (a custodian that did not acknowledge would
+    still release their shares to an operator who kept a header: delete again to retry)."""
+
+    count: int
+    custodians: list[Ack]
+
+
+def _deletions(
+    site_id: str, recordings: dict[str, list[str]], key: Ed25519SigningKey
+) -> list[SignedStatement]:
+    """The RecordingDeletion statements naming ``recordings`` (camera -> ids), at most
+    MAX_DELETION_RECORDINGS per statement."""
+    out = []
+    for camera_id, ids in sorted(recordings.items()):
+        unique = sorted(set(ids))
+        for i in range(0, len(unique), MAX_DELETION_RECORDINGS):
+            chunk = tuple(unique[i : i + MAX_DELETION_RECORDINGS])
+            body = RecordingDeletion(site_id, camera_id, chunk, now_ms())
+            out.append(sign_statement(body, key))
+    return out
+
+
+def delete(state: CustomerState, selection: Selection) -> Deleted:
+    """Crypto-shred one recording or a time range (optionally of one camera): first a
+    signed RecordingDeletion to every custodian, sent directly (they refuse the recordings'
+    stanzas from then on, whatever the storage service does), then the storage service's
+    deletion. A range names what the service lists in it, deleted ones included, so that
+    deleting a range again re-sends its deletion to a custodian that missed it."""
     _, site_id = state.site()
     with state.storage() as storage:
         one = selection.one()
+        chosen: dict[str, list[str]] = {}
+        shred: Callable[[], dict[str, Any]]
         if one is not None:
-            data = storage.delete_recording(site_id, *one)
+            chosen[one[0]] = [one[1]]
+            shred = functools.partial(storage.delete_recording, site_id, *one)
         else:
-            if selection.from_ms is None or selection.to_ms is None:
+            from_ms, to_ms = selection.from_ms, selection.to_ms
+            if from_ms is None or to_ms is None:
                 raise ClientError("deleting a range needs --from and --to")
-            data = storage.delete_range(
-                site_id, selection.from_ms, selection.to_ms, selection.camera_id
+            for item in storage.recordings(
+                site_id,
+                camera_id=selection.camera_id,
+                from_ms=from_ms,
+                to_ms=to_ms,
+                include_deleted=True,
+            ):
+                chosen.setdefault(str(item["camera_id"]), []).append(str(item["recording_id"]))
+            shred = functools.partial(
+                storage.delete_range, site_id, from_ms, to_ms, selection.camera_id
             )
-    return int(data["deleted"])
+        statements = _deletions(site_id, chosen, state.site_key())
+        for st in statements:
+            state.remember(st)
+        state.save()
+
+        def send(api: CustodianApi, c: CustodianEndpoint) -> str:
+            answers = {api.delete_recordings(site_id, st) for st in statements}
+            return ", ".join(sorted(answers)) or "nothing to delete"
+
+        acks = to_every_custodian(state.config.custodians, send)
+        data = shred()
+    return Deleted(int(data["deleted"]), acks)
 
 
 def set_retention(state: CustomerState, days: int | None) -> dict[str, Any]:
