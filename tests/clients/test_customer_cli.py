@@ -89,10 +89,12 @@ def test_setup_list_download_verify_export_delete(
     ).stdout
     assert plain == c.camera.plaintexts[segs[0]]
 
-    assert (
-        "1 recording(s) deleted"
-        in c.run("delete", "--camera", "cam-front", "--recording", segs[0]).output
-    )
+    deleted = c.run("delete", "--camera", "cam-front", "--recording", segs[0]).output
+    assert "1 recording(s) deleted" in deleted
+    # the signed deletion went to every custodian directly, each acknowledged it
+    assert deleted.count("acknowledged (logged)") == 3 and "NOT" not in deleted
+    audit = c.run("audit").output  # the deletion is the customer's own: nothing reported
+    assert audit.count("log verified") == 3 and "PROBLEMS" not in audit
     out = c.run("list").output
     assert segs[0] not in out and segs[1] in out
     # a deletion by the customer leaves a signed tombstone: the chain stays intact

@@ -99,7 +99,13 @@ def test_alarm_release_decrypts_pre_alarm_and_window(world: World, tmp_path: Pat
     assert "released 2" in audit and "released 1" in audit
     assert f"alarm {a['event']['body']['event_id']} (intrusion) of panel-1" in audit
 
-    assert "closed" in op.run("close", a["alarm_id"]).output
+    closed = op.run("close", a["alarm_id"]).output
+    assert "closed" in closed
+    # the close reached every custodian, each acknowledged it
+    assert closed.count("acknowledged (logged)") == 3 and "NOT" not in closed
+    assert "unchanged" in op.run("close", a["alarm_id"]).output  # idempotent
+    audit = c.run("audit").output  # a close is an expected end of access
+    assert audit.count("log verified") == 3 and "PROBLEMS" not in audit
     again = op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "x", code=1).output
     assert "no_justification" in again
 
