@@ -1,6 +1,7 @@
-"""What the attack tests of the ends of access share (tests/security/test_alarm_close.py,
-tests/security/test_deletion.py): a site with an operator on a real cluster, asking every
-custodian, reading a refusal or an entry back from the log, and the customer's audit."""
+"""What release tests on a real cluster share (tests/escrow/test_release.py and the attack
+tests of the ends of access, tests/security/test_alarm_close.py and test_deletion.py): a
+fresh site, asking a custodian, a refusal at every custodian read back from its log, the
+log's entries, and the customer's audit."""
 
 from __future__ import annotations
 
@@ -39,21 +40,24 @@ def new_site(cluster: Cluster) -> Site:
 def ask(
     ep: CustodianEndpoint,
     operator: Operator,
-    justification: SignedStatement,
+    justification: SignedStatement | None,
     recordings: list[Recording],
     purpose: str = ALARM,
+    session: SessionKey | None = None,
 ) -> CustodianRelease:
     return request_release(
         ep,
         *operator,
         purpose=purpose,
         justification=justification,
-        session=SessionKey.generate(),
+        session=session or SessionKey.generate(),
         recordings=recordings,
     )
 
 
-def logged(proc: CustodianProc, ep: CustodianEndpoint, receipt: dict[str, Any]) -> dict[str, Any]:
+def logged_entry(
+    proc: CustodianProc, ep: CustodianEndpoint, receipt: dict[str, Any]
+) -> dict[str, Any]:
     """The receipt verifies (signed checkpoint, inclusion) and the log serves these bytes."""
     index, entry, _ = verify_receipt(ep, receipt)
     stored = httpx.get(
@@ -64,27 +68,31 @@ def logged(proc: CustodianProc, ep: CustodianEndpoint, receipt: dict[str, Any]) 
     return obj
 
 
-def refused_everywhere(
+def expect_refusal(
     cluster: Cluster,
     eps: list[CustodianEndpoint],
     operator: Operator,
-    justification: SignedStatement,
+    justification: SignedStatement | None,
     recordings: list[Recording],
     reason: str,
     purpose: str = ALARM,
-) -> None:
-    """Every custodian refuses the request for ``reason`` and its log holds the refusal."""
+) -> list[dict[str, Any]]:
+    """Every custodian refuses the request for ``reason`` and logs the refusal."""
+    entries = []
     for proc, ep in zip(cluster.custodians, eps, strict=True):
         with pytest.raises(CustodianRefused) as info:
             ask(ep, operator, justification, recordings, purpose)
         assert info.value.reason == reason, info.value
         assert info.value.log is not None
-        entry = logged(proc, ep, info.value.log)
-        assert entry["type"] == "refusal" and entry["reason"] == reason
+        entry = logged_entry(proc, ep, info.value.log)
+        assert entry["type"] == "refusal"
+        assert entry["reason"] == reason
         assert entry["released"]["count"] == 0
+        entries.append(entry)
+    return entries
 
 
-def entries(proc: CustodianProc) -> list[dict[str, Any]]:
+def log_entries(proc: CustodianProc) -> list[dict[str, Any]]:
     """Every entry of the custodian's log."""
     size = int(httpx.get(proc.url + "/v1/log/checkpoint", timeout=10).text.split("\n")[1])
     rows = httpx.get(

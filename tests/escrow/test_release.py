@@ -8,7 +8,6 @@ proof, the stored entry's bytes).
 from __future__ import annotations
 
 import io
-import json
 import os
 import uuid
 from typing import Any
@@ -19,14 +18,11 @@ import pytest
 from clients.operator.release import (
     CustodianEndpoint,
     CustodianRefused,
-    CustodianRelease,
     Recording,
     ThresholdNotMet,
     decrypt_recording,
     gather_releases,
     recover_file_key,
-    request_release,
-    verify_receipt,
 )
 from common.time import now_ms
 from crypto.age.format import parse_header
@@ -36,7 +32,8 @@ from crypto.escrow import SessionKey, combine_file_key, open_escrow_stanza
 from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import ConsentScope, OperatorRole, SignedStatement
-from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
+from tests.escrow.ends_support import ask, expect_refusal, logged_entry
+from tests.escrow.harness import Cluster, Site, register_operator
 
 ALARM = "alarm-verification"
 MAINT = "maintenance"
@@ -57,60 +54,6 @@ def site(cluster: Cluster) -> Site:
     s = Site(f"site-{uuid.uuid4().hex[:10]}")
     s.enroll(cluster)
     return s
-
-
-def ask(
-    ep: CustodianEndpoint,
-    operator: tuple[str, Ed25519SigningKey],
-    justification: SignedStatement | None,
-    recordings: list[Recording],
-    purpose: str = ALARM,
-    session: SessionKey | None = None,
-) -> CustodianRelease:
-    return request_release(
-        ep,
-        operator[0],
-        operator[1],
-        purpose=purpose,
-        justification=justification,
-        session=session or SessionKey.generate(),
-        recordings=recordings,
-    )
-
-
-def logged_entry(proc: CustodianProc, ep: CustodianEndpoint, log: dict[str, Any]) -> dict[str, Any]:
-    """The receipt verifies (signed checkpoint + inclusion) and the log stores these bytes."""
-    index, entry, _ = verify_receipt(ep, log)
-    stored = httpx.get(
-        proc.url + "/v1/log/entries", params={"start": index, "end": index + 1}, timeout=10
-    ).json()["entries"]
-    assert stored == [{"index": index, "entry": entry.decode()}]
-    obj: dict[str, Any] = json.loads(entry)
-    return obj
-
-
-def expect_refusal(
-    cluster: Cluster,
-    eps: list[CustodianEndpoint],
-    operator: tuple[str, Ed25519SigningKey],
-    justification: SignedStatement | None,
-    recordings: list[Recording],
-    reason: str,
-    purpose: str = ALARM,
-) -> list[dict[str, Any]]:
-    """Every custodian refuses the request for ``reason`` and logs the refusal."""
-    entries = []
-    for proc, ep in zip(cluster.custodians, eps, strict=True):
-        with pytest.raises(CustodianRefused) as info:
-            ask(ep, operator, justification, recordings, purpose)
-        assert info.value.reason == reason, info.value
-        assert info.value.log is not None
-        entry = logged_entry(proc, ep, info.value.log)
-        assert entry["type"] == "refusal"
-        assert entry["reason"] == reason
-        assert entry["released"]["count"] == 0
-        entries.append(entry)
-    return entries
 
 
 def expect_item_refusal(

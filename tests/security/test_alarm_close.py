@@ -35,9 +35,9 @@ from tests.escrow.ends_support import (
     Operator,
     ask,
     customer_audit,
-    entries,
+    expect_refusal,
+    log_entries,
     new_site,
-    refused_everywhere,
 )
 from tests.escrow.harness import Cluster, Site, register_operator
 
@@ -108,7 +108,7 @@ def close_everywhere(
     assert [(a.acknowledged, a.status) for a in acks] == [(True, "logged")] * len(eps)
     out = []
     for proc in cluster.custodians:
-        closes = [e for e in entries(proc) if e["type"] == "alarm-close"]
+        closes = [e for e in log_entries(proc) if e["type"] == "alarm-close"]
         mine = [e for e in closes if e["statement_sha256"] == close.statement_hash().hex()]
         assert len(mine) == 1
         out.append(mine[0])
@@ -148,10 +148,10 @@ def test_a_closed_alarm_gets_no_share_from_any_custodian(
         assert e["panel_id"] == site.panel_id and e["operator_id"] == operator[0]
 
     # The same signed AlarmEvent and the saved header: refused by every custodian, logged.
-    refused_everywhere(cluster, eps, operator, alarm, [saved], "alarm_closed")
+    expect_refusal(cluster, eps, operator, alarm, [saved], "alarm_closed")
     # Another registered operator fares no better.
     other = ("op-close-2", register_operator(cluster, "op-close-2"))
-    refused_everywhere(cluster, eps, other, alarm, [saved], "alarm_closed")
+    expect_refusal(cluster, eps, other, alarm, [saved], "alarm_closed")
     # The customer's audit sees the close and the refusals, and finds nothing wrong.
     for i, (proc, ep) in enumerate(zip(cluster.custodians, eps, strict=True)):
         report = customer_audit(site, proc, ep, tmp_path / f"audit-{i}.json")
@@ -166,7 +166,7 @@ def test_a_close_before_the_first_presentation_sticks(
     alarm = site.alarm("ev-early", counter=1)
     rec, _, _ = site.record("r-1", now_ms() - 11_000, now_ms() - 9_000)
     close_everywhere(cluster, eps, close_of(site, "ev-early", *operator), operator)
-    refused_everywhere(cluster, eps, operator, alarm, [rec], "alarm_closed")
+    expect_refusal(cluster, eps, operator, alarm, [rec], "alarm_closed")
     # A later alarm of the same panel is not affected.
     released_everywhere(eps, operator, site.alarm("ev-later", counter=2), site)
 
@@ -281,7 +281,7 @@ def test_closes_that_must_not_stop_releases(
     for proc in cluster.custodians:
         assert not [
             e
-            for e in entries(proc)
+            for e in log_entries(proc)
             if e["type"] == "alarm-close" and e.get("site_id") == site.site_id
         ]
 
@@ -314,11 +314,13 @@ def test_a_replayed_close_changes_nothing(
         assert resp.status_code == 200 and resp.json() == {"status": "unchanged"}
     for proc in cluster.custodians:
         mine = [
-            e for e in entries(proc) if e["type"] == "alarm-close" and e["site_id"] == site.site_id
+            e
+            for e in log_entries(proc)
+            if e["type"] == "alarm-close" and e["site_id"] == site.site_id
         ]
         assert len(mine) == 1
     rec, _, _ = site.record("r-1", now_ms() - 11_000, now_ms() - 9_000)
-    refused_everywhere(cluster, eps, operator, alarm, [rec], "alarm_closed")
+    expect_refusal(cluster, eps, operator, alarm, [rec], "alarm_closed")
 
 
 def test_the_client_reports_a_custodian_that_did_not_acknowledge(

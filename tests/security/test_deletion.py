@@ -43,8 +43,8 @@ from tests.escrow.ends_support import (
     Operator,
     ask,
     customer_audit,
-    entries,
-    logged,
+    log_entries,
+    logged_entry,
     new_site,
 )
 from tests.escrow.harness import Cluster, Site, register_operator
@@ -102,7 +102,7 @@ def test_a_deleted_recording_is_refused_by_every_custodian_for_good(
             f"/v1/sites/{site.site_id}/deletions", json={"deletion": signed.to_json()}
         )
     assert resp.status_code == 200, resp.text
-    entry = logged(cluster.custodians[0], eps[0], resp.json()["log"])
+    entry = logged_entry(cluster.custodians[0], eps[0], resp.json()["log"])
     assert entry["type"] == "recording-deletion"
     assert entry["site_id"] == site.site_id and entry["camera_id"] == "cam-front"
     assert entry["recordings"] == 1 and entry["statement_sha256"] == signed.statement_hash().hex()
@@ -132,10 +132,10 @@ def test_a_deleted_recording_is_refused_by_every_custodian_for_good(
     for proc, ep in zip(cluster.custodians, eps, strict=True):
         rel = ask(ep, operator, alarm, [gone])
         assert rel.sealed == {} and rel.refused["r-gone"][0] == "recording_deleted"
-        e = logged(proc, ep, rel.receipt)
+        e = logged_entry(proc, ep, rel.receipt)
         assert e["type"] == "refusal" and e["refused"]["reasons"] == {"recording_deleted": 1}
         rel = ask(ep, operator, alarm, [kept, gone])
-        e = logged(proc, ep, rel.receipt)
+        e = logged_entry(proc, ep, rel.receipt)
         assert e["type"] == "release" and e["released"]["count"] == 1
         assert e["refused"]["reasons"] == {"recording_deleted": 1}
 
@@ -245,11 +245,12 @@ def test_forged_and_foreign_deletions_change_nothing(
     too_many["body"]["recording_ids"] = [f"r-{i}" for i in range(MAX_DELETION_RECORDINGS + 1)]
     bad_id = json.loads(json.dumps(good))
     bad_id["body"]["recording_ids"] = ["../r-1"]
-    for payload in (too_many, bad_id, "r-1", [], None):
+    malformed: list[object] = [too_many, bad_id, "r-1", [], None]
+    for bad in malformed:
         for proc in cluster.custodians:
             resp = httpx.post(
                 f"{proc.url}/v1/sites/{site.site_id}/deletions",
-                json={"deletion": payload},
+                json={"deletion": bad},
                 timeout=10,
             )
             assert resp.status_code == 400 and resp.json()["error"]["code"] == "malformed_request"
@@ -259,7 +260,7 @@ def test_forged_and_foreign_deletions_change_nothing(
     for proc in cluster.custodians:
         assert not [
             e
-            for e in entries(proc)
+            for e in log_entries(proc)
             if e["type"] == "recording-deletion" and e["site_id"] == site.site_id
         ]
 
@@ -279,7 +280,7 @@ def test_a_replayed_deletion_is_idempotent(
     for proc in cluster.custodians:
         mine = [
             e
-            for e in entries(proc)
+            for e in log_entries(proc)
             if e["type"] == "recording-deletion" and e["site_id"] == site.site_id
         ]
         assert [(e["recordings"], e["newly_deleted"]) for e in mine] == [(2, 2), (2, 1)]
