@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from clients.audit.notices import Expected
 from common.time import now_ms
 from crypto.age.x25519 import X25519Identity
 from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
@@ -111,3 +112,21 @@ def test_audit_reports_a_notice_altered_in_relay(world: World, tmp_path: Path) -
     out = c.run("audit", code=1).output
     assert "notice_mismatch" in out and "two different notices claim the same log entry" in out
     assert out.count("log verified") == 2
+
+
+def test_ends_of_access_are_expected_and_a_deletion_the_customer_did_not_sign_is_not() -> None:
+    signed = "aa" * 32
+    expected = Expected(statement_hashes={signed})
+    # An ARC operator's close only ends access: expected whoever closed.
+    close = {
+        "type": "alarm-close",
+        "site_id": "s",
+        "operator_id": "op",
+        "statement_sha256": "b" * 64,
+    }
+    assert expected.problem(5, close) is None
+    # The customer's own deletion is expected; one it did not sign means its key signed
+    # something it did not: reported like any other statement.
+    assert expected.problem(6, {"type": "recording-deletion", "statement_sha256": signed}) is None
+    problem = expected.problem(7, {"type": "recording-deletion", "statement_sha256": "c" * 64})
+    assert problem is not None and "did not expect" in problem
