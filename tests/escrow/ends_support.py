@@ -1,12 +1,14 @@
 """What release tests on a real cluster share (tests/escrow/test_release.py and the attack
 tests of the ends of access, tests/security/test_alarm_close.py and test_deletion.py): a
-fresh site, asking a custodian, a refusal at every custodian read back from its log, the
-log's entries, and the customer's audit."""
+module's cluster of SQLite custodians and a fresh site (fixtures ``cluster``, ``eps`` and
+``site``: import ``*_fixture`` into the test module), asking a custodian, a refusal at every
+custodian read back from its log, the log's entries, and the customer's audit."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from clients.operator.release import (
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
 from crypto.statements import SignedStatement
+from tests.escrow.conftest import make_cluster
 from tests.escrow.harness import Cluster, CustodianProc, Site
 
 ALARM = "alarm-verification"
@@ -35,6 +38,22 @@ def new_site(cluster: Cluster) -> Site:
     site = Site(f"site-{uuid.uuid4().hex[:10]}")
     site.enroll(cluster)
     return site
+
+
+@pytest.fixture(scope="module", name="cluster")
+def cluster_fixture(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """Three SQLite custodians shared by a module's tests (each test uses its own sites)."""
+    yield make_cluster("sqlite", request)
+
+
+@pytest.fixture(scope="module", name="eps")
+def eps_fixture(cluster: Cluster) -> list[CustodianEndpoint]:
+    return cluster.endpoints()
+
+
+@pytest.fixture(name="site")
+def site_fixture(cluster: Cluster) -> Site:
+    return new_site(cluster)
 
 
 def ask(

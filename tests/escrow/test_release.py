@@ -32,7 +32,7 @@ from crypto.escrow import SessionKey, combine_file_key, open_escrow_stanza
 from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import ConsentScope, OperatorRole, SignedStatement
-from tests.escrow.ends_support import ask, expect_refusal, logged_entry
+from tests.escrow.ends_support import ask, expect_refusal, logged_entry, new_site
 from tests.escrow.harness import Cluster, Site, register_operator
 
 ALARM = "alarm-verification"
@@ -51,9 +51,7 @@ def operator(cluster: Cluster) -> tuple[str, Ed25519SigningKey]:
 
 @pytest.fixture
 def site(cluster: Cluster) -> Site:
-    s = Site(f"site-{uuid.uuid4().hex[:10]}")
-    s.enroll(cluster)
-    return s
+    return new_site(cluster)
 
 
 def expect_item_refusal(

@@ -10,7 +10,6 @@ proof, stored bytes).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,37 +28,24 @@ from common.time import now_ms
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import SessionKey
 from crypto.statements import AlarmClose, OperatorRole, SignedStatement, sign_statement
-from tests.escrow.conftest import make_cluster
-from tests.escrow.ends_support import (
+from tests.escrow.ends_support import (  # noqa: F401 (the cluster, eps, site fixtures)
     ALARM,
     Operator,
     ask,
+    cluster_fixture,
     customer_audit,
+    eps_fixture,
     expect_refusal,
     log_entries,
     new_site,
+    site_fixture,
 )
 from tests.escrow.harness import Cluster, Site, register_operator
 
 
 @pytest.fixture(scope="module")
-def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    yield make_cluster("sqlite", request)
-
-
-@pytest.fixture(scope="module")
-def eps(cluster: Cluster) -> list[CustodianEndpoint]:
-    return cluster.endpoints()
-
-
-@pytest.fixture(scope="module")
 def operator(cluster: Cluster) -> Operator:
     return "op-close", register_operator(cluster, "op-close")
-
-
-@pytest.fixture
-def site(cluster: Cluster) -> Site:
-    return new_site(cluster)
 
 
 def close_of(

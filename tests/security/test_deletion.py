@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -37,37 +36,24 @@ from crypto.statements import (
     SignedStatement,
     sign_statement,
 )
-from tests.escrow.conftest import make_cluster
-from tests.escrow.ends_support import (
+from tests.escrow.ends_support import (  # noqa: F401 (the cluster, eps, site fixtures)
     ALARM,
     Operator,
     ask,
+    cluster_fixture,
     customer_audit,
+    eps_fixture,
     log_entries,
     logged_entry,
     new_site,
+    site_fixture,
 )
 from tests.escrow.harness import Cluster, Site, register_operator
 
 
 @pytest.fixture(scope="module")
-def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    yield make_cluster("sqlite", request)
-
-
-@pytest.fixture(scope="module")
-def eps(cluster: Cluster) -> list[CustodianEndpoint]:
-    return cluster.endpoints()
-
-
-@pytest.fixture(scope="module")
 def operator(cluster: Cluster) -> Operator:
     return "op-del", register_operator(cluster, "op-del")
-
-
-@pytest.fixture
-def site(cluster: Cluster) -> Site:
-    return new_site(cluster)
 
 
 def deletion(
