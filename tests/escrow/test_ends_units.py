@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
 
 from clients.operator.release import Recording
 from common.time import now_ms
@@ -33,6 +36,8 @@ from escrow_service.core.errors import Reason
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
 from escrow_service.db import make_engine, upgrade
+from escrow_service.db.migrate import VERSION_TABLE, downgrade
+from escrow_service.db.models import metadata
 from escrow_service.schemas.release import ReleaseOutcome
 from escrow_service.schemas.requests import decode_release
 from escrow_service.services.escrow import EscrowService
@@ -163,3 +168,21 @@ def test_a_close_taken_while_opening_refuses_the_request(
     assert out.refusal is not None and out.refusal.reason is Reason.ALARM_CLOSED
     entry = json.loads(out.receipt.entry)
     assert entry["type"] == "refusal" and entry["reason"] == "alarm_closed"
+
+
+def test_migration_0002_matches_the_tables_and_reverses(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            assert compare_metadata(ctx, metadata) == []
+        downgrade(url, "0001_escrow")
+        assert not {"escrow_alarm_closes", "escrow_deletions", "escrow_deleted_recordings"} & set(
+            inspect(engine).get_table_names()
+        )
+        upgrade(url)
+        assert "escrow_deleted_recordings" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
