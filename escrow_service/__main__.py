@@ -11,6 +11,8 @@ import os
 
 import uvicorn
 
+from escrow_service.core.settings import EscrowSettings
+
 
 def bound_authority(host: str, port: int) -> str:
     """``host:port`` as it appears in the Host header of requests to this address."""
@@ -23,6 +25,7 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     # the accepted authority is the address bound here (set it when behind a proxy or bound
     # to a wildcard address).
     os.environ.setdefault("CAMVAULT_ESCROW_PUBLIC_AUTHORITY", bound_authority(host, port))
+    # Header size, keep-alive, connection count, header and body timeouts: docs/OPERATIONS.md.
     uvicorn.run(
         "escrow_service.app:create_app_from_env",
         factory=True,
@@ -31,6 +34,7 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
+        **EscrowSettings().uvicorn_options(),
     )
 
 

@@ -9,15 +9,19 @@ docs/ESCROW.md "HTTP API" documents every route. Errors are always
 from __future__ import annotations
 
 import gc
+import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from common.ratelimit import RateLimit, TokenBuckets
 from common.time import now_ms
-from escrow_service.api.errors import install_error_handlers
+from escrow_service.api.errors import error_body, install_error_handlers
 from escrow_service.api.routes import custodian, devices, log, notices, operators, releases, sites
+from escrow_service.core.errors import Reason
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
 from escrow_service.db import make_engine, upgrade
@@ -38,6 +42,15 @@ ROUTERS: tuple[APIRouter, ...] = (
     log.router,
     notices.router,
 )
+
+#: Routes whose requests are signed by a registered key and checked by the route (a release is
+#: logged even when refused): not rate limited. Every other route is, per client address.
+SIGNED_ROUTES = re.compile(r"/v1/releases|/v1/sites/[^/]+/(?:settings|notices|log-entries)")
+
+
+def rate_limited(method: str, path: str) -> bool:
+    """Whether a request takes a token of its client's bucket (unauthenticated routes)."""
+    return path != "/healthz" and SIGNED_ROUTES.fullmatch(path) is None
 
 
 def create_app(settings: EscrowSettings | None = None) -> FastAPI:
@@ -86,6 +99,15 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimit,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            applies=rate_limited,
+            body=json.dumps(
+                error_body(Reason.RATE_LIMITED, "too many requests from this address")
+            ).encode(),
+        )
     return app
 
 

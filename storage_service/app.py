@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,8 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from storage_service.api.errors import install_error_handlers
+from common.ratelimit import RateLimit, TokenBuckets
+from storage_service.api.errors import error_body, install_error_handlers
 from storage_service.api.middleware import AccessLog, BodyLimit
 from storage_service.api.routes import (
     alarms,
@@ -38,6 +40,7 @@ from storage_service.api.routes import (
 )
 from storage_service.blobstore import BlobStore, S3BlobStore, open_blobstore
 from storage_service.core import logs
+from storage_service.core.errors import Reason
 from storage_service.core.metrics import SWEEPS
 from storage_service.core.settings import Settings
 from storage_service.core.signals import CommitSignal
@@ -67,6 +70,19 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 API_VERSION = "1"
+
+#: Routes anyone can call without a registered key (site creation is signed by a key in its
+#: own body, an operator registration by the operator's new key; readiness touches the
+#: database and the store): rate limited per client address. Every other /v1 request is
+#: signed by a registered key, presigned blob URLs carry their own signature.
+UNAUTHENTICATED = frozenset(
+    {("POST", "/v1/sites"), ("POST", "/v1/operators"), ("GET", "/readyz"), ("GET", "/metrics")}
+)
+
+
+def rate_limited(method: str, path: str) -> bool:
+    """Whether a request takes a token of its client's bucket."""
+    return (method, path.rstrip("/") or "/") in UNAUTHENTICATED
 
 
 async def _sweeper(engine: Engine, store: BlobStore, interval_s: float) -> None:
@@ -137,6 +153,15 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimit,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            applies=rate_limited,
+            body=json.dumps(
+                error_body(Reason.RATE_LIMITED, "too many requests from this address")
+            ).encode(),
+        )
     app.add_middleware(AccessLog)
     return app
 

@@ -36,6 +36,9 @@ def serve(host: str, port: int, workers: int, settings: Settings | None = None) 
         log_config=None,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        # Header size, keep-alive, connection count, header and body timeouts:
+        # docs/OPERATIONS.md.
+        **settings.uvicorn_options(),
     )
 
 

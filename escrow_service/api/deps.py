@@ -1,5 +1,6 @@
 """FastAPI dependencies: the custodian's services and settings (on app.state), the request
-body within its size limit, and request authentication (RFC 9421 signatures).
+body within its size limit (refused by its Content-Length before it is read, or as soon as a
+chunked body passes the limit), and request authentication (RFC 9421 signatures).
 
 The dependencies are ``async``: they do no blocking work, and a sync one would cost a hop to
 the thread pool each; the routes are sync (database and crypto work runs in the pool).
@@ -13,6 +14,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from common.asgi import http_request
+from common.bodies import BodyTooLarge, check_length, read_capped
 from common.time import now_ms
 from escrow_service.core.auth import Caller, authenticate, claimed_keyid
 from escrow_service.core.errors import Reason, Refusal
@@ -35,17 +37,28 @@ ServiceDep = Annotated[EscrowService, Depends(_service)]
 SettingsDep = Annotated[EscrowSettings, Depends(_settings)]
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
+async def _bounded_body(request: Request, settings: SettingsDep) -> bytes | None:
+    limit = settings.max_body_bytes
+    try:
+        check_length(request.headers.raw, limit)
+        return await read_capped(request.stream(), limit)
+    except BodyTooLarge:
+        return None
 
 
-RawBodyDep = Annotated[bytes, Depends(_raw_body)]
-"""The request body as received (a release checks its size itself, to log the refusal)."""
+RawBodyDep = Annotated[bytes | None, Depends(_bounded_body)]
+"""The request body, or None when it is larger than ``max_body_bytes`` (not read then); a
+release refuses that itself, to log the refusal."""
+
+
+def too_large(settings: EscrowSettings) -> Refusal:
+    """The refusal of a body larger than ``max_body_bytes``."""
+    return Refusal(Reason.BATCH_TOO_LARGE, f"body larger than {settings.max_body_bytes} bytes")
 
 
 async def _body(body: RawBodyDep, settings: SettingsDep) -> bytes:
-    if len(body) > settings.max_body_bytes:
-        raise Refusal(Reason.BATCH_TOO_LARGE, f"body larger than {settings.max_body_bytes}")
+    if body is None:
+        raise too_large(settings)
     return body
 
 

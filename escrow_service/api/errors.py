@@ -34,6 +34,7 @@ STATUS: dict[Reason, int] = {
     Reason.STATEMENT_CONFLICT: 409,
     Reason.PIN_MISMATCH: 409,
     Reason.BATCH_TOO_LARGE: 413,
+    Reason.RATE_LIMITED: 429,
     Reason.INTERNAL_ERROR: 500,
     Reason.ARC_KEY_NOT_CONFIGURED: 503,
 }
@@ -49,8 +50,15 @@ def error_body(reason: Reason, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def refusal_response(r: Refusal, **extra: Any) -> JSONResponse:
-    """The error response of a refusal; ``extra`` members are added (a release's outcome)."""
-    return JSONResponse(error_body(r.reason, r.message, **extra), status_code=http_status(r.reason))
+    """The error response of a refusal; ``extra`` members are added (a release's outcome).
+    A body refused for its size may not have been read: the connection is closed after the
+    answer rather than kept for a next request."""
+    headers = {"Connection": "close"} if r.reason is Reason.BATCH_TOO_LARGE else None
+    return JSONResponse(
+        error_body(r.reason, r.message, **extra),
+        status_code=http_status(r.reason),
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

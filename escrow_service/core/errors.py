@@ -16,6 +16,7 @@ class Reason(StrEnum):
     # request shape
     MALFORMED_REQUEST = "malformed_request"
     BATCH_TOO_LARGE = "batch_too_large"
+    RATE_LIMITED = "rate_limited"
     # who is asking
     BAD_REQUEST_SIGNATURE = "bad_request_signature"
     OPERATOR_NOT_REGISTERED = "operator_not_registered"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from common.serving import ServingSettings
 
 
-class EscrowSettings(BaseSettings):
+class EscrowSettings(ServingSettings):
     model_config = SettingsConfigDict(env_prefix="CAMVAULT_ESCROW_", extra="ignore")
 
     custodian_id: str = Field(default="c1", description="this custodian's id in SiteKeys")

@@ -3,13 +3,14 @@
 A body that does not fit its model is refused as ``malformed_request`` (status 400), except a
 release whose first problem is its session key: ``bad_session_key``. Problems are ranked as
 the fields are listed (unknown fields first), so the code does not depend on how many other
-fields are wrong. JSON is decoded with :func:`json.loads`, then validated: what a body may
-contain is the same for every route.
+fields are wrong. JSON is decoded with :func:`common.bodies.loads` (JSON nested too deeply to
+parse is malformed like any other), then validated: what a body may contain is the same for
+every route. Values walked recursively (a statement canonicalised, metadata parsed) refuse
+nesting that exhausts the stack as malformed too.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
+from common.bodies import JsonError, loads
 from crypto.canonical import canonical_json
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
@@ -36,6 +38,8 @@ def _signed_statement(obj: object) -> bytes:
         return canonical_json(obj)
     except CryptoError as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _optional_signed_statement(obj: object) -> bytes | None:
@@ -54,6 +58,8 @@ def _metadata(obj: object) -> MemoMetadata:
         return MemoMetadata.from_json(obj)
     except CryptoError as exc:
         raise ValueError(str(exc)) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 #: A signed statement (JSON envelope), as the canonical bytes its signature covers.
@@ -176,9 +182,11 @@ def validation_message(errors: Sequence[ErrorDetails] | Sequence[Any]) -> str:
 
 
 def decode_json(body: bytes) -> Any:
+    """The body's JSON value; refused as ``malformed_request`` when it is not JSON or is
+    nested too deeply to parse."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return loads(body)
+    except JsonError:
         raise Refusal(Reason.MALFORMED_REQUEST, "body is not JSON") from None
 
 

@@ -21,7 +21,6 @@ Tenant isolation is then each route's first line: ``principal.require_customer(s
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -32,6 +31,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from common.asgi import http_request
+from common.bodies import JsonError, loads
 from common.time import now_ms
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, StatementError
@@ -211,8 +211,8 @@ async def _body_statement(request: Request, field: str) -> SignedStatement | Non
     validation reports the body."""
     body = await request.body()
     try:
-        obj = json.loads(body) if body else None
-    except ValueError:
+        obj = loads(body) if body else None
+    except JsonError:
         obj = None
     value = obj.get(field) if isinstance(obj, dict) else None
     return parse_statement(value, field) if isinstance(value, dict) else None

@@ -96,6 +96,8 @@ class Reason(StrEnum):
     CONSENT_INVALID = "consent_invalid"
     NOTICE_INVALID = "notice_invalid"
     SMART_ALERT_INVALID = "smart_alert_invalid"
+    # too many unauthenticated requests from one address
+    RATE_LIMITED = "rate_limited"
     # our side
     INTERNAL_ERROR = "internal_error"
     NOT_CONFIGURED = "not_configured"
@@ -182,6 +184,7 @@ STATUS: dict[Reason, int] = {
         413,
     ),
     _R.UNSUPPORTED_MEDIA_TYPE: 415,
+    _R.RATE_LIMITED: 429,
     # 422: the request is understood but its content is refused
     **dict.fromkeys(
         (

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from common.serving import ServingSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServingSettings):
     model_config = SettingsConfigDict(env_prefix="CAMVAULT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=Path("camvault-data"), description="embedded-mode data root")

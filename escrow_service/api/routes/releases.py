@@ -6,10 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from escrow_service.api.deps import AuthDep, RawBodyDep, ServiceDep, SettingsDep
+from escrow_service.api.deps import AuthDep, RawBodyDep, ServiceDep, SettingsDep, too_large
 from escrow_service.api.errors import refusal_response
 from escrow_service.core.auth import Caller
-from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.release import ReleaseIn
 from escrow_service.schemas.requests import ReleaseBody, decode_release, documented
 
@@ -23,13 +22,16 @@ def release(
     """Release the shares of the listed recordings, sealed to the session key, under the
     alarm or consent given; the outcome is logged before it is answered."""
 
+    def within_limit() -> bytes:
+        if body is None:  # not read: refused before the signature is looked at
+            raise too_large(settings)
+        return body
+
     def authenticated() -> Caller:
-        if len(body) > settings.max_body_bytes:
-            raise Refusal(Reason.BATCH_TOO_LARGE, "request body too large")
-        return auth.caller(body)
+        return auth.caller(within_limit())
 
     def decoded() -> ReleaseIn:
-        return decode_release(body)
+        return decode_release(within_limit())
 
     outcome = service.releases.release(auth.claimed_operator(), authenticated, decoded)
     # Encoded here, in the worker thread: a 1,800-item response takes ~5 ms.

@@ -1,0 +1,495 @@
+"""Attacks on how both services take input, on real processes: deeply nested JSON, bodies
+over the size limit (declared or chunked), floods of unauthenticated requests, slow clients.
+
+Each refusal must be a 4xx with the service's reason code, never a 500, a hang or a
+traceback; a release refused at the custodian must be in its log like any other refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from clients.operator.release import CustodianEndpoint, verify_receipt
+from common.http import SignedClient
+from common.ratelimit import TokenBuckets
+from common.serving import HEADER_TIMEOUT_S, GuardedH11Protocol
+from crypto.ed25519 import Ed25519SigningKey
+from tests.escrow.conftest import make_cluster
+from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
+from tests.storage.support import Service, create_site, make_service
+from tests.support.services import free_port
+
+NESTED = b"[" * 2000 + b"]" * 2000
+"""About 4 KB that exhausts a recursive JSON parser."""
+
+
+def nested_in(field: str, depth: int) -> bytes:
+    """A body whose ``field`` nests just short of the parser's recursion limit (it parses;
+    code walking it recursively later must not fail)."""
+    return b'{"%s": {"a": %s%s}}' % (field.encode(), b"[" * depth, b"]" * depth)
+
+
+BODIES = {"2000 deep": NESTED, "960 deep in a statement": nested_in("site_keys", 960)}
+
+ESCROW_OPEN_ROUTES = [
+    ("POST", "/v1/sites", "site_keys"),
+    ("POST", "/v1/sites/{s}/devices", "device_enrollment"),
+    ("POST", "/v1/operators", "registration"),
+    ("POST", "/v1/sites/{s}/revocations", "revocation"),
+    ("POST", "/v1/sites/{s}/alarm-cancels", "alarm_cancel"),
+]
+
+
+def error_code(resp: httpx.Response) -> str:
+    code: str = resp.json()["error"]["code"]
+    return code
+
+
+def json_routes(base_url: str) -> list[tuple[str, str]]:
+    """Every (method, path) of the service's OpenAPI schema that takes a JSON body, with
+    each path parameter filled in."""
+    spec = httpx.get(base_url + "/openapi.json", timeout=10).json()
+    out = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
+                out.append((method.upper(), re.sub(r"\{[^}]+\}", "p1", path)))
+    assert out
+    return out
+
+
+def post_raw(url: str, method: str, path: str, body: bytes) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    return httpx.request(method, url + path, content=body, headers=headers, timeout=30)
+
+
+# --- wire-level requests ------------------------------------------------------------------------
+
+
+def raw_exchange(url: str, head: str, chunks: Iterator[bytes], timeout: float = 10.0) -> bytes:
+    """Send ``head`` and then ``chunks`` (stopping early if the server answers or closes) on
+    one connection; returns what the server answered."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+        answer = b""
+        for chunk in chunks:
+            try:
+                sock.sendall(chunk)
+            except (BlockingIOError, ConnectionError):
+                break
+            try:
+                answer += sock.recv(65536)
+                break
+            except BlockingIOError:
+                continue
+        sock.settimeout(timeout)
+        try:
+            while b"\r\n\r\n" not in answer or not _complete(answer):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except (TimeoutError, ConnectionError):
+            pass
+    return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    m = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+    return m is not None and len(body) >= int(m.group(1))
+
+
+def parse_answer(answer: bytes) -> tuple[int, dict[str, str], Any]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, json.loads(body) if body else None
+
+
+def claims_a_gigabyte(url: str, path: str) -> tuple[int, dict[str, str], Any, float]:
+    """Headers announcing a 1 GiB JSON body, then 4 bytes of it: the answer must come at once
+    (the body is refused by its declared length, never read)."""
+    host = url.removeprefix("http://")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {1 << 30}\r\n\r\n"
+    )
+    start = time.monotonic()
+    answer = raw_exchange(url, head, iter([b'{"a"']))
+    took = time.monotonic() - start
+    return (*parse_answer(answer), took)
+
+
+def chunked_past(url: str, path: str, limit: int) -> tuple[int, dict[str, str], Any]:
+    """A chunked body that goes on past ``limit`` and never ends: the server must refuse it
+    once the limit is passed, without waiting for its end."""
+    host = url.removeprefix("http://")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b"[" * 8192
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    answer = raw_exchange(url, head, iter([chunk] * (4 * limit // len(piece))))
+    status, headers, body = parse_answer(answer)
+    return status, headers, body
+
+
+# --- custodians ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(request: pytest.FixtureRequest) -> Cluster:
+    return make_cluster("sqlite", request)
+
+
+@pytest.fixture(scope="module")
+def site(cluster: Cluster) -> Site:
+    s = Site(f"site-{uuid.uuid4().hex[:10]}")
+    s.enroll(cluster)
+    return s
+
+
+def custodian(env: dict[str, str]) -> Iterator[CustodianProc]:
+    workdir = Path(tempfile.mkdtemp(prefix="camvault-limits-"))
+    proc = CustodianProc("c1", workdir, f"sqlite:///{workdir / 'c1' / 'escrow.db'}", env)
+    proc.start()
+    yield proc
+    proc.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def small_custodian() -> Iterator[CustodianProc]:
+    """One custodian with a 64 KiB body limit."""
+    yield from custodian({"CAMVAULT_ESCROW_MAX_BODY_BYTES": str(64 * 1024)})
+
+
+@pytest.fixture(scope="module")
+def limited_custodian() -> Iterator[CustodianProc]:
+    """One custodian with a rate limit of 2 requests per second, burst 5."""
+    yield from custodian(
+        {"CAMVAULT_ESCROW_RATE_LIMIT_PER_S": "2", "CAMVAULT_ESCROW_RATE_LIMIT_BURST": "5"}
+    )
+
+
+def logged_refusal(proc: CustodianProc, ep: CustodianEndpoint, body: dict[str, Any]) -> Any:
+    """The release refusal's log receipt verifies and the log stores that entry."""
+    index, entry, _ = verify_receipt(ep, body["log"])
+    stored = httpx.get(
+        proc.url + "/v1/log/entries", params={"start": index, "end": index + 1}, timeout=10
+    ).json()["entries"]
+    assert stored == [{"index": index, "entry": entry.decode()}]
+    return json.loads(entry)
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+@pytest.mark.parametrize(("method", "path", "field"), ESCROW_OPEN_ROUTES)
+def test_custodian_refuses_nested_json_as_malformed(
+    cluster: Cluster, site: Site, method: str, path: str, field: str, body: bytes
+) -> None:
+    body = body.replace(b'"site_keys"', b'"%s"' % field.encode())
+    for proc in cluster.custodians:
+        resp = post_raw(proc.url, method, path.format(s=site.site_id), body)
+        assert resp.status_code == 400, resp.text
+        assert error_code(resp) == "malformed_request"
+        assert "Traceback" not in proc.log_path.read_text(errors="replace")
+
+
+NEAR_THE_LIMIT = range(880, 1010, 5)
+"""Depths around where a recursive parser, deep in the server's stack, gives up."""
+
+
+def test_custodian_nesting_near_the_parser_limit_is_never_a_500(
+    cluster: Cluster, site: Site
+) -> None:
+    proc = cluster.custodians[1]
+    routes = [*ESCROW_OPEN_ROUTES, ("POST", "/v1/releases", "justification")]
+    for method, path, field in routes:
+        for depth in NEAR_THE_LIMIT:
+            url_path = path.format(s=site.site_id)
+            resp = post_raw(proc.url, method, url_path, nested_in(field, depth))
+            assert 400 <= resp.status_code < 500, (path, depth, resp.text)
+    assert "Traceback" not in proc.log_path.read_text(errors="replace")
+
+
+def test_custodian_answers_nested_json_on_every_json_route_with_a_4xx(cluster: Cluster) -> None:
+    url = cluster.custodians[0].url
+    for method, path in json_routes(url):
+        resp = post_raw(url, method, path, NESTED)
+        assert 400 <= resp.status_code < 500, (method, path, resp.text)
+        assert error_code(resp) in {"malformed_request", "bad_request_signature"}
+
+
+def test_customer_signed_nested_settings_are_malformed(cluster: Cluster, site: Site) -> None:
+    for proc in cluster.custodians:
+        with site.customer_client(proc.url) as client:
+            resp = client.put(
+                f"/v1/sites/{site.site_id}/settings",
+                content=NESTED,
+                content_type="application/json",
+            )
+        assert resp.status_code == 400, resp.text
+        assert error_code(resp) == "malformed_request"
+
+
+@pytest.mark.parametrize("body", [NESTED, nested_in("justification", 960)], ids=["2000", "960"])
+def test_signed_nested_release_is_refused_and_logged(cluster: Cluster, body: bytes) -> None:
+    operator_id = f"op-{uuid.uuid4().hex[:8]}"
+    key = register_operator(cluster, operator_id)
+    for proc, ep in zip(cluster.custodians, cluster.endpoints(), strict=True):
+        with SignedClient(proc.url, f"operator:{operator_id}", key) as client:
+            resp = client.post("/v1/releases", content=body, content_type="application/json")
+        assert resp.status_code == 400, resp.text
+        assert error_code(resp) == "malformed_request"
+        entry = logged_refusal(proc, ep, resp.json())
+        assert entry["type"] == "refusal"
+        assert entry["reason"] == "malformed_request"
+        assert entry["operator_id"] == operator_id
+        assert entry["operator_verified"] is True
+
+
+@pytest.mark.parametrize("path", ["/v1/sites", "/v1/operators", "/v1/sites/s1/alarm-cancels"])
+def test_custodian_refuses_a_declared_gigabyte_without_reading_it(
+    small_custodian: CustodianProc, path: str
+) -> None:
+    status, headers, body, took = claims_a_gigabyte(small_custodian.url, path)
+    assert status == 413 and body["error"]["code"] == "batch_too_large"
+    assert headers.get("connection") == "close"
+    assert took < 5
+
+
+def test_custodian_logs_a_release_refused_for_its_declared_size(
+    small_custodian: CustodianProc,
+) -> None:
+    status, _, body, took = claims_a_gigabyte(small_custodian.url, "/v1/releases")
+    assert status == 413 and body["error"]["code"] == "batch_too_large"
+    assert took < 5
+    entry = logged_refusal(small_custodian, small_custodian.endpoint(), body)
+    assert entry["reason"] == "batch_too_large"
+
+
+@pytest.mark.parametrize("path", ["/v1/sites", "/v1/releases"])
+def test_custodian_stops_reading_a_chunked_body_at_the_limit(
+    small_custodian: CustodianProc, path: str
+) -> None:
+    status, _, body = chunked_past(small_custodian.url, path, 64 * 1024)
+    assert status == 413 and body["error"]["code"] == "batch_too_large"
+
+
+def burst(url: str, n: int, method: str = "GET", path: str = "/v1/log/checkpoint") -> list[Any]:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return [client.request(method, path) for _ in range(n)]
+
+
+def assert_rate_limited(responses: list[httpx.Response]) -> float:
+    """Some were refused 429 ``rate_limited`` with a Retry-After; returns its value."""
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(limited) >= len(responses) // 2, [r.status_code for r in responses]
+    assert all(error_code(r) == "rate_limited" for r in limited)
+    retry = float(limited[-1].headers["retry-after"])
+    assert retry >= 1
+    return retry
+
+
+def test_custodian_rate_limits_unauthenticated_routes(limited_custodian: CustodianProc) -> None:
+    url = limited_custodian.url
+    retry = assert_rate_limited(burst(url, 20))
+    assert_rate_limited(burst(url, 10, "POST", "/v1/sites"))
+    # Signed releases are not limited: a refused one is still checked and logged.
+    key = Ed25519SigningKey.generate()
+    with SignedClient(url, "operator:op-flood", key) as client:
+        resp = client.post("/v1/releases", json={"purpose": "alarm-verification"})
+    assert resp.status_code == 401 and error_code(resp) == "operator_not_registered"
+    assert "log" in resp.json()
+    time.sleep(retry)
+    assert httpx.get(url + "/v1/log/checkpoint", timeout=10).status_code == 200
+
+
+# --- storage service ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc = make_service(tmp_path_factory.mktemp("limits-storage"), None, None)
+    yield svc.start()
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
+def small_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A storage service with a 64 KiB body limit."""
+    workdir = tmp_path_factory.mktemp("limits-small-storage")
+    svc = make_service(workdir, None, None, CAMVAULT_MAX_BODY_BYTES=str(64 * 1024))
+    yield svc.start()
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
+def limited_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A storage service with a rate limit of 2 requests per second, burst 5."""
+    workdir = tmp_path_factory.mktemp("limits-limited-storage")
+    env = {"CAMVAULT_RATE_LIMIT_PER_S": "2", "CAMVAULT_RATE_LIMIT_BURST": "5"}
+    svc = make_service(workdir, None, None, **env)
+    yield svc.start()
+    svc.stop()
+
+
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+def test_storage_refuses_nested_json_on_every_json_route(storage: Service, body: bytes) -> None:
+    for method, path in json_routes(storage.url):
+        resp = post_raw(storage.url, method, path, body)
+        assert resp.status_code == 400, (method, path, resp.status_code, resp.text)
+        assert error_code(resp) == "validation_error"
+    assert "Traceback" not in storage.log_text()
+
+
+def test_storage_nesting_near_the_parser_limit_is_never_a_500(storage: Service) -> None:
+    for path, field in (("/v1/sites", "site_keys"), ("/v1/operators", "registration")):
+        for depth in NEAR_THE_LIMIT:
+            resp = post_raw(storage.url, "POST", path, nested_in(field, depth))
+            assert resp.status_code == 400, (path, depth, resp.text)
+            assert error_code(resp) == "validation_error"
+    assert "Traceback" not in storage.log_text()
+
+
+def test_storage_refuses_nested_json_before_the_signature(storage: Service) -> None:
+    site = create_site(storage.url)
+    for method, path in json_routes(storage.url):
+        resp = site.client.request(
+            method, path.replace("p1", site.site_id), content=NESTED, content_type=JSON
+        )
+        assert resp.status_code == 400, (method, path, resp.text)
+        assert error_code(resp) == "validation_error"
+    site.close()
+
+
+JSON = "application/json"
+
+
+@pytest.mark.parametrize("path", ["/v1/sites", "/v1/sites/s1/devices"])
+def test_storage_refuses_a_declared_gigabyte_without_reading_it(
+    small_storage: Service, path: str
+) -> None:
+    status, headers, body, took = claims_a_gigabyte(small_storage.url, path)
+    assert status == 413 and body["error"]["code"] == "body_too_large"
+    assert headers.get("connection") == "close"
+    assert took < 5
+
+
+def test_storage_stops_reading_a_chunked_body_at_the_limit(small_storage: Service) -> None:
+    status, _, body = chunked_past(small_storage.url, "/v1/sites", 64 * 1024)
+    assert status == 413 and body["error"]["code"] == "body_too_large"
+
+
+def test_storage_rate_limits_unauthenticated_routes(limited_storage: Service) -> None:
+    url = limited_storage.url
+    retry = assert_rate_limited(burst(url, 20, "POST", "/v1/sites"))
+    # Signed routes are not limited (refused by their signature check instead).
+    signed = burst(url, 10, "GET", "/v1/sites/s1")
+    assert {r.status_code for r in signed} == {401}
+    time.sleep(retry)
+    assert httpx.get(url + "/readyz", timeout=10).status_code == 200
+
+
+# --- the pieces, in process ---------------------------------------------------------------------
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(2.0, 3, max_clients=2, clock=lambda: now[0])
+    assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a") == pytest.approx(0.5)
+    assert buckets.take("b") == 0.0  # per address
+    now[0] = 0.5
+    assert buckets.take("a") == 0.0
+    assert buckets.take("a") == pytest.approx(0.5)
+    buckets.take("c")  # a third address: the least recently seen is forgotten
+    assert buckets.take("b") == 0.0
+
+
+class _Quick(GuardedH11Protocol):
+    header_timeout_s = 0.5
+    body_idle_timeout_s = 0.5
+
+
+async def _echo(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.fixture(scope="module")
+def quick_server() -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(_echo, host="127.0.0.1", port=port, http=_Quick, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def closed_after(address: str, *parts: bytes) -> float:
+    """Seconds until the server closes a connection that sent ``parts`` and then stalls."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=HEADER_TIMEOUT_S + 10) as sock:
+        start = time.monotonic()
+        for part in parts:
+            sock.sendall(part)
+        while sock.recv(4096):
+            pass
+        return time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (),
+        (b"POST / HTTP/1.1\r\nHost: x\r\n",),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345",),
+    ],
+    ids=["nothing", "half the headers", "half the body"],
+)
+def test_slow_clients_are_disconnected(quick_server: str, parts: tuple[bytes, ...]) -> None:
+    assert closed_after(quick_server, *parts) < 3
+
+
+def test_a_complete_request_is_answered(quick_server: str) -> None:
+    resp = httpx.post(f"http://{quick_server}/", content=b"x" * 100, timeout=5)
+    assert resp.status_code == 204
+
+
+def test_services_close_a_connection_whose_headers_never_end(
+    small_custodian: CustodianProc, small_storage: Service
+) -> None:
+    for url in (small_custodian.url, small_storage.url):
+        took = closed_after(url.removeprefix("http://"), b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        assert HEADER_TIMEOUT_S - 1 < took < HEADER_TIMEOUT_S + 5
