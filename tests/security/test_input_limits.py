@@ -7,6 +7,7 @@ traceback; a release refused at the custodian must be in its log like any other 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -23,11 +24,17 @@ import httpx
 import pytest
 import uvicorn
 
+from clients.api.errors import ServiceRefused, check
+from clients.audit.notices import NoticeError, parse_notice
 from clients.operator.release import CustodianEndpoint, verify_receipt
 from common.http import SignedClient
 from common.ratelimit import TokenBuckets
 from common.serving import HEADER_TIMEOUT_S, GuardedH11Protocol
+from common.time import now_ms
+from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
+from crypto.escrow import CustodianKey
+from crypto.statements import Custodian, SiteKeys, sign_statement
 from tests.escrow.conftest import make_cluster
 from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 from tests.storage.support import Service, create_site, make_service
@@ -81,39 +88,27 @@ def post_raw(url: str, method: str, path: str, body: bytes) -> httpx.Response:
 
 
 def raw_exchange(url: str, head: str, chunks: Iterator[bytes], timeout: float = 10.0) -> bytes:
-    """Send ``head`` and then ``chunks`` (stopping early if the server answers or closes) on
-    one connection; returns what the server answered."""
+    """Send ``head`` (which asks the server to close after answering) and then ``chunks``,
+    stopping as soon as the server answers or closes; returns the whole answer."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
+    answer = b""
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.sendall(head.encode())
         sock.setblocking(False)
-        answer = b""
         for chunk in chunks:
             try:
                 sock.sendall(chunk)
-            except (BlockingIOError, ConnectionError):
-                break
-            try:
                 answer += sock.recv(65536)
                 break
             except BlockingIOError:
                 continue
+            except ConnectionError:
+                break
         sock.settimeout(timeout)
-        try:
-            while b"\r\n\r\n" not in answer or not _complete(answer):
-                data = sock.recv(65536)
-                if not data:
-                    break
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            while data := sock.recv(65536):
                 answer += data
-        except (TimeoutError, ConnectionError):
-            pass
     return answer
-
-
-def _complete(answer: bytes) -> bool:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    m = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-    return m is not None and len(body) >= int(m.group(1))
 
 
 def parse_answer(answer: bytes) -> tuple[int, dict[str, str], Any]:
@@ -130,7 +125,7 @@ def claims_a_gigabyte(url: str, path: str) -> tuple[int, dict[str, str], Any, fl
     host = url.removeprefix("http://")
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {1 << 30}\r\n\r\n"
+        f"Connection: close\r\nContent-Length: {1 << 30}\r\n\r\n"
     )
     start = time.monotonic()
     answer = raw_exchange(url, head, iter([b'{"a"']))
@@ -144,7 +139,7 @@ def chunked_past(url: str, path: str, limit: int) -> tuple[int, dict[str, str], 
     host = url.removeprefix("http://")
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
+        "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     piece = b"[" * 8192
     chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
@@ -327,30 +322,28 @@ def test_custodian_rate_limits_unauthenticated_routes(limited_custodian: Custodi
 # --- storage service ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc = make_service(tmp_path_factory.mktemp("limits-storage"), None, None)
+def storage_service(factory: pytest.TempPathFactory, **env: str) -> Iterator[Service]:
+    svc = make_service(factory.mktemp("limits-storage"), None, None, **env)
     yield svc.start()
     svc.stop()
+
+
+@pytest.fixture(scope="module")
+def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    yield from storage_service(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def small_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A storage service with a 64 KiB body limit."""
-    workdir = tmp_path_factory.mktemp("limits-small-storage")
-    svc = make_service(workdir, None, None, CAMVAULT_MAX_BODY_BYTES=str(64 * 1024))
-    yield svc.start()
-    svc.stop()
+    yield from storage_service(tmp_path_factory, CAMVAULT_MAX_BODY_BYTES=str(64 * 1024))
 
 
 @pytest.fixture(scope="module")
 def limited_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A storage service with a rate limit of 2 requests per second, burst 5."""
-    workdir = tmp_path_factory.mktemp("limits-limited-storage")
     env = {"CAMVAULT_RATE_LIMIT_PER_S": "2", "CAMVAULT_RATE_LIMIT_BURST": "5"}
-    svc = make_service(workdir, None, None, **env)
-    yield svc.start()
-    svc.stop()
+    yield from storage_service(tmp_path_factory, **env)
 
 
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
@@ -383,6 +376,57 @@ def test_storage_refuses_nested_json_before_the_signature(storage: Service) -> N
 
 
 JSON = "application/json"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="storage_service/services/inbox.py post_notice parses the notice text with "
+    "json.loads and catches ValueError only (use common.bodies.loads)",
+)
+def test_storage_refuses_a_nested_notice_text(storage: Service) -> None:
+    """A custodian key of a site the attacker created delivers a notice whose text (a JSON
+    string inside the JSON body) nests 2,000 deep."""
+    site_id = f"site-{uuid.uuid4().hex[:8]}"
+    customer, log_key = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
+    keys = SiteKeys(
+        site_id=site_id,
+        version=1,
+        customer_key=customer.public_key,
+        recipients=(X25519Identity.generate().recipient(),),
+        custodians=tuple(
+            Custodian(f"cust-{i}", CustodianKey.generate().public_key(), k.public_key, None)
+            for i, k in enumerate([log_key, Ed25519SigningKey.generate()])
+        ),
+        threshold=2,
+        issued_at_ms=now_ms(),
+    )
+    body = {"site_keys": sign_statement(keys, customer).to_json()}
+    with SignedClient(storage.url, f"customer:{site_id}", customer) as client:
+        assert client.post("/v1/sites", json=body).status_code == 201
+    text = "[" * 2000 + "]" * 2000
+    notice = {"custodian_id": "cust-0", "notice_id": 1, "site_id": site_id, "notice": text}
+    with SignedClient(storage.url, f"custodian:{site_id}/cust-0", log_key) as client:
+        resp = client.post("/v1/notices", json=notice)
+    assert resp.status_code == 422, resp.text
+    assert error_code(resp) == "notice_invalid"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=RecursionError,
+    reason="clients/api/errors.py check() and the other clients' parsers of server answers "
+    "(clients/operator/release.py, clients/audit/log.py, clients/audit/notices.py, "
+    "clients/customer/inbox.py, clients/api/sse.py) catch ValueError only: use "
+    "common.bodies.loads (its JsonError is a ValueError)",
+)
+def test_clients_take_nested_json_from_a_server_as_a_refusal() -> None:
+    """A malicious server answers 2,000 nested arrays: the client sees a refusal."""
+    answer = httpx.Response(403, content=NESTED, headers={"content-type": JSON})
+    with pytest.raises(ServiceRefused):
+        check(answer, "storage")
+    with pytest.raises(NoticeError):
+        parse_notice(NESTED.decode())
 
 
 @pytest.mark.parametrize("path", ["/v1/sites", "/v1/sites/s1/devices"])
