@@ -17,6 +17,7 @@ from rich.table import Table
 from clients.api.storage import ConsentRequest
 from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time, print_acks
 from clients.operator import console as lib
+from clients.operator.ends import close_alarm
 from clients.operator.state import OperatorState, default_state_dir
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRole
@@ -120,7 +121,7 @@ def ack(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> N
 def close(alarm_id: Annotated[str, typer.Argument()], state: StateOpt = None) -> None:
     """Close an acknowledged alarm, at the storage service and at every custodian."""
     with guarded():
-        closed = lib.close_alarm(load(state), alarm_id)
+        closed = close_alarm(load(state), alarm_id)
     console.print(f"alarm {alarm_id}: {closed.alarm['state']}")
     print_acks(console, closed.custodians, "closed")
 

@@ -17,13 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.api.errors import ClientError, ServiceRefused
-from clients.api.escrow import (
-    Ack,
-    CustodianApi,
-    CustodianEndpoint,
-    fetch_custodian,
-    to_every_custodian,
-)
+from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
 from clients.api.storage import ConsentRequest, StorageApi, download, header_bytes
 from clients.common import EXTENSIONS, signed_from_json
 from clients.operator.release import (
@@ -35,7 +29,6 @@ from clients.operator.release import (
     recover_file_key,
 )
 from clients.operator.state import OperatorConfig, OperatorState
-from common.http import SignedClient
 from common.time import now_ms
 from crypto.age.format import parse_header
 from crypto.age.stream import decrypt_payload
@@ -44,7 +37,6 @@ from crypto.errors import CryptoError
 from crypto.escrow import SessionKey, parse_escrow_stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
-    AlarmClose,
     OperatorRegistration,
     OperatorRole,
     Purpose,
@@ -109,45 +101,6 @@ def alarm(state: OperatorState, alarm_id: str) -> dict[str, Any]:
 def transition(state: OperatorState, alarm_id: str, action: str) -> dict[str, Any]:
     with state.storage() as storage:
         return storage.alarm_action(alarm_id, action)
-
-
-@dataclass
-class Closed:
-    """An alarm closed at the storage service, and each custodian's acknowledgement of the
-    signed close (a custodian that did not acknowledge still releases under the alarm until
-    its access period ends: close again to retry, closing is idempotent)."""
-
-    alarm: dict[str, Any]
-    custodians: list[Ack]
-
-    @property
-    def acknowledged(self) -> list[str]:
-        return [a.custodian_id for a in self.custodians if a.acknowledged]
-
-
-def close_alarm(state: OperatorState, alarm_id: str) -> Closed:
-    """Close an acknowledged alarm: at the storage service (which stops listing and serving
-    its recordings), then at every custodian with an AlarmClose signed by this operator, so
-    that a header saved during the alarm no longer gets a share either. The custodians'
-    refusal does not rest on the storage service."""
-    a = transition(state, alarm_id, "close")
-    key = state.key()
-    close = sign_statement(
-        AlarmClose(
-            site_id=str(a["site_id"]),
-            panel_id=str(a["panel_id"]),
-            event_id=str(a["event_id"]),
-            operator_id=state.operator_id,
-            closed_at_ms=now_ms(),
-        ),
-        key,
-    )
-
-    def send(api: CustodianApi, c: CustodianEndpoint) -> str:
-        with SignedClient(c.url, f"operator:{state.operator_id}", key) as client:
-            return api.close_alarm(client, str(a["site_id"]), close)
-
-    return Closed(a, to_every_custodian(state.endpoints(), send))
 
 
 # --- releases -------------------------------------------------------------------------------
