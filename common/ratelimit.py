@@ -14,13 +14,18 @@ proxy, the proxy's address unless the server is told to trust forwarded headers)
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from common.serving import ServingSettings
 
 
 @dataclass(slots=True)
@@ -107,3 +112,20 @@ class RateLimit:
             }
         )
         await send({"type": "http.response.body", "body": self.body})
+
+
+def add_rate_limit(
+    app: Starlette,
+    settings: ServingSettings,
+    applies: Callable[[str, str], bool],
+    error: Mapping[str, Any],
+) -> None:
+    """Rate-limit the requests of ``app`` for which ``applies(method, path)`` is true, as
+    ``settings`` say (nothing when ``rate_limit_per_s`` is 0); ``error`` is the body of 429."""
+    if settings.rate_limit_per_s > 0:
+        app.add_middleware(
+            RateLimit,
+            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            applies=applies,
+            body=json.dumps(error).encode(),
+        )

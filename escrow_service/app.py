@@ -9,7 +9,6 @@ docs/ESCROW.md "HTTP API" documents every route. Errors are always
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from common.ratelimit import RateLimit, TokenBuckets
+from common.ratelimit import add_rate_limit
 from common.time import now_ms
 from escrow_service.api.errors import error_body, install_error_handlers
 from escrow_service.api.routes import custodian, devices, log, notices, operators, releases, sites
@@ -99,15 +98,9 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    if settings.rate_limit_per_s > 0:
-        app.add_middleware(
-            RateLimit,
-            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
-            applies=rate_limited,
-            body=json.dumps(
-                error_body(Reason.RATE_LIMITED, "too many requests from this address")
-            ).encode(),
-        )
+    add_rate_limit(
+        app, settings, rate_limited, error_body(Reason.RATE_LIMITED, "too many requests")
+    )
     return app
 
 

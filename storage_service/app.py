@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +20,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from common.ratelimit import RateLimit, TokenBuckets
+from common.ratelimit import add_rate_limit
 from storage_service.api.errors import error_body, install_error_handlers
 from storage_service.api.middleware import AccessLog, BodyLimit
 from storage_service.api.routes import (
@@ -153,15 +152,9 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    if settings.rate_limit_per_s > 0:
-        app.add_middleware(
-            RateLimit,
-            buckets=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
-            applies=rate_limited,
-            body=json.dumps(
-                error_body(Reason.RATE_LIMITED, "too many requests from this address")
-            ).encode(),
-        )
+    add_rate_limit(
+        app, settings, rate_limited, error_body(Reason.RATE_LIMITED, "too many requests")
+    )
     app.add_middleware(AccessLog)
     return app
 
