@@ -10,6 +10,7 @@ The public routes (keys, statements, log) are plain HTTP; a release and an alarm
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,27 @@ from crypto.tlog.note import NoteVerifier
 LOG_PAGE = 1000
 #: notices per page of ``GET /v1/sites/{site}/notices``
 NOTICE_PAGE = 1000
+
+
+#: Attempts of a statement the custodian refuses as ``rate_limited`` (429), and the longest
+#: wait between two (its ``Retry-After``, bounded).
+RATE_LIMITED_ATTEMPTS = 5
+MAX_RETRY_WAIT_S = 10.0
+
+
+def retrying(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """``send()``, again after the ``Retry-After`` of a rate-limited (429) answer: a large
+    deletion is many statements, and the statement routes are rate limited per address."""
+    for _ in range(RATE_LIMITED_ATTEMPTS - 1):
+        resp = send()
+        if resp.status_code != 429:
+            return resp
+        try:
+            wait = float(resp.headers.get("retry-after", "1"))
+        except ValueError:
+            wait = 1.0
+        time.sleep(min(max(wait, 0.0), MAX_RETRY_WAIT_S))
+    return send()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +131,7 @@ class CustodianApi:
 
     def _post_statement(self, path: str, field: str, statement: SignedStatement) -> str:
         try:
-            resp = self.http.post(path, json={field: statement.to_json()})
+            resp = retrying(lambda: self.http.post(path, json={field: statement.to_json()}))
         except httpx.HTTPError as exc:
             raise ClientError(f"{self.service} unreachable: {exc}") from exc
         data = check(resp, self.service)
@@ -141,7 +163,8 @@ class CustodianApi:
         (``client``): the custodian refuses every later release under the alarm."""
         path = f"/v1/sites/{site_id}/alarm-closes"
         try:
-            resp = client.post(path, json={"alarm_close": close.to_json()})
+            # a fresh signature (and nonce) for each attempt
+            resp = retrying(lambda: client.post(path, json={"alarm_close": close.to_json()}))
         except httpx.HTTPError as exc:
             raise ClientError(f"{self.service} unreachable: {exc}") from exc
         data = check(resp, self.service)
