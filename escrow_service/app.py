@@ -44,7 +44,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 #: Routes whose requests are signed by a registered key and checked by the route (a release is
 #: logged even when refused): not rate limited. Every other route is, per client address.
-SIGNED_ROUTES = re.compile(r"/v1/releases|/v1/sites/[^/]+/(?:settings|notices|log-entries)")
+SIGNED_ROUTES = re.compile(
+    r"/v1/releases|/v1/sites/[^/]+/(?:settings|notices|log-entries|alarm-closes)"
+)
 
 
 def rate_limited(method: str, path: str) -> bool:
