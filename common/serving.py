@@ -91,7 +91,7 @@ class ServingSettings(BaseSettings):
         default=500, ge=1, description="unauthenticated requests a client address may burst"
     )
     http_max_header_bytes: int = Field(
-        default=64 * 1024, ge=4096, description="largest request line and headers (uvicorn h11)"
+        default=16 * 1024, ge=4096, description="largest request line and headers (uvicorn h11)"
     )
     http_keep_alive_s: int = Field(
         default=5, ge=1, le=300, description="idle keep-alive connections are closed after this"

@@ -530,6 +530,16 @@ def test_a_complete_request_is_answered(quick_server: str) -> None:
     assert resp.status_code == 204
 
 
+def test_services_refuse_headers_over_the_limit(
+    small_custodian: CustodianProc, small_storage: Service
+) -> None:
+    for url in (small_custodian.url, small_storage.url):
+        head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: "
+        answer = raw_exchange(url, head, iter([b"a" * 4096] * 64))  # 256 KiB of header
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+        assert httpx.get(url + "/healthz", headers={"x-padding": "a" * 8_000}).status_code == 200
+
+
 def test_services_close_a_connection_whose_headers_never_end(
     small_custodian: CustodianProc, small_storage: Service
 ) -> None:
