@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from common.bodies import loads
+
 
 class ClientError(Exception):
     """Base of the client errors (the CLI prints them and exits 1)."""
@@ -28,12 +30,12 @@ def check(resp: httpx.Response, service: str, ok: tuple[int, ...] = (200, 201)) 
         if not resp.content:
             return None
         try:
-            return resp.json()
+            return loads(resp.content)
         except ValueError:
             return None
     code, message = "http_error", resp.text[:200]
     try:
-        err = resp.json().get("error", {})
+        err = loads(resp.content).get("error", {})
         code, message = str(err.get("code", code)), str(err.get("message", message))
     except (ValueError, AttributeError):
         pass

@@ -31,7 +31,7 @@ LOG_PAGE = 1000
 NOTICE_PAGE = 1000
 
 
-#: Attempts of a statement the custodian refuses as ``rate_limited`` (429), and the longest
+#: Attempts of a request the custodian refuses as ``rate_limited`` (429), and the longest
 #: wait between two (its ``Retry-After``, bounded).
 RATE_LIMITED_ATTEMPTS = 5
 MAX_RETRY_WAIT_S = 10.0
@@ -39,7 +39,8 @@ MAX_RETRY_WAIT_S = 10.0
 
 def retrying(send: Callable[[], httpx.Response]) -> httpx.Response:
     """``send()``, again after the ``Retry-After`` of a rate-limited (429) answer: a large
-    deletion is many statements, and the statement routes are rate limited per address."""
+    deletion is many statements, an audit reads many log pages, and the custodians' public
+    routes are rate limited per address."""
     for _ in range(RATE_LIMITED_ATTEMPTS - 1):
         resp = send()
         if resp.status_code != 429:
@@ -112,7 +113,7 @@ class CustodianApi:
         self.close()
 
     def _get(self, path: str, **params: Any) -> Any:
-        return check(self.http.get(path, params=params), self.service, (200,))
+        return check(retrying(lambda: self.http.get(path, params=params)), self.service, (200,))
 
     # --- keys and statements (public) ---------------------------------------------------------
 
@@ -199,7 +200,7 @@ class CustodianApi:
 
     def checkpoint(self) -> bytes:
         """The latest signed checkpoint, as the note's bytes."""
-        resp = self.http.get("/v1/log/checkpoint")
+        resp = retrying(lambda: self.http.get("/v1/log/checkpoint"))
         check(resp, self.service, (200,))
         return resp.content
 

@@ -3,7 +3,6 @@ parsed with ``httpx-sse``."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from httpx_sse._decoders import SSEDecoder
 
 from clients.api.errors import check
+from common.bodies import loads
 from common.http import SignedClient
 
 
@@ -34,6 +34,6 @@ def iter_events(
                 return
             event = decoder.decode(line)
             if event is not None and event.data:
-                yield event.event or "message", json.loads(event.data)
+                yield event.event or "message", loads(event.data)
     finally:
         resp.close()

@@ -55,6 +55,7 @@ from clients.audit.notices import (
     parse_notices,
     releases_nothing,
 )
+from common.bodies import loads
 from crypto.encoding import b64decode_padded, b64encode_padded
 from crypto.errors import CryptoError, LogProofError
 from crypto.tlog import (
@@ -210,7 +211,7 @@ def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expec
         _append(border, entry_leaf_hash(data))
         expected_index += 1
         try:
-            entry = json.loads(data)
+            entry = loads(data)
         except ValueError:
             entry = None
         if not isinstance(entry, dict):
@@ -275,7 +276,7 @@ def verify_parsed_notice(
     except (LogProofError, *READ_ERRORS, KeyError, TypeError, ValueError) as exc:
         return [Finding("notice_not_in_log", index, str(exc))]
     try:
-        entry = json.loads(data)
+        entry = loads(data)
     except ValueError:
         entry = None
     if not isinstance(entry, dict):

@@ -4,11 +4,11 @@ entries of the site the customer expects (clients/audit/log.py runs the checks).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.bodies import loads
 from crypto.errors import CryptoError
 from crypto.metadata import RecordingMetadata
 from crypto.tlog import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes
@@ -52,7 +52,7 @@ class Notice:
 def parse_notice(text: str) -> Notice:
     """Parse one access notice (as delivered by a custodian); raises :class:`NoticeError`."""
     try:
-        obj = json.loads(text)
+        obj = loads(text)
     except (ValueError, TypeError) as exc:
         raise NoticeError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

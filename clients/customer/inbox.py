@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.customer.state import CustomerState
+from common.bodies import loads
 from crypto.age import decrypt
 from crypto.encoding import b64decode_padded
 from crypto.errors import CryptoError
@@ -65,13 +66,13 @@ def read_inbox(
                 plain = io.BytesIO()
                 try:
                     decrypt(identities, io.BytesIO(b64decode_padded(item["payload"])), plain)
-                    parsed = json.loads(plain.getvalue())
+                    parsed = loads(plain.getvalue())
                     data = parsed if isinstance(parsed, dict) else {"value": parsed}
                 except (CryptoError, ValueError) as exc:
                     data = {"error": f"cannot decrypt: {exc}"}
             else:
                 try:
-                    parsed = json.loads(item.get("text") or "{}")
+                    parsed = loads(item.get("text") or "{}")
                     data = parsed if isinstance(parsed, dict) else {"value": parsed}
                 except ValueError:
                     data = {"text": item.get("text")}

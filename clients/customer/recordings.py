@@ -21,6 +21,7 @@ from clients.api.storage import StorageApi, header_bytes
 from clients.api.storage import download as fetch_payload
 from clients.common import EXTENSIONS, signed_from_json
 from clients.customer.state import CustomerState
+from common.bodies import loads
 from common.time import now_ms
 from crypto.age import Identity, decrypt_header, verify_header_mac
 from crypto.age.format import FileKey
@@ -132,7 +133,7 @@ class TimelineEntry:
 def _event_labels(plain: bytes) -> tuple[list[dict[str, Any]], str | None]:
     """Labels of a decrypted event record and the recording it describes (if it says)."""
     try:
-        obj = json.loads(plain)
+        obj = loads(plain)
     except ValueError:
         return [], None
     if not isinstance(obj, dict):

@@ -15,7 +15,6 @@ released it. One custodian down or refusing does not matter while t others relea
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +24,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from clients.api.escrow import CustodianApi, CustodianEndpoint
+from common.bodies import loads
 from common.http import SignedClient
 from crypto.age.format import FileKey, parse_header
 from crypto.age.stream import decrypt_payload
@@ -113,7 +113,7 @@ class CustodianRelease:
 
     @property
     def entry_json(self) -> dict[str, Any]:
-        obj: dict[str, Any] = json.loads(self.entry)
+        obj: dict[str, Any] = loads(self.entry)
         return obj
 
 
@@ -239,7 +239,7 @@ def request_release(
     except httpx.HTTPError as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: {exc}") from exc
     try:
-        data = resp.json()
+        data = loads(resp.content)
     except ValueError as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: HTTP {resp.status_code}") from exc
     if resp.status_code != 200:
@@ -271,7 +271,7 @@ def request_release(
                 received.append(rec.metadata)
             else:
                 release.refused[rid] = (str(item["reason"]), str(item["message"]))
-        entry_obj = json.loads(entry)
+        entry_obj = loads(entry)
         if not isinstance(entry_obj, dict):
             raise ValueError("log entry is not a JSON object")
     except CryptoError as exc:

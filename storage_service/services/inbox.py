@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from common.bodies import loads
 from common.time import now_ms
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.principal import Principal
@@ -110,7 +111,7 @@ def post_notice(engine: Engine, principal: Principal, body: NoticeIn) -> tuple[I
     if principal.custodian_id != body.custodian_id:
         raise ApiError(Reason.WRONG_PRINCIPAL, "this key belongs to another custodian")
     try:
-        notice = json.loads(body.notice)
+        notice = loads(body.notice)
     except ValueError:
         raise ApiError(Reason.NOTICE_INVALID, "notice is not JSON text") from None
     if not isinstance(notice, dict) or notice.get("type") != NOTICE_TYPE:

@@ -387,12 +387,6 @@ def test_storage_refuses_nested_json_before_the_signature(storage: Service) -> N
 JSON = "application/json"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="storage_service/services/inbox.py post_notice parses the notice text with "
-    "json.loads and catches ValueError only (use common.bodies.loads)",
-)
 def test_storage_refuses_a_nested_notice_text(storage: Service) -> None:
     """A custodian key of a site the attacker created delivers a notice whose text (a JSON
     string inside the JSON body) nests 2,000 deep."""
@@ -421,14 +415,6 @@ def test_storage_refuses_a_nested_notice_text(storage: Service) -> None:
     assert error_code(resp) == "notice_invalid"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="clients/api/errors.py check() and the other clients' parsers of server answers "
-    "(clients/operator/release.py, clients/audit/log.py, clients/audit/notices.py, "
-    "clients/customer/inbox.py, clients/api/sse.py) catch ValueError only: use "
-    "common.bodies.loads (its JsonError is a ValueError)",
-)
 def test_clients_take_nested_json_from_a_server_as_a_refusal() -> None:
     """A malicious server answers 2,000 nested arrays: the client sees a refusal."""
     answer = httpx.Response(403, content=NESTED, headers={"content-type": JSON})
