@@ -19,6 +19,7 @@ import typer
 GROUPS = {
     "db": "storage_service.cli:db_app",
     "serve": None,
+    "admin": None,
     "customer": "clients.cli.customer:app",
     "operator": "clients.cli.operator:app",
     "camera": "clients.cli.camera:app",
@@ -26,6 +27,8 @@ GROUPS = {
 }
 #: modules whose ``register_serve(app)`` adds their service to `camvault serve`
 SERVE = ("storage_service.cli", "escrow_service.cli")
+#: modules whose ``register_admin(app)`` adds their checks to `camvault admin`
+ADMIN = SERVE
 #: top-level commands that mirror age (clients.cli.age)
 AGE_COMMANDS = ("keygen", "encrypt", "decrypt")
 
@@ -43,6 +46,18 @@ def serve_app() -> typer.Typer:
     return app
 
 
+def admin_app() -> typer.Typer:
+    """`camvault admin`: maintenance checks, one or more commands per service."""
+    app = typer.Typer(help="Check camvault services' data (read-only).", no_args_is_help=True)
+    for module in ADMIN:
+        importlib.import_module(module).register_admin(app)
+    return app
+
+
+#: groups composed from several modules
+COMPOSED = {"serve": serve_app, "admin": admin_app}
+
+
 def build_app(command: str | None = None) -> typer.Typer:
     """The application, with every group, or only what ``command`` needs."""
     root = typer.Typer(
@@ -54,7 +69,7 @@ def build_app(command: str | None = None) -> typer.Typer:
     wanted = [command] if command in GROUPS or command in AGE_COMMANDS else None
     for name, target in GROUPS.items():
         if wanted is None or name in wanted:
-            group = serve_app() if target is None else _load(target)
+            group = COMPOSED[name]() if target is None else _load(target)
             root.add_typer(group, name=name)
     if wanted is None or command in AGE_COMMANDS:
         importlib.import_module("clients.cli.age").register(root)

@@ -1,16 +1,19 @@
-"""`camvault serve escrow --id N`: run one key custodian.
+"""`camvault serve escrow --id N`: run one key custodian; `camvault admin fsck-custodian --id N`:
+check its database (read-only).
 
-The `camvault` entry point (camvault/cli.py) adds it to its `serve` group with
-:func:`register_serve`; the service modules are imported when the command runs. Settings
+The `camvault` entry point (camvault/cli.py) adds them to its `serve` and `admin` groups
+with :func:`register_serve` and :func:`register_admin`; the service modules are imported when the command runs. Settings
 not given as options come from ``CAMVAULT_ESCROW_*`` variables; the keys are created in the
 data directory on first start and the public half is printed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -54,3 +57,85 @@ def escrow(
 def register_serve(app: typer.Typer) -> None:
     """Add `escrow` to the `camvault serve` group."""
     app.command("escrow")(escrow)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"camvault: error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _read_checkpoints(paths: list[Path]) -> list[tuple[str, bytes]]:
+    try:
+        return [(str(p), p.read_bytes()) for p in paths]
+    except OSError as exc:
+        _fail(f"cannot read checkpoint: {exc}")
+
+
+def fsck_custodian(
+    custodian_id: Annotated[str, typer.Option("--id", help="custodian id, as listed in SiteKeys")],
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="keys and SQLite DB (camvault-data/escrow-<id>)"),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(help="a signed checkpoint of this log to check (repeatable)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Check one custodian's log, notices and outbox (read-only; never repairs).
+
+    One line per problem, then a summary. Exit 0: consistent; 1: problems found; 2: the
+    configuration (options and CAMVAULT_ESCROW_* settings, as for `camvault serve
+    escrow`) is unusable."""
+    from pydantic import ValidationError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crypto.errors import CryptoError
+    from crypto.tlog import NoteSigner
+    from escrow_service.core.settings import EscrowSettings
+    from escrow_service.db.engine import make_engine
+    from escrow_service.services.fsck import check
+
+    directory = data_dir or Path("camvault-data") / f"escrow-{custodian_id}"
+    os.environ["CAMVAULT_ESCROW_CUSTODIAN_ID"] = custodian_id
+    os.environ["CAMVAULT_ESCROW_DATA_DIR"] = str(directory)
+    try:
+        settings = EscrowSettings()
+    except ValidationError as exc:
+        _fail(f"bad configuration: {exc}")
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        _fail(f"no custodian database at {url.database} (--data-dir, --id)")
+    notes = _read_checkpoints(checkpoint or [])
+    verifiers = []
+    for name in ("log.key", "log.next.key") if notes else ():
+        path = settings.data_dir / name
+        if path.exists():
+            try:
+                verifiers.append(NoteSigner.from_text(path.read_text().strip()).verifier)
+            except (CryptoError, ValueError, OSError) as exc:
+                _fail(f"{path}: {exc}")
+    if notes and not verifiers:
+        _fail(f"no log key in {settings.data_dir} to verify checkpoints with")
+    engine = make_engine(settings.effective_database_url)
+    try:
+        report = check(engine, origin=settings.origin, verifiers=verifiers, checkpoints=notes)
+    except SQLAlchemyError as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()
+    if as_json:
+        body = {"summary": report.summary(), "problems": [p.to_json() for p in report.problems]}
+        typer.echo(json.dumps(body, sort_keys=True))
+    else:
+        for problem in report.problems:
+            typer.echo(problem.line())
+        typer.echo(" ".join(f"{k}={v}" for k, v in report.summary().items() if k != "by_kind"))
+    sys.exit(1 if report.problems else 0)
+
+
+def register_admin(app: typer.Typer) -> None:
+    """Add `fsck-custodian` to the `camvault admin` group."""
+    app.command("fsck-custodian")(fsck_custodian)

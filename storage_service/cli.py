@@ -1,8 +1,9 @@
-"""The storage service's commands: `camvault db ...` (schema migrations) and
-`camvault serve storage|sweep` (the API, one sweeper pass).
+"""The storage service's commands: `camvault db ...` (schema migrations),
+`camvault serve storage|sweep` (the API, one sweeper pass) and `camvault admin fsck` (a
+read-only consistency check of the database and the object store).
 
 The `camvault` entry point (camvault/cli.py) mounts ``db_app`` as `db` and adds the serve
-commands with :func:`register_serve`. The service modules are imported inside the commands:
+and admin commands with :func:`register_serve` and :func:`register_admin`. The service modules are imported inside the commands:
 `camvault encrypt` and the other client commands do not pay for SQLAlchemy and uvicorn.
 """
 
@@ -10,9 +11,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from storage_service.blobstore import BlobStore
 
 db_app = typer.Typer(
     help="Storage-service database schema (Alembic migrations).", no_args_is_help=True
@@ -81,3 +88,72 @@ def register_serve(app: typer.Typer) -> None:
     """Add `storage` and `sweep` to the `camvault serve` group."""
     app.command("storage")(storage)
     app.command("sweep")(sweep)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"camvault: error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _open_site() -> tuple[Engine, BlobStore]:
+    """The configured database and object store, refusing to create either (read-only)."""
+    from pydantic import ValidationError
+    from sqlalchemy.engine import make_url
+
+    from storage_service.blobstore import open_blobstore
+    from storage_service.core.settings import Settings
+    from storage_service.db.engine import make_engine
+    from storage_service.db.migrate import ensure_schema
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _fail(f"bad configuration: {exc}")
+    url = settings.effective_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        _fail(f"no database at {parsed.database} (CAMVAULT_DATABASE_URL, CAMVAULT_DATA_DIR)")
+    if settings.blobstore == "local" and not settings.effective_blob_dir.is_dir():
+        _fail(f"no object store at {settings.effective_blob_dir} (CAMVAULT_BLOB_DIR)")
+    engine = make_engine(url)
+    ensure_schema(engine, url, auto_migrate=False)
+    return engine, open_blobstore(settings)
+
+
+def fsck(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Check the storage database against the object store (read-only; never repairs).
+
+    One line per problem, then a summary. Exit 0: consistent; 1: problems found; 2: the
+    configuration (CAMVAULT_* settings, as for `camvault serve storage`) is unusable."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage_service.blobstore import BlobStoreError
+    from storage_service.db import SchemaOutdated
+    from storage_service.services.fsck import check
+
+    try:
+        engine, store = _open_site()
+        try:
+            report = check(engine, store)
+        finally:
+            engine.dispose()
+    except (SchemaOutdated, BlobStoreError, SQLAlchemyError, OSError) as exc:
+        _fail(f"{type(exc).__name__}: {exc}")
+    if as_json:
+        body = {
+            "summary": report.summary(),
+            "problems": [p.to_json() for p in report.problems],
+        }
+        typer.echo(json.dumps(body, sort_keys=True))
+    else:
+        for problem in report.problems:
+            typer.echo(problem.line())
+        typer.echo(" ".join(f"{k}={v}" for k, v in report.summary().items() if k != "by_kind"))
+    sys.exit(1 if report.problems else 0)
+
+
+def register_admin(app: typer.Typer) -> None:
+    """Add `fsck` to the `camvault admin` group."""
+    app.command("fsck")(fsck)
