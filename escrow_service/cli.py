@@ -2,9 +2,10 @@
 check its database (read-only).
 
 The `camvault` entry point (camvault/cli.py) adds them to its `serve` and `admin` groups
-with :func:`register_serve` and :func:`register_admin`; the service modules are imported when the command runs. Settings
-not given as options come from ``CAMVAULT_ESCROW_*`` variables; the keys are created in the
-data directory on first start and the public half is printed.
+with :func:`register_serve` and :func:`register_admin`; the service modules are imported
+when a command runs. Settings not given as options come from ``CAMVAULT_ESCROW_*``
+variables; `serve` creates the keys in the data directory on first start and prints the
+public half.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 read-only consistency check of the database and the object store).
 
 The `camvault` entry point (camvault/cli.py) mounts ``db_app`` as `db` and adds the serve
-and admin commands with :func:`register_serve` and :func:`register_admin`. The service modules are imported inside the commands:
-`camvault encrypt` and the other client commands do not pay for SQLAlchemy and uvicorn.
+and admin commands with :func:`register_serve` and :func:`register_admin`. The service
+modules are imported inside the commands: `camvault encrypt` and the other client commands
+do not pay for SQLAlchemy and uvicorn.
 """
 
 from __future__ import annotations

@@ -198,4 +198,3 @@ def check(engine: Engine, store: BlobStore) -> Report:
         )
     report.problems.extend(_orphans(objects.values(), referenced))
     return report
-
