@@ -1,0 +1,286 @@
+"""`camvault admin fsck` and `fsck-custodian` on real parts: a storage service process on
+SQLite + local store (and on PostgreSQL + MinIO), a custodian database built by the
+custodian's own migrations and log code. Each case breaks one thing and checks that fsck
+names exactly it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from escrow_service.core.keys import load_or_create
+from escrow_service.db.engine import make_engine as escrow_engine
+from escrow_service.db.migrate import upgrade as escrow_upgrade
+from escrow_service.db.models import log_entries, notices, outbox
+from escrow_service.services.tlog_store import LogStore
+from tests.storage.support import CAMVAULT, Camera, Service, create_site, make_service
+from tests.support.services import MinioServer, PostgresServer
+
+
+def _run(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    import os
+
+    return subprocess.run(
+        [str(CAMVAULT), "admin", *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _fsck(svc: Service) -> tuple[int, dict[str, Any]]:
+    done = _run(["fsck", "--json"], svc.env, svc.workdir)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _mine(body: dict[str, Any], site_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The problems about ``site_id`` (each case works on a site of its own)."""
+    return [
+        (p["kind"], p["ids"])
+        for p in body["problems"]
+        if p["ids"].get("site") == site_id or site_id in str(p["ids"].get("key", ""))
+    ]
+
+
+@pytest.fixture(scope="module", params=["embedded", "pg_minio"])
+def svc(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    workdir = tmp_path_factory.mktemp("fsck")
+    if request.param == "pg_minio":
+        minio: MinioServer = request.getfixturevalue("minio")
+        pg: PostgresServer = request.getfixturevalue("postgres")
+        tag = uuid.uuid4().hex[:10]
+        service = make_service(
+            workdir, pg.create_database(f"fs_{tag}"), minio.settings_env(f"fs-{tag}")
+        )
+    else:
+        service = make_service(workdir, None, None)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def _camera_with(svc: Service, n: int) -> tuple[str, Camera, list[str]]:
+    site = create_site(svc.url)
+    cam = site.enroll_camera()
+    ids = []
+    for i in range(n):
+        rec = cam.record(b"frame %d " % i * 100)
+        assert cam.upload(rec).status_code in (200, 201)
+        ids.append(rec.recording_id)
+    return site.site_id, cam, ids
+
+
+def _row(svc: Service, site_id: str, recording_id: str) -> dict[str, Any]:
+    engine = svc.engine()
+    try:
+        with engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.text("SELECT * FROM recordings WHERE site_id=:s AND recording_id=:r"),
+                    {"s": site_id, "r": recording_id},
+                )
+                .mappings()
+                .one()
+            )
+            return dict(row)
+    finally:
+        engine.dispose()
+
+
+def _sql(svc: Service, statement: str, **params: Any) -> None:
+    engine = svc.engine()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def test_clean_site_is_clean(svc: Service) -> None:
+    site_id, _, _ = _camera_with(svc, 3)
+    code, body = _fsck(svc)
+    assert _mine(body, site_id) == []
+    if not body["problems"]:
+        assert code == 0
+    assert body["summary"]["recordings"] >= 3
+    text = _run(["fsck"], svc.env, svc.workdir)
+    assert text.stdout.strip().splitlines()[-1].startswith("recordings=")
+
+
+def _kinds_after(svc: Service, site_id: str) -> list[str]:
+    code, body = _fsck(svc)
+    assert code == 1
+    return sorted(kind for kind, _ in _mine(body, site_id))
+
+
+def test_payload_deleted(svc: Service) -> None:
+    site_id, _, ids = _camera_with(svc, 2)
+    svc.store().delete(_row(svc, site_id, ids[1])["object_key"])
+    assert _kinds_after(svc, site_id) == ["payload_missing"]
+
+
+def test_payload_truncated(svc: Service) -> None:
+    import io
+
+    site_id, _, ids = _camera_with(svc, 2)
+    key = _row(svc, site_id, ids[0])["object_key"]
+    store = svc.store()
+    with store.get(key) as reader:
+        data = b"".join(reader.iter_chunks())
+    store.put(key, io.BytesIO(data[:-7]))
+    assert _kinds_after(svc, site_id) == ["payload_size_mismatch"]
+
+
+def test_orphan_object(svc: Service) -> None:
+    import io
+
+    site_id, _, _ = _camera_with(svc, 1)
+    svc.store().put(f"sites/{site_id}/stray", io.BytesIO(b"x" * 10))
+    assert _kinds_after(svc, site_id) == ["orphan_object"]
+
+
+def test_sequence_gap(svc: Service) -> None:
+    site_id, _, ids = _camera_with(svc, 3)
+    row = _row(svc, site_id, ids[1])
+    _sql(svc, "DELETE FROM recordings WHERE id=:i", i=row["id"])
+    svc.store().delete(row["object_key"])
+    assert _kinds_after(svc, site_id) == ["chain_broken"]
+
+
+def test_corrupt_header(svc: Service) -> None:
+    site_id, _, ids = _camera_with(svc, 1)
+    row = _row(svc, site_id, ids[0])
+    _sql(svc, "UPDATE recordings SET header=:h WHERE id=:i", h=b"not an age header\n", i=row["id"])
+    assert _kinds_after(svc, site_id) == ["header_invalid"]
+
+
+def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
+    done = _run(["fsck"], {"CAMVAULT_DATA_DIR": str(tmp_path / "none")}, tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("camvault: error: ") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "none").exists()  # read-only: nothing created
+    done = _run(["fsck"], {"CAMVAULT_BLOBSTORE": "ftp"}, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+# --- one custodian ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def custodian(tmp_path: Path) -> tuple[Path, sa.Engine, Path]:
+    """A custodian data directory with a log of 5 entries (one release with its notice and
+    outbox row) and a checkpoint signed at the full size."""
+    data = tmp_path / "escrow-c7"
+    keys = load_or_create(data, "c7")
+    url = f"sqlite:///{data / 'escrow.db'}"
+    escrow_upgrade(url)
+    engine = escrow_engine(url)
+    log = LogStore(engine, keys)
+    with log.writer() as conn:
+        for i in range(5):
+            kind = "release" if i == 3 else "site-settings"
+            entry = {"v": 1, "type": kind, "custodian_id": "c7", "time_ms": i}
+            log.append(conn, entry, kind=kind, site_id="s1", now_ms=i)
+        notice = conn.execute(
+            notices.insert(),
+            {"site_id": "s1", "log_index": 3, "body": "{}", "created_ms": 3},
+        ).inserted_primary_key
+        assert notice is not None
+        conn.execute(outbox.insert(), {"notice_id": notice[0], "attempts": 0, "next_attempt_ms": 3})
+    checkpoint = tmp_path / "cp5"
+    checkpoint.write_bytes(log.checkpoint())
+    return data, engine, checkpoint
+
+
+def _fsck_custodian(data: Path, checkpoint: Path) -> tuple[int, dict[str, Any]]:
+    done = _run(
+        [
+            "fsck-custodian",
+            "--id",
+            "c7",
+            "--data-dir",
+            str(data),
+            "--checkpoint",
+            str(checkpoint),
+            "--json",
+        ]
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _kinds(body: dict[str, Any]) -> list[str]:
+    return sorted({p["kind"] for p in body["problems"]})
+
+
+def test_custodian_clean(custodian: tuple[Path, sa.Engine, Path]) -> None:
+    data, _, checkpoint = custodian
+    code, body = _fsck_custodian(data, checkpoint)
+    assert (code, body["problems"]) == (0, [])
+    assert body["summary"] == {
+        "entries": 5,
+        "notices": 1,
+        "checkpoints": 1,
+        "problems": 0,
+        "by_kind": {},
+    }
+
+
+def test_custodian_tampered_entry(custodian: tuple[Path, sa.Engine, Path]) -> None:
+    data, engine, checkpoint = custodian
+    with engine.begin() as conn:
+        old = conn.execute(
+            sa.select(log_entries.c.entry).where(log_entries.c.idx == 1)
+        ).scalar_one()
+        conn.execute(
+            log_entries.update().where(log_entries.c.idx == 1),
+            {"entry": bytes(old).replace(b'"time_ms":1', b'"time_ms":9')},
+        )
+    code, body = _fsck_custodian(data, checkpoint)
+    assert code == 1
+    assert _kinds(body) == ["checkpoint_mismatch", "leaf_mismatch"]
+
+
+def test_custodian_removed_leaf(custodian: tuple[Path, sa.Engine, Path]) -> None:
+    data, engine, checkpoint = custodian
+    with engine.begin() as conn:
+        conn.execute(log_entries.delete().where(log_entries.c.idx == 4))
+    code, body = _fsck_custodian(data, checkpoint)
+    assert code == 1
+    assert _kinds(body) == ["checkpoint_beyond_log"]
+    with engine.begin() as conn:
+        conn.execute(log_entries.delete().where(log_entries.c.idx == 1))
+    _, body = _fsck_custodian(data, checkpoint)
+    assert _kinds(body) == ["checkpoint_beyond_log", "log_gap"]
+
+
+def test_custodian_release_without_entry(custodian: tuple[Path, sa.Engine, Path]) -> None:
+    data, engine, checkpoint = custodian
+    with engine.begin() as conn:
+        conn.execute(log_entries.delete().where(log_entries.c.idx == 3))
+    _, body = _fsck_custodian(data, checkpoint)
+    assert "notice_without_entry" in _kinds(body)
+    assert [p["ids"] for p in body["problems"] if p["kind"] == "notice_without_entry"] == [
+        {"notice": 1, "site": "s1", "index": 3}
+    ]
+
+
+def test_custodian_bad_configuration(tmp_path: Path) -> None:
+    done = _run(["fsck-custodian", "--id", "c7", "--data-dir", str(tmp_path / "none")])
+    assert done.returncode == 2
+    assert done.stderr.startswith("camvault: error: ") and done.stderr.count("\n") == 1
