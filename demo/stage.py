@@ -5,6 +5,7 @@ output shown, and the checks that stop the story when a step does not behave as 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -84,6 +85,7 @@ class Story:
         self.storage_url = ""
         self.custodian_urls: list[str] = []
         self.camera: subprocess.Popen[bytes] | None = None
+        self.servers: dict[str, dict[str, object]] = {}  # what `layout()` lists
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -101,6 +103,19 @@ class Story:
             )
         self.procs.append((name, proc, log))
         return proc
+
+    def add_server(self, name: str, data_dir: Path, env: dict[str, str]) -> None:
+        """Note where server ``name`` keeps its data and log, and the settings it got."""
+        log = self.workdir / "logs" / f"{name}.log"
+        self.servers[name] = {"data_dir": str(data_dir), "log": str(log), "env": env}
+
+    def write_layout(self) -> Path:
+        """Write ``stage.json`` into the workdir: each server's data directory, log and
+        settings (the servers' whole side of the run; everything else in the workdir
+        belongs to the clients). Tests read it to inspect what each side wrote."""
+        path = self.workdir / "stage.json"
+        path.write_text(json.dumps({"servers": self.servers}, indent=2) + "\n")
+        return path
 
     @staticmethod
     def stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
@@ -144,45 +159,37 @@ class Story:
         arc_pub = self.arc.public_key.to_text()
         port = free_port()
         self.storage_url = f"http://127.0.0.1:{port}"
+        storage_env = {
+            "CAMVAULT_DATA_DIR": str(self.workdir / "storage"),
+            "CAMVAULT_PUBLIC_URL": self.storage_url,
+            "CAMVAULT_AUTO_MIGRATE": "true",
+            "CAMVAULT_ARC_PUBLIC_KEY": arc_pub,
+            "CAMVAULT_ALARM_ACCESS_PERIOD_S": str(ACCESS_PERIOD_S),
+            "CAMVAULT_SSE_POLL_INTERVAL_S": "0.2",
+            "CAMVAULT_SSE_KEEPALIVE_S": "1",
+            "CAMVAULT_LOG_LEVEL": "WARNING",
+        }
+        self.add_server("storage", self.workdir / "storage", storage_env)
         self.spawn(
-            "storage",
-            ["serve", "storage", "--host", "127.0.0.1", "--port", str(port)],
-            {
-                "CAMVAULT_DATA_DIR": str(self.workdir / "storage"),
-                "CAMVAULT_PUBLIC_URL": self.storage_url,
-                "CAMVAULT_AUTO_MIGRATE": "true",
-                "CAMVAULT_ARC_PUBLIC_KEY": arc_pub,
-                "CAMVAULT_ALARM_ACCESS_PERIOD_S": str(ACCESS_PERIOD_S),
-                "CAMVAULT_SSE_POLL_INTERVAL_S": "0.2",
-                "CAMVAULT_SSE_KEEPALIVE_S": "1",
-                "CAMVAULT_LOG_LEVEL": "WARNING",
-            },
+            "storage", ["serve", "storage", "--host", "127.0.0.1", "--port", str(port)], storage_env
         )
         for i in (1, 2, 3):
             cport = free_port()
             self.custodian_urls.append(f"http://127.0.0.1:{cport}")
-            self.spawn(
-                f"custodian-c{i}",
-                [
-                    "serve",
-                    "escrow",
-                    "--id",
-                    f"c{i}",
-                    "--port",
-                    str(cport),
-                    "--data-dir",
-                    str(self.workdir / f"escrow-c{i}"),
-                ],
-                {
-                    "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc_pub,
-                    "CAMVAULT_ESCROW_NOTIFY_URL": self.storage_url + "/v1/notices",
-                    "CAMVAULT_ESCROW_NOTIFY_INTERVAL_S": "0.2",
-                    "CAMVAULT_ESCROW_ACCESS_PERIOD_S": str(CUSTODIAN_PERIOD_S),
-                    "CAMVAULT_ESCROW_CRYPTO_WORKERS": "0",
-                    "CAMVAULT_ESCROW_PUBLIC_AUTHORITY": f"127.0.0.1:{cport}",
-                    "CAMVAULT_ESCROW_LOG_LEVEL": "WARNING",
-                },
-            )
+            data_dir = self.workdir / f"escrow-c{i}"
+            env = {
+                "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc_pub,
+                "CAMVAULT_ESCROW_NOTIFY_URL": self.storage_url + "/v1/notices",
+                "CAMVAULT_ESCROW_NOTIFY_INTERVAL_S": "0.2",
+                "CAMVAULT_ESCROW_ACCESS_PERIOD_S": str(CUSTODIAN_PERIOD_S),
+                "CAMVAULT_ESCROW_CRYPTO_WORKERS": "0",
+                "CAMVAULT_ESCROW_PUBLIC_AUTHORITY": f"127.0.0.1:{cport}",
+                "CAMVAULT_ESCROW_LOG_LEVEL": "WARNING",
+            }
+            self.add_server(f"custodian-c{i}", data_dir, env)
+            args = ["serve", "escrow", "--id", f"c{i}", "--port", str(cport)]
+            self.spawn(f"custodian-c{i}", [*args, "--data-dir", str(data_dir)], env)
+        self.write_layout()
         self.wait_ready("storage", self.storage_url + "/readyz")
         for i, url in enumerate(self.custodian_urls, 1):
             self.wait_ready(f"custodian-c{i}", url + "/healthz")

@@ -324,6 +324,17 @@ def tell(s: Story) -> None:
 
 @contextlib.contextmanager
 def story_dir() -> Iterator[Path]:
+    """The run's directory: a new temporary one, removed at the end unless
+    CAMVAULT_STORY_KEEP is set; or CAMVAULT_STORY_DIR (created, must be empty), always kept
+    (tests inspect what each process wrote there; its stage.json says which is which)."""
+    chosen = os.environ.get("CAMVAULT_STORY_DIR")
+    if chosen:
+        path = Path(chosen)
+        path.mkdir(parents=True, exist_ok=True)
+        if any(path.iterdir()):
+            raise SystemExit(f"CAMVAULT_STORY_DIR {path} is not empty")
+        yield path
+        return
     keep = os.environ.get("CAMVAULT_STORY_KEEP")
     path = Path(tempfile.mkdtemp(prefix="camvault-story-"))
     try:

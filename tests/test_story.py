@@ -1,12 +1,19 @@
 """`make demo` (demo/story.py) must keep telling a true story with the real programs:
-run it as `make demo` does and require success, every step's heading, and no leftovers."""
+run it as `make demo` does and require success, every step's heading, and no leftovers.
+
+The run is made once per test session (`run_story_once`) and kept in a directory of its own
+until the session ends, so tests/security/test_secrets_hygiene.py inspects the same run."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,10 +27,22 @@ def _story_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("camvault-story-*")}
 
 
-@pytest.mark.slow
-def test_story_runs_every_step(age_cli: tuple[str, str]) -> None:
-    before = _story_dirs()
+@dataclass(frozen=True)
+class StoryRun:
+    returncode: int
+    stdout: str
+    output: str  # stdout and stderr
+    workdir: Path  # what every process wrote; stage.json says which server owns what
+
+
+@functools.cache
+def run_story_once() -> StoryRun:
+    """Run `make demo`'s story as `make demo` does, once per session, keeping its directory
+    (removed when the session ends)."""
+    parent = Path(tempfile.mkdtemp(prefix="camvault-test-story-"))
+    atexit.register(shutil.rmtree, parent, True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
+    env["CAMVAULT_STORY_DIR"] = str(parent / "run")
     proc = subprocess.run(
         [sys.executable, "-m", "demo.story"],
         cwd=ROOT,
@@ -33,18 +52,24 @@ def test_story_runs_every_step(age_cli: tuple[str, str]) -> None:
         timeout=240,
         check=False,
     )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    return StoryRun(proc.returncode, proc.stdout, proc.stdout + proc.stderr, parent / "run")
+
+
+@pytest.mark.slow
+def test_story_runs_every_step(age_cli: tuple[str, str]) -> None:
+    run = run_story_once()
+    assert run.returncode == 0, run.output
     for heading in STEPS:
-        assert heading in proc.stdout, f"missing step {heading!r}:\n{out}"
-    assert FINISHED in proc.stdout, out
-    assert "FAILED" not in proc.stdout
-    # the temporary directory (databases, keys, videos) is removed
-    assert _story_dirs() - before == set()
+        assert heading in run.stdout, f"missing step {heading!r}:\n{run.output}"
+    assert FINISHED in run.stdout, run.output
+    assert "FAILED" not in run.stdout
+    assert (run.workdir / "stage.json").is_file()
 
 
 def test_story_fails_loudly_when_a_tool_is_missing() -> None:
-    """A step that cannot run is a failure (exit 1 with the reason), never a skip."""
+    """A step that cannot run is a failure (exit 1 with the reason), never a skip, and its
+    temporary directory (databases, keys, videos) is removed."""
+    before = _story_dirs()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     env["PATH"] = str(Path(sys.executable).parent)  # camvault, but no age / ffmpeg
     proc = subprocess.run(
@@ -59,3 +84,4 @@ def test_story_fails_loudly_when_a_tool_is_missing() -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "story FAILED" in proc.stdout and "`age` is not installed" in proc.stdout
     assert FINISHED not in proc.stdout
+    assert _story_dirs() - before == set()
