@@ -284,3 +284,18 @@ def test_custodian_bad_configuration(tmp_path: Path) -> None:
     done = _run(["fsck-custodian", "--id", "c7", "--data-dir", str(tmp_path / "none")])
     assert done.returncode == 2
     assert done.stderr.startswith("camvault: error: ") and done.stderr.count("\n") == 1
+
+
+def test_admin_group_keeps_start_up_lazy() -> None:
+    """`camvault encrypt` and even `camvault admin --help` import no database or store code."""
+    code = (
+        "import sys; from camvault.cli import build_app;"
+        "build_app('encrypt'); assert 'sqlalchemy' not in sys.modules, 'encrypt';"
+        "build_app('admin'); heavy = [m for m in ('sqlalchemy', 'boto3', 'fastapi')"
+        " if m in sys.modules]; assert not heavy, heavy"
+    )
+    done = subprocess.run(
+        [str(CAMVAULT.parent / "python"), "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "fsck-custodian" in _run(["--help"]).stdout
