@@ -299,3 +299,39 @@ def test_admin_group_keeps_start_up_lazy() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "fsck-custodian" in _run(["--help"]).stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_custodian_after_real_releases(backend: str, request: pytest.FixtureRequest) -> None:
+    """A running custodian's log after real releases is clean; its published checkpoint
+    then catches a release entry removed from the database, and the notice is named."""
+    import httpx
+
+    from tests.escrow.conftest import make_cluster
+    from tests.escrow.test_log import release, setup
+
+    cluster = make_cluster(backend, request)
+    site, op, endpoints = setup(cluster)
+    for n in range(3):
+        release(site, op, endpoints[0], f"ev-{n}", n + 1)
+    proc = cluster.custodians[0]
+    checkpoint = proc.workdir / "published-checkpoint"
+    checkpoint.write_bytes(httpx.get(proc.url + "/v1/log/checkpoint", timeout=10).content)
+    args = ["fsck-custodian", "--id", proc.cid, "--data-dir", str(proc.workdir / proc.cid)]
+    args += ["--checkpoint", str(checkpoint), "--json"]
+    env = {"CAMVAULT_ESCROW_DATABASE_URL": proc.db_url}
+    done = _run(args, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    body = json.loads(done.stdout)
+    assert body["summary"]["problems"] == 0 and body["summary"]["notices"] >= 3
+    engine = escrow_engine(proc.db_url)
+    try:
+        with engine.begin() as conn:
+            index = conn.execute(sa.select(sa.func.min(notices.c.log_index))).scalar_one()
+            conn.execute(log_entries.delete().where(log_entries.c.idx == index))
+    finally:
+        engine.dispose()
+    done = _run(args, env)
+    assert done.returncode == 1
+    kinds = {p["kind"] for p in json.loads(done.stdout)["problems"]}
+    assert kinds == {"log_gap", "checkpoint_beyond_log", "notice_without_entry"}
