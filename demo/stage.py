@@ -29,6 +29,8 @@ CONSENT_VALID_S = 60
 SITE, CAMERA, PANEL = "home-1", "cam-1", "panel-1"
 OPERATOR, TECHNICIAN = "op-7", "tech-3"
 MAX_SHOWN_LINES = 40
+# The servers' log level: quiet for `make demo`; tests that inspect the logs ask for more.
+SERVER_LOG_LEVEL = os.environ.get("CAMVAULT_STORY_SERVER_LOG_LEVEL", "WARNING")
 
 
 class StoryError(Exception):
@@ -167,7 +169,7 @@ class Story:
             "CAMVAULT_ALARM_ACCESS_PERIOD_S": str(ACCESS_PERIOD_S),
             "CAMVAULT_SSE_POLL_INTERVAL_S": "0.2",
             "CAMVAULT_SSE_KEEPALIVE_S": "1",
-            "CAMVAULT_LOG_LEVEL": "WARNING",
+            "CAMVAULT_LOG_LEVEL": SERVER_LOG_LEVEL,
         }
         self.add_server("storage", self.workdir / "storage", storage_env)
         self.spawn(
@@ -184,7 +186,7 @@ class Story:
                 "CAMVAULT_ESCROW_ACCESS_PERIOD_S": str(CUSTODIAN_PERIOD_S),
                 "CAMVAULT_ESCROW_CRYPTO_WORKERS": "0",
                 "CAMVAULT_ESCROW_PUBLIC_AUTHORITY": f"127.0.0.1:{cport}",
-                "CAMVAULT_ESCROW_LOG_LEVEL": "WARNING",
+                "CAMVAULT_ESCROW_LOG_LEVEL": SERVER_LOG_LEVEL,
             }
             self.add_server(f"custodian-c{i}", data_dir, env)
             args = ["serve", "escrow", "--id", f"c{i}", "--port", str(cport)]

@@ -38,11 +38,12 @@ class StoryRun:
 @functools.cache
 def run_story_once() -> StoryRun:
     """Run `make demo`'s story as `make demo` does, once per session, keeping its directory
-    (removed when the session ends)."""
+    (removed when the session ends), with the servers logging at DEBUG level."""
     parent = Path(tempfile.mkdtemp(prefix="camvault-test-story-"))
     atexit.register(shutil.rmtree, parent, True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     env["CAMVAULT_STORY_DIR"] = str(parent / "run")
+    env["CAMVAULT_STORY_SERVER_LOG_LEVEL"] = "DEBUG"  # all the servers would ever log
     proc = subprocess.run(
         [sys.executable, "-m", "demo.story"],
         cwd=ROOT,
