@@ -142,16 +142,7 @@ def fsck(
             engine.dispose()
     except (SchemaOutdated, BlobStoreError, SQLAlchemyError, OSError) as exc:
         _fail(f"{type(exc).__name__}: {exc}")
-    if as_json:
-        body = {
-            "summary": report.summary(),
-            "problems": [p.to_json() for p in report.problems],
-        }
-        typer.echo(json.dumps(body, sort_keys=True))
-    else:
-        for problem in report.problems:
-            typer.echo(problem.line())
-        typer.echo(" ".join(f"{k}={v}" for k, v in report.summary().items() if k != "by_kind"))
+    typer.echo(report.render(as_json))
     sys.exit(1 if report.problems else 0)
 
 

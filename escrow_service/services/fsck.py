@@ -17,7 +17,7 @@ problem it finds; it never writes. What counts as consistent:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -46,36 +46,34 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    kind: Kind
+    """One inconsistency: its kind, the ids of what it concerns, and what was seen."""
+
+    kind: str
     ids: dict[str, str | int]
     detail: str
-
-    def line(self) -> str:
-        names = " ".join(f"{k}={v}" for k, v in self.ids.items())
-        return f"{self.kind.value} {names}: {self.detail}"
-
-    def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "kind": self.kind.value}
 
 
 @dataclass(slots=True)
 class Report:
-    entries: int = 0
-    notices: int = 0
-    checkpoints: int = 0
+    """What was checked (``checked``: what -> how many) and every problem found."""
+
+    checked: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def summary(self) -> dict[str, object]:
-        counts: dict[str, int] = defaultdict(int)
-        for p in self.problems:
-            counts[p.kind.value] += 1
-        return {
-            "entries": self.entries,
-            "notices": self.notices,
-            "checkpoints": self.checkpoints,
-            "problems": len(self.problems),
-            "by_kind": dict(sorted(counts.items())),
-        }
+    def render(self, as_json: bool) -> str:
+        """One JSON document, or one line per problem followed by a summary line."""
+        summary: dict[str, object] = {**self.checked, "problems": len(self.problems)}
+        if as_json:
+            by_kind = Counter(str(p.kind) for p in self.problems)
+            summary["by_kind"] = dict(sorted(by_kind.items()))
+            problems = [asdict(p) for p in self.problems]
+            return json.dumps({"summary": summary, "problems": problems}, sort_keys=True)
+        lines = [f"{p.kind} {_names(p.ids)}: {p.detail}" for p in self.problems]
+        return "\n".join([*lines, _names(summary)])
+
+
+def _names(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _entry_problem(idx: int, kind: str, data: bytes) -> str | None:
@@ -151,7 +149,7 @@ def check(
 
     ``checkpoints`` are (name, signed note) pairs checked against the log ``origin`` with
     ``verifiers`` (the custodian's log keys)."""
-    report = Report(checkpoints=len(checkpoints))
+    report = Report()
     log = log_entries.c
     with engine.connect() as conn:
         rows = conn.execute(
@@ -161,7 +159,8 @@ def check(
             select(notices.c.id, notices.c.site_id, notices.c.log_index)
         ).all()
         outbox_ids = conn.execute(select(outbox.c.notice_id)).scalars().all()
-    report.entries, report.notices = len(rows), len(notice_rows)
+    report.checked.update(entries=len(rows), notices=len(notice_rows))
+    report.checked["checkpoints"] = len(checkpoints)
     leaves, logged = _check_log(rows, report.problems)
     _check_checkpoints(checkpoints, verifiers, origin, leaves, report.problems)
     for notice_id, site_id, index in notice_rows:

@@ -19,10 +19,12 @@ no row names yet, which this check reports as an orphan.
 from __future__ import annotations
 
 import hmac
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -52,36 +54,34 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    kind: Kind
+    """One inconsistency: its kind, the ids of what it concerns, and what was seen."""
+
+    kind: str
     ids: dict[str, str | int]
     detail: str
-
-    def line(self) -> str:
-        names = " ".join(f"{k}={v}" for k, v in self.ids.items())
-        return f"{self.kind.value} {names}: {self.detail}"
-
-    def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "kind": self.kind.value}
 
 
 @dataclass(slots=True)
 class Report:
-    recordings: int = 0
-    cameras: int = 0
-    objects: int = 0
+    """What was checked (``checked``: what -> how many) and every problem found."""
+
+    checked: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def summary(self) -> dict[str, object]:
-        counts: dict[str, int] = defaultdict(int)
-        for p in self.problems:
-            counts[p.kind.value] += 1
-        return {
-            "recordings": self.recordings,
-            "cameras": self.cameras,
-            "objects": self.objects,
-            "problems": len(self.problems),
-            "by_kind": dict(sorted(counts.items())),
-        }
+    def render(self, as_json: bool) -> str:
+        """One JSON document, or one line per problem followed by a summary line."""
+        summary: dict[str, object] = {**self.checked, "problems": len(self.problems)}
+        if as_json:
+            by_kind = Counter(str(p.kind) for p in self.problems)
+            summary["by_kind"] = dict(sorted(by_kind.items()))
+            problems = [asdict(p) for p in self.problems]
+            return json.dumps({"summary": summary, "problems": problems}, sort_keys=True)
+        lines = [f"{p.kind} {_names(p.ids)}: {p.detail}" for p in self.problems]
+        return "\n".join([*lines, _names(summary)])
+
+
+def _names(values: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _rec_ids(r: Recording) -> dict[str, str | int]:
@@ -173,20 +173,20 @@ def check(engine: Engine, store: BlobStore) -> Report:
     """Every inconsistency between the database at ``engine`` and ``store`` (read-only)."""
     report = Report()
     objects = {o.key: o for o in store.list_objects()}
-    report.objects = len(objects)
+    report.checked["objects"] = len(objects)
     with Session(engine) as s:
         recordings = s.exec(select(Recording).order_by(col(Recording.id))).all()
         devices = {(d.site_id, d.device_id): d for d in s.exec(select(Device)).all()}
         referenced = {k for k in s.exec(select(Upload.object_key)).all()}
         referenced.update(s.exec(select(DeletionQueue.object_key)).all())
-    report.recordings = len(recordings)
+    report.checked["recordings"] = len(recordings)
     by_camera: dict[tuple[str, str], list[Recording]] = defaultdict(list)
     for r in recordings:
         by_camera[(r.site_id, r.camera_id)].append(r)
         if r.deleted_ms is None:
             referenced.add(r.object_key)
             _check_payload(r, objects, report.problems)
-    report.cameras = len(by_camera)
+    report.checked["cameras"] = len(by_camera)
     for (site_id, camera_id), d in sorted(devices.items()):
         if d.last_sequence is not None and (site_id, camera_id) not in by_camera:
             ids: dict[str, str | int] = {"site": site_id, "camera": camera_id}
