@@ -17,15 +17,14 @@ problem it finds; it never writes. What counts as consistent:
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from common.fsck import Problem, Report
 from crypto.errors import CryptoError
 from crypto.tlog import NoteVerifier, entry_leaf_hash, open_checkpoint, root_from_leaf_hashes
 from escrow_service.db.models import log_entries, notices, outbox
@@ -42,38 +41,6 @@ class Kind(StrEnum):
     CHECKPOINT_BEYOND_LOG = "checkpoint_beyond_log"  # a signed size the log no longer has
     NOTICE_WITHOUT_ENTRY = "notice_without_entry"  # a notice of a release that is not logged
     OUTBOX_WITHOUT_NOTICE = "outbox_without_notice"  # an outbox row with no notice
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One inconsistency: its kind, the ids of what it concerns, and what was seen."""
-
-    kind: str
-    ids: dict[str, str | int]
-    detail: str
-
-
-@dataclass(slots=True)
-class Report:
-    """What was checked (``checked``: what -> how many) and every problem found."""
-
-    checked: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def render(self, as_json: bool) -> str:
-        """One JSON document, or one line per problem followed by a summary line."""
-        summary: dict[str, object] = {**self.checked, "problems": len(self.problems)}
-        if as_json:
-            by_kind = Counter(str(p.kind) for p in self.problems)
-            summary["by_kind"] = dict(sorted(by_kind.items()))
-            problems = [asdict(p) for p in self.problems]
-            return json.dumps({"summary": summary, "problems": problems}, sort_keys=True)
-        lines = [f"{p.kind} {_names(p.ids)}: {p.detail}" for p in self.problems]
-        return "\n".join([*lines, _names(summary)])
-
-
-def _names(values: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _entry_problem(idx: int, kind: str, data: bytes) -> str | None:

@@ -19,16 +19,14 @@ no row names yet, which this check reports as an orphan.
 from __future__ import annotations
 
 import hmac
-import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from common.fsck import Problem, Report
 from crypto.age.format import parse_header
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError, HeaderError, StatementError
@@ -50,38 +48,6 @@ class Kind(StrEnum):
     CHAIN_BROKEN = "chain_broken"  # gap, fork, bad link or signature in a camera's chain
     CHAIN_HEAD_MISMATCH = "chain_head_mismatch"  # the camera's head is not its last manifest
     CAMERA_UNKNOWN = "camera_unknown"  # recordings of a camera with no device row
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One inconsistency: its kind, the ids of what it concerns, and what was seen."""
-
-    kind: str
-    ids: dict[str, str | int]
-    detail: str
-
-
-@dataclass(slots=True)
-class Report:
-    """What was checked (``checked``: what -> how many) and every problem found."""
-
-    checked: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def render(self, as_json: bool) -> str:
-        """One JSON document, or one line per problem followed by a summary line."""
-        summary: dict[str, object] = {**self.checked, "problems": len(self.problems)}
-        if as_json:
-            by_kind = Counter(str(p.kind) for p in self.problems)
-            summary["by_kind"] = dict(sorted(by_kind.items()))
-            problems = [asdict(p) for p in self.problems]
-            return json.dumps({"summary": summary, "problems": problems}, sort_keys=True)
-        lines = [f"{p.kind} {_names(p.ids)}: {p.detail}" for p in self.problems]
-        return "\n".join([*lines, _names(summary)])
-
-
-def _names(values: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _rec_ids(r: Recording) -> dict[str, str | int]:
