@@ -5,10 +5,10 @@ verifies the chain; the operator releases the alarm window and gets playable vid
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from demo.stage import frames
 from tests.clients.customer_world import (
     World,
     cli,
@@ -29,31 +29,6 @@ def _camvault(*args: str | Path, timeout: float = 120) -> str:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
-
-
-def _frames(path: Path) -> int:
-    """Video frames ffprobe decodes from ``path`` (fails if it is not playable video)."""
-    ffprobe = shutil.which("ffprobe")
-    assert ffprobe is not None, "ffprobe (Debian package ffmpeg) is required"
-    out = subprocess.run(
-        [
-            ffprobe,
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(out.split()[0])
 
 
 def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: Path) -> None:
@@ -108,7 +83,7 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     parts = sorted((dl / "cam-1").glob("*.ts"))
     assert len(parts) >= 3  # 6 s of 2-second segments
     # the joined file decodes as one stream: every segment's frames are in it
-    assert _frames(dl / "cam-1.ts") == sum(_frames(p) for p in parts) > 0
+    assert frames(dl / "cam-1.ts") == sum(frames(p) for p in parts) > 0
     assert "intact" in cli("customer", "verify", "--deep", env=env).output
 
     _camvault(
@@ -131,4 +106,4 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     out = op.run("release", "--alarm", alarm_id, "--out", tmp_path / "arc").output
     assert "pre-alarm cam-1/" in out
     segments = sorted((tmp_path / "arc" / "cam-1").glob("*.ts"))
-    assert segments and all(_frames(s) > 0 for s in segments)
+    assert segments and all(frames(s) > 0 for s in segments)
