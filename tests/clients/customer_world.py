@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from crypto.statements import (
 )
 from tests.escrow.harness import CustodianProc
 from tests.storage.support import Service, make_service
+from tests.support.services import MinioServer, PostgresServer
 
 ACCESS_PERIOD_S = 120
 
@@ -65,25 +67,39 @@ class World:
         return path
 
 
-@pytest.fixture(scope="module", name="world")
-def world_fixture() -> Iterator[World]:
-    workdir = Path(tempfile.mkdtemp(prefix="camvault-clients-"))
+@contextmanager
+def running_world(
+    workdir: Path,
+    *,
+    postgres: PostgresServer | None = None,
+    minio: MinioServer | None = None,
+    **storage_env: str,
+) -> Iterator[World]:
+    """Storage + three custodians sharing one ARC key. On the embedded defaults (SQLite +
+    local object store) unless `postgres` / `minio` are given: then every service has its
+    own database on that server and storage its own bucket."""
     arc = Ed25519SigningKey.generate()
+    tag = uuid.uuid4().hex[:10]
     storage = make_service(
         workdir / "storage",
-        None,
-        None,
-        CAMVAULT_ARC_PUBLIC_KEY=arc.public_key.to_text(),
-        CAMVAULT_ALARM_ACCESS_PERIOD_S=str(ACCESS_PERIOD_S),
-        CAMVAULT_SSE_POLL_INTERVAL_S="0.2",
-        CAMVAULT_SSE_KEEPALIVE_S="1",
+        postgres.create_database(f"st_{tag}") if postgres else None,
+        minio.settings_env(f"st-{tag}") if minio else None,
+        **{
+            "CAMVAULT_ARC_PUBLIC_KEY": arc.public_key.to_text(),
+            "CAMVAULT_ALARM_ACCESS_PERIOD_S": str(ACCESS_PERIOD_S),
+            "CAMVAULT_SSE_POLL_INTERVAL_S": "0.2",
+            "CAMVAULT_SSE_KEEPALIVE_S": "1",
+            **storage_env,
+        },
     )
-    (workdir / "storage").mkdir()
+    (workdir / "storage").mkdir(parents=True, exist_ok=True)
     custodians = [
         CustodianProc(
             f"c{i}",
             workdir,
-            f"sqlite:///{workdir / f'c{i}' / 'escrow.db'}",
+            postgres.create_database(f"esc_{tag}_c{i}")
+            if postgres
+            else f"sqlite:///{workdir / f'c{i}' / 'escrow.db'}",
             {
                 "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc.public_key.to_text(),
                 "CAMVAULT_ESCROW_NOTIFY_URL": storage.url + "/v1/notices",
@@ -101,6 +117,15 @@ def world_fixture() -> Iterator[World]:
         for c in custodians:
             c.stop()
         storage.stop()
+
+
+@pytest.fixture(scope="module", name="world")
+def world_fixture() -> Iterator[World]:
+    workdir = Path(tempfile.mkdtemp(prefix="camvault-clients-"))
+    try:
+        with running_world(workdir) as world:
+            yield world
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
