@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
 #: sub-command name -> "module:attribute" of the Typer app that implements it
 GROUPS = {
@@ -58,6 +60,45 @@ def admin_app() -> typer.Typer:
 COMPOSED = {"serve": serve_app, "admin": admin_app}
 
 
+def _flag_type(option: TyperOption, ctx: Any) -> str | None:
+    """Typer 0.29 prints `<bool>` after every flag (`--help <bool>`), as if it took a value.
+    A flag takes none, so its type column stays empty; other options keep `<str>` etc."""
+    if option.is_flag and option.metavar is None:
+        return None
+    return _option_type(option, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def camvault_version() -> str:
+    try:
+        return version("camvault")
+    except PackageNotFoundError:  # a source tree without `pip install -e .`
+        return "unknown"
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"camvault {camvault_version()}")
+        raise typer.Exit()
+
+
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """End-to-end encrypted storage for security cameras."""
+
+
 def build_app(command: str | None = None) -> typer.Typer:
     """The application, with every group, or only what ``command`` needs."""
     root = typer.Typer(
@@ -66,6 +107,7 @@ def build_app(command: str | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
     )
+    root.callback()(_root)
     wanted = [command] if command in GROUPS or command in AGE_COMMANDS else None
     for name, target in GROUPS.items():
         if wanted is None or name in wanted:

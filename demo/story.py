@@ -15,6 +15,7 @@ approved for 60 s.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -350,7 +351,20 @@ def _terminated(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks: processes, temp dir
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> None:
+    """`--help` says what the story does and which settings it reads; it takes no options."""
+    argparse.ArgumentParser(
+        prog="python -m demo.story",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=(
+            "Environment: CAMVAULT_STORY_KEEP=1 keeps the run's temporary directory; "
+            "CAMVAULT_STORY_DIR=DIR runs in DIR (created, must be empty) and keeps it."
+        ),
+    ).parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv or [])
     signal.signal(signal.SIGTERM, _terminated)
     started = time.monotonic()
     console.rule("[bold]camvault: the whole story, with the real programs[/bold]")
@@ -393,4 +407,4 @@ __all__ = [  # what bench/live.py builds its live-latency run on
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
