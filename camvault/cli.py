@@ -26,6 +26,7 @@ GROUPS = {
     "operator": "clients.cli.operator:app",
     "camera": "clients.cli.camera:app",
     "panel": "clients.cli.panel:app",
+    "arc": "clients.cli.arc:app",
 }
 #: modules whose ``register_serve(app)`` adds their service to `camvault serve`
 SERVE = ("storage_service.cli", "escrow_service.cli")

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
+from clients.cli.helpers import fail
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import KeyFormatError
 
 
-def write_device_key(out: Path) -> None:
-    """Write a new Ed25519 device key to ``out`` (mode 0600, never over an existing file)
-    and print its public key, to enroll."""
-    if out.exists():
-        raise typer.BadParameter(f"{out} exists; refusing to overwrite a device key")
+def write_device_key(out: Path, what: str = "a device key") -> None:
+    """Write a new Ed25519 signing key to ``out`` and print its public key, to enroll.
+    The file is created 0600 in one step (never readable by others, not even for a moment)
+    and never over an existing file."""
     key = Ed25519SigningKey.generate()
-    out.touch(mode=0o600)
-    out.write_text(key.to_text() + "\n")
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        fail(f"{out} exists; refusing to overwrite {what}")
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror}")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.to_text() + "\n")
     typer.echo(key.public_key.to_text())
 
 
