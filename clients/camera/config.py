@@ -28,6 +28,7 @@ class SourceConfig:
     duration_s: float | None = None  # stop the source after this long (testsrc, file)
     size: str = "320x240"
     rate: int = 10
+    audio: bool = True  # keep the source's audio (testsrc: a test tone); False drops it
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Video sources cut into independently playable segments.
 
-Our own ffmpeg writes MPEG-TS segments (``-f segment -segment_time S -reset_timestamps 1``)
+Our own ffmpeg writes MPEG-TS segments, video and the source's sound unless it is turned off
+(``-f segment -segment_time S -reset_timestamps 1``)
 into a run directory, with a CSV segment list that ffmpeg appends a line to only once a
 segment is complete: that list is the completion signal (a segment never appears there half
 written). Each run directory also holds ``run.json`` with the wall-clock start of the run, so
@@ -74,6 +75,10 @@ def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> lis
         cmd.append("-re")
     if source.kind is SourceKind.TESTSRC:
         cmd += ["-f", "lavfi", "-i", f"testsrc=size={source.size}:rate={source.rate}"]
+        if source.audio:  # a 1 kHz tone, so the whole audio path is exercised too
+            if source.realtime:
+                cmd.append("-re")
+            cmd += ["-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=16000"]
     elif source.kind is SourceKind.FILE:
         if not source.path or not Path(source.path).is_file():
             raise SourceError(f"video file not found: {source.path}")
@@ -83,8 +88,16 @@ def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> lis
     if source.duration_s is not None:
         cmd += ["-t", str(source.duration_s)]
     gop = max(1, int(source.rate * segment_s))
+    # The first video stream, and the first audio stream if there is one (`?`): segments
+    # carry the camera's sound unless the installer turned it off (privacy laws in some
+    # places forbid recording sound).
+    cmd += ["-map", "0:v:0"]
+    if source.audio:
+        second = "1:a:0" if source.kind is SourceKind.TESTSRC else "0:a:0?"
+        cmd += ["-map", second, "-c:a", "aac", "-b:a", "64k"]
+    else:
+        cmd.append("-an")
     cmd += [
-        "-an",
         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-force_key_frames", f"expr:gte(t,n_forced*{segment_s})",

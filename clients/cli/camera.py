@@ -34,6 +34,7 @@ def run(
     path: Annotated[str | None, typer.Option(help="video file or segment directory")] = None,
     duration: Annotated[float | None, typer.Option(help="stop the source after N s")] = None,
     fast: Annotated[bool, typer.Option(help="do not pace ffmpeg at wall-clock speed")] = False,
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="record no sound")] = False,
     mode: Annotated[str | None, typer.Option(help="continuous | event")] = None,
     sd_dir: Annotated[Path | None, typer.Option(help="local SD-card directory")] = None,
     stills: Annotated[bool, typer.Option(help="upload JPEG stills, not video")] = False,
@@ -78,6 +79,8 @@ def run(
         src["duration_s"] = duration
     if fast:
         src["realtime"] = False
+    if no_audio:
+        src["audio"] = False
     base["source"] = src
     missing = [k for k in ("url", "site_id", "camera_id", "key_file", "state_dir") if k not in base]
     if missing:
