@@ -13,7 +13,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors clean services-minio services-postgres
+.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors fuzz clean services-minio services-postgres
 
 help:
 	@echo "make demo    - the whole story with the real programs, on embedded defaults"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
+	@echo "make fuzz    - parser fuzzers FUZZ_SECONDS each (default 60), then schema fuzzing (FUZZ_SCHEMA_EXAMPLES)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +66,12 @@ bench: venv tools
 
 vectors: venv
 	$(PY) scripts/gen_vectors.py
+
+FUZZ_SECONDS ?= 60
+FUZZ_SCHEMA_EXAMPLES ?= 300
+fuzz: venv tools
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m tests.fuzz.run
+	FUZZ_SCHEMA_EXAMPLES=$(FUZZ_SCHEMA_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q tests/fuzz/test_schemas.py
 
 services-minio: venv tools
 	scripts/services.sh minio
