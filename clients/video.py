@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from clients.api.errors import ClientError
 
-class VideoError(RuntimeError):
+
+class VideoError(ClientError):
     """ffmpeg is missing, or could not make the file (the message is ffmpeg's last line)."""
 
 
@@ -98,3 +100,26 @@ def decode_errors(path: Path) -> str:
         check=False,
     )
     return done.stderr.strip() if done.returncode == 0 else (done.stderr.strip() or "failed")
+
+
+class LiveFile:
+    """A growing MPEG-TS file of a live feed, one segment appended at a time, that plays as
+    one stream while it grows: each segment is remuxed with its timestamps shifted to start
+    where the file so far ends (``-output_ts_offset``). Appending the bytes as they are would
+    restart the clock at every segment (players then show one segment's duration)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset_s = duration_s(path) if path.is_file() and path.stat().st_size else 0.0
+
+    def append(self, segment: Path) -> None:
+        cmd = [_tool("ffmpeg"), "-hide_banner", "-loglevel", "error", "-nostdin", "-i"]
+        cmd += [str(segment), "-map", "0", "-c", "copy"]
+        cmd += ["-output_ts_offset", f"{self.offset_s:.6f}", "-f", "mpegts", "-"]
+        done = subprocess.run(cmd, capture_output=True, check=False)
+        if done.returncode != 0 or not done.stdout:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise VideoError(f"{segment.name}: not appended: {lines[-1] if lines else ''}")
+        with self.path.open("ab") as fh:
+            fh.write(done.stdout)
+        self.offset_s += duration_s(segment)

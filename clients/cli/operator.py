@@ -175,6 +175,8 @@ def live(
                 [ffplay, "-loglevel", "error", "-autoexit", "-i", "-"], stdin=subprocess.PIPE
             )
 
+    played: dict[str, int] = {}  # bytes of each camera's live file given to the player
+
     def show(seg: lib.LiveSegment) -> None:
         r = seg.released
         what = "backlog" if seg.backlog else "live"
@@ -185,10 +187,17 @@ def live(
                 f"{r.camera_id}/{r.recording_id} ({r.kind}, {what}) decrypted, "
                 f"latency {seg.latency_ms} ms"
             )
+            if r.unplayable:
+                err_console.print(f"{r.camera_id}/{r.recording_id}: {r.unplayable}")
             if player is not None and player.stdin is not None and r.path.suffix == ".ts":
-                with contextlib.suppress(BrokenPipeError):
-                    player.stdin.write(r.path.read_bytes())
+                # the player follows the camera's growing live file (one clock for the whole
+                # feed; the decrypted segment alone restarts at zero)
+                grown = out / f"{r.camera_id}-live.ts"
+                with grown.open("rb") as fh, contextlib.suppress(BrokenPipeError):
+                    fh.seek(played.get(r.camera_id, 0))
+                    player.stdin.write(fh.read())
                     player.stdin.flush()
+                    played[r.camera_id] = fh.tell()
 
     skipped = 0
 

@@ -29,6 +29,7 @@ from clients.operator.release import (
     recover_file_key,
 )
 from clients.operator.state import OperatorConfig, OperatorState
+from clients.video import LiveFile, VideoError
 from common.time import now_ms
 from crypto.age.format import parse_header
 from crypto.age.stream import decrypt_payload
@@ -115,6 +116,7 @@ class Released:
     path: Path | None
     pre_alarm: bool = False
     refused: str | None = None  # reason code when this recording was not released
+    unplayable: str | None = None  # decrypted, but not added to the live file: why
 
 
 @dataclass
@@ -168,11 +170,11 @@ def release_batch(
     justification: SignedStatement,
     out_dir: Path,
     on_item: Callable[[Released], None] | None = None,
-    append_to: Path | None = None,
+    append_to: Callable[[str], LiveFile] | None = None,
 ) -> ReleaseResult:
     """Fetch headers (storage, justified route), gather t releases for the whole batch,
     open the shares, decrypt each payload into ``out_dir/<camera>/<recording><ext>``
-    (and, with ``append_to``, append video to that growing file)."""
+    (and, with ``append_to``, append video to the camera's growing live file)."""
     recs: list[tuple[dict[str, Any], Recording, str]] = []
     for item in items:
         detail = _arc_detail(storage, site_id, item)
@@ -221,8 +223,10 @@ def release_batch(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(plain.getvalue())
             if append_to is not None and path.suffix == ".ts":
-                with append_to.open("ab") as fh:
-                    fh.write(plain.getvalue())
+                try:
+                    append_to(out.camera_id).append(path)
+                except VideoError as exc:  # one bad segment must not end the live view
+                    out.unplayable = str(exc)
             out.path = path
         result.items.append(out)
         if on_item is not None:
@@ -366,8 +370,8 @@ def live(
     timeout_s: float = 1800.0,
 ) -> LiveResult:
     """Follow the alarm's live feed: per new recording, one release (t custodians), decrypt,
-    append video to ``out_dir/<camera>-live.ts`` (MPEG-TS segments concatenate into one
-    playable file).
+    append video to ``out_dir/<camera>-live.ts`` (remuxed to continue the file's clock, so it
+    plays as one stream while it grows: :class:`clients.video.LiveFile`).
 
     The feed lists the whole alarm window, pre-alarm recordings first. Those that ended
     before the trigger are not released here (``on_skip`` is told of each): they are
@@ -385,6 +389,13 @@ def live(
     out_dir.mkdir(parents=True, exist_ok=True)
     result = LiveResult([], "timeout")
     seen: set[tuple[str, str]] = set()
+    live_files: dict[str, LiveFile] = {}
+
+    def live_file(camera_id: str) -> LiveFile:
+        if camera_id not in live_files:
+            live_files[camera_id] = LiveFile(out_dir / f"{camera_id}-live.ts")
+        return live_files[camera_id]
+
     with state.storage() as storage, state.storage(timeout=timeout_s) as feed:
         for name, data in feed.alarm_feed(alarm_id, timeout_s):
             if name == "end":
@@ -411,7 +422,7 @@ def live(
                     purpose=Purpose.ALARM_VERIFICATION,
                     justification=event,
                     out_dir=out_dir,
-                    append_to=out_dir / f"{data['camera_id']}-live.ts",
+                    append_to=live_file,
                 )
             except (ServiceRefused, ReleaseRefused):
                 # A segment announced just before the access period closed is refused once

@@ -7,10 +7,12 @@ customer-signed SiteKeys); a panel that signs AlarmEvents; a CliRunner for `camv
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from camvault.cli import app
+from clients.camera.config import SourceConfig
+from clients.camera.segmenter import ffmpeg_command
 from clients.cli import customer as customercli
 from clients.cli import helpers as clihelpers
 from clients.cli import operator as operatorcli
@@ -348,3 +352,13 @@ def setup_operator(world: World, tmp: Path, role: str = "operator") -> Operator:
     out = op.run("register", "--arc-key", world.arc_key_file()).output
     assert out.count("registered at") == 4, out
     return op
+
+
+@functools.cache
+def video_segments(n: int = 4, seconds: float = 2.0) -> tuple[bytes, ...]:
+    """``n`` real MPEG-TS segments (test pattern and tone) cut by the camera agent's own
+    ffmpeg command, for tests whose recordings must play (made once per test process)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = SourceConfig(realtime=False, duration_s=n * seconds)
+        subprocess.run(ffmpeg_command(source, Path(tmp), seconds), check=True, timeout=120)
+        return tuple(p.read_bytes() for p in sorted(Path(tmp).glob("seg_*.ts")))

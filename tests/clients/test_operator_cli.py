@@ -30,6 +30,7 @@ from clients.operator.console import (
 )
 from clients.operator.release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from clients.operator.state import OperatorState
+from clients.video import decode_errors, duration_s
 from common.time import now_ms
 from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind
@@ -39,6 +40,7 @@ from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     World,
     setup_customer,
     setup_operator,
+    video_segments,
     world_fixture,
 )
 from tests.storage.support import CAMVAULT
@@ -144,6 +146,31 @@ def test_customer_cancel_stops_the_custodians(world: World, tmp_path: Path) -> N
     assert reasons == {"alarm_cancelled"}
 
 
+def assert_plays(path: Path, seconds: float) -> None:
+    """What the operator's player sees: the growing live file plays for every segment
+    appended (ffprobe's duration, within a segment's margin) and decodes without an error."""
+    assert abs(duration_s(path) - seconds) <= 1.0, duration_s(path)
+    assert decode_errors(path) == ""
+
+
+def test_live_view_keeps_going_past_a_segment_that_is_not_video(
+    world: World, tmp_path: Path
+) -> None:
+    """A decrypted segment ffmpeg cannot read is kept as decrypted, left out of the live file,
+    and said; the live view goes on to the next segment."""
+    c = setup_customer(world, tmp_path)
+    a = c.panel.raise_alarm()
+    op = setup_operator(world, tmp_path)
+    junk = c.camera.record(now_ms() - 4_000, kind=RecordingKind.LIVE, plaintext=b"no video")
+    good = c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE, plaintext=video_segments()[0])
+    out = tmp_path / "live"
+    res = op.run("live", a["alarm_id"], "--out", out, "--max-segments", "2", "--timeout", "30")
+    assert f"cam-front/{junk}: {junk}.ts: not appended" in res.output
+    assert f"cam-front/{good} (live, backlog) decrypted" in res.output  # recorded before
+    assert (out / "cam-front" / f"{junk}.ts").read_bytes() == b"no video"
+    assert_plays(out / "cam-front-live.ts", seconds=2.0)
+
+
 def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: Path) -> None:
     c = setup_customer(world, tmp_path)
     a = c.panel.raise_alarm()
@@ -170,8 +197,9 @@ def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: 
     try:
         time.sleep(2.0)
         rids = []
-        for _ in range(2):
-            rids.append(c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE))
+        for i in range(2):
+            video = video_segments()[i]
+            rids.append(c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE, plaintext=video))
             time.sleep(0.5)
         output, _ = proc.communicate(timeout=60)
     finally:
@@ -182,8 +210,9 @@ def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: 
     for rid in rids:
         assert f"cam-front/{rid} (live, live) decrypted, latency" in output
     assert "feed ended (max_segments): 2 segment(s)" in output
-    growing = (out_dir / "cam-front-live.ts").read_bytes()
-    assert growing == b"".join(c.camera.plaintexts[r] for r in rids)
+    for rid in rids:
+        assert (out_dir / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
+    assert_plays(out_dir / "cam-front-live.ts", seconds=4.0)
 
 
 def test_live_view_leaves_pre_alarm_recordings_to_the_alarm_release(
@@ -208,8 +237,11 @@ def test_live_view_leaves_pre_alarm_recordings_to_the_alarm_release(
     )
     follow.start()
     time.sleep(1.5)  # the feed is open and has listed the pre-alarm recordings
-    straddling = c.camera.record(trigger - 1_000, kind=RecordingKind.LIVE)  # holds the trigger
-    fresh = c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE)
+    video = video_segments()
+    straddling = c.camera.record(  # holds the trigger
+        trigger - 1_000, kind=RecordingKind.LIVE, plaintext=video[0]
+    )
+    fresh = c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE, plaintext=video[1])
     follow.join(60)
     assert not follow.is_alive() and done, "the live view did not end"
     res = done[0]
@@ -217,8 +249,7 @@ def test_live_view_leaves_pre_alarm_recordings_to_the_alarm_release(
     assert [s.released.recording_id for s in res.segments] == [straddling, fresh]
     assert all(not s.backlog and s.latency_ms == s.decrypted_ms - s.end_ms for s in res.segments)
     assert not any((out_dir / "cam-front" / f"{rid}.ts").exists() for rid in pre)
-    growing = (out_dir / "cam-front-live.ts").read_bytes()
-    assert growing == c.camera.plaintexts[straddling] + c.camera.plaintexts[fresh]
+    assert_plays(out_dir / "cam-front-live.ts", seconds=4.0)
 
     # every custodian released each recording once: 2 (one pre-alarm batch) + 1 + 1 (live);
     # a live view that released the pre-alarm recordings again would make it 6
@@ -248,7 +279,9 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
     c = setup_customer(world, tmp_path, pre_alarm=30)
     trigger = now_ms()
     pre = c.camera.record(trigger - 2_100)  # ends 100 ms before the trigger
-    early = c.camera.record(trigger - 2_100, kind=RecordingKind.LIVE)  # same times, live
+    early = c.camera.record(  # same times, live
+        trigger - 2_100, kind=RecordingKind.LIVE, plaintext=video_segments()[0]
+    )
     a = c.panel.raise_alarm(triggered_at_ms=trigger)
     op = setup_operator(world, tmp_path)
 
@@ -264,7 +297,10 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
     assert res.ended == "max_segments" and res.pre_alarm == 1 and skipped == [pre]
     assert [s.released.recording_id for s in res.segments] == [early]
     assert res.segments[0].end_ms == trigger - 100 and res.segments[0].released.path is not None
-    assert (tmp_path / "live" / "cam-front-live.ts").read_bytes() == c.camera.plaintexts[early]
+    assert (tmp_path / "live" / "cam-front" / f"{early}.ts").read_bytes() == (
+        c.camera.plaintexts[early]
+    )
+    assert_plays(tmp_path / "live" / "cam-front-live.ts", seconds=2.0)
 
     # the CLI names each skipped recording as it goes, and sums them up even on Ctrl-C
     def interrupted(*args: Any, on_segment: Callable[[Any], None], **kw: Any) -> LiveResult:

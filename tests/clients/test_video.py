@@ -13,7 +13,14 @@ import pytest
 
 from clients.camera.config import SourceConfig
 from clients.camera.segmenter import ffmpeg_command
-from clients.video import Container, VideoError, decode_errors, duration_s, join_segments
+from clients.video import (
+    Container,
+    LiveFile,
+    VideoError,
+    decode_errors,
+    duration_s,
+    join_segments,
+)
 
 SEGMENT_S = 2.0
 SEGMENTS = 4
@@ -106,3 +113,23 @@ def test_a_damaged_segment_fails_in_one_line_and_writes_nothing(
 def test_nothing_to_join(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="no video segments"):
         join_segments([], tmp_path / "x.ts", Container.TS)
+
+
+def test_live_file_grows_into_one_stream(segments: list[Path], tmp_path: Path) -> None:
+    """The operator's growing live file plays for all its segments, at every step."""
+    live = LiveFile(tmp_path / "cam-live.ts")
+    for n, seg in enumerate(segments, start=1):
+        live.append(seg)
+        assert abs(duration_s(live.path) - SEGMENT_S * n) <= SEGMENT_S / 2
+        assert decode_errors(live.path) == ""
+    again = LiveFile(live.path)  # an operator who follows the same alarm a second time
+    assert abs(again.offset_s - SEGMENT_S * SEGMENTS) <= SEGMENT_S / 2
+
+
+def test_live_file_refuses_a_damaged_segment(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.ts"
+    junk.write_bytes(b"\x47" + b"\x00" * 500)
+    live = LiveFile(tmp_path / "cam-live.ts")
+    with pytest.raises(VideoError, match="junk.ts: not appended"):
+        live.append(junk)
+    assert not live.path.exists()
