@@ -47,6 +47,7 @@ from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.encoding import b64encode
 from crypto.escrow import CustodianPublicKey, SessionKey
 from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.siteid import site_id_for
 from crypto.statements import (
     AlarmEvent,
     AlarmType,
@@ -129,7 +130,7 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
     others = [escrow.CustodianKey.generate().public_key() for _ in range(2)]
     customer, panel = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
     identity = generate_identity()
-    site = "bench-site"
+    site = site_id_for(customer.public_key, "bench-site")
     keys = SiteKeys(
         site,
         1,

@@ -113,7 +113,7 @@ def _setup(s: Story) -> Path:
     """Customer, site (3 custodians, t = 2), camera and panel enrolled, operator registered:
     the story's step 1, without its output. Returns the panel's key file."""
     s.cli("customer", "customer", "init", quiet=True)
-    create = ["customer", "site", "create", "--site-id", SITE, "--storage", s.storage_url]
+    create = ["customer", "site", "create", "--label", SITE, "--storage", s.storage_url]
     for url in s.custodian_urls:
         create += ["--custodian", url]
     s.cli("customer", *create, "--threshold", "2", quiet=True)
@@ -138,7 +138,7 @@ def _setup(s: Story) -> Path:
 
 
 def _start_camera(s: Story) -> None:
-    args = ["camera", "run", "--url", s.storage_url, "--site", SITE, "--camera", CAMERA]
+    args = ["camera", "run", "--url", s.storage_url, "--site", s.site, "--camera", CAMERA]
     args += ["--key", "cam-1.key", "--state-dir", "cam-1-state", "--source", "testsrc"]
     s.camera = s.spawn("camera", args, {})
     deadline = time.monotonic() + 60
@@ -163,7 +163,7 @@ def _round(
         if sum(g.released.kind == "live" and not g.backlog for g in got) >= per_alarm:
             enough.set()
 
-    a = panel.trigger(s.storage_url, SITE, PANEL, key, s.workdir / "panel-state.json")
+    a = panel.trigger(s.storage_url, s.site, PANEL, key, s.workdir / "panel-state.json")
     t0 = int(a["triggered_at_ms"])
     alarm_id = str(a["alarm_id"])
 

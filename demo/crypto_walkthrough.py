@@ -30,6 +30,7 @@ from crypto.age.x25519 import format_identity_file, generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.errors import CryptoError, EscrowError, NoIdentityMatchError, ShareError
 from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.siteid import site_id_for
 from crypto.tlog.note import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint, sign_checkpoint
 from storage_service.blobstore.local import LocalBlobStore
 from storage_service.db import make_engine, session_scope, upgrade
@@ -105,6 +106,7 @@ def run(workdir: Path) -> None:
     identity_file = workdir / "customer.agekey"
     identity_file.write_text(format_identity_file(identity, datetime.now(UTC)))
     site_key = Ed25519SigningKey.generate()
+    site_id = site_id_for(site_key.public_key, "home-1")  # bound to the site key
     custodians = [
         Custodian(
             f"c{i}",
@@ -115,7 +117,7 @@ def run(workdir: Path) -> None:
         for i in range(1, CUSTODIANS + 1)
     ]
     site_keys = statements.SiteKeys(
-        site_id="home-1",
+        site_id=site_id,
         version=1,
         customer_key=site_key.public_key,
         recipients=(identity.recipient(),),
@@ -156,7 +158,7 @@ def run(workdir: Path) -> None:
     for seq in range(3):
         rid = f"seg-{seq:04d}"
         meta = RecordingMetadata(
-            "home-1",
+            site_id,
             "cam-front",
             rid,
             RecordingKind.SEGMENT,
@@ -173,9 +175,9 @@ def run(workdir: Path) -> None:
         header, file_key = age.encrypt_header(recipients)
         payload = io.BytesIO()
         age.encrypt_payload(file_key, io.BytesIO(plain), payload)
-        store.put(f"home-1/cam-front/{rid}", io.BytesIO(payload.getvalue()))
+        store.put(f"{site_id}/cam-front/{rid}", io.BytesIO(payload.getvalue()))
         manifest = statements.Manifest(
-            site_id="home-1",
+            site_id=site_id,
             camera_id="cam-front",
             recording_id=rid,
             kind=RecordingKind.SEGMENT,
@@ -198,14 +200,14 @@ def run(workdir: Path) -> None:
 
     step("3. The customer verifies the manifest chain and decrypts")
     problems = statements.verify_chain(
-        manifests, camera_key.public_key, site_id="home-1", camera_id="cam-front"
+        manifests, camera_key.public_key, site_id=site_id, camera_id="cam-front"
     )
     if problems:
         raise DemoError(f"chain problems: {problems}")
     ok("manifest chain intact (3 segments, no gap, no substitution)")
     for rid, header in headers.items():
         out = io.BytesIO()
-        with store.get(f"home-1/cam-front/{rid}") as reader:
+        with store.get(f"{site_id}/cam-front/{rid}") as reader:
             age.decrypt([identity], io.BytesIO(header + reader.read()), out)
         if out.getvalue() != plaintexts[rid]:
             raise DemoError(f"{rid} did not decrypt to the recorded bytes")
@@ -213,7 +215,7 @@ def run(workdir: Path) -> None:
     tampered = list(manifests)
     del tampered[1]
     problems = statements.verify_chain(
-        tampered, camera_key.public_key, site_id="home-1", camera_id="cam-front"
+        tampered, camera_key.public_key, site_id=site_id, camera_id="cam-front"
     )
     if not problems:
         raise DemoError("deleting a segment was not detected")
@@ -221,7 +223,7 @@ def run(workdir: Path) -> None:
 
     step("4. Export: header || payload is a standard age file")
     export = workdir / "seg-0000.age"
-    with export.open("wb") as fh, store.get("home-1/cam-front/seg-0000") as reader:
+    with export.open("wb") as fh, store.get(f"{site_id}/cam-front/seg-0000") as reader:
         age.export(headers["seg-0000"], cast(BinaryIO, reader), fh)
     age_bin = shutil.which("age")
     if age_bin is None:
@@ -256,7 +258,7 @@ def run(workdir: Path) -> None:
     panel_key = Ed25519SigningKey.generate()
     alarm = statements.sign_statement(
         statements.AlarmEvent(
-            site_id="home-1",
+            site_id=site_id,
             panel_id="panel-1",
             event_id="evt-42",
             alarm_type=statements.AlarmType("intrusion"),
@@ -283,7 +285,7 @@ def run(workdir: Path) -> None:
         ok(f"custodian {c.cid} logged the release at index {index} and sealed its share")
     file_key = escrow.combine_file_key(shares, headers[rid])
     out = io.BytesIO()
-    with store.get(f"home-1/cam-front/{rid}") as reader:
+    with store.get(f"{site_id}/cam-front/{rid}") as reader:
         age.decrypt_payload(file_key, cast(BinaryIO, reader), out)
     if out.getvalue() != plaintexts[rid]:
         raise DemoError("operator decryption gave different bytes")
@@ -291,7 +293,7 @@ def run(workdir: Path) -> None:
 
     step("7. A storage server that re-labels a recording is caught by the custodian")
     forged = RecordingMetadata(
-        "home-1",
+        site_id,
         "cam-front",
         rid,
         RecordingKind.SEGMENT,

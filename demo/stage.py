@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from clients.customer.state import CustomerState
 from crypto.ed25519 import Ed25519SigningKey
 
 console = Console(highlight=False)
@@ -26,7 +27,7 @@ console = Console(highlight=False)
 ACCESS_PERIOD_S = 25  # storage service: alarm access period from the trigger time
 CUSTODIAN_PERIOD_S = 60  # custodians: their own access period (60 s is their minimum)
 CONSENT_VALID_S = 60
-SITE, CAMERA, PANEL = "home-1", "cam-1", "panel-1"
+SITE, CAMERA, PANEL = "home-1", "cam-1", "panel-1"  # SITE: the label of the site id
 OPERATOR, TECHNICIAN = "op-7", "tech-3"
 MAX_SHOWN_LINES = 40
 # The servers' log level: quiet for `make demo`; tests that inspect the logs ask for more.
@@ -88,6 +89,12 @@ class Story:
         self.custodian_urls: list[str] = []
         self.camera: subprocess.Popen[bytes] | None = None
         self.servers: dict[str, dict[str, object]] = {}  # what `layout()` lists
+
+    @property
+    def site(self) -> str:
+        """The site's id once created: the label SITE bound to the customer's site key
+        (crypto.siteid), as `customer site create --label` made it."""
+        return CustomerState(self.workdir / "customer").site()[1]
 
     # --- processes ---------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ def tell(s: Story) -> None:
     for i, url in enumerate(s.custodian_urls, 1):
         ok(f"custodian c{i} at {url} (its own keys, log and SQLite)")
     s.cli("customer", "customer", "init")
-    create = ["customer", "site", "create", "--site-id", SITE, "--storage", s.storage_url]
+    create = ["customer", "site", "create", "--label", SITE, "--storage", s.storage_url]
     for url in s.custodian_urls:
         create += ["--custodian", url]
     out = s.cli("customer", *create, "--threshold", "2")
@@ -108,7 +108,7 @@ def tell(s: Story) -> None:
     # 2 ------------------------------------------------------------------------------------
     step(2, "the camera agent cuts an ffmpeg test pattern into 2-second segments")
     cam_start = now_ms()
-    cam_args = ["camera", "run", "--url", s.storage_url, "--site", SITE, "--camera", CAMERA]
+    cam_args = ["camera", "run", "--url", s.storage_url, "--site", s.site, "--camera", CAMERA]
     cam_args += ["--key", "cam-1.key", "--state-dir", "cam-1-state", "--source", "testsrc"]
     cam_args += ["--detector", "none"]
     console.print(f"  [bold]camera[/bold] $ camvault {' '.join(cam_args)} &", soft_wrap=True)
@@ -142,7 +142,7 @@ def tell(s: Story) -> None:
 
     # 4 ------------------------------------------------------------------------------------
     step(4, "the ARC operator tries to read the site with no alarm")
-    out = s.cli(OPERATOR, "operator", "release", "--site", SITE, "--out", "nope", code=1)
+    out = s.cli(OPERATOR, "operator", "release", "--site", s.site, "--out", "nope", code=1)
     check("no_justification" in out, "refused: no_justification (no open alarm, no consent)", out)
     check(not (w / "nope").exists(), "nothing written", out)
 
@@ -151,12 +151,12 @@ def tell(s: Story) -> None:
     trigger_ms = now_ms()
     out = s.cli(
         "panel",
-        *["panel", "trigger", "--url", s.storage_url, "--site", SITE, "--panel", PANEL],
+        *["panel", "trigger", "--url", s.storage_url, "--site", s.site, "--panel", PANEL],
         *["--key", "panel.key", "--state", "panel-state.json"],
     )
     alarm_id = str(json.loads(out.strip().splitlines()[-1])["alarm_id"])
     out = s.cli(OPERATOR, "operator", "alarms")
-    check(alarm_id in out and SITE in out, f"alarm {alarm_id} is in the ARC queue", out)
+    check(alarm_id in out and s.site in out, f"alarm {alarm_id} is in the ARC queue", out)
 
     # 6 ------------------------------------------------------------------------------------
     step(6, "pre-alarm recordings first, then the live feed while the access period is open")
@@ -235,13 +235,13 @@ def tell(s: Story) -> None:
     step(8, "a technician asks for consent; the customer approves, then revokes")
     out = s.cli(
         TECHNICIAN,
-        *["operator", "consent", "request", "--site", SITE, "--camera", CAMERA],
+        *["operator", "consent", "request", "--site", s.site, "--camera", CAMERA],
         *["--from", str(cam_start - 5_000), "--to", str(trigger_ms - 1)],
         *["--duration", str(CONSENT_VALID_S), "--reason", "camera 1 loses focus at night"],
     )
     request_id = out.split()[2].rstrip(":")
     check("pending" in out, f"consent request {request_id} pending", out)
-    out = s.cli(TECHNICIAN, "operator", "release", "--site", SITE, "--out", "nope", code=1)
+    out = s.cli(TECHNICIAN, "operator", "release", "--site", s.site, "--out", "nope", code=1)
     check("no_justification" in out, "before the customer answers: no_justification", out)
     out = s.cli("customer", "customer", "consent", "requests", "--pending")
     check(request_id in out, "the customer sees the request and its reason", out)

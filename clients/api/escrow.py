@@ -159,6 +159,11 @@ class CustodianApi:
         stanzas from now on."""
         return self._post_statement(f"/v1/sites/{site_id}/deletions", "deletion", deletion)
 
+    def set_retention(self, site_id: str, policy: SignedStatement) -> str:
+        """A customer-signed RetentionPolicy: the custodian refuses the stanzas of recordings
+        past it from now on."""
+        return self._post_statement(f"/v1/sites/{site_id}/retention", "retention_policy", policy)
+
     def close_alarm(self, client: SignedClient, site_id: str, close: SignedStatement) -> str:
         """An operator-signed AlarmClose, in a request signed by the same operator
         (``client``): the custodian refuses every later release under the alarm."""

@@ -22,6 +22,7 @@ from clients.customer import site as site_lib
 from clients.customer.state import CustomerState, default_state_dir
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
+from crypto.siteid import DEFAULT_LABEL, site_id_for
 from crypto.statements import CameraProfile, DeviceKind
 
 console = Console()
@@ -74,18 +75,24 @@ def init(state: StateOpt = None) -> None:
 
 @site_app.command("create")
 def site_create(
-    site_id: Annotated[str, typer.Option("--site-id", help="the site's id")],
     storage: Annotated[str, typer.Option(help="storage service URL")],
     custodian: Annotated[list[str], typer.Option(help="custodian URL (repeat, n times)")],
+    label: Annotated[
+        str, typer.Option(help="the site's name; its id is <label>-<tag of the site key>")
+    ] = DEFAULT_LABEL,
+    site_id: Annotated[
+        str | None, typer.Option("--site-id", help="the whole site id, instead of --label")
+    ] = None,
     threshold: Annotated[int, typer.Option(help="custodians needed for a release (t)")] = 2,
     retention_days: Annotated[int | None, typer.Option(help="keep recordings N days")] = None,
     state: StateOpt = None,
 ) -> None:
-    """Sign SiteKeys v1 and enroll the site with the storage service and every custodian."""
+    """Sign SiteKeys v1 and enroll the site with the storage service and every custodian.
+    The site id is bound to the site key (nobody else can claim it)."""
     with guarded():
-        res = site_lib.create_site(
-            load(state), storage, site_id, custodian, threshold, retention_days
-        )
+        st = load(state)
+        sid = site_id or site_id_for(st.site_key().public_key, label)
+        res = site_lib.create_site(st, storage, sid, custodian, threshold, retention_days)
         table = Table(title=f"site {res.site_id}: {res.threshold} of {len(res.custodians)}")
         for col in ("custodian", "url", "escrow key id", "log key"):
             table.add_column(col)
@@ -259,12 +266,14 @@ def retention(
     keep: Annotated[bool, typer.Option(help="keep recordings until deleted")] = False,
     state: StateOpt = None,
 ) -> None:
-    """Set the site's retention."""
+    """Set the site's retention: signed for every custodian (they refuse shares of recordings
+    past it), and the storage service's sweeper (it deletes them)."""
     if (days is None) == (not keep):
         fail("give exactly one of --days N or --keep")
     with guarded():
-        out = rec_lib.set_retention(load(state), None if keep else days)
-    console.print(f"retention: {out.get('retention_days') or 'until deleted'} day(s)")
+        out = site_lib.set_retention(load(state), None if keep else days)
+    console.print(f"retention: {out.retention_days or 'until deleted'} day(s)")
+    print_acks(console, out.custodians, "set")
 
 
 @app.command()

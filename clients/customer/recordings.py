@@ -436,8 +436,3 @@ def delete(state: CustomerState, selection: Selection) -> Deleted:
         data = shred()
     return Deleted(int(data["deleted"]), acks)
 
-
-def set_retention(state: CustomerState, days: int | None) -> dict[str, Any]:
-    _, site_id = state.site()
-    with state.storage() as storage:
-        return storage.set_retention(site_id, days)

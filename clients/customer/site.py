@@ -1,5 +1,5 @@
 """Site setup and key changes: enroll the site and its devices with the storage service and
-with every custodian, add a customer device, cancel an alarm.
+with every custodian, add a customer device, cancel an alarm, set the retention.
 
 Every statement is signed with the site key and sent to the storage service AND directly to
 each custodian (the custodians pin the site key on first enrollment and log every later
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.api.errors import ClientError, ServiceRefused
-from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
+from clients.api.escrow import (
+    Ack,
+    CustodianApi,
+    CustodianEndpoint,
+    fetch_custodian,
+    to_every_custodian,
+)
 from clients.api.storage import StorageApi, header_bytes
 from clients.common import signed_from_json
 from clients.customer.state import CustomerState
@@ -22,12 +28,15 @@ from crypto.age import decrypt_header, seal_header
 from crypto.age.format import parse_header
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
+from crypto.siteid import is_bound
 from crypto.statements import (
     AlarmCancel,
     CameraProfile,
     Custodian,
     DeviceEnrollment,
     DeviceKind,
+    RetentionPolicy,
+    SignedStatement,
     SiteKeys,
     sign_statement,
     verify,
@@ -65,10 +74,17 @@ def create_site(
     retention_days: int | None = None,
 ) -> SiteCreated:
     """Sign SiteKeys v1 (this device's recipient, the custodians' keys as they publish them)
-    and enroll the site with the storage service and every custodian."""
+    and enroll the site with the storage service and every custodian. ``site_id`` must be
+    bound to this state's site key (:func:`crypto.siteid.site_id_for`): the services refuse
+    any other id, so that nobody can claim another customer's site id first."""
     cfg = state.config
     if cfg.site_id is not None and (cfg.site_id != site_id or cfg.site_keys is None):
         raise ClientError(f"this state already belongs to site {cfg.site_id}")
+    if not is_bound(site_id, state.site_key().public_key):
+        raise ClientError(
+            f"site id {site_id!r} is not bound to this state's site key: "
+            "give --label instead, the id is then <label>-<tag of the site key>"
+        )
     if cfg.site_keys is not None:
         # a retry (e.g. a custodian was down): post the statement already signed, unchanged
         signed = signed_from_json(cfg.site_keys)
@@ -97,7 +113,42 @@ def create_site(
     with StorageApi.connect(storage_url, f"customer:{site_id}", state.site_key()) as storage:
         status = storage.create_site(signed, retention_days)
     post_custodians(custodians, lambda api: api.enroll_site(signed))
+    if retention_days is not None:
+        policy = retention_policy(state, site_id, retention_days)
+        post_custodians(custodians, lambda api: api.set_retention(site_id, policy))
     return SiteCreated(site_id, 1, custodians, threshold, status)
+
+
+def retention_policy(state: CustomerState, site_id: str, days: int | None) -> SignedStatement:
+    """A RetentionPolicy signed by the site key, remembered (the audit expects it)."""
+    signed = sign_statement(RetentionPolicy(site_id, days, now_ms()), state.site_key())
+    state.remember(signed)
+    state.save()
+    return signed
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSet:
+    """The retention the storage service applies, and each custodian's acknowledgement of the
+    signed policy (one that did not acknowledge keeps releasing shares of recordings past it
+    to an operator who kept their headers: set it again to retry)."""
+
+    retention_days: int | None
+    custodians: list[Ack]
+
+
+def set_retention(state: CustomerState, days: int | None) -> RetentionSet:
+    """The site's retention: a signed RetentionPolicy to every custodian, sent directly (they
+    refuse the stanzas of recordings past it, whatever the storage service does), then the
+    storage service's setting (its sweeper deletes them)."""
+    _, site_id = state.site()
+    policy = retention_policy(state, site_id, days)
+    acks = to_every_custodian(
+        state.config.custodians, lambda api, _c: api.set_retention(site_id, policy)
+    )
+    with state.storage() as storage:
+        out = storage.set_retention(site_id, days)
+    return RetentionSet(out.get("retention_days"), acks)
 
 
 def enroll_device(

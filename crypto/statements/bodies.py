@@ -55,6 +55,8 @@ MAX_PRE_ALARM_S = 3600
 MAX_POST_ALARM_S = 3600
 #: Recordings one RecordingDeletion may name (a larger deletion is several statements).
 MAX_DELETION_RECORDINGS = 1000
+#: Longest retention a RetentionPolicy may name (100 years; the storage service's bound).
+MAX_RETENTION_DAYS = 36500
 
 
 class Statement(Record):
@@ -237,6 +239,19 @@ class RecordingDeletion(Statement):
     site_id: str = member(ID)
     camera_id: str = member(ID)
     recording_ids: tuple[str, ...] = member(array(ID, 1, MAX_DELETION_RECORDINGS, unique=True))
+    issued_at_ms: int = member(TIME)
+
+
+@statement("retention-policy")
+class RetentionPolicy(Statement):
+    """The customer's retention of the site's recordings, signed by the site key: a recording
+    whose end is more than ``retention_days`` days in the past is deleted (null: recordings
+    are kept until the customer deletes them). The custodians refuse the stanzas of such
+    recordings themselves, as the storage service's sweeper removes them; a later policy
+    replaces an earlier one (by ``issued_at_ms``) but never brings back what one expired."""
+
+    site_id: str = member(ID)
+    retention_days: int | None = member(optional(integer(1, MAX_RETENTION_DAYS)))
     issued_at_ms: int = member(TIME)
 
 

@@ -16,6 +16,7 @@ from crypto.ed25519 import (
 )
 from crypto.encoding import b64url_encode
 from crypto.errors import KeyFormatError, SignatureError, StatementError
+from crypto.siteid import check_site_id
 from crypto.statements.bodies import STATEMENT_TYPES, S, SiteKeys, Statement
 from crypto.statements.fields import check_pubkey, pubkey_from_text, require_members
 
@@ -164,9 +165,12 @@ def verify(
 def verify_site_keys(signed: SignedStatement, pinned: SiteKeys | None) -> SiteKeys:
     """Trust-on-first-use rule for site keys (DESIGN "Trust roots").
 
-    With nothing pinned, the statement must be self-signed by its own ``customer_key``. With a
-    pinned version, it must be for the same site, have a strictly greater version, and be
-    signed by the pinned ``customer_key`` (which authorises any new customer key).
+    With nothing pinned, the statement must be self-signed by its own ``customer_key`` and its
+    site id must be bound to that key (:mod:`crypto.siteid`; else
+    :class:`~crypto.siteid.SiteIdError`): nobody can pin an id bound to a key it does not
+    hold, so a site id cannot be squatted. With a pinned version, it must be for the same
+    site, have a strictly greater version, and be signed by the pinned ``customer_key``
+    (which authorises any new customer key).
     """
     if pinned is None:
         claimed = signed.unverified_statement
@@ -174,7 +178,9 @@ def verify_site_keys(signed: SignedStatement, pinned: SiteKeys | None) -> SiteKe
             raise StatementError(
                 f"statement type is {signed.statement_type}, expected {SiteKeys.TYPE}"
             )
-        return verify(signed, claimed.customer_key, SiteKeys)
+        site = verify(signed, claimed.customer_key, SiteKeys)
+        check_site_id(site.site_id, site.customer_key)
+        return site
     site = verify(signed, pinned.customer_key, SiteKeys)
     if site.site_id != pinned.site_id:
         raise StatementError(f"site-keys: for site {site.site_id!r}, pinned {pinned.site_id!r}")

@@ -55,8 +55,10 @@ class Reason(StrEnum):
     NOT_THIS_CUSTODIAN = "not_this_custodian"
     STANZA_METADATA_MISMATCH = "stanza_metadata_mismatch"
     RECORDING_DELETED = "recording_deleted"
+    RETENTION_EXPIRED = "retention_expired"
     # enrollment and statements
     PIN_MISMATCH = "pin_mismatch"
+    SITE_ID_NOT_BOUND = "site_id_not_bound"
     CUSTODIAN_NOT_IN_SET = "custodian_not_in_set"
     STATEMENT_CONFLICT = "statement_conflict"
     ARC_KEY_NOT_CONFIGURED = "arc_key_not_configured"

@@ -1,9 +1,9 @@
 """The custodian's tables (SQLAlchemy Core, own MetaData).
 
 Trust state (pinned site keys, enrolled devices, registered operators, alarms, cancels,
-closes, revocations, deleted recordings), the transparency log (one row per leaf: index,
-leaf hash, exact entry bytes), access notices with their delivery outbox, and
-HTTP-signature nonces.
+closes, revocations, deleted recordings, retention policies), the transparency log (one row
+per leaf: index, leaf hash, exact entry bytes), access notices with their delivery outbox,
+and HTTP-signature nonces.
 """
 
 from __future__ import annotations
@@ -118,6 +118,18 @@ deleted_recordings = Table(
     Column("recording_id", String(ID), primary_key=True),
     Column("deleted_ms", BigInteger, nullable=False),
     Column("statement_sha256", LargeBinary(32), nullable=False),  # the first deletion of it
+)
+
+#: Each site's RetentionPolicy in force (exact bytes), and the horizon earlier ones reached.
+retention = Table(
+    "escrow_retention",
+    metadata,
+    Column("site_id", String(ID), primary_key=True),
+    Column("retention_days", Integer, nullable=True),  # null: kept until deleted
+    Column("expired_before_ms", BigInteger, nullable=True),  # reached by replaced policies
+    Column("issued_at_ms", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
 )
 
 revocations = Table(

@@ -1,5 +1,5 @@
 """Request bodies of the ends of access: an alarm closed by the ARC, recordings deleted by
-the customer (docs/ESCROW.md "HTTP API")."""
+the customer, the customer's retention policy (docs/ESCROW.md "HTTP API")."""
 
 from __future__ import annotations
 
@@ -24,3 +24,9 @@ class RecordingDeletionIn(_StatementBody):
     """``POST /v1/sites/{site}/deletions``."""
 
     deletion: SignedStatementJson
+
+
+class RetentionPolicyIn(_StatementBody):
+    """``POST /v1/sites/{site}/retention``."""
+
+    retention_policy: SignedStatementJson

@@ -15,6 +15,7 @@ from escrow_service.services.nonces import NonceStore
 from escrow_service.services.notices import Notices
 from escrow_service.services.opener import Opener
 from escrow_service.services.release import Releases
+from escrow_service.services.retention import RetentionIntake
 from escrow_service.services.tlog_store import LogStore
 
 
@@ -37,4 +38,5 @@ class EscrowService(Custodian):
         self.intake = Intake(self)
         self.alarm_closes = AlarmCloseIntake(self, self.nonces)
         self.deletions = DeletionIntake(self)
+        self.retention = RetentionIntake(self)
         self.releases = Releases(self, opener, self.nonces, self.notices)

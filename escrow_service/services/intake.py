@@ -18,11 +18,13 @@ from sqlalchemy import Connection, Table, select
 
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import KeyFormatError, SignatureError, StatementError
+from crypto.siteid import SiteIdError
 from crypto.statements import (
     AlarmCancel,
     DeviceEnrollment,
     OperatorRegistration,
     RecordingDeletion,
+    RetentionPolicy,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -186,6 +188,8 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
             before = pinned(conn, claimed.site_id)
         try:
             site = verify_site_keys(signed, before)
+        except SiteIdError as exc:
+            raise StatementRefused(Reason.SITE_ID_NOT_BOUND, str(exc)) from None
         except (SignatureError, KeyFormatError) as exc:
             raise StatementRefused(
                 Reason.PIN_MISMATCH, f"not signed by the pinned customer key: {exc}"
@@ -222,7 +226,9 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
         }
 
 
-S = TypeVar("S", bound=DeviceEnrollment | Revocation | AlarmCancel | RecordingDeletion)
+S = TypeVar(
+    "S", bound=DeviceEnrollment | Revocation | AlarmCancel | RecordingDeletion | RetentionPolicy
+)
 
 
 class SiteStatementIntake(StatementIntake[S]):

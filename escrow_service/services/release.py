@@ -49,6 +49,7 @@ from escrow_service.services.record import (
     safe_text,
     statement_summary,
 )
+from escrow_service.services.retention import refuse_expired
 
 SESSION_KEY_SIZE = 32
 
@@ -64,6 +65,21 @@ class Plan:
     check: Callable[[RecordingMetadata], None]
     decide: Callable[[Connection], None]
     before_opening: Callable[[], None] | None = None
+
+
+def _refuse_gone(
+    conn: Connection,
+    site_id: str | None,
+    items: Sequence[ReleaseItemIn],
+    results: list[ItemResult | None] | list[ItemResult],
+    indexes: list[int],
+    now: int,
+) -> list[int]:
+    """Refuse the items at ``indexes`` that the customer deleted (``recording_deleted``) or
+    whose end is past the site's retention (``retention_expired``); the indexes still
+    passing."""
+    passing = _refuse_deleted(conn, items, results, indexes)
+    return refuse_expired(conn, site_id, items, results, passing, now)
 
 
 def _refuse_deleted(
@@ -137,7 +153,7 @@ class Releases:
                 raise Refusal(Reason.WRONG_PURPOSE, "not an alarm event or consent")
             prelim, passing = self._check_items(req, plan.check)
             with self._custodian.engine.connect() as conn:
-                passing = _refuse_deleted(conn, req.items, prelim, passing)
+                passing = _refuse_gone(conn, rec.site_id, req.items, prelim, passing, now)
             if (
                 plan.before_opening is not None
                 and len(passing) >= self._settings.parallel_threshold
@@ -338,9 +354,10 @@ class Releases:
                 if nonce is not None:
                     self._nonces.remember_in(conn, nonce.keyid, nonce.nonce, nonce.expires_ms)
                 decide(conn)
-                # A deletion taken since the items were checked wins: decided under the lock.
+                # A deletion or retention taken since the items were checked wins: decided
+                # under the lock.
                 opened = [i for i, r in enumerate(results) if r.sealed_share is not None]
-                _refuse_deleted(conn, req.items, results, opened)
+                _refuse_gone(conn, rec.site_id, req.items, results, opened, custodian.clock())
                 released = [
                     m for m, r in zip(metas, results, strict=True) if r.sealed_share is not None
                 ]

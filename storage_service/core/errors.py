@@ -82,6 +82,7 @@ class Reason(StrEnum):
     STATEMENT_INVALID = "statement_invalid"
     STATEMENT_SIGNATURE_INVALID = "statement_signature_invalid"
     SITE_KEYS_INVALID = "site_keys_invalid"
+    SITE_ID_NOT_BOUND = "site_id_not_bound"
     DEVICE_INVALID = "device_invalid"
     OPERATOR_INVALID = "operator_invalid"
     MANIFEST_MISMATCH = "manifest_mismatch"
@@ -192,6 +193,7 @@ STATUS: dict[Reason, int] = {
             _R.STATEMENT_INVALID,
             _R.STATEMENT_SIGNATURE_INVALID,
             _R.SITE_KEYS_INVALID,
+            _R.SITE_ID_NOT_BOUND,
             _R.DEVICE_INVALID,
             _R.OPERATOR_INVALID,
             _R.MANIFEST_MISMATCH,

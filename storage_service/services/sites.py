@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
+from crypto.siteid import SiteIdError
 from crypto.statements import (
     AlarmCancel,
     Consent,
@@ -32,8 +33,14 @@ from storage_service.services.deletion import enqueue, enqueue_recordings
 
 
 def _verified(signed: SignedStatement, pinned: SiteKeys | None) -> SiteKeys:
+    """The SiteKeys under the pinning rule; a first SiteKeys whose site id is not bound to its
+    customer key (crypto.siteid: no squatting of another customer's id) is
+    ``site_id_not_bound``."""
     with statement_refusals("site_keys", Reason.SITE_KEYS_INVALID):
-        return verify_site_keys(signed, pinned)
+        try:
+            return verify_site_keys(signed, pinned)
+        except SiteIdError as exc:
+            raise ApiError(Reason.SITE_ID_NOT_BOUND, f"site_keys: {exc}") from None
 
 
 def pinned_site_keys(site: Site) -> SiteKeys:

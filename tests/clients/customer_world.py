@@ -32,6 +32,7 @@ from clients.cli import customer as customercli
 from clients.cli import helpers as clihelpers
 from clients.cli import operator as operatorcli
 from clients.common import signed_from_json
+from clients.customer.state import CustomerState
 from common.http import SignedClient
 from common.time import now_ms
 from crypto import age, escrow
@@ -292,14 +293,16 @@ class Customer:
 
 
 def setup_customer(world: World, tmp: Path, *, pre_alarm: int = 30) -> Customer:
-    site_id = f"site-{uuid.uuid4().hex[:8]}"
-    state = tmp / f"customer-{site_id}"
+    label = f"site-{uuid.uuid4().hex[:8]}"
+    state = tmp / f"customer-{label}"
     env = {"CAMVAULT_CUSTOMER_DIR": str(state)}
     cli("customer", "init", env=env)
-    args = ["customer", "site", "create", "--site-id", site_id, "--storage", world.storage.url]
+    args = ["customer", "site", "create", "--label", label, "--storage", world.storage.url]
     for u in world.custodian_urls:
         args += ["--custodian", u]
     cli(*args, "--threshold", "2", env=env)
+    # the site's id is the label bound to the site key `customer init` made (crypto.siteid)
+    site_id = CustomerState(state).site()[1]
     camera = TestCamera(world.storage.url, site_id, "cam-front")
     cli(
         "customer",

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from clients.customer.state import CustomerState
 from demo.stage import frames
 from tests.clients.customer_world import (
     World,
@@ -35,10 +36,11 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     state = tmp_path / "customer"
     env = {"CAMVAULT_CUSTOMER_DIR": str(state)}
     cli("customer", "init", env=env)
-    args = ["site", "create", "--site-id", "home-e2e", "--storage", world.storage.url]
+    args = ["site", "create", "--label", "home-e2e", "--storage", world.storage.url]
     for u in world.custodian_urls:
         args += ["--custodian", u]
     cli("customer", *args, env=env)
+    site_id = CustomerState(state).site()[1]  # home-e2e-<tag of the site key>
     cam_key = _camvault("camera", "keygen", "-o", tmp_path / "cam.key").strip()
     panel_key = _camvault("panel", "keygen", "-o", tmp_path / "panel.key").strip()
     cli(
@@ -59,7 +61,7 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
         "--url",
         world.storage.url,
         "--site",
-        "home-e2e",
+        site_id,
         "--camera",
         "cam-1",
         "--key",
@@ -92,7 +94,7 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
         "--url",
         world.storage.url,
         "--site",
-        "home-e2e",
+        site_id,
         "--panel",
         "panel-1",
         "--key",
@@ -102,7 +104,7 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     )
     op = setup_operator(world, tmp_path)
     queue = op.run("alarms").output
-    alarm_id = next(line.split()[1] for line in queue.splitlines() if "home-e2e" in line)
+    alarm_id = next(line.split()[1] for line in queue.splitlines() if site_id in line)
     out = op.run("release", "--alarm", alarm_id, "--out", tmp_path / "arc").output
     assert "pre-alarm cam-1/" in out
     segments = sorted((tmp_path / "arc" / "cam-1").glob("*.ts"))

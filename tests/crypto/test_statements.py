@@ -541,7 +541,7 @@ def test_site_keys_change_signed_by_pinned_key() -> None:
     with pytest.raises(StatementError, match="version 1 is not newer than pinned version 1"):
         verify_site_keys(signed_sample("site-keys/enrollment"), pinned)
     other_site = dataclasses.replace(rotation, site_id="site-2")
-    with pytest.raises(StatementError, match="for site 'site-2', pinned 'site-1'"):
+    with pytest.raises(StatementError, match=f"for site 'site-2', pinned '{pinned.site_id}'"):
         verify_site_keys(sign_statement(other_site, key("customer")), pinned)
 
 

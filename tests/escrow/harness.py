@@ -22,6 +22,7 @@ from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.siteid import site_id_for
 from crypto.statements import (
     AlarmCancel,
     AlarmEvent,
@@ -150,6 +151,9 @@ HOUR = CameraProfile(pre_alarm_s=3600, post_alarm_s=60, live_allowed=False, stil
 
 @dataclass
 class Site:
+    """A customer's site. ``site_id`` is given as a label: the site's id is that label bound
+    to the customer key (crypto.siteid), as every enrollment requires."""
+
     site_id: str
     customer_key: Ed25519SigningKey = field(default_factory=Ed25519SigningKey.generate)
     panel_key: Ed25519SigningKey = field(default_factory=Ed25519SigningKey.generate)
@@ -165,6 +169,9 @@ class Site:
     panel_id: str = "panel-1"
     escrow_keys: list[CustodianPublicKey] = field(default_factory=list)
     signed: list[SignedStatement] = field(default_factory=list)  # what the customer signed
+
+    def __post_init__(self) -> None:
+        self.site_id = site_id_for(self.customer_key.public_key, self.site_id)
 
     def sign(self, st: Any) -> SignedStatement:
         signed = sign_statement(st, self.customer_key)

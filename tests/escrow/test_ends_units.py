@@ -75,7 +75,7 @@ def custodian(tmp_path: Path) -> Iterator[tuple[EscrowService, Site, Ed25519Sign
         Custodian("c2", other, Ed25519SigningKey.generate().public_key, None),
     )
     sk = SiteKeys(
-        "site-1",
+        site.site_id,
         1,
         site.customer_key.public_key,
         (site.identity.recipient(),),
@@ -88,8 +88,8 @@ def custodian(tmp_path: Path) -> Iterator[tuple[EscrowService, Site, Ed25519Sign
         ("panel-1", DeviceKind.PANEL, site.panel_key.public_key, None),
         ("cam-front", DeviceKind.CAMERA, Ed25519SigningKey.generate().public_key, PROFILE),
     ):
-        enrollment = DeviceEnrollment("site-1", dev_id, kind, "m", key, profile, now_ms())
-        service.intake.devices.take(site.sign(enrollment).encode(), "site-1")
+        enrollment = DeviceEnrollment(site.site_id, dev_id, kind, "m", key, profile, now_ms())
+        service.intake.devices.take(site.sign(enrollment).encode(), site.site_id)
     op_key = Ed25519SigningKey.generate()
     reg = OperatorRegistration(OPERATOR, op_key.public_key, OperatorRole.OPERATOR, now_ms())
     service.intake.operators.take(sign_statement(reg, arc).encode())
@@ -142,8 +142,8 @@ def test_a_deletion_taken_while_opening_still_refuses(
     t = now_ms() - 10_000
     gone = site.record("r-gone", t - 1_000, t + 1_000)[0]
     kept = site.record("r-kept", t - 1_000, t + 1_000)[0]
-    deletion = RecordingDeletion("site-1", "cam-front", ("r-gone",), now_ms())
-    meanwhile(service, lambda: service.deletions.take(site.sign(deletion).encode(), "site-1"))
+    deletion = RecordingDeletion(site.site_id, "cam-front", ("r-gone",), now_ms())
+    meanwhile(service, lambda: service.deletions.take(site.sign(deletion).encode(), site.site_id))
     out = release(service, site, [gone, kept], "n-1")
     assert out.refusal is None
     by_id = {r.recording_id: r for r in out.items}
@@ -161,9 +161,9 @@ def test_a_close_taken_while_opening_refuses_the_request(
     service, site, op_key = custodian
     t = now_ms() - 10_000
     rec = site.record("r-1", t - 1_000, t + 1_000)[0]
-    close = sign_statement(AlarmClose("site-1", "panel-1", "ev-1", OPERATOR, now_ms()), op_key)
+    close = sign_statement(AlarmClose(site.site_id, "panel-1", "ev-1", OPERATOR, now_ms()), op_key)
     caller = Caller("operator", OPERATOR, f"operator:{OPERATOR}", "n-close", now_ms() + 60_000)
-    meanwhile(service, lambda: service.alarm_closes.take_from(caller, close.encode(), "site-1"))
+    meanwhile(service, lambda: service.alarm_closes.take_from(caller, close.encode(), site.site_id))
     out = release(service, site, [rec], "n-2")
     assert out.refusal is not None and out.refusal.reason is Reason.ALARM_CLOSED
     entry = json.loads(out.receipt.entry)

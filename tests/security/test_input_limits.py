@@ -34,6 +34,7 @@ from common.time import now_ms
 from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
+from crypto.siteid import site_id_for
 from crypto.statements import Custodian, SiteKeys, sign_statement
 from tests.escrow.conftest import make_cluster
 from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
@@ -390,8 +391,8 @@ JSON = "application/json"
 def test_storage_refuses_a_nested_notice_text(storage: Service) -> None:
     """A custodian key of a site the attacker created delivers a notice whose text (a JSON
     string inside the JSON body) nests 2,000 deep."""
-    site_id = f"site-{uuid.uuid4().hex[:8]}"
     customer, log_key = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
+    site_id = site_id_for(customer.public_key, f"site-{uuid.uuid4().hex[:8]}")
     keys = SiteKeys(
         site_id=site_id,
         version=1,

@@ -26,6 +26,7 @@ from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey, build_recipient_set
 from crypto.metadata import RecordingKind, RecordingMetadata
+from crypto.siteid import site_id_for
 from crypto.statements import (
     CameraProfile,
     Custodian,
@@ -307,9 +308,11 @@ def site_keys_statement(
     )
 
 
-def create_site(url: str, site_id: str | None = None) -> CustomerSite:
-    sid = site_id or f"site-{uuid.uuid4().hex[:10]}"
+def create_site(url: str, label: str | None = None) -> CustomerSite:
+    """A new site at the storage service; its id is ``label`` (default random) bound to a fresh
+    customer key (crypto.siteid)."""
     key = Ed25519SigningKey.generate()
+    sid = site_id_for(key.public_key, label or f"site-{uuid.uuid4().hex[:10]}")
     identity = X25519Identity.generate()
     custodians = [CustodianKey.generate() for _ in range(3)]
     statement = site_keys_statement(sid, key, identity, custodians)

@@ -20,6 +20,7 @@ from common.http import SignedClient
 from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
+from crypto.siteid import site_id_for
 from storage_service.core.errors import STATUS, Reason
 from tests.storage.support import (
     CustomerSite,
@@ -88,8 +89,8 @@ def _send_signed_for(
 
 
 def _new_site_request(svc: Service, authority_url: str) -> httpx.Response:
-    sid = f"site-{uuid.uuid4().hex[:10]}"
     key = Ed25519SigningKey.generate()
+    sid = site_id_for(key.public_key, f"site-{uuid.uuid4().hex[:10]}")
     statement = site_keys_statement(
         sid, key, X25519Identity.generate(), [CustodianKey.generate() for _ in range(3)]
     )

@@ -22,6 +22,7 @@ from crypto.age import decrypt, encrypt
 from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.escrow import CustodianKey
+from crypto.siteid import site_id_for
 from crypto.statements import Custodian, SiteKeys, sign_statement
 from tests.storage.support import Camera, CustomerSite, Service
 from tests.storage.support_arc import read_sse, refused, start
@@ -55,8 +56,8 @@ class Site:
 
 def make_site(url: str) -> Site:
     """A site whose custodian log keys the test holds (support.create_site drops them)."""
-    sid = f"site-{uuid.uuid4().hex[:10]}"
     key = Ed25519SigningKey.generate()
+    sid = site_id_for(key.public_key, f"site-{uuid.uuid4().hex[:10]}")
     identity = X25519Identity.generate()
     escrow = [CustodianKey.generate() for _ in range(3)]
     logs = [Ed25519SigningKey.generate() for _ in range(3)]

@@ -342,6 +342,7 @@ def test_site_keys_change_needs_pinned_key(service: Service, world: World) -> No
 
 
 def test_existing_site_cannot_be_taken_over(service: Service, world: World) -> None:
+    """Another key cannot claim the site's id: the id is bound to the site's own key."""
     site = world[0]
     key = Ed25519SigningKey.generate()
     st = site_keys_statement(site.site_id, key, site.identity, site.custodians)
@@ -349,6 +350,14 @@ def test_existing_site_cannot_be_taken_over(service: Service, world: World) -> N
     refused(
         service,
         lambda: client.post("/v1/sites", json={"site_keys": st.to_json()}),
+        422,
+        "site_id_not_bound",
+    )
+    # The site's own key, with different SiteKeys for the same id: the site exists.
+    again = site_keys_statement(site.site_id, site.key, site.identity, site.custodians)
+    refused(
+        service,
+        lambda: site.client.post("/v1/sites", json={"site_keys": again.to_json()}),
         409,
         "site_exists",
     )

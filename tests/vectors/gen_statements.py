@@ -35,6 +35,7 @@ from crypto.ed25519 import Ed25519SigningKey
 from crypto.encoding import b64url_encode
 from crypto.escrow import CustodianPublicKey
 from crypto.metadata import RecordingKind
+from crypto.siteid import site_id_for
 from crypto.statements import (
     AlarmCancel,
     AlarmClose,
@@ -51,6 +52,7 @@ from crypto.statements import (
     OperatorRole,
     Purpose,
     RecordingDeletion,
+    RetentionPolicy,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -91,9 +93,13 @@ def pub(name: str) -> Any:
     return signing_key(name).public_key
 
 
+#: The site id of the vectors: the label "site-1" bound to the first customer key (crypto.siteid).
+SITE_ID = site_id_for(pub("customer"), "site-1")
+
+
 def site_keys(version: int = 1, customer: str = "customer") -> SiteKeys:
     return SiteKeys(
-        site_id="site-1",
+        site_id=SITE_ID,
         version=version,
         customer_key=pub(customer),
         recipients=(age_recipient("recipient-phone"), age_recipient("recipient-laptop")),
@@ -248,6 +254,11 @@ def samples() -> list[tuple[str, str, Statement]]:
                 recording_ids=("rec-0000", "rec-0001"),
                 issued_at_ms=T0 + 5_000_000,
             ),
+        ),
+        (
+            "retention-policy",
+            "customer",
+            RetentionPolicy(site_id=SITE_ID, retention_days=30, issued_at_ms=T0 + 6_000_000),
         ),
     ]
 

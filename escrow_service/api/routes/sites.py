@@ -1,5 +1,5 @@
 """Sites: pin or change site keys, the per-site settings, consent revocations, alarm cancels,
-alarm closes (ARC) and recording deletions."""
+alarm closes (ARC), recording deletions and the retention policy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from escrow_service.api.deps import AuthDep, BodyDep, ServiceDep, json_body
-from escrow_service.schemas.ends import AlarmCloseIn, RecordingDeletionIn
+from escrow_service.schemas.ends import AlarmCloseIn, RecordingDeletionIn, RetentionPolicyIn
 from escrow_service.schemas.requests import (
     AlarmCancelIn,
     RevocationIn,
@@ -92,3 +92,18 @@ def delete_recordings(
     """Deleted recordings (RecordingDeletion signed by the site's customer): their stanzas
     are refused from now on, for good."""
     return ReceiptOut.of(service.deletions.take(body.deletion, site_id))
+
+
+@router.post(
+    "/{site_id}/retention",
+    response_model_exclude_none=True,
+    openapi_extra=documented(RetentionPolicyIn),
+)
+def set_retention(
+    site_id: str,
+    body: Annotated[RetentionPolicyIn, json_body(RetentionPolicyIn)],
+    service: ServiceDep,
+) -> ReceiptOut:
+    """The site's retention (RetentionPolicy signed by the site's customer): stanzas of
+    recordings that ended longer ago are refused from now on."""
+    return ReceiptOut.of(service.retention.take(body.retention_policy, site_id))
