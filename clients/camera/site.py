@@ -10,10 +10,11 @@ from pathlib import Path
 from clients.api.storage import StorageApi
 from clients.camera.queue import Journal
 from crypto.canonical import canonical_json
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, StatementError
 from crypto.statements import (
     CameraProfile,
     DeviceEnrollment,
+    SignedStatement,
     SiteKeys,
     parse_signed,
     verify,
@@ -40,12 +41,22 @@ class SiteTrust:
             self.site_keys = verify_site_keys(parse_signed(pinned), None)
         elif pin_file is not None:
             signed = parse_signed(pin_file.read_bytes().strip())
-            self.site_keys = verify_site_keys(signed, None)
+            self.site_keys = self._first_use(signed)
             journal.put(PIN_KEY, signed.encode())
         self.profile: CameraProfile | None = None
         cached = journal.get(PROFILE_KEY)
         if cached is not None and self.site_keys is not None:
             self.profile = self._check_enrollment(cached)
+
+    def _first_use(self, signed: SignedStatement) -> SiteKeys:
+        """Trust on first use, of this camera's site only: its id is bound to the key of its
+        first SiteKeys (crypto.siteid), so neither the storage service nor a wrong pin file
+        can make the camera encrypt to keys of another site."""
+        keys = verify_site_keys(signed, None)
+        if keys.site_id != self.journal.site_id:
+            mine = self.journal.site_id
+            raise StatementError(f"site keys are for site {keys.site_id!r}, not {mine!r}")
+        return keys
 
     def refresh(self) -> bool:
         """Fetch SiteKeys and the enrollment; returns True if anything changed. Network
@@ -54,7 +65,7 @@ class SiteTrust:
         j = self.journal
         signed = parse_signed(canonical_json(self.storage.site(j.site_id)["site_keys"]))
         if self.site_keys is None:
-            self.site_keys = verify_site_keys(signed, None)  # trust on first use
+            self.site_keys = self._first_use(signed)
             self.journal.put(PIN_KEY, signed.encode())
             changed = True
         elif signed.encode() != self.journal.get(PIN_KEY):
