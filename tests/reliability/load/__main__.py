@@ -1,0 +1,41 @@
+"""``make soak``: start PostgreSQL and MinIO, the storage service and three custodians on
+them, run the load (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS, SOAK_CAMERAS_PER_SITE,
+SOAK_DRAIN_SECONDS, SOAK_STORAGE_WORKERS), print the report and write it to
+bench/results/soak-<UTC date and time>.json and .md. Exit 1 on any error or lost recording."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.clients.customer_world import running_world
+from tests.reliability.load.run import Config, render, run_load, write
+from tests.support.services import REPO_ROOT, MinioServer, PostgresServer, running
+
+FULL = Config(cameras=500, operators=20, seconds=300.0, drain_s=60.0)
+
+
+def main() -> int:
+    cfg = Config.from_env(**{k: getattr(FULL, k) for k in FULL.__dataclass_fields__})
+    # Every simulated device connects from 127.0.0.1: the custodians' per-address limit of
+    # unauthenticated requests (enrolment statements) would throttle the whole fleet as one.
+    os.environ.setdefault("CAMVAULT_ESCROW_RATE_LIMIT_PER_S", "0")
+    workdir = Path(tempfile.mkdtemp(prefix="camvault-soak-"))
+    pg, minio = PostgresServer(), MinioServer()
+    try:
+        with running(pg), running(minio), running_world(workdir, postgres=pg, minio=minio) as w:
+            result = run_load(w, workdir, cfg)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(render(result))
+    stem = "soak-" + result["date"].replace(":", "").replace("-", "")
+    js, md = write(result, REPO_ROOT / "bench" / "results", stem)
+    print(f"written: {js.relative_to(REPO_ROOT)}, {md.relative_to(REPO_ROOT)}")
+    return 1 if result["errors"] or result["lost"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
