@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as click  # typer >= 0.29 vendors click
 from typer.core import TyperOption
 
 #: sub-command name -> "module:attribute" of the Typer app that implements it
@@ -126,5 +127,21 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
+    """Run the command. Usage mistakes (an unknown option, a value out of range, a missing
+    argument) end in one line, ``camvault: error: ...``, and exit status 2, like every other
+    error of the CLI; `camvault` or a group with no arguments prints its help."""
     command = sys.argv[1] if len(sys.argv) > 1 else None
-    build_app(command)()
+    try:
+        status = build_app(command)(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        where = exc.ctx.command_path if isinstance(exc, click.UsageError) and exc.ctx else None
+        hint = f" (see '{where} --help')" if where else ""
+        print(f"camvault: error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # end of input at a prompt
+        print("camvault: error: aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(status if isinstance(status, int) else 0)

@@ -21,7 +21,7 @@ import typer
 def escrow(
     custodian_id: Annotated[str, typer.Option("--id", help="custodian id, as listed in SiteKeys")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8100,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8100,
     workers: Annotated[
         int, typer.Option(min=1, help="uvicorn workers (PostgreSQL only; SQLite needs 1)")
     ] = 1,
@@ -31,6 +31,7 @@ def escrow(
     ] = None,
 ) -> None:
     """Run one key custodian: release API, transparency log, notices."""
+    from common.config import check_database, ensure_dir, load, startup_errors
     from crypto.errors import StatementError
     from crypto.metadata import check_id
     from escrow_service.__main__ import serve
@@ -44,14 +45,19 @@ def escrow(
     os.environ["CAMVAULT_ESCROW_CUSTODIAN_ID"] = custodian_id
     directory = data_dir or Path("camvault-data") / f"escrow-{custodian_id}"
     os.environ["CAMVAULT_ESCROW_DATA_DIR"] = str(directory)
-    settings = EscrowSettings()
-    if workers > 1 and settings.effective_database_url.startswith("sqlite"):
-        raise typer.BadParameter("several workers need PostgreSQL (CAMVAULT_ESCROW_DATABASE_URL)")
-    keys = load_or_create(settings.data_dir, custodian_id)
-    for name, value in keys.public_info().items():
-        if value is not None:
-            typer.echo(f"{name}: {value}", err=True)
-    serve(host, port, workers)
+    with startup_errors("CAMVAULT_ESCROW_DATABASE_URL"):
+        settings = load(EscrowSettings)
+        if workers > 1 and settings.effective_database_url.startswith("sqlite"):
+            raise typer.BadParameter(
+                "several workers need PostgreSQL (CAMVAULT_ESCROW_DATABASE_URL)"
+            )
+        ensure_dir(settings.data_dir, "--data-dir")
+        check_database(settings.effective_database_url)
+        keys = load_or_create(settings.data_dir, custodian_id)
+        for name, value in keys.public_info().items():
+            if value is not None:
+                typer.echo(f"{name}: {value}", err=True)
+        serve(host, port, workers)
 
 
 def register_serve(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from storage_service.blobstore import BlobStore
+    from storage_service.core.settings import Settings
 
 db_app = typer.Typer(
     help="Storage-service database schema (Alembic migrations).", no_args_is_help=True
@@ -31,43 +32,71 @@ UrlOption = Annotated[
 ]
 
 
-def _default_url() -> str:
-    from storage_service.core.settings import get_settings
+DATABASE_SETTING = "CAMVAULT_DATABASE_URL"
 
-    return get_settings().effective_database_url
+
+def _settings() -> Settings:
+    """The settings, checked, with the embedded data directory made when it is used."""
+    from common.config import ensure_dir, load
+    from storage_service.core.settings import Settings
+
+    settings = load(Settings)
+    if settings.database_url is None or settings.blobstore == "local":
+        ensure_dir(settings.data_dir, "CAMVAULT_DATA_DIR")
+    return settings
+
+
+def _target(url: str | None) -> str:
+    """``--url`` (checked like the setting), else the configured database."""
+    if url is None:
+        return _settings().effective_database_url
+    from pydantic import TypeAdapter, ValidationError
+
+    from common.config import ConfigError, DatabaseUrl
+
+    try:
+        TypeAdapter(DatabaseUrl).validate_python(url)
+    except ValidationError as exc:
+        why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"--url: {why}") from None
+    return url
 
 
 @db_app.command("upgrade")
 def upgrade_cmd(revision: str = "head", url: UrlOption = None) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from common.config import startup_errors
     from storage_service.db import upgrade
 
-    target = url or _default_url()
-    upgrade(target, revision)
+    with startup_errors(DATABASE_SETTING):
+        upgrade(_target(url), revision)
     typer.echo(f"database at revision {revision}")
 
 
 @db_app.command("downgrade")
 def downgrade_cmd(revision: str, url: UrlOption = None) -> None:
     """Revert migrations down to REVISION ('base' removes every table)."""
+    from common.config import startup_errors
     from storage_service.db import downgrade
 
-    target = url or _default_url()
-    downgrade(target, revision)
+    with startup_errors(DATABASE_SETTING):
+        downgrade(_target(url), revision)
     typer.echo(f"database at revision {revision}")
 
 
 def storage(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the storage service API (settings from CAMVAULT_* variables)."""
+    from common.config import startup_errors
     from storage_service.db import SchemaOutdated
     from storage_service.server import serve
 
     try:
-        serve(host, port, workers)
+        with startup_errors(DATABASE_SETTING):  # the app's own errors are answered inside it
+            serve(host, port, workers, _settings())
     except SchemaOutdated as exc:
         typer.echo(f"camvault: {exc}", err=True)
         sys.exit(2)
@@ -75,11 +104,14 @@ def storage(
 
 def sweep() -> None:
     """Run the sweeper once: expire uploads, apply retention, remove queued objects."""
+    from common.config import startup_errors
     from storage_service.db import SchemaOutdated
     from storage_service.server import sweep as run
 
     try:
-        typer.echo(json.dumps(run()))
+        with startup_errors(DATABASE_SETTING):
+            report = run(_settings())
+        typer.echo(json.dumps(report))
     except SchemaOutdated as exc:
         typer.echo(f"camvault: {exc}", err=True)
         sys.exit(2)

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
 from common.serving import ServingSettings
 
 
@@ -20,9 +21,9 @@ class EscrowSettings(ServingSettings):
 
     custodian_id: str = Field(default="c1", description="this custodian's id in SiteKeys")
     data_dir: Path = Field(default=Path("camvault-data/escrow-c1"))
-    database_url: str | None = Field(default=None, description="default sqlite in data_dir")
+    database_url: DatabaseUrl = Field(default=None, description="default sqlite in data_dir")
     auto_migrate: bool = Field(default=True, description="apply migrations at start")
-    arc_public_key: str | None = Field(
+    arc_public_key: Ed25519PublicText = Field(
         default=None, description="ed25519:... key of the ARC that signs operator registrations"
     )
     alarm_freshness_s: int = Field(
@@ -54,7 +55,7 @@ class EscrowSettings(ServingSettings):
             "`python -m escrow_service` defaults it to the bound --host:--port"
         ),
     )
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     @property
     def authorities(self) -> frozenset[str] | None:

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
 from common.serving import ServingSettings
 
 
@@ -22,7 +23,7 @@ class Settings(ServingSettings):
     model_config = SettingsConfigDict(env_prefix="CAMVAULT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=Path("camvault-data"), description="embedded-mode data root")
-    database_url: str | None = Field(
+    database_url: DatabaseUrl = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/camvault.db"
     )
 
@@ -64,10 +65,10 @@ class Settings(ServingSettings):
     sweeper_interval_s: float = Field(default=30.0, gt=0)
     list_max_page: int = Field(default=500, ge=1, le=10_000)
     tar_max_recordings: int = Field(default=10_000, ge=1)
-    arc_public_key: str | None = Field(
+    arc_public_key: Ed25519PublicText = Field(
         default=None, description="ed25519:... key of the ARC that signs operator registrations"
     )
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     # --- alarms, consents, telemetry, notifications ---
     alarm_access_period_s: int = Field(
