@@ -22,6 +22,7 @@ help:
 	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
+	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
 	@echo "make fuzz    - parser fuzzers FUZZ_SECONDS each (default 60), then schema fuzzing (FUZZ_SCHEMA_EXAMPLES)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -66,6 +67,10 @@ bench: venv tools
 
 vectors: venv
 	$(PY) scripts/gen_vectors.py
+
+.PHONY: soak
+soak: venv tools
+	$(PY) -m tests.reliability.load
 
 FUZZ_SECONDS ?= 60
 FUZZ_SCHEMA_EXAMPLES ?= 300
