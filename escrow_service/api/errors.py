@@ -61,7 +61,71 @@ def refusal_response(r: Refusal, **extra: Any) -> JSONResponse:
     )
 
 
+#: Statuses the framework answers itself (``_http`` below): unknown route, wrong method.
+_FRAMEWORK_STATUSES = {404: (Reason.NOT_FOUND,), 405: (Reason.MALFORMED_REQUEST,)}
+
+#: The error body, as documented in the OpenAPI document; a refused release adds its outcome
+#: members next to ``error`` (docs/ESCROW.md).
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "enum": [r.value for r in Reason]},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def error_statuses() -> dict[int, list[Reason]]:
+    """Each refusal status with its reason codes (500 is a defect, never documented)."""
+    by_status: dict[int, list[Reason]] = {}
+    pairs = [(r, http_status(r)) for r in Reason]
+    pairs += [(r, s) for s, reasons in _FRAMEWORK_STATUSES.items() for r in reasons]
+    for reason, status in pairs:
+        if status != 500 and reason not in by_status.get(status, []):
+            by_status.setdefault(status, []).append(reason)
+    return dict(sorted(by_status.items()))
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every operation of the OpenAPI document gets the error responses with their reason
+    codes; FastAPI's own 422 goes (validation errors are answered 400 malformed_request)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"$ref": "#/components/schemas/Error"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, reasons in error_statuses().items():
+                    responses.setdefault(
+                        str(status),
+                        {
+                            "description": ", ".join(r.value for r in reasons),
+                            "content": {"application/json": {"schema": ref}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(Refusal)
     async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
         return refusal_response(exc)

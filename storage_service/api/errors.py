@@ -38,17 +38,30 @@ def _doc(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-#: OpenAPI documentation of the error responses every /v1 route may give.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _doc("signature refused (signature_* , content_digest_*, unknown_key, replayed_request)"),
-    403: _doc("wrong_site, wrong_principal, device_revoked"),
-    404: _doc("not found"),
-    409: _doc("conflicts with what is stored"),
-    413: _doc("body_too_large, recording_too_large, header_too_large"),
-    415: _doc("unsupported_media_type: bodies are application/json"),
-    422: _doc("validation_error and refused content (statements, manifest, header, object)"),
-    503: _doc("store_unavailable, database_unavailable, not_configured"),
-}
+#: What Starlette and FastAPI answer themselves (a body that is not JSON is 400
+#: ``validation_error``; see ``_http`` below), beside the statuses of the reason codes.
+_FRAMEWORK_REFUSALS: dict[int, tuple[Reason, ...]] = {400: (Reason.VALIDATION_ERROR,)}
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    """Every refusal status with its reason codes, from :data:`STATUS` itself (500 is not
+    documented: it is a defect, never an answer to bad input)."""
+    by_status: dict[int, list[Reason]] = {}
+    for reason, status in [
+        *STATUS.items(),
+        *((r, s) for s, reasons in _FRAMEWORK_REFUSALS.items() for r in reasons),
+    ]:
+        if status != 500 and reason not in by_status.get(status, []):
+            by_status.setdefault(status, []).append(reason)
+    return {
+        status: _doc(", ".join(str(r) for r in reasons))
+        for status, reasons in sorted(by_status.items())
+    }
+
+
+#: OpenAPI documentation of the error responses every /v1 route may give: each status with
+#: its reason codes, the body ``{"error": {"code", "message", "details"?}}``.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = _error_responses()
 
 #: The reason code of a Starlette HTTP error raised by the framework itself.
 _HTTP_REASONS = {
