@@ -53,6 +53,21 @@ def postgres() -> Iterator[PostgresServer]:
     server.close()
 
 
+@pytest.fixture
+def postgres_private() -> Iterator[PostgresServer]:
+    """A PostgreSQL of this test alone, which the test may kill (``kill()``: SIGKILL of the
+    postmaster) and restart on the same data directory (``start()``). Its commits survive
+    such a crash; the session ``postgres`` is shared and must never be killed."""
+    server = PostgresServer(crash_safe=True)
+    try:
+        server.start()
+    except ServiceError as exc:
+        server.close()
+        pytest.fail(f"PostgreSQL could not be started: {exc}", pytrace=False)
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def age_cli() -> tuple[str, str]:
     """Paths of the real `age` and `age-keygen` programs."""

@@ -214,6 +214,12 @@ class MinioServer:
         self.stop()
         return self.start()
 
+    def kill(self) -> None:
+        """SIGKILL every node (a crash); :meth:`start` brings them back on the same drives."""
+        for proc in self.procs:
+            kill_group(proc)
+        self.procs.clear()
+
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -263,6 +269,9 @@ class PostgresServer:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="camvault-pg-")))
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    #: Commits durable against a crash of PostgreSQL (``synchronous_commit=on``): needed by
+    #: tests that kill it. fsync stays off: killing processes leaves the OS page cache intact.
+    crash_safe: bool = False
 
     @property
     def url(self) -> str:
@@ -276,6 +285,7 @@ class PostgresServer:
         bindir = pg_bindir()
         account = _unprivileged_user()
         data = self.workdir / "data"
+        fresh = not data.exists()
         if account:
             info = pwd.getpwnam(account)
             os.chown(self.workdir, info.pw_uid, info.pw_gid)
@@ -314,7 +324,7 @@ class PostgresServer:
             "-c",
             "fsync=off",
             "-c",
-            "synchronous_commit=off",
+            f"synchronous_commit={'on' if self.crash_safe else 'off'}",
             "-c",
             "full_page_writes=off",
         ]
@@ -330,7 +340,8 @@ class PostgresServer:
             log=log,
             timeout=60,
         )
-        self.create_database(self.database)
+        if fresh:
+            self.create_database(self.database)
         return self
 
     def create_database(self, name: str) -> str:
@@ -358,9 +369,50 @@ class PostgresServer:
         _stop(self.proc)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL the postmaster (a crash), then wait for its backends to notice and exit;
+        :meth:`start` restarts it on the same data directory and port (crash recovery)."""
+        pidfile = self.workdir / "data" / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
+        if self.proc is not None:
+            # Let runuser reap the postmaster (a zombie would still hold postmaster.pid).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+            kill_group(self.proc, grace=10.0)
+        self.proc = None
+
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace: float = 0.0) -> None:
+    """SIGKILL ``proc`` (a session leader) and, after ``grace`` seconds for them to exit on
+    their own, whatever of its process group is left; return once all are gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=15)
+    deadline = time.monotonic() + grace
+    while _group_alive(proc.pid):
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if time.monotonic() >= deadline + 15:
+            raise ServiceError(f"process group {proc.pid} survives SIGKILL")
+        time.sleep(0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies waiting for a reaper that
+    may never come do not count): Linux /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ")"
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 # --- age -----------------------------------------------------------------------------------
