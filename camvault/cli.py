@@ -28,6 +28,7 @@ GROUPS = {
     "camera": "clients.cli.camera:app",
     "panel": "clients.cli.panel:app",
     "arc": "clients.cli.arc:app",
+    "dev": "camvault.dev:app",
 }
 #: modules whose ``register_serve(app)`` adds their service to `camvault serve`
 SERVE = ("storage_service.cli", "escrow_service.cli")

@@ -1,0 +1,255 @@
+"""`camvault dev up`: a whole site's services on this machine, in one command.
+
+It starts what a site needs, as the real programs on the embedded defaults (SQLite and a
+local object store): the storage service and three key custodians (threshold 2) that deliver
+their access notices to the storage inbox, all with their data in ONE directory (not the
+current one), an ARC key made for them (0600), each service's output in ``logs/``. It waits
+until each answers, prints where each listens and what to run next, writes the same as JSON
+(``dev.json``, for scripts), and stays in the foreground: Ctrl-C (or SIGTERM) stops every
+service it started and waits for them; a service that dies stops the others too.
+
+For a deployment, see docker-compose.yml and docs/OPERATIONS.md; this is for trying camvault
+out, developing it and demonstrating it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import httpx
+import typer
+
+from crypto.ed25519 import Ed25519SigningKey
+
+app = typer.Typer(help="Run a whole site on this machine, for trying camvault out.")
+
+CUSTODIANS = ("c1", "c2", "c3")
+THRESHOLD = 2
+READY_TIMEOUT_S = 60.0
+
+
+class DevError(Exception):
+    """Something stops the site from coming up (the message says what and where)."""
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    ready: str = "/healthz"
+
+
+@dataclass
+class Site:
+    root: Path
+    services: list[Service] = field(default_factory=list)
+
+    def start(self) -> None:
+        exe = str(Path(sys.executable).with_name("camvault"))
+        for s in self.services:
+            s.log.parent.mkdir(parents=True, exist_ok=True)
+            with s.log.open("ab") as out:
+                s.proc = subprocess.Popen(
+                    [exe, *s.args],
+                    cwd=self.root,
+                    env={**os.environ, **s.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches us only; we stop them in order
+                )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for s in self.services:
+            while True:
+                if s.proc is not None and s.proc.poll() is not None:
+                    raise DevError(f"{s.name} exited ({s.proc.returncode}): {last_line(s.log)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(s.url + s.ready, timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise DevError(f"{s.name} not ready after {READY_TIMEOUT_S:.0f} s: see {s.log}")
+                time.sleep(0.2)
+
+    def dead(self) -> Service | None:
+        return next((s for s in self.services if s.proc and s.proc.poll() is not None), None)
+
+    def stop(self) -> None:
+        """SIGTERM to all (a clean shutdown), then wait; SIGKILL what is still there."""
+        running = [s for s in self.services if s.proc is not None and s.proc.poll() is None]
+        for s in running:
+            assert s.proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(s.proc.pid, signal.SIGTERM)
+        for s in running:
+            assert s.proc is not None
+            try:
+                s.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(s.proc.pid, signal.SIGKILL)
+                s.proc.wait()
+
+    def layout(self) -> dict[str, Any]:
+        return {
+            "data_dir": str(self.root),
+            "arc_key": str(self.root / "arc.key"),
+            "threshold": THRESHOLD,
+            "services": {s.name: {"url": s.url, "log": str(s.log)} for s in self.services},
+        }
+
+
+def last_line(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = path.read_text(errors="replace").strip().splitlines()
+        if lines:
+            return lines[-1]
+    return "no output"
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def arc_key(root: Path) -> Ed25519SigningKey:
+    """The site's ARC key: made once (0600, in one step), then reused."""
+    path = root / "arc.key"
+    if path.exists():
+        return Ed25519SigningKey.from_text(path.read_text().strip())
+    key = Ed25519SigningKey.generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.to_text() + "\n")
+    return key
+
+
+def plan(root: Path, host: str, storage_port: int, custodian_port: int) -> Site:
+    """The services of a site, their settings and where they listen (nothing started)."""
+    ports = [storage_port] + [custodian_port + i for i in range(len(CUSTODIANS))]
+    for port in ports:
+        if not port_free(host, port):
+            raise DevError(f"port {port} on {host} is in use (--storage-port, --custodian-port)")
+    arc = arc_key(root).public_key.to_text()
+    storage_url = f"http://{host}:{storage_port}"
+    site = Site(root)
+    site.services.append(
+        Service(
+            "storage",
+            storage_url,
+            ["serve", "storage", "--host", host, "--port", str(storage_port)],
+            {
+                "CAMVAULT_DATA_DIR": str(root / "storage"),
+                "CAMVAULT_PUBLIC_URL": storage_url,
+                "CAMVAULT_AUTO_MIGRATE": "true",
+                "CAMVAULT_ARC_PUBLIC_KEY": arc,
+            },
+            root / "logs" / "storage.log",
+            ready="/readyz",
+        )
+    )
+    serve = ["serve", "escrow", "--id"]
+    for cid, port in zip(CUSTODIANS, ports[1:], strict=True):
+        data = root / f"escrow-{cid}"
+        site.services.append(
+            Service(
+                f"custodian {cid}",
+                f"http://{host}:{port}",
+                [*serve, cid, "--host", host, "--port", str(port), "--data-dir", str(data)],
+                {
+                    "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc,
+                    "CAMVAULT_ESCROW_NOTIFY_URL": storage_url + "/v1/notices",
+                },
+                root / "logs" / f"custodian-{cid}.log",
+            )
+        )
+    return site
+
+
+def tell(site: Site, out: TextIO) -> None:
+    """Where everything is, and the customer's first commands."""
+    storage = site.services[0].url
+    custodians = " ".join(f"--custodian {s.url}" for s in site.services[1:])
+    w = max(len(s.name) for s in site.services)
+    print(f"camvault dev: a site on this machine, data in {site.root}", file=out)
+    for s in site.services:
+        print(f"  {s.name:<{w}}  {s.url}   log {s.log}", file=out)
+    print(f"  ARC key {site.root / 'arc.key'} (0600); layout in {site.root / 'dev.json'}", file=out)
+    print("next, in another terminal (docs/USAGE.md):", file=out)
+    print(f"  export CAMVAULT_CUSTOMER_DIR={site.root / 'customer'}", file=out)
+    print("  camvault customer init", file=out)
+    print(
+        f"  camvault customer site create --label home --storage {storage} {custodians} "
+        f"--threshold {THRESHOLD}",
+        file=out,
+    )
+    print("ready; Ctrl-C stops everything", file=out, flush=True)
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path, typer.Option("--dir", help="the site's data directory (made if missing)")
+    ] = Path("camvault-dev"),
+    host: Annotated[str, typer.Option(help="address every service listens on")] = "127.0.0.1",
+    storage_port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    custodian_port: Annotated[
+        int, typer.Option(min=1, max=65533, help="c1's port; c2 and c3 take the next two")
+    ] = 8101,
+) -> None:
+    """Start storage and three custodians on this machine; Ctrl-C stops them all."""
+    root = data_dir.resolve()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        site = plan(root, host, storage_port, custodian_port)
+    except (DevError, OSError) as exc:
+        typer.echo(f"camvault: error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    status = 0
+    try:
+        site.start()
+        site.wait_ready()
+        (root / "dev.json").write_text(json.dumps(site.layout(), indent=2) + "\n")
+        tell(site, sys.stdout)
+        while (gone := site.dead()) is None:
+            time.sleep(0.5)
+        assert gone.proc is not None
+        typer.echo(
+            f"camvault: error: {gone.name} exited ({gone.proc.returncode}): "
+            f"{last_line(gone.log)}; stopping the others",
+            err=True,
+        )
+        status = 1
+    except DevError as exc:
+        typer.echo(f"camvault: error: {exc}", err=True)
+        status = 1
+    except KeyboardInterrupt:
+        typer.echo("stopping ...")
+    finally:
+        site.stop()
+    typer.echo("stopped")
+    raise typer.Exit(status)
