@@ -25,6 +25,10 @@ from crypto.httpsig import HttpRequest, SignatureParams, content_digest, sign_re
 BASE_COMPONENTS = ("@method", "@authority", "@path", "@query")
 
 
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
 class SignedAuth(AuthBase):
     """Signs a prepared ``requests`` request as ``keyid`` (what SignedClient.build does)."""
 
@@ -47,7 +51,7 @@ class SignedAuth(AuthBase):
             authority=url.netloc,
             path=url.path or "/",
             query=url.query,
-            headers={k.lower(): v.strip() for k, v in r.headers.items()},
+            headers={k.lower(): _text(v).strip() for k, v in r.headers.items()},
         )
         now = int(time.time())
         params = SignatureParams(now, now + 60, self.keyid, secrets.token_urlsafe(18))

@@ -13,12 +13,12 @@ import contextlib
 import hashlib
 import io
 import json
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from common.bodies import JsonError, loads
 from crypto import age
 from crypto.age import armor, bech32
 from crypto.age.format import FileKey, parse_header
@@ -28,7 +28,7 @@ from crypto.age.x25519 import X25519Identity, X25519Recipient
 from crypto.canonical import canonical_json, parse_canonical_json
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.encoding import Base64Error
-from crypto.errors import CryptoError, KeyFormatError
+from crypto.errors import CryptoError, KeyFormatError, StatementError
 from crypto.escrow import (
     CustodianKey,
     CustodianPublicKey,
@@ -52,7 +52,14 @@ from crypto.httpsig import (
     verify_request,
 )
 from crypto.metadata import RecordingKind, RecordingMetadata
-from crypto.statements import parse_signed, verify
+from crypto.statements import (
+    Manifest,
+    manifest_hash,
+    parse_signed,
+    sign_statement,
+    verify,
+    verify_chain,
+)
 from crypto.tlog import merkle
 from crypto.tlog.note import (
     Checkpoint,
@@ -67,8 +74,9 @@ from tests.fuzz.engine import Target
 
 VECTORS = Path(__file__).parent.parent / "vectors"
 # Everything crypto/ raises on bad input; Base64Error is crypto.encoding's documented
-# ValueError subclass (its decoders are called directly by the key and note parsers).
-DOCUMENTED: tuple[type[BaseException], ...] = (CryptoError, Base64Error)
+# ValueError subclass (its decoders are called directly by the key and note parsers), and
+# JsonError common.bodies' (untrusted JSON).
+DOCUMENTED: tuple[type[BaseException], ...] = (CryptoError, Base64Error, JsonError)
 
 
 def _seed(label: str) -> bytes:
@@ -84,6 +92,7 @@ class Keys:
     custodian: CustodianKey
     session: SessionKey
     signer: Ed25519SigningKey
+    camera: Ed25519SigningKey
     log: NoteSigner
     witness: NoteSigner
 
@@ -96,6 +105,7 @@ def keys() -> Keys:
         custodian=CustodianKey(_seed("custodian")),
         session=SessionKey(_seed("session")),
         signer=Ed25519SigningKey(_seed("request signer")),
+        camera=Ed25519SigningKey(_seed("camera")),
         log=NoteSigner("fuzz.camvault.example/log", _seed("log")),
         witness=NoteSigner("fuzz.camvault.example/witness", _seed("witness")),
     )
@@ -297,6 +307,48 @@ def seeds_metadata() -> list[bytes]:
     return [METADATA.canonical()]
 
 
+def run_chain(data: bytes) -> None:
+    """A camera's manifests as a malicious storage service lists them (one per line)."""
+    manifests = [parse_signed(line) for line in data.split(b"\n") if line]
+    problems = verify_chain(
+        manifests, keys().camera.public_key, site_id="site-fuzz", camera_id="cam-fuzz"
+    )
+    if problems:
+        raise StatementError(f"{len(problems)} chain problems")
+
+
+def seeds_chain() -> list[bytes]:
+    prev, lines = None, []
+    for seq in range(4):
+        m = Manifest(
+            site_id="site-fuzz",
+            camera_id="cam-fuzz",
+            recording_id=f"rec-{seq}",
+            kind=RecordingKind.SEGMENT,
+            start_ms=1_717_000_000_000 + seq * 2000,
+            end_ms=1_717_000_002_000 + seq * 2000,
+            payload_sha256=_seed(f"payload {seq}"),
+            payload_size=1000 + seq,
+            header_sha256=_seed(f"header {seq}"),
+            sequence=seq,
+            prev_manifest_sha256=prev,
+            issued_at_ms=1_717_000_002_500 + seq * 2000,
+        )
+        signed = sign_statement(m, keys().camera)
+        prev = manifest_hash(signed)
+        lines.append(signed.encode())
+    return [b"\n".join(lines), lines[0], b"\n".join(lines[1:])]
+
+
+def run_json_body(data: bytes) -> None:
+    """Untrusted JSON as the services and clients read it (common.bodies.loads)."""
+    loads(data, max_depth=32)
+
+
+def seeds_json_body() -> list[bytes]:
+    return [b'{"a":[1,2,{"b":null}]}', b"[" * 31 + b"]" * 31, METADATA.canonical()]
+
+
 # --- transparency log -------------------------------------------------------------------
 
 
@@ -322,7 +374,18 @@ def seeds_note() -> list[bytes]:
     ]
 
 
-_PROOF_HEADER = struct.Struct(">qqq")  # index or old size, tree size or new size, flags
+_INT = 9  # bytes per integer: signed and wider than 64 bits, so both range ends are reached
+
+
+def _ints(data: bytes) -> tuple[int, int, bytes]:
+    """Two signed 72-bit integers, then the rest."""
+    head = data[: 2 * _INT].ljust(2 * _INT, b"\0")
+    a, b = (int.from_bytes(head[i : i + _INT], "big", signed=True) for i in (0, _INT))
+    return a, b, data[2 * _INT :]
+
+
+def _pack(a: int, b: int) -> bytes:
+    return a.to_bytes(_INT, "big", signed=True) + b.to_bytes(_INT, "big", signed=True)
 
 
 def _hashes(blob: bytes) -> list[bytes]:
@@ -331,17 +394,17 @@ def _hashes(blob: bytes) -> list[bytes]:
 
 
 def run_inclusion(data: bytes) -> None:
-    """``index, size, (unused)`` as signed 64-bit ints, then leaf, root, proof hashes."""
-    index, size, _ = _PROOF_HEADER.unpack_from(data.ljust(_PROOF_HEADER.size, b"\0"))
-    hashes = _hashes(data[_PROOF_HEADER.size :])
+    """``index, size`` (signed 72-bit), then leaf, root, proof hashes."""
+    index, size, rest = _ints(data)
+    hashes = _hashes(rest)
     leaf, root, proof = [*hashes, b"", b""][0], [*hashes, b"", b""][1], hashes[2:]
     merkle.verify_inclusion(leaf, index, size, proof, root)
 
 
 def run_consistency(data: bytes) -> None:
-    """``old size, new size, (unused)``, then old root, new root, proof hashes."""
-    old, new, _ = _PROOF_HEADER.unpack_from(data.ljust(_PROOF_HEADER.size, b"\0"))
-    hashes = _hashes(data[_PROOF_HEADER.size :])
+    """``old size, new size`` (signed 72-bit), then old root, new root, proof hashes."""
+    old, new, rest = _ints(data)
+    hashes = _hashes(rest)
     old_root, new_root, proof = [*hashes, b"", b""][0], [*hashes, b"", b""][1], hashes[2:]
     merkle.verify_consistency(old, new, old_root, new_root, proof)
 
@@ -355,7 +418,7 @@ def seeds_inclusion() -> list[bytes]:
     for index, size in ((0, 1), (0, 2), (5, 8), (12, 13), (22, 23), (7, 16)):
         root = merkle.root_from_leaf_hashes(leaves[:size])
         proof = merkle.inclusion_proof(leaves, index, size)
-        seeds.append(_PROOF_HEADER.pack(index, size, 0) + leaves[index] + root + b"".join(proof))
+        seeds.append(_pack(index, size) + leaves[index] + root + b"".join(proof))
     return seeds
 
 
@@ -364,7 +427,7 @@ def seeds_consistency() -> list[bytes]:
     for old, new in ((1, 1), (1, 2), (3, 7), (4, 8), (6, 23), (0, 5), (16, 23)):
         roots = [merkle.root_from_leaf_hashes(leaves[:n]) for n in (old, new)]
         proof = merkle.consistency_proof(leaves, old, new)
-        seeds.append(_PROOF_HEADER.pack(old, new, 0) + b"".join(roots) + b"".join(proof))
+        seeds.append(_pack(old, new) + b"".join(roots) + b"".join(proof))
     return seeds
 
 
@@ -498,6 +561,8 @@ TARGETS: dict[str, Target] = {
         _t("escrow_header", run_escrow_header, seeds_escrow_header),
         _t("escrow_release", run_escrow_release, seeds_escrow_release),
         _t("share", run_share, seeds_share),
+        _t("manifest_chain", run_chain, seeds_chain),
+        _t("json_body", run_json_body, seeds_json_body),
     )
 }
 

@@ -8,7 +8,7 @@ signature check. Cases come from the schemas' examples and from positive and neg
 generation. Checks: no 5xx; every status is documented for the operation; the body and
 content type match what the schema documents for that status.
 
-CI: FUZZ_SCHEMA_EXAMPLES per operation and mode (default 8). `make fuzz` runs more.
+CI: FUZZ_SCHEMA_EXAMPLES per operation and mode (default 3). `make fuzz` runs more.
 The run ends with the tally (cases, 5xx, statuses per service), printed and asserted.
 """
 
@@ -41,7 +41,7 @@ from tests.storage.support import Service, create_site, make_service
 from tests.storage.support_arc import ARC_ENV, enroll_panel, operator
 from tests.support.services import MinioServer, PostgresServer
 
-EXAMPLES = int(os.environ.get("FUZZ_SCHEMA_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_SCHEMA_EXAMPLES", "3"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
