@@ -184,9 +184,10 @@ class CustodianApi:
         and a refusal both carry a log receipt the caller verifies)."""
         return client.post("/v1/releases", json=body)
 
-    def notices(self, client: SignedClient, site_id: str) -> list[str]:
-        """Every access notice the custodian holds for the site (signed by the customer)."""
-        out: list[str] = []
+    def notices(self, client: SignedClient, site_id: str) -> list[tuple[str, bool]]:
+        """Every access notice the custodian holds for the site (signed by the customer), and
+        whether the storage service acknowledged its delivery to the site's inbox."""
+        out: list[tuple[str, bool]] = []
         after = 0
         while True:
             data = check(
@@ -196,7 +197,7 @@ class CustodianApi:
                 self.service,
             )
             rows = data["notices"]
-            out.extend(str(r["notice"]) for r in rows)
+            out.extend((str(r["notice"]), r.get("delivered") is True) for r in rows)
             if len(rows) < NOTICE_PAGE:
                 return out
             after = int(rows[-1]["id"])

@@ -19,7 +19,7 @@ class Finding:
     """Something the customer must look at. ``kind`` is one of: ``bad_checkpoint``,
     ``log_truncated``, ``log_inconsistent``, ``entries_mismatch``, ``unexpected_release``,
     ``unattributed_release``, ``unexpected_change``, ``notice_not_in_log``,
-    ``notice_mismatch``, ``notice_malformed``, ``split_view``."""
+    ``notice_mismatch``, ``notice_malformed``, ``notice_withheld``, ``split_view``."""
 
     kind: str
     index: int | None
@@ -188,3 +188,33 @@ def parse_notices(texts: Iterable[str], site_id: str) -> tuple[dict[int, Notice]
             continue
         notices[notice.log_index] = notice
     return notices, findings
+
+
+def withheld(direct: Iterable[tuple[str, bool]], relayed: Iterable[str]) -> list[Finding]:
+    """The notices a custodian delivered to the storage service (``direct``: its notices and
+    whether the service acknowledged each) that the service's inbox does not relay: withheld,
+    or an older inbox served again. A notice not delivered yet is not reported: the custodian
+    keeps retrying, and the customer has it from the custodian anyway."""
+    shown = set()
+    for text in relayed:
+        try:
+            shown.add(parse_notice(text).log_index)
+        except NoticeError:
+            continue  # reported by parse_notices
+    findings = []
+    for text, delivered in direct:
+        try:
+            notice = parse_notice(text)
+        except NoticeError:
+            continue
+        if delivered and notice.log_index not in shown:
+            findings.append(
+                Finding(
+                    "notice_withheld",
+                    notice.log_index,
+                    f"the storage service took this custodian's access notice (release "
+                    f"{notice.release_id} by {notice.operator_id}) and its inbox does not show "
+                    "it: withheld or rolled back",
+                )
+            )
+    return findings

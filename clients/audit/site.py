@@ -4,8 +4,10 @@ access to the site with who, when and why.
 Access notices are collected from both channels: the storage service's inbox (relayed) and
 each custodian's own notices API (signed request under the site key). Each is checked
 against the log (inclusion, same release), and any release of the site in the log without a
-notice is reported. The last verified checkpoint per custodian is kept in the state
-directory and only advanced when nothing was found.
+notice is reported, as is a notice the storage service acknowledged to the custodian but
+does not show in the inbox (withheld, or an older inbox served again). The last verified
+checkpoint per custodian is kept in the state directory and only advanced when nothing was
+found.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from clients.api.errors import ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint
 from clients.audit.log import AuditReport, CustodianLog, audit_custodian
-from clients.audit.notices import Finding
+from clients.audit.notices import Finding, withheld
 from clients.common import write_json
 from clients.customer.inbox import read_inbox
 from clients.customer.state import CustomerState
@@ -101,7 +103,9 @@ def _access(custodian_id: str, index: int, entry: dict[str, Any]) -> Access | No
     )
 
 
-def _custodian_notices(state: CustomerState, c: CustodianEndpoint, site_id: str) -> list[str]:
+def _custodian_notices(
+    state: CustomerState, c: CustodianEndpoint, site_id: str
+) -> list[tuple[str, bool]]:
     with (
         CustodianApi.of(c) as api,
         SignedClient(c.url, f"customer:{site_id}", state.site_key()) as client,
@@ -123,12 +127,15 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
             results.append(CustodianAudit(c, None, 0, error=str(exc)))
             continue
         # both channels, exact texts: identical copies count once, a relayed notice that
-        # differs from the custodian's own is a finding (clients/audit/log.py parse_notices)
-        notices = direct + relayed.get(c.custodian_id, [])
+        # differs from the custodian's own is a finding (clients/audit/log.py parse_notices),
+        # and so is one the storage service took from the custodian but does not relay
+        mine = relayed.get(c.custodian_id, [])
+        notices = [text for text, _ in direct] + mine
         with CustodianLog(c.url, c.origin, c.verifier) as log:
             report = audit_custodian(
                 log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
             )
+        report.findings.extend(withheld(direct, mine))
         audit = CustodianAudit(c, report, len(set(notices)))
         for index, entry in report.site_entries:
             access = _access(c.custodian_id, index, entry)

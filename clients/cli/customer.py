@@ -151,7 +151,8 @@ def list_cmd(
     labels: Annotated[bool, typer.Option(help="decrypt event records for labels")] = True,
     state: StateOpt = None,
 ) -> None:
-    """Timeline of recordings per camera, with detection labels decrypted locally."""
+    """Timeline of recordings per camera, with detection labels decrypted locally; the listing
+    is checked against the cameras' signed manifest chains (exit 1 on any mismatch)."""
     with guarded():
         entries = rec_lib.timeline(
             load(state),
@@ -176,6 +177,11 @@ def list_cmd(
             ", ".join(f"{x.get('label')} {x.get('confidence')}" for x in e.labels),
         )
     console.print(table)
+    bad = [e for e in entries if e.problem is not None]
+    for e in bad:
+        err_console.print(f"[bold red]not as the camera signed[/bold red]: {e.problem}")
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -220,7 +226,7 @@ def verify(
             f"retention, last sequence {r.last_sequence}: {status}"
         )
         for p in r.problems:
-            console.print(f"  {p.kind.value}: {p.detail}")
+            console.print(f"  {p}")
         for text in r.payload_problems:
             console.print(f"  tampered: {text}")
         bad += not r.ok

@@ -1,17 +1,20 @@
 """The customer's recordings: timeline, download and decrypt, chain verification, export,
 delete and retention. Decryption happens here, with this device's age identity; the storage
-service hands out ciphertext only (header from the database, payload by presigned GET)."""
+service hands out ciphertext only (header from the database, payload by presigned GET).
+
+Nothing the service says is taken on its word: listings are checked against the cameras'
+signed manifest chains (clients/customer/chain.py) and every recording against its manifest
+before anything of it is written (clients/customer/checks.py)."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -19,86 +22,23 @@ from clients.api.errors import ClientError, ServiceRefused
 from clients.api.escrow import Ack, CustodianApi, CustodianEndpoint, to_every_custodian
 from clients.api.storage import StorageApi, header_bytes
 from clients.api.storage import download as fetch_payload
-from clients.common import EXTENSIONS, signed_from_json
+from clients.common import EXTENSIONS
+from clients.customer.chain import cameras, read_chain, remember, verified_chains
+from clients.customer.checks import SubstitutedError, check_recording
 from clients.customer.state import CustomerState
 from common.bodies import loads
 from common.time import now_ms
-from crypto.age import Identity, decrypt_header, verify_header_mac
-from crypto.age.format import FileKey
-from crypto.age.stream import decrypt_payload
-from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
+from crypto.age import Identity
+from crypto.age.format import read_header
+from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import CryptoError
 from crypto.statements import (
     MAX_DELETION_RECORDINGS,
-    ChainProblem,
     Manifest,
     RecordingDeletion,
     SignedStatement,
     sign_statement,
-    verify_chain,
 )
-
-
-class SubstitutedError(ClientError):
-    """What the service served is not the recording its camera signed for."""
-
-
-def check_manifest(
-    detail: dict[str, Any], camera_key: Ed25519PublicKey, site_id: str, payload: bytes
-) -> None:
-    """The detail's manifest is signed by the enrolled camera key, names this recording, and
-    its payload hash and size are those of ``payload``: a service that serves another
-    recording (also decryptable by the customer) under this id is caught here."""
-    try:
-        m = signed_from_json(detail["manifest"]).verify(camera_key, Manifest)
-    except CryptoError as exc:
-        raise SubstitutedError(f"{detail['recording_id']}: manifest: {exc}") from exc
-    if (m.site_id, m.camera_id, m.recording_id) != (
-        site_id,
-        detail["camera_id"],
-        detail["recording_id"],
-    ):
-        raise SubstitutedError(f"{detail['recording_id']}: manifest is for another recording")
-    if len(payload) != m.payload_size or hashlib.sha256(payload).digest() != m.payload_sha256:
-        raise SubstitutedError(
-            f"{detail['recording_id']}: payload differs from the signed manifest "
-            "(tampered or substituted)"
-        )
-
-
-def decrypt_detail(
-    detail: dict[str, Any],
-    identities: list[Identity],
-    out: Any,
-    *,
-    camera_key: Ed25519PublicKey | None = None,
-    site_id: str = "",
-) -> FileKey:
-    """Decrypt one recording (its detail: header + presigned GET) into ``out``; with
-    ``camera_key``, first check the payload against the camera-signed manifest."""
-    header = header_bytes(detail)
-    if header is None or detail.get("download_url") is None:
-        raise ServiceRefused("storage", 410, "recording_deleted", detail["recording_id"])
-    _, file_key = decrypt_header(identities, header)
-    buf = io.BytesIO()
-    fetch_payload(detail["download_url"], buf)
-    if camera_key is not None:
-        check_manifest(detail, camera_key, site_id, buf.getvalue())
-    buf.seek(0)
-    decrypt_payload(file_key, buf, out)
-    return file_key
-
-
-def _committed(
-    storage: StorageApi,
-    site_id: str,
-    camera_id: str | None,
-    from_ms: int | None,
-    to_ms: int | None,
-) -> list[dict[str, Any]]:
-    """The committed recordings of a time range (newest first)."""
-    listed = storage.recordings(site_id, camera_id=camera_id, from_ms=from_ms, to_ms=to_ms)
-    return [i for i in listed if i["status"] == "committed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +59,62 @@ class Selection:
             raise ClientError("a recording id needs its camera id")
         return self.camera_id, self.recording_id
 
-    def committed(self, storage: StorageApi, site_id: str) -> list[dict[str, Any]]:
-        """The committed recordings of the range (newest first)."""
-        return _committed(storage, site_id, self.camera_id, self.from_ms, self.to_ms)
+    def targets(self, state: CustomerState, storage: StorageApi) -> list[dict[str, Any]]:
+        """The selected recordings (``camera_id``, ``recording_id``, ``manifest``), oldest
+        first per camera: one as asked, or the committed ones of the range from listings
+        that match the cameras' signed chains (:class:`~clients.customer.chain.ChainBrokenError`
+        otherwise)."""
+        one = self.one()
+        if one is not None:
+            return [{"camera_id": one[0], "recording_id": one[1], "manifest": None}]
+        chains = verified_chains(state, storage, self.camera_id)
+        items = [i for c in chains for i in c.committed(self.from_ms, self.to_ms)]
+        items.sort(key=lambda i: (i["camera_id"], i["start_ms"], i["sequence"]))
+        return items
+
+
+def fetch_checked(
+    state: CustomerState,
+    storage: StorageApi,
+    camera_id: str,
+    recording_id: str,
+    identities: list[Identity],
+    out: BinaryIO | None = None,
+) -> Manifest:
+    """Fetch one recording (detail, then its payload by presigned GET), check it against
+    its camera-signed manifest (clients/customer/checks.py) and decrypt it into ``out``."""
+    _, site_id = state.site()
+    key = state.camera_key(camera_id)
+    if key is None:
+        raise ClientError(f"{camera_id} is not a camera this customer enrolled")
+    detail = storage.recording(site_id, camera_id, recording_id)
+    try:
+        header = header_bytes(detail)
+    except ValueError as exc:
+        raise SubstitutedError(f"{recording_id}: the header served is not base64") from exc
+    url = detail.get("download_url")
+    if header is None or not isinstance(url, str):
+        raise ServiceRefused("storage", 410, "recording_deleted", recording_id)
+    buf = io.BytesIO()
+    fetch_payload(url, buf)
+    return check_recording(
+        detail.get("manifest"),
+        header,
+        buf.getvalue(),
+        identities=identities,
+        camera_key=key,
+        site_id=site_id,
+        camera_id=camera_id,
+        recording_id=recording_id,
+        out=out,
+    )
 
 
 @dataclass
 class TimelineEntry:
     item: dict[str, Any]
     labels: list[dict[str, Any]] = field(default_factory=list)
+    problem: str | None = None  # an event record that is not what its camera signed
 
 
 def _event_labels(plain: bytes) -> tuple[list[dict[str, Any]], str | None]:
@@ -151,12 +138,12 @@ def timeline(
     to_ms: int | None = None,
     labels: bool = True,
 ) -> list[TimelineEntry]:
-    """Recordings per camera, oldest first, with the labels of their event records
-    decrypted locally (and shown on the segment each event record describes)."""
-    _, site_id = state.site()
+    """Recordings per camera, oldest first, from listings that match the cameras' signed
+    chains, with the labels of their event records decrypted locally (and shown on the
+    segment each event record describes). An event record that fails its checks gets no
+    labels and its entry says why."""
     with state.storage() as storage:
-        items = _committed(storage, site_id, camera_id, from_ms, to_ms)
-        items.sort(key=lambda i: (i["camera_id"], i["start_ms"], i["sequence"]))
+        items = Selection(camera_id, None, from_ms, to_ms).targets(state, storage)
         entries = [TimelineEntry(i) for i in items]
         if labels:
             by_id = {(e.item["camera_id"], e.item["recording_id"]): e for e in entries}
@@ -165,14 +152,12 @@ def timeline(
                 if e.item["kind"] != "event":
                     continue
                 cam, rid = e.item["camera_id"], e.item["recording_id"]
-                detail = storage.recording(site_id, cam, rid)
                 out = io.BytesIO()
                 try:
-                    decrypt_detail(
-                        detail, identities, out, camera_key=state.camera_key(cam), site_id=site_id
-                    )
-                except (CryptoError, ClientError):
-                    continue  # no labels from a record that is not what the camera signed
+                    fetch_checked(state, storage, cam, rid, identities, out)
+                except (ClientError, httpx.HTTPError) as exc:
+                    e.problem = str(exc)
+                    continue
                 found, ref = _event_labels(out.getvalue())
                 e.labels = found
                 if ref is not None and (cam, ref) in by_id:
@@ -198,33 +183,24 @@ def download(
 ) -> list[Downloaded]:
     """Decrypt the selected recordings (one, or every recording of a time range) into
     ``out_dir/<camera>/<recording><ext>``; with ``join``, video segments of each camera are
-    also concatenated in time order into ``out_dir/<camera>.ts``."""
-    _, site_id = state.site()
+    also concatenated in their signed time order into ``out_dir/<camera>.ts``. A recording
+    that fails its checks stops the command; nothing of it is left behind."""
     identities = state.identities()
     out_dir.mkdir(parents=True, exist_ok=True)
     done: list[Downloaded] = []
     with state.storage() as storage:
-        one = selection.one()
-        if one is not None:
-            targets: list[dict[str, Any]] = [{"camera_id": one[0], "recording_id": one[1]}]
-        else:
-            targets = selection.committed(storage, site_id)
-            targets.reverse()
+        targets = selection.targets(state, storage)
         for n, t in enumerate(targets):
             cam, rid = str(t["camera_id"]), str(t["recording_id"])
-            detail = storage.recording(site_id, cam, rid)
-            path = out_dir / cam / (rid + EXTENSIONS.get(detail["kind"], ".bin"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = state.camera_key(cam)
-            if key is None:
-                raise ClientError(f"{cam} is not a camera this customer enrolled")
-            tmp = path.with_suffix(path.suffix + ".part")
+            (out_dir / cam).mkdir(parents=True, exist_ok=True)
+            tmp = out_dir / cam / f"{rid}.part"
             try:
                 with tmp.open("wb") as fh:
-                    decrypt_detail(detail, identities, fh, camera_key=key, site_id=site_id)
+                    m = fetch_checked(state, storage, cam, rid, identities, fh)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
+            path = out_dir / cam / (rid + EXTENSIONS.get(m.kind.value, ".bin"))
             tmp.replace(path)
             done.append(Downloaded(cam, rid, path, path.stat().st_size))
             if progress is not None:
@@ -244,7 +220,7 @@ class CameraVerification:
     count: int
     deleted: int
     last_sequence: int | None
-    problems: list[ChainProblem]
+    problems: list[str]
     payload_problems: list[str] = field(default_factory=list)
 
     @property
@@ -255,115 +231,72 @@ class CameraVerification:
 def verify_cameras(
     state: CustomerState, *, camera_id: str | None = None, deep: bool = False
 ) -> list[CameraVerification]:
-    """Check each camera's manifest chain (crypto.statements.verify_chain) over everything the
-    service lists, tombstones included, under the camera key the customer enrolled. The
-    highest sequence verified before is remembered: a service that later drops the newest
-    recordings is caught as a truncation. With ``deep``, each payload is downloaded and its
-    size and SHA-256 compared with the signed manifest, and each header must either be the
-    one first written (hash in the manifest) or carry a MAC valid under the file key (a
-    re-wrapped header)."""
-    _, site_id = state.site()
-    cameras = [
-        d
-        for d, info in sorted(state.config.devices.items())
-        if info["kind"] == "camera" and (camera_id is None or d == camera_id)
-    ]
-    if camera_id is not None and not cameras:
-        raise ClientError(f"{camera_id} is not a camera this customer enrolled")
+    """Check each camera's listing against its signed manifest chain (clients/customer/
+    chain.py: gaps, reordering, substitution, replay, relabelled fields, the newest
+    recordings hidden from this device). With ``deep``, also fetch every committed recording
+    and check it against its manifest (clients/customer/checks.py)."""
     results = []
     identities = state.identities()
     with state.storage() as storage:
-        for cam in cameras:
-            key = state.camera_key(cam)
-            if key is None:
-                continue
-            items = list(storage.recordings(site_id, camera_id=cam, include_deleted=True))
-            signed = [signed_from_json(i["manifest"]) for i in items]
-
-            def seq(s: Any) -> int:
-                m = s.unverified_statement
-                return m.sequence if isinstance(m, Manifest) else -1
-
-            order = sorted(range(len(signed)), key=lambda k: seq(signed[k]))
-            problems = verify_chain(
-                [signed[k] for k in order],
-                key,
-                site_id=site_id,
-                camera_id=cam,
-                expected_last_sequence=state.config.chain_heads.get(cam),
-            )
-            seqs = [seq(s) for s in signed]
-            top = max(seqs, default=None)
-            res = CameraVerification(
-                cam,
-                len(items),
-                sum(1 for i in items if i["status"] == "deleted"),
-                top,
-                problems,
-            )
+        for cam in cameras(state, camera_id):
+            chain = read_chain(state, storage, cam)
+            deleted = sum(1 for i in chain.items if i.get("status") == "deleted")
+            res = CameraVerification(cam, len(chain.items), deleted, chain.top, chain.problems)
             if deep:
-                for i, s in zip(items, signed, strict=True):
-                    if i["status"] != "committed":
-                        continue
-                    res.payload_problems.extend(
-                        _check_recording(storage, site_id, i, s.unverified_statement, identities)
-                    )
-            if not problems and top is not None:
-                state.config.chain_heads[cam] = max(top, state.config.chain_heads.get(cam, -1))
+                for item in chain.committed(None, None):
+                    try:
+                        fetch_checked(state, storage, cam, str(item["recording_id"]), identities)
+                    except (ClientError, httpx.HTTPError) as exc:
+                        res.payload_problems.append(str(exc))
+            remember(state, chain)
             results.append(res)
     state.save()
     return results
 
 
-def _check_recording(
-    storage: StorageApi, site_id: str, item: dict[str, Any], m: Any, identities: list[Identity]
-) -> list[str]:
-    if not isinstance(m, Manifest):
-        return []
-    cam, rid = item["camera_id"], item["recording_id"]
+def _split(data: bytes, rid: str) -> tuple[bytes, bytes]:
+    """An age file's header and payload."""
+    stream = io.BytesIO(data)
     try:
-        detail = storage.recording(site_id, cam, rid)
-    except ServiceRefused as exc:
-        return [f"{rid}: {exc.code}"]
-    problems = []
-    header = header_bytes(detail) or b""
-    buf = io.BytesIO()
-    try:
-        fetch_payload(detail["download_url"], buf)
-    except (ServiceRefused, httpx.HTTPError) as exc:
-        return [f"{rid}: payload unavailable ({exc})"]
-    payload = buf.getvalue()
-    if len(payload) != m.payload_size or hashlib.sha256(payload).digest() != m.payload_sha256:
-        problems.append(f"{rid}: payload differs from the signed manifest (tampered)")
-    if hashlib.sha256(header).digest() != m.header_sha256:
-        try:
-            _, fk = decrypt_header(identities, header)
-            verify_header_mac(header, fk)
-        except CryptoError as exc:
-            problems.append(f"{rid}: header differs from the signed manifest ({exc})")
-    return problems
+        read_header(stream)
+    except CryptoError as exc:
+        raise SubstitutedError(f"{rid}: the exported file has no valid age header: {exc}") from exc
+    return data[: stream.tell()], data[stream.tell() :]
 
 
 def export(state: CustomerState, out_dir: Path, selection: Selection) -> list[Path]:
     """Standard age files (header || payload, decryptable with `age -d -i identity.txt`) and
-    their signed manifests, as ``out_dir/<camera>/<recording>.age`` / ``.manifest.json``."""
+    their signed manifests, as ``out_dir/<camera>/<recording>.age`` / ``.manifest.json``.
+    Each file the service exports is checked like a download before it is kept."""
     _, site_id = state.site()
     out_dir.mkdir(parents=True, exist_ok=True)
+    identities = state.identities()
     paths = []
     with state.storage() as storage:
-        one = selection.one()
-        if one is not None:
-            targets = [storage.recording(site_id, *one)]
-        else:
-            targets = selection.committed(storage, site_id)
-        for t in targets:
-            cam, rid = t["camera_id"], t["recording_id"]
+        for t in selection.targets(state, storage):
+            cam, rid = str(t["camera_id"]), str(t["recording_id"])
+            key = state.camera_key(cam)
+            if key is None:
+                raise ClientError(f"{cam} is not a camera this customer enrolled")
+            manifest = t["manifest"] or storage.recording(site_id, cam, rid).get("manifest")
             path = out_dir / cam / f"{rid}.age"
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
-                storage.export(site_id, cam, rid, fh)
+            buf = io.BytesIO()
+            storage.export(site_id, cam, rid, buf)
+            header, payload = _split(buf.getvalue(), rid)
+            check_recording(
+                manifest,
+                header,
+                payload,
+                identities=identities,
+                camera_key=key,
+                site_id=site_id,
+                camera_id=cam,
+                recording_id=rid,
+            )
+            path.write_bytes(buf.getvalue())
             (out_dir / cam / f"{rid}.manifest.json").write_text(
-                json.dumps(t["manifest"], sort_keys=True)
+                json.dumps(manifest, sort_keys=True)
             )
             paths.append(path)
     return paths
@@ -435,4 +368,3 @@ def delete(state: CustomerState, selection: Selection) -> Deleted:
         acks = to_every_custodian(state.config.custodians, send)
         data = shred()
     return Deleted(int(data["deleted"]), acks)
-
