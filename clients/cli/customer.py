@@ -19,6 +19,7 @@ from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
+from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState, default_state_dir
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
@@ -60,7 +61,17 @@ def _selection(
 
 
 def load(state_dir: Path | None) -> CustomerState:
-    return CustomerState(state_dir or default_state_dir())
+    """The customer's state; the statements a custodian has not acknowledged yet (the
+    outbox: deletions, retention, cancels) are sent again first."""
+    st = CustomerState(state_dir or default_state_dir())
+    outbox = Outbox(st.root)
+    if outbox.pending():
+        for r in outbox.resend(st.config.custodians):
+            mark = "sent" if r.delivered else "still pending"
+            err_console.print(
+                f"outbox: {r.item.kind} to custodian {r.item.custodian_id}: {mark} ({r.status})"
+            )
+    return st
 
 
 @app.command()
@@ -411,7 +422,19 @@ def alarm_cancel(
     """Cancel an alarm (signed AlarmCancel to the storage service and every custodian)."""
     with guarded():
         out = site_lib.cancel_alarm(load(state), alarm_id)
-    console.print(f"alarm {alarm_id}: {out.get('state')}")
+    console.print(f"alarm {alarm_id}: {out.state}")
+    print_acks(console, out.custodians, "cancelled")
+
+
+@app.command()
+def sync(state: StateOpt = None) -> None:
+    """Send again the statements a custodian has not acknowledged yet (deletions, retention,
+    cancels: kept in the outbox when a custodian was down). Exit 1 while any is pending."""
+    with guarded():
+        left = Outbox(load(state).root).pending()
+    if left:
+        fail(f"{len(left)} statement(s) still pending: run `camvault customer sync` again")
+    console.print("outbox empty: every custodian acknowledged every statement")
 
 
 @app.command("add-device")

@@ -19,12 +19,13 @@ from typing import Any, BinaryIO
 import httpx
 
 from clients.api.errors import ClientError, ServiceRefused
-from clients.api.escrow import Ack, CustodianApi, CustodianEndpoint, to_every_custodian
+from clients.api.escrow import Ack
 from clients.api.storage import StorageApi, header_bytes
 from clients.api.storage import download as fetch_payload
 from clients.common import EXTENSIONS
 from clients.customer.chain import cameras, read_chain, remember, verified_chains
 from clients.customer.checks import SubstitutedError, check_recording
+from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState
 from common.bodies import loads
 from common.time import now_ms
@@ -360,11 +361,6 @@ def delete(state: CustomerState, selection: Selection) -> Deleted:
         for st in statements:
             state.remember(st)
         state.save()
-
-        def send(api: CustodianApi, c: CustodianEndpoint) -> str:
-            answers = {api.delete_recordings(site_id, st) for st in statements}
-            return ", ".join(sorted(answers)) or "nothing to delete"
-
-        acks = to_every_custodian(state.config.custodians, send)
+        acks = Outbox(state.root).send(state.config.custodians, "deletion", site_id, statements)
         data = shred()
     return Deleted(int(data["deleted"]), acks)

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.api.errors import ClientError, ServiceRefused
-from clients.api.escrow import (
-    Ack,
-    CustodianApi,
-    CustodianEndpoint,
-    fetch_custodian,
-    to_every_custodian,
-)
+from clients.api.escrow import Ack, CustodianApi, CustodianEndpoint, fetch_custodian
 from clients.api.storage import StorageApi, header_bytes
 from clients.common import signed_from_json
+from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState
 from common.time import now_ms
 from crypto.age import decrypt_header, seal_header
@@ -143,9 +138,7 @@ def set_retention(state: CustomerState, days: int | None) -> RetentionSet:
     storage service's setting (its sweeper deletes them)."""
     _, site_id = state.site()
     policy = retention_policy(state, site_id, days)
-    acks = to_every_custodian(
-        state.config.custodians, lambda api, _c: api.set_retention(site_id, policy)
-    )
+    acks = Outbox(state.root).send(state.config.custodians, "retention", site_id, [policy])
     with state.storage() as storage:
         out = storage.set_retention(site_id, days)
     return RetentionSet(out.get("retention_days"), acks)
@@ -256,9 +249,19 @@ def add_device(
     return DeviceAdded(new.version, done, skipped)
 
 
-def cancel_alarm(state: CustomerState, alarm_id: str) -> dict[str, Any]:
-    """Cancel an alarm: a signed AlarmCancel to the storage service and every custodian
-    (which then refuse any release under that alarm)."""
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The alarm's state at the storage service, and each custodian's acknowledgement of the
+    signed cancel (one that did not acknowledge keeps releasing under the alarm until it gets
+    it: the cancel is kept in the outbox and sent again)."""
+
+    state: str
+    custodians: list[Ack]
+
+
+def cancel_alarm(state: CustomerState, alarm_id: str) -> Cancelled:
+    """Cancel an alarm: a signed AlarmCancel to every custodian, sent directly (they refuse
+    any release under that alarm from then on), and to the storage service."""
     _, site_id = state.site()
     with state.storage() as storage:
         match = [a for a in storage.alarms(site_id) if a.get("alarm_id") == alarm_id]
@@ -269,11 +272,11 @@ def cancel_alarm(state: CustomerState, alarm_id: str) -> dict[str, Any]:
             AlarmCancel(site_id, event["panel_id"], event["event_id"], now_ms()),
             state.site_key(),
         )
+        state.remember(cancel)
+        state.save()
+        acks = Outbox(state.root).send(state.config.custodians, "cancel", site_id, [cancel])
         out = storage.cancel_alarm(site_id, cancel)
-    post_custodians(state.config.custodians, lambda api: api.cancel_alarm(site_id, cancel))
-    state.remember(cancel)
-    state.save()
-    return dict(out)
+    return Cancelled(str(out.get("state")), acks)
 
 
 def list_alarms(state: CustomerState) -> list[dict[str, Any]]:

@@ -8,18 +8,25 @@ access"); security does not depend on the storage service having swept.
 
 Real cluster (three custodian processes, t = 2), real age files; refusals are checked for
 their reason code and read back from each custodian's log, and the customer's audit accepts
-the policies it signed. Then the CLI: `customer retention` reaches every custodian.
+the policies it signed. Then the CLI: `customer retention` reaches every custodian, and a
+custodian that was down when the customer set the retention or deleted a recording gets both
+from the customer's outbox (state directory) with the next command once it is back.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from clients.api.escrow import to_every_custodian
+from clients.customer.outbox import OUTBOX_FILE
 from clients.operator.release import (
     CustodianEndpoint,
     Recording,
@@ -43,7 +50,7 @@ from tests.escrow.ends_support import (  # noqa: F401 (the cluster, eps, site fi
     new_site,
     site_fixture,
 )
-from tests.escrow.harness import Cluster, Site, register_operator
+from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 
 DAY = 86_400_000
 MAINTENANCE = "maintenance"
@@ -222,3 +229,62 @@ def test_the_cli_sends_the_retention_to_every_custodian(world: World, tmp_path: 
     bad = customer.run("retention", "--days", "0", code=1).output
     assert "camvault: error:" in bad and "retention_days" in bad and "Traceback" not in bad
     customer.run("audit")  # exit 0: the custodians' entries are the customer's own
+
+
+# --- the outbox: a custodian down when the customer sends ----------------------------------
+
+
+def entries_of(proc: CustodianProc, site_id: str) -> list[dict[str, Any]]:
+    with httpx.Client(base_url=proc.url, timeout=10) as http:
+        size = int(http.get("/v1/log/checkpoint").text.split("\n")[1])
+        rows = http.get("/v1/log/entries", params={"start": 0, "end": size}).json()["entries"]
+    entries = [json.loads(r["entry"]) for r in rows]
+    return [e for e in entries if e.get("site_id") == site_id]
+
+
+@contextmanager
+def stopped(proc: CustodianProc) -> Iterator[None]:
+    """The custodian is down inside the block (and started again however it ends)."""
+    proc.stop()
+    try:
+        yield
+    finally:
+        if proc.proc is None:
+            proc.start()
+
+
+def test_statements_for_a_custodian_that_was_down_are_sent_again(
+    world: World, tmp_path: Path
+) -> None:
+    c = setup_customer(world, tmp_path)
+    rid = c.camera.record(now_ms() - 60_000)
+    outbox = c.state / OUTBOX_FILE
+    c2 = world.custodians[1]
+    with stopped(c2):
+        out = c.run("retention", "--days", "30", code=1).output
+        assert "custodian c2: NOT acknowledged (unreachable" in out and "kept" in out
+        assert out.count("acknowledged (logged)") == 2
+        out = c.run("delete", "--camera", "cam-front", "--recording", rid, code=1).output
+        assert "1 recording(s) deleted" in out and "custodian c2: NOT acknowledged" in out
+        kept = json.loads(outbox.read_text())
+        assert [(p["custodian_id"], p["kind"]) for p in kept] == [
+            ("c2", "retention"),
+            ("c2", "deletion"),
+        ]
+        # Still down: `sync` keeps them and says so.
+        out = c.run("sync", code=1).output
+        assert "still pending" in out and len(json.loads(outbox.read_text())) == 2
+    # Back up: the next customer command sends them; c2 logs the very statements signed.
+    out = c.run("list").output
+    assert out.count("outbox:") == 2 and "still pending" not in out
+    assert not outbox.exists()
+    ends = ("retention-policy", "recording-deletion")
+
+    def statements(proc: CustodianProc) -> list[tuple[str, str]]:
+        entries = entries_of(proc, c.site_id)
+        return [(e["type"], e["statement_sha256"]) for e in entries if e["type"] in ends]
+
+    assert [kind for kind, _ in statements(c2)] == list(ends)
+    assert statements(c2) == statements(world.custodians[0])  # the same signed statements
+    assert "outbox empty" in c.run("sync").output
+    c.run("audit")  # exit 0: every custodian's entries are the customer's own
