@@ -332,8 +332,10 @@ def delete(state: CustomerState, selection: Selection) -> Deleted:
     """Crypto-shred one recording or a time range (optionally of one camera): first a
     signed RecordingDeletion to every custodian, sent directly (they refuse the recordings'
     stanzas from then on, whatever the storage service does), then the storage service's
-    deletion. A range names what the service lists in it, deleted ones included, so that
-    deleting a range again re-sends its deletion to a custodian that missed it."""
+    deletion. A range names every recording its cameras signed in it, deleted ones
+    included (so that deleting a range again re-sends its deletion to a custodian that
+    missed it), from listings checked against the cameras' chains: one that contradicts
+    them is refused (:class:`~clients.customer.chain.ChainBrokenError`)."""
     _, site_id = state.site()
     with state.storage() as storage:
         one = selection.one()
@@ -346,14 +348,12 @@ def delete(state: CustomerState, selection: Selection) -> Deleted:
             from_ms, to_ms = selection.from_ms, selection.to_ms
             if from_ms is None or to_ms is None:
                 raise ClientError("deleting a range needs --from and --to")
-            for item in storage.recordings(
-                site_id,
-                camera_id=selection.camera_id,
-                from_ms=from_ms,
-                to_ms=to_ms,
-                include_deleted=True,
-            ):
-                chosen.setdefault(str(item["camera_id"]), []).append(str(item["recording_id"]))
+            # what the cameras signed in the range, not what the service lists: a recording
+            # left out of the listing would stay releasable at the custodians
+            for chain in verified_chains(state, storage, selection.camera_id):
+                for item in chain.items:
+                    if from_ms <= item["start_ms"] < to_ms:
+                        chosen.setdefault(chain.camera_id, []).append(str(item["recording_id"]))
             shred = functools.partial(
                 storage.delete_range, site_id, from_ms, to_ms, selection.camera_id
             )

@@ -67,6 +67,7 @@ class Scene:
     event: str  # A/cam-front event record, the newest (sequence 4)
     back: str  # A/cam-back's recording
     b_rid: str  # B/cam-front's recording
+    b_old: int  # B/cam-front's two recordings from b_old on, for the deletion (sequences 1, 2)
     old_header: str  # segs[0]'s header before the phone was added (base64, as served)
     first_release_inbox: int  # the inbox's last item id once the first release was relayed
     tmp: Path
@@ -132,6 +133,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         )
         back_rid = back.record(t0)
         b_rid = b.camera.record(t0)
+        b_old = t0 - 100_000
+        for k in range(2):
+            b.camera.record(b_old + 2000 * k)
         old_header = served(a, "cam-front", segs[0])["header"]
         # a second customer device: SiteKeys v2, every stored header re-wrapped for it
         phone = tmp / "phone"
@@ -151,7 +155,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             _wait_delivered(a, pw, 2 * n)
             first = first or last_inbox_id(a)
         assert "PROBLEMS" not in a.run("audit").output
-        yield Scene(pw, a, b, phone_env, segs, event, back_rid, b_rid, old_header, first, tmp)
+        yield Scene(
+            pw, a, b, phone_env, segs, event, back_rid, b_rid, b_old, old_header, first, tmp
+        )
 
 
 # --- the lies -----------------------------------------------------------------------------------
@@ -288,7 +294,7 @@ class Case:
     lie: Callable[[Scene], Lie]
     command: Callable[[Scene], list[str]]
     says: Callable[[Scene], list[str]]
-    who: str = "a"  # or "phone"
+    who: str = "a"  # or "b", "phone"
 
 
 def dl(s: Scene, rid: str, camera: str = "cam-front") -> list[str]:
@@ -449,6 +455,25 @@ CASES = [
         lambda s: ["export", "--out", "{out}", "--camera", "cam-front", "--recording", s.segs[3]],
         lambda s: [f"{s.segs[3]}: payload differs from the signed manifest"],
     ),
+    Case(
+        "recording left out of a range deletion",
+        lambda s: json_lie(
+            rf"^/v1/sites/{s.b.site_id}/recordings$",
+            lambda page: page.update(items=[i for i in page["items"] if i["sequence"] != 1]),
+            "camera_id=cam-front",
+        ),
+        lambda s: [
+            "delete",
+            "--camera",
+            "cam-front",
+            "--from",
+            str(s.b_old),
+            "--to",
+            str(s.b_old + 4000),
+        ],
+        lambda s: ["cam-front: missing: sequence 1..1 missing"],
+        who="b",
+    ),
     # the custodians' access notices relayed by the inbox
     Case(
         "access notices withheld",
@@ -472,7 +497,7 @@ CASES = [
 
 
 def run(s: Scene, case: Case, args: list[str], code: int) -> str:
-    env = {"CAMVAULT_CUSTOMER_DIR": str(s.a.state)} if case.who == "a" else s.phone
+    env = {"a": s.a.env, "b": s.b.env}.get(case.who, s.phone)
     return cli("customer", *args, env=env, code=code).output
 
 
