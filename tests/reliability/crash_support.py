@@ -53,15 +53,11 @@ from clients.camera.seal import seal
 from clients.camera.uploader import Uploader
 from clients.customer import recordings as rec_lib
 from clients.customer.state import CustomerState
-from clients.operator.release import (
-    CustodianRelease,
-    Recording,
-    SessionKey,
-    request_release,
-)
+from clients.operator.release import CustodianRelease, Recording, request_release
 from clients.operator.state import OperatorState
 from common.http import SignedClient
 from common.time import now_ms
+from crypto.escrow import SessionKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import AlarmClose, AlarmEvent, AlarmType, sign_statement
 from escrow_service.db.engine import make_engine as escrow_engine

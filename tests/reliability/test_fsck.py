@@ -15,11 +15,34 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from common.time import now_ms
+from crypto.ed25519 import Ed25519SigningKey
+from crypto.escrow import CustodianKey
+from crypto.statements import (
+    AlarmCancel,
+    AlarmClose,
+    DeviceEnrollment,
+    DeviceKind,
+    OperatorRegistration,
+    OperatorRole,
+    RecordingDeletion,
+    Revocation,
+    SignedStatement,
+    SiteKeys,
+    sign_statement,
+)
+from crypto.statements import Custodian as StatementCustodian
+from escrow_service.core.auth import Caller
 from escrow_service.core.keys import load_or_create
+from escrow_service.core.settings import EscrowSettings
 from escrow_service.db.engine import make_engine as escrow_engine
 from escrow_service.db.migrate import upgrade as escrow_upgrade
 from escrow_service.db.models import log_entries, notices, outbox
+from escrow_service.services.escrow import EscrowService
+from escrow_service.services.opener import Opener
 from escrow_service.services.tlog_store import LogStore
+from tests.escrow.harness import PROFILE
+from tests.escrow.harness import Site as HarnessSite
 from tests.storage.support import CAMVAULT, Camera, Service, create_site, make_service
 from tests.support.services import MinioServer, PostgresServer
 
@@ -235,6 +258,7 @@ def test_custodian_clean(custodian: tuple[Path, sa.Engine, Path]) -> None:
     assert body["summary"] == {
         "entries": 5,
         "notices": 1,
+        "statements": 0,
         "checkpoints": 1,
         "problems": 0,
         "by_kind": {},
@@ -336,3 +360,155 @@ def test_custodian_after_real_releases(backend: str, request: pytest.FixtureRequ
     assert done.returncode == 1
     kinds = {p["kind"] for p in json.loads(done.stdout)["problems"]}
     assert kinds == {"log_gap", "checkpoint_beyond_log", "notice_without_entry"}
+
+
+# --- a custodian's statements and their log entries -------------------------------------------
+
+ENDS_TABLES = {
+    "revocation": "escrow_revocations",
+    "alarm-cancel": "escrow_alarm_cancels",
+    "alarm-close": "escrow_alarm_closes",
+    "recording-deletion": "escrow_deletions",
+}
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[tuple[Path, sa.Engine, dict[str, SignedStatement]]]:
+    """A custodian (in process, SQLite) that took one statement of every kind through its
+    own intake: site keys, two devices, an operator, a revocation, an alarm cancel, an alarm
+    close and a recording deletion. Yields its data dir, engine and the ends it took."""
+    url = f"sqlite:///{tmp_path / 'escrow.db'}"
+    escrow_upgrade(url)
+    arc = Ed25519SigningKey.generate()
+    settings = EscrowSettings(
+        custodian_id="c7",
+        data_dir=tmp_path,
+        database_url=url,
+        arc_public_key=arc.public_key.to_text(),
+        crypto_workers=0,
+    )
+    engine = escrow_engine(url)
+    keys = load_or_create(tmp_path, "c7")
+    log = LogStore(engine, keys)
+    opener = Opener(keys.escrow_key, workers=0, parallel_threshold=settings.parallel_threshold)
+    svc = EscrowService(engine, keys, settings, log, opener, now_ms)
+    site = HarnessSite("site-1", cameras={"cam-front": PROFILE})
+    other = CustodianKey.generate().public_key()
+    custodians = (
+        StatementCustodian("c7", keys.escrow_public, keys.log_public_key, None),
+        StatementCustodian("c8", other, Ed25519SigningKey.generate().public_key, None),
+    )
+    sk = SiteKeys(
+        site.site_id,
+        1,
+        site.customer_key.public_key,
+        (site.identity.recipient(),),
+        custodians,
+        2,
+        now_ms(),
+    )
+    svc.intake.site_keys.take(site.sign(sk).encode())
+    for dev_id, kind, pub, profile in (
+        ("panel-1", DeviceKind.PANEL, site.panel_key.public_key, None),
+        ("cam-front", DeviceKind.CAMERA, Ed25519SigningKey.generate().public_key, PROFILE),
+    ):
+        enrollment = DeviceEnrollment(site.site_id, dev_id, kind, "m", pub, profile, now_ms())
+        svc.intake.devices.take(site.sign(enrollment).encode(), site.site_id)
+    op_key = Ed25519SigningKey.generate()
+    reg = OperatorRegistration("op-1", op_key.public_key, OperatorRole.OPERATOR, now_ms())
+    svc.intake.operators.take(sign_statement(reg, arc).encode())
+    ends = _ends(site, op_key, "1")
+    svc.intake.revocations.take(ends["revocation"].encode(), site.site_id)
+    svc.intake.alarm_cancels.take(ends["alarm-cancel"].encode(), site.site_id)
+    caller = Caller("operator", "op-1", "operator:op-1", "n-1", now_ms() + 60_000)
+    svc.alarm_closes.take_from(caller, ends["alarm-close"].encode(), site.site_id)
+    svc.deletions.take(ends["recording-deletion"].encode(), site.site_id)
+    yield tmp_path, engine, _ends(site, op_key, "2")
+    opener.close()
+    engine.dispose()
+
+
+def _ends(site: HarnessSite, op_key: Ed25519SigningKey, n: str) -> dict[str, SignedStatement]:
+    """One signed end of access of each kind (``n`` makes them distinct)."""
+    t = now_ms()
+    return {
+        "revocation": site.sign(Revocation(site.site_id, f"consent-{n}", t)),
+        "alarm-cancel": site.sign(AlarmCancel(site.site_id, "panel-1", f"ev-c{n}", t)),
+        "alarm-close": sign_statement(
+            AlarmClose(site.site_id, "panel-1", f"ev-x{n}", "op-1", t), op_key
+        ),
+        "recording-deletion": site.sign(
+            RecordingDeletion(site.site_id, "cam-front", (f"rec-{n}",), t)
+        ),
+    }
+
+
+def _fsck_held(data: Path) -> tuple[int, dict[str, Any]]:
+    args = ["fsck-custodian", "--id", "c7", "--data-dir", str(data), "--json"]
+    done = _run(args, {"CAMVAULT_ESCROW_DATABASE_URL": f"sqlite:///{data / 'escrow.db'}"})
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_custodian_statements_clean(
+    held: tuple[Path, sa.Engine, dict[str, SignedStatement]],
+) -> None:
+    code, body = _fsck_held(held[0])
+    assert (code, body["problems"]) == (0, [])
+    # site keys, 2 devices, an operator, 4 ends, the deleted recording
+    assert body["summary"]["statements"] == 9
+
+
+def _plant(engine: sa.Engine, kind: str, signed: SignedStatement) -> None:
+    """Store ``signed`` the way its intake does, without the log entry (a write that
+    bypassed the writer transaction)."""
+    st: Any = signed.unverified_statement
+    data = signed.encode()
+    row: dict[str, Any] = {"site_id": st.site_id, "statement": data}
+    if kind == "revocation":
+        row |= {"consent_id": st.consent_id, "revoked_ms": 1}
+    elif kind in ("alarm-cancel", "alarm-close"):
+        row |= {"panel_id": st.panel_id, "event_id": st.event_id}
+        row |= {"cancelled_ms": 1} if kind == "alarm-cancel" else {}
+        row |= {"operator_id": st.operator_id, "closed_ms": 1} if kind == "alarm-close" else {}
+    else:
+        digest = signed.statement_hash()
+        row |= {"statement_sha256": digest, "camera_id": st.camera_id, "received_ms": 1}
+    columns = ", ".join(row)
+    values = ", ".join(f":{c}" for c in row)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO {ENDS_TABLES[kind]} ({columns}) VALUES ({values})"), row)
+        if kind == "recording-deletion":
+            conn.execute(
+                sa.text("INSERT INTO escrow_deleted_recordings VALUES (:s, :c, :r, 1, :h)"),
+                {"s": st.site_id, "c": st.camera_id, "r": st.recording_ids[0], "h": digest},
+            )
+
+
+def test_custodian_statement_without_entry(
+    held: tuple[Path, sa.Engine, dict[str, SignedStatement]],
+) -> None:
+    """An end of access of each kind stored without its log entry is named."""
+    data, engine, unlogged = held
+    for kind, signed in unlogged.items():
+        _plant(engine, kind, signed)
+    code, body = _fsck_held(data)
+    assert code == 1
+    found = sorted((p["kind"], p["ids"]["type"]) for p in body["problems"])
+    # the planted deletion is named twice: its statement, and the recording it deleted
+    want = [("statement_without_entry", k) for k in sorted(ENDS_TABLES)]
+    assert found == sorted([*want, ("statement_without_entry", "recording-deletion")])
+
+
+def test_custodian_logged_end_not_held(
+    held: tuple[Path, sa.Engine, dict[str, SignedStatement]],
+) -> None:
+    """An end of access whose row is gone while its entry stays is named."""
+    data, engine, _ = held
+    with engine.begin() as conn:
+        for table in ENDS_TABLES.values():
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+    code, body = _fsck_held(data)
+    assert code == 1
+    found = sorted((p["kind"], p["ids"]["type"]) for p in body["problems"])
+    assert found == [("end_not_held", k) for k in sorted(ENDS_TABLES)]

@@ -24,6 +24,7 @@ from tests.reliability.load import camera, operators
 from tests.reliability.load.fleet import SEGMENT_MS, Fleet, build_fleet
 from tests.reliability.load.http import Http
 from tests.reliability.load.stats import Stats, markdown_table
+from tests.reliability.load.verify import CONCURRENCY as VERIFY_CONCURRENCY
 from tests.reliability.load.verify import verify_fleet
 
 ALARM_START_S = 8.0  # the first alarms come once cameras have pre-alarm segments
@@ -85,7 +86,10 @@ async def _at_stop(fleet: Fleet, stop_at: float, into: dict[str, int]) -> None:
 
 async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[str, Any]:
     storage = world.storage.url
-    http = Http(stats, connections=max(50, min(400, cfg.cameras)))
+    # cameras, the ARC and the customers are different clients: each its own pool, the
+    # cameras one connection each, so no one waits behind another's requests in the harness
+    http = Http(stats, connections=cfg.cameras)
+    arc = Http(stats, connections=4 * cfg.operators + 4)
     pool = ThreadPoolExecutor(max_workers=max(1, cfg.operators))
     t0 = time.monotonic()
     stop_at = t0 + cfg.seconds
@@ -101,7 +105,7 @@ async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[
         work.append(_at_stop(fleet, stop_at, at_stop))
         work.append(
             operators.panels(
-                http,
+                arc,
                 storage,
                 fleet,
                 t0 + ALARM_START_S,
@@ -110,8 +114,7 @@ async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[
             )
         )
         work += [
-            operators.Operator(http, storage, op, fleet, pool).run(stop_at)
-            for op in fleet.operators
+            operators.Operator(arc, storage, op, fleet, pool).run(stop_at) for op in fleet.operators
         ]
         await asyncio.gather(*work)  # operators finish the alarm they are working
         _, pending = await asyncio.wait(uploads, timeout=stop_at + cfg.drain_s - time.monotonic())
@@ -121,12 +124,17 @@ async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[
         await asyncio.gather(*pending)
         drained_s = time.monotonic() - stop_at
         verify_t0 = time.monotonic()
-        verified = await verify_fleet(http, storage, fleet)
+        customers = Http(stats, connections=VERIFY_CONCURRENCY)
+        try:
+            verified = await verify_fleet(customers, storage, fleet)
+        finally:
+            await customers.aclose()
         verify_s = time.monotonic() - verify_t0
     finally:
         progress.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
         await http.aclose()
+        await arc.aclose()
     captured = sum(c.captured for c in fleet.cameras)
     return {
         "run_s": cfg.seconds,
