@@ -47,6 +47,8 @@ def canonical_json(value: object) -> bytes:
         if isinstance(exc.__cause__, UnicodeEncodeError):
             raise StatementError("canonical JSON: string contains a lone surrogate") from exc
         raise StatementError(f"canonical JSON: {exc}") from exc
+    except UnicodeEncodeError as exc:  # an object key: rfc8785 sorts keys by their UTF-16
+        raise StatementError("canonical JSON: member name contains a lone surrogate") from exc
 
 
 def _reject_constant(name: str) -> object:

@@ -426,9 +426,10 @@ class Checkpoint:
         origin, size_text, root_text, *extensions = lines
         if not _DECIMAL.fullmatch(size_text):
             raise CheckpointError(f"checkpoint tree size {size_text!r} is not canonical decimal")
+        # Length first: int() refuses more than 4,300 digits with a bare ValueError.
+        if len(size_text) > len(str(MAX_TREE_SIZE)) or int(size_text) > MAX_TREE_SIZE:
+            raise CheckpointError(f"checkpoint tree size {size_text[:24]} does not fit in 64 bits")
         size = int(size_text)
-        if size > MAX_TREE_SIZE:
-            raise CheckpointError(f"checkpoint tree size {size_text} does not fit in 64 bits")
         root = _strict_b64decode(root_text)
         if root is None or len(root) != HASH_SIZE:
             raise CheckpointError("checkpoint root hash is not canonical base64 of 32 bytes")

@@ -82,7 +82,8 @@ def save_input(target: Target, data: bytes, prefix: str) -> Path:
 
 
 def _mutate_once(draw: st.DrawFn, data: bytearray, seeds: Sequence[bytes]) -> bytearray:
-    op = draw(st.sampled_from(("flip", "byte", "truncate", "insert", "delete", "dup", "splice")))
+    ops = ("flip", "byte", "truncate", "insert", "delete", "dup", "splice", "token")
+    op = draw(st.sampled_from(ops))
     pos = draw(st.integers(0, len(data)))
     if op == "flip" and data:
         i = min(pos, len(data) - 1)
@@ -98,6 +99,8 @@ def _mutate_once(draw: st.DrawFn, data: bytearray, seeds: Sequence[bytes]) -> by
     elif op == "dup":
         end = pos + draw(st.integers(1, 64))
         data[end:end] = data[pos:end]
+    elif op == "token":  # a dictionary token on its own (a whole small document)
+        data[:] = draw(st.sampled_from(INTERESTING_RUNS))
     elif op == "splice":
         other = draw(st.sampled_from(seeds))
         data[pos:] = other[draw(st.integers(0, len(other))) :]
@@ -108,6 +111,7 @@ def _mutate_once(draw: st.DrawFn, data: bytearray, seeds: Sequence[bytes]) -> by
 INTERESTING_RUNS = (
     b"[" * 2000,
     b"9" * 40,
+    b"9" * 5000,  # past CPython's int-from-text digit limit (4300)
     b"\xff" * 64,
     b"\n\n",
     b"-> ",
@@ -115,6 +119,7 @@ INTERESTING_RUNS = (
     b"\xe2\x80\x94 ",
     b"-----BEGIN AGE ENCRYPTED FILE-----\n",
     b'"\\ud800"',
+    b'{"\\udfff":0}',  # lone surrogates, as a value and as an object key
     b"1e400",
 )
 

@@ -361,6 +361,18 @@ def run_note(data: bytes) -> None:
     open_checkpoint(data, _verifiers(), "fuzz.camvault.example/log")
 
 
+def run_checkpoint(data: bytes) -> None:
+    """Checkpoint text signed by the log itself: what a client gets from a lying custodian
+    that holds its own log key (the signature is valid, the text is anything)."""
+    signed = sign_note(_text(data), [keys().log])
+    open_checkpoint(signed, _verifiers(), "fuzz.camvault.example/log")
+
+
+def seeds_checkpoint() -> list[bytes]:
+    cp = Checkpoint("fuzz.camvault.example/log", 40, bytes(range(32)), ("ext line",))
+    return [cp.to_text().encode(), Checkpoint(cp.origin, 0, merkle.EMPTY_ROOT).to_text().encode()]
+
+
 def seeds_note() -> list[bytes]:
     log, witness = keys().log, keys().witness
     cp = Checkpoint("fuzz.camvault.example/log", 40, bytes(range(32)), ("ext line",))
@@ -554,6 +566,7 @@ TARGETS: dict[str, Target] = {
         _t("statement", run_statement, seeds_statement),
         _t("metadata", run_metadata, seeds_metadata),
         _t("note", run_note, seeds_note),
+        _t("checkpoint", run_checkpoint, seeds_checkpoint),
         _t("inclusion_proof", run_inclusion, seeds_inclusion),
         _t("consistency_proof", run_consistency, seeds_consistency),
         _t("httpsig", run_httpsig, seeds_httpsig),
