@@ -13,7 +13,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors fuzz clean services-minio services-postgres
+.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors fuzz threat-table clean services-minio services-postgres
 
 help:
 	@echo "make demo    - the whole story with the real programs, on embedded defaults"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
 	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
+	@echo "make threat-table - run the attack matrix (tests/security/adversaries) and regenerate its table in docs/THREAT_MODEL.md"
 	@echo "make fuzz    - parser fuzzers FUZZ_SECONDS each (default 60), then schema fuzzing (FUZZ_SCHEMA_EXAMPLES)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -77,6 +78,12 @@ FUZZ_SCHEMA_EXAMPLES ?= 300
 fuzz: venv tools
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m tests.fuzz.run
 	FUZZ_SCHEMA_EXAMPLES=$(FUZZ_SCHEMA_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q tests/fuzz/test_schemas.py
+
+ATTACK_MATRIX ?= build/attack-matrix.json
+threat-table: venv tools
+	rm -f $(ATTACK_MATRIX)
+	CAMVAULT_ATTACK_MATRIX=$(ATTACK_MATRIX) $(VENV)/bin/pytest -p no:cacheprovider -q tests/security/adversaries || true
+	$(PY) scripts/threat_table.py --matrix $(ATTACK_MATRIX)
 
 services-minio: venv tools
 	scripts/services.sh minio

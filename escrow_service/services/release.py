@@ -105,6 +105,19 @@ def _refuse_deleted(
     return still
 
 
+def _claimed_site(justification: bytes | None) -> str | None:
+    """The site a justification names, before anything is verified (as the alarm and consent
+    checks record it): a request refused earlier (purpose, role, session key, operator) is
+    then among that site's log entries, so its customer's audit shows who tried."""
+    if justification is None:
+        return None
+    try:
+        claimed = parse_signed(justification).unverified_statement
+    except StatementError:
+        return None
+    return claimed.site_id if isinstance(claimed, AlarmEvent | Consent) else None
+
+
 class Releases:
     """The release protocol over the custodian's state, opener, nonces and notices."""
 
@@ -140,6 +153,7 @@ class Releases:
             rec.operator_id, rec.operator_verified = operator_id, True
             nonce = caller
             req = body()
+            rec.site_id = _claimed_site(req.justification)
             rec.item_count = len(req.items)
             rec.purpose = safe_text(req.purpose)
             signed = self._check_request(rec, req)
