@@ -7,11 +7,15 @@ entry point is ``camvault serve escrow --id N``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 import uvicorn
 
+from common import logs
 from escrow_service.core.settings import EscrowSettings
+
+log = logging.getLogger("camvault.escrow")
 
 
 def bound_authority(host: str, port: int) -> str:
@@ -25,6 +29,12 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     # the accepted authority is the address bound here (set it when behind a proxy or bound
     # to a wildcard address).
     os.environ.setdefault("CAMVAULT_ESCROW_PUBLIC_AUTHORITY", bound_authority(host, port))
+    settings = EscrowSettings()
+    logs.configure(settings.log_level)
+    log.info(
+        "starting",
+        extra={"custodian_id": settings.custodian_id, "host": host, "port": port},
+    )
     # Header size, keep-alive, connection count, header and body timeouts: docs/OPERATIONS.md.
     uvicorn.run(
         "escrow_service.app:create_app_from_env",
@@ -32,9 +42,9 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
-        **EscrowSettings().uvicorn_options(),
+        access_log=False,  # common/access.py logs each request (without query strings)
+        log_config=None,
+        **settings.uvicorn_options(),
     )
 
 

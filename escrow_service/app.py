@@ -16,10 +16,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from common import logs
+from common.access import AccessLog
+from common.apidocs import serve_api_docs
 from common.ratelimit import add_rate_limit
 from common.time import now_ms
 from escrow_service.api.errors import error_body, install_error_handlers
-from escrow_service.api.routes import custodian, devices, log, notices, operators, releases, sites
+from escrow_service.api.routes import (
+    custodian,
+    devices,
+    log,
+    notices,
+    operators,
+    ops,
+    releases,
+    sites,
+)
 from escrow_service.core.errors import Reason
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
@@ -34,6 +46,7 @@ logger = logging.getLogger("camvault.escrow")
 
 ROUTERS: tuple[APIRouter, ...] = (
     custodian.router,
+    ops.router,
     sites.router,
     devices.router,
     operators.router,
@@ -49,13 +62,18 @@ SIGNED_ROUTES = re.compile(
 )
 
 
+#: Probed by load balancers and scraped by Prometheus: never rate limited.
+OPERATIONS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def rate_limited(method: str, path: str) -> bool:
     """Whether a request takes a token of its client's bucket (unauthenticated routes)."""
-    return path != "/healthz" and SIGNED_ROUTES.fullmatch(path) is None
+    return path not in OPERATIONS and SIGNED_ROUTES.fullmatch(path) is None
 
 
 def create_app(settings: EscrowSettings | None = None) -> FastAPI:
     settings = settings or EscrowSettings()
+    logs.configure(settings.log_level)
     url = settings.effective_database_url
 
     @asynccontextmanager
@@ -95,7 +113,8 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
             opener.close()
             engine.dispose()
 
-    app = FastAPI(title="camvault key custodian", lifespan=lifespan)
+    app = FastAPI(title="camvault key custodian", lifespan=lifespan, docs_url=None, redoc_url=None)
+    serve_api_docs(app)
     app.state.settings = settings
     install_error_handlers(app)
     for router in ROUTERS:
@@ -103,6 +122,7 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
     add_rate_limit(
         app, settings, rate_limited, error_body(Reason.RATE_LIMITED, "too many requests")
     )
+    app.add_middleware(AccessLog, name="camvault.escrow.access")
     return app
 
 

@@ -20,9 +20,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from common import logs
+from common.access import AccessLog
+from common.apidocs import serve_api_docs
 from common.ratelimit import add_rate_limit
 from storage_service.api.errors import error_body, install_error_handlers
-from storage_service.api.middleware import AccessLog, BodyLimit
+from storage_service.api.middleware import BLOB_PREFIX, BodyLimit
 from storage_service.api.routes import (
     alarms,
     arc_recordings,
@@ -38,7 +41,6 @@ from storage_service.api.routes import (
     uploads,
 )
 from storage_service.blobstore import BlobStore, S3BlobStore, open_blobstore
-from storage_service.core import logs
 from storage_service.core.errors import Reason
 from storage_service.core.metrics import SWEEPS
 from storage_service.core.settings import Settings
@@ -143,7 +145,10 @@ def create_app(
         "Every /v1 request is signed (RFC 9421 HTTP Message Signatures, Ed25519); "
         "see docs/API.md.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    serve_api_docs(app)
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = store
@@ -155,7 +160,9 @@ def create_app(
     add_rate_limit(
         app, settings, rate_limited, error_body(Reason.RATE_LIMITED, "too many requests")
     )
-    app.add_middleware(AccessLog)
+    app.add_middleware(
+        AccessLog, name="camvault.storage.access", unrouted={BLOB_PREFIX: "/blobs/{key}"}
+    )
     return app
 
 

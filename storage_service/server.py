@@ -7,7 +7,7 @@ import logging
 
 import uvicorn
 
-from storage_service.core import logs
+from common import logs
 from storage_service.core.settings import Settings
 from storage_service.db.engine import make_engine
 from storage_service.db.migrate import ensure_schema

@@ -127,12 +127,14 @@ def install_error_handlers(app: FastAPI) -> None:
     _document_errors(app)
 
     @app.exception_handler(Refusal)
-    async def _refusal(_: Request, exc: Refusal) -> JSONResponse:
+    async def _refusal(request: Request, exc: Refusal) -> JSONResponse:
+        request.state.error_code = exc.reason.value  # for the access log and metrics
         return refusal_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         message = validation_message(list(exc.errors())) or "invalid request"
+        request.state.error_code = Reason.MALFORMED_REQUEST.value
         return refusal_response(Refusal(Reason.MALFORMED_REQUEST, message))
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,22 +1,18 @@
-"""ASGI middleware: request body limit, metrics and the access log (the rate limit of
-unauthenticated routes is :class:`common.ratelimit.RateLimit`)."""
+"""ASGI middleware: the request body limit (the access log and metrics are
+:class:`common.access.AccessLog`, the rate limit of unauthenticated routes
+:class:`common.ratelimit.RateLimit`)."""
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.bodies import BodyTooLarge, check_length, nested_too_deeply, read_capped
 from storage_service.api.errors import error_body
 from storage_service.core.errors import STATUS, Reason
-from storage_service.core.metrics import LATENCY, REFUSALS, REQUESTS
 
-log = logging.getLogger("camvault.storage.access")
 BLOB_PREFIX = "/blobs/"
 MAX_JSON_DEPTH = 64
 """Deeper than any body of the API (a signed statement in a request is four levels)."""
@@ -99,55 +95,3 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
-
-
-class AccessLog:
-    """One JSON log line and the metrics per request (route template, never the raw path's
-    query string, never headers or bodies)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                LATENCY.labels(scope["method"], _route(scope)).observe(time.perf_counter() - start)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = _route(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            state: dict[str, Any] = scope.get("state", {})
-            code = state.get("error_code")
-            if code:
-                REFUSALS.labels(code).inc()
-            principal = state.get("principal")
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": STATUS[code] if status is None else status,
-                    "ms": round((time.perf_counter() - start) * 1000, 1),
-                    "code": code,
-                    "keyid": getattr(principal, "keyid", None),
-                },
-            )
-
-
-def _route(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    return "/blobs/{key}" if scope.get("path", "").startswith(BLOB_PREFIX) else "unmatched"

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from common.metrics import render
 from storage_service.api.deps import EngineDep, StoreDep
 from storage_service.blobstore import BlobStoreError
-from storage_service.core.metrics import render
 from storage_service.schemas.base import Health
 
 router = APIRouter(tags=["operations"])

@@ -1,4 +1,4 @@
-"""Structured JSON logs (one object per line on stderr).
+"""Structured JSON logs of both services (one object per line on stderr).
 
 What is logged: method, route template, status, duration, reason codes, principal kind and
 keyid (a public identifier), error class names. Never logged: request or response bodies,
@@ -35,9 +35,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO") -> None:
+    """JSON lines on stderr for camvault's loggers, and for uvicorn's server messages (its
+    "Uvicorn running on http://HOST:PORT" is the service's listening line; uvicorn's own
+    access log stays off: common/access.py writes one without query strings)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("camvault")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    for name in ("camvault", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False
