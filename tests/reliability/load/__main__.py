@@ -15,7 +15,7 @@ from tests.clients.customer_world import running_world
 from tests.reliability.load.run import Config, render, run_load, write
 from tests.support.services import REPO_ROOT, MinioServer, PostgresServer, running
 
-FULL = Config(cameras=500, operators=20, seconds=300.0, drain_s=60.0)
+FULL = Config(cameras=500, operators=20, seconds=300.0, drain_s=60.0, storage_workers=2)
 
 
 def main() -> int:
@@ -25,16 +25,25 @@ def main() -> int:
     os.environ.setdefault("CAMVAULT_ESCROW_RATE_LIMIT_PER_S", "0")
     workdir = Path(tempfile.mkdtemp(prefix="camvault-soak-"))
     pg, minio = PostgresServer(), MinioServer()
+    failed = True
     try:
         with running(pg), running(minio), running_world(workdir, postgres=pg, minio=minio) as w:
-            result = run_load(w, workdir, cfg)
+            servers = {
+                "postgres": [pg.proc.pid] if pg.proc else [],
+                "minio": [p.pid for p in minio.procs],
+            }
+            result = run_load(w, workdir, cfg, servers)
+        failed = bool(result["errors"] or result["lost"])
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if failed:  # the services' logs (storage/service.log, c1.log...) say what happened
+            print(f"kept {workdir} (service logs)", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(render(result))
     stem = "soak-" + result["date"].replace(":", "").replace("-", "")
     js, md = write(result, REPO_ROOT / "bench" / "results", stem)
     print(f"written: {js.relative_to(REPO_ROOT)}, {md.relative_to(REPO_ROOT)}")
-    return 1 if result["errors"] or result["lost"] else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

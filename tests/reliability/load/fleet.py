@@ -111,7 +111,7 @@ def build_fleet(world: World, root: Path, cameras: int, per_site: int, operators
     """Enroll ceil(cameras / per_site) sites (the last may have fewer cameras) and register
     the operators, a few at a time (the same client code a customer and the ARC run)."""
     counts = [min(per_site, cameras - i) for i in range(0, cameras, per_site)]
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with ThreadPoolExecutor(max_workers=16) as pool:
         sites = list(pool.map(lambda n: _make_site(world, root, n), counts))
         ops = list(pool.map(lambda n: _make_operator(world, root, n), range(operators)))
     return Fleet(sites, ops)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.clients.customer_world import World
-from tests.reliability.load import camera, operators
+from tests.reliability.load import camera, cpu, operators
 from tests.reliability.load.fleet import SEGMENT_MS, Fleet, build_fleet
 from tests.reliability.load.http import Http
 from tests.reliability.load.stats import Stats, markdown_table
@@ -84,13 +84,16 @@ async def _at_stop(fleet: Fleet, stop_at: float, into: dict[str, int]) -> None:
     into.update(acknowledged=_acked(fleet), backlog=_backlog(fleet))
 
 
-async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[str, Any]:
+async def _drive(
+    world: World, fleet: Fleet, cfg: Config, stats: Stats, parts: dict[str, list[int]]
+) -> dict[str, Any]:
     storage = world.storage.url
     # cameras, the ARC and the customers are different clients: each its own pool, the
     # cameras one connection each, so no one waits behind another's requests in the harness
     http = Http(stats, connections=cfg.cameras)
     arc = Http(stats, connections=4 * cfg.operators + 4)
     pool = ThreadPoolExecutor(max_workers=max(1, cfg.operators))
+    cpu0 = cpu.sample(parts)
     t0 = time.monotonic()
     stop_at = t0 + cfg.seconds
     quit_at = asyncio.Event()
@@ -123,6 +126,7 @@ async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[
             c.wake.set()
         await asyncio.gather(*pending)
         drained_s = time.monotonic() - stop_at
+        cpu1 = cpu.sample(parts)
         verify_t0 = time.monotonic()
         customers = Http(stats, connections=VERIFY_CONCURRENCY)
         try:
@@ -153,11 +157,15 @@ async def _drive(world: World, fleet: Fleet, cfg: Config, stats: Stats) -> dict[
         "verified": verified.verified,
         "lost": verified.lost,
         "series": series,
+        "cpu_s": {k: round(cpu1[k] - cpu0[k], 1) for k in cpu0},
     }
 
 
-def run_load(world: World, workdir: Path, cfg: Config) -> dict[str, Any]:
-    """Enroll the fleet, run, verify; the whole result (see :func:`render`)."""
+def run_load(
+    world: World, workdir: Path, cfg: Config, servers: dict[str, list[int]] | None = None
+) -> dict[str, Any]:
+    """Enroll the fleet, run, verify; the whole result (see :func:`render`). ``servers``:
+    root pids of PostgreSQL and MinIO, whose CPU time is reported with the services'."""
     if cfg.storage_workers != 1:
         world.storage.stop()
         world.storage.start(workers=cfg.storage_workers)
@@ -170,7 +178,18 @@ def run_load(world: World, workdir: Path, cfg: Config) -> dict[str, Any]:
         flush=True,
     )
     stats = Stats()
-    outcome = asyncio.run(_drive(world, fleet, cfg, stats))
+    parts = {
+        "storage": [world.storage.proc.pid] if world.storage.proc else [],
+        "custodians": [c.proc.pid for c in world.custodians if c.proc],
+        **(servers or {}),
+    }
+    outcome = asyncio.run(_drive(world, fleet, cfg, stats, parts))
+    acked = max(1, outcome["acknowledged"])
+    outcome["cpu_ms_per_recording"] = {
+        k: round(v * 1000 / acked, 1) for k, v in outcome["cpu_s"].items()
+    }
+    per_rec_s = sum(outcome["cpu_s"].values()) / acked
+    outcome["capacity_per_s_on_2_cores"] = round(2 / per_rec_s, 1) if per_rec_s else None
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": asdict(cfg),
@@ -203,6 +222,10 @@ def render(result: dict[str, Any]) -> str:
         f"({result['acknowledged_during_run']} during the run), backlog left on the cameras "
         f"{result['backlog_left']} (at the stop: {result['backlog_at_stop']}); per camera "
         f"{result['acknowledged_per_camera_min']}..{result['acknowledged_per_camera_max']}",
+        "- CPU per acknowledged recording (ms, operators' and panels' work included): "
+        + ", ".join(f"{k} {v}" for k, v in result["cpu_ms_per_recording"].items())
+        + f"; all of it on 2 dedicated cores: about {result['capacity_per_s_on_2_cores']} "
+        "recordings/s",
         f"- verified {result['verified']} of {result['acknowledged']} acknowledged, "
         f"lost {len(result['lost'])}",
         f"- requests {result['requests']}, errors {sum(result['errors'].values())}, "
