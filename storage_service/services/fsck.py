@@ -12,6 +12,10 @@ What counts as consistent:
   form an unbroken chain from sequence 0 to the camera's recorded chain head
   (crypto.statements.chain.verify_chain), and each row's columns agree with its manifest.
 
+Memory stays bounded whatever the size of the store: the object listing (in key order, a
+page at a time) is merged with the keys the database names, read in the same order through
+a server-side cursor, and the recordings are read camera by camera, a window at a time.
+
 Run it on a quiet service: a commit in flight holds a copy of its payload under a key that
 no row names yet, which this check reports as an orphan.
 """
@@ -19,21 +23,25 @@ no row names yet, which this check reports as an orphan.
 from __future__ import annotations
 
 import hmac
-from collections import defaultdict
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
 
 from common.fsck import Problem, Report
 from crypto.age.format import parse_header
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError, HeaderError, StatementError
 from crypto.statements import Manifest, SignedStatement, parse_signed
-from crypto.statements.chain import verify_chain
+from crypto.statements.chain import ChainAnchor, verify_chain
 from storage_service.blobstore import BlobStore, ObjectInfo
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
+
+#: Rows per fetch of a server-side cursor, and manifests per chain window.
+WINDOW = 1000
 
 
 class Kind(StrEnum):
@@ -50,26 +58,78 @@ class Kind(StrEnum):
     CAMERA_UNKNOWN = "camera_unknown"  # recordings of a camera with no device row
 
 
-def _rec_ids(r: Recording) -> dict[str, str | int]:
+def _rec_ids(r: Any) -> dict[str, str | int]:
     return {"site": r.site_id, "camera": r.camera_id, "recording": r.recording_id}
 
 
-def _check_payload(r: Recording, objects: dict[str, ObjectInfo], out: list[Problem]) -> None:
-    info = objects.get(r.object_key)
-    ids = {**_rec_ids(r), "key": r.object_key}
-    if info is None:
-        out.append(Problem(Kind.PAYLOAD_MISSING, ids, "no object under the recording's key"))
-    elif info.size != r.payload_size:
-        detail = f"object has {info.size} bytes, manifest says {r.payload_size}"
-        out.append(Problem(Kind.PAYLOAD_SIZE_MISMATCH, ids, detail))
-    if r.header is not None:
-        try:
-            parse_header(r.header)
-        except HeaderError as exc:
-            out.append(Problem(Kind.HEADER_INVALID, _rec_ids(r), str(exc)))
+# --- objects: the store listing merged with the keys the database names -----------------------
 
 
-def _row_mismatch(r: Recording, signed: SignedStatement) -> str | None:
+def _by_key(engine: Engine, column: Any) -> Any:
+    """``column`` in the byte order of its UTF-8 text (the order of store listings)."""
+    return column.collate("C" if engine.dialect.name == "postgresql" else "BINARY")
+
+
+def _referenced(engine: Engine, conn: Connection) -> Iterator[Row[Any]]:
+    """(key, live recording's ids and size or NULLs) for every key a row names, in key order:
+    live recordings, open uploads (staging objects) and the deletion queue."""
+    r, u, q = Recording.__table__.c, Upload.__table__.c, DeletionQueue.__table__.c  # type: ignore[attr-defined]
+    nulls = (sa.null(), sa.null(), sa.null(), sa.null())
+    live = sa.select(r.object_key, r.site_id, r.camera_id, r.recording_id, r.payload_size).where(
+        r.deleted_ms.is_(None)
+    )
+    union = sa.union_all(
+        live,
+        sa.select(u.object_key, *nulls),
+        sa.select(q.object_key, *nulls),
+    ).subquery()
+    query = sa.select(union).order_by(_by_key(engine, union.c.object_key))
+    yield from conn.execution_options(stream_results=True, yield_per=WINDOW).execute(query)
+
+
+def _check_objects(objects: Iterator[ObjectInfo], rows: Iterator[Row[Any]], report: Report) -> None:
+    """Merge the two key-ordered streams: a live recording's key must be an object of its
+    size; an object must be named by some row."""
+    out = report.problems
+    obj = next(objects, None)
+    counted = 0
+    for key, group in itertools.groupby(rows, key=lambda row: str(row[0])):
+        while obj is not None and obj.key < key:
+            out.append(
+                Problem(
+                    Kind.ORPHAN_OBJECT, {"key": obj.key}, f"{obj.size} bytes, referenced by no row"
+                )
+            )
+            counted += 1
+            obj = next(objects, None)
+        found = obj if obj is not None and obj.key == key else None
+        for row in group:
+            if row.site_id is None:
+                continue  # an upload's or the queue's key: it may or may not exist
+            ids = {**_rec_ids(row), "key": key}
+            if found is None:
+                out.append(
+                    Problem(Kind.PAYLOAD_MISSING, ids, "no object under the recording's key")
+                )
+            elif found.size != row.payload_size:
+                detail = f"object has {found.size} bytes, manifest says {row.payload_size}"
+                out.append(Problem(Kind.PAYLOAD_SIZE_MISMATCH, ids, detail))
+        if found is not None:
+            counted += 1
+            obj = next(objects, None)
+    while obj is not None:
+        out.append(
+            Problem(Kind.ORPHAN_OBJECT, {"key": obj.key}, f"{obj.size} bytes, referenced by no row")
+        )
+        counted += 1
+        obj = next(objects, None)
+    report.checked["objects"] = counted
+
+
+# --- recordings: headers, manifests and each camera's chain ---------------------------------
+
+
+def _row_mismatch(r: Any, signed: SignedStatement) -> str | None:
     m = signed.unverified_statement
     if not isinstance(m, Manifest):
         return f"statement type is {signed.statement_type}"
@@ -83,84 +143,105 @@ def _row_mismatch(r: Recording, signed: SignedStatement) -> str | None:
     for name, value in want.items():
         if getattr(r, name) != value:
             return f"column {name} is {getattr(r, name)!r}, the manifest says {value!r}"
-    if not hmac.compare_digest(r.payload_sha256, m.payload_sha256):
+    if not hmac.compare_digest(bytes(r.payload_sha256), m.payload_sha256):
         return "column payload_sha256 differs from the manifest's"
-    if not hmac.compare_digest(r.manifest_sha256, signed.statement_hash()):
+    if not hmac.compare_digest(bytes(r.manifest_sha256), signed.statement_hash()):
         return "column manifest_sha256 is not the hash of the stored manifest"
     return None
 
 
-def _check_camera(
-    site_id: str, camera_id: str, rows: list[Recording], device: Device | None
-) -> list[Problem]:
-    ids: dict[str, str | int] = {"site": site_id, "camera": camera_id}
-    if device is None:
-        return [Problem(Kind.CAMERA_UNKNOWN, ids, f"{len(rows)} recordings, no device row")]
-    out: list[Problem] = []
-    manifests: list[SignedStatement] = []
-    for r in sorted(rows, key=lambda row: row.sequence):
-        try:
-            signed = parse_signed(r.manifest)
-        except (StatementError, CryptoError, ValueError) as exc:
-            out.append(Problem(Kind.MANIFEST_INVALID, _rec_ids(r), str(exc)))
-            continue
-        mismatch = _row_mismatch(r, signed)
-        if mismatch is not None:
-            out.append(Problem(Kind.MANIFEST_ROW_MISMATCH, _rec_ids(r), mismatch))
-        manifests.append(signed)
-    key = Ed25519PublicKey.from_text(device.device_key)
-    for p in verify_chain(
-        manifests,
-        key,
-        site_id=site_id,
-        camera_id=camera_id,
-        expected_last_sequence=device.last_sequence,
-    ):
-        where = {} if p.sequence is None else {"sequence": p.sequence}
-        out.append(Problem(Kind.CHAIN_BROKEN, {**ids, **where}, f"{p.kind.value}: {p.detail}"))
-    head = max(rows, key=lambda row: row.sequence)
-    if device.last_sequence != head.sequence or not hmac.compare_digest(
-        device.last_manifest_sha256 or b"", head.manifest_sha256
-    ):
-        detail = f"device head is sequence {device.last_sequence}, newest row {head.sequence}"
-        out.append(Problem(Kind.CHAIN_HEAD_MISMATCH, ids, detail))
-    return out
+class _Camera:
+    """The check of one camera's recordings, fed a window at a time in sequence order."""
+
+    def __init__(self, site_id: str, camera_id: str, device: Row[Any]) -> None:
+        self.site_id, self.camera_id, self.device = site_id, camera_id, device
+        self.ids: dict[str, str | int] = {"site": site_id, "camera": camera_id}
+        self.key = Ed25519PublicKey.from_text(device.device_key)
+        self.anchor: ChainAnchor | None = None
+        self.head: Any = None
+
+    def window(self, rows: Sequence[Any], out: list[Problem]) -> None:
+        manifests: list[SignedStatement] = []
+        for r in rows:
+            if r.deleted_ms is None and r.header is not None:
+                try:
+                    parse_header(bytes(r.header))
+                except HeaderError as exc:
+                    out.append(Problem(Kind.HEADER_INVALID, _rec_ids(r), str(exc)))
+            try:
+                signed = parse_signed(bytes(r.manifest))
+            except (StatementError, CryptoError, ValueError) as exc:
+                out.append(Problem(Kind.MANIFEST_INVALID, _rec_ids(r), str(exc)))
+                continue
+            mismatch = _row_mismatch(r, signed)
+            if mismatch is not None:
+                out.append(Problem(Kind.MANIFEST_ROW_MISMATCH, _rec_ids(r), mismatch))
+            manifests.append(signed)
+        for p in verify_chain(
+            manifests, self.key, site_id=self.site_id, camera_id=self.camera_id, anchor=self.anchor
+        ):
+            where = {} if p.sequence is None else {"sequence": p.sequence}
+            detail = f"{p.kind.value}: {p.detail}"
+            out.append(Problem(Kind.CHAIN_BROKEN, {**self.ids, **where}, detail))
+        for signed in reversed(manifests):
+            m = signed.unverified_statement
+            if isinstance(m, Manifest):
+                self.anchor = ChainAnchor(m.sequence, signed.statement_hash())
+                break
+        self.head = rows[-1]
+
+    def finish(self, out: list[Problem]) -> None:
+        d, head = self.device, self.head
+        if d.last_sequence != head.sequence or not hmac.compare_digest(
+            bytes(d.last_manifest_sha256 or b""), bytes(head.manifest_sha256)
+        ):
+            detail = f"device head is sequence {d.last_sequence}, newest row {head.sequence}"
+            out.append(Problem(Kind.CHAIN_HEAD_MISMATCH, self.ids, detail))
 
 
-def _orphans(objects: Iterable[ObjectInfo], referenced: set[str]) -> list[Problem]:
-    return [
-        Problem(Kind.ORPHAN_OBJECT, {"key": o.key}, f"{o.size} bytes, referenced by no row")
-        for o in objects
-        if o.key not in referenced
-    ]
+def _check_recordings(engine: Engine, report: Report) -> None:
+    r, d = Recording.__table__.c, Device.__table__.c  # type: ignore[attr-defined]
+    query = sa.select(r).order_by(r.site_id, r.camera_id, r.sequence)
+    device_query = sa.select(d).where(
+        d.site_id == sa.bindparam("s"), d.device_id == sa.bindparam("c")
+    )
+    recordings = cameras = 0
+    with engine.connect() as rows_conn, engine.connect() as conn:
+        rows = rows_conn.execution_options(stream_results=True, yield_per=WINDOW).execute(query)
+        for (site_id, camera_id), group in itertools.groupby(
+            rows, key=lambda row: (row.site_id, row.camera_id)
+        ):
+            cameras += 1
+            device = conn.execute(device_query, {"s": site_id, "c": camera_id}).first()
+            if device is None:
+                n = sum(1 for _ in group)
+                recordings += n
+                ids: dict[str, str | int] = {"site": site_id, "camera": camera_id}
+                report.problems.append(
+                    Problem(Kind.CAMERA_UNKNOWN, ids, f"{n} recordings, no device row")
+                )
+                continue
+            camera = _Camera(site_id, camera_id, device)
+            while window := list(itertools.islice(group, WINDOW)):
+                recordings += len(window)
+                camera.window(window, report.problems)
+            camera.finish(report.problems)
+        orphaned_heads = sa.select(d.site_id, d.device_id, d.last_sequence).where(
+            d.last_sequence.is_not(None),
+            ~sa.exists().where(r.site_id == d.site_id, r.camera_id == d.device_id),
+        )
+        for site_id, camera_id, last in conn.execute(orphaned_heads):
+            ids = {"site": site_id, "camera": camera_id}
+            detail = f"device head is sequence {last}, no recording row left"
+            report.problems.append(Problem(Kind.CHAIN_HEAD_MISMATCH, ids, detail))
+    report.checked["recordings"] = recordings
+    report.checked["cameras"] = cameras
 
 
 def check(engine: Engine, store: BlobStore) -> Report:
     """Every inconsistency between the database at ``engine`` and ``store`` (read-only)."""
     report = Report()
-    objects = {o.key: o for o in store.list_objects()}
-    report.checked["objects"] = len(objects)
-    with Session(engine) as s:
-        recordings = s.exec(select(Recording).order_by(col(Recording.id))).all()
-        devices = {(d.site_id, d.device_id): d for d in s.exec(select(Device)).all()}
-        referenced = {k for k in s.exec(select(Upload.object_key)).all()}
-        referenced.update(s.exec(select(DeletionQueue.object_key)).all())
-    report.checked["recordings"] = len(recordings)
-    by_camera: dict[tuple[str, str], list[Recording]] = defaultdict(list)
-    for r in recordings:
-        by_camera[(r.site_id, r.camera_id)].append(r)
-        if r.deleted_ms is None:
-            referenced.add(r.object_key)
-            _check_payload(r, objects, report.problems)
-    report.checked["cameras"] = len(by_camera)
-    for (site_id, camera_id), d in sorted(devices.items()):
-        if d.last_sequence is not None and (site_id, camera_id) not in by_camera:
-            ids: dict[str, str | int] = {"site": site_id, "camera": camera_id}
-            detail = f"device head is sequence {d.last_sequence}, no recording row left"
-            report.problems.append(Problem(Kind.CHAIN_HEAD_MISMATCH, ids, detail))
-    for (site_id, camera_id), rows in sorted(by_camera.items()):
-        report.problems.extend(
-            _check_camera(site_id, camera_id, rows, devices.get((site_id, camera_id)))
-        )
-    report.problems.extend(_orphans(objects.values(), referenced))
+    with engine.connect() as conn:
+        _check_objects(iter(store.list_objects()), _referenced(engine, conn), report)
+    _check_recordings(engine, report)
     return report

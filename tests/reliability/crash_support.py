@@ -298,7 +298,7 @@ class Campaign:
                     endpoint,
                     state.operator_id,
                     state.key(),
-                    purpose="alarm_verification",
+                    purpose="alarm-verification",
                     justification=event,
                     session=done["session"],
                     recordings=recordings,

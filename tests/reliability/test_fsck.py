@@ -191,6 +191,50 @@ def test_corrupt_header(svc: Service) -> None:
     assert _kinds_after(svc, site_id) == ["header_invalid"]
 
 
+def test_listing_is_streamed(svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store listing and the database's keys are merged as they come (neither is read
+    whole first), and a camera's chain is checked in windows: with windows of 2, a gap at
+    a window's edge, a missing payload and an orphan are still named, and nothing else."""
+    import io
+
+    from storage_service.services import fsck
+
+    site_id, _, ids = _camera_with(svc, 6)
+    gone = _row(svc, site_id, ids[2])  # windows [0, 1] [3, 4] [5]: the gap is at an edge
+    _sql(svc, "DELETE FROM recordings WHERE id=:i", i=gone["id"])
+    store = svc.store()
+    store.delete(gone["object_key"])
+    store.delete(_row(svc, site_id, ids[4])["object_key"])
+    store.put(f"sites/{site_id}/stray", io.BytesIO(b"x" * 10))
+    events: list[str] = []
+
+    class Listing:
+        def list_objects(self) -> Iterator[Any]:
+            for info in store.list_objects(page_size=2):
+                events.append("object")
+                yield info
+
+    referenced = fsck._referenced
+
+    def rows(engine: sa.Engine, conn: sa.Connection) -> Iterator[Any]:
+        for row in referenced(engine, conn):
+            events.append("row")
+            yield row
+
+    monkeypatch.setattr(fsck, "WINDOW", 2)
+    monkeypatch.setattr(fsck, "_referenced", rows)
+    engine = svc.engine()
+    try:
+        report = fsck.check(engine, Listing())  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    mine = [p for p in report.problems if site_id in str(p.ids)]
+    assert sorted(p.kind for p in mine) == ["chain_broken", "orphan_object", "payload_missing"]
+    assert [p.ids.get("sequence") for p in mine if p.kind == "chain_broken"] == [2]
+    last = {e: len(events) - 1 - events[::-1].index(e) for e in ("object", "row")}
+    assert events.index("row") < last["object"] and events.index("object") < last["row"]
+
+
 def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
     done = _run(["fsck"], {"CAMVAULT_DATA_DIR": str(tmp_path / "none")}, tmp_path)
     assert done.returncode == 2
