@@ -74,10 +74,11 @@ soak: venv tools
 	$(PY) -m tests.reliability.load
 
 FUZZ_SECONDS ?= 60
-FUZZ_SCHEMA_EXAMPLES ?= 300
+FUZZ_SCHEMA_EXAMPLES ?= 100
 fuzz: venv tools
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m tests.fuzz.run
-	FUZZ_SCHEMA_EXAMPLES=$(FUZZ_SCHEMA_EXAMPLES) $(VENV)/bin/pytest -p no:cacheprovider -q tests/fuzz/test_schemas.py
+	FUZZ_SCHEMA_EXAMPLES=$(FUZZ_SCHEMA_EXAMPLES) FUZZ_SCHEMA_PHASES=examples,coverage,fuzzing \
+		$(VENV)/bin/pytest -p no:cacheprovider -q -s tests/fuzz/test_schemas.py
 
 ATTACK_MATRIX ?= build/attack-matrix.json
 threat-table: venv tools
