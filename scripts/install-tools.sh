@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real programs camvault's tests run against, idempotently:
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
+#   - rtsp: GStreamer's RTSP server with its plugins (Debian), the tests' IP camera;
 #   - MinIO built from source with `go install` at the pinned version, cached in .cache/bin
 #     (a second run finds the binary and its version stamp and does not rebuild);
 #   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
@@ -19,7 +20,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio cctv camera models samples} "
+want=" ${*:-age postgres minio cctv camera rtsp models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -80,6 +81,25 @@ if wants camera; then
     apt_install ffmpeg opencv-data
   fi
   command -v ffmpeg >/dev/null || die "ffmpeg is still missing after apt-get install ffmpeg"
+fi
+
+# --- an IP camera for the tests: GStreamer's RTSP server (tests/support/rtsp_server.py) ----
+# Debian's PyGObject and GStreamer plugins (x264enc: ugly; avenc_aac: libav), run by the
+# system Python: the RTSP source is tested against a real RTSP server, with sound.
+rtsp_ready() {
+  /usr/bin/python3 - <<'PY' >/dev/null 2>&1
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer
+Gst.init(None)
+assert all(Gst.ElementFactory.find(e) for e in ("x264enc", "avenc_aac", "rtph264pay", "rtpmp4gpay"))
+PY
+}
+if wants rtsp && ! rtsp_ready; then
+  apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  rtsp_ready || die "GStreamer's RTSP server still cannot run after apt-get install"
 fi
 
 # --- MinIO (built from source, pinned) --------------------------------------------------

@@ -18,17 +18,20 @@ class SourceKind(StrEnum):
     TESTSRC = "testsrc"  # ffmpeg's lavfi test pattern
     FILE = "file"  # a video file, cut by ffmpeg
     DIR = "dir"  # a directory another segmenter writes into
+    RTSP = "rtsp"  # an IP camera's stream (path: rtsp:// or rtsps:// URL)
+    V4L2 = "v4l2"  # a USB / capture device (path: /dev/videoN)
 
 
 @dataclass
 class SourceConfig:
     kind: SourceKind = SourceKind.TESTSRC
-    path: str | None = None  # file or directory
+    path: str | None = None  # file, directory, rtsp:// URL or /dev/videoN
     realtime: bool = True  # ffmpeg -re: produce segments at wall-clock pace
     duration_s: float | None = None  # stop the source after this long (testsrc, file)
     size: str = "320x240"
     rate: int = 10
     audio: bool = True  # keep the source's audio (testsrc: a test tone); False drops it
+    rtsp_transport: str = "tcp"  # or "udp" (RTP over UDP: lower latency, lost on NAT/firewalls)
 
 
 @dataclass

@@ -11,6 +11,10 @@ the same way: listed segments are complete; anything else is a partial write and
 Run directory numbers only increase, so a segment's key (``run-NNNNNN/seg_NNNNNN.ts``) is
 never reused.
 
+Sources: ffmpeg's test pattern, a video file, an IP camera's RTSP stream (TCP by default; a
+stream that stalls for RTSP_STALL_S ends ffmpeg, and the agent reconnects with its restart
+backoff), a V4L2 device; or a foreign segmenter writing into a directory.
+
 A foreign segmenter writing into a directory (source kind ``dir``) gives no list: a file is
 complete once a later file (by name) exists, or once it has not changed for ``settle_s``.
 """
@@ -69,11 +73,40 @@ def ffmpeg_binary() -> str:
     return exe
 
 
+#: An RTSP stream that sends nothing for this long is given up (ffmpeg exits and the agent
+#: reconnects with its restart backoff): a camera rebooted or a network gone quiet.
+RTSP_STALL_S = 5.0
+
+
+def source_input(source: SourceConfig) -> list[str]:
+    """ffmpeg's input options for a live device: an IP camera's RTSP stream or a V4L2
+    device (USB cameras, capture cards)."""
+    if source.kind is SourceKind.RTSP:
+        if not source.path or not source.path.startswith(("rtsp://", "rtsps://")):
+            raise SourceError("source rtsp needs an rtsp:// or rtsps:// URL as its path")
+        if source.rtsp_transport not in ("tcp", "udp"):
+            raise SourceError(f"rtsp_transport must be tcp or udp, not {source.rtsp_transport}")
+        return [
+            "-rtsp_transport", source.rtsp_transport,
+            "-timeout", str(int(RTSP_STALL_S * 1_000_000)),  # socket I/O timeout, microseconds
+            "-i", source.path,
+        ]  # fmt: skip
+    if not source.path or not Path(source.path).exists():
+        raise SourceError(f"video device not found: {source.path}")
+    return [
+        "-f", "v4l2", "-framerate", str(source.rate), "-video_size", source.size,
+        "-i", source.path,
+    ]  # fmt: skip
+
+
 def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> list[str]:
     cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-nostdin"]
-    if source.realtime:
+    live_device = source.kind in (SourceKind.RTSP, SourceKind.V4L2)
+    if source.realtime and not live_device:  # a live device has its own pace
         cmd.append("-re")
-    if source.kind is SourceKind.TESTSRC:
+    if live_device:
+        cmd += source_input(source)
+    elif source.kind is SourceKind.TESTSRC:
         cmd += ["-f", "lavfi", "-i", f"testsrc=size={source.size}:rate={source.rate}"]
         if source.audio:  # a 1 kHz tone, so the whole audio path is exercised too
             if source.realtime:

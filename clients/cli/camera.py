@@ -30,8 +30,11 @@ def run(
     camera: Annotated[str | None, typer.Option(help="camera (device) id")] = None,
     key: Annotated[Path | None, typer.Option(help="device signing key file")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="journal, buffers, segments")] = None,
-    source: Annotated[str | None, typer.Option(help="testsrc | file | dir")] = None,
-    path: Annotated[str | None, typer.Option(help="video file or segment directory")] = None,
+    source: Annotated[str | None, typer.Option(help="testsrc | file | dir | rtsp | v4l2")] = None,
+    path: Annotated[
+        str | None,
+        typer.Option(help="video file, segment directory, rtsp:// URL or /dev/videoN"),
+    ] = None,
     duration: Annotated[float | None, typer.Option(help="stop the source after N s")] = None,
     fast: Annotated[bool, typer.Option(help="do not pace ffmpeg at wall-clock speed")] = False,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="record no sound")] = False,
