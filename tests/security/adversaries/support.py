@@ -41,6 +41,7 @@ from crypto.statements import (
     OperatorRegistration,
     OperatorRole,
     SignedStatement,
+    SiteKeys,
     manifest_hash,
     sign_statement,
 )
@@ -307,11 +308,13 @@ def try_record(
     path_site: str | None = None,
     manifest_camera: str | None = None,
     recording_id: str | None = None,
+    keys: SiteKeys | None = None,
 ) -> httpx.Response:
     """What TestCamera.record does, with the camera's key, but aimed elsewhere (another
-    camera's or site's path, a manifest naming another camera, a recording id already used):
+    camera's or site's path, a manifest naming another camera, a recording id already used;
+    ``keys``: SiteKeys fetched before, when the key may no longer read them):
     the first refused response (or the commit's). The chain advances only on success."""
-    keys = cam.site_keys()
+    keys = keys or cam.site_keys()
     rid = recording_id or f"rec-{uuid.uuid4().hex[:10]}"
     site_id, camera_id = path_site or cam.site_id, path_camera or cam.camera_id
     meta = RecordingMetadata(

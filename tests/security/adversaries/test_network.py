@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,14 +94,21 @@ def _other_body(req: httpx.Request) -> bytes:
     return req.content.replace(b"}", b',"x":1}', 1) if req.content else b'{"x":1}'
 
 
+def _other_keyid(client: SignedClient, wire: Wire) -> str:
+    """Another principal known to the service (the operator for a customer, and back)."""
+    if client.keyid.startswith("customer:"):
+        return f"operator:{wire.op[0]}"
+    return f"customer:{wire.home.site_id}"
+
+
 # A tampering: (captured request, the signed client) -> what the attacker sends.
-Tamper = Callable[[httpx.Request, SignedClient], httpx.Request]
+Tamper = Callable[[httpx.Request, SignedClient, Wire], httpx.Request]
 
 TAMPERS: dict[str, tuple[str, Tamper]] = {
-    "body": ("alter the body, keep the digest", lambda r, c: rebuild(r, content=_other_body(r))),
+    "body": ("alter the body, keep the digest", lambda r, c, w: rebuild(r, content=_other_body(r))),
     "digest": (
         "alter the body and recompute its digest",
-        lambda r, c: rebuild(
+        lambda r, c, w: rebuild(
             r,
             content=_other_body(r),
             set_headers={"content-digest": content_digest(_other_body(r))},
@@ -108,41 +116,44 @@ TAMPERS: dict[str, tuple[str, Tamper]] = {
     ),
     "path": (
         "alter the path (another site's route)",
-        lambda r, c: rebuild(
+        lambda r, c, w: rebuild(
             r, url=r.url.copy_with(path=r.url.path.replace("/sites/", "/sites/x"))
         ),
     ),
-    "query": ("add a query parameter", lambda r, c: rebuild(r, url=r.url.copy_add_param("x", "1"))),
+    "query": (
+        "add a query parameter",
+        lambda r, c, w: rebuild(r, url=r.url.copy_add_param("x", "1")),
+    ),
     "host": (
         "send it with another Host (authority)",
-        lambda r, c: rebuild(r, set_headers={"host": "camvault.example:443"}),
+        lambda r, c, w: rebuild(r, set_headers={"host": "camvault.example:443"}),
     ),
     "created": (
         "move created (date) in Signature-Input",
-        lambda r, c: _param(r, "created", str(int(time.time()) - 5)),
+        lambda r, c, w: _param(r, "created", str(int(time.time()) - 5)),
     ),
     "nonce": (
         "change the nonce in Signature-Input",
-        lambda r, c: _param(r, "nonce", '"fresh-nonce-123"'),
+        lambda r, c, w: _param(r, "nonce", '"fresh0nonce0123456789"'),
     ),
     "keyid": (
-        "change the keyid in Signature-Input",
-        lambda r, c: _param(r, "keyid", '"customer:site-someone"'),
+        "change the keyid to another principal's",
+        lambda r, c, w: _param(r, "keyid", f'"{_other_keyid(c, w)}"'),
     ),
     "expired": (
         "replay after it expired (re-dated in the past)",
-        lambda r, c: c.build(
+        lambda r, c, w: c.build(
             r.method,
             r.url.raw_path.decode(),
             content=r.content or None,
             content_type="application/json",
             created=int(time.time()) - 3_600,
-            expires=int(time.time()) - 3_000,
+            expires=int(time.time()) - 3_540,
         ),
     ),
     "future": (
         "a request dated in the future",
-        lambda r, c: c.build(
+        lambda r, c, w: c.build(
             r.method,
             r.url.raw_path.decode(),
             content=r.content or None,
@@ -153,7 +164,7 @@ TAMPERS: dict[str, tuple[str, Tamper]] = {
     ),
     "lifetime": (
         "a signature valid for a day (capture once, replay for long)",
-        lambda r, c: c.build(
+        lambda r, c, w: c.build(
             r.method,
             r.url.raw_path.decode(),
             content=r.content or None,
@@ -164,12 +175,12 @@ TAMPERS: dict[str, tuple[str, Tamper]] = {
     ),
     "unsigned": (
         "strip the signature",
-        lambda r, c: rebuild(r, drop=("signature", "signature-input")),
+        lambda r, c, w: rebuild(r, drop=("signature", "signature-input")),
     ),
-    "no-digest": ("strip the content digest", lambda r, c: rebuild(r, drop=("content-digest",))),
+    "no-digest": ("strip the content digest", lambda r, c, w: rebuild(r, drop=("content-digest",))),
     "ctype": (
         "change the content type",
-        lambda r, c: rebuild(r, set_headers={"content-type": "text/plain"}),
+        lambda r, c, w: rebuild(r, set_headers={"content-type": "text/plain"}),
     ),
 }
 
@@ -191,109 +202,143 @@ REASONS = {
     "ctype": ("unsupported_media_type", "bad_request_signature"),
 }
 
-STORAGE = [
-    case(f"NET-S{n:02d}", f"storage: {TAMPERS[k][0]}", REASONS[k][0], k)
-    for n, k in enumerate(TAMPERS, start=1)
-]
-CUSTODIAN = [
-    case(f"NET-C{n:02d}", f"custodian: {TAMPERS[k][0]}", REASONS[k][1], k)
-    for n, k in enumerate(TAMPERS, start=1)
+BODY_TAMPERS = ("body", "digest", "no-digest", "ctype")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A signed request of one principal to one service, and what its control answers."""
+
+    code: str
+    what: str
+    service: str  # "storage" or "custodian"
+    body: bool  # the request has a body (the body tamperings apply)
+    sited: bool  # the path names a site (the path tampering applies)
+    ok: int
+    logged: bool = False  # a custodian release: every refusal is logged before the answer
+
+
+ROUTES = [
+    Route("S1", "storage, customer PUT retention", "storage", True, True, 200),
+    Route("S2", "storage, camera POST upload", "storage", True, True, 201),
+    Route("S3", "storage, customer GET recordings (query)", "storage", False, True, 200),
+    Route("S4", "storage, customer GET site", "storage", False, True, 200),
+    Route("S5", "storage, operator GET alarm queue (query)", "storage", False, False, 200),
+    Route("C1", "custodian, operator POST release", "custodian", True, False, 200, True),
+    Route("C2", "custodian, customer PUT settings", "custodian", True, True, 200),
+    Route("C3", "custodian, customer GET notices", "custodian", False, True, 200),
 ]
 
 
-def _storage_request(wire: Wire, client: SignedClient) -> httpx.Request:
-    return client.build(
-        "PUT", f"/v1/sites/{wire.home.site_id}/retention", json={"retention_days": 30}
+def signed(wire: Wire, route: Route, custodian: int = 0) -> tuple[SignedClient, httpx.Request]:
+    """A fresh client and the request it signs for ``route`` (custodian routes: custodian 0)."""
+    home, site = wire.home, wire.home.site_id
+    url = wire.arena.storage_url if route.service == "storage" else wire.arena.eps[custodian].url
+    if route.code == "S2":
+        cam = home.customer.camera
+        client = SignedClient(url, f"device:{site}/{cam.camera_id}", cam.key)
+        t = now_ms() - 5_000
+        body = {
+            "recording_id": f"rec-{uuid.uuid4().hex[:10]}",
+            "kind": "segment",
+            "start_ms": t,
+            "end_ms": t + 2_000,
+            "payload_size": 1_000,
+        }
+        return client, client.build(
+            "POST", f"/v1/sites/{site}/cameras/{cam.camera_id}/uploads", json=body
+        )
+    if route.code in ("S5", "C1"):
+        client = SignedClient(url, f"operator:{wire.op[0]}", wire.op[1])
+        if route.code == "S5":
+            return client, client.build("GET", "/v1/alarms", params={"state": "open"})
+        return client, client.build("POST", "/v1/releases", json=wire.release_body(custodian))
+    client = home.customer_client(url)
+    if route.code in ("S1", "C2"):
+        path, body2 = (
+            (f"/v1/sites/{site}/retention", {"retention_days": 30})
+            if route.code == "S1"
+            else (f"/v1/sites/{site}/settings", {"access_period_s": 120})
+        )
+        return client, client.build("PUT", path, json=body2)
+    if route.code == "S3":
+        return client, client.build("GET", f"/v1/sites/{site}/recordings", params={"limit": 5})
+    if route.code == "S4":
+        return client, client.build("GET", f"/v1/sites/{site}")
+    return client, client.build("GET", f"/v1/sites/{site}/notices")
+
+
+def _applies(route: Route, tamper: str) -> bool:
+    return (route.body or tamper not in BODY_TAMPERS) and (route.sited or tamper != "path")
+
+
+TAMPERED = [
+    case(
+        f"NET-{r.code}-{n:02d}",
+        f"{r.what}: {TAMPERS[k][0]}",
+        REASONS[k][0 if r.service == "storage" else 1],
+        r,
+        k,
     )
+    for r in ROUTES
+    for n, k in enumerate(TAMPERS, start=1)
+    if _applies(r, k)
+]
 
 
-@pytest.mark.parametrize(("reason", "tamper"), STORAGE)
-def test_storage_refuses_a_tampered_request(wire: Wire, reason: str, tamper: str) -> None:
-    with wire.home.customer_client(wire.arena.storage_url) as client:
-        captured = _storage_request(wire, client)
-        resp = client.send(TAMPERS[tamper][1](captured, client))
-        assert resp.status_code in (401, 403, 415), resp.text
-        assert resp.json()["error"]["code"] == reason, resp.text
-        assert client.send(captured).status_code == 200  # control: the untouched request
-
-
-@pytest.mark.parametrize(("reason", "tamper"), CUSTODIAN)
-def test_custodian_refuses_and_logs_a_tampered_release(
-    wire: Wire, reason: str, tamper: str
-) -> None:
-    proc, ep = wire.arena.cluster.custodians[0], wire.arena.eps[0]
-    if tamper == "path":  # one route per path at a custodian: the customer's notices
-        with wire.home.customer_client(ep.url) as client:
-            captured = client.build("GET", f"/v1/sites/{wire.home.site_id}/notices")
-            resp = client.send(TAMPERS[tamper][1](captured, client))
-            assert resp.status_code == 401 and resp.json()["error"]["code"] == reason
-            assert client.send(captured).status_code == 200
-        return
-    with SignedClient(ep.url, f"operator:{wire.op[0]}", wire.op[1]) as client:
-        captured = client.build("POST", "/v1/releases", json=wire.release_body(0))
-        resp = client.send(TAMPERS[tamper][1](captured, client))
+@pytest.mark.parametrize(("reason", "route", "tamper"), TAMPERED)
+def test_a_tampered_request_is_refused(wire: Wire, reason: str, route: Route, tamper: str) -> None:
+    client, captured = signed(wire, route)
+    with client:
+        resp = client.send(TAMPERS[tamper][1](captured, client, wire))
         assert resp.status_code in (400, 401, 403, 415), resp.text
         assert resp.json()["error"]["code"] == reason, resp.text
-        entry = logged_entry(proc, ep, resp.json()["log"])  # logged before the answer
-        assert entry["type"] == "refusal" and entry["reason"] == reason
-        assert entry["released"]["count"] == 0
-        ok = client.send(captured)  # control
-        assert ok.status_code == 200, ok.text
-        assert [it["status"] for it in ok.json()["items"]] == ["released"]
+        if route.logged:
+            proc, ep = wire.arena.cluster.custodians[0], wire.arena.eps[0]
+            entry = logged_entry(proc, ep, resp.json()["log"])  # logged before the answer
+            assert entry["type"] == "refusal" and entry["reason"] == reason
+            assert entry["released"]["count"] == 0
+        ok = client.send(captured)  # control: the untouched request, once
+        assert ok.status_code == route.ok, ok.text
+        if route.logged:
+            assert [it["status"] for it in ok.json()["items"]] == ["released"]
 
 
 REPLAYS = [
-    case("NET-R01", "storage: replay a captured request", "replayed_request", "storage"),
+    case(f"NET-{r.code}-RP", f"{r.what}: replay a captured request", "replayed_request", r)
+    for r in ROUTES
+] + [
     case(
-        "NET-R02", "custodian release: replay a captured request", "replayed_request", "custodian"
-    ),
-    case(
-        "NET-R03",
-        "custodian release: a request made for one custodian, sent to another",
+        f"NET-{r.code}-XC",
+        f"{r.what}: a request made for one custodian, sent to another",
         "wrong_authority",
-        "other-custodian",
-    ),
-    case(
-        "NET-R04",
-        "custodian: replay a captured customer request (notices)",
-        "replayed_request",
-        "customer-at-custodian",
-    ),
+        r,
+    )
+    for r in ROUTES
+    if r.service == "custodian"
 ]
 
 
-@pytest.mark.parametrize(("reason", "where"), REPLAYS)
-def test_replays_are_refused(wire: Wire, reason: str, where: str) -> None:
-    arena = wire.arena
-    if where == "storage":
-        with wire.home.customer_client(arena.storage_url) as client:
-            captured = _storage_request(wire, client)
-            assert client.send(captured).status_code == 200  # control: the first time
-            again = client.send(captured)
-        assert again.status_code == 401 and again.json()["error"]["code"] == reason
-        return
-    if where == "customer-at-custodian":
-        url = arena.world.custodians[1].url
-        with wire.home.customer_client(url) as client:
-            captured = client.build("GET", f"/v1/sites/{wire.home.site_id}/notices")
-            assert client.send(captured).status_code == 200
-            again = client.send(captured)
-        assert again.status_code == 401 and again.json()["error"]["code"] == reason
-        return
-    proc, ep = arena.cluster.custodians[1], arena.eps[1]
-    with SignedClient(ep.url, f"operator:{wire.op[0]}", wire.op[1]) as client:
-        captured = client.build("POST", "/v1/releases", json=wire.release_body(1))
-        if where == "custodian":
-            assert client.send(captured).status_code == 200  # control: the first time
+@pytest.mark.parametrize(("reason", "route"), REPLAYS)
+def test_a_replayed_request_is_refused(wire: Wire, reason: str, route: Route) -> None:
+    """The same bytes again (the nonce is spent), or sent to another custodian (its
+    ``@authority`` is not that custodian's)."""
+    client, captured = signed(wire, route, custodian=1)
+    with client:
+        if reason == "replayed_request":
+            assert client.send(captured).status_code == route.ok  # control: the first time
             resp = client.send(captured)
+            at = 1
         else:  # captured for custodian 2 (index 1), sent to custodian 3 with its Host
-            other = arena.world.custodians[2].url
-            resp = httpx.post(
-                other + "/v1/releases", content=captured.content, headers=dict(captured.headers)
+            other = wire.arena.eps[2].url + captured.url.raw_path.decode()
+            resp = httpx.request(
+                captured.method, other, content=captured.content, headers=dict(captured.headers)
             )
-            proc, ep = arena.cluster.custodians[2], arena.eps[2]
-            assert client.send(captured).status_code == 200  # control: where it was meant
+            at = 2
+            assert client.send(captured).status_code == route.ok  # control: where it was meant
     assert resp.status_code == 401, resp.text
     assert resp.json()["error"]["code"] == reason
-    entry = logged_entry(proc, ep, resp.json()["log"])
-    assert entry["type"] == "refusal" and entry["reason"] == reason
+    if route.logged:
+        proc, ep = wire.arena.cluster.custodians[at], wire.arena.eps[at]
+        entry = logged_entry(proc, ep, resp.json()["log"])
+        assert entry["type"] == "refusal" and entry["reason"] == reason

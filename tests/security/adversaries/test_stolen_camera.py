@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def theft(arena: Arena) -> Theft:
     return Theft(home, new_home(arena), home.customer.camera, home.camera("cam-side"))
 
 
-Aim = Callable[[Theft], dict[str, str]]
+Aim = Callable[[Theft], dict[str, Any]]
 
 WRITES = [
     case(
@@ -85,7 +86,7 @@ def test_cannot_write_for_another_camera_or_site(
 def test_cannot_claim_another_device(theft: Theft) -> None:
     url = theft.home.arena.storage_url
     impostor = TestCamera(url, theft.home.site_id, theft.side.camera_id, key=theft.thief.key)
-    resp = try_record(impostor, now_ms() - 5_000)
+    resp = try_record(impostor, now_ms() - 5_000, keys=theft.side.site_keys())
     assert resp.status_code == 401 and resp.json()["error"]["code"] == "signature_invalid"
     assert try_record(theft.side, now_ms() - 5_000).status_code == 201
 
@@ -273,9 +274,10 @@ def test_camera_key_at_the_custodians(arena: Arena, theft: Theft) -> None:
 def test_revoked_camera(arena: Arena) -> None:
     home = new_home(arena)
     thief = home.customer.camera
+    keys = thief.site_keys()  # what the stolen camera has cached
     assert try_record(thief, now_ms() - 5_000).status_code == 201  # control: before
     with home.storage() as s:
         s._call("DELETE", f"/v1/sites/{home.site_id}/devices/{thief.camera_id}")
-    resp = try_record(thief, now_ms() - 4_000)
+    resp = try_record(thief, now_ms() - 4_000, keys=keys)
     assert resp.status_code in (401, 403), resp.text
     assert resp.json()["error"]["code"] == "device_revoked"

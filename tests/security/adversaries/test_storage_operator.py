@@ -73,7 +73,8 @@ class Holdings:
         return b"\n".join((self.db, self.objects, self.config))
 
 
-def _db(arena: Arena) -> tuple[bytes, list[bytes]]:
+def _db(arena: Arena, site_id: str) -> tuple[bytes, list[bytes]]:
+    """Every value of every table, and the headers of ``site_id``'s recordings."""
     engine = arena.world.storage.engine()
     parts: list[bytes] = []
     try:
@@ -85,7 +86,10 @@ def _db(arena: Arena) -> tuple[bytes, list[bytes]]:
                             parts.append(bytes(value))
                         elif value is not None:
                             parts.append(str(value).encode())
-            rows = conn.execute(sa.text("SELECT header FROM recordings WHERE header IS NOT NULL"))
+            rows = conn.execute(
+                sa.text("SELECT header FROM recordings WHERE site_id = :s AND header IS NOT NULL"),
+                {"s": site_id},
+            )
             headers = [bytes(r[0]) for r in rows]
     finally:
         engine.dispose()
@@ -114,7 +118,7 @@ def holdings(arena: Arena) -> Holdings:
         markers.append(marker)
         recs.append(home.upload(t + i * 2_000, plaintext=marker * 40))
     home.alarm()  # an alarm row with the panel's signed event
-    db, headers = _db(arena)
+    db, headers = _db(arena, home.site_id)
     objects = b"\n".join(data for _, data in iter_objects(arena.world.storage.store()))
     return Holdings(db, objects, _config(arena), headers, home, markers, recs)
 
@@ -276,6 +280,7 @@ def _stored_alarm(arena: Arena, site_id: str) -> SignedStatement:
     "operator_not_registered",
 )
 def test_real_alarm_with_its_own_key(arena: Arena, holdings: Holdings) -> None:
+    holdings.home.alarm()  # the panel's newest alarm, as the storage DB keeps it
     alarm = _stored_alarm(arena, holdings.home.site_id)
     t = alarm.unverified_statement.triggered_at_ms  # type: ignore[attr-defined]
     rec = holdings.home.upload(t - 1_000)
@@ -291,6 +296,7 @@ def test_real_alarm_with_its_own_key(arena: Arena, holdings: Holdings) -> None:
     "bad_request_signature",
 )
 def test_real_alarm_as_a_registered_operator(arena: Arena, holdings: Holdings) -> None:
+    holdings.home.alarm()  # the panel's newest alarm, as the storage DB keeps it
     alarm = _stored_alarm(arena, holdings.home.site_id)
     t = alarm.unverified_statement.triggered_at_ms  # type: ignore[attr-defined]
     rec = holdings.home.upload(t - 1_000)
