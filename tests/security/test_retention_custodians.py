@@ -6,7 +6,7 @@ the custodians as a customer-signed, logged RetentionPolicy that each custodian 
 its own, on the recording's end time as its escrow stanzas bind it (DESIGN.md "Ends of
 access"); security does not depend on the storage service having swept.
 
-Real cluster (three custodian processes, t = 2), real age files; refusals are checked for
+Real services (storage and three custodian processes, t = 2), real age files; refusals are checked for
 their reason code and read back from each custodian's log, and the customer's audit accepts
 the policies it signed. Then the CLI: `customer retention` reaches every custodian, and a
 custodian that was down when the customer set the retention or deleted a recording gets both
@@ -39,10 +39,9 @@ from crypto.errors import ShareError
 from crypto.escrow import SessionKey
 from crypto.statements import RetentionPolicy, SignedStatement, sign_statement
 from tests.clients.customer_world import World, setup_customer, world_fixture  # noqa: F401
-from tests.escrow.ends_support import (  # noqa: F401 (the cluster, eps, site fixtures)
+from tests.escrow.ends_support import (  # noqa: F401 (the eps, site fixtures)
     Operator,
     ask,
-    cluster_fixture,
     customer_audit,
     eps_fixture,
     log_entries,
@@ -54,6 +53,13 @@ from tests.escrow.harness import Cluster, CustodianProc, Site, register_operator
 
 DAY = 86_400_000
 MAINTENANCE = "maintenance"
+
+
+@pytest.fixture(scope="module", name="cluster")
+def world_cluster(world: World) -> Cluster:
+    """The world's three custodians (t = 2) as the release tests' cluster: one set of
+    processes for the module."""
+    return Cluster("sqlite", world.custodians, world.arc_key)
 
 
 @pytest.fixture(scope="module")
