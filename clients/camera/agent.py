@@ -45,6 +45,14 @@ from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import CameraProfile, SiteKeys
 
 log = logging.getLogger("camvault.camera")
+#: One line per recording the service acknowledged: what `camera run` shows (-q: nothing).
+committed = logging.getLogger("camvault.camera.committed")
+
+
+def _clock(ms: int) -> str:
+    """A recording's time of day (UTC), to the millisecond."""
+    return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}"
+
 
 #: what talking to the storage service raises when it is unreachable or refuses
 NETWORK_ERRORS = (httpx.HTTPError, ServiceRefused)
@@ -458,7 +466,16 @@ class CameraAgent:
             self.uploaded += 1
             self.upload_error = None
             backoff = 0.25
-            log.info("uploaded #%d %s", item.sequence, item.recording_id)
+            m = item.statement
+            committed.info(
+                "committed #%d %s %s %s-%s, %d bytes",
+                item.sequence,
+                item.recording_id,
+                m.kind.value,
+                _clock(m.start_ms),
+                _clock(m.end_ms),
+                m.payload_size,
+            )
 
     def _post_alert(self) -> bool:
         nxt = self.journal.alert_next()

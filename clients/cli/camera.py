@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -46,16 +47,26 @@ def run(
     exit_when_done: Annotated[
         bool, typer.Option(help="exit once the source ended and all is uploaded")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what it does")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="no line per committed recording")
+    ] = False,
 ) -> None:
-    """Segment, detect, encrypt, sign and upload until stopped (SIGTERM/SIGINT)."""
-    from clients.camera.agent import CameraAgent
+    """Segment, detect, encrypt, sign and upload until stopped (SIGTERM/SIGINT). Prints one
+    line per recording the service acknowledged (not with -q); problems go to stderr."""
+    from clients.camera.agent import CameraAgent, committed
     from clients.camera.config import CameraConfig, Mode, SourceKind
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s camera %(levelname)s %(message)s",
     )
+    if not quiet:
+        line = logging.StreamHandler(sys.stdout)
+        line.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        committed.addHandler(line)
+        committed.setLevel(logging.INFO)
+        committed.propagate = False
     base = CameraConfig.load(config).to_json() if config else {}
     overrides = {
         "url": url,

@@ -55,7 +55,7 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     )
     cli("customer", "enroll-panel", "panel-1", "--device-key", panel_key, env=env)
 
-    _camvault(
+    shown = _camvault(
         "camera",
         "run",
         "--url",
@@ -84,6 +84,10 @@ def test_real_camera_and_panel_to_customer_and_operator(world: World, tmp_path: 
     cli("customer", "download", "--out", dl, "--join", env=env)
     parts = sorted((dl / "cam-1").glob("*.ts"))
     assert len(parts) >= 3  # 6 s of 2-second segments
+    # `camera run` said each recording the service acknowledged, one line each
+    committed = [line for line in shown.splitlines() if " committed #" in line]
+    assert len(committed) == len(parts), shown
+    assert all(f" {p.stem} segment " in "\n".join(committed) for p in parts), shown
     # the joined file decodes as one stream: every segment's frames are in it
     assert frames(dl / "cam-1.ts") == sum(frames(p) for p in parts) > 0
     assert "intact" in cli("customer", "verify", "--deep", env=env).output
