@@ -115,41 +115,56 @@ def _custodian_notices(
 
 def audit_site(state: CustomerState) -> list[CustodianAudit]:
     _, site_id = state.site()
+    # each custodian's own notices first, then the inbox: a notice a custodian counts as
+    # delivered is then already in the inbox read after it (no false notice_withheld)
+    direct: dict[str, list[tuple[str, bool]] | ServiceRefused] = {}
+    for c in state.config.custodians:
+        try:
+            direct[c.custodian_id] = _custodian_notices(state, c, site_id)
+        except ServiceRefused as exc:
+            direct[c.custodian_id] = exc
     relayed: dict[str, list[str]] = {}
     for item in read_inbox(state, kind="access_notice"):
         if item.text is not None:
             relayed.setdefault(str(item.data.get("custodian_id")), []).append(item.text)
     results = []
     for c in state.config.custodians:
-        try:
-            direct = _custodian_notices(state, c, site_id)
-        except ServiceRefused as exc:
-            results.append(CustodianAudit(c, None, 0, error=str(exc)))
-            continue
-        # both channels, exact texts: identical copies count once, a relayed notice that
-        # differs from the custodian's own is a finding (clients/audit/log.py parse_notices),
-        # and so is one the storage service took from the custodian but does not relay
-        mine = relayed.get(c.custodian_id, [])
-        notices = [text for text, _ in direct] + mine
-        with CustodianLog(c.url, c.origin, c.verifier) as log:
-            report = audit_custodian(
-                log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
-            )
-        report.findings.extend(withheld(direct, mine))
-        audit = CustodianAudit(c, report, len(set(notices)))
-        for index, entry in report.site_entries:
-            access = _access(c.custodian_id, index, entry)
-            if access is not None:
-                audit.accesses.append(access)
-        history = state.audit_path(c.custodian_id).with_suffix(".accesses.json")
-        known = json.loads(history.read_text()) if history.exists() else []
-        if report.ok:
-            have = {a["log_index"] for a in known}
-            known += [asdict(a) for a in audit.accesses if a.log_index not in have]
-            write_json(history, known)
-        have = {a.log_index for a in audit.accesses}
-        audit.accesses = [Access(**a) for a in known if a["log_index"] not in have] + [
-            *audit.accesses
-        ]
-        results.append(audit)
+        own = direct[c.custodian_id]
+        if isinstance(own, ServiceRefused):
+            results.append(CustodianAudit(c, None, 0, error=str(own)))
+        else:
+            results.append(_audit(state, c, site_id, own, relayed.get(c.custodian_id, [])))
     return results
+
+
+def _audit(
+    state: CustomerState,
+    c: CustodianEndpoint,
+    site_id: str,
+    direct: list[tuple[str, bool]],
+    mine: list[str],
+) -> CustodianAudit:
+    """One custodian's audit, given its own notices and those the inbox relays for it."""
+    # both channels, exact texts: identical copies count once, a relayed notice that differs
+    # from the custodian's own is a finding (clients/audit/log.py parse_notices), and so is
+    # one the storage service took from the custodian but does not relay
+    notices = [text for text, _ in direct] + mine
+    with CustodianLog(c.url, c.origin, c.verifier) as log:
+        report = audit_custodian(
+            log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
+        )
+    report.findings.extend(withheld(direct, mine))
+    audit = CustodianAudit(c, report, len(set(notices)))
+    for index, entry in report.site_entries:
+        access = _access(c.custodian_id, index, entry)
+        if access is not None:
+            audit.accesses.append(access)
+    history = state.audit_path(c.custodian_id).with_suffix(".accesses.json")
+    known = json.loads(history.read_text()) if history.exists() else []
+    if report.ok:
+        have = {a["log_index"] for a in known}
+        known += [asdict(a) for a in audit.accesses if a.log_index not in have]
+        write_json(history, known)
+    have = {a.log_index for a in audit.accesses}
+    audit.accesses = [Access(**a) for a in known if a["log_index"] not in have] + [*audit.accesses]
+    return audit

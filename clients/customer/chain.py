@@ -14,6 +14,10 @@ listing, tombstones included, and checks:
 - the listing: every listed field equal to its manifest's (a recording moved in time or
   relabelled), in the order the API promises (newest first by start time).
 
+The whole listing of each camera concerned is read every time (metadata only: no header,
+no payload). Keeping the last verified manifest hash too (crypto.statements.ChainAnchor) and
+listing only what follows it would make this incremental; the API has no sequence filter yet.
+
 What this cannot see (docs/THREAT_MODEL.md, "Storage operator"): recordings newer than
 anything this device verified, hidden from it from the start (cameras do not sign chain
 heads yet), and a recording listed as deleted that was not (a tombstone keeps its manifest;
