@@ -33,7 +33,19 @@ def guarded() -> Iterator[None]:
     except (ClientError, CryptoError) as exc:
         fail(str(exc))
     except httpx.HTTPError as exc:
-        fail(f"network: {exc}")
+        fail(network_error(exc))
+
+
+def network_error(exc: httpx.HTTPError) -> str:
+    """Which service could not be reached, and why: ``cannot reach http://host:port (...)``."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised before a request existed
+        return f"network: {exc}"
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        reason = f"no answer in time ({type(exc).__name__})"
+    return f"cannot reach {url.scheme}://{url.netloc.decode()} ({url.path}): {reason}"
 
 
 def parse_time(value: str | None) -> int | None:
