@@ -5,13 +5,15 @@ acknowledgements of a statement sent to all of them."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from clients.api.errors import ClientError
 from clients.api.escrow import Ack
@@ -46,6 +48,30 @@ def network_error(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         reason = f"no answer in time ({type(exc).__name__})"
     return f"cannot reach {url.scheme}://{url.netloc.decode()} ({url.path}): {reason}"
+
+
+#: `--json` of the list commands: the items as the services give them, full ids, on stdout.
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="print the items as one JSON document (full ids)")
+]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))
+
+
+def new_table(title: str, *columns: str, ids: tuple[str, ...] = ()) -> Table:
+    """A table whose ``ids`` columns are never cut: a long id folds onto a second line rather
+    than ending in "…" (ids are what the next command takes)."""
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, overflow="fold" if name in ids else "ellipsis")
+    return table
+
+
+def cell(value: object) -> str:
+    """A table cell: "-" for a value the device or service did not report (not "None")."""
+    return "-" if value is None else str(value)
 
 
 def parse_time(value: str | None) -> int | None:

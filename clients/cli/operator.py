@@ -12,10 +12,20 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clients.api.storage import ConsentRequest
-from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time, print_acks
+from clients.cli.helpers import (
+    JsonOpt,
+    cell,
+    err_console,
+    fail,
+    fmt_time,
+    guarded,
+    new_table,
+    parse_time,
+    print_acks,
+    print_json,
+)
 from clients.operator import console as lib
 from clients.operator.ends import close_alarm
 from clients.operator.state import OperatorState, default_state_dir
@@ -85,6 +95,7 @@ def register(
 @app.command()
 def alarms(
     all_states: Annotated[bool, typer.Option("--all", help="closed/cancelled too")] = False,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """The alarm queue (open and acknowledged alarms, newest first)."""
@@ -93,9 +104,14 @@ def alarms(
     )
     with guarded():
         items = lib.alarm_queue(load(state), states)
-    table = Table(title=f"{len(items)} alarm(s)")
-    for col in ("alarm", "site", "state", "type", "triggered", "access until", "open"):
-        table.add_column(col)
+    if as_json:
+        print_json(items)
+        return
+    table = new_table(
+        f"{len(items)} alarm(s)",
+        *("alarm", "site", "state", "type", "triggered", "access until", "open"),
+        ids=("alarm", "site"),
+    )
     for a in items:
         table.add_row(
             a["alarm_id"],
@@ -266,14 +282,19 @@ def consent_request(
 
 
 @consent_app.command("list")
-def consent_list(state: StateOpt = None) -> None:
+def consent_list(as_json: JsonOpt = False, state: StateOpt = None) -> None:
     """My consent requests and the consents granted to me."""
     with guarded():
         st = load(state)
         reqs, consents = lib.my_requests(st), lib.my_consents(st)
-    table = Table(title="consent requests")
-    for col in ("request", "site", "state", "consent", "refusal"):
-        table.add_column(col)
+    if as_json:
+        print_json({"requests": reqs, "consents": consents})
+        return
+    table = new_table(
+        "consent requests",
+        *("request", "site", "state", "consent", "refusal"),
+        ids=("request", "site", "consent"),
+    )
     for r in reqs:
         table.add_row(
             r["request_id"],
@@ -283,9 +304,9 @@ def consent_list(state: StateOpt = None) -> None:
             r["refusal_reason"] or "-",
         )
     console.print(table)
-    table = Table(title="consents granted")
-    for col in ("consent", "site", "until", "revoked"):
-        table.add_column(col)
+    table = new_table(
+        "consents granted", "consent", "site", "until", "revoked", ids=("consent", "site")
+    )
     for c in consents:
         table.add_row(
             c["consent_id"],
@@ -300,25 +321,27 @@ def consent_list(state: StateOpt = None) -> None:
 def telemetry(
     site: Annotated[str, typer.Option(help="site id")],
     device: Annotated[str | None, typer.Option(help="one device")] = None,
-    limit: Annotated[int, typer.Option(help="rows")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="rows")] = 50,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Devices' technical telemetry (battery, signal, firmware, storage health)."""
     with guarded():
         items = lib.telemetry(load(state), site, device, limit)
-    table = Table(title=f"telemetry of {site}")
+    if as_json:
+        print_json(items)
+        return
     cols = ("device", "reported", "battery %", "signal dBm", "firmware", "storage", "temp °C")
-    for col in cols:
-        table.add_column(col)
+    table = new_table(f"telemetry of {site}", *cols, ids=("device",))
     for t in items:
         table.add_row(
             t["device_id"],
             fmt_time(t["reported_ms"]),
-            str(t["battery_pct"]),
-            str(t["signal_dbm"]),
-            t["firmware"],
-            t["storage_health"],
-            str(t["temperature_c"]),
+            cell(t["battery_pct"]),
+            cell(t["signal_dbm"]),
+            cell(t["firmware"]),
+            cell(t["storage_health"]),
+            cell(t["temperature_c"]),
         )
     console.print(table)
 

@@ -4,6 +4,7 @@ and three real custodians, with a customer set up through `camvault customer`.""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import threading
@@ -15,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from camvault.cli import app
 from clients.audit.site import audit_site
+from clients.cli import operator as operatorcli
 from clients.common import signed_from_json
 from clients.customer.site import post_custodians
 from clients.customer.state import CustomerState
@@ -38,6 +41,7 @@ from crypto.statements import Purpose, Revocation, sign_statement
 from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     Operator,
     World,
+    runner,
     setup_customer,
     setup_operator,
     video_segments,
@@ -407,6 +411,32 @@ def test_telemetry_view(world: World, tmp_path: Path) -> None:
     op = setup_operator(world, tmp_path)
     out = op.run("telemetry", "--site", c.site_id).output
     assert "cam-front" in out and "87" in out and "1.4.2" in out
+    assert "None" not in out  # temperature was not reported: "-"
+    rows = json.loads(op.run("telemetry", "--site", c.site_id, "--json").output)
+    assert [(r["device_id"], r["battery_pct"], r["temperature_c"]) for r in rows] == [
+        ("cam-front", 87, None)
+    ]
+
+
+def test_lists_as_json_and_tables_that_never_cut_an_id(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    alarm = c.panel.raise_alarm()
+    op = setup_operator(world, tmp_path)
+    alarms = json.loads(op.run("alarms", "--json").output)
+    mine = [a for a in alarms if a["alarm_id"] == alarm["alarm_id"]]
+    assert len(mine) == 1 and mine[0]["site_id"] == c.site_id
+    listed = json.loads(op.run("consent", "list", "--json").output)
+    assert listed == {"requests": [], "consents": []}
+
+    operatorcli.console.width = 60  # a narrow terminal: ids fold onto the next lines
+    try:
+        table = runner.invoke(app, ["operator", "alarms"], env=op.env).output
+    finally:
+        operatorcli.console.width = 250
+    first_column = "".join(
+        line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│")
+    )
+    assert alarm["alarm_id"] in first_column, table  # whole, in pieces, never "…"
 
 
 def test_custodians_refuse_a_revoked_consent_even_if_storage_serves(
