@@ -92,6 +92,17 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def _first_problem(details: list[dict[str, Any]]) -> str:
+    """The message of a refused request: which field, which rule (``path alarm_id: String
+    should have at least 16 characters``); the others are in ``details``."""
+    if not details:
+        return "request is invalid"
+    loc = [str(part) for part in details[0]["loc"]]
+    where = " ".join([loc[0], ".".join(loc[1:])] if len(loc) > 1 else loc)
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"{where}: {details[0]['msg']}{more}"
+
+
 def _store_reason(exc: BlobStoreError) -> tuple[Reason, str]:
     if isinstance(exc, ObjectNotFound):
         return Reason.NOT_FOUND, "object not found"
@@ -119,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
-        return _refuse(request, Reason.VALIDATION_ERROR, "request is invalid", details)
+        return _refuse(request, Reason.VALIDATION_ERROR, _first_problem(details), details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
