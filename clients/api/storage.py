@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 
-from clients.api.errors import ServiceRefused, check
+from clients.api.errors import ClientError, ServiceRefused, check
 from clients.api.sse import iter_events
 from common.http import SignedClient
 from crypto.ed25519 import Ed25519SigningKey
@@ -51,6 +51,17 @@ class ConsentRequest:
             "duration_s": self.duration_s,
             "reason": self.reason,
         }
+
+
+class MalformedAnswerError(ClientError):
+    """The service answered with success but not with what its API promises (a lying or
+    broken service: the clients stop with one line instead of a traceback)."""
+
+
+def _object(data: Any, service: str, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise MalformedAnswerError(f"{service} answered {what} with something not a JSON object")
+    return data
 
 
 def header_bytes(detail: dict[str, Any]) -> bytes | None:
@@ -91,11 +102,18 @@ class StorageApi:
         """Every item of a paged listing, following ``next_cursor`` (sent as ``cursor``)."""
         params = dict(params)
         while True:
-            page = self._call("GET", path, params=params)
-            yield from page["items"]
-            if not page.get("next_cursor"):
+            page = _object(self._call("GET", path, params=params), self.service, path)
+            items, more = page.get("items"), page.get("next_cursor")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MalformedAnswerError(
+                    f"{self.service} answered {path} without a list of items"
+                )
+            if more is not None and not isinstance(more, str):
+                raise MalformedAnswerError(f"{self.service} answered {path} with a bad cursor")
+            yield from items
+            if not more:
                 return
-            params[cursor] = page["next_cursor"]
+            params[cursor] = more
 
     # --- the customer: site, devices, keys --------------------------------------------------
 
@@ -158,7 +176,7 @@ class StorageApi:
     ) -> dict[str, Any]:
         """One recording's detail: metadata, manifest, age header, presigned GET."""
         path = self._recording_path(site_id, camera_id, recording_id, arc=arc)
-        return dict(self._call("GET", path))
+        return _object(self._call("GET", path), self.service, path)
 
     def put_header(
         self, site_id: str, camera_id: str, recording_id: str, header: bytes

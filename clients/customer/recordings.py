@@ -91,7 +91,7 @@ def fetch_checked(
     detail = storage.recording(site_id, camera_id, recording_id)
     try:
         header = header_bytes(detail)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise SubstitutedError(f"{recording_id}: the header served is not base64") from exc
     url = detail.get("download_url")
     if header is None or not isinstance(url, str):

@@ -470,6 +470,19 @@ CASES = [
         lambda s: ["cam-front: missing: sequence 1..1 missing"],
         who="b",
     ),
+    # answers that are not what the API promises at all
+    Case(
+        "listing that is not JSON",
+        lambda s: bytes_lie(listing(s), lambda _b: b"<html>maintenance</html>"),
+        lambda s: ["list"],
+        lambda s: ["/recordings with something not a JSON object"],
+    ),
+    Case(
+        "recording detail that is not an object",
+        lambda s: detail_lie(s, s.segs[1], lambda _d: ["nothing"]),
+        lambda s: dl(s, s.segs[1]),
+        lambda s: [f"/recordings/{s.segs[1]} with something not a JSON object"],
+    ),
     # the custodians' access notices relayed by the inbox
     Case(
         "access notices withheld",
