@@ -24,7 +24,8 @@ help:
 	@echo "make vectors - regenerate tests/vectors/*.json"
 	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
 	@echo "make threat-table - run the attack matrix (tests/security/adversaries) and regenerate its table in docs/THREAT_MODEL.md"
-	@echo "make fuzz    - parser fuzzers FUZZ_SECONDS each (default 60), then schema fuzzing (FUZZ_SCHEMA_EXAMPLES)"
+	@echo "make fuzz    - parser fuzzers (hypothesis + atheris) FUZZ_SECONDS each (default 60), then schemathesis on both services (FUZZ_SCHEMA_EXAMPLES)"
+	@echo "make crash   - kill -9 campaign, CRASH_ITERATIONS (default 50) random kills, then both fscks (CRASH_SEED replays; results in build/crash.jsonl)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +86,13 @@ threat-table: venv tools
 	rm -f $(ATTACK_MATRIX)
 	CAMVAULT_ATTACK_MATRIX=$(ATTACK_MATRIX) $(VENV)/bin/pytest -p no:cacheprovider -q tests/security/adversaries || true
 	$(PY) scripts/threat_table.py --matrix $(ATTACK_MATRIX)
+
+CRASH_ITERATIONS ?= 50
+.PHONY: crash
+crash: venv tools
+	mkdir -p build
+	CRASH_ITERATIONS=$(CRASH_ITERATIONS) CRASH_REPORT=build/crash.jsonl \
+		$(VENV)/bin/pytest -p no:cacheprovider -q -s tests/reliability/test_crash.py -k kill_anything
 
 services-minio: venv tools
 	scripts/services.sh minio
