@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +19,12 @@ from tests.support.services import REPO_ROOT, MinioServer, PostgresServer, runni
 FULL = Config(cameras=500, operators=20, seconds=300.0, drain_s=60.0, storage_workers=2)
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the services and servers are stopped
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     cfg = Config.from_env(**{k: getattr(FULL, k) for k in FULL.__dataclass_fields__})
     # Every simulated device connects from 127.0.0.1: the custodians' per-address limit of
     # unauthenticated requests (enrolment statements) would throttle the whole fleet as one.
