@@ -1,5 +1,5 @@
 """Every attacker-facing parser under mutation fuzzing (tests/fuzz/targets.py), time-boxed
-for CI: FUZZ_EXAMPLES inputs per target (default 400). `make fuzz` runs them for longer.
+for CI: FUZZ_EXAMPLES inputs per target (default 300). `make fuzz` runs them for longer.
 
 A crash is an exception outside the parser's documented error types; the test fails with
 the shrunk input, which then goes into tests/fuzz/corpus/<target>/ as a regression case.
@@ -15,7 +15,7 @@ from tests.fuzz.engine import exercise, load_corpus
 from tests.fuzz.harness import fuzz
 from tests.fuzz.targets import TARGETS, target_names
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 
 
 @pytest.mark.parametrize("name", target_names())

@@ -21,7 +21,7 @@ from crypto.metadata import MAX_TIME_MS, RecordingKind, RecordingMetadata
 from crypto.tlog.note import Checkpoint, NoteSigner, open_checkpoint, sign_checkpoint
 from tests.fuzz.targets import keys
 
-EXAMPLES = settings(max_examples=150, deadline=None)
+EXAMPLES = settings(max_examples=100, deadline=None)
 ARG = st.text(string.ascii_letters + string.digits + "+/=-_.", min_size=1, max_size=20)
 ID = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,30}\Z")
 SAFE_INT = st.integers(-(2**53) + 1, 2**53 - 1)
