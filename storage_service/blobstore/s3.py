@@ -193,6 +193,7 @@ class S3BlobStore(BlobStore):
         max_attempts: int = 3,
         presign_expiry_s: int = 900,
         part_size: int = DEFAULT_PART_SIZE,
+        public_endpoint_url: str | None = None,
     ) -> None:
         if not MIN_PART_SIZE <= part_size <= 512 * 1024 * 1024:
             raise ValueError("part_size must be between 5 MiB and 512 MiB")
@@ -217,13 +218,23 @@ class S3BlobStore(BlobStore):
             response_checksum_validation="when_required",
         )
         session = boto3.session.Session()
-        self._client: S3Client = session.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key.get_secret_value() if secret_key else None,
-            config=config,
-        )
+        secret = secret_key.get_secret_value() if secret_key else None
+
+        def client(endpoint: str | None) -> S3Client:
+            return session.client(
+                "s3",
+                endpoint_url=endpoint,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret,
+                config=config,
+            )
+
+        self._client = client(endpoint_url)
+        # Presigned URLs are for the clients, who may reach the store at another address
+        # than this service does (MinIO on an internal network, published through a TLS
+        # proxy): presigning is local, so a second client only changes the URLs' host.
+        same = public_endpoint_url in (None, endpoint_url)
+        self._presigner = self._client if same else client(public_endpoint_url)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3BlobStore:
@@ -238,6 +249,7 @@ class S3BlobStore(BlobStore):
             read_timeout_s=settings.s3_read_timeout_s,
             max_attempts=settings.s3_max_attempts,
             presign_expiry_s=settings.presign_expiry_s,
+            public_endpoint_url=settings.s3_public_endpoint,
         )
 
     def __repr__(self) -> str:
@@ -478,7 +490,7 @@ class S3BlobStore(BlobStore):
     def _presign(self, method: str, params: dict[str, Any], expires_s: int | None) -> str:
         lifetime = clamp_expiry(expires_s, self.presign_expiry_s)
         with _translate(self._where(f"presign {method}", params.get("Key"))):
-            return self._client.generate_presigned_url(
+            return self._presigner.generate_presigned_url(
                 ClientMethod=method, Params={"Bucket": self.bucket, **params}, ExpiresIn=lifetime
             )
 

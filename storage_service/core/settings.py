@@ -30,6 +30,11 @@ class Settings(ServingSettings):
     blobstore: Literal["local", "s3"] = "local"
     blob_dir: Path | None = Field(default=None, description="default <data_dir>/objects")
     s3_endpoint: str | None = Field(default=None, description="e.g. http://minio:9000; None = AWS")
+    s3_public_endpoint: str | None = Field(
+        default=None,
+        description="endpoint in presigned URLs, where clients reach the store; default "
+        "s3_endpoint (set it when the service reaches the store on an internal address)",
+    )
     s3_region: str = "us-east-1"
     s3_access_key: str | None = None
     s3_secret_key: SecretStr | None = None

@@ -219,6 +219,23 @@ def test_presign_expiry_is_capped_and_path_style(minio: MinioServer) -> None:
         store.presign_put("a", expires_s=-1)
 
 
+def test_presigned_urls_use_the_public_endpoint(minio: MinioServer) -> None:
+    """The service reaches the store at one address; the clients at another (here the same
+    MinIO as `localhost`): presigned URLs carry the clients' one, and work there."""
+    port = urlsplit(minio.endpoint).port
+    public = f"http://localhost:{port}"
+    store = s3_store(minio, unique_bucket("pub"), public_endpoint_url=public)
+    store.ensure_bucket()
+    put = store.presign_put("k")
+    assert put.startswith(public + "/")
+    assert httpx.put(put, content=b"payload").status_code == 200
+    get = store.presign_get("k")
+    assert get.startswith(public + "/") and httpx.get(get).content == b"payload"
+    with store.get("k") as reader:  # the service's own calls use its endpoint
+        assert reader.read() == b"payload"
+    assert s3_store(minio, "bkt").presign_get("k").startswith(minio.endpoint + "/")
+
+
 # --- settings ------------------------------------------------------------------------------
 
 
