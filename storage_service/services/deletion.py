@@ -8,7 +8,11 @@ tombstone with its signed manifest (no secret in it) so the customer's chain che
 "deleted" from "missing".
 
 The queue (table ``deletion_queue``) is drained by :func:`drain_queue` (the sweeper); it
-lives in the database, so a crash between commit and object removal loses nothing.
+lives in the database, so a crash between commit and object removal loses nothing. A row is
+due from its ``enqueued_ms`` on: a row enqueued for later is an *intent* (:func:`intend`),
+written before an object is created so that a crash before the row that keeps the object
+is written cannot leave it in the store for ever; whoever keeps the object removes the
+intent in the transaction that records it, while it is not yet due.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from common.time import now_ms
 from storage_service.blobstore import BlobStore, BlobStoreError
 from storage_service.core.metrics import OBJECTS_DELETED, RECORDINGS_DELETED
 from storage_service.db.engine import session_scope
@@ -37,6 +42,34 @@ def enqueue(s: Session, object_key: str, multipart_upload_id: str | None, now: i
             object_key=object_key, multipart_upload_id=multipart_upload_id, enqueued_ms=now
         )
     )
+
+
+#: How long an intent waits before the sweeper may act on it: far longer than any commit.
+INTENT_GRACE_MS = 3_600_000
+
+
+def intend(engine: Engine, object_key: str, now: int) -> int:
+    """Queue ``object_key`` for removal in :data:`INTENT_GRACE_MS` (own transaction, before
+    the object is written); returns the row id to :func:`take_intent` with."""
+    row = DeletionQueue(
+        object_key=object_key, multipart_upload_id=None, enqueued_ms=now + INTENT_GRACE_MS
+    )
+    with session_scope(engine) as s:
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return row.id
+
+
+def take_intent(s: Session, intent_id: int, now: int) -> bool:
+    """Remove an intent that is not due yet (inside the transaction that keeps its object).
+    False when it is gone or due: the sweeper may be removing the object."""
+    taken = s.execute(
+        sa.delete(DeletionQueue).where(
+            col(DeletionQueue.id) == intent_id, col(DeletionQueue.enqueued_ms) > now
+        )
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def enqueue_recordings(s: Session, where: Any, now: int, reason: str = "site") -> int:
@@ -70,12 +103,17 @@ def shred(engine: Engine, where: Any, now: int, reason: str) -> int:
     return count
 
 
-def drain_queue(engine: Engine, store: BlobStore, *, batch: int = 200) -> int:
-    """Remove queued objects (and abort queued multipart uploads); returns how many rows were
-    done. A failing object stays queued with its error and attempt count."""
+def drain_queue(
+    engine: Engine, store: BlobStore, *, batch: int = 200, now: int | None = None
+) -> int:
+    """Remove the queued objects due at ``now`` (default: the clock), and abort queued
+    multipart uploads; returns how many rows were done. A failing object stays queued with
+    its error and attempt count."""
     done = 0
     with Session(engine) as s:
-        rows = s.exec(select(DeletionQueue).order_by(col(DeletionQueue.id)).limit(batch)).all()
+        due = col(DeletionQueue.enqueued_ms) <= (now_ms() if now is None else now)
+        query = select(DeletionQueue).where(due).order_by(col(DeletionQueue.id)).limit(batch)
+        rows = s.exec(query).all()
         items = [(r.id, r.object_key, r.multipart_upload_id) for r in rows]
     for row_id, key, upload_id in items:
         try:

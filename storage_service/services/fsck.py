@@ -7,7 +7,8 @@ What counts as consistent:
   manifest states, and a header that parses as an age v1 header (crypto.age.format);
 - every object in the store is referenced by a live recording, by an open upload (its
   staging object) or by a row of the deletion queue (the sweeper removes those, and queues
-  the objects of expired uploads itself); anything else stays in the store for ever;
+  the objects of expired uploads itself; a commit queues its copy as an intent before it
+  makes it); anything else stays in the store for ever;
 - per camera, the signed manifests stored with its recordings (deleted ones keep theirs)
   form an unbroken chain from sequence 0 to the camera's recorded chain head
   (crypto.statements.chain.verify_chain), and each row's columns agree with its manifest.
@@ -16,8 +17,8 @@ Memory stays bounded whatever the size of the store: the object listing (in key 
 page at a time) is merged with the keys the database names, read in the same order through
 a server-side cursor, and the recordings are read camera by camera, a window at a time.
 
-Run it on a quiet service: a commit in flight holds a copy of its payload under a key that
-no row names yet, which this check reports as an orphan.
+Run it on a quiet service: the listing and the database are not read at one instant, so an
+object written meanwhile may be reported as an orphan.
 """
 
 from __future__ import annotations

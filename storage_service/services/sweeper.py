@@ -110,7 +110,7 @@ def sweep_once(engine: Engine, store: BlobStore) -> SweepReport:
         purge_wal(engine)
     deleted = 0
     while True:
-        n = drain_queue(engine, store)
+        n = drain_queue(engine, store, now=now)
         deleted += n
         if n == 0:
             break

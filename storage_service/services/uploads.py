@@ -12,7 +12,9 @@
    completed, exists, size). The object is then copied inside the store to a fresh key that
    no presigned URL covers (``.../<recording_id>/rec-<random>``), and the copy's size and
    SHA-256 (streamed unless the store computed it itself) are checked: the bytes checked are
-   the bytes served, whatever a holder of the still-valid upload URLs writes later. The
+   the bytes served, whatever a holder of the still-valid upload URLs writes later. Before
+   copying, the copy is queued for deletion as an intent (services/deletion.py): a crash
+   before the recording is stored cannot leave it behind; storing it removes the intent. The
    recording row, the camera's chain head, the removal of the upload row and queueing the
    staging object for deletion are one transaction; the upload row must still exist (if the
    sweeper expired it meanwhile, its object is already queued: ``upload_expired``, nothing
@@ -25,6 +27,7 @@ for an existing recording id is a conflict.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import math
@@ -57,7 +60,7 @@ from storage_service.core.statements import parse_statement, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
 from storage_service.schemas.recordings import CommitRequest, PartURL, UploadOut, UploadRequest
-from storage_service.services.deletion import enqueue
+from storage_service.services.deletion import enqueue, intend, take_intent
 from storage_service.services.devices import get_camera
 from storage_service.services.headers import decode_header
 from storage_service.services.sites import get_site
@@ -338,14 +341,11 @@ def _check_copy(store: BlobStore, key: str, m: Manifest) -> None:
         )
 
 
-def _discard(engine: Engine, store: BlobStore, key: str) -> None:
-    """Remove the copy of a commit attempt that failed (nothing references it); queue it for
-    the sweeper when the store refuses right now."""
-    try:
+def _discard(store: BlobStore, key: str) -> None:
+    """Remove the copy of a commit attempt that failed (nothing references it); when the
+    store refuses right now, its intent row removes it later."""
+    with contextlib.suppress(BlobStoreError):
         store.delete(key)
-    except BlobStoreError:
-        with session_scope(engine) as s:
-            enqueue(s, key, None, now_ms())
 
 
 def _store_commit(
@@ -355,15 +355,19 @@ def _store_commit(
     signed: SignedStatement,
     header: bytes,
     final_key: str,
+    intent: int,
     prev: int | None,
 ) -> Recording:
     """One transaction: take the upload (it must still exist: the sweeper or a newer upload
-    request may have removed it, and queued its object, while the payload was checked), move
-    the chain head with a compare-and-set from ``prev`` (the head :func:`_check_chain` saw),
-    store the recording, queue the staging object."""
+    request may have removed it, and queued its object, while the payload was checked) and
+    the copy's intent (not yet due), move the chain head with a compare-and-set from
+    ``prev`` (the head :func:`_check_chain` saw), store the recording, queue the staging
+    object."""
     m_hash = manifest_hash(signed)
     now = now_ms()
     with session_scope(engine) as s:
+        if not take_intent(s, intent, now):
+            raise ApiError(Reason.UPLOAD_EXPIRED, "the commit took too long; commit again")
         taken = s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             raise ApiError(
@@ -443,12 +447,13 @@ def commit(
     # The presigned PUT URLs of the upload stay valid for presign_expiry_s: the recording
     # gets a server-side copy under a key no URL covers, and that copy is what is hashed.
     final_key = _committed_key(u)
+    intent = intend(engine, final_key, now_ms())
     try:
         store.copy(u.object_key, final_key)
         _check_copy(store, final_key, m)
-        rec = _store_commit(engine, u, m, signed, header, final_key, camera.last_sequence)
+        rec = _store_commit(engine, u, m, signed, header, final_key, intent, camera.last_sequence)
     except BaseException as exc:
-        _discard(engine, store, final_key)
+        _discard(store, final_key)
         if isinstance(exc, ObjectNotFound):
             raise ApiError(
                 Reason.OBJECT_MISSING, "nothing was uploaded for this recording"

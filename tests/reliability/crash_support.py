@@ -413,14 +413,16 @@ class Campaign:
         return counts
 
     def _quiesce(self) -> None:
-        """Let the camera finish its outbox and the sweeper drain its queue."""
+        """Let the camera finish its outbox and the sweeper drain what is due in its queue
+        (intents of commits that a crash interrupted are due in an hour)."""
         self._until_done("upload", self._drain)
         engine = self.world.storage.engine()
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 with engine.connect() as conn:
-                    if not conn.execute(sa.text("SELECT count(*) FROM deletion_queue")).scalar():
+                    due = sa.text("SELECT count(*) FROM deletion_queue WHERE enqueued_ms <= :t")
+                    if not conn.execute(due, {"t": now_ms()}).scalar():
                         break
                 time.sleep(0.3)
         finally:

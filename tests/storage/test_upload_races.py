@@ -81,7 +81,7 @@ def _queued(svc: Service) -> list[str]:
 def _drain(svc: Service) -> None:
     engine = svc.engine()
     try:
-        while drain_queue(engine, svc.store()):
+        while drain_queue(engine, svc.store(), now=FAR_FUTURE_MS):
             pass
     finally:
         engine.dispose()
