@@ -4,15 +4,16 @@ The storage service, the three custodians and the object store are real processe
 them and every user sits tests/security/malicious_storage.py's proxy, which forwards
 everything and, on command, rewrites the answers: it drops, reorders, relabels, replays and
 substitutes recordings in listings, serves another recording's, camera's or site's manifest,
-header or payload, an old header, a truncated or altered payload or export, and withholds,
-rolls back or alters the custodians' access notices in the inbox. The real customer CLI
-(`camvault customer ...`) runs each command through the lie (it must exit 1 and name the
-recording or camera and what is wrong; nothing half-written is left) and then again with the
-proxy passing everything through (the control: the same command succeeds).
+header or payload, an old header, a truncated or altered payload or export, answers that are
+not what the API promises, and withholds, rolls back or alters the custodians' access notices
+in the inbox. The real customer CLI (`camvault customer ...`) runs each command through the
+lie (it must exit 1 and name the recording or camera and what is wrong; nothing half-written
+is left) and then again with the proxy passing everything through (the control: the same
+command succeeds).
 
-What the design cannot detect is pinned too (test_newest_recordings_hidden_from_a_fresh_device):
-see docs/THREAT_MODEL.md, "Storage operator". The counts (lies tried / detected) are printed
-by the last test and appended to $LIES_REPORT if set.
+What the client cannot detect yet is pinned too (the two tests after the lies;
+docs/THREAT_MODEL.md, "Storage operator"). The counts (lies tried / detected) are printed by
+the last test and appended to $LIES_REPORT if set.
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def manifest_of(s: Scene, who: Customer, camera: str, rid: str) -> Lie:
 
 
 def foreign_item(s: Scene) -> Lie:
-    """Site B's recording listed among A's cam-front recordings (fields relabelled to A)."""
+    """Site B's recording, its entry as B's listing has it, inserted into A's cam-front
+    listing."""
     other = served(s.b, "cam-front", s.b_rid)
     item = {k: v for k, v in other.items() if k not in ("header", "download_url")}
     item.pop("download_expires_ms", None)
