@@ -2,6 +2,7 @@
 # Installs the real programs camvault's tests run against, idempotently:
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
 #   - rtsp: GStreamer's RTSP server with its plugins (Debian), the tests' IP camera;
+#   - deploy: docker-compose (checks docker-compose.yml, no engine needed) and HAProxy (Debian);
 #   - MinIO built from source with `go install` at the pinned version, cached in .cache/bin
 #     (a second run finds the binary and its version stamp and does not rebuild);
 #   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
@@ -20,7 +21,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio cctv camera rtsp models samples} "
+want=" ${*:-age postgres minio cctv camera rtsp deploy models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -100,6 +101,13 @@ if wants rtsp && ! rtsp_ready; then
   apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
     gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
   rtsp_ready || die "GStreamer's RTSP server still cannot run after apt-get install"
+fi
+
+# --- deploy: the tools that check docker-compose.yml and the proxy configurations -----------
+if wants deploy && { ! command -v docker-compose >/dev/null || ! command -v haproxy >/dev/null; }; then
+  apt_install docker-compose haproxy
+  command -v docker-compose >/dev/null && command -v haproxy >/dev/null \
+    || die "docker-compose or haproxy still missing after apt-get install"
 fi
 
 # --- MinIO (built from source, pinned) --------------------------------------------------

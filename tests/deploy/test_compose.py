@@ -1,0 +1,180 @@
+"""docker-compose.yml, checked with the real tools that run here (no Docker engine):
+`docker-compose config` accepts it, HAProxy accepts both proxy configurations, and the
+resolved topology is what docs/OPERATIONS.md and issue 14 ask for: every service and its
+health check, networks that keep each custodian apart from the storage database, the object
+store and the other custodians, and no secret written in the file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CUSTODIANS = ("c1", "c2", "c3")
+SERVICES = {
+    *(f"minio{i}" for i in range(1, 5)),
+    "minio-init",
+    "storage-db",
+    "storage-migrate",
+    "storage-1",
+    "storage-2",
+    "sweeper",
+    "proxy",
+    *(f"{c}{part}" for c in CUSTODIANS for part in ("", "-db", "-proxy")),
+}
+ONE_SHOT = {"minio-init", "storage-migrate"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|DATABASE_URL|PRIVATE")
+
+
+def tool(name: str) -> str:
+    exe = shutil.which(name)
+    if exe is None:
+        pytest.fail(f"{name} is not installed (scripts/install-tools.sh deploy)", pytrace=False)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", ".env.example", "config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr, done.stderr  # e.g. a variable .env.example lacks
+    resolved: dict[str, Any] = yaml.safe_load(done.stdout)
+    return resolved
+
+
+def members(compose: dict[str, Any], network: str) -> set[str]:
+    return {n for n, s in compose["services"].items() if network in (s.get("networks") or {})}
+
+
+def test_every_service_is_there(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == SERVICES
+
+
+def test_long_running_services_have_health_checks_and_restart(compose: dict[str, Any]) -> None:
+    for name, svc in compose["services"].items():
+        if name in ONE_SHOT:
+            assert svc["restart"] == "no", name
+            continue
+        assert svc.get("restart") == "unless-stopped", name
+        test = svc.get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), name
+    for name in ("storage-1", "storage-2"):
+        assert "/readyz" in " ".join(compose["services"][name]["healthcheck"]["test"])
+    for c in CUSTODIANS:
+        assert "/readyz" in " ".join(compose["services"][c]["healthcheck"]["test"])
+
+
+def test_custodians_are_kept_apart(compose: dict[str, Any]) -> None:
+    storage_side = members(compose, "storage-db") | members(compose, "objects")
+    storage_side |= members(compose, "edge")
+    for c in CUSTODIANS:
+        assert set(compose["services"][c]["networks"]) == {f"{c}-db", f"{c}-edge"}
+        assert members(compose, f"{c}-db") == {c, f"{c}-db"}  # its database: nobody else
+        assert members(compose, f"{c}-edge") == {c, f"{c}-proxy"}
+        assert compose["networks"][f"{c}-db"].get("internal") is True
+        assert not storage_side & {c, f"{c}-db", f"{c}-proxy"}
+    assert members(compose, "storage-db") == {
+        "storage-db",
+        "storage-1",
+        "storage-2",
+        "sweeper",
+        "storage-migrate",
+    }
+    assert compose["networks"]["storage-db"].get("internal") is True
+
+
+def test_minio_is_one_erasure_coded_deployment_of_four(compose: dict[str, Any]) -> None:
+    for i in range(1, 5):
+        svc = compose["services"][f"minio{i}"]
+        assert svc["command"][-1] == "http://minio{1...4}/data"
+        assert members(compose, "objects") >= {f"minio{i}"}
+
+
+def test_two_storage_replicas_behind_the_proxy() -> None:
+    cfg = (REPO / "deploy/haproxy/storage.cfg").read_text()
+    assert re.findall(r"^\s*server (storage-\d) ", cfg, re.M) == ["storage-1", "storage-2"]
+    assert "option httpchk GET /readyz" in cfg
+
+
+def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:
+    raw = (REPO / "docker-compose.yml").read_text()
+    assert not re.search(r"://[^:/\s]+:[^@\s]+@", raw)  # no URL with a password in it
+    for name, svc in compose["services"].items():
+        for var, value in (svc.get("environment") or {}).items():
+            if SECRET_NAME.search(var) and not var.endswith("_FILE"):
+                pytest.fail(f"{name}: {var} is set in the file: a secret must be a file")
+            assert "BEGIN" not in str(value), (name, var)
+    for secret in compose["secrets"].values():
+        assert Path(secret["file"]).parent == REPO / "secrets"
+    assert "/secrets/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("config", ["storage.cfg", "custodian.cfg"])
+def test_haproxy_accepts_the_proxy_configuration(config: str, tmp_path: Path) -> None:
+    pem = tmp_path / "tls.pem"
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"]
+    subprocess.run(
+        ["openssl", "req", "-x509", *key, "-subj", "/CN=test", "-keyout", pem, "-out", pem],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [tool("haproxy"), "-c", "-f", REPO / "deploy/haproxy" / config],
+        env={**os.environ, "TLS_PEM": str(pem), "CUSTODIAN": "c1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Configuration file is valid" in done.stdout + done.stderr
+
+
+def test_make_secrets_makes_private_files_once(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(REPO / "deploy/make-secrets.sh", tmp_path / "deploy")
+    script = tmp_path / "deploy/make-secrets.sh"
+    subprocess.run(["bash", script], check=True, capture_output=True, timeout=60)
+    made = {p.name: p.read_bytes() for p in (tmp_path / "secrets").iterdir()}
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    wanted = {Path(s["file"]).name for s in compose["secrets"].values()}
+    assert wanted <= set(made)
+    assert all((tmp_path / "secrets" / n).stat().st_mode & 0o077 == 0 for n in made)
+    subprocess.run(["bash", script], check=True, capture_output=True, timeout=60)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "secrets").iterdir()} == made
+
+
+def test_entrypoint_turns_secret_files_into_settings(tmp_path: Path) -> None:
+    (tmp_path / "CAMVAULT_DATABASE_URL").write_text("postgresql+psycopg://u:pw@db/camvault")
+    (tmp_path / "other_secret").write_text("not a setting")
+    done = subprocess.run(
+        ["sh", REPO / "deploy/entrypoint.sh", "env"],
+        env={"PATH": os.environ["PATH"], "CAMVAULT_SECRETS_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "CAMVAULT_DATABASE_URL=postgresql+psycopg://u:pw@db/camvault" in done.stdout
+    assert "not a setting" not in done.stdout
+
+
+def test_the_image_holds_every_package() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    include = re.search(r"include = \[([^\]]*)\]", pyproject)
+    assert include is not None
+    packages = {p.strip().strip('"').rstrip("*") for p in include.group(1).split(",")}
+    for package in packages:
+        assert f"COPY {package} {package}" in dockerfile, package
