@@ -63,6 +63,13 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
 #: its reason codes, the body ``{"error": {"code", "message", "details"?}}``.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = _error_responses()
 
+
+def replayed(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a creating route whose request came again (same statement, same upload):
+    nothing new is created and the answer is what the first request created."""
+    return {200: {"model": model, "description": "the same request again: what it created"}}
+
+
 #: The reason code of a Starlette HTTP error raised by the framework itself.
 _HTTP_REASONS = {
     404: Reason.NOT_FOUND,

@@ -12,7 +12,7 @@ from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
@@ -42,7 +42,7 @@ site_router = APIRouter(
 arc_router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/alarms", tags=["alarms"])
 
 
-@site_router.post("/alarms", status_code=status.HTTP_201_CREATED)
+@site_router.post("/alarms", status_code=status.HTTP_201_CREATED, responses=replayed(AlarmOut))
 def post_alarm(
     site_id: SiteId,
     body: AlarmIn,

@@ -11,7 +11,7 @@ from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import SiteId
 from storage_service.core.errors import ApiError, Reason
 from storage_service.schemas.consents import (
@@ -58,7 +58,7 @@ def site_requests(
     )
 
 
-@site_router.post("/consents", status_code=status.HTTP_201_CREATED)
+@site_router.post("/consents", status_code=status.HTTP_201_CREATED, responses=replayed(ConsentOut))
 def approve(
     site_id: SiteId,
     body: ConsentIn,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import EngineDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.schemas.sites import DeviceList, DeviceOut, EnrollDevice
 from storage_service.services import devices
@@ -19,7 +19,7 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=replayed(DeviceOut))
 def enroll(
     site_id: SiteId,
     body: EnrollDevice,

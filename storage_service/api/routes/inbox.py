@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import CameraId, SiteId
 from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
 from storage_service.schemas.inbox import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
@@ -29,7 +29,11 @@ site_router = APIRouter(
 notice_router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1", tags=["inbox"])
 
 
-@site_router.post("/cameras/{camera_id}/smart-alerts", status_code=status.HTTP_201_CREATED)
+@site_router.post(
+    "/cameras/{camera_id}/smart-alerts",
+    status_code=status.HTTP_201_CREATED,
+    responses=replayed(InboxItemOut),
+)
 def post_smart_alert(
     site_id: SiteId,
     camera_id: CameraId,
@@ -86,7 +90,9 @@ def stream_inbox(
     )
 
 
-@notice_router.post("/notices", status_code=status.HTTP_201_CREATED)
+@notice_router.post(
+    "/notices", status_code=status.HTTP_201_CREATED, responses=replayed(InboxItemOut)
+)
 def post_notice(
     body: NoticeIn, principal: SignedPrincipal, engine: EngineDep, response: Response
 ) -> InboxItemOut:

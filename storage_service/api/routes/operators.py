@@ -6,14 +6,14 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.api.auth import OperatorRegistrant
 from storage_service.api.deps import EngineDep, SettingsDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.schemas.sites import OperatorOut, RegisterOperator
 from storage_service.services import operators
 
 router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/operators", tags=["operators"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=replayed(OperatorOut))
 def register(
     body: RegisterOperator,
     principal: OperatorRegistrant,

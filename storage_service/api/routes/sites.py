@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.api.auth import SameSite, SignedPrincipal, SiteCreator
 from storage_service.api.deps import EngineDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import SiteId
 from storage_service.schemas.base import DeleteResult
 from storage_service.schemas.sites import CreateSite, SetRetention, SiteOut, UpdateSiteKeys
@@ -15,7 +15,7 @@ from storage_service.services import sites
 router = APIRouter(responses=ERROR_RESPONSES, prefix="/v1/sites", tags=["sites"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=replayed(SiteOut))
 def create_site(
     body: CreateSite, principal: SiteCreator, engine: EngineDep, response: Response
 ) -> SiteOut:

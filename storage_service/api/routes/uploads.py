@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep, StoreDep
-from storage_service.api.errors import ERROR_RESPONSES
+from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import CameraId, RecordingId, SiteId
 from storage_service.schemas.recordings import CommitRequest, RecordingOut, UploadOut, UploadRequest
 from storage_service.services import uploads
@@ -20,7 +20,7 @@ router = APIRouter(
 )
 
 
-@router.post("/uploads", status_code=status.HTTP_201_CREATED)
+@router.post("/uploads", status_code=status.HTTP_201_CREATED, responses=replayed(UploadOut))
 def request_upload(
     site_id: SiteId,
     camera_id: CameraId,
@@ -39,7 +39,11 @@ def request_upload(
     return out
 
 
-@router.post("/recordings/{recording_id}/commit", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/recordings/{recording_id}/commit",
+    status_code=status.HTTP_201_CREATED,
+    responses=replayed(RecordingOut),
+)
 def commit(
     site_id: SiteId,
     camera_id: CameraId,
