@@ -65,4 +65,3 @@ def check_site_id(site_id: str, customer_key: Ed25519PublicKey) -> str:
             f"(a site id ends with '-{site_tag(customer_key)}' for this key)"
         )
     return site_id
-
