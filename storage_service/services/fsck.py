@@ -9,6 +9,9 @@ What counts as consistent:
   staging object) or by a row of the deletion queue (the sweeper removes those, and queues
   the objects of expired uploads itself; a commit queues its copy as an intent before it
   makes it); anything else stays in the store for ever;
+- the local store (embedded default) holds no leftovers of an interrupted write: no
+  ``.camvault-tmp-*`` file (a PUT or copy killed midway) and no multipart upload in progress
+  that no open upload or deletion-queue row names (neither is listed, nor ever collected);
 - per camera, the signed manifests stored with its recordings (deleted ones keep theirs)
   form an unbroken chain from sequence 0 to the camera's recorded chain head
   (crypto.statements.chain.verify_chain), and each row's columns agree with its manifest.
@@ -38,7 +41,8 @@ from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError, HeaderError, StatementError
 from crypto.statements import Manifest, SignedStatement, parse_signed
 from crypto.statements.chain import ChainAnchor, verify_chain
-from storage_service.blobstore import BlobStore, ObjectInfo
+from storage_service.blobstore import BlobStore, LocalBlobStore, ObjectInfo
+from storage_service.blobstore.local.fs import INTERNAL_DIR, TEMP_PREFIX
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
 
 #: Rows per fetch of a server-side cursor, and manifests per chain window.
@@ -57,6 +61,8 @@ class Kind(StrEnum):
     CHAIN_BROKEN = "chain_broken"  # gap, fork, bad link or signature in a camera's chain
     CHAIN_HEAD_MISMATCH = "chain_head_mismatch"  # the camera's head is not its last manifest
     CAMERA_UNKNOWN = "camera_unknown"  # recordings of a camera with no device row
+    TEMP_FILE = "temp_file"  # local store: the temporary file of a write that never finished
+    ORPHAN_MULTIPART = "orphan_multipart"  # local store: an upload in progress no row names
 
 
 def _rec_ids(r: Any) -> dict[str, str | int]:
@@ -239,10 +245,39 @@ def _check_recordings(engine: Engine, report: Report) -> None:
     report.checked["cameras"] = cameras
 
 
+def _check_local(engine: Engine, store: LocalBlobStore, report: Report) -> None:
+    """Leftovers of interrupted writes under the local store's root."""
+    root = store.root
+    for path in root.rglob(TEMP_PREFIX + "*"):
+        detail = f"{path.stat().st_size} bytes, an interrupted write: never listed or removed"
+        ids: dict[str, str | int] = {"path": str(path.relative_to(root))}
+        report.problems.append(Problem(Kind.TEMP_FILE, ids, detail))
+    uploads = root / INTERNAL_DIR / "uploads"
+    started = sorted(p.name for p in uploads.iterdir()) if uploads.is_dir() else []
+    u, q = Upload.__table__.c, DeletionQueue.__table__.c  # type: ignore[attr-defined]
+    ids_param: sa.BindParameter[str] = sa.bindparam("ids", expanding=True)
+    named = sa.union(
+        sa.select(u.multipart_upload_id).where(u.multipart_upload_id.in_(ids_param)),
+        sa.select(q.multipart_upload_id).where(q.multipart_upload_id.in_(ids_param)),
+    )
+    known: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(started), 500):  # SQLite builds before 3.32: 999 parameters
+            known.update(conn.execute(named, {"ids": started[i : i + 500]}).scalars())
+    for upload_id in started:
+        if upload_id not in known:
+            detail = "a multipart upload no open upload or deletion-queue row names"
+            ids = {"multipart_upload": upload_id}
+            report.problems.append(Problem(Kind.ORPHAN_MULTIPART, ids, detail))
+    report.checked["multipart_uploads"] = len(started)
+
+
 def check(engine: Engine, store: BlobStore) -> Report:
     """Every inconsistency between the database at ``engine`` and ``store`` (read-only)."""
     report = Report()
     with engine.connect() as conn:
         _check_objects(iter(store.list_objects()), _referenced(engine, conn), report)
+    if isinstance(store, LocalBlobStore):
+        _check_local(engine, store, report)
     _check_recordings(engine, report)
     return report

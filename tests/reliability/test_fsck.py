@@ -41,6 +41,7 @@ from escrow_service.db.models import log_entries, notices, outbox
 from escrow_service.services.escrow import EscrowService
 from escrow_service.services.opener import Opener
 from escrow_service.services.tlog_store import LogStore
+from storage_service.blobstore import LocalBlobStore
 from tests.escrow.harness import PROFILE
 from tests.escrow.harness import Site as HarnessSite
 from tests.storage.support import CAMVAULT, Camera, Service, create_site, make_service
@@ -556,3 +557,33 @@ def test_custodian_logged_end_not_held(
     assert code == 1
     found = sorted((p["kind"], p["ids"]["type"]) for p in body["problems"])
     assert found == [("end_not_held", k) for k in sorted(ENDS_TABLES)]
+
+
+def test_local_store_leftovers(tmp_path: Path) -> None:
+    """The local store: a write killed midway leaves a temporary file, a crash between
+    starting a multipart upload and recording it leaves the upload; neither is listed, so
+    only fsck can name them. A multipart upload an open upload names is not a leftover."""
+    svc = make_service(tmp_path, None, None)
+    svc.start()
+    try:
+        site = create_site(svc.url)
+        cam = site.enroll_camera()
+        rec = cam.record(b"x" * 100)
+        body = rec.upload_body(multipart=True, part_size=5 * 1024 * 1024)
+        r = cam.client.post(f"{cam.base}/uploads", json=body)
+        assert r.status_code == 201, r.text
+        code, body = _fsck(svc)
+        assert (code, body["summary"]["multipart_uploads"]) == (0, 1)  # the control
+        store = svc.store()
+        assert isinstance(store, LocalBlobStore)
+        key = store.create_multipart(f"sites/{site.site_id}/cameras/{cam.camera_id}/x/y")
+        (store.root / ".camvault-tmp-0123456789abcdef").write_bytes(b"half")
+        code, body = _fsck(svc)
+    finally:
+        svc.stop()
+    assert code == 1
+    found = sorted((p["kind"], str(p["ids"])) for p in body["problems"])
+    assert found == [
+        ("orphan_multipart", str({"multipart_upload": key})),
+        ("temp_file", str({"path": ".camvault-tmp-0123456789abcdef"})),
+    ]
