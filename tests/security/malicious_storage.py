@@ -9,7 +9,7 @@ The proxy IS the storage service as far as everybody else knows: :func:`proxied_
 the storage service with the proxy's URL as its public URL (so request signatures cover the
 proxy's authority, and the presigned object URLs it hands out point at the proxy: payloads
 pass through it too), and the custodians deliver their access notices through it. Customers,
-cameras and panels set up with ``setup_customer(world.view, ...)`` are given the proxy's URL.
+cameras and panels set up with ``setup_customer(proxied.view, ...)`` are given the proxy's URL.
 
 A lie is a function of one :class:`Exchange` (request and answer) returning the answer to
 send instead (or None: unchanged); :func:`json_lie` builds the usual kind, a rewrite of the
@@ -25,6 +25,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -218,9 +219,9 @@ def proxied_world(workdir: Path) -> Iterator[ProxiedWorld]:
         for i in (1, 2, 3)
     ]
     try:
-        storage.start()
-        for c in custodians:
-            c.start()
+        starts: list[Callable[[], object]] = [storage.start, *(c.start for c in custodians)]
+        with ThreadPoolExecutor(len(starts)) as pool:  # the four processes start side by side
+            list(pool.map(lambda start: start(), starts))
         yield ProxiedWorld(World(storage, custodians, arc, workdir), proxy)
     finally:
         for c in custodians:
