@@ -37,6 +37,12 @@ class Attack:
 
 
 REGISTRY: dict[str, Attack] = {}
+MARKER = "attack(attack_id, threat, reason): an attack of the matrix (tests/security/matrix.py)"
+
+
+def register_marker(config: pytest.Config) -> None:
+    """Declare the ``attack`` mark (strict markers) before an adversary module is imported."""
+    config.addinivalue_line("markers", MARKER)
 
 
 def _register(attack_id: str, threat: str, reason: str) -> pytest.MarkDecorator:

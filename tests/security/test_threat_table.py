@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from types import ModuleType
 
-from tests.security.matrix import registered
+import pytest
+
+from tests.security.matrix import register_marker, registered
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "THREAT_MODEL.md"
@@ -43,7 +45,10 @@ def _rows(section: str) -> list[list[str]]:
     return out
 
 
-def test_the_committed_table_is_the_registered_attacks_all_refused() -> None:
+def test_the_committed_table_is_the_registered_attacks_all_refused(
+    pytestconfig: pytest.Config,
+) -> None:
+    register_marker(pytestconfig)
     script = _script()
     rows = _rows(_section(DOC.read_text(), script))
     attacks = registered()

@@ -20,7 +20,7 @@ import pytest
 
 from tests.clients.customer_world import World, running_world
 from tests.security.adversaries.support import Arena, arena_of
-from tests.security.matrix import ADVERSARIES
+from tests.security.matrix import ADVERSARIES, register_marker
 from tests.support.services import MinioServer, PostgresServer
 
 REPO = Path(__file__).resolve().parents[3]
@@ -43,10 +43,7 @@ def arena(stack: World, tmp_path_factory: pytest.TempPathFactory) -> Arena:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "attack(attack_id, threat, reason): an attack of the matrix (tests/security/matrix.py)",
-    )
+    register_marker(config)
 
 
 def matrix_path() -> Path:
