@@ -11,17 +11,28 @@ from pathlib import Path
 
 from tests.clients.customer_world import World
 from tests.reliability.load.run import Config, render, run_load, write
+from tests.support.services import MinioServer, PostgresServer
 from tests.support.stack import stack  # noqa: F401
 
 CI = Config(cameras=40, operators=4, seconds=40.0, per_site=10, drain_s=15.0)
 
 
-def test_load_cameras_and_operators_lose_nothing(stack: World, tmp_path: Path) -> None:  # noqa: F811
-    result = run_load(stack, tmp_path, CI)
+def test_load_cameras_and_operators_lose_nothing(
+    stack: World,  # noqa: F811
+    postgres: PostgresServer,
+    minio: MinioServer,
+    tmp_path: Path,
+) -> None:
+    servers = {"postgres": [postgres.proc.pid] if postgres.proc else [], "minio": []}
+    servers["minio"] = [p.pid for p in minio.procs]
+    result = run_load(stack, tmp_path, CI, servers)
     print(render(result))
     write(result, tmp_path, "load")
 
     assert result["errors"] == {}, result["error_examples"]
+    # connections closed under a request (a keep-alive race when the harness is starved of
+    # CPU) are retried like a camera does; a service that crashed would make many of them
+    assert sum(result["transport_errors"].values()) <= 0.05 * result["requests"]
     assert result["lost"] == []
     assert result["verified"] == result["acknowledged"] > 0
     # the only refusals: releases asked for after a close (every one of them refused

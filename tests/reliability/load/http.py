@@ -105,10 +105,13 @@ class Http:
             with self.stats.timed(endpoint):
                 resp = await self.client.send(request)
                 await resp.aread()
-        except httpx.HTTPError as exc:
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
             what = type(exc).__name__
             self.stats.outcome(endpoint, what)
-            self.stats.error(endpoint, f"{what} {exc}"[:200])
+            if isinstance(exc, httpx.TimeoutException):  # no answer in TIMEOUT_S: an error
+                self.stats.error(endpoint, what)
+            else:
+                self.stats.transport_error(endpoint, what)
             raise Refused(endpoint, 0, what) from exc
         self.stats.outcome(endpoint, str(resp.status_code))
         if resp.status_code in ok:

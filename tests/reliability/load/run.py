@@ -126,13 +126,15 @@ async def _drive(
         work += [
             operators.Operator(arc, storage, op, fleet, pool).run(stop_at) for op in fleet.operators
         ]
-        await asyncio.gather(*work)  # operators finish the alarm they are working
-        _, pending = await asyncio.wait(uploads, timeout=stop_at + cfg.drain_s - time.monotonic())
+        working = asyncio.gather(*work)  # operators finish the alarm they are working
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+        _, pending = await asyncio.wait(uploads, timeout=cfg.drain_s)
         quit_at.set()
         for c in fleet.cameras:
             c.wake.set()
         await asyncio.gather(*pending)
         drained_s = time.monotonic() - stop_at
+        await working
         cpu1 = cpu.sample(parts)
         verify_t0 = time.monotonic()
         customers = Http(stats, connections=VERIFY_CONCURRENCY)
@@ -207,6 +209,7 @@ def run_load(
         **outcome,
         "requests": stats.requests,
         "errors": dict(stats.errors),
+        "transport_errors": dict(stats.transport),
         "error_examples": [asdict(e) for e in stats.examples],
         "expected_refusals": dict(stats.expected),
         "counters": dict(stats.counters),
@@ -238,13 +241,20 @@ def render(result: dict[str, Any]) -> str:
         f"- harness event-loop lag (in every latency below): max {result['loop_lag_max_s']} s",
         f"- verified {result['verified']} of {result['acknowledged']} acknowledged, "
         f"lost {len(result['lost'])}",
-        f"- requests {result['requests']}, errors {sum(result['errors'].values())}, "
+        f"- requests {result['requests']}, errors {sum(result['errors'].values())}, transport "
+        f"errors {sum(result['transport_errors'].values())}, "
         f"expected refusals {sum(result['expected_refusals'].values())} "
         f"({', '.join(f'{k} x{v}' for k, v in result['expected_refusals'].items()) or 'none'})",
         *(f"- {k}: {v}" for k, v in sorted(result["counters"].items())),
         "",
         markdown_table(result["endpoints"]),
     ]
+    if result["transport_errors"]:
+        lines += [
+            "",
+            "Transport errors (connection closed or reset under a request; the step was retried):",
+            *(f"- {k} x{v}" for k, v in result["transport_errors"].items()),
+        ]
     if result["errors"]:
         lines += ["", "Errors:", *(f"- {k} x{v}" for k, v in result["errors"].items())]
     if result["lost"]:

@@ -41,6 +41,7 @@ class Stats:
     statuses: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     expected: Counter[str] = field(default_factory=Counter)  # "endpoint: status reason"
     errors: Counter[str] = field(default_factory=Counter)  # "endpoint: what"
+    transport: Counter[str] = field(default_factory=Counter)  # "endpoint: exception name"
     examples: list[Failure] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)  # run facts (segments, alarms...)
 
@@ -65,6 +66,12 @@ class Stats:
         self.errors[key] += 1
         if self.errors[key] <= 3:
             self.examples.append(Failure(endpoint, what))
+
+    def transport_error(self, endpoint: str, what: str) -> None:
+        """The connection failed under a request (closed by the server, reset): the step is
+        retried by the simulated client, as a real one does; counted apart from the answers
+        (a service that crashed would show here, and in the verification)."""
+        self.transport[f"{endpoint}: {what}"] += 1
 
     @property
     def requests(self) -> int:

@@ -24,6 +24,7 @@ from tests.reliability.load.fleet import Camera, Fleet, Site, plaintext
 from tests.reliability.load.http import Http, Refused
 
 CONCURRENCY = 32
+ATTEMPTS = 3
 
 
 @dataclass
@@ -39,8 +40,16 @@ async def _listing(http: Http, storage: str, site: Site) -> list[dict[str, Any]]
     key = site.customer_key
     while True:
         url = f"{storage}/v1/sites/{site.site_id}/recordings"
-        req = http.signed("GET", url, f"customer:{site.site_id}", key, params=params)
-        page = (await http.send("verify: storage GET .../recordings", req, ok=(200,))).json()
+        for attempt in range(ATTEMPTS):  # tried again after a transport failure
+            req = http.signed("GET", url, f"customer:{site.site_id}", key, params=params)
+            try:
+                resp = await http.send("verify: storage GET .../recordings", req, ok=(200,))
+                break
+            except Refused as exc:
+                if exc.status != 0 or attempt == ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(1.0 + attempt)
+        page = resp.json()
         items.extend(page["items"])
         if not page.get("next_cursor"):
             return items
@@ -48,6 +57,19 @@ async def _listing(http: Http, storage: str, site: Site) -> list[dict[str, Any]]
 
 
 async def _one(http: Http, storage: str, cam: Camera, rid: str, out: Verified) -> None:
+    """Check one recording; a transport failure (no answer) is tried again, a little later:
+    only an answer can say a recording is lost."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _check(http, storage, cam, rid, out)
+        except Refused as exc:
+            if exc.status != 0 or attempt == ATTEMPTS - 1:
+                out.lost.append(f"{cam.site.site_id}/{cam.camera_id}/{rid}: {exc}")
+                return
+            await asyncio.sleep(1.0 + attempt)
+
+
+async def _check(http: Http, storage: str, cam: Camera, rid: str, out: Verified) -> None:
     site = cam.site
     path = f"{storage}/v1/sites/{site.site_id}/cameras/{cam.camera_id}/recordings/{rid}"
     name = f"{site.site_id}/{cam.camera_id}/{rid}"
@@ -66,9 +88,6 @@ async def _one(http: Http, storage: str, cam: Camera, rid: str, out: Verified) -
         _, file_key = decrypt_header(site.state.identities(), header)
         plain = io.BytesIO()
         decrypt_payload(file_key, io.BytesIO(payload), plain)
-    except Refused as exc:
-        out.lost.append(f"{name}: {exc}")
-        return
     except (CryptoError, ValueError) as exc:
         out.lost.append(f"{name}: {type(exc).__name__}: {exc}")
         return
