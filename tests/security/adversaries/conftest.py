@@ -3,10 +3,12 @@
 The modules share one running system (``stack``, package scope: each attack makes its own
 sites and operators) wrapped per module as an ``Arena``; test_custodian.py, which tampers
 with a custodian's database, has a system of its own (tests/support/stack.py).
+
 The recorder writes, at the end of a run, one row per attack test (tests/security/matrix.py
-marks) with its outcome to ``$CAMVAULT_ATTACK_MATRIX`` (default build/attack-matrix.json);
-scripts/threat_table.py renders it into docs/THREAT_MODEL.md (`make threat-table`). A
-passed attack is one the system refused for the declared reason, its control succeeding."""
+marks) with its outcome and seconds (setup, call and teardown) to
+``$CAMVAULT_ATTACK_MATRIX`` (default build/attack-matrix.json); scripts/threat_table.py
+renders it into docs/THREAT_MODEL.md (`make threat-table`). A passed attack is one the
+system refused for the declared reason, its control succeeding."""
 
 from __future__ import annotations
 
@@ -57,10 +59,11 @@ def pytest_runtest_makereport(
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     mark = item.get_closest_marker("attack")
-    if mark is None or (report.when != "call" and report.passed):
+    if mark is None:
         return
     module = Path(str(item.path)).stem
-    row = _rows.setdefault(item.nodeid, {"outcome": "passed"})
+    row = _rows.setdefault(item.nodeid, {"outcome": "passed", "seconds": 0.0})
+    row["seconds"] = round(row["seconds"] + report.duration, 2)
     row.update(
         attack_id=mark.kwargs["attack_id"],
         threat=mark.kwargs["threat"],
