@@ -91,15 +91,15 @@ def test_cannot_claim_another_device(theft: Theft) -> None:
     assert try_record(theft.side, now_ms() - 5_000).status_code == 201
 
 
-@attack("CAM-05", "overwrite a committed recording with a forged one", "recording_conflict")
+@attack("CAM-05", "overwrite a committed recording with a forged one", "recording_committed")
 def test_cannot_overwrite_a_recording(theft: Theft) -> None:
     t = now_ms() - 5_000
     first = try_record(theft.thief, t)
     assert first.status_code == 201  # control: its own new recording is accepted
     rid = first.json()["recording_id"]
     resp = try_record(theft.thief, t, recording_id=rid)
-    assert resp.status_code in (200, 409), resp.text
-    assert resp.json()["error"]["code"] in ("recording_conflict", "recording_committed")
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["error"]["code"] == "recording_committed"
 
 
 @attack("CAM-06", "rewrite its chain (reuse a sequence number)", "manifest_chain_broken")
