@@ -137,22 +137,41 @@ class Operator:
 
     async def work(self, alarm: dict[str, Any]) -> None:
         site = self.sites[alarm["site_id"]]
+        try:
+            rec, event = await self.read_pre_alarm(site, alarm)
+            await self.close(site, alarm)
+            if rec is not None:
+                await self.release_after_close(rec, event)
+            self.stats.counters["alarms worked and closed"] += 1
+        finally:
+            site.alarm_open = False  # the panel may raise the next one
+
+    async def read_pre_alarm(
+        self, site: Site, alarm: dict[str, Any]
+    ) -> tuple[Recording | None, SignedStatement]:
+        """The newest committed pre-alarm recording, released and decrypted (None if there
+        is none yet, or the alarm's access period ended before the operator got to it:
+        then the storage service refuses ``no_justification``, rightly)."""
         trigger = int(alarm["triggered_at_ms"])
         event = signed_from_json(alarm["event"])
         path = f"/v1/sites/{site.site_id}/arc/recordings"
         req = self._req("GET", path, params={"from_ms": trigger - 30_000, "to_ms": trigger})
-        listed = (await self.http.send("storage GET .../arc/recordings", req, ok=(200,))).json()
+        endpoint = "storage GET .../arc/recordings"
+        try:
+            listed = (await self.http.send(endpoint, req, ok=(200,))).json()
+        except Refused as exc:
+            if (exc.status, exc.reason) == (403, "no_justification") and now_ms() > int(
+                alarm["access_until_ms"]
+            ):
+                self.stats.reclassify(endpoint, exc.status, exc.reason)
+                self.stats.counters["alarms whose access period ended before they were read"] += 1
+                return None, event
+            raise
         pre = [i for i in listed["items"] if i["status"] == "committed"]
-        rec: Recording | None = None
-        if pre:
-            rec = await self.read_one(site, pre[0], event)
-        else:
+        if not pre:
             self.stats.counters["alarms without a committed pre-alarm recording"] += 1
-        await self.close(site, alarm)
-        if rec is not None:
-            await self.release_after_close(rec, event)
-        self.stats.counters["alarms worked and closed"] += 1
-        site.alarm_open = False
+            return None, event
+        return await self.read_one(site, pre[0], event), event
 
     async def read_one(
         self, site: Site, item: dict[str, Any], event: SignedStatement

@@ -67,6 +67,16 @@ class Stats:
         if self.errors[key] <= 3:
             self.examples.append(Failure(endpoint, what))
 
+    def reclassify(self, endpoint: str, status: int, reason: str) -> None:
+        """A refusal recorded as an error turned out to be expected (what made it right,
+        e.g. an access period that ended while the request waited, is known only after)."""
+        key = f"{endpoint}: HTTP {status} {reason}"
+        self.errors[key] -= 1
+        if self.errors[key] <= 0:
+            del self.errors[key]
+            self.examples = [e for e in self.examples if f"{e.endpoint}: {e.what}" != key]
+        self.refusal(endpoint, status, reason)
+
     def transport_error(self, endpoint: str, what: str) -> None:
         """The connection failed under a request (closed by the server, reset): the step is
         retried by the simulated client, as a real one does; counted apart from the answers
