@@ -27,6 +27,22 @@ def default_state_dir(env: str, role: str) -> Path:
     return Path(value) if value else Path.home() / ".camvault" / role
 
 
+def read_config(path: Path) -> dict[str, Any]:
+    """A state directory's JSON configuration, or a :class:`StateError` that says what is wrong
+    with it (never a traceback: the file may have been edited by hand or cut short)."""
+    try:
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StateError(f"{path} is missing: the state directory is incomplete") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path}: cannot read it: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise StateError(f"{path} is not a JSON object")
+    return value
+
+
 def make_state_dir(root: Path) -> None:
     """Create ``root`` (and parents) readable by the owner only (mode 0700)."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)

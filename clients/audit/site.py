@@ -16,6 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import httpx
+
 from clients.api.errors import ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint
 from clients.audit.log import AuditReport, CustodianLog, audit_custodian
@@ -117,12 +119,14 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
     _, site_id = state.site()
     # each custodian's own notices first, then the inbox: a notice a custodian counts as
     # delivered is then already in the inbox read after it (no false notice_withheld)
-    direct: dict[str, list[tuple[str, bool]] | ServiceRefused] = {}
+    direct: dict[str, list[tuple[str, bool]] | str] = {}
     for c in state.config.custodians:
         try:
             direct[c.custodian_id] = _custodian_notices(state, c, site_id)
         except ServiceRefused as exc:
-            direct[c.custodian_id] = exc
+            direct[c.custodian_id] = str(exc)
+        except httpx.HTTPError as exc:  # down: the others are still audited
+            direct[c.custodian_id] = _unreachable(c, exc)
     relayed: dict[str, list[str]] = {}
     for item in read_inbox(state, kind="access_notice"):
         if item.text is not None:
@@ -130,11 +134,19 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
     results = []
     for c in state.config.custodians:
         own = direct[c.custodian_id]
-        if isinstance(own, ServiceRefused):
-            results.append(CustodianAudit(c, None, 0, error=str(own)))
-        else:
+        if isinstance(own, str):
+            results.append(CustodianAudit(c, None, 0, error=own))
+            continue
+        try:
             results.append(_audit(state, c, site_id, own, relayed.get(c.custodian_id, [])))
+        except httpx.HTTPError as exc:  # went down during its audit
+            results.append(CustodianAudit(c, None, 0, error=_unreachable(c, exc)))
     return results
+
+
+def _unreachable(c: CustodianEndpoint, exc: httpx.HTTPError) -> str:
+    reason = str(exc) or type(exc).__name__
+    return f"unreachable at {c.url} ({reason}): its log was not checked"
 
 
 def _audit(

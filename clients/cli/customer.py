@@ -5,6 +5,7 @@ failures (a service refusal with its reason code, a missing state) print one lin
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,13 +15,24 @@ from rich.progress import Progress
 from rich.table import Table
 
 from clients.audit import site as audit_lib
-from clients.cli.helpers import err_console, fail, fmt_time, guarded, parse_time, print_acks
+from clients.cli.helpers import (
+    JsonOpt,
+    err_console,
+    fail,
+    fmt_time,
+    guarded,
+    new_table,
+    parse_time,
+    print_acks,
+    print_json,
+)
 from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
 from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState, default_state_dir
+from clients.video import Container
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.siteid import DEFAULT_LABEL, site_id_for
@@ -160,6 +172,7 @@ def list_cmd(
     from_: FromOpt = None,
     to: TimeOpt = None,
     labels: Annotated[bool, typer.Option(help="decrypt event records for labels")] = True,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Timeline of recordings per camera, with detection labels decrypted locally; the listing
@@ -172,9 +185,23 @@ def list_cmd(
             to_ms=parse_time(to),
             labels=labels,
         )
-    table = Table(title=f"{len(entries)} recording(s)")
-    for col in ("camera", "start", "end", "kind", "recording", "seq", "bytes", "labels"):
-        table.add_column(col)
+    bad = [e for e in entries if e.problem is not None]
+    if as_json:
+        print_json([{**e.item, "labels": e.labels, "problem": e.problem} for e in entries])
+    else:
+        _timeline_table(entries)
+    for e in bad:
+        err_console.print(f"[bold red]not as the camera signed[/bold red]: {e.problem}")
+    if bad:
+        raise typer.Exit(1)
+
+
+def _timeline_table(entries: list[rec_lib.TimelineEntry]) -> None:
+    table = new_table(
+        f"{len(entries)} recording(s)",
+        *("camera", "start", "end", "kind", "recording", "seq", "bytes", "labels"),
+        ids=("camera", "recording"),
+    )
     for e in entries:
         i = e.item
         table.add_row(
@@ -188,11 +215,6 @@ def list_cmd(
             ", ".join(f"{x.get('label')} {x.get('confidence')}" for x in e.labels),
         )
     console.print(table)
-    bad = [e for e in entries if e.problem is not None]
-    for e in bad:
-        err_console.print(f"[bold red]not as the camera signed[/bold red]: {e.problem}")
-    if bad:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -202,21 +224,38 @@ def download(
     recording: RecordingOpt = None,
     from_: FromOpt = None,
     to: TimeOpt = None,
-    join: Annotated[bool, typer.Option(help="also concatenate segments per camera")] = False,
+    join: Annotated[
+        bool, typer.Option(help="also join each camera's segments into <camera>.ts")
+    ] = False,
+    mp4: Annotated[
+        bool, typer.Option("--mp4", help="also join each camera's segments into <camera>.mp4")
+    ] = False,
+    no_audio: Annotated[
+        bool, typer.Option("--no-audio", help="leave the sound out of the joined file")
+    ] = False,
     state: StateOpt = None,
 ) -> None:
-    """Decrypt one recording or a time range to playable files."""
+    """Decrypt one recording or a time range to playable files; --join / --mp4 also make one
+    file per camera that plays and seeks across the whole range."""
+    joined: list[Path] = []
+    container = Container.MP4 if mp4 else Container.TS if join else None
     with guarded(), Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("decrypting", total=None)
         done = rec_lib.download(
             load(state),
             out,
             _selection(camera, recording, from_, to),
-            join=join,
+            join=container,
+            audio=not no_audio,
             progress=lambda n, total: progress.update(task, completed=n, total=total),
+            joined=joined,
         )
+    if not done:
+        fail("no recordings match")
     for d in done:
         console.print(f"{d.path}  {d.size} bytes")
+    for path in joined:
+        console.print(f"{path}  joined, {path.stat().st_size} bytes")
     console.print(f"{len(done)} recording(s) decrypted into {out}")
 
 
@@ -257,6 +296,8 @@ def export(
     """Export standard age files (decrypt with `age -d -i <state>/identity.txt`)."""
     with guarded():
         paths = rec_lib.export(load(state), out, _selection(camera, recording, from_, to))
+    if not paths:
+        fail("no recordings match")
     for p in paths:
         console.print(str(p))
     console.print(f"{len(paths)} age file(s) exported")
@@ -268,18 +309,37 @@ def delete(
     recording: RecordingOpt = None,
     from_: FromOpt = None,
     to: TimeOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
     state: StateOpt = None,
 ) -> None:
-    """Delete (crypto-shred) one recording or a time range."""
+    """Delete (crypto-shred) one recording or a time range. Cannot be undone: on a terminal
+    it asks first (--yes does not)."""
+    selection = _selection(camera, recording, from_, to)
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete {_described(selection)}? This cannot be undone", abort=True)
     with guarded():
-        deleted = rec_lib.delete(load(state), _selection(camera, recording, from_, to))
-    console.print(f"{deleted.count} recording(s) deleted")
+        deleted = rec_lib.delete(load(state), selection)
+    if deleted.count:
+        console.print(f"{deleted.count} recording(s) deleted")
     print_acks(console, deleted.custodians, "deleted")
+    if deleted.count == 0:  # the deletion was still sent again to every custodian
+        fail("no recordings were deleted: none match, or they are deleted already")
+
+
+def _described(selection: rec_lib.Selection) -> str:
+    one = selection.one()
+    if one is not None:
+        return f"recording {one[1]} of camera {one[0]}"
+    cameras = f"camera {selection.camera_id}" if selection.camera_id else "every camera"
+    span = f"{fmt_time(selection.from_ms)} to {fmt_time(selection.to_ms)}"
+    return f"every recording of {cameras} from {span}"
 
 
 @app.command()
 def retention(
-    days: Annotated[int | None, typer.Option(help="keep recordings this many days")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, max=36500, help="keep recordings this many days")
+    ] = None,
     keep: Annotated[bool, typer.Option(help="keep recordings until deleted")] = False,
     state: StateOpt = None,
 ) -> None:
@@ -296,14 +356,22 @@ def retention(
 @app.command()
 def inbox(
     kind: Annotated[str | None, typer.Option(help="smart_alert, access_notice, ...")] = None,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Smart alerts (decrypted locally), access notices, consent requests, alarms."""
     with guarded():
         items = inbox_lib.read_inbox(load(state), kind=kind)
-    table = Table(title=f"inbox: {len(items)} item(s)")
-    for col in ("#", "when", "kind", "from", "what"):
-        table.add_column(col)
+    if as_json:
+        print_json(
+            [
+                {"id": i.id, "created_ms": i.created_ms, "kind": i.kind, "from": i.source}
+                | {"summary": i.summary, "data": i.data}
+                for i in items
+            ]
+        )
+        return
+    table = new_table(f"inbox: {len(items)} item(s)", "#", "when", "kind", "from", "what")
     for i in items:
         table.add_row(str(i.id), fmt_time(i.created_ms), i.kind, i.source, i.summary)
     console.print(table)
@@ -312,15 +380,17 @@ def inbox(
 @consent_app.command("requests")
 def consent_requests(
     pending: Annotated[bool, typer.Option(help="pending only")] = False,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Technicians' consent requests."""
     with guarded():
         reqs = consents_lib.list_requests(load(state), pending_only=pending)
-    table = Table(title="consent requests")
+    if as_json:
+        print_json(reqs)
+        return
     cols = ("request", "technician", "cameras", "scope", "recordings", "for", "reason", "state")
-    for col in cols:
-        table.add_column(col)
+    table = new_table("consent requests", *cols, ids=("request", "technician"))
     for r in reqs:
         table.add_row(
             r["request_id"],
@@ -336,13 +406,15 @@ def consent_requests(
 
 
 @consent_app.command("list")
-def consent_list(state: StateOpt = None) -> None:
+def consent_list(as_json: JsonOpt = False, state: StateOpt = None) -> None:
     """Consents given."""
     with guarded():
         items = consents_lib.list_consents(load(state))
-    table = Table(title="consents")
-    for col in ("consent", "grantee", "valid from", "until", "revoked"):
-        table.add_column(col)
+    if as_json:
+        print_json(items)
+        return
+    cols = ("consent", "grantee", "valid from", "until", "revoked")
+    table = new_table("consents", *cols, ids=("consent", "grantee"))
     for c in items:
         table.add_row(
             c["consent_id"],
@@ -394,13 +466,15 @@ def consent_revoke(
 
 
 @alarm_app.command("list")
-def alarm_list(state: StateOpt = None) -> None:
+def alarm_list(as_json: JsonOpt = False, state: StateOpt = None) -> None:
     """The site's alarms."""
     with guarded():
         items = site_lib.list_alarms(load(state))
-    table = Table(title="alarms")
-    for col in ("alarm", "state", "triggered", "access until", "panel", "type"):
-        table.add_column(col)
+    if as_json:
+        print_json(items)
+        return
+    cols = ("alarm", "state", "triggered", "access until", "panel", "type")
+    table = new_table("alarms", *cols, ids=("alarm", "panel"))
     for a in items:
         body = a["event"]["body"]
         table.add_row(
@@ -461,9 +535,8 @@ def audit(state: StateOpt = None) -> None:
     with guarded():
         results = audit_lib.audit_site(load(state))
     bad = 0
-    table = Table(title="accesses to the site's recordings")
-    for col in ("custodian", "#", "when", "outcome", "operator", "purpose", "why", "cameras"):
-        table.add_column(col)
+    cols = ("custodian", "#", "when", "outcome", "operator", "purpose", "why", "cameras")
+    table = new_table("accesses to the site's recordings", *cols, ids=("operator", "why"))
     for r in results:
         size = r.report.checkpoint.size if r.report and r.report.checkpoint else "?"
         if r.ok:

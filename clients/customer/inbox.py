@@ -41,7 +41,10 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
             f"{', '.join(data.get('cameras', []))} {data.get('scope')} - {data.get('reason')}"
         )
     if kind == "alarm":
-        return f"alarm {data.get('alarm_id')} ({data.get('state', '')})"
+        return (
+            f"{data.get('alarm_type', 'alarm')} alarm {data.get('alarm_id')} from panel "
+            f"{data.get('panel_id')} (event {data.get('event_id')})"
+        )
     if kind == "smart_alert":
         labels = data.get("labels")
         if isinstance(labels, list):

@@ -27,6 +27,7 @@ from clients.customer.chain import cameras, read_chain, remember, verified_chain
 from clients.customer.checks import SubstitutedError, check_recording
 from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState
+from clients.video import Container, join_segments
 from common.bodies import loads
 from common.time import now_ms
 from crypto.age import Identity
@@ -179,13 +180,17 @@ def download(
     out_dir: Path,
     selection: Selection,
     *,
-    join: bool = False,
+    join: Container | None = None,
+    audio: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    joined: list[Path] | None = None,
 ) -> list[Downloaded]:
     """Decrypt the selected recordings (one, or every recording of a time range) into
-    ``out_dir/<camera>/<recording><ext>``; with ``join``, video segments of each camera are
-    also concatenated in their signed time order into ``out_dir/<camera>.ts``. A recording
-    that fails its checks stops the command; nothing of it is left behind."""
+    ``out_dir/<camera>/<recording><ext>``; with ``join``, the video segments of each camera
+    are also joined, in their signed time order, into one file that plays and seeks:
+    ``out_dir/<camera>.ts`` or ``.mp4`` (a remux: :func:`clients.video.join_segments`;
+    ``audio=False`` leaves the sound out). A recording that fails its checks stops the
+    command; nothing of it is left behind. The joined files are added to ``joined``."""
     identities = state.identities()
     out_dir.mkdir(parents=True, exist_ok=True)
     done: list[Downloaded] = []
@@ -206,12 +211,13 @@ def download(
             done.append(Downloaded(cam, rid, path, path.stat().st_size))
             if progress is not None:
                 progress(n + 1, len(targets))
-    if join:
+    if join is not None:
         for cam in sorted({d.camera_id for d in done}):
-            with (out_dir / f"{cam}.ts").open("wb") as joined:
-                for d in done:
-                    if d.camera_id == cam and d.path.suffix == ".ts":
-                        joined.write(d.path.read_bytes())
+            video = [d.path for d in done if d.camera_id == cam and d.path.suffix == ".ts"]
+            if video:
+                path = join_segments(video, out_dir / f"{cam}.{join.value}", join, audio=audio)
+                if joined is not None:
+                    joined.append(path)
     return done
 
 

@@ -13,7 +13,6 @@ Layout (files holding secrets are created with mode 0600, the directory 0700)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from clients import common
 from clients.api.escrow import CustodianEndpoint
 from clients.api.storage import StorageApi
-from clients.common import StateError, write_json, write_secret
+from clients.common import StateError, read_config, write_json, write_secret
 from crypto.age import Identity, parse_identity_file
 from crypto.age.x25519 import X25519Identity, format_identity_file, generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
@@ -81,7 +80,10 @@ class CustomerState:
         self.root = root
         if not (root / IDENTITY_FILE).exists() or not (root / SITE_KEY_FILE).exists():
             raise StateError(f"{root} holds no customer keys: run `camvault customer init`")
-        self.config = Config.from_json(json.loads((root / CONFIG_FILE).read_text()))
+        try:
+            self.config = Config.from_json(read_config(root / CONFIG_FILE))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise StateError(f"{root / CONFIG_FILE}: unexpected content ({exc})") from None
 
     @classmethod
     def init(cls, root: Path, site_key: Ed25519SigningKey | None = None) -> CustomerState:

@@ -7,7 +7,6 @@ config.json     operator id, role, storage URL, custodians (URL and keys, fetche
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from clients import common
 from clients.api.escrow import CustodianEndpoint
 from clients.api.storage import StorageApi
-from clients.common import StateError, write_json, write_secret
+from clients.common import StateError, read_config, write_json, write_secret
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.statements import OperatorRole
 
@@ -57,7 +56,10 @@ class OperatorState:
         self.root = root
         if not (root / KEY_FILE).exists():
             raise StateError(f"{root} holds no operator key: run `camvault operator init`")
-        self.config = OperatorConfig.from_json(json.loads((root / CONFIG_FILE).read_text()))
+        try:
+            self.config = OperatorConfig.from_json(read_config(root / CONFIG_FILE))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise StateError(f"{root / CONFIG_FILE}: unexpected content ({exc})") from None
 
     @classmethod
     def init(cls, root: Path, config: OperatorConfig) -> OperatorState:

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from clients.customer.state import CustomerState
+from clients.video import decode_errors, duration_s
 from common.time import now_ms
 from crypto import age
 from crypto.metadata import RecordingKind
@@ -19,6 +20,7 @@ from tests.clients.customer_world import (  # noqa: F401 (the `world` fixture)
     World,
     cli,
     setup_customer,
+    video_segments,
     world_fixture,
 )
 
@@ -49,7 +51,8 @@ def test_setup_list_download_verify_export_delete(
     args[3] = "another-site"
     assert "already belongs to site" in c.run(*args, code=1).output
     t0 = now_ms() - 60_000
-    segs = [c.camera.record(t0 + 2000 * i) for i in range(3)]
+    video = video_segments()
+    segs = [c.camera.record(t0 + 2000 * i, plaintext=video[i]) for i in range(3)]
     event = json.dumps(
         {"segment_recording_id": segs[1], "labels": [{"label": "person", "confidence": 0.91}]}
     ).encode()
@@ -65,7 +68,24 @@ def test_setup_list_download_verify_export_delete(
     c.run("download", "--out", dl, "--from", str(t0), "--to", str(now_ms()), "--join")
     for rid in segs:
         assert (dl / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
-    assert (dl / "cam-front.ts").read_bytes() == b"".join(c.camera.plaintexts[r] for r in segs)
+    # the joined file plays for the three segments, as one stream (ffprobe, ffmpeg decode)
+    assert abs(duration_s(dl / "cam-front.ts") - 6.0) <= 2.0
+    assert decode_errors(dl / "cam-front.ts") == ""
+    mp4 = tmp_path / "mp4"
+    shown = c.run("download", "--out", mp4, "--camera", "cam-front", "--mp4", "--no-audio")
+    assert f"{mp4 / 'cam-front.mp4'}  joined" in shown.output
+    assert abs(duration_s(mp4 / "cam-front.mp4") - 6.0) <= 2.0
+    assert decode_errors(mp4 / "cam-front.mp4") == ""
+    listed = json.loads(c.run("list", "--json").output)
+    assert {i["recording_id"] for i in listed} == {*segs, ev}
+    empty = ["--camera", "cam-front", "--from", str(t0 - 60_000), "--to", str(t0 - 30_000)]
+    nothing = c.run("download", "--out", tmp_path / "none", *empty, code=1)
+    assert "camvault: error: no recordings match" in nothing.output
+    assert (
+        "no recordings match" in c.run("export", "--out", tmp_path / "none", *empty, code=1).output
+    )
+    unknown = c.run("download", "--out", tmp_path / "none", "--camera", "cam-back", code=1)
+    assert "cam-back is not a camera this customer enrolled" in unknown.output
     one = tmp_path / "one"
     c.run("download", "--out", one, "--camera", "cam-front", "--recording", ev)
     assert (one / "cam-front" / f"{ev}.json").read_bytes() == event
@@ -104,6 +124,9 @@ def test_setup_list_download_verify_export_delete(
         "download", "--out", dl, "--camera", "cam-front", "--recording", segs[0], code=1
     )
     assert "recording_deleted" in refused.output
+    again = c.run("delete", "--camera", "cam-front", "--recording", segs[0], code=1).output
+    assert "no recordings were deleted: none match, or they are deleted already" in again
+    assert again.count("acknowledged (logged)") == 3  # sent again to every custodian
     assert "7 day(s)" in c.run("retention", "--days", "7").output
 
 
