@@ -38,7 +38,14 @@ from common.http import SignedClient
 from common.time import now_ms
 from crypto.age.format import encode_header, parse_header
 from crypto.metadata import RecordingKind
-from tests.clients.customer_world import Customer, TestCamera, cli, setup_customer, setup_operator
+from tests.clients.customer_world import (
+    Customer,
+    TestCamera,
+    cli,
+    setup_customer,
+    setup_operator,
+    video_segments,
+)
 from tests.security.malicious_storage import (
     Lie,
     MaliciousStorage,
@@ -127,7 +134,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         back = TestCamera(world.storage.url, a.site_id, "cam-back")
         a.run("enroll-camera", "cam-back", "--device-key", back.key.public_key.to_text())
         t0 = now_ms() - 20_000
-        segs = [a.camera.record(t0 + 2000 * i) for i in range(4)]
+        video = video_segments()  # real segments: `download --join` remuxes them
+        segs = [a.camera.record(t0 + 2000 * i, plaintext=video[i]) for i in range(4)]
         labels = {"segment_recording_id": segs[1], "labels": [{"label": "person"}]}
         event = a.camera.record(
             t0 + 2000, kind=RecordingKind.EVENT, plaintext=json.dumps(labels).encode()
