@@ -1,4 +1,4 @@
-"""The load harness, short: 40 cameras (4 sites), 4 operators working alarms, 40 s, on the
+"""The load harness, short: 40 cameras (4 sites), 4 operators working alarms, 35 s, on the
 real stack (storage on PostgreSQL + MinIO, three custodians on PostgreSQL). Zero errors
 beyond the expected refusals, zero lost recordings: every recording the storage service
 acknowledged is listed, downloaded, matches its signed manifest and decrypts, as its
@@ -14,7 +14,7 @@ from tests.reliability.load.run import Config, render, run_load, write
 from tests.support.services import MinioServer, PostgresServer
 from tests.support.stack import stack  # noqa: F401
 
-CI = Config(cameras=40, operators=4, seconds=40.0, per_site=10, drain_s=15.0)
+CI = Config(cameras=40, operators=4, seconds=35.0, per_site=10, drain_s=10.0)
 
 
 def test_load_cameras_and_operators_lose_nothing(
