@@ -50,7 +50,7 @@ from clients.api.escrow import CustodianApi
 from clients.api.storage import StorageApi, download, header_bytes
 from clients.camera.queue import Journal
 from clients.camera.seal import seal
-from clients.camera.uploader import Uploader
+from clients.camera.uploader import PermanentUploadError, TransientUploadError, Uploader
 from clients.customer import recordings as rec_lib
 from clients.customer.state import CustomerState
 from clients.operator.release import CustodianRelease, Recording, request_release
@@ -503,8 +503,12 @@ def _tolerate_state(call: Callable[[], T]) -> T | None:
 
 
 def _kind(exc: BaseException) -> str:
+    """How a failed attempt is counted: the refusal's status and code where there is one."""
     if isinstance(exc, ServiceRefused):
         return f"{exc.status} {exc.code}"
+    if isinstance(exc, (TransientUploadError, PermanentUploadError)):
+        # "<step>: <status> <code>: ..." or "network: <error>: ..."
+        return f"{type(exc).__name__} ({':'.join(str(exc).split(':')[:2])})"
     return type(exc).__name__
 
 
