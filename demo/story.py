@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from clients.camera.config import CameraConfig
+from clients.video import decode_errors, duration_s
 from common.time import now_ms
 from demo.stage import (
     ACCESS_PERIOD_S,
@@ -60,8 +62,10 @@ STEPS = (
     "8. Technician and consent",
     "9. Customer audits the logs",
     "10. Export opens with the standard age tool",
+    "11. The videos play",
 )
 FINISHED = "story finished: every step behaved as described"
+SEGMENT_S = CameraConfig.segment_s  # the camera agent's default, what the story's camera uses
 
 
 def step(index: int, detail: str) -> None:
@@ -129,12 +133,13 @@ def tell(s: Story) -> None:
     step(3, "the customer lists, decrypts locally, and verifies the camera's chain")
     out = s.cli("customer", "customer", "list")
     check(len(segment_rows(out)) >= 3, "the timeline lists the camera's segments", out)
-    out = s.cli("customer", "customer", "download", "--out", "clips", "--join")
+    out = s.cli("customer", "customer", "download", "--out", "clips", "--mp4")
     parts = sorted((w / "clips" / CAMERA).glob("*.ts"))
-    joined = frames(w / "clips" / f"{CAMERA}.ts")
+    export = w / "clips" / f"{CAMERA}.mp4"
     check(
-        len(parts) >= 3 and joined > 0 and joined == sum(frames(p) for p in parts),
-        f"{len(parts)} segments decrypted; clips/{CAMERA}.ts plays: {joined} video frames",
+        len(parts) >= 3 and plays(export, len(parts) * SEGMENT_S),
+        f"{len(parts)} segments decrypted; clips/{CAMERA}.mp4 plays {duration_s(export):.1f} s "
+        f"(recorded: {len(parts) * SEGMENT_S:.0f} s), sound included, no decode error",
         out,
     )
     out = s.cli("customer", "customer", "verify")
@@ -206,13 +211,12 @@ def tell(s: Story) -> None:
     live_lines = [line for line in live_out.splitlines() if "(live, " in line]
     fresh = [line for line in live_lines if "(live, live)" in line]
     live_file = w / "arc-live" / f"{CAMERA}-live.ts"
-    live_frames = frames(live_file) if live_file.exists() else 0
     latency = fresh[-1].rsplit("latency", 1)[1].strip() if fresh else "-"
     check(
-        bool(live_lines) and live_frames > 0,
+        bool(live_lines) and plays(live_file, len(live_lines) * SEGMENT_S),
         f"{len(live_lines)} live-mode segment(s) decrypted from the feed ({len(fresh)} arrived "
-        f"while following, last latency {latency}); arc-live/{CAMERA}-live.ts plays: "
-        f"{live_frames} video frames",
+        f"while following, last latency {latency}); arc-live/{CAMERA}-live.ts plays "
+        f"{duration_s(live_file):.1f} s as one stream",
         live_out,
     )
 
@@ -321,6 +325,26 @@ def tell(s: Story) -> None:
     same = (w / f"{rid}.ts").read_bytes() == parts[0].read_bytes()
     n = frames(w / f"{rid}.ts")
     check(same and n > 0, f"age decrypts it: same bytes as the download, {n} video frames")
+
+    # 11 -----------------------------------------------------------------------------------
+    step(11, "what the customer and the operator play (ffprobe duration, a full ffmpeg decode)")
+    for what, path, recorded in (
+        ("the customer's export", export, len(parts) * SEGMENT_S),
+        ("the operator's live file", live_file, len(live_lines) * SEGMENT_S),
+    ):
+        check(
+            plays(path, recorded),
+            f"{what} {path.relative_to(w)}: {duration_s(path):.1f} s for {recorded:.0f} s "
+            "recorded, no decode error",
+        )
+
+
+def plays(path: Path, recorded_s: float) -> bool:
+    """A player's view: ffprobe's duration within one segment of the recorded time, and
+    ffmpeg decodes the whole file without an error."""
+    if not path.is_file():
+        return False
+    return abs(duration_s(path) - recorded_s) <= SEGMENT_S and decode_errors(path) == ""
 
 
 @contextlib.contextmanager

@@ -222,7 +222,8 @@ def live(
         skipped += 1
         console.print(
             f"pre-alarm {item['camera_id']}/{item['recording_id']} ({item['kind']}, "
-            f"{fmt_time(item['start_ms'])} - {fmt_time(item['end_ms'])}) not released here",
+            f"{fmt_time(item['start_ms'])} - {fmt_time(item['end_ms'])}): for `operator "
+            "release --alarm`, not released again here",
             style="dim",
             markup=False,
             highlight=False,
