@@ -22,6 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from common.metrics import LATENCY, REFUSALS, REQUESTS
 
 REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+#: The status logged for a request whose connection closed before any response (nginx's
+#: convention): not a 500, which would count a client's disconnect as a server error.
+CLIENT_CLOSED = 499
 
 
 class AccessLog:
@@ -38,7 +41,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
+        status = CLIENT_CLOSED  # until a response starts: the client may go away before
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
 

@@ -45,6 +45,12 @@ def to_http_request(request: httpx.Request) -> HttpRequest:
     )
 
 
+#: Idle connections are dropped after 2 s, before the services' keep-alive timeout closes
+#: them (5 s, common/serving.py): a request sent on a connection the server is closing at that
+#: moment fails with ReadError (seen under load, tests/reliability/load).
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 class SignedClient:
     def __init__(
         self,
@@ -60,7 +66,7 @@ class SignedClient:
         self.key = key
         self.lifetime_s = lifetime_s
         self.clock = clock
-        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.http = httpx.Client(base_url=base_url, timeout=timeout, limits=CLIENT_LIMITS)
 
     def close(self) -> None:
         self.http.close()

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from clients.api.errors import ClientError, ServiceRefused, check
-from common.http import SignedClient
+from common.http import CLIENT_LIMITS, SignedClient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.encoding import b64decode_padded
 from crypto.escrow import CustodianPublicKey
@@ -97,7 +97,7 @@ class CustodianApi:
     def __init__(self, url: str, *, name: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.service = name or self.url
-        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, limits=CLIENT_LIMITS)
 
     @classmethod
     def of(cls, custodian: CustodianEndpoint, timeout: float = 30.0) -> CustodianApi:
