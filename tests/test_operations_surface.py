@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -117,3 +118,16 @@ def test_api_docs_load_nothing_from_a_cdn(service: Running) -> None:
         assert f"/docs-assets/{asset}" in page.text
         got = httpx.get(f"{service.url}/docs-assets/{asset}")
         assert got.status_code == 200 and len(got.content) > 10_000
+
+
+def test_a_client_that_leaves_before_the_answer_is_logged_499(service: Running) -> None:
+    """Not 500: a client's disconnect is not a server error (nor counted as one)."""
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(
+            b"POST /v1/sites HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-early-1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"site'
+        )
+        time.sleep(0.5)
+    entry = logged(service, "gone-early-1")
+    assert entry["status"] == 499, entry
