@@ -3,8 +3,9 @@
 1. ``request_upload``: the camera announces the recording (id, kind, times, payload size) and
    gets one presigned PUT URL, or one presigned URL per part of a multipart upload. The
    payload never passes through the API. One open upload per recording: asking again with the
-   same parameters returns the same upload (fresh URLs); the object key contains the upload
-   id, so an expired upload being swept never touches a newer one.
+   same parameters returns the same upload (fresh URLs), unless a commit completed its
+   multipart upload and died before recording it (then a new upload replaces it); the object
+   key contains the upload id, so an expired upload being swept never touches a newer one.
 2. ``commit``: the camera sends the age header and its signed Manifest. Checks, cheapest
    first: manifest signature under the enrolled camera key; manifest facts == the upload's;
    header grammar and SHA-256 == ``header_sha256``; the chain (``sequence`` == last + 1,
@@ -148,7 +149,7 @@ def request_upload(
             raise ApiError(Reason.RECORDING_COMMITTED, "this recording is already committed")
         existing = s.exec(_upload_query(site_id, camera_id, req.recording_id)).first()
     if existing is not None:
-        if existing.expires_ms > now:
+        if existing.expires_ms > now and not _completed(store, existing):
             if not _same_request(existing, req, part_size):
                 raise ApiError(
                     Reason.UPLOAD_CONFLICT,
@@ -186,6 +187,12 @@ def request_upload(
             Reason.UPLOAD_CONFLICT, "another upload of this recording was just opened"
         ) from None
     return _urls(store, u), True
+
+
+def _completed(store: BlobStore, u: Upload) -> bool:
+    """Whether a commit completed this multipart upload and then died before recording it:
+    its part URLs answer 404 from then on, so it is replaced rather than handed out again."""
+    return u.multipart_upload_id is not None and store.exists(u.object_key)
 
 
 def _recording_query(site_id: str, camera_id: str, recording_id: str) -> SelectOfScalar[Recording]:

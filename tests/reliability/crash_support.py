@@ -118,6 +118,7 @@ class Campaign:
     log: list[str] = field(default_factory=list)
     _last_start: int = 0
     _journal: Journal | None = None
+    _multipart: dict[str, bool] = field(default_factory=dict)
 
     # --- the parts -------------------------------------------------------------------------
 
@@ -232,6 +233,7 @@ class Campaign:
             path = self.workdir / "outbox" / f"{rid}.age"
             path.parent.mkdir(exist_ok=True)
             items.append(seal(site, meta, io.BytesIO(plain), path))
+            self._multipart[rid] = self.rng.random() < 0.4  # the camera's choice, kept
         self.journal().enqueue(items)
 
     def _drain(self) -> None:
@@ -239,7 +241,7 @@ class Campaign:
         journal = self.journal()
         with self.camera_api() as api:
             while (item := journal.next_pending()) is not None:
-                multipart = self.rng.random() < 0.4
+                multipart = self._multipart[item.recording_id]
                 uploader = Uploader(
                     api,
                     journal,

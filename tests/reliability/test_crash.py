@@ -31,6 +31,7 @@ from clients.camera.seal import seal
 from clients.camera.uploader import TransientUploadError, Uploader
 from common.time import now_ms
 from crypto.metadata import RecordingKind, RecordingMetadata
+from storage_service.blobstore import CompletedPart
 from storage_service.services.deletion import INTENT_GRACE_MS, drain_queue
 from tests.clients.customer_world import World, running_world, setup_customer, setup_operator
 from tests.reliability.crash_support import Campaign, seed_from_env
@@ -187,3 +188,47 @@ def test_commit_killed_after_its_copy(
     finally:
         engine.dispose()
     assert [o.key for o in store.list_objects(prefix)] == [kept]
+
+
+def test_commit_killed_after_completing_its_multipart(
+    stack: World,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """What a storage service killed inside a commit leaves when it had completed the
+    multipart upload (the first thing a multipart commit does): the upload is still open but
+    its part URLs answer 404. The camera's retry must get a fresh upload, not the dead one
+    until it expires (hours)."""
+    customer = setup_customer(stack, tmp_path)
+    cam = customer.camera
+    journal = Journal(tmp_path / "journal.db", customer.site_id, cam.camera_id, cam.key)
+    start = now_ms() - 5_000
+    meta = RecordingMetadata(
+        customer.site_id, cam.camera_id, "rec-mp", RecordingKind.SEGMENT, start, start + 2_000
+    )
+    journal.enqueue([seal(cam.site_keys(), meta, io.BytesIO(b"v" * 50_000), tmp_path / "a.age")])
+    item = journal.next_pending()
+    assert item is not None
+    keyid = f"device:{customer.site_id}/{cam.camera_id}"
+    with StorageApi.connect(stack.storage.url, keyid, cam.key, timeout=60) as api:
+        up = Uploader(api, journal, multipart_threshold=0, part_size=5 * 1024 * 1024)
+        body = {"recording_id": "rec-mp", "kind": "segment", "start_ms": start}
+        body |= {"end_ms": start + 2_000, "payload_size": item.statement.payload_size}
+        opened = api.request_upload(
+            customer.site_id, cam.camera_id, body | {"multipart": True, "part_size": 5 << 20}
+        )
+        parts = up._put(item, opened)  # the camera's PUT of the part
+        assert parts is not None
+        # the dying commit's first step: complete the multipart upload
+        engine = stack.storage.engine()
+        try:
+            with engine.connect() as conn:
+                key, mp_id = conn.execute(
+                    sa.text("SELECT object_key, multipart_upload_id FROM uploads WHERE id = :i"),
+                    {"i": opened["upload_id"]},
+                ).one()
+        finally:
+            engine.dispose()
+        done = [CompletedPart(p["part_number"], p["etag"]) for p in parts]
+        stack.storage.store().complete_multipart(key, mp_id, done)
+        recording = up.upload(item)  # the camera's retry
+    assert recording["recording_id"] == "rec-mp"
