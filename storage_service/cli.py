@@ -98,7 +98,7 @@ def storage(
         with startup_errors(DATABASE_SETTING):  # the app's own errors are answered inside it
             serve(host, port, workers, _settings())
     except SchemaOutdated as exc:
-        typer.echo(f"camvault: {exc}", err=True)
+        typer.echo(f"camvault: error: {exc}", err=True)
         sys.exit(2)
 
 
@@ -113,7 +113,7 @@ def sweep() -> None:
             report = run(_settings())
         typer.echo(json.dumps(report))
     except SchemaOutdated as exc:
-        typer.echo(f"camvault: {exc}", err=True)
+        typer.echo(f"camvault: error: {exc}", err=True)
         sys.exit(2)
 
 

@@ -53,6 +53,15 @@ def ensure_schema(engine: Engine, url: str, *, auto_migrate: bool) -> None:
         upgrade(url)
         return
     raise SchemaOutdated(
-        f"database schema is at revision {current or 'none'}, this version needs {head}: "
-        "run `camvault db upgrade` (or set CAMVAULT_AUTO_MIGRATE=true)"
+        f"database {_where(engine)} schema is at revision {current or 'none'}, this version "
+        f"needs {head}: run `camvault db upgrade` (or set CAMVAULT_AUTO_MIGRATE=true)"
     )
+
+
+def _where(engine: Engine) -> str:
+    """The database named so that a wrong one is obvious: an SQLite file's absolute path
+    (the default one is relative to the current directory), a server's host and database."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database or "").resolve())
+    return url.render_as_string(hide_password=True)
