@@ -4,6 +4,7 @@ deletion asked on a real terminal (pexpect), an alarm as the inbox shows it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -106,3 +107,16 @@ def test_the_inbox_says_what_alarm(world: World, tmp_path: Path) -> None:
     alarm = c.panel.raise_alarm()
     out = c.run("inbox", "--kind", "alarm").output
     assert f"intrusion alarm {alarm['alarm_id']} from panel panel-1" in out.replace("\n", " ")
+
+
+def test_every_list_command_has_json(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    alarm = c.panel.raise_alarm()
+    rid = c.camera.record(now_ms() - 60_000)
+    assert [i["recording_id"] for i in json.loads(c.run("list", "--json").output)] == [rid]
+    inbox = json.loads(c.run("inbox", "--json").output)
+    assert any(i["kind"] == "alarm" and i["data"]["alarm_id"] == alarm["alarm_id"] for i in inbox)
+    alarms = json.loads(c.run("alarm", "list", "--json").output)
+    assert [a["alarm_id"] for a in alarms] == [alarm["alarm_id"]]
+    assert json.loads(c.run("consent", "requests", "--json").output) == []
+    assert json.loads(c.run("consent", "list", "--json").output) == []
