@@ -29,11 +29,14 @@ from typing import Annotated, Any, TextIO
 import httpx
 import typer
 
+from clients.customer.state import CustomerState
 from crypto.ed25519 import Ed25519SigningKey
 
 app = typer.Typer(help="Run a whole site on this machine, for trying camvault out.")
 
+EXE = str(Path(sys.executable).with_name("camvault"))
 CUSTODIANS = ("c1", "c2", "c3")
+CAMERA = "cam-1"
 THRESHOLD = 2
 READY_TIMEOUT_S = 60.0
 
@@ -59,12 +62,14 @@ class Site:
     services: list[Service] = field(default_factory=list)
 
     def start(self) -> None:
-        exe = str(Path(sys.executable).with_name("camvault"))
+        """Start every service not started yet."""
         for s in self.services:
+            if s.proc is not None:
+                continue
             s.log.parent.mkdir(parents=True, exist_ok=True)
             with s.log.open("ab") as out:
                 s.proc = subprocess.Popen(
-                    [exe, *s.args],
+                    [EXE, *s.args],
                     cwd=self.root,
                     env={**os.environ, **s.env},
                     stdin=subprocess.DEVNULL,
@@ -76,7 +81,7 @@ class Site:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         for s in self.services:
-            while True:
+            while s.ready:  # a service with no HTTP endpoint (the camera) is only started
                 if s.proc is not None and s.proc.poll() is not None:
                     raise DevError(f"{s.name} exited ({s.proc.returncode}): {last_line(s.log)}")
                 with contextlib.suppress(httpx.HTTPError):
@@ -185,23 +190,65 @@ def plan(root: Path, host: str, storage_port: int, custodian_port: int) -> Site:
     return site
 
 
-def tell(site: Site, out: TextIO) -> None:
-    """Where everything is, and the customer's first commands."""
-    storage = site.services[0].url
-    custodians = " ".join(f"--custodian {s.url}" for s in site.services[1:])
+def customer_args(site: Site) -> list[str]:
+    """`customer site create` for this site's services."""
+    args = ["customer", "site", "create", "--label", "home", "--storage", site.services[0].url]
+    for s in site.services[1:]:
+        if s.name.startswith("custodian"):
+            args += ["--custodian", s.url]
+    return [*args, "--threshold", str(THRESHOLD)]
+
+
+def add_camera(site: Site) -> str:
+    """With --camera: the customer's keys and site (made once, in ``customer/``), a camera
+    enrolled in it (key ``camera.key``, made once) and the camera agent recording ffmpeg's
+    test pattern (with a tone) as one more service. Returns the site id."""
+    customer = site.root / "customer"
+    env = {**os.environ, "CAMVAULT_CUSTOMER_DIR": str(customer), "NO_COLOR": "1"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([EXE, *args], env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DevError(f"`camvault {' '.join(args)}`: {last_words(done.stderr)}")
+        return done.stdout
+
+    if not (customer / "identity.txt").exists():
+        run("customer", "init")
+    if CustomerState(customer).config.site_id is None:
+        run(*customer_args(site))
+    site_id = CustomerState(customer).site()[1]
+    key = site.root / "camera.key"
+    if not key.exists():
+        public = run("camera", "keygen", "-o", str(key)).strip()
+        run("customer", "enroll-camera", CAMERA, "--device-key", public)
+    args = ["camera", "run", "--url", site.services[0].url, "--site", site_id]
+    args += ["--camera", CAMERA, "--key", str(key), "--state-dir", str(site.root / "camera")]
+    args += ["--source", "testsrc", "--detector", "none"]
+    site.services.append(
+        Service(f"camera {CAMERA}", "", args, {}, site.root / "logs/camera.log", ready="")
+    )
+    return site_id
+
+
+def last_words(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "failed"
+
+
+def tell(site: Site, out: TextIO, site_id: str | None) -> None:
+    """Where everything is, and the customer's next commands."""
     w = max(len(s.name) for s in site.services)
     print(f"camvault dev: a site on this machine, data in {site.root}", file=out)
     for s in site.services:
-        print(f"  {s.name:<{w}}  {s.url}   log {s.log}", file=out)
+        print(f"  {s.name:<{w}}  {s.url or '-'}   log {s.log}", file=out)
     print(f"  ARC key {site.root / 'arc.key'} (0600); layout in {site.root / 'dev.json'}", file=out)
     print("next, in another terminal (docs/USAGE.md):", file=out)
     print(f"  export CAMVAULT_CUSTOMER_DIR={site.root / 'customer'}", file=out)
-    print("  camvault customer init", file=out)
-    print(
-        f"  camvault customer site create --label home --storage {storage} {custodians} "
-        f"--threshold {THRESHOLD}",
-        file=out,
-    )
+    if site_id is None:
+        print("  camvault customer init", file=out)
+        print(f"  camvault {' '.join(customer_args(site)[0:])}", file=out)
+    else:
+        print(f"  camvault customer list   # site {site_id}: {CAMERA} records every 2 s", file=out)
     print("ready; Ctrl-C stops everything", file=out, flush=True)
 
 
@@ -219,8 +266,13 @@ def up(
     custodian_port: Annotated[
         int, typer.Option(min=1, max=65533, help="c1's port; c2 and c3 take the next two")
     ] = 8101,
+    camera: Annotated[
+        bool,
+        typer.Option(help="also a customer, a site and a camera on ffmpeg's test pattern"),
+    ] = False,
 ) -> None:
-    """Start storage and three custodians on this machine; Ctrl-C stops them all."""
+    """Start storage and three custodians on this machine (--camera: and a camera recording
+    into a site of its own); Ctrl-C stops them all."""
     root = data_dir.resolve()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -233,8 +285,10 @@ def up(
     try:
         site.start()
         site.wait_ready()
+        site_id = add_camera(site) if camera else None
+        site.start()
         (root / "dev.json").write_text(json.dumps(site.layout(), indent=2) + "\n")
-        tell(site, sys.stdout)
+        tell(site, sys.stdout, site_id)
         while (gone := site.dead()) is None:
             time.sleep(0.5)
         assert gone.proc is not None

@@ -123,3 +123,40 @@ def test_dev_up_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         f"camvault: error: port {port} on 127.0.0.1 is in use (--storage-port, --custodian-port)"
     )
+
+
+def test_dev_up_with_a_camera_records_into_the_customers_site(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    storage_port, c1 = free_port(), free_port()
+    while storage_port in range(c1, c1 + 3):
+        c1 = free_port()
+    args = ["dev", "up", "--dir", str(root), "--storage-port", str(storage_port)]
+    proc = subprocess.Popen(
+        [CAMVAULT, *args, "--custodian-port", str(c1), "--camera"],
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "250"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        shown = "".join(wait_for_line(proc, "ready; Ctrl-C stops everything"))
+        assert "camvault customer list" in shown and "camera cam-1" in shown
+        services = children_of(proc.pid)
+        assert len(services) == 5, services  # storage, three custodians, the camera
+        env = {**os.environ, "CAMVAULT_CUSTOMER_DIR": str(root / "customer")}
+        listed: list[dict[str, object]] = []
+        deadline = time.monotonic() + 90
+        while not listed and time.monotonic() < deadline:
+            done = subprocess.run(
+                [CAMVAULT, "customer", "list", "--json"], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stderr
+            listed = json.loads(done.stdout)
+            time.sleep(1)
+        assert listed and listed[0]["camera_id"] == "cam-1", "the camera recorded nothing"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert [pid for pid in services if alive(pid)] == []
