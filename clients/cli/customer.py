@@ -151,7 +151,8 @@ def enroll_camera(
     state: StateOpt = None,
 ) -> None:
     """Sign a DeviceEnrollment (with the model profile) for a camera."""
-    profile = CameraProfile(pre_alarm, post_alarm, live, stills_only)
+    with guarded():  # an impossible profile (stills only with live view) is one line
+        profile = CameraProfile(pre_alarm, post_alarm, live, stills_only)
     _enroll(state, device_id, DeviceKind.CAMERA, model, device_key, profile)
 
 

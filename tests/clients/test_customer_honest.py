@@ -120,3 +120,11 @@ def test_every_list_command_has_json(world: World, tmp_path: Path) -> None:
     assert [a["alarm_id"] for a in alarms] == [alarm["alarm_id"]]
     assert json.loads(c.run("consent", "requests", "--json").output) == []
     assert json.loads(c.run("consent", "list", "--json").output) == []
+
+
+def test_an_impossible_camera_profile_is_one_line(world: World, tmp_path: Path) -> None:
+    c = setup_customer(world, tmp_path)
+    out = c.run("enroll-camera", "cam-x", "--device-key", "ed25519:x", "--stills-only", code=1)
+    assert (
+        out.output.strip() == "camvault: error: camera_profile: stills_only excludes live_allowed"
+    )
