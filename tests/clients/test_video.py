@@ -130,6 +130,6 @@ def test_live_file_refuses_a_damaged_segment(tmp_path: Path) -> None:
     junk = tmp_path / "junk.ts"
     junk.write_bytes(b"\x47" + b"\x00" * 500)
     live = LiveFile(tmp_path / "cam-live.ts")
-    with pytest.raises(VideoError, match="junk.ts: not appended"):
+    with pytest.raises(VideoError, match=r"junk\.ts: not appended"):
         live.append(junk)
     assert not live.path.exists()

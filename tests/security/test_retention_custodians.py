@@ -6,11 +6,12 @@ the custodians as a customer-signed, logged RetentionPolicy that each custodian 
 its own, on the recording's end time as its escrow stanzas bind it (DESIGN.md "Ends of
 access"); security does not depend on the storage service having swept.
 
-Real services (storage and three custodian processes, t = 2), real age files; refusals are checked for
-their reason code and read back from each custodian's log, and the customer's audit accepts
-the policies it signed. Then the CLI: `customer retention` reaches every custodian, and a
-custodian that was down when the customer set the retention or deleted a recording gets both
-from the customer's outbox (state directory) with the next command once it is back.
+Real services (storage and three custodian processes, t = 2), real age files; refusals are
+checked for their reason code and read back from each custodian's log, and the customer's
+audit accepts the policies it signed. Then the CLI: `customer retention` reaches every
+custodian, and a custodian that was down when the customer set the retention or deleted a
+recording gets both from the customer's outbox (state directory) with the next command once
+it is back.
 """
 
 from __future__ import annotations
