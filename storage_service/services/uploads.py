@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -348,11 +348,16 @@ def _check_copy(store: BlobStore, key: str, m: Manifest) -> None:
         )
 
 
-def _discard(store: BlobStore, key: str) -> None:
-    """Remove the copy of a commit attempt that failed (nothing references it); when the
-    store refuses right now, its intent row removes it later."""
-    with contextlib.suppress(BlobStoreError):
+def _discard(engine: Engine, store: BlobStore, key: str, intent: int) -> None:
+    """Remove the copy of a commit attempt that failed (nothing references it), then its
+    intent row: a refused commit leaves nothing behind. When the store refuses right now,
+    the intent row stays and the sweeper removes the copy later."""
+    try:
         store.delete(key)
+    except BlobStoreError:
+        return
+    with contextlib.suppress(SQLAlchemyError), session_scope(engine) as s:
+        take_intent(s, intent, now_ms())
 
 
 def _store_commit(
@@ -460,7 +465,7 @@ def commit(
         _check_copy(store, final_key, m)
         rec = _store_commit(engine, u, m, signed, header, final_key, intent, camera.last_sequence)
     except BaseException as exc:
-        _discard(store, final_key)
+        _discard(engine, store, final_key, intent)
         if isinstance(exc, ObjectNotFound):
             raise ApiError(
                 Reason.OBJECT_MISSING, "nothing was uploaded for this recording"
