@@ -13,7 +13,8 @@ problem it finds; it never writes. What counts as consistent:
 - every access notice refers to a logged ``release`` entry of its site, and every outbox row
   to a stored notice (a release is recorded in these tables in its log entry's transaction);
 - every statement the custodian holds (site keys, device enrollments, operator
-  registrations, revocations, alarm cancels, alarm closes, recording deletions, and the
+  registrations, revocations, alarm cancels, alarm closes, recording deletions, the retention
+  policy in force, and the
   deletion each deleted recording names) has the log entry of its type naming its hash:
   intake stores and logs a statement in one transaction (services/intake.py);
 - every logged end of access (revocation, alarm cancel, alarm close, recording deletion) is
@@ -45,6 +46,7 @@ from escrow_service.db.models import (
     notices,
     operators,
     outbox,
+    retention,
     revocations,
     sites,
 )
@@ -74,6 +76,7 @@ STATEMENTS: tuple[tuple[Table, str, str], ...] = (
     (alarm_cancels, "statement", "alarm-cancel"),
     (alarm_closes, "statement", "alarm-close"),
     (deletions, "statement", "recording-deletion"),
+    (retention, "statement", "retention-policy"),
 )
 #: The ends of access that take effect once: entry type -> (table, the entry fields that
 #: are the row's key). A deletion's row is keyed by the hash its entry names.

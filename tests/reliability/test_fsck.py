@@ -26,6 +26,7 @@ from crypto.statements import (
     OperatorRegistration,
     OperatorRole,
     RecordingDeletion,
+    RetentionPolicy,
     Revocation,
     SignedStatement,
     SiteKeys,
@@ -468,6 +469,8 @@ def held(tmp_path: Path) -> Iterator[tuple[Path, sa.Engine, dict[str, SignedStat
     caller = Caller("operator", "op-1", "operator:op-1", "n-1", now_ms() + 60_000)
     svc.alarm_closes.take_from(caller, ends["alarm-close"].encode(), site.site_id)
     svc.deletions.take(ends["recording-deletion"].encode(), site.site_id)
+    policy = site.sign(RetentionPolicy(site.site_id, 30, now_ms()))
+    svc.retention.take(policy.encode(), site.site_id)
     yield tmp_path, engine, _ends(site, op_key, "2")
     opener.close()
     engine.dispose()
@@ -500,8 +503,21 @@ def test_custodian_statements_clean(
 ) -> None:
     code, body = _fsck_held(held[0])
     assert (code, body["problems"]) == (0, [])
-    # site keys, 2 devices, an operator, 4 ends, the deleted recording
-    assert body["summary"]["statements"] == 9
+    # site keys, 2 devices, an operator, 4 ends, the deleted recording, the retention policy
+    assert body["summary"]["statements"] == 10
+
+
+def test_custodian_retention_policy_without_entry(
+    held: tuple[Path, sa.Engine, dict[str, SignedStatement]],
+) -> None:
+    """The retention policy in force, replaced by one stored without its log entry."""
+    data, engine, _ = held
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE escrow_retention SET statement = :s"), {"s": b"{}x"})
+    code, body = _fsck_held(data)
+    assert code == 1
+    found = [(p["kind"], p["ids"]["type"]) for p in body["problems"]]
+    assert found == [("statement_without_entry", "retention-policy")]
 
 
 def _plant(engine: sa.Engine, kind: str, signed: SignedStatement) -> None:
