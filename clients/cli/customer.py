@@ -338,9 +338,7 @@ def _described(selection: rec_lib.Selection) -> str:
 
 @app.command()
 def retention(
-    days: Annotated[
-        int | None, typer.Option(min=1, max=36500, help="keep recordings this many days")
-    ] = None,
+    days: Annotated[int | None, typer.Option(help="keep recordings this many days")] = None,
     keep: Annotated[bool, typer.Option(help="keep recordings until deleted")] = False,
     state: StateOpt = None,
 ) -> None:

@@ -89,7 +89,8 @@ def check_plays(w: World, items: list[dict[str, object]], tmp: Path) -> None:
         seg = tmp / f"{i['recording_id']}.ts"
         seg.write_bytes(w.decrypt(w.export(str(i["recording_id"]))))
         assert streams(seg) == ["audio", "video"], seg
-        assert 1.0 <= duration_s(seg) <= 3.0, duration_s(seg)
+        # at most a segment; the last one before the stream dropped (or ended) may be short
+        assert 0.0 < duration_s(seg) <= 3.0, duration_s(seg)
         assert decode_errors(seg) == ""
 
 
