@@ -116,6 +116,12 @@ def drain_queue(
         rows = s.exec(query).all()
         items = [(r.id, r.object_key, r.multipart_upload_id) for r in rows]
     for row_id, key, upload_id in items:
+        # The row as it was read: a row a commit removed meanwhile (its staging object) can
+        # have its id taken by a new row (SQLite reuses the largest rowid), e.g. a commit's
+        # intent, which must not be touched.
+        same_row = sa.and_(
+            col(DeletionQueue.id) == row_id, col(DeletionQueue.object_key) == key, due
+        )
         try:
             if upload_id is not None:
                 store.abort_multipart(key, upload_id)
@@ -125,7 +131,7 @@ def drain_queue(
             with session_scope(engine) as s:
                 s.execute(
                     sa.update(DeletionQueue)
-                    .where(col(DeletionQueue.id) == row_id)
+                    .where(same_row)
                     .values(
                         attempts=col(DeletionQueue.attempts) + 1,
                         last_error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LEN],
@@ -133,7 +139,7 @@ def drain_queue(
                 )
             continue
         with session_scope(engine) as s:
-            s.execute(sa.delete(DeletionQueue).where(col(DeletionQueue.id) == row_id))
+            s.execute(sa.delete(DeletionQueue).where(same_row))
         OBJECTS_DELETED.inc()
         done += 1
     return done
