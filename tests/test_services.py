@@ -45,7 +45,19 @@ def test_minio_distributed_cluster_is_erasure_coded_and_survives_a_node_loss() -
             for ep in cluster.endpoints
         ]
         clients[0].create_bucket(Bucket="cluster")
-        clients[1].put_object(Bucket="cluster", Key="obj", Body=b"x" * 100_000)
+        # Right after the cluster reports healthy, a write can still be refused with
+        # SlowDownWrite ("resource requested is unwritable") while the nodes settle (seen
+        # once in CI): retry for a while; a cluster that never takes the write fails the test.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                clients[1].put_object(Bucket="cluster", Key="obj", Body=b"x" * 100_000)
+                break
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if not code.startswith("SlowDown") or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         # Every node serves the object: it is one deployment, not four. A node can answer
         # NoSuchKey for a moment right after the write acknowledged through another one (seen
         # once in a full suite run), so each gets a few seconds; one that never serves it
