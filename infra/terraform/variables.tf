@@ -30,8 +30,10 @@ variable "bucket_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
-    error_message = "bucket_name must be a valid S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)."
+    # no dots: the service uses virtual-hosted-style URLs, whose TLS certificate (*.s3...)
+    # does not cover a dotted bucket name
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be 3-63 lower-case letters, digits or hyphens (no dots: virtual-hosted-style TLS)."
   }
 }
 
