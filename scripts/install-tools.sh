@@ -3,8 +3,9 @@
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
 #   - rtsp: GStreamer's RTSP server with its plugins (Debian), the tests' IP camera;
 #   - deploy: docker-compose (checks docker-compose.yml, no engine needed) and HAProxy (Debian);
-#   - MinIO built from source with `go install` at the pinned version, cached in .cache/bin
-#     (a second run finds the binary and its version stamp and does not rebuild);
+#   - MinIO, OpenTofu (tofu) and SeaweedFS (weed) built from source with `go install` at the
+#     pinned versions, cached in .cache/bin (a second run finds the binary and its version
+#     stamp and does not rebuild);
 #   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
 #   - models: the camera's COCO CenterNet detector (centernet.json/.bin from the npm package
 #     @vladmandic/human, pinned, checked against clients/detect/centernet.sha256, the pins the
@@ -21,7 +22,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio cctv camera rtsp deploy models samples} "
+want=" ${*:-age postgres minio tofu seaweedfs cctv camera rtsp deploy models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -110,22 +111,39 @@ if wants deploy && { ! command -v docker-compose >/dev/null || ! command -v hapr
     || die "docker-compose or haproxy still missing after apt-get install"
 fi
 
-# --- MinIO (built from source, pinned) --------------------------------------------------
-minio_bin="$cache/bin/minio"
-stamp="$cache/bin/minio.version"
-if ! wants minio; then
-  :
-elif [ -x "$minio_bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$MINIO_VERSION" ]; then
-  say "MinIO $MINIO_VERSION already built: $minio_bin"
-else
-  command -v go >/dev/null || die "Go toolchain not found: needed to build MinIO from source"
-  say "building MinIO $MINIO_MODULE@$MINIO_VERSION with go install (first run only, a few minutes)"
+# --- Go programs built from source at pinned versions, cached in $cache/bin ----------------
+# go_tool NAME MODULE/PATH VERSION [MODULE]: a second run finds the binary and its version stamp and
+# does not rebuild (a clean clone relinks from Go's own build cache, which is fast).
+go_tool() {
+  local name=$1 pkg=$2 version=$3 module=${4:-} bin="$cache/bin/$1" stamp="$cache/bin/$1.version"
+  if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+    say "$name $version already built: $bin"
+    return 0
+  fi
+  command -v go >/dev/null || die "Go toolchain not found: needed to build $name from source"
+  say "building $name ($pkg@$version) from source with Go (first run only, a few minutes)"
   rm -f "$stamp"
-  GOBIN="$cache/bin" GOFLAGS=-buildvcs=false go install "$MINIO_MODULE@$MINIO_VERSION" \
-    >"$cache/minio-build.log" 2>&1 || { tail -20 "$cache/minio-build.log" >&2; die "go install of MinIO failed; see $cache/minio-build.log"; }
-  [ -x "$minio_bin" ] || die "go install finished but $minio_bin is missing"
-  echo "$MINIO_VERSION" >"$stamp"
-fi
+  local log="$cache/$name-build.log"
+  if [ -z "$module" ]; then
+    GOBIN="$cache/bin" GOFLAGS=-buildvcs=false go install "$pkg@$version" >"$log" 2>&1 \
+      || { tail -20 "$log" >&2; die "go install of $name failed; see $log"; }
+  else
+    # A module whose go.mod has replace directives cannot be `go install`ed by version: build
+    # it as the main module, in its own (verified, read-only) copy in Go's module cache.
+    local dir
+    dir=$(go mod download -json "$module@$version" 2>>"$log" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -d "$dir" ] || { tail -20 "$log" >&2; die "go mod download of $module@$version failed; see $log"; }
+    (cd "$dir" && GOFLAGS=-buildvcs=false go build -trimpath -o "$bin" "./${pkg#"$module"/}") >>"$log" 2>&1 \
+      || { tail -20 "$log" >&2; die "go build of $name failed; see $log"; }
+  fi
+  [ -x "$bin" ] || die "go install finished but $bin is missing"
+  echo "$version" >"$stamp"
+}
+# MinIO: the object store of every test. OpenTofu: checks infra/terraform/. SeaweedFS's S3
+# gateway: the second S3 implementation the blob-store contract suite runs against.
+if wants minio; then go_tool minio "$MINIO_MODULE" "$MINIO_VERSION"; fi
+if wants tofu; then go_tool tofu "$TOFU_MODULE/cmd/tofu" "$TOFU_VERSION" "$TOFU_MODULE"; fi
+if wants seaweedfs; then go_tool weed "$SEAWEEDFS_MODULE/weed" "$SEAWEEDFS_VERSION" "$SEAWEEDFS_MODULE"; fi
 
 # --- C2SP CCTV age test vectors ---------------------------------------------------------
 cctv="$cache/npm/node_modules/cctv-age"
