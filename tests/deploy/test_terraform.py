@@ -1,12 +1,13 @@
 """infra/terraform/, checked with the tools that run here.
 
 `tofu fmt -check -recursive` (the real OpenTofu, built by scripts/install-tools.sh) parses
-every file and refuses any not in canonical form. `tofu validate` is NOT run: it needs the
-hashicorp/aws provider binary. The Terraform registry is not reachable from CI; the Go module
-proxy lists github.com/hashicorp/terraform-provider-aws at v1.60.0 (2019) and at one
-pseudo-version of a 2026 commit (v1.60.1-0.20260602190131-5f2286d6d836, a 124 MB source zip
-with the whole AWS SDK behind it), too big to compile on CI's two cores within its time.
-Instead this module parses the HCL (python-hcl2) and asserts:
+every file and refuses any not in canonical form. `tofu validate` is NOT run (it covers no
+provider): it needs the hashicorp/aws provider binary. The Terraform registry is not reachable
+from CI; the Go module proxy lists github.com/hashicorp/terraform-provider-aws at v1.60.0
+(2019, too old) and at one pseudo-version of a 2026 commit
+(v1.60.1-0.20260602190131-5f2286d6d836: 266 service packages and 271 AWS SDK modules), whose
+build was not attempted on CI's two shared cores. Instead this module parses the HCL
+(python-hcl2) and asserts:
 
 - what `tofu validate` would catch between files and modules: every ``var.``, ``local.``,
   ``module.X.Y``, resource and data reference is declared, every module input is a variable
