@@ -384,6 +384,12 @@ def check_storage_role(tree: Tree) -> list[str]:
     if other:
         problems.append(f"the storage service is granted more: {sorted(other)}")
 
+    for name, policy in root.of("aws_iam_role_policy").items():
+        doc = policy_document(root, policy.get("policy"))
+        if policy.get("role") not in role_refs and any(
+            re.search(r"\bs3:|aws_s3_bucket", s) for s in strings(doc)
+        ):
+            problems.append(f"aws_iam_role_policy.{name} grants S3 to another role")
     tasks = root.of("aws_ecs_task_definition")
     for name in ("storage_api", "sweeper"):
         if tasks.get(name, {}).get("task_role_arn") != ref("aws_iam_role.storage_task.arn"):
@@ -906,6 +912,13 @@ MUTATIONS = {
         '  policy_arn = "arn:aws:iam::aws:policy/AmazonS3FullAccess"\n'
         "}\n# The migration task",
         "managed policy",
+    ),
+    "the execution role may read objects": Mutation(
+        "storage_role",
+        "iam.tf",
+        r'actions   = \["secretsmanager:GetSecretValue"\]',
+        'actions   = ["secretsmanager:GetSecretValue", "s3:GetObject"]',
+        "another role",
     ),
     "KMS key usable outside S3": Mutation(
         "storage_role",
