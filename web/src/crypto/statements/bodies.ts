@@ -1,0 +1,172 @@
+// Statement bodies of docs/FORMAT.md part 3.5, one schema per domain (mirrors
+// crypto/statements/bodies.py): exact member set, exact JSON types, ranges, then the
+// cross-field rules of each type.
+
+import { StatementError } from "../errors";
+import { parseAgeRecipient, parseCustodianPublicKey } from "../bech32";
+import {
+  array, BOOL, checkRecord, COUNTER, ESCROW_KEY, ID, integer, MAX_SAFE, nested, oneOf, optional,
+  PUBKEY, RECIPIENT, SHA256, TEXT, TIME, URL, type JsonObject, type Schema,
+} from "./fields";
+import type { Json } from "../canonical";
+
+export const DOMAIN_PREFIX = "camvault/v1/";
+export const MAX_CONSENT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+const MIN_THRESHOLD = 2;
+const MAX_CUSTODIANS = 16;
+
+function unique(values: Json[], what: string): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    const k = String(v);
+    if (seen.has(k)) throw new StatementError(`${what}: duplicate element ${k}`);
+    seen.add(k);
+  }
+}
+
+const num = (o: JsonObject, k: string): number => o[k] as number;
+
+const CUSTODIAN: Schema = { custodian_id: ID, escrow_key: ESCROW_KEY, log_key: PUBKEY, url: URL };
+const CAMERA_PROFILE: Schema = {
+  pre_alarm_s: integer(0, 3600),
+  post_alarm_s: integer(0, 3600),
+  live_allowed: BOOL,
+  stills_only: BOOL,
+};
+
+type BodyType = { schema: Schema; rule?: (o: JsonObject) => void };
+
+export const BODY_TYPES: { readonly [name: string]: BodyType } = {
+  "site-keys": {
+    schema: {
+      site_id: ID,
+      version: integer(1, MAX_SAFE),
+      customer_key: PUBKEY,
+      recipients: array(RECIPIENT, 1, 64, true),
+      custodians: array(nested(CUSTODIAN), MIN_THRESHOLD, MAX_CUSTODIANS),
+      threshold: integer(MIN_THRESHOLD, MAX_CUSTODIANS),
+      issued_at_ms: TIME,
+    },
+    rule: (o) => {
+      const w = "site-keys";
+      const custodians = o.custodians as JsonObject[];
+      unique(custodians.map((c) => c.custodian_id as Json), `${w}.custodians custodian_id`);
+      unique(custodians.map((c) => c.escrow_key as Json), `${w}.custodians escrow_key`);
+      unique(custodians.map((c) => c.log_key as Json), `${w}.custodians log_key`);
+      // An escrow key listed as a plain recipient would hand that custodian the file key.
+      const recipients = new Set((o.recipients as string[]).map((r) => parseAgeRecipient(r).join()));
+      if (custodians.some((c) => recipients.has(parseCustodianPublicKey(c.escrow_key as string).join())))
+        throw new StatementError(`${w}: a custodian escrow_key is also listed in recipients`);
+      integer(MIN_THRESHOLD, custodians.length)(o.threshold, `${w}.threshold`);
+    },
+  },
+  "device-enrollment": {
+    schema: {
+      site_id: ID,
+      device_id: ID,
+      kind: oneOf("camera", "panel"),
+      model: TEXT,
+      device_key: PUBKEY,
+      camera_profile: optional(
+        nested(CAMERA_PROFILE, (p) => {
+          if (p.stills_only === true && p.live_allowed === true)
+            throw new StatementError("camera_profile: stills_only excludes live_allowed");
+        }),
+      ),
+      issued_at_ms: TIME,
+    },
+    rule: (o) => {
+      if (o.kind === "camera" && o.camera_profile === null)
+        throw new StatementError("device-enrollment.camera_profile: required for a camera");
+      if (o.kind === "panel" && o.camera_profile !== null)
+        throw new StatementError("device-enrollment.camera_profile: must be null for a panel");
+    },
+  },
+  manifest: {
+    schema: {
+      site_id: ID,
+      camera_id: ID,
+      recording_id: ID,
+      kind: oneOf("segment", "clip", "live", "still", "event"),
+      start_ms: TIME,
+      end_ms: TIME,
+      payload_sha256: SHA256,
+      payload_size: COUNTER,
+      header_sha256: SHA256,
+      sequence: COUNTER,
+      prev_manifest_sha256: optional(SHA256),
+      issued_at_ms: TIME,
+    },
+    rule: (o) => {
+      if (num(o, "end_ms") < num(o, "start_ms"))
+        throw new StatementError("manifest.end_ms: must not be before start_ms");
+      const what = "manifest.prev_manifest_sha256";
+      if (o.sequence === 0 && o.prev_manifest_sha256 !== null)
+        throw new StatementError(`${what}: must be null for sequence 0`);
+      if (o.sequence !== 0 && o.prev_manifest_sha256 === null)
+        throw new StatementError(`${what}: required for sequence > 0`);
+    },
+  },
+  "recording-deletion": {
+    schema: { site_id: ID, camera_id: ID, recording_ids: array(ID, 1, 1000, true), issued_at_ms: TIME },
+  },
+  "retention-policy": {
+    schema: { site_id: ID, retention_days: optional(integer(1, 36500)), issued_at_ms: TIME },
+  },
+  "alarm-event": {
+    schema: {
+      site_id: ID,
+      panel_id: ID,
+      event_id: ID,
+      alarm_type: oneOf("intrusion", "fire", "panic", "tamper", "medical", "other"),
+      triggered_at_ms: TIME,
+      counter: COUNTER,
+    },
+  },
+  "alarm-cancel": { schema: { site_id: ID, panel_id: ID, event_id: ID, issued_at_ms: TIME } },
+  "alarm-close": { schema: { site_id: ID, panel_id: ID, event_id: ID, operator_id: ID, closed_at_ms: TIME } },
+  consent: {
+    schema: {
+      consent_id: ID,
+      site_id: ID,
+      grantee_id: ID,
+      grantee_key: optional(PUBKEY),
+      cameras: array(ID, 1, 256, true),
+      scope: array(oneOf("live", "recordings", "stills"), 1, 3, true),
+      recordings_from_ms: TIME,
+      recordings_to_ms: TIME,
+      not_before_ms: TIME,
+      not_after_ms: TIME,
+      purpose: oneOf("maintenance"),
+      issued_at_ms: TIME,
+    },
+    rule: (o) => {
+      if (num(o, "recordings_to_ms") < num(o, "recordings_from_ms"))
+        throw new StatementError("consent.recordings_to_ms: must not be before recordings_from_ms");
+      if (num(o, "not_after_ms") <= num(o, "not_before_ms"))
+        throw new StatementError("consent.not_after_ms: must be after not_before_ms");
+      if (num(o, "not_after_ms") - num(o, "not_before_ms") > MAX_CONSENT_VALIDITY_MS)
+        throw new StatementError(
+          `consent: validity period longer than the maximum of ${MAX_CONSENT_VALIDITY_MS} ms`,
+        );
+    },
+  },
+  revocation: { schema: { site_id: ID, consent_id: ID, issued_at_ms: TIME } },
+  "operator-registration": {
+    schema: { operator_id: ID, operator_key: PUBKEY, role: oneOf("operator", "technician"), issued_at_ms: TIME },
+  },
+};
+
+/** The domains a v1 parser knows ("camvault/v1/" || type-name, FORMAT.md part 3.2). */
+export const STATEMENT_TYPES: readonly string[] = Object.keys(BODY_TYPES).map((n) => DOMAIN_PREFIX + n);
+
+/** Check `body` strictly against the schema of `domain` (a known domain). */
+export function checkBody(domain: string, body: Json | undefined): JsonObject {
+  const name = domain.slice(DOMAIN_PREFIX.length);
+  const type = BODY_TYPES[name];
+  if (!domain.startsWith(DOMAIN_PREFIX) || type === undefined)
+    throw new StatementError(`signed statement: unknown type '${domain}'`);
+  const obj = checkRecord(body, name, type.schema);
+  type.rule?.(obj);
+  return obj;
+}
