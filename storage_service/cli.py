@@ -1,6 +1,7 @@
 """The storage service's commands: `camvault db ...` (schema migrations),
-`camvault serve storage|sweep` (the API, one sweeper pass) and `camvault admin fsck` (a
-read-only consistency check of the database and the object store).
+`camvault serve storage|sweep` (the API, one sweeper pass), `camvault admin fsck` (a
+read-only consistency check of the database and the object store) and `camvault admin
+s3-setup` (the MinIO bucket and least-privilege user of a deployment).
 
 The `camvault` entry point (camvault/cli.py) mounts ``db_app`` as `db` and adds the serve
 and admin commands with :func:`register_serve` and :func:`register_admin`. The service
@@ -178,6 +179,47 @@ def fsck(
     sys.exit(1 if report.problems else 0)
 
 
+def s3_setup(
+    noncurrent_days: Annotated[
+        int,
+        typer.Option(
+            "--noncurrent-days",
+            min=1,
+            max=3650,
+            help="days an overwritten or deleted payload's old version is kept",
+        ),
+    ] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Set up MinIO for the storage service: bucket, versioning, lifecycle, its user.
+
+    Idempotent: each step changes only what differs (a second run changes nothing). Makes the
+    bucket CAMVAULT_S3_BUCKET with versioning; a lifecycle rule expiring noncurrent versions
+    after --noncurrent-days and lone delete markers; MinIO's api stale_uploads_expiry at most
+    24h (MinIO does not implement AbortIncompleteMultipartUpload); the policy
+    <bucket>-storage (objects and multipart uploads of that bucket only: no version deletion,
+    no bucket administration); and the user CAMVAULT_S3_ACCESS_KEY (secret
+    CAMVAULT_S3_SECRET_KEY) with that policy only. Connects to CAMVAULT_S3_ENDPOINT as
+    CAMVAULT_S3_ADMIN_ACCESS_KEY / CAMVAULT_S3_ADMIN_SECRET_KEY (MinIO's root user). Secrets
+    come only from the environment or .env (in the image: Docker secret files), never options.
+
+    Object lock is not enabled, and a bucket with it is refused: a locked version cannot be
+    deleted by anyone until its retention ends, and customers' deletions and retention must
+    remove payloads. Versioning with a user that cannot delete versions protects recordings
+    from stolen storage credentials without that conflict.
+
+    Exit 0: set up; 2: a setting is missing or wrong, or the store refused or is unreachable."""
+    from common.config import ConfigError, load
+    from storage_service.blobstore.provision import S3SetupSettings, SetupError, setup
+
+    try:
+        report = setup(load(S3SetupSettings), noncurrent_days=noncurrent_days)
+    except (ConfigError, SetupError) as exc:
+        _fail(str(exc))
+    typer.echo(report.render(as_json))
+
+
 def register_admin(app: typer.Typer) -> None:
-    """Add `fsck` to the `camvault admin` group."""
+    """Add `fsck` and `s3-setup` to the `camvault admin` group."""
     app.command("fsck")(fsck)
+    app.command("s3-setup")(s3_setup)

@@ -103,6 +103,29 @@ def test_minio_is_one_erasure_coded_deployment_of_four(compose: dict[str, Any]) 
         assert members(compose, "objects") >= {f"minio{i}"}
 
 
+def test_object_store_setup_is_camvault_not_mc(compose: dict[str, Any]) -> None:
+    """minio-init runs `camvault admin s3-setup` (tests/deploy/test_s3_setup.py applies it to a
+    real MinIO) from the camvault image, with the image's entrypoint, which turns the secret
+    files into its settings: MinIO's AGPL client `mc` is not part of the setup."""
+    init = compose["services"]["minio-init"]
+    assert init["image"] == compose["services"]["storage-1"]["image"]
+    assert init["command"] == ["camvault", "admin", "s3-setup"]
+    assert "entrypoint" not in init
+    assert {s.get("target", s["source"]) for s in init["secrets"]} == {
+        "CAMVAULT_S3_ADMIN_ACCESS_KEY",
+        "CAMVAULT_S3_ADMIN_SECRET_KEY",
+        "CAMVAULT_S3_ACCESS_KEY",
+        "CAMVAULT_S3_SECRET_KEY",
+    }
+    admin = {s["target"]: s["source"] for s in init["secrets"] if "target" in s}
+    assert admin == {
+        "CAMVAULT_S3_ADMIN_ACCESS_KEY": "minio_root_user",
+        "CAMVAULT_S3_ADMIN_SECRET_KEY": "minio_root_password",
+    }
+    assert init["environment"]["CAMVAULT_S3_ENDPOINT"] == "http://minio1:9000"
+    assert not (REPO / "deploy/minio-init.sh").exists()
+
+
 def test_two_storage_replicas_behind_the_proxy() -> None:
     cfg = (REPO / "deploy/haproxy/storage.cfg").read_text()
     assert re.findall(r"^\s*server (storage-\d) ", cfg, re.M) == ["storage-1", "storage-2"]
