@@ -16,7 +16,7 @@ import {
 import { parseHeader, splitFile, headerMacMatches } from "../src/crypto/ageheader";
 import { concat, fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { AgeError } from "../src/crypto/errors";
-import { flip, loadVectors } from "./vectors";
+import { flip, loadVectors, named } from "./vectors";
 
 const V = loadVectors("age.json");
 const CHUNK = 64 * 1024;
@@ -51,7 +51,7 @@ function fileOf(v: any): Uint8Array {
 
 const keysOf = (v: any) => (v.passphrase ? { passphrases: [v.passphrase] } : { identities: v.identities });
 
-describe.each(V.vectors.map((v: any) => [v.name, v]))("age vector %s", (_n, v: any) => {
+describe.each(named(V.vectors))("age vector %s", (_n, v: any) => {
   const file = fileOf(v);
 
   it("the file is the vector's, byte for byte, and splits into its header", () => {
@@ -75,7 +75,7 @@ describe.each(V.vectors.map((v: any) => [v.name, v]))("age vector %s", (_n, v: a
   });
 
   it("streams to the same plaintext", async () => {
-    const stream = await decryptRecordingStream(new Blob([file]).stream(), keysOf(v));
+    const stream = await decryptRecordingStream(new Blob([Uint8Array.from(file)]).stream(), keysOf(v));
     const plain = new Uint8Array(await new Response(stream).arrayBuffer());
     expect(toHex(sha256(plain))).toBe(v.plaintext_sha256);
   });

@@ -12,7 +12,7 @@ import {
   type Share,
 } from "../src/crypto/escrow/index";
 import { seal } from "../src/crypto/escrow/seal";
-import { flip, loadVectors } from "./vectors";
+import { flip, loadVectors, named } from "./vectors";
 
 const V = loadVectors("escrow.json");
 const shareOf = (hex: string): Share => decodeShare(fromHex(hex));
@@ -32,7 +32,7 @@ function referenceShares(secret: Uint8Array, coeffs: Uint8Array, t: number, n: n
 }
 
 describe("Shamir over GF(2^8)", () => {
-  it.each(V.shamir.map((v: any) => [v.name, v]))("%s: shares and every reconstruction", (_n, v: any) => {
+  it.each(named(V.shamir))("%s: shares and every reconstruction", (_n, v: any) => {
     const secret = fromHex(v.secret);
     expect(referenceShares(secret, fromHex(v.coefficients), v.threshold, v.shares).map(toHex)).toEqual(v.share_bytes);
     const shares: Share[] = v.share_bytes.map(shareOf);
@@ -56,7 +56,7 @@ describe("Shamir over GF(2^8)", () => {
   });
 });
 
-describe.each(V.escrow.map((v: any) => [v.name, v]))("escrow stanzas %s", (_n, v: any) => {
+describe.each(named(V.escrow))("escrow stanzas %s", (_n, v: any) => {
   const header = utf8(v.header);
   const parsed = parseHeader(header);
   const secrets: Uint8Array[] = v.custodian_secret_keys.map(fromHex);

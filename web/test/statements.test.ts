@@ -6,7 +6,7 @@ import { canonicalJson, parseCanonicalJson } from "../src/crypto/canonical";
 import { Ed25519PublicKey, Ed25519SigningKey } from "../src/crypto/ed25519";
 import { SignatureError, StatementError } from "../src/crypto/errors";
 import { parseSigned, signStatement, signedMessage, statementHash, verifyStatement } from "../src/crypto/statements/index";
-import { loadVectors } from "./vectors";
+import { loadVectors, named } from "./vectors";
 
 const V = loadVectors("statements.json");
 const key = (name: string): Ed25519SigningKey => new Ed25519SigningKey(fromHex(V.keys[name].seed));
@@ -33,7 +33,7 @@ describe("keys", () => {
 });
 
 describe("valid statements: byte for byte", () => {
-  it.each(V.valid.map((v: any) => [v.name, v]))("%s", (_name, v: any) => {
+  it.each(named(V.valid))("%s", (_name, v: any) => {
     const k = key(v.signer);
     // The signed message and the wire form, built from the body alone.
     expect(dec(signedMessage(v.type, k.publicKey, v.body))).toBe(v.signed_message);
@@ -59,7 +59,7 @@ describe("valid statements: byte for byte", () => {
 });
 
 describe("invalid statements: refused for the stated reason", () => {
-  it.each(V.invalid.map((v: any) => [v.name, v]))("%s", (_name, v: any) => {
+  it.each(named(V.invalid))("%s", (_name, v: any) => {
     const panel = key("panel").publicKey;
     const attempt = (): unknown => verifyStatement(parseSigned(utf8(v.encoded)), panel, "camvault/v1/alarm-event");
     if (v.error === "SignatureError") {

@@ -16,3 +16,8 @@ export function flip(data: Uint8Array, index: number, bit = 1): Uint8Array {
   out[index] = out[index]! ^ bit;
   return out;
 }
+
+/** `[name, vector]` rows for it.each / describe.each. */
+export function named(list: any[], name: (v: any) => string = (v) => v.name): [string, any][] {
+  return list.map((v) => [name(v), v]);
+}
