@@ -1,7 +1,9 @@
 // tests/vectors/statements.json against src/crypto/canonical.ts and src/crypto/statements/.
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { ED25519_TORSION_SUBGROUP, ed25519 } from "@noble/curves/ed25519.js";
 import { describe, expect, it } from "vitest";
-import { fromHex, toHex, utf8 } from "../src/crypto/bytes";
+import { concat, fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { canonicalJson, parseCanonicalJson } from "../src/crypto/canonical";
 import { Ed25519PublicKey, Ed25519SigningKey } from "../src/crypto/ed25519";
 import { SignatureError, StatementError } from "../src/crypto/errors";
@@ -25,10 +27,29 @@ describe("keys", () => {
     const identity = new Uint8Array(32);
     identity[0] = 1; // the neutral point: small order
     expect(() => new Ed25519PublicKey(identity)).toThrow(/prime-order subgroup/);
+    // A mixed-order key (a valid key plus a point of order 8) is not in the prime-order
+    // subgroup: libsodium's crypto_core_ed25519_is_valid_point refuses it, so must we.
+    const torsion = ed25519.Point.fromHex(ED25519_TORSION_SUBGROUP[1]!);
+    const mixed = ed25519.Point.fromBytes(key("customer").publicKey.raw).add(torsion).toBytes();
+    expect(() => new Ed25519PublicKey(mixed)).toThrow(/prime-order subgroup/);
     const k = key("customer");
     expect(() => Ed25519PublicKey.fromText(k.publicKey.toText() + "=")).toThrow(/base64url/);
     expect(JSON.stringify({ k })).not.toContain(V.keys.customer.seed);
     expect(String(k)).toContain("redacted");
+  });
+
+  it("refuses a signature whose R is a small-order point (as libsodium does)", () => {
+    // With R of order 8 and S = k*a, the cofactored equation [8]SB = [8]R + [8]kA holds for
+    // any message: libsodium refuses such R, so the TypeScript verifier must too.
+    const seed = fromHex(V.keys.customer.seed);
+    const { scalar, pointBytes } = ed25519.utils.getExtendedPublicKey(seed);
+    const R = ed25519.Point.fromHex(ED25519_TORSION_SUBGROUP[1]!).toBytes();
+    const msg = utf8("any message");
+    const k = ed25519.Point.Fn.create(bytesToNumberLE(sha512(concat(R, pointBytes, msg))));
+    const S = ed25519.Point.Fn.toBytes(ed25519.Point.Fn.mul(k, scalar));
+    const forged = concat(R, S);
+    expect(ed25519.verify(forged, msg, pointBytes, { zip215: false })).toBe(true); // noble alone accepts it
+    expect(new Ed25519PublicKey(pointBytes).isValid(msg, forged)).toBe(false);
   });
 });
 
