@@ -11,6 +11,7 @@ do not pay for SQLAlchemy and uvicorn.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -197,8 +198,8 @@ def s3_setup(
     bucket CAMVAULT_S3_BUCKET with versioning; a lifecycle rule expiring noncurrent versions
     after --noncurrent-days and lone delete markers; MinIO's api stale_uploads_expiry at most
     24h (MinIO does not implement AbortIncompleteMultipartUpload); the policy
-    <bucket>-storage (objects and multipart uploads of that bucket only: no version deletion,
-    no bucket administration); and the user CAMVAULT_S3_ACCESS_KEY (secret
+    <bucket>-storage (objects and multipart uploads of that bucket only: old versions can be
+    neither deleted nor read, no bucket administration); and the user CAMVAULT_S3_ACCESS_KEY (secret
     CAMVAULT_S3_SECRET_KEY) with that policy only. Connects to CAMVAULT_S3_ENDPOINT as
     CAMVAULT_S3_ADMIN_ACCESS_KEY / CAMVAULT_S3_ADMIN_SECRET_KEY (MinIO's root user). Secrets
     come only from the environment or .env (in the image: Docker secret files), never options.
@@ -222,4 +223,10 @@ def s3_setup(
 def register_admin(app: typer.Typer) -> None:
     """Add `fsck` and `s3-setup` to the `camvault admin` group."""
     app.command("fsck")(fsck)
-    app.command("s3-setup")(s3_setup)
+    app.command("s3-setup", help=_paragraphs(s3_setup.__doc__ or ""))(s3_setup)
+
+
+def _paragraphs(doc: str) -> str:
+    """A docstring as --help shows it best: each paragraph one line, which the terminal wraps
+    (Typer's rich help keeps the docstring's own line breaks)."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))

@@ -305,11 +305,13 @@ class _Setup:
                     f"{what}: AccessDenied: {who} is not a MinIO administrator"
                 ) from None
             raise SetupError(f"{what}: {code} ({message})") from None
-        except (bex.BotoCoreError, urllib3.exceptions.HTTPError) as exc:
+        except (bex.ConnectionError, bex.HTTPClientError, urllib3.exceptions.HTTPError) as exc:
             raise SetupError(
                 f"{what}: cannot reach the object store at {self.settings.endpoint} "
                 f"(CAMVAULT_S3_ENDPOINT): {type(exc).__name__}"
             ) from None
+        except bex.BotoCoreError as exc:
+            raise SetupError(f"{what}: {type(exc).__name__}: {exc}") from None
 
     # --- the steps -------------------------------------------------------------------------
 
@@ -427,18 +429,17 @@ class _Setup:
 
         subject = f"policy {self.policy_name}"
         wanted = storage_policy(self.bucket)
+        with self._step(f"{subject}: reading it"):
+            try:
+                text: str | None = self.admin.policy_info(self.policy_name)
+            except MinioAdminException as exc:
+                if _admin_error(exc)[0] != "XMinioAdminNoSuchPolicy":
+                    raise
+                text = None
         try:
-            with self._step(f"{subject}: reading it"):
-                try:
-                    current: dict[str, Any] | None = json.loads(
-                        self.admin.policy_info(self.policy_name)
-                    )
-                except MinioAdminException as exc:
-                    if _admin_error(exc)[0] != "XMinioAdminNoSuchPolicy":
-                        raise
-                    current = None
+            current = None if text is None else json.loads(text)
         except ValueError:
-            current = {}  # unreadable: write ours
+            current = {}  # unreadable: ours replaces it
         if current is not None and canonical_policy(current) == canonical_policy(wanted):
             self.report.add(subject, f"allows objects of bucket {self.bucket} only", changed=False)
             return
