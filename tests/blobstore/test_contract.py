@@ -1,5 +1,6 @@
 """The blob-store contract: every test runs identically against the local store and against
-S3 (a real MinIO). A difference in behaviour between the two is a failure here."""
+two independent S3 implementations, a real MinIO and a real SeaweedFS S3 gateway (fixtures in
+conftest.py). A difference in behaviour between them is a failure here."""
 
 from __future__ import annotations
 
