@@ -114,6 +114,17 @@ describe("files from other age implementations", () => {
     }
   });
 
+  it("a file age-encryption writes for an X25519 recipient opens with the age CLI", async () => {
+    const keygen = execFileSync("age-keygen", [], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    writeFileSync(join(dir, "key.txt"), keygen);
+    const identity = keygen.split("\n").find((l) => l.startsWith("AGE-SECRET-KEY-1"))!;
+    const e = new Encrypter();
+    e.addRecipient(await identityToRecipient(identity));
+    writeFileSync(join(dir, "ts.age"), await e.encrypt(pattern(70_000)));
+    const out = execFileSync("age", ["-d", "-i", join(dir, "key.txt"), join(dir, "ts.age")]);
+    expect(toHex(new Uint8Array(out))).toBe(toHex(pattern(70_000)));
+  });
+
   it("the passphrase (scrypt) recipient: what the identity store in IndexedDB uses", async () => {
     const enc = await encryptWithPassphrase("identity file contents", "correct horse", 10);
     expect(new TextDecoder().decode(enc.subarray(0, 40))).toMatch(/^age-encryption.org\/v1\n-> scrypt /);

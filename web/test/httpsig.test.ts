@@ -7,6 +7,7 @@ import { fromHex, utf8 } from "../src/crypto/bytes";
 import { Ed25519SigningKey } from "../src/crypto/ed25519";
 import { HttpSignatureError } from "../src/crypto/errors";
 import { named } from "./vectors";
+import { signedRequestHeaders } from "../src/crypto/signedrequest";
 import {
   BASE_COMPONENTS, checkContentDigest, checkTimes, contentDigest, parseSignature, signatureBase, signRequest,
   verifyRequest, type HttpRequest,
@@ -108,5 +109,24 @@ describe("attacks on a signed request fail for the right reason", () => {
 
   it("Content-Digest matches the Python digest", () => {
     expect(contentDigest(utf8(r.body))).toBe(r.headers["content-digest"]);
+  });
+});
+
+describe("signedRequestHeaders (what a fetch from the web app sends)", () => {
+  it("covers what common/http.py covers, verifies, and changes nonce per request", () => {
+    const url = "https://storage.example/v1/consents?x=1";
+    const h = signedRequestHeaders({ method: "post", url, body: '{"a":1}', key, keyid: "customer:site-1", now: 1_700_000_000 });
+    expect(h["content-type"]).toBe("application/json");
+    expect(h["content-digest"]).toBe(contentDigest(utf8('{"a":1}')));
+    const parsed = parseSignature(h["signature-input"], h.signature);
+    expect(parsed.covered).toEqual(["@method", "@authority", "@path", "@query", "content-digest", "content-type"]);
+    expect(parsed.params.expires - parsed.params.created).toBe(60);
+    expect(parsed.params.nonce).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const req = { method: "POST", authority: "storage.example", path: "/v1/consents", query: "x=1", headers: h };
+    verifyRequest(req, parsed, key.publicKey, BASE_COMPONENTS);
+    expect(reason(() => verifyRequest({ ...req, query: "x=2" }, parsed, key.publicKey, BASE_COMPONENTS))).toBe("signature_invalid");
+    const again = signedRequestHeaders({ method: "GET", url, key, keyid: "k" });
+    expect(parseSignature(again["signature-input"], again.signature).covered).toEqual([...BASE_COMPONENTS]);
+    expect(again["signature-input"]).not.toContain(parsed.params.nonce);
   });
 });

@@ -13,6 +13,7 @@ import { fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { Ed25519SigningKey } from "../src/crypto/ed25519";
 import { combineFileKey, openReleasedShare, parseEscrowStanza, SessionKey } from "../src/crypto/escrow/index";
 import { contentDigest, signRequest } from "../src/crypto/httpsig";
+import { signedRequestHeaders } from "../src/crypto/signedrequest";
 import { parseSigned, signStatement, verifyStatement } from "../src/crypto/statements/index";
 import { flip, REPO_ROOT } from "./vectors";
 
@@ -89,6 +90,14 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     const get = { ...base, method: "GET", path: "/v1/sites/site-1", query: "a=1", headers: {} };
     const goodGet = { ...get, ...toFields(signRequest(get, covered.slice(0, 4), params, key)) };
     const tampered = { ...good, path: "/v1/consents" };
+    // What the web app's fetch wrapper will send (the URL's host, path and query).
+    const url = "https://Storage.Example:8443/v1/sites/site-1/recordings?camera=cam-1&from=1700000000000&q=a%20b";
+    const fromUrl = (method: string, body?: string) => {
+      const h = signedRequestHeaders({ method, url, key, keyid: "customer:site-1", ...(body === undefined ? {} : { body }) });
+      const { "signature-input": signature_input, signature, ...headers } = h;
+      const u = new URL(url);
+      return { method, authority: u.host, path: u.pathname, query: u.search.slice(1), headers, signature_input, signature, ...(body === undefined ? {} : { body }) };
+    };
     const otherBody = { ...good, body: '{"revoke":"c-2"}' };
     const consent = {
       consent_id: "c-2", site_id: "site-1", grantee_id: "tech-1", grantee_key: null, cameras: ["cam-1"],
@@ -101,10 +110,10 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     const revocation = text(signStatement("camvault/v1/revocation", { site_id: "site-1", consent_id: "c-2", issued_at_ms: 1 }, key).encoded);
     const res = python("verify", {
       public_key: key.publicKey.toText(),
-      requests: [good, goodGet, tampered, otherBody],
+      requests: [good, goodGet, tampered, otherBody, fromUrl("GET"), fromUrl("PUT", '{"a":1}')],
       statements: [statement, longer, revocation],
     });
-    expect(res.requests).toEqual(["ok", "ok", "signature_invalid", "content_digest_mismatch"]);
+    expect(res.requests).toEqual(["ok", "ok", "signature_invalid", "content_digest_mismatch", "ok", "ok"]);
     // A consent widened after signing fails its signature; a revocation is not a consent.
     expect(res.statements).toEqual(["ok", "SignatureError", "StatementError"]);
   });

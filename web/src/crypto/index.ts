@@ -6,6 +6,7 @@ export * as canonical from "./canonical";
 export * as ed25519 from "./ed25519";
 export * as errors from "./errors";
 export * as httpsig from "./httpsig";
+export * as signedrequest from "./signedrequest";
 export * as statements from "./statements/index";
 export * as escrow from "./escrow/index";
 export * as merkle from "./tlog/merkle";
