@@ -53,7 +53,10 @@ def serve_app() -> typer.Typer:
 
 def admin_app() -> typer.Typer:
     """`camvault admin`: maintenance checks, one or more commands per service."""
-    app = typer.Typer(help="Check camvault services' data (read-only).", no_args_is_help=True)
+    app = typer.Typer(
+        help="Check camvault services' data (read-only) and set up their object store.",
+        no_args_is_help=True,
+    )
     for module in ADMIN:
         importlib.import_module(module).register_admin(app)
     return app

@@ -126,6 +126,18 @@ def test_object_store_setup_is_camvault_not_mc(compose: dict[str, Any]) -> None:
     assert not (REPO / "deploy/minio-init.sh").exists()
 
 
+def test_no_service_runs_minios_agpl_client(compose: dict[str, Any]) -> None:
+    """MinIO's client `mc` is AGPL: no entrypoint, command or health check runs it, and the
+    MinIO image does not carry it (health checks speak HTTP to /minio/health/live)."""
+    for name, svc in compose["services"].items():
+        argv = [*(svc.get("entrypoint") or []), *(svc.get("command") or [])]
+        argv += (svc.get("healthcheck") or {}).get("test") or []
+        assert not any(re.search(r"(^|[\s/])mc(\s|$)", str(arg)) for arg in argv), name
+    dockerfile = (REPO / "deploy/minio.Dockerfile").read_text()
+    assert "minio/mc" not in dockerfile
+    assert "/go/bin/mc" not in dockerfile
+
+
 def test_two_storage_replicas_behind_the_proxy() -> None:
     cfg = (REPO / "deploy/haproxy/storage.cfg").read_text()
     assert re.findall(r"^\s*server (storage-\d) ", cfg, re.M) == ["storage-1", "storage-2"]
