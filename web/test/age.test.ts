@@ -10,7 +10,11 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { Encrypter } from "age-encryption";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  decryptRecording, decryptRecordingStream, encryptWithPassphrase, fileKeyFromHeader, generateHybridIdentity,
+  decryptRecording,
+  decryptRecordingStream,
+  encryptWithPassphrase,
+  fileKeyFromHeader,
+  generateHybridIdentity,
   identityToRecipient,
 } from "../src/crypto/age";
 import { parseHeader, splitFile, headerMacMatches } from "../src/crypto/ageheader";
@@ -46,7 +50,10 @@ function streamPayload(fileKey: Uint8Array, nonce: Uint8Array, plaintext: Uint8A
 
 function fileOf(v: any): Uint8Array {
   if (v.file_hex) return fromHex(v.file_hex);
-  return concat(utf8(v.header), streamPayload(fromHex(v.file_key), fromHex(v.payload_nonce), pattern(v.plaintext_size)));
+  return concat(
+    utf8(v.header),
+    streamPayload(fromHex(v.file_key), fromHex(v.payload_nonce), pattern(v.plaintext_size)),
+  );
 }
 
 const keysOf = (v: any) => (v.passphrase ? { passphrases: [v.passphrase] } : { identities: v.identities });
@@ -91,7 +98,9 @@ describe.each(named(V.vectors))("age vector %s", (_n, v: any) => {
     await expect(decryptRecording(otherMac, keysOf(v))).rejects.toThrow(/MAC|mac/);
     await expect(decryptRecording(file.subarray(0, file.length - 1), keysOf(v))).rejects.toThrow(AgeError);
     await expect(decryptRecording(file, { fileKey: flip(fromHex(v.file_key), 0) })).rejects.toThrow(/MAC|mac/);
-    const wrong = v.passphrase ? { passphrases: ["not the passphrase"] } : { identities: [V.vectors[0].identities[0].replace(/.{6}$/, "QQQQQQ")] };
+    const wrong = v.passphrase
+      ? { passphrases: ["not the passphrase"] }
+      : { identities: [V.vectors[0].identities[0].replace(/.{6}$/, "QQQQQQ")] };
     await expect(decryptRecording(file, wrong)).rejects.toThrow(AgeError);
   });
 });
@@ -107,7 +116,16 @@ describe("files from other age implementations", () => {
     const plaintext = pattern(200_000);
     writeFileSync(join(dir, "plain"), plaintext);
     for (const armor of [[], ["--armor"]]) {
-      execFileSync("age", [...armor, "-r", await identityToRecipient(identity), "-r", await identityToRecipient(await other), "-o", join(dir, "enc"), join(dir, "plain")]);
+      execFileSync("age", [
+        ...armor,
+        "-r",
+        await identityToRecipient(identity),
+        "-r",
+        await identityToRecipient(await other),
+        "-o",
+        join(dir, "enc"),
+        join(dir, "plain"),
+      ]);
       const enc = new Uint8Array(readFileSync(join(dir, "enc")));
       expect(toHex(await decryptRecording(enc, { identities: [identity] }))).toBe(toHex(plaintext));
       expect(toHex(await decryptRecording(enc, { identities: [await other] }))).toBe(toHex(plaintext));
@@ -128,7 +146,9 @@ describe("files from other age implementations", () => {
   it("the passphrase (scrypt) recipient: what the identity store in IndexedDB uses", async () => {
     const enc = await encryptWithPassphrase("identity file contents", "correct horse", 10);
     expect(new TextDecoder().decode(enc.subarray(0, 40))).toMatch(/^age-encryption.org\/v1\n-> scrypt /);
-    expect(new TextDecoder().decode(await decryptRecording(enc, { passphrases: ["correct horse"] }))).toBe("identity file contents");
+    expect(new TextDecoder().decode(await decryptRecording(enc, { passphrases: ["correct horse"] }))).toBe(
+      "identity file contents",
+    );
     await expect(decryptRecording(enc, { passphrases: ["wrong"] })).rejects.toThrow(AgeError);
   });
 

@@ -5,7 +5,14 @@ import { fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { Ed25519SigningKey } from "../src/crypto/ed25519";
 import { SignatureError, StatementError } from "../src/crypto/errors";
 import {
-  checkSiteId, parseSigned, signStatement, SiteIdError, statementHash, verifyChain, verifySiteKeys, type SignedStatement,
+  checkSiteId,
+  parseSigned,
+  signStatement,
+  SiteIdError,
+  statementHash,
+  verifyChain,
+  verifySiteKeys,
+  type SignedStatement,
 } from "../src/crypto/statements/index";
 import { loadVectors } from "./vectors";
 
@@ -45,9 +52,14 @@ describe("manifest chain", () => {
   const m0 = signed("manifest/seq-0");
   const m1 = signed("manifest/seq-1");
   const opts = { siteId: vec("manifest/seq-0").body.site_id, cameraId: vec("manifest/seq-0").body.camera_id };
-  const kinds = (list: SignedStatement[], extra = {}) => verifyChain(list, camera.publicKey, { ...opts, ...extra }).map((p) => p.kind);
+  const kinds = (list: SignedStatement[], extra = {}) =>
+    verifyChain(list, camera.publicKey, { ...opts, ...extra }).map((p) => p.kind);
   const manifest = (seq: number, prev: string | null, id = `rec-${seq}`): SignedStatement =>
-    signStatement("camvault/v1/manifest", { ...vec("manifest/seq-1").body, sequence: seq, prev_manifest_sha256: prev, recording_id: id }, camera);
+    signStatement(
+      "camvault/v1/manifest",
+      { ...vec("manifest/seq-1").body, sequence: seq, prev_manifest_sha256: prev, recording_id: id },
+      camera,
+    );
 
   it("an intact chain has no problem; with an anchor only the new entries are checked", () => {
     expect(kinds([m0, m1])).toEqual([]);
@@ -67,13 +79,19 @@ describe("manifest chain", () => {
     expect(kinds([m0, signed("alarm-event"), m1])).toEqual(["not-a-manifest"]);
     const foreign = signStatement("camvault/v1/manifest", vec("manifest/seq-1").body, key("panel"));
     expect(kinds([m0, foreign])).toEqual(["bad-signature"]);
-    const otherCamera = signStatement("camvault/v1/manifest", { ...vec("manifest/seq-1").body, camera_id: "cam-other" }, camera);
+    const otherCamera = signStatement(
+      "camvault/v1/manifest",
+      { ...vec("manifest/seq-1").body, camera_id: "cam-other" },
+      camera,
+    );
     expect(kinds([m0, m1, otherCamera])).toEqual(["wrong-camera"]);
   });
 
   it("manifest cross-field rules are parse errors", () => {
     expect(() => manifest(0, toHex(statementHash(m0)))).toThrow(/must be null for sequence 0/);
     expect(() => manifest(2, null)).toThrow(/required for sequence > 0/);
-    expect(() => signStatement("camvault/v1/manifest", { ...vec("manifest/seq-0").body, end_ms: 0 }, camera)).toThrow(StatementError);
+    expect(() => signStatement("camvault/v1/manifest", { ...vec("manifest/seq-0").body, end_ms: 0 }, camera)).toThrow(
+      StatementError,
+    );
   });
 });

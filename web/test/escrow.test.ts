@@ -7,8 +7,21 @@ import { EscrowError, ShareError } from "../src/crypto/errors";
 import { parseHeader } from "../src/crypto/ageheader";
 import { associatedData } from "../src/crypto/metadata";
 import {
-  combine, combineFileKey, custodianKeyId, decodeShare, encodeShare, ESCROW_LABEL, gfMul, NotThisCustodianError,
-  openEscrowStanza, openReleasedShare, parseEscrowStanza, sealShareToSession, SessionKey, stanzaAd, x25519PublicKey,
+  combine,
+  combineFileKey,
+  custodianKeyId,
+  decodeShare,
+  encodeShare,
+  ESCROW_LABEL,
+  gfMul,
+  NotThisCustodianError,
+  openEscrowStanza,
+  openReleasedShare,
+  parseEscrowStanza,
+  sealShareToSession,
+  SessionKey,
+  stanzaAd,
+  x25519PublicKey,
   type Share,
 } from "../src/crypto/escrow/index";
 import { seal } from "../src/crypto/escrow/seal";
@@ -79,7 +92,13 @@ describe.each(named(V.escrow))("escrow stanzas %s", (_n, v: any) => {
   it("each body is re-sealed byte for byte from its ephemeral key, and opens to its share", () => {
     parsed.stanzas.forEach((s, i) => {
       const share = fromHex(v.shares[i]);
-      const body = seal(ESCROW_LABEL, x25519PublicKey(secrets[i]!), fromHex(v.ephemeral_secret_keys[i]), share, stanzaAd(v.metadata, s.args));
+      const body = seal(
+        ESCROW_LABEL,
+        x25519PublicKey(secrets[i]!),
+        fromHex(v.ephemeral_secret_keys[i]),
+        share,
+        stanzaAd(v.metadata, s.args),
+      );
       expect(toHex(body)).toBe(toHex(s.body));
       expect(toHex(encodeShare(openEscrowStanza(s, secrets[i]!, v.metadata)))).toBe(v.shares[i]);
     });
@@ -88,7 +107,9 @@ describe.each(named(V.escrow))("escrow stanzas %s", (_n, v: any) => {
   it("a stanza does not open for another custodian, other metadata or altered bytes", () => {
     const s = parsed.stanzas[0]!;
     expect(() => openEscrowStanza(s, secrets[1]!, v.metadata)).toThrow(NotThisCustodianError);
-    expect(() => openEscrowStanza(s, secrets[0]!, { ...v.metadata, end_ms: v.metadata.end_ms + 1 })).toThrow(/does not open/);
+    expect(() => openEscrowStanza(s, secrets[0]!, { ...v.metadata, end_ms: v.metadata.end_ms + 1 })).toThrow(
+      /does not open/,
+    );
     expect(() => openEscrowStanza({ ...s, body: flip(s.body, 3) }, secrets[0]!, v.metadata)).toThrow(/does not open/);
     const relabelled = { ...s, args: [s.args[0]!, "2", ...s.args.slice(2)] }; // the index is authenticated
     expect(() => openEscrowStanza(relabelled, secrets[0]!, v.metadata)).toThrow(/does not open/);
@@ -117,14 +138,21 @@ describe("release to an operator", () => {
 
   it("re-sealing reproduces the vector and the operator opens it", () => {
     expect(toHex(session.publicKey)).toBe(r.session_public_key);
-    const sealed = sealShareToSession(shareOf(r.share), session.publicKey, r.metadata, r.release_id, fromHex(r.ephemeral_secret_key));
+    const sealed = sealShareToSession(
+      shareOf(r.share),
+      session.publicKey,
+      r.metadata,
+      r.release_id,
+      fromHex(r.ephemeral_secret_key),
+    );
     expect(toHex(sealed)).toBe(r.sealed);
     expect(toHex(encodeShare(openReleasedShare(fromHex(r.sealed), session, r.metadata, r.release_id)))).toBe(r.share);
   });
 
   it("refuses another session key, metadata, release id, a flipped bit or a wrong length", () => {
     const sealed = fromHex(r.sealed);
-    const open = (s: Uint8Array, k = session, m = r.metadata, id = r.release_id): Share => openReleasedShare(s, k, m, id);
+    const open = (s: Uint8Array, k = session, m = r.metadata, id = r.release_id): Share =>
+      openReleasedShare(s, k, m, id);
     expect(() => open(sealed, SessionKey.generate())).toThrow(/does not open/);
     expect(() => open(sealed, session, { ...r.metadata, recording_id: "rec-other" })).toThrow(/does not open/);
     expect(() => open(sealed, session, r.metadata, r.release_id + "x")).toThrow(/does not open/);

@@ -9,14 +9,27 @@ import { HttpSignatureError } from "../src/crypto/errors";
 import { named } from "./vectors";
 import { signedRequestHeaders } from "../src/crypto/signedrequest";
 import {
-  BASE_COMPONENTS, checkContentDigest, checkTimes, contentDigest, parseSignature, signatureBase, signRequest,
-  verifyRequest, type HttpRequest,
+  BASE_COMPONENTS,
+  checkContentDigest,
+  checkTimes,
+  contentDigest,
+  parseSignature,
+  signatureBase,
+  signRequest,
+  verifyRequest,
+  type HttpRequest,
 } from "../src/crypto/httpsig";
 
 const F = JSON.parse(readFileSync(new URL("./fixtures/httpsig.json", import.meta.url), "utf8"));
 const key = new Ed25519SigningKey(fromHex(F.key_seed_hex));
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
-const reqOf = (r: any): HttpRequest => ({ method: r.method, authority: r.authority, path: r.path, query: r.query, headers: r.headers });
+const reqOf = (r: any): HttpRequest => ({
+  method: r.method,
+  authority: r.authority,
+  path: r.path,
+  query: r.query,
+  headers: r.headers,
+});
 
 function reason(f: () => unknown): string {
   try {
@@ -48,14 +61,19 @@ describe("attacks on a signed request fail for the right reason", () => {
   const req = reqOf(r);
   const ok = (): ParsedLike => parseSignature(r.signature_input, r.signature);
   type ParsedLike = ReturnType<typeof parseSignature>;
-  const verify = (q: HttpRequest, p: ParsedLike = ok()) => () => verifyRequest(q, p, key.publicKey, BASE_COMPONENTS);
+  const verify =
+    (q: HttpRequest, p: ParsedLike = ok()) =>
+    () =>
+      verifyRequest(q, p, key.publicKey, BASE_COMPONENTS);
 
   it("another method, path, query, host or body type", () => {
     expect(reason(verify({ ...req, method: "PUT" }))).toBe("signature_invalid");
     expect(reason(verify({ ...req, path: "/v1/consents/other" }))).toBe("signature_invalid");
     expect(reason(verify({ ...req, query: "x=1" }))).toBe("signature_invalid");
     expect(reason(verify({ ...req, authority: "evil.example" }))).toBe("signature_invalid");
-    expect(reason(verify({ ...req, headers: { ...req.headers, "content-type": "text/plain" } }))).toBe("signature_invalid");
+    expect(reason(verify({ ...req, headers: { ...req.headers, "content-type": "text/plain" } }))).toBe(
+      "signature_invalid",
+    );
     // The authority is compared in lower case (RFC 9421 section 2.2.3): not an attack.
     expect(reason(verify({ ...req, authority: "STORAGE.example" }))).toBe("accepted");
   });
@@ -63,7 +81,9 @@ describe("attacks on a signed request fail for the right reason", () => {
   it("a covered header removed, a body swapped, a flipped signature bit, another key", () => {
     const { "content-type": _dropped, ...rest } = req.headers;
     expect(reason(verify({ ...req, headers: rest }))).toBe("signature_component_missing");
-    expect(reason(() => checkContentDigest(r.headers["content-digest"], utf8(r.body + " ")))).toBe("content_digest_mismatch");
+    expect(reason(() => checkContentDigest(r.headers["content-digest"], utf8(r.body + " ")))).toBe(
+      "content_digest_mismatch",
+    );
     expect(reason(() => checkContentDigest(undefined, utf8(r.body)))).toBe("content_digest_missing");
     expect(reason(() => checkContentDigest("sha-512=:AAAA:", utf8(r.body)))).toBe("content_digest_malformed");
     const sig = fromHex(Buffer.from(r.signature.split(":")[1], "base64").toString("hex"));
@@ -82,16 +102,28 @@ describe("attacks on a signed request fail for the right reason", () => {
 
   it("malformed or non-canonical fields", () => {
     const input: string = r.signature_input;
-    expect(reason(() => parseSignature(input.replace(";created", "; created"), r.signature))).toBe("signature_malformed");
+    expect(reason(() => parseSignature(input.replace(";created", "; created"), r.signature))).toBe(
+      "signature_malformed",
+    );
     expect(reason(() => parseSignature(input + ", sig2=()", r.signature))).toBe("signature_malformed");
-    expect(reason(() => parseSignature(input.replace('"@path"', '"@path";req'), r.signature))).toBe("signature_malformed");
-    expect(reason(() => parseSignature(input.replace('alg="ed25519"', 'alg="rsa-pss-sha512"'), r.signature))).toBe("signature_alg_unsupported");
-    expect(reason(() => parseSignature(input.replace('tag="camvault"', 'tag="other"'), r.signature))).toBe("signature_params_invalid");
-    expect(reason(() => parseSignature(input.replace(/;nonce="[^"]*"/, ""), r.signature))).toBe("signature_params_invalid");
+    expect(reason(() => parseSignature(input.replace('"@path"', '"@path";req'), r.signature))).toBe(
+      "signature_malformed",
+    );
+    expect(reason(() => parseSignature(input.replace('alg="ed25519"', 'alg="rsa-pss-sha512"'), r.signature))).toBe(
+      "signature_alg_unsupported",
+    );
+    expect(reason(() => parseSignature(input.replace('tag="camvault"', 'tag="other"'), r.signature))).toBe(
+      "signature_params_invalid",
+    );
+    expect(reason(() => parseSignature(input.replace(/;nonce="[^"]*"/, ""), r.signature))).toBe(
+      "signature_params_invalid",
+    );
     expect(reason(() => parseSignature(input, r.signature.replace("sig1", "sig2")))).toBe("signature_malformed");
     expect(reason(() => parseSignature(input, r.signature.replace(/=:$/, "A:")))).toBe("signature_malformed");
     expect(reason(() => parseSignature(undefined, r.signature))).toBe("signature_missing");
-    expect(reason(() => signatureBase({ ...req, headers: { ...req.headers, "content-type": "a\nb" } }, r.covered, "()"))).toBe("signature_malformed");
+    expect(
+      reason(() => signatureBase({ ...req, headers: { ...req.headers, "content-type": "a\nb" } }, r.covered, "()")),
+    ).toBe("signature_malformed");
     // Another parameter order parses (as in Python) but changes the signed base: no forgery.
     const reordered = input.replace(/;keyid=("[^"]*");nonce=("[^"]*")/, ";nonce=$2;keyid=$1");
     expect(reordered).not.toBe(input);
@@ -104,7 +136,9 @@ describe("attacks on a signed request fail for the right reason", () => {
     expect(reason(() => checkTimes(p, { ...opts, now: p.created + 10 }))).toBe("accepted");
     expect(reason(() => checkTimes(p, { ...opts, now: p.expires + 31 }))).toBe("signature_expired");
     expect(reason(() => checkTimes(p, { ...opts, now: p.created - 31 }))).toBe("signature_clock_skew");
-    expect(reason(() => checkTimes({ ...p, expires: p.created + 301 }, { ...opts, now: p.created }))).toBe("signature_params_invalid");
+    expect(reason(() => checkTimes({ ...p, expires: p.created + 301 }, { ...opts, now: p.created }))).toBe(
+      "signature_params_invalid",
+    );
   });
 
   it("Content-Digest matches the Python digest", () => {
@@ -115,7 +149,14 @@ describe("attacks on a signed request fail for the right reason", () => {
 describe("signedRequestHeaders (what a fetch from the web app sends)", () => {
   it("covers what common/http.py covers, verifies, and changes nonce per request", () => {
     const url = "https://storage.example/v1/consents?x=1";
-    const h = signedRequestHeaders({ method: "post", url, body: '{"a":1}', key, keyid: "customer:site-1", now: 1_700_000_000 });
+    const h = signedRequestHeaders({
+      method: "post",
+      url,
+      body: '{"a":1}',
+      key,
+      keyid: "customer:site-1",
+      now: 1_700_000_000,
+    });
     expect(h["content-type"]).toBe("application/json");
     expect(h["content-digest"]).toBe(contentDigest(utf8('{"a":1}')));
     const parsed = parseSignature(h["signature-input"], h.signature);
@@ -124,7 +165,9 @@ describe("signedRequestHeaders (what a fetch from the web app sends)", () => {
     expect(parsed.params.nonce).toMatch(/^[A-Za-z0-9_-]{24}$/);
     const req = { method: "POST", authority: "storage.example", path: "/v1/consents", query: "x=1", headers: h };
     verifyRequest(req, parsed, key.publicKey, BASE_COMPONENTS);
-    expect(reason(() => verifyRequest({ ...req, query: "x=2" }, parsed, key.publicKey, BASE_COMPONENTS))).toBe("signature_invalid");
+    expect(reason(() => verifyRequest({ ...req, query: "x=2" }, parsed, key.publicKey, BASE_COMPONENTS))).toBe(
+      "signature_invalid",
+    );
     const again = signedRequestHeaders({ method: "GET", url, key, keyid: "k" });
     expect(parseSignature(again["signature-input"], again.signature).covered).toEqual([...BASE_COMPONENTS]);
     expect(again["signature-input"]).not.toContain(parsed.params.nonce);

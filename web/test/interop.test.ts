@@ -20,7 +20,8 @@ import { flip, REPO_ROOT } from "./vectors";
 const PYTHON = join(REPO_ROOT, ".venv", "bin", "python");
 const SCRIPT = join(REPO_ROOT, "web", "scripts", "python_interop.py");
 const skip = process.env.CAMVAULT_WEB_NO_PYTHON === "1";
-if (!skip && !existsSync(PYTHON)) throw new Error(`${PYTHON} not found: run make install first, or set CAMVAULT_WEB_NO_PYTHON=1`);
+if (!skip && !existsSync(PYTHON))
+  throw new Error(`${PYTHON} not found: run make install first, or set CAMVAULT_WEB_NO_PYTHON=1`);
 
 function python(mode: string, input?: unknown): any {
   const out = execFileSync(PYTHON, [SCRIPT, mode], {
@@ -60,17 +61,34 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     const r = P.recording;
     const file = fromHex(r.file_hex);
     const header = splitFile(file).header;
-    const escrow = parseHeader(file).stanzas.filter((s) => s.type === "camvault-escrow").map(parseEscrowStanza);
-    expect(escrow.map((e) => [e.index, e.threshold, e.count])).toEqual([[1, 2, 3], [2, 2, 3], [3, 2, 3]]);
+    const escrow = parseHeader(file)
+      .stanzas.filter((s) => s.type === "camvault-escrow")
+      .map(parseEscrowStanza);
+    expect(escrow.map((e) => [e.index, e.threshold, e.count])).toEqual([
+      [1, 2, 3],
+      [2, 2, 3],
+      [3, 2, 3],
+    ]);
     const session = new SessionKey(fromHex(r.session_secret_hex));
     const shares = r.released.map((x: any) => openReleasedShare(fromHex(x.sealed), session, r.metadata, x.release_id));
-    for (const pair of [[0, 1], [0, 2], [1, 2]]) {
-      const fileKey = combineFileKey(pair.map((i) => shares[i]), header);
+    for (const pair of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]) {
+      const fileKey = combineFileKey(
+        pair.map((i) => shares[i]),
+        header,
+      );
       expect(toHex(await decryptRecording(file, { fileKey }))).toBe(r.plaintext_hex);
     }
     expect(() => combineFileKey([shares[0]], header)).toThrow(/too few shares/);
-    expect(() => openReleasedShare(fromHex(r.released[0].sealed), session, r.metadata, r.released[1].release_id)).toThrow(/does not open/);
-    expect(() => openReleasedShare(flip(fromHex(r.released[0].sealed), 50), session, r.metadata, r.released[0].release_id)).toThrow(/does not open/);
+    expect(() =>
+      openReleasedShare(fromHex(r.released[0].sealed), session, r.metadata, r.released[1].release_id),
+    ).toThrow(/does not open/);
+    expect(() =>
+      openReleasedShare(flip(fromHex(r.released[0].sealed), 50), session, r.metadata, r.released[0].release_id),
+    ).toThrow(/does not open/);
   });
 
   it("a statement signed by Python verifies here", () => {
@@ -84,7 +102,12 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     const body = '{"revoke":"c-1"}';
     const base = { method: "POST", authority: "storage.example:8443", path: "/v1/revocations", query: "" };
     const headers = { "content-type": "application/json", "content-digest": contentDigest(utf8(body)) };
-    const params = { created: 1_700_000_000, expires: 1_700_000_060, keyid: "customer:site-1", nonce: "bRoWsEr-NoNcE-0123" };
+    const params = {
+      created: 1_700_000_000,
+      expires: 1_700_000_060,
+      keyid: "customer:site-1",
+      nonce: "bRoWsEr-NoNcE-0123",
+    };
     const covered = ["@method", "@authority", "@path", "@query", "content-digest", "content-type"];
     const good = { ...base, headers, body, ...toFields(signRequest({ ...base, headers }, covered, params, key)) };
     const get = { ...base, method: "GET", path: "/v1/sites/site-1", query: "a=1", headers: {} };
@@ -93,21 +116,47 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     // What the web app's fetch wrapper will send (the URL's host, path and query).
     const url = "https://Storage.Example:8443/v1/sites/site-1/recordings?camera=cam-1&from=1700000000000&q=a%20b";
     const fromUrl = (method: string, body?: string) => {
-      const h = signedRequestHeaders({ method, url, key, keyid: "customer:site-1", ...(body === undefined ? {} : { body }) });
+      const h = signedRequestHeaders({
+        method,
+        url,
+        key,
+        keyid: "customer:site-1",
+        ...(body === undefined ? {} : { body }),
+      });
       const { "signature-input": signature_input, signature, ...headers } = h;
       const u = new URL(url);
-      return { method, authority: u.host, path: u.pathname, query: u.search.slice(1), headers, signature_input, signature, ...(body === undefined ? {} : { body }) };
+      return {
+        method,
+        authority: u.host,
+        path: u.pathname,
+        query: u.search.slice(1),
+        headers,
+        signature_input,
+        signature,
+        ...(body === undefined ? {} : { body }),
+      };
     };
     const otherBody = { ...good, body: '{"revoke":"c-2"}' };
     const consent = {
-      consent_id: "c-2", site_id: "site-1", grantee_id: "tech-1", grantee_key: null, cameras: ["cam-1"],
-      scope: ["recordings"], recordings_from_ms: 1, recordings_to_ms: 2, not_before_ms: 1_700_000_000_000,
-      not_after_ms: 1_700_000_600_000, purpose: "maintenance", issued_at_ms: 1_700_000_000_000,
+      consent_id: "c-2",
+      site_id: "site-1",
+      grantee_id: "tech-1",
+      grantee_key: null,
+      cameras: ["cam-1"],
+      scope: ["recordings"],
+      recordings_from_ms: 1,
+      recordings_to_ms: 2,
+      not_before_ms: 1_700_000_000_000,
+      not_after_ms: 1_700_000_600_000,
+      purpose: "maintenance",
+      issued_at_ms: 1_700_000_000_000,
     };
     const text = (b: Uint8Array): string => new TextDecoder().decode(b);
     const statement = text(signStatement("camvault/v1/consent", consent, key).encoded);
     const longer = statement.replace('"cameras":["cam-1"]', '"cameras":["cam-1","cam-2"]');
-    const revocation = text(signStatement("camvault/v1/revocation", { site_id: "site-1", consent_id: "c-2", issued_at_ms: 1 }, key).encoded);
+    const revocation = text(
+      signStatement("camvault/v1/revocation", { site_id: "site-1", consent_id: "c-2", issued_at_ms: 1 }, key).encoded,
+    );
     const res = python("verify", {
       public_key: key.publicKey.toText(),
       requests: [good, goodGet, tampered, otherBody, fromUrl("GET"), fromUrl("PUT", '{"a":1}')],

@@ -7,7 +7,13 @@ import { concat, fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { canonicalJson, parseCanonicalJson } from "../src/crypto/canonical";
 import { Ed25519PublicKey, Ed25519SigningKey } from "../src/crypto/ed25519";
 import { SignatureError, StatementError } from "../src/crypto/errors";
-import { parseSigned, signStatement, signedMessage, statementHash, verifyStatement } from "../src/crypto/statements/index";
+import {
+  parseSigned,
+  signStatement,
+  signedMessage,
+  statementHash,
+  verifyStatement,
+} from "../src/crypto/statements/index";
 import { loadVectors, named } from "./vectors";
 
 const V = loadVectors("statements.json");
@@ -96,7 +102,7 @@ describe("invalid statements: refused for the stated reason", () => {
 
 describe("canonical JSON (RFC 8785, camvault subset)", () => {
   it("sorts members by UTF-16 code units and escapes as JSON.stringify", () => {
-    const value = { "\u20ac": 1, "\ud83d\ude00": 2, b: "\u2028\n\u0007\"", a: [true, null, -0, 9007199254740991] };
+    const value = { "\u20ac": 1, "\ud83d\ude00": 2, b: '\u2028\n\u0007"', a: [true, null, -0, 9007199254740991] };
     const text = dec(canonicalJson(value));
     expect(text).toBe('{"a":[true,null,0,9007199254740991],"b":"\u2028\\n\\u0007\\"","\u20ac":1,"\ud83d\ude00":2}'); // as Python's rfc8785
     expect(parseCanonicalJson(utf8(text))).toEqual({ ...value, a: [true, null, 0, 9007199254740991] });

@@ -3,11 +3,27 @@
 import { describe, expect, it } from "vitest";
 import { fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import {
-  EMPTY_ROOT, EMPTY_ROOT_HEX, entryLeafHash, leafHash, rootFromLeafHashes, verifyConsistency, verifyInclusion,
+  EMPTY_ROOT,
+  EMPTY_ROOT_HEX,
+  entryLeafHash,
+  leafHash,
+  rootFromLeafHashes,
+  verifyConsistency,
+  verifyInclusion,
 } from "../src/crypto/tlog/merkle";
 import {
-  CheckpointError, InvalidNoteSignatureError, NoteError, NoteSigner, NoteVerifier, openCheckpoint, openNote,
-  parseCheckpoint, checkpointToText, signCheckpoint, signNote, UnverifiedNoteError,
+  CheckpointError,
+  InvalidNoteSignatureError,
+  NoteError,
+  NoteSigner,
+  NoteVerifier,
+  openCheckpoint,
+  openNote,
+  parseCheckpoint,
+  checkpointToText,
+  signCheckpoint,
+  signNote,
+  UnverifiedNoteError,
 } from "../src/crypto/tlog/note";
 import { LogProofError } from "../src/crypto/errors";
 import { flip, loadVectors } from "./vectors";
@@ -16,7 +32,10 @@ const T = loadVectors("tlog.json");
 const G = loadVectors("go_note_vectors/vectors.json");
 const h = (x: string): Uint8Array => fromHex(x);
 
-for (const [label, V] of [["tlog.json", T], ["go vectors.json", G]] as const) {
+for (const [label, V] of [
+  ["tlog.json", T],
+  ["go vectors.json", G],
+] as const) {
   describe(`RFC 9162 hashing and proofs: ${label}`, () => {
     const leaves: Uint8Array[] = V.leaves_hex.map((x: string) => leafHash(h(x)));
 
@@ -37,7 +56,9 @@ for (const [label, V] of [["tlog.json", T], ["go vectors.json", G]] as const) {
         verifyInclusion(leaf, v.index, v.size, proof, root);
         expect(() => verifyInclusion(flip(leaf, 0), v.index, v.size, proof, root)).toThrow(/does not lead to the root/);
         if (proof.length > 0) {
-          expect(() => verifyInclusion(leaf, v.index, v.size, [flip(proof[0], 31), ...proof.slice(1)], root)).toThrow(/does not lead to the root/);
+          expect(() => verifyInclusion(leaf, v.index, v.size, [flip(proof[0], 31), ...proof.slice(1)], root)).toThrow(
+            /does not lead to the root/,
+          );
           expect(() => verifyInclusion(leaf, v.index, v.size, proof.slice(1), root)).toThrow(/hashes, expected/);
         }
         expect(() => verifyInclusion(leaf, v.index, v.size, [...proof, root], root)).toThrow(/hashes, expected/);
@@ -52,17 +73,19 @@ for (const [label, V] of [["tlog.json", T], ["go vectors.json", G]] as const) {
         const proof = v.proof_hex.map(h);
         verifyConsistency(v.old_size, v.new_size, root(v.old_size), root(v.new_size), proof);
         if (v.old_size > 0 && v.old_size < v.new_size) {
-          expect(() => verifyConsistency(v.old_size, v.new_size, flip(root(v.old_size), 0), root(v.new_size), proof)).toThrow(
-            /does not reproduce the (old|new) root/,
-          );
-          expect(() => verifyConsistency(v.old_size, v.new_size, root(v.old_size), flip(root(v.new_size), 0), proof)).toThrow(
-            /does not reproduce the new root/,
-          );
-          expect(() => verifyConsistency(v.old_size, v.new_size, root(v.old_size), root(v.new_size), proof.slice(1))).toThrow(
-            /hashes, expected/,
-          );
+          expect(() =>
+            verifyConsistency(v.old_size, v.new_size, flip(root(v.old_size), 0), root(v.new_size), proof),
+          ).toThrow(/does not reproduce the (old|new) root/);
+          expect(() =>
+            verifyConsistency(v.old_size, v.new_size, root(v.old_size), flip(root(v.new_size), 0), proof),
+          ).toThrow(/does not reproduce the new root/);
+          expect(() =>
+            verifyConsistency(v.old_size, v.new_size, root(v.old_size), root(v.new_size), proof.slice(1)),
+          ).toThrow(/hashes, expected/);
         }
-        expect(() => verifyConsistency(v.new_size, v.old_size - 1, root(v.old_size), root(v.new_size), proof)).toThrow(LogProofError);
+        expect(() => verifyConsistency(v.new_size, v.old_size - 1, root(v.old_size), root(v.new_size), proof)).toThrow(
+          LogProofError,
+        );
       }
     });
   });
@@ -135,7 +158,9 @@ describe("Go sumdb/note vectors", () => {
       const note = openNote(utf8(n.signed), verifiers);
       expect(note.text).toBe(n.text);
       expect(note.verified.map((s) => s.name).sort()).toEqual([...n.signers].sort());
-      const signers = n.signers.map((name: string) => NoteSigner.fromText(G.keys.find((k: any) => k.name === name).signer_key));
+      const signers = n.signers.map((name: string) =>
+        NoteSigner.fromText(G.keys.find((k: any) => k.name === name).signer_key),
+      );
       expect(new TextDecoder().decode(signNote(n.text, signers))).toBe(n.signed);
     }
   });

@@ -47,7 +47,10 @@ export function decryptRecording(file: Uint8Array, keys: KeySource): Promise<Uin
 }
 
 /** Decrypt as a stream (video segments fed to Media Source Extensions, large downloads). */
-export function decryptRecordingStream(file: ReadableStream<Uint8Array>, keys: KeySource): Promise<ReadableStreamWithSize> {
+export function decryptRecordingStream(
+  file: ReadableStream<Uint8Array>,
+  keys: KeySource,
+): Promise<ReadableStreamWithSize> {
   return wrap(() => decrypter(keys).decrypt(file));
 }
 
@@ -57,7 +60,11 @@ export function fileKeyFromHeader(header: Uint8Array, keys: KeySource): Promise<
 }
 
 /** Encrypt with a passphrase (scrypt recipient): the identity kept in IndexedDB. */
-export function encryptWithPassphrase(plaintext: Uint8Array | string, passphrase: string, workFactor?: number): Promise<Uint8Array> {
+export function encryptWithPassphrase(
+  plaintext: Uint8Array | string,
+  passphrase: string,
+  workFactor?: number,
+): Promise<Uint8Array> {
   const e = new Encrypter();
   e.setPassphrase(passphrase);
   if (workFactor !== undefined) e.setScryptWorkFactor(workFactor);

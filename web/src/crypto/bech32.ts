@@ -7,8 +7,7 @@ import { KeyFormatError } from "./errors";
 
 /** Decode `text` as Bech32 with human-readable part `hrp`, returning exactly `size` bytes. */
 export function decodeBech32Key(text: string, hrp: string, size: number, what: string): Uint8Array {
-  if (text !== text.toLowerCase() && text !== text.toUpperCase())
-    throw new KeyFormatError(`${what}: mixed case`);
+  if (text !== text.toLowerCase() && text !== text.toUpperCase()) throw new KeyFormatError(`${what}: mixed case`);
   let decoded: { prefix: string; words: number[] };
   try {
     decoded = bech32.decode(text as `${string}1${string}`, false);

@@ -100,10 +100,8 @@ export class Ed25519PublicKey {
 
   /** Verify; throws SignatureError if the signature does not verify. */
   verify(message: Uint8Array, signature: Uint8Array): void {
-    if (signature.length !== SIGNATURE_SIZE)
-      throw new SignatureError(`signature: must be ${SIGNATURE_SIZE} bytes`);
-    if (!this.isValid(message, signature))
-      throw new SignatureError(`signature does not verify under ${this.toText()}`);
+    if (signature.length !== SIGNATURE_SIZE) throw new SignatureError(`signature: must be ${SIGNATURE_SIZE} bytes`);
+    if (!this.isValid(message, signature)) throw new SignatureError(`signature does not verify under ${this.toText()}`);
   }
 }
 
@@ -113,8 +111,7 @@ export class Ed25519SigningKey {
   readonly publicKey: Ed25519PublicKey;
 
   constructor(seed: Uint8Array) {
-    if (seed.length !== SEED_SIZE)
-      throw new KeyFormatError(`Ed25519 signing key: seed must be ${SEED_SIZE} bytes`);
+    if (seed.length !== SEED_SIZE) throw new KeyFormatError(`Ed25519 signing key: seed must be ${SEED_SIZE} bytes`);
     this.#seed = Uint8Array.from(seed);
     this.publicKey = new Ed25519PublicKey(ed25519.getPublicKey(this.#seed));
   }

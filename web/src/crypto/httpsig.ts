@@ -77,7 +77,8 @@ function sfString(value: string): string {
 }
 
 function sfInt(value: number): string {
-  if (!Number.isInteger(value) || Math.abs(value) >= 1e15) throw fail("signature_params_invalid", "integer out of range");
+  if (!Number.isInteger(value) || Math.abs(value) >= 1e15)
+    throw fail("signature_params_invalid", "integer out of range");
   return String(value);
 }
 
@@ -237,7 +238,11 @@ function checkParams(params: Required<SignatureParams>): void {
     throw fail("signature_params_invalid", "expires must be after created");
 }
 
-const withDefaults = (p: SignatureParams): Required<SignatureParams> => ({ ...p, alg: p.alg ?? ALG, tag: p.tag ?? TAG });
+const withDefaults = (p: SignatureParams): Required<SignatureParams> => ({
+  ...p,
+  alg: p.alg ?? ALG,
+  tag: p.tag ?? TAG,
+});
 
 /** Sign (RFC 9421 section 3.1); returns the Signature-Input and Signature field values. */
 export function signRequest(
@@ -257,7 +262,10 @@ export function signRequest(
 }
 
 /** Parse Signature-Input and Signature (RFC 9421 sections 4.1, 4.2), camvault profile. */
-export function parseSignature(signatureInput: string | null | undefined, signature: string | null | undefined): ParsedSignature {
+export function parseSignature(
+  signatureInput: string | null | undefined,
+  signature: string | null | undefined,
+): ParsedSignature {
   const [label, p] = singleMember(signatureInput, "Signature-Input");
   const start = p.pos;
   const covered = p.innerListOfStrings();
@@ -267,7 +275,8 @@ export function parseSignature(signatureInput: string | null | undefined, signat
   const serialized = p.text.slice(start);
   const seen = new Map<string, string | number>();
   for (const [name, value] of raw) {
-    if (!(PARAM_ORDER as readonly string[]).includes(name)) throw fail("signature_params_invalid", `unknown parameter '${name}'`);
+    if (!(PARAM_ORDER as readonly string[]).includes(name))
+      throw fail("signature_params_invalid", `unknown parameter '${name}'`);
     if (seen.has(name)) throw fail("signature_params_invalid", `parameter '${name}' repeated`);
     seen.set(name, value);
   }
@@ -284,7 +293,9 @@ export function parseSignature(signatureInput: string | null | undefined, signat
   const params = { created, expires, keyid, nonce, alg, tag };
   checkParams(params);
   // Another parameter order is allowed; any other spelling is not.
-  const reserialized = `(${covered.map(sfString).join(" ")})` + raw.map(([n, v]) => `;${n}=${typeof v === "number" ? sfInt(v) : sfString(v)}`).join("");
+  const reserialized =
+    `(${covered.map(sfString).join(" ")})` +
+    raw.map(([n, v]) => `;${n}=${typeof v === "number" ? sfInt(v) : sfString(v)}`).join("");
   if (reserialized !== serialized) throw fail("signature_malformed", "Signature-Input is not canonical");
 
   const [sigLabel, q] = singleMember(signature, "Signature");
@@ -297,7 +308,10 @@ export function parseSignature(signatureInput: string | null | undefined, signat
 }
 
 /** Freshness (RFC 9421 section 3.2.1 leaves the policy to the verifier), as the server checks. */
-export function checkTimes(params: SignatureParams, opts: { now: number; maxSkewS: number; maxLifetimeS: number }): void {
+export function checkTimes(
+  params: SignatureParams,
+  opts: { now: number; maxSkewS: number; maxLifetimeS: number },
+): void {
   if (params.expires - params.created > opts.maxLifetimeS)
     throw fail("signature_params_invalid", `signature valid longer than ${opts.maxLifetimeS} s`);
   if (params.created > opts.now + opts.maxSkewS)
@@ -342,5 +356,6 @@ export function checkContentDigest(value: string | null | undefined, body: Uint8
   }
   if (name !== "sha-256" || digest.length !== 32)
     throw fail("content_digest_malformed", "Content-Digest must be sha-256 only");
-  if (!equalBytes(digest, sha256(body))) throw fail("content_digest_mismatch", "Content-Digest does not match the body");
+  if (!equalBytes(digest, sha256(body)))
+    throw fail("content_digest_mismatch", "Content-Digest does not match the body");
 }

@@ -27,7 +27,8 @@ export function checkMetadata(m: RecordingMetadata): void {
       throw new StatementError(`${k}: must be 1-128 characters of [A-Za-z0-9._:-], starting alphanumeric`);
   if (!RECORDING_KINDS.includes(m.kind)) throw new StatementError("kind: must be a RecordingKind");
   for (const k of ["start_ms", "end_ms"] as const)
-    if (!Number.isSafeInteger(m[k]) || m[k] < 0) throw new StatementError(`${k}: must be an integer number of milliseconds >= 0`);
+    if (!Number.isSafeInteger(m[k]) || m[k] < 0)
+      throw new StatementError(`${k}: must be an integer number of milliseconds >= 0`);
   if (m.end_ms < m.start_ms) throw new StatementError("end_ms: must not be before start_ms");
 }
 

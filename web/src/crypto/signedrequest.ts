@@ -40,7 +40,8 @@ export function signedRequestHeaders(input: SignedRequestInput): Record<string, 
   const headers: Record<string, string> = {};
   const body = typeof input.body === "string" ? utf8(input.body) : input.body;
   if (body !== undefined && body.length > 0) {
-    headers["content-type"] = input.contentType ?? (typeof input.body === "string" ? "application/json" : "application/octet-stream");
+    headers["content-type"] =
+      input.contentType ?? (typeof input.body === "string" ? "application/json" : "application/octet-stream");
     headers["content-digest"] = contentDigest(body);
   }
   const request: HttpRequest = {
@@ -52,11 +53,16 @@ export function signedRequestHeaders(input: SignedRequestInput): Record<string, 
   };
   const created = Math.floor(input.now ?? Date.now() / 1000);
   const covered = [...BASE_COMPONENTS, ...(headers["content-digest"] ? BODY_COMPONENTS : [])];
-  const signed = signRequest(request, covered, {
-    created,
-    expires: created + (input.lifetimeS ?? DEFAULT_LIFETIME_S),
-    keyid: input.keyid,
-    nonce: input.nonce ?? randomNonce(),
-  }, input.key);
+  const signed = signRequest(
+    request,
+    covered,
+    {
+      created,
+      expires: created + (input.lifetimeS ?? DEFAULT_LIFETIME_S),
+      keyid: input.keyid,
+      nonce: input.nonce ?? randomNonce(),
+    },
+    input.key,
+  );
   return { ...headers, "signature-input": signed.signatureInput, signature: signed.signature };
 }

@@ -52,7 +52,12 @@ function releaseAd(metadata: RecordingMetadata, releaseId: string): Uint8Array {
 }
 
 /** Open a share a custodian released to `sessionKey` (operator side). */
-export function openReleasedShare(sealed: Uint8Array, sessionKey: SessionKey, metadata: RecordingMetadata, releaseId: string): Share {
+export function openReleasedShare(
+  sealed: Uint8Array,
+  sessionKey: SessionKey,
+  metadata: RecordingMetadata,
+  releaseId: string,
+): Share {
   const ad = releaseAd(metadata, releaseId);
   if (sealed.length !== RELEASE_SIZE) throw new EscrowError(`released share must be ${RELEASE_SIZE} bytes`);
   const plaintext = unseal(
@@ -83,7 +88,13 @@ export function sealShareToSession(
   releaseId: string,
   ephemeral: Uint8Array,
 ): Uint8Array {
-  const body = seal(RELEASE_LABEL, sessionPublicKey, ephemeral, concat(Uint8Array.of(1, share.threshold, share.x), share.y), releaseAd(metadata, releaseId));
+  const body = seal(
+    RELEASE_LABEL,
+    sessionPublicKey,
+    ephemeral,
+    concat(Uint8Array.of(1, share.threshold, share.x), share.y),
+    releaseAd(metadata, releaseId),
+  );
   return concat(x25519PublicKey(ephemeral), body);
 }
 

@@ -36,7 +36,13 @@ function wrapKey(label: Uint8Array, shared: Uint8Array, ephemeralPk: Uint8Array,
 }
 
 /** Seal `plaintext` to `recipient` with the ephemeral secret `ephemeral` (tests, key checks). */
-export function seal(label: Uint8Array, recipient: Uint8Array, ephemeral: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
+export function seal(
+  label: Uint8Array,
+  recipient: Uint8Array,
+  ephemeral: Uint8Array,
+  plaintext: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array {
   const ephemeralPk = x25519PublicKey(ephemeral);
   const key = wrapKey(label, x25519Shared(ephemeral, recipient), ephemeralPk, recipient);
   return chacha20poly1305(key, ZERO_NONCE, ad).encrypt(plaintext);

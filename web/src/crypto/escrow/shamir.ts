@@ -63,7 +63,8 @@ export function encodeShare(s: Share): Uint8Array {
 export function combine(shares: readonly Share[]): Uint8Array {
   const first = shares[0];
   if (first === undefined) throw new ShareError("no shares given");
-  if (shares.some((s) => s.threshold !== first.threshold)) throw new ShareError("shares were split with different thresholds");
+  if (shares.some((s) => s.threshold !== first.threshold))
+    throw new ShareError("shares were split with different thresholds");
   if (shares.some((s) => s.y.length !== first.y.length)) throw new ShareError("shares have different lengths");
   const xs = shares.map((s) => s.x);
   if (new Set(xs).size !== xs.length) throw new ShareError("duplicate share x-coordinate");

@@ -75,7 +75,8 @@ export function parseEscrowStanza(stanza: Stanza): EscrowStanzaInfo {
     );
   if (index < 1 || index > count) throw new EscrowError("malformed escrow stanza: index must be between 1 and count");
   const ephemeralPublicKey = argument(ephemeralS, KEY_SIZE, "ephemeral key");
-  if (stanza.body.length !== BODY_SIZE) throw new EscrowError(`malformed escrow stanza: body must be ${BODY_SIZE} bytes`);
+  if (stanza.body.length !== BODY_SIZE)
+    throw new EscrowError(`malformed escrow stanza: body must be ${BODY_SIZE} bytes`);
   return { keyId, index, threshold, count, ephemeralPublicKey };
 }
 
@@ -88,7 +89,8 @@ export function stanzaAd(metadata: RecordingMetadata, args: readonly string[]): 
 export function openEscrowStanza(stanza: Stanza, custodianSecret: Uint8Array, metadata: RecordingMetadata): Share {
   const info = parseEscrowStanza(stanza);
   const custodianPk = x25519PublicKey(custodianSecret);
-  if (info.keyId !== custodianKeyId(custodianPk)) throw new NotThisCustodianError("escrow stanza is for another custodian key");
+  if (info.keyId !== custodianKeyId(custodianPk))
+    throw new NotThisCustodianError("escrow stanza is for another custodian key");
   const plaintext = unseal(
     ESCROW_LABEL,
     custodianSecret,

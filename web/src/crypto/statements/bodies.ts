@@ -5,8 +5,25 @@
 import { StatementError } from "../errors";
 import { parseAgeRecipient, parseCustodianPublicKey } from "../bech32";
 import {
-  array, BOOL, checkRecord, COUNTER, ESCROW_KEY, ID, integer, MAX_SAFE, nested, oneOf, optional,
-  PUBKEY, RECIPIENT, SHA256, TEXT, TIME, URL, type JsonObject, type Schema,
+  array,
+  BOOL,
+  checkRecord,
+  COUNTER,
+  ESCROW_KEY,
+  ID,
+  integer,
+  MAX_SAFE,
+  nested,
+  oneOf,
+  optional,
+  PUBKEY,
+  RECIPIENT,
+  SHA256,
+  TEXT,
+  TIME,
+  URL,
+  type JsonObject,
+  type Schema,
 } from "./fields";
 import type { Json } from "../canonical";
 
@@ -50,9 +67,18 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
     rule: (o) => {
       const w = "site-keys";
       const custodians = o.custodians as JsonObject[];
-      unique(custodians.map((c) => c.custodian_id as Json), `${w}.custodians custodian_id`);
-      unique(custodians.map((c) => c.escrow_key as Json), `${w}.custodians escrow_key`);
-      unique(custodians.map((c) => c.log_key as Json), `${w}.custodians log_key`);
+      unique(
+        custodians.map((c) => c.custodian_id as Json),
+        `${w}.custodians custodian_id`,
+      );
+      unique(
+        custodians.map((c) => c.escrow_key as Json),
+        `${w}.custodians escrow_key`,
+      );
+      unique(
+        custodians.map((c) => c.log_key as Json),
+        `${w}.custodians log_key`,
+      );
       // An escrow key listed as a plain recipient would hand that custodian the file key.
       const recipients = new Set((o.recipients as string[]).map((r) => parseAgeRecipient(r).join()));
       if (custodians.some((c) => recipients.has(parseCustodianPublicKey(c.escrow_key as string).join())))
@@ -146,9 +172,7 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
       if (num(o, "not_after_ms") <= num(o, "not_before_ms"))
         throw new StatementError("consent.not_after_ms: must be after not_before_ms");
       if (num(o, "not_after_ms") - num(o, "not_before_ms") > MAX_CONSENT_VALIDITY_MS)
-        throw new StatementError(
-          `consent: validity period longer than the maximum of ${MAX_CONSENT_VALIDITY_MS} ms`,
-        );
+        throw new StatementError(`consent: validity period longer than the maximum of ${MAX_CONSENT_VALIDITY_MS} ms`);
     },
   },
   revocation: { schema: { site_id: ID, consent_id: ID, issued_at_ms: TIME } },

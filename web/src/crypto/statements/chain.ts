@@ -55,7 +55,12 @@ export function verifyChain(
       throw e;
     }
     if (m.site_id !== opts.siteId || m.camera_id !== opts.cameraId)
-      return report("wrong-camera", i, m.sequence as number, `manifest of ${m.site_id}/${m.camera_id}, expected ${opts.siteId}/${opts.cameraId}`);
+      return report(
+        "wrong-camera",
+        i,
+        m.sequence as number,
+        `manifest of ${m.site_id}/${m.camera_id}, expected ${opts.siteId}/${opts.cameraId}`,
+      );
     entries.push({ i, m, h: statementHash(signed) });
   });
 
@@ -78,7 +83,8 @@ export function verifyChain(
     const group = bySeq.get(seq)!;
     if (group.length > 1) {
       const distinct = new Set(group.map((g) => g.h.join())).size;
-      const how = distinct === 1 ? "the same manifest listed again" : `${distinct} different manifests (fork or substitution)`;
+      const how =
+        distinct === 1 ? "the same manifest listed again" : `${distinct} different manifests (fork or substitution)`;
       report("duplicate-sequence", group[1]!.i, seq, `sequence ${seq} appears ${group.length} times: ${how}`);
     }
   }
@@ -90,7 +96,12 @@ export function verifyChain(
     expected = seq + 1;
   }
   if (opts.expectedLastSequence !== undefined && opts.expectedLastSequence > top)
-    report("truncated", null, top + 1, `sequence ${top + 1}..${opts.expectedLastSequence} missing at the end (deleted)`);
+    report(
+      "truncated",
+      null,
+      top + 1,
+      `sequence ${top + 1}..${opts.expectedLastSequence} missing at the end (deleted)`,
+    );
 
   for (const seq of seqs) {
     if (seq === 0) continue; // parsing guarantees prev_manifest_sha256 is null for sequence 0
@@ -101,7 +112,12 @@ export function verifyChain(
     for (const g of bySeq.get(seq)!) {
       const prev = fromHex(g.m.prev_manifest_sha256 as string);
       if (!allowed.some((a) => equalBytes(a, prev)))
-        report("prev-hash-mismatch", g.i, seq, `sequence ${seq} does not link to the manifest with sequence ${seq - 1}`);
+        report(
+          "prev-hash-mismatch",
+          g.i,
+          seq,
+          `sequence ${seq} does not link to the manifest with sequence ${seq - 1}`,
+        );
     }
   }
   return problems;

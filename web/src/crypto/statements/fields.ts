@@ -23,7 +23,9 @@ export function isObject(v: Json | undefined): v is JsonObject {
 /** A JSON object with exactly the member names `names` (unknown reported before missing). */
 export function requireMembers(obj: Json | undefined, what: string, names: readonly string[]): JsonObject {
   if (!isObject(obj)) throw new StatementError(`${what}: must be a JSON object`);
-  const unknown = Object.keys(obj).filter((k) => !names.includes(k)).sort();
+  const unknown = Object.keys(obj)
+    .filter((k) => !names.includes(k))
+    .sort();
   if (unknown.length > 0) throw new StatementError(`${what}: unknown field '${unknown[0]}'`);
   const missing = names.filter((k) => !(k in obj));
   if (missing.length > 0) throw new StatementError(`${what}: missing field '${missing[0]}'`);

@@ -44,7 +44,8 @@ export function checkSiteId(siteId: string, customerKey: Ed25519PublicKey): stri
  * signed by the old key). Returns the verified body, to pin.
  */
 export function verifySiteKeys(signed: SignedStatement, pinned: JsonObject | null): JsonObject {
-  if (signed.type !== SITE_KEYS_TYPE) throw new StatementError(`statement type is ${signed.type}, expected ${SITE_KEYS_TYPE}`);
+  if (signed.type !== SITE_KEYS_TYPE)
+    throw new StatementError(`statement type is ${signed.type}, expected ${SITE_KEYS_TYPE}`);
   if (pinned === null) {
     const claimed = Ed25519PublicKey.fromText(signed.unverifiedBody.customer_key);
     const site = verifyStatement(signed, claimed, SITE_KEYS_TYPE);
@@ -52,7 +53,8 @@ export function verifySiteKeys(signed: SignedStatement, pinned: JsonObject | nul
     return site;
   }
   const site = verifyStatement(signed, Ed25519PublicKey.fromText(pinned.customer_key), SITE_KEYS_TYPE);
-  if (site.site_id !== pinned.site_id) throw new StatementError(`site-keys: for site '${site.site_id}', pinned '${pinned.site_id}'`);
+  if (site.site_id !== pinned.site_id)
+    throw new StatementError(`site-keys: for site '${site.site_id}', pinned '${pinned.site_id}'`);
   if ((site.version as number) <= (pinned.version as number))
     throw new StatementError(`site-keys: version ${site.version} is not newer than pinned version ${pinned.version}`);
   return site;

@@ -46,7 +46,8 @@ export function rootFromLeafHashes(leaves: readonly Uint8Array[]): Uint8Array {
 }
 
 function checkHash(h: Uint8Array, what: string): void {
-  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE) throw new LogProofError(`${what} must be ${HASH_SIZE} bytes`);
+  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE)
+    throw new LogProofError(`${what} must be ${HASH_SIZE} bytes`);
 }
 
 function checkSize(n: bigint, what: string): void {
@@ -76,7 +77,9 @@ export function rootFromInclusionProof(
   checkHash(leaf, "leaf hash");
   const [inner, border] = decompose(m, n);
   if (proof.length !== inner + border)
-    throw new LogProofError(`inclusion proof has ${proof.length} hashes, expected ${inner + border} for index ${m} in size ${n}`);
+    throw new LogProofError(
+      `inclusion proof has ${proof.length} hashes, expected ${inner + border} for index ${m} in size ${n}`,
+    );
   proof.forEach((p, i) => checkHash(p, `inclusion proof hash ${i}`));
   // Steps of section 2.1.3.2: fn = index, sn = size - 1; right siblings while fn is odd or
   // fn == sn, left siblings otherwise.
@@ -113,7 +116,9 @@ export function verifyInclusion(
   checkHash(root, "root hash");
   const computed = rootFromInclusionProof(leaf, index, treeSize, proof);
   if (!equalBytes(computed, root))
-    throw new LogProofError(`inclusion proof for index ${index} does not lead to the root of the tree of size ${treeSize}`);
+    throw new LogProofError(
+      `inclusion proof for index ${index} does not lead to the root of the tree of size ${treeSize}`,
+    );
 }
 
 function consistencyProofLength(oldSize: bigint, newSize: bigint): number {
@@ -145,10 +150,13 @@ export function verifyConsistency(
   if (oldSize > newSize) throw new LogProofError(`old tree size ${oldSize} is larger than new tree size ${newSize}`);
   const expected = consistencyProofLength(oldSize, newSize);
   if (proof.length !== expected)
-    throw new LogProofError(`consistency proof has ${proof.length} hashes, expected ${expected} between sizes ${oldSize} and ${newSize}`);
+    throw new LogProofError(
+      `consistency proof has ${proof.length} hashes, expected ${expected} between sizes ${oldSize} and ${newSize}`,
+    );
   proof.forEach((p, i) => checkHash(p, `consistency proof hash ${i}`));
   if (oldSize === 0n) {
-    if (!equalBytes(oldRoot, EMPTY_ROOT)) throw new LogProofError("old tree of size 0 has a root other than the empty-tree hash");
+    if (!equalBytes(oldRoot, EMPTY_ROOT))
+      throw new LogProofError("old tree of size 0 has a root other than the empty-tree hash");
     return;
   }
   if (oldSize === newSize) {
@@ -183,6 +191,8 @@ export function verifyConsistency(
     sn >>= 1n;
   }
   if (sn !== 0n) throw new LogProofError("consistency proof is shorter than the path to the root"); // step 7
-  if (!equalBytes(fr, oldRoot)) throw new LogProofError(`consistency proof does not reproduce the old root (size ${oldSize})`);
-  if (!equalBytes(sr, newRoot)) throw new LogProofError(`consistency proof does not reproduce the new root (size ${newSize})`);
+  if (!equalBytes(fr, oldRoot))
+    throw new LogProofError(`consistency proof does not reproduce the old root (size ${oldSize})`);
+  if (!equalBytes(sr, newRoot))
+    throw new LogProofError(`consistency proof does not reproduce the new root (size ${newSize})`);
 }

@@ -17,7 +17,9 @@ const ALG_ED25519 = 0x01;
 const SIG_PREFIX = "\u2014 "; // em dash, space
 const PRIVATE_PREFIX = "PRIVATE+KEY+";
 // Unicode White_Space, the set Go's unicode.IsSpace uses.
-const WHITE_SPACE = new Set("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000");
+const WHITE_SPACE = new Set(
+  "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
+);
 const HEX8 = /^[0-9a-f]{8}$/;
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
@@ -77,7 +79,8 @@ function decodeKeyMaterial(hexId: string, b64: string, what: string): Uint8Array
   if (!HEX8.test(hexId)) throw new KeyFormatError(`${what} ID must be 8 lowercase hex digits`);
   const raw = strictB64(b64);
   if (raw === null || raw.length === 0) throw new KeyFormatError(`${what} material is not canonical base64`);
-  if (raw[0] !== ALG_ED25519) throw new KeyFormatError(`${what} has unknown algorithm byte 0x${raw[0]!.toString(16).padStart(2, "0")}`);
+  if (raw[0] !== ALG_ED25519)
+    throw new KeyFormatError(`${what} has unknown algorithm byte 0x${raw[0]!.toString(16).padStart(2, "0")}`);
   if (raw.length !== 33) throw new KeyFormatError(`${what} must hold 32 bytes of Ed25519 key`);
   return raw.subarray(1);
 }
@@ -164,7 +167,10 @@ export interface Note {
 function checkNoteText(text: string): void {
   if (!text.endsWith("\n")) throw new NoteError("note text must end in a newline");
   for (const ch of text)
-    if (ch < " " && ch !== "\n") throw new NoteError(`note text contains control character U+${ch.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`);
+    if (ch < " " && ch !== "\n")
+      throw new NoteError(
+        `note text contains control character U+${ch.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`,
+      );
 }
 
 /** Sign `text` with every signer (C2SP signed-note "Signatures"). */
@@ -217,7 +223,10 @@ export function openNote(message: Uint8Array, verifiers: readonly NoteVerifier[]
     throw new NoteError("note is not valid UTF-8");
   }
   for (const ch of decoded)
-    if (ch < " " && ch !== "\n") throw new NoteError(`note contains control character U+${ch.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`);
+    if (ch < " " && ch !== "\n")
+      throw new NoteError(
+        `note contains control character U+${ch.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()}`,
+      );
   // The text ends at the last blank line (the text itself may contain empty lines).
   const split = decoded.lastIndexOf("\n\n");
   if (split < 0) throw new NoteError("note has no blank line before its signatures");
@@ -231,7 +240,8 @@ export function openNote(message: Uint8Array, verifiers: readonly NoteVerifier[]
   for (const v of verifiers) {
     const ident = `${v.name}+${hex8(v.keyId)}`;
     const prev = known.get(ident);
-    if (prev && !equalBytes(prev.publicKey, v.publicKey)) throw new NoteError(`two known keys share the name and ID ${ident}`);
+    if (prev && !equalBytes(prev.publicKey, v.publicKey))
+      throw new NoteError(`two known keys share the name and ID ${ident}`);
     known.set(ident, v);
   }
   const textBytes = utf8(text);
@@ -245,7 +255,8 @@ export function openNote(message: Uint8Array, verifiers: readonly NoteVerifier[]
       unverified.push(sig);
       continue;
     }
-    if (!verifier.verify(textBytes, sig.signature)) throw new InvalidNoteSignatureError(`invalid signature by known key ${ident}`);
+    if (!verifier.verify(textBytes, sig.signature))
+      throw new InvalidNoteSignatureError(`invalid signature by known key ${ident}`);
     if (!verified.has(ident)) verified.set(ident, sig);
   }
   if (verified.size === 0) throw new UnverifiedNoteError("note has no valid signature by a known key");
@@ -281,8 +292,10 @@ export function parseCheckpoint(text: string): Checkpoint {
     throw new CheckpointError(`checkpoint tree size ${sizeText.slice(0, 24)} does not fit in 64 bits`);
   const size = BigInt(sizeText);
   const root = strictB64(rootText);
-  if (root === null || root.length !== HASH_SIZE) throw new CheckpointError("checkpoint root hash is not canonical base64 of 32 bytes");
-  if (size === 0n && !equalBytes(root, EMPTY_ROOT)) throw new CheckpointError("checkpoint of size 0 must have the empty-tree root hash");
+  if (root === null || root.length !== HASH_SIZE)
+    throw new CheckpointError("checkpoint root hash is not canonical base64 of 32 bytes");
+  if (size === 0n && !equalBytes(root, EMPTY_ROOT))
+    throw new CheckpointError("checkpoint of size 0 must have the empty-tree root hash");
   return { origin, size, rootHash: root, extensions };
 }
 
@@ -295,12 +308,15 @@ export function openCheckpoint(message: Uint8Array, verifiers: readonly NoteVeri
   if (logKeys.length === 0) throw new CheckpointError(`no known key named after the expected origin '${origin}'`);
   const note = openNote(message, logKeys);
   const checkpoint = parseCheckpoint(note.text);
-  if (checkpoint.origin !== origin) throw new CheckpointError(`checkpoint origin '${checkpoint.origin}' is not the expected '${origin}'`);
+  if (checkpoint.origin !== origin)
+    throw new CheckpointError(`checkpoint origin '${checkpoint.origin}' is not the expected '${origin}'`);
   return checkpoint;
 }
 
 export function signCheckpoint(checkpoint: Checkpoint, signer: NoteSigner): Uint8Array {
   if (signer.verifier.name !== checkpoint.origin)
-    throw new CheckpointError(`log key name '${signer.verifier.name}' differs from checkpoint origin '${checkpoint.origin}'`);
+    throw new CheckpointError(
+      `log key name '${signer.verifier.name}' differs from checkpoint origin '${checkpoint.origin}'`,
+    );
   return signNote(checkpointToText(checkpoint), [signer]);
 }
