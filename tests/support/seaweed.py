@@ -178,9 +178,26 @@ class SeaweedServer:
 
     def start(self, timeout: float = 90.0) -> SeaweedServer:
         binary = weed_binary()
-        if not self.ports:
-            names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
-            self.ports = {n: free_port() for n in (*names, "s3", "s3_grpc")}
+        chosen_here = not self.ports
+        for attempt in range(3):
+            if not self.ports:
+                names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
+                self.ports = {n: free_port() for n in (*names, "s3", "s3_grpc")}
+            try:
+                self._launch(binary, timeout)
+                return self
+            except ServiceError:
+                self.stop()
+                # Eight ports found free a moment before weed binds them: another process
+                # may take one meanwhile. Then try fresh ones (not on a restart, whose
+                # ports are fixed).
+                clash = "address already in use" in self.log.read_text(errors="replace")
+                if not (chosen_here and clash) or attempt == 2:
+                    raise
+                self.ports = {}
+        raise AssertionError("unreachable")
+
+    def _launch(self, binary: Path, timeout: float) -> None:
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 self._command(binary),
@@ -205,34 +222,33 @@ class SeaweedServer:
             log=self.log,
             timeout=max(deadline - time.monotonic(), 5.0),
         )
-        return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            # The volume server and filer flush and stop within a fraction of a second;
-            # the master then waits out a fixed 15 s shutdown grace that buys nothing here.
-            proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                # The volume server and filer flush and stop within a fraction of a second;
+                # the master then waits out a fixed 15 s shutdown grace that buys nothing.
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+        # `weed server` also serves each gRPC port on a Unix socket at a fixed path in /tmp,
+        # named after the port (no flag moves it); the ports are ours, so are these.
+        for name in ("master", "volume", "filer", "s3"):
+            port = self.ports.get(f"{name}_grpc")
+            if port:
+                Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
 
     def restart(self) -> SeaweedServer:
-        """Stop and start again on the same ports and data (objects survive)."""
+        """Stop and start again on the same ports and data (objects survive). Slower than a
+        first start (about 30 s here): a master with prior state waits longer for its peers."""
         self.stop()
         return self.start()
 
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        # `weed server` also serves each gRPC port on a Unix socket at a fixed path in /tmp,
-        # named after the port (no flag moves it); the ports were ours, so are these.
-        for name in ("master", "volume", "filer", "s3"):
-            port = self.ports.get(f"{name}_grpc")
-            if port:
-                Path(f"/tmp/seaweedfs-{name}-grpc-{port}.sock").unlink(missing_ok=True)
 
     def settings_env(self, bucket: str = "camvault") -> dict[str, str]:
         return {
