@@ -44,6 +44,20 @@ describe("keys", () => {
     expect(String(k)).toContain("redacted");
   });
 
+  it("refuses a malleated signature with S + L (non-canonical S, RFC 8032 section 5.1.7)", () => {
+    const v = V.valid.find((x: any) => x.name === "alarm-event");
+    const sig = fromHex(v.sig);
+    const L = ed25519.Point.Fn.ORDER;
+    const s2 = bytesToNumberLE(sig.subarray(32)) + L;
+    const malleated = concat(
+      sig.subarray(0, 32),
+      Uint8Array.from({ length: 32 }, (_, i) => Number((s2 >> BigInt(8 * i)) & 0xffn)),
+    );
+    const pk = key("panel").publicKey;
+    expect(pk.isValid(utf8(v.signed_message), sig)).toBe(true);
+    expect(pk.isValid(utf8(v.signed_message), malleated)).toBe(false);
+  });
+
   it("refuses a signature whose R is a small-order point (as libsodium does)", () => {
     // With R of order 8 and S = k*a, the cofactored equation [8]SB = [8]R + [8]kA holds for
     // any message: libsodium refuses such R, so the TypeScript verifier must too.

@@ -49,6 +49,10 @@ export function canonicalJson(value: unknown): Uint8Array {
   return utf8(serialize(value, 0));
 }
 
+// RFC 8259 section 7 string and section 6 number, matched at a position (sticky "y" flag).
+const STRING_RE = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
 /** A strict JSON reader (RFC 8259 grammar) that refuses what camvault never signs. */
 class Reader {
   pos = 0;
@@ -56,6 +60,12 @@ class Reader {
 
   fail(msg: string): never {
     throw new StatementError(`canonical JSON: ${msg} at offset ${this.pos}`);
+  }
+
+  /** Match a sticky regex at the current position (no copy of the rest of the text). */
+  match(re: RegExp): RegExpExecArray | null {
+    re.lastIndex = this.pos;
+    return re.exec(this.text);
   }
 
   ws(): void {
@@ -129,14 +139,14 @@ class Reader {
   }
 
   string(): string {
-    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(this.text.slice(this.pos));
+    const m = this.match(STRING_RE);
     if (!m) return this.fail("invalid string");
     this.pos += m[0].length;
     return JSON.parse(m[0]) as string;
   }
 
   number(): number {
-    const m = /^-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.text.slice(this.pos));
+    const m = this.match(NUMBER_RE);
     if (!m) return this.fail("invalid number");
     if (m[1] !== undefined || m[2] !== undefined)
       throw new StatementError("canonical JSON: floating-point numbers are not allowed");
