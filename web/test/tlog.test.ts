@@ -27,6 +27,7 @@ import {
 } from "../src/crypto/tlog/note";
 import { LogProofError } from "../src/crypto/errors";
 import { flip, loadVectors } from "./vectors";
+import { mixedOrderSignature } from "./forge";
 
 const T = loadVectors("tlog.json");
 const G = loadVectors("go_note_vectors/vectors.json");
@@ -131,6 +132,12 @@ describe("tlog.json: entries and the signed checkpoint", () => {
     expect(() => openCheckpoint(utf8(note), [verifier], "camvault.io/custodian/test-2")).toThrow(CheckpointError);
     // Not a note at all.
     expect(() => openNote(utf8(c.text), [verifier])).toThrow(NoteError);
+  });
+
+  it("a note signature with a component of order 8 is refused (Go and OpenSSL are cofactorless)", () => {
+    const forged = mixedOrderSignature(h(c.seed_hex), utf8(c.text));
+    const line = `\u2014 ${c.origin} ${btoa(String.fromCharCode(0x8e, 0xc1, 0x7d, 0xbe, ...forged))}\n`;
+    expect(() => openCheckpoint(utf8(`${c.text}\n${line}`), [verifier], c.origin)).toThrow(InvalidNoteSignatureError);
   });
 
   it("checkpoint text rules", () => {

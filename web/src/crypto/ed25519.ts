@@ -9,12 +9,16 @@
 // The Python side uses libsodium. To refuse exactly what it refuses:
 // - a public key must be the canonical encoding of a point of the prime-order subgroup
 //   (crypto_core_ed25519_is_valid_point): no small-order, mixed-order or non-canonical keys;
-// - verification is strict RFC 8032 (zip215: false: canonical A and R, S < L) and also refuses
-//   a small-order R, as crypto_sign_verify_detached does; signatures are not malleable.
+// - verification is strict RFC 8032 and cofactorless, as libsodium, OpenSSL and Go compute it:
+//   canonical A and R, S < L, and SB - kA must encode to exactly R (noble's own verify is
+//   cofactored and would accept R plus a point of order 8); libsodium's extra refusal of a
+//   small-order R is added on top. Signatures are not malleable.
 
 import { ed25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE } from "@noble/curves/utils.js";
+import { sha512 } from "@noble/hashes/sha2.js";
 import { b64urlDecode, b64urlEncode, Base64Error, NonCanonicalBase64Error } from "./base64";
-import { equalBytes } from "./bytes";
+import { concat, equalBytes } from "./bytes";
 import { KeyFormatError, SignatureError } from "./errors";
 
 export const PUBLIC_KEY_SIZE = 32;
@@ -41,6 +45,29 @@ export function isValidPublicPoint(raw: Uint8Array): boolean {
   try {
     const p = ed25519.Point.fromBytes(raw, false);
     return !p.isSmallOrder() && p.isTorsionFree() && equalBytes(p.toBytes(), raw);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cofactorless RFC 8032 section 5.1.7 verification, the equation libsodium, OpenSSL and Go
+ * check: S < L, A and R canonical encodings of curve points, and [S]B - [k]A == R byte for
+ * byte, with k = SHA-512(R || A || M) mod L. No small-order check (see isValid for that).
+ */
+export function verifyCofactorless(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_SIZE || signature.length !== SIGNATURE_SIZE) return false;
+  const Fn = ed25519.Point.Fn;
+  const rBytes = signature.subarray(0, 32);
+  const s = bytesToNumberLE(signature.subarray(32));
+  if (s >= Fn.ORDER) return false;
+  try {
+    const A = ed25519.Point.fromBytes(publicKey, false);
+    ed25519.Point.fromBytes(rBytes, false); // R must be a canonical point encoding
+    const k = Fn.create(bytesToNumberLE(sha512(concat(rBytes, publicKey, message))));
+    const sB = s === 0n ? ed25519.Point.ZERO : ed25519.Point.BASE.multiplyUnsafe(s);
+    const kA = k === 0n ? ed25519.Point.ZERO : A.multiplyUnsafe(k);
+    return equalBytes(sB.subtract(kA).toBytes(), rBytes);
   } catch {
     return false;
   }
@@ -90,12 +117,8 @@ export class Ed25519PublicKey {
   /** True if `signature` is a valid strict RFC 8032 signature of `message` under this key. */
   isValid(message: Uint8Array, signature: Uint8Array): boolean {
     if (signature.length !== SIGNATURE_SIZE) return false;
-    if (isSmallOrderEncoding(signature.subarray(0, 32))) return false;
-    try {
-      return ed25519.verify(signature, message, this.raw, { zip215: false });
-    } catch {
-      return false;
-    }
+    if (isSmallOrderEncoding(signature.subarray(0, 32))) return false; // libsodium's rule
+    return verifyCofactorless(this.raw, message, signature);
   }
 
   /** Verify; throws SignatureError if the signature does not verify. */

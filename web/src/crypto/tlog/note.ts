@@ -9,6 +9,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { b64decodePadded, b64encodePadded } from "../base64";
 import { concat, equalBytes, fromUtf8, utf8 } from "../bytes";
+import { verifyCofactorless } from "../ed25519";
 import { KeyFormatError, LogProofError } from "../errors";
 import { EMPTY_ROOT, HASH_SIZE, MAX_TREE_SIZE } from "./merkle";
 
@@ -110,12 +111,8 @@ export class NoteVerifier {
   }
 
   verify(message: Uint8Array, signature: Uint8Array): boolean {
-    if (signature.length !== 64) return false;
-    try {
-      return ed25519.verify(signature, message, this.publicKey, { zip215: false });
-    } catch {
-      return false;
-    }
+    // Cofactorless, as Go's crypto/ed25519 and OpenSSL (the Python side) verify notes.
+    return verifyCofactorless(this.publicKey, message, signature);
   }
 }
 
