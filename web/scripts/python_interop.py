@@ -7,6 +7,8 @@ repository root:
   crypto.httpsig (the CLIs' profile, common/http.py's covered components), a signed consent,
   and an escrowed camvault recording (customer X25519 stanza + 2-of-3 escrow stanzas) with
   shares released to an operator session key and its header re-wrapped for a new device;
+- ``canonical``: reads a JSON list on stdin and prints crypto.canonical's encoding of each
+  value (hex), for a randomized byte-for-byte comparison with src/crypto/canonical.ts;
 - ``verify``: reads JSON made by the TypeScript side on stdin (signed requests, a signed
   statement) and verifies them with the Python code the storage service and custodians run;
   prints one result per item.
@@ -26,6 +28,7 @@ from crypto import httpsig
 from crypto.age import decrypt_header, encrypt, encrypt_header
 from crypto.age.format import read_header
 from crypto.age.x25519 import X25519Identity
+from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.escrow import CustodianKey, SessionKey, build_recipient_set, open_escrow_stanza
 from crypto.escrow.release import seal_share_to_session
@@ -217,11 +220,18 @@ def httpsig_fixture() -> dict[str, Any]:
     }
 
 
+def canonical_many(values: list[Any]) -> list[str]:
+    """crypto.canonical.canonical_json of each value, hex (TypeScript compares byte for byte)."""
+    return [canonical_json(v).hex() for v in values]
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["make"]:
         print(json.dumps(make()))
     elif sys.argv[1:] == ["fixture"]:
         print(json.dumps(httpsig_fixture(), indent=2, sort_keys=True))
+    elif sys.argv[1:] == ["canonical"]:
+        print(json.dumps(canonical_many(json.load(sys.stdin))))
     elif sys.argv[1:] == ["verify"]:
         print(json.dumps(verify_from_typescript(json.load(sys.stdin))))
     else:

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { decryptRecording } from "../src/crypto/age";
 import { parseHeader, splitFile } from "../src/crypto/ageheader";
 import { fromHex, toHex, utf8 } from "../src/crypto/bytes";
+import { canonicalJson } from "../src/crypto/canonical";
 import { Ed25519SigningKey } from "../src/crypto/ed25519";
 import { combineFileKey, openReleasedShare, parseEscrowStanza, SessionKey } from "../src/crypto/escrow/index";
 import { contentDigest, signRequest } from "../src/crypto/httpsig";
@@ -89,6 +90,62 @@ describe.skipIf(skip)("interop with crypto/ (Python)", () => {
     expect(() =>
       openReleasedShare(flip(fromHex(r.released[0].sealed), 50), session, r.metadata, r.released[0].release_id),
     ).toThrow(/does not open/);
+  });
+
+  it("canonical JSON: 400 random values encode to the same bytes as crypto/canonical.py", () => {
+    // A small deterministic PRNG (xorshift32): the same values on every run.
+    let state = 0x9e3779b9;
+    const next = (n: number): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    // Characters that exercise escaping and UTF-16 ordering: controls, quotes, DEL, U+2028,
+    // BMP characters above the surrogates (U+FFFD, U+FF5E) and astral ones (sorted by their
+    // high surrogate, below U+E000).
+    const alphabet = [
+      "a",
+      "Z",
+      "0",
+      " ",
+      '"',
+      "\\",
+      "/",
+      "\n",
+      "\t",
+      "\u0000",
+      "\u001f",
+      "\u007f",
+      "\u00e9",
+      "\u2028",
+      "\ufffd",
+      "\uff5e",
+      "\u{1f600}",
+      "\u{10ffff}",
+      "\u20ac",
+    ];
+    const str = (): string => Array.from({ length: next(6) }, () => alphabet[next(alphabet.length)]).join("");
+    const value = (depth: number): unknown => {
+      switch (depth > 3 ? next(4) : next(7)) {
+        case 0:
+          return str();
+        case 1:
+          return [0, -1, 1, 2 ** 53 - 1, -(2 ** 53 - 1), 1_700_000_000_000, 42][next(7)];
+        case 2:
+          return [true, false, null][next(3)];
+        case 3:
+          return next(1000) - 500;
+        case 4:
+        case 5:
+          return Object.fromEntries(Array.from({ length: next(5) }, () => [str(), value(depth + 1)]));
+        default:
+          return Array.from({ length: next(4) }, () => value(depth + 1));
+      }
+    };
+    const values = Array.from({ length: 400 }, () => value(0));
+    const expected: string[] = python("canonical", values);
+    values.forEach((v, i) => expect(toHex(canonicalJson(v)), JSON.stringify(v)).toBe(expected[i]));
   });
 
   it("a statement signed by Python verifies here", () => {
