@@ -13,13 +13,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint fmt test test-fast demo demo-crypto bench vectors fuzz threat-table clean services-minio services-postgres
+.PHONY: help venv tools lint fmt test web test-fast demo demo-crypto bench vectors fuzz threat-table clean services-minio services-postgres
 
 help:
 	@echo "make demo    - the whole story with the real programs, on embedded defaults"
 	@echo "make demo-crypto - the crypto-layer walkthrough (library calls only)"
 	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
 	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
+	@echo "make web     - the web app's TypeScript: npm ci, typecheck + tests (shared vectors), build"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
 	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
@@ -50,8 +51,13 @@ fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv tools lint
+test: venv tools lint web
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The web app's TypeScript (web/): install from package-lock.json, typecheck + unit tests
+# (every vector of tests/vectors/ and cross-checks against the Python code), build.
+web: venv tools
+	cd web && npm ci --no-audit --no-fund && npm test && npm run build
 
 test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
@@ -101,4 +107,4 @@ services-postgres: venv tools
 	scripts/services.sh postgres
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache camvault-data demo-out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache camvault-data demo-out web/node_modules web/dist
