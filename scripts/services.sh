@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a test service by hand: scripts/services.sh minio [--nodes 4] | postgres
+# Start a test service by hand: scripts/services.sh minio [--nodes 4] | postgres | cluster
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -7,6 +7,7 @@ does not come up. Used by the pytest fixtures in tests/conftest.py and by
     scripts/services.sh minio            # single node, prints CAMVAULT_S3_* settings
     scripts/services.sh minio --nodes 4  # distributed, erasure coded (EC:2 over 4 drives)
     scripts/services.sh postgres         # prints CAMVAULT_DATABASE_URL
+    scripts/services.sh cluster          # the compose topology (tests/support/cluster.py)
 
 Binaries come from scripts/install-tools.sh (run by ``make test``); nothing here installs or
 skips: a missing program is a ServiceError, which fails the test session.
@@ -171,38 +172,59 @@ class MinioServer:
             raise ServiceError("MinIO test deployments are single node or 4 nodes")
         if not self.ports:
             self.ports = [free_port() for _ in range(self.nodes)]
-        if self.nodes == 1:
-            drives = [str(self.workdir / "data")]
-        else:
-            drives = [
-                f"http://127.0.0.1:{port}{self.workdir}/node{i + 1}/d{d + 1}"
-                for i, port in enumerate(self.ports)
-                for d in range(self.drives_per_node)
-            ]
-        for i, port in enumerate(self.ports):
-            log = self.workdir / f"minio-{i + 1}.log"
-            cmd = [str(binary), "server", "--quiet", "--address", f"127.0.0.1:{port}"]
-            cmd += ["--console-address", f"127.0.0.1:{free_port()}", *drives]
-            with log.open("ab") as fh:
-                self.procs.append(
-                    subprocess.Popen(
-                        cmd,
-                        env=self._env(port),
-                        stdout=fh,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-        probe = "/minio/health/ready" if self.nodes == 1 else "/minio/health/cluster"
-        for i, port in enumerate(self.ports):
-            wait_until(
-                functools.partial(_http_ok, f"http://127.0.0.1:{port}{probe}"),
-                what=f"MinIO node {i + 1} on 127.0.0.1:{port}",
-                proc=self.procs[i],
-                log=self.workdir / f"minio-{i + 1}.log",
-                timeout=90,
-            )
+        self.procs = [self._spawn(binary, i) for i in range(self.nodes)]
+        for i in range(self.nodes):
+            self._wait_ready(i)
         return self
+
+    def _drives(self) -> list[str]:
+        if self.nodes == 1:
+            return [str(self.workdir / "data")]
+        return [
+            f"http://127.0.0.1:{port}{self.workdir}/node{i + 1}/d{d + 1}"
+            for i, port in enumerate(self.ports)
+            for d in range(self.drives_per_node)
+        ]
+
+    def drive_dirs(self, node: int) -> list[Path]:
+        """The drives of node ``node`` (0-based) of a distributed deployment."""
+        return [self.workdir / f"node{node + 1}" / f"d{d + 1}" for d in range(self.drives_per_node)]
+
+    def _spawn(self, binary: Path, i: int) -> subprocess.Popen[bytes]:
+        port = self.ports[i]
+        log = self.workdir / f"minio-{i + 1}.log"
+        cmd = [str(binary), "server", "--quiet", "--address", f"127.0.0.1:{port}"]
+        cmd += ["--console-address", f"127.0.0.1:{free_port()}", *self._drives()]
+        with log.open("ab") as fh:
+            return subprocess.Popen(
+                cmd,
+                env=self._env(port),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _wait_ready(self, i: int) -> None:
+        probe = "/minio/health/ready" if self.nodes == 1 else "/minio/health/cluster"
+        port = self.ports[i]
+        wait_until(
+            functools.partial(_http_ok, f"http://127.0.0.1:{port}{probe}"),
+            what=f"MinIO node {i + 1} on 127.0.0.1:{port}",
+            proc=self.procs[i],
+            log=self.workdir / f"minio-{i + 1}.log",
+            timeout=90,
+        )
+
+    def kill_node(self, i: int) -> None:
+        """SIGKILL node ``i`` (0-based) of a distributed deployment: one machine lost."""
+        kill_group(self.procs[i])
+
+    def start_node(self, i: int) -> None:
+        """Start node ``i`` again on its port and drives, after :meth:`kill_node`."""
+        if self.procs[i].poll() is None:
+            raise ServiceError(f"MinIO node {i + 1} is running")
+        self.procs[i] = self._spawn(minio_binary(), i)
+        self._wait_ready(i)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -451,7 +473,17 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("minio", help="start MinIO (single node or distributed)")
     m.add_argument("--nodes", type=int, default=1, choices=(1, 4))
     sub.add_parser("postgres", help="start a throwaway PostgreSQL cluster")
+    sub.add_parser(
+        "cluster",
+        help="the compose topology on loopback: 4-node MinIO, PostgreSQL, two storage "
+        "replicas behind HAProxy (TLS), three custodians on their own PostgreSQL",
+    )
     args = parser.parse_args(argv)
+    # SIGTERM (kill, or a shell's background job, where SIGINT is ignored) unwinds like
+    # Ctrl-C does, so that the servers are stopped and their data deleted
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    if args.service == "cluster":
+        return _cluster()
     server: MinioServer | PostgresServer
     server = MinioServer(nodes=args.nodes) if args.service == "minio" else PostgresServer()
     try:
@@ -463,7 +495,43 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"export CAMVAULT_DATABASE_URL={server.url}")
             print(f"# data in {server.workdir}; Ctrl-C stops and deletes it", flush=True)
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            _wait_for_stop()
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM (which raise, unwinding the servers' context managers)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            signal.pause()
+
+
+def _cluster() -> int:
+    from tests.support.cluster import running_cluster  # imports this module
+
+    try:
+        with running_cluster() as c:
+            arc = c.world.arc_key_file()
+            print(f"export SSL_CERT_FILE={c.proxy.ca_file}  # trust the proxy's certificate")
+            print(f"# storage API (HAProxy, TLS): {c.proxy.url}")
+            print(f"# presigned object URLs (HAProxy, TLS): {c.proxy.objects_url}")
+            for i, r in enumerate(c.replicas):
+                print(f"# storage replica {i + 1}: {r.url} (pid {r.proc.pid if r.proc else '-'})")
+            for cust in c.custodians:
+                print(f"# custodian {cust.cid}: {cust.url}")
+            print(f"# ARC key (operator register --arc-key): {arc}")
+            print(f"# MinIO nodes: {' '.join(c.minio.endpoints)}")
+            print(f"# storage database: {c.replicas[0].env['CAMVAULT_DATABASE_URL']}")
+            print(f"# custodians' PostgreSQL: 127.0.0.1:{c.custodian_db.port}")
+            print(f"# logs in {c.workdir}; Ctrl-C stops and deletes it all", flush=True)
+            _wait_for_stop()
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
