@@ -35,7 +35,7 @@ from escrow_service.api.routes import (
 from escrow_service.core.errors import Reason
 from escrow_service.core.keys import load_or_create
 from escrow_service.core.settings import EscrowSettings
-from escrow_service.db import make_engine, upgrade
+from escrow_service.db import make_engine, stored_log_size, upgrade
 from escrow_service.db.migrate import is_current
 from escrow_service.services.escrow import EscrowService
 from escrow_service.services.notify import Notifier
@@ -83,7 +83,9 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
         engine = make_engine(url)
         if not is_current(engine, url):
             raise RuntimeError("escrow database schema is not current: run the migrations")
-        keys = load_or_create(settings.data_dir, settings.custodian_id)
+        keys = load_or_create(
+            settings.data_dir, settings.custodian_id, log_size=stored_log_size(url)
+        )
         logstore = LogStore(engine, keys)
         logstore.refresh()
         opener = Opener(

@@ -35,8 +35,9 @@ def escrow(
     from crypto.errors import StatementError
     from crypto.metadata import check_id
     from escrow_service.__main__ import serve
-    from escrow_service.core.keys import load_or_create
+    from escrow_service.core.keys import KeysMissingError, load_or_create
     from escrow_service.core.settings import EscrowSettings
+    from escrow_service.db import stored_log_size
 
     try:
         check_id(custodian_id, "--id")
@@ -53,7 +54,14 @@ def escrow(
             )
         ensure_dir(settings.data_dir, "--data-dir")
         check_database(settings.effective_database_url)
-        keys = load_or_create(settings.data_dir, custodian_id)
+        try:
+            keys = load_or_create(
+                settings.data_dir,
+                custodian_id,
+                log_size=stored_log_size(settings.effective_database_url),
+            )
+        except KeysMissingError as exc:
+            _fail(str(exc))
         for name, value in keys.public_info().items():
             if value is not None:
                 typer.echo(f"{name}: {value}", err=True)

@@ -11,9 +11,11 @@ do not pay for SQLAlchemy and uvicorn.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -64,13 +66,26 @@ def _target(url: str | None) -> str:
     return url
 
 
+@contextlib.contextmanager
+def _revision_errors(revision: str) -> Iterator[None]:
+    """A revision alembic does not know (or cannot reach from here) is one line, exit 2."""
+    from alembic.util.exc import CommandError
+
+    from common.config import ConfigError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise ConfigError(f"revision {revision!r}: {exc}") from None
+
+
 @db_app.command("upgrade")
 def upgrade_cmd(revision: str = "head", url: UrlOption = None) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from common.config import startup_errors
     from storage_service.db import upgrade
 
-    with startup_errors(DATABASE_SETTING):
+    with startup_errors(DATABASE_SETTING), _revision_errors(revision):
         upgrade(_target(url), revision)
     typer.echo(f"database at revision {revision}")
 
@@ -81,7 +96,7 @@ def downgrade_cmd(revision: str, url: UrlOption = None) -> None:
     from common.config import startup_errors
     from storage_service.db import downgrade
 
-    with startup_errors(DATABASE_SETTING):
+    with startup_errors(DATABASE_SETTING), _revision_errors(revision):
         downgrade(_target(url), revision)
     typer.echo(f"database at revision {revision}")
 

@@ -25,6 +25,8 @@ CASES = [
     ({"CAMVAULT_DATABASE_URL": CLOSED}, ["serve", "sweep"], "CAMVAULT_DATABASE_URL: cannot"),
     ({"CAMVAULT_DATABASE_URL": "nonsense"}, ["db", "upgrade"], "CAMVAULT_DATABASE_URL: not a"),
     ({}, ["db", "upgrade", "--url", "mysql://x@h/db"], "--url: unsupported database 'mysql'"),
+    ({}, ["db", "downgrade", "nosuchrev"], "revision 'nosuchrev': Can't locate revision"),
+    ({}, ["db", "upgrade", "--revision", "nosuchrev"], "revision 'nosuchrev': Can't locate"),
     ({"CAMVAULT_DATA_DIR": "/proc/nope"}, ["serve", "storage"], "CAMVAULT_DATA_DIR: cannot"),
     ({"CAMVAULT_ARC_PUBLIC_KEY": "garbage"}, ["serve", "storage"], "CAMVAULT_ARC_PUBLIC_KEY: not"),
     ({}, ["serve", "escrow", "--id", "c1", "--data-dir", "/proc/nope"], "--data-dir: cannot"),
@@ -81,3 +83,51 @@ def test_a_secret_setting_is_never_echoed(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "CAMVAULT_S3_MAX_ATTEMPTS" in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def test_a_custodian_never_makes_new_keys_over_its_log(tmp_path: Path) -> None:
+    """A custodian restored without its key files (or started on the wrong data directory
+    with its database) must not quietly make new keys: every recording escrowed to the old
+    key would become unopenable here and the log would go on under another key. A first
+    start (empty database) still makes them."""
+    from sqlalchemy import create_engine
+
+    from escrow_service.core.keys import KeysMissingError, load_or_create
+    from escrow_service.db import stored_log_size, upgrade
+    from escrow_service.db.models import log_entries
+
+    data = tmp_path / "escrow-c1"
+    data.mkdir()
+    url = f"sqlite:///{data / 'escrow.db'}"
+    upgrade(url)
+    assert stored_log_size(url) == 0
+    load_or_create(data, "c1", log_size=0)  # first start: keys made
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            log_entries.insert().values(
+                idx=0, leaf_hash=b"\0" * 32, entry=b"{}", kind="site", created_ms=0
+            )
+        )
+    engine.dispose()
+    assert stored_log_size(url) == 1
+    (data / "escrow.key").unlink()
+    with pytest.raises(KeysMissingError, match=r"escrow.key missing.*\(1 entries\)"):
+        load_or_create(data, "c1", log_size=1)
+    assert not (data / "escrow.key").exists()  # nothing made
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
+    done = subprocess.run(
+        [CAMVAULT, "serve", "escrow", "--id", "c1", "--data-dir", str(data), "--port", "1"],
+        cwd=tmp_path,
+        env={**clean, "CAMVAULT_ESCROW_DATABASE_URL": url, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"camvault: error: {data}: escrow.key missing"), lines[0]
+    assert "restore the key files from backup" in lines[0]
+    assert not (data / "escrow.key").exists()

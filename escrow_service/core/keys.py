@@ -77,10 +77,27 @@ def _write_secret(path: Path, text: str) -> None:
         fh.write(text + "\n")
 
 
-def load_or_create(data_dir: Path, custodian_id: str) -> CustodianKeys:
-    """Load the keys from ``data_dir``, generating any that is missing."""
+class KeysMissingError(ValueError):
+    """The database holds this custodian's log but a key file is gone: new keys would make
+    every escrowed recording unopenable here and fork the log under another key."""
+
+
+def load_or_create(data_dir: Path, custodian_id: str, *, log_size: int = 0) -> CustodianKeys:
+    """Load the keys from ``data_dir``, generating any that is missing on a first start.
+
+    ``log_size`` is the number of entries the custodian's database already holds: once it
+    has a log, missing key files are refused (restore them from backup) rather than made
+    anew, since the recordings escrowed to the old key and the log signed by it would
+    otherwise be silently abandoned."""
     origin = f"camvault.io/custodian/{custodian_id}"
     escrow_path, log_path = data_dir / "escrow.key", data_dir / "log.key"
+    missing = [p.name for p in (escrow_path, log_path) if not p.exists()]
+    if missing and log_size > 0:
+        raise KeysMissingError(
+            f"{data_dir}: {' and '.join(missing)} missing, but the database holds this "
+            f"custodian's log ({log_size} entries): restore the key files from backup "
+            "(new keys would abandon every recording escrowed to the old ones)"
+        )
     if not escrow_path.exists():
         _write_secret(escrow_path, CustodianKey.generate().to_text())
     if not log_path.exists():

@@ -39,3 +39,19 @@ def is_current(engine: Engine, url: str) -> bool:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         return bool(ctx.get_current_revision() == head)
+
+
+def stored_log_size(url: str) -> int:
+    """How many log entries the database at ``url`` holds (0 when it has no schema yet)."""
+    from sqlalchemy import create_engine, func, inspect, select
+
+    from escrow_service.db.models import log_entries
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(log_entries.name):
+                return 0
+            return int(conn.execute(select(func.count()).select_from(log_entries)).scalar_one())
+    finally:
+        engine.dispose()
