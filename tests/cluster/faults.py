@@ -17,6 +17,7 @@ The counts of a run:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from common.http import SignedClient
+from tests.cluster.camera import CameraCounts, product_camera
 from tests.reliability.load.fleet import Fleet, build_fleet
 from tests.reliability.load.run import Config, _drive
 from tests.reliability.load.stats import Stats
@@ -53,6 +55,7 @@ class Run:
     events: list[str] = field(default_factory=list)
     #: recordings acknowledged when each fault action had completed
     acked_after: list[int] = field(default_factory=list)
+    camera: CameraCounts | None = None
     uploaded: int = 0
     duplicated: list[str] = field(default_factory=list)
 
@@ -86,6 +89,7 @@ class Run:
             f"  captured {r['captured']}, backlog left on the cameras {r['backlog_left']}, "
             f"requests {self.stats.requests}",
             *(f"  fault: {e}" for e in self.events),
+            *([f"  {self.camera.line()}"] if self.camera else []),
             *(f"  error: {k} x{v}" for k, v in sorted(self.stats.errors.items())),
             *(f"  transport: {k} x{v}" for k, v in sorted(self.stats.transport.items())),
             *(f"  {k}: {v}" for k, v in sorted(self.stats.counters.items())),
@@ -124,8 +128,16 @@ def _timeline(
 
 
 def run_with_faults(
-    cluster: Cluster, workdir: Path, name: str, faults: list[Fault], cfg: Config = LOAD
+    cluster: Cluster,
+    workdir: Path,
+    name: str,
+    faults: list[Fault],
+    cfg: Config = LOAD,
+    *,
+    camera: bool = False,
 ) -> Run:
+    """The load with ``faults`` at their times; with ``camera``, the product's camera
+    agent (tests/cluster/camera.py) records beside the simulated fleet."""
     world = cluster.world
     fleet = build_fleet(world, workdir, cfg.cameras, cfg.per_site, cfg.operators)
     _clear_alarm_queue(world.storage.url, fleet)
@@ -138,12 +150,18 @@ def run_with_faults(
         target=_timeline, args=(faults, t0, fleet, events, acked_after, failed), daemon=True
     )
     thread.start()
-    result = asyncio.run(_drive(world, fleet, cfg, stats, {}))
+    with contextlib.ExitStack() as stack:
+        cam = (
+            stack.enter_context(product_camera(world.storage.url, workdir / "cam", cfg.seconds))
+            if camera
+            else None
+        )
+        result = asyncio.run(_drive(world, fleet, cfg, stats, {}))
     thread.join(timeout=180)
     assert not thread.is_alive(), "the fault timeline did not finish"
     if failed:
         raise failed[0]
-    run = Run(name, result, stats, fleet, events, acked_after)
+    run = Run(name, result, stats, fleet, events, acked_after, camera=cam)
     run.uploaded, run.duplicated = count_stored(cluster, fleet)
     print(run.report(), flush=True)
     return run

@@ -50,6 +50,14 @@ def assert_nothing_lost(run: Run) -> None:
     assert run.server_errors() == [], run.report()
 
 
+def assert_camera_lost_nothing(run: Run) -> None:
+    """The product's camera: everything it recorded is stored once and decrypts."""
+    cam = run.camera
+    assert cam is not None
+    assert cam.pending == 0, run.report()
+    assert cam.verified == cam.listed == cam.uploaded > 0, run.report()
+
+
 def assert_uploads_went_on(run: Run) -> None:
     """Recordings were acknowledged while the part was down, and after it came back."""
     down, back = run.acked_after
@@ -115,6 +123,7 @@ def test_storage_replica_killed(cluster: Cluster, tmp_path: Path) -> None:
             Fault(KILL_AT_S, "SIGKILL storage replica 1", kill),
             Fault(BACK_AT_S, "storage replica 1 restarted", lambda: cluster.replicas[0].start()),
         ],
+        camera=True,
     )
     after = _commits(cluster)
     print(
@@ -125,6 +134,7 @@ def test_storage_replica_killed(cluster: Cluster, tmp_path: Path) -> None:
     )
     assert_nothing_lost(run)
     assert_uploads_went_on(run)
+    assert_camera_lost_nothing(run)
     # the proxy spread the cameras over both replicas, and the survivor took them over
     assert at_kill[0] > before[0] and at_kill[1] > before[1]
     assert after[1] > at_kill[1]
@@ -202,9 +212,11 @@ def test_postgres_restarted_mid_run(cluster: Cluster, tmp_path: Path) -> None:
             Fault(KILL_AT_S, "SIGKILL storage PostgreSQL, 2 s later start it", restart),
             Fault(BACK_AT_S, "(count)", lambda: None),
         ],
+        camera=True,
     )
     assert_nothing_lost(run)
     assert_uploads_went_on(run)
+    assert_camera_lost_nothing(run)
     # the requests caught by the restart were refused cleanly, and retried by the cameras
     refused = {k: v for k, v in run.stats.errors.items() if k.startswith("storage ")}
     print(f"cluster postgresql restarted: refused while it was down: {refused}", flush=True)
