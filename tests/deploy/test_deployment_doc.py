@@ -1,15 +1,17 @@
 """docs/DEPLOYMENT.md names only what exists: every `camvault` command and option in it is a
 command and option of the CLI, every repository path it names is in the tree, every `make`
 target is in the Makefile, and every shell block says how it was checked (`<!-- run:
-checkout -->`, `<!-- run: rehearsal -->` or `<!-- not run: why -->` on the line before it).
+checkout -->`, `<!-- run: rehearsal -->`, `<!-- run: cluster -->` or `<!-- not run: why -->`
+on the line before it).
 Each checker is also run on a small document with one wrong reference of its kind, so a
 checker that stopped finding anything fails too.
 
 `python -m tests.deploy.test_deployment_doc --rehearse` runs the document's commands again:
 the `run: checkout` blocks in a copy of the deployment files, then every `run: rehearsal`
 block, in order, as one bash session in a scratch directory (PostgreSQL and MinIO through
-scripts/services.sh, the services as processes; about three minutes). Not part of the test
-suite: it is how the document's commands were run as written.
+scripts/services.sh, the services as processes), then the `run: cluster` blocks as another
+(about three minutes in all). Not part of the test suite: it is how the document's commands
+were run as written.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "DEPLOYMENT.md"
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.M | re.S)
-MARK = re.compile(r"<!-- (run: checkout|run: rehearsal|not run: [^>]+) -->\n$")
+MARK = re.compile(r"<!-- (run: checkout|run: rehearsal|run: cluster|not run: [^>]+) -->\n$")
 #: a command line segment ends at a pipe, a list operator, a subshell's end or a line's end
 SEGMENT_END = re.compile(r"\|\||&&|[|;&)`\n]")
 #: `camvault` where a command starts (not inside a path, a URL or a variable's value)
@@ -183,10 +185,10 @@ CHECKOUT_FILES = ("docker-compose.yml", ".env.example", "Dockerfile", "deploy")
 
 
 def rehearse() -> int:
-    """Run the checkout blocks in a copy of the deployment files and the rehearsal blocks as
-    one bash session from the repository root (they move to a scratch directory
-    themselves). Stops at the first command that fails unexpectedly; the session's
-    background services are stopped on the way out."""
+    """Run the checkout blocks in a copy of the deployment files, then the rehearsal blocks
+    and the cluster blocks, each kind as one bash session from the repository root (they
+    move to a scratch directory themselves). Stops at the first command that fails
+    unexpectedly; a session's background services are stopped on the way out."""
     doc = DOC.read_text()
     with tempfile.TemporaryDirectory(prefix="camvault-deploy-doc-") as tmp:
         for name in CHECKOUT_FILES:
@@ -197,11 +199,15 @@ def rehearse() -> int:
         )
         if subprocess.run(["bash", "-c", script], cwd=tmp, check=False).returncode != 0:
             return 1
-    parts = ["set -eo pipefail", "trap 'kill $(jobs -p) 2> /dev/null || true' EXIT"]
-    for i, b in enumerate(x for x in blocks(doc) if x.mark == "run: rehearsal"):
-        parts.append(f"echo '--- rehearsal block {i + 1}' >&2")
-        parts.append(b.text)
-    return subprocess.run(["bash", "-c", "\n".join(parts)], cwd=REPO, check=False).returncode
+    for mark in ("run: rehearsal", "run: cluster"):
+        parts = ["set -eo pipefail", "trap 'kill $(jobs -p) 2> /dev/null || true' EXIT"]
+        for i, b in enumerate(x for x in blocks(doc) if x.mark == mark):
+            parts.append(f"echo '--- {mark} block {i + 1}' >&2")
+            parts.append(b.text)
+        done = subprocess.run(["bash", "-c", "\n".join(parts)], cwd=REPO, check=False)
+        if done.returncode != 0:
+            return done.returncode
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
