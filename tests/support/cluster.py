@@ -1,7 +1,8 @@
 """camvault as docker-compose.yml deploys it, started as processes on loopback ports (no
 Docker engine runs here): a 4-node erasure-coded MinIO, the storage service's PostgreSQL,
 two storage replicas behind HAProxy running deploy/haproxy/storage.cfg itself (TLS with a
-throwaway certificate), and three custodians (t = 2), each with its own database on a
+throwaway certificate) and using the least-privilege S3 user ``camvault admin s3-setup``
+makes (as compose's minio-init), and three custodians (t = 2), each with its own database on a
 PostgreSQL server of their own, so the storage database can be restarted alone.
 
 Clients reach the storage API and presigned object URLs only through the proxy, over TLS,
@@ -18,6 +19,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -39,7 +41,7 @@ from cryptography.x509.oid import NameOID
 from crypto.ed25519 import Ed25519SigningKey
 from tests.clients.customer_world import ACCESS_PERIOD_S, World
 from tests.escrow.harness import CustodianProc
-from tests.storage.support import Service, make_service
+from tests.storage.support import CAMVAULT, Service, make_service
 from tests.support.services import (
     REPO_ROOT,
     MinioServer,
@@ -229,6 +231,34 @@ def _first_write_succeeds(minio: MinioServer) -> None:
             time.sleep(0.5)
 
 
+def s3_setup(minio: MinioServer, bucket: str, workdir: Path) -> dict[str, str]:
+    """``camvault admin s3-setup``, as compose's minio-init runs it: the bucket (versioned)
+    and the storage service's least-privilege user; that user's settings."""
+    user = {
+        "CAMVAULT_S3_ACCESS_KEY": f"camvault-storage-{secrets.token_hex(4)}",
+        "CAMVAULT_S3_SECRET_KEY": secrets.token_urlsafe(24),
+    }
+    env = {
+        **os.environ,
+        **minio.settings_env(bucket),
+        **user,
+        "CAMVAULT_S3_ADMIN_ACCESS_KEY": minio.access_key,
+        "CAMVAULT_S3_ADMIN_SECRET_KEY": minio.secret_key,
+    }
+    done = subprocess.run(
+        [str(CAMVAULT), "admin", "s3-setup"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ServiceError(f"camvault admin s3-setup failed: {done.stdout}{done.stderr}")
+    return user
+
+
 @contextlib.contextmanager
 def running_cluster(workdir: Path | None = None) -> Iterator[Cluster]:
     """Start the whole cluster (about 20 s); stop and delete it on exit. The process
@@ -255,12 +285,13 @@ def running_cluster(workdir: Path | None = None) -> Iterator[Cluster]:
         proxy = Proxy(root, pem, ca, [], [e.removeprefix("http://") for e in minio.endpoints])
         tag = uuid.uuid4().hex[:8]
         bucket = f"camvault-{tag}"
+        s3_user = s3_setup(minio, bucket, root)
         db_url = storage_db.create_database(f"st_{tag}")
         for i in range(2):
             svc = make_service(
                 root / f"storage-{i + 1}",
                 db_url,
-                minio.settings_env(bucket),
+                {**minio.settings_env(bucket), **s3_user},
                 CAMVAULT_PUBLIC_URL=proxy.url,
                 CAMVAULT_S3_ENDPOINT=proxy.internal_objects_url,
                 CAMVAULT_S3_PUBLIC_ENDPOINT=proxy.objects_url,
