@@ -220,4 +220,7 @@ def test_postgres_restarted_mid_run(cluster: Cluster, tmp_path: Path) -> None:
     # the requests caught by the restart were refused cleanly, and retried by the cameras
     refused = {k: v for k, v in run.stats.errors.items() if k.startswith("storage ")}
     print(f"cluster postgresql restarted: refused while it was down: {refused}", flush=True)
-    assert refused and all(k.endswith("HTTP 503 database_unavailable") for k in refused), refused
+    # (503: the service's database_unavailable; had the outage outlasted the proxy's three
+    # failed /readyz checks, HAProxy's own 503 "no server available", as clean a refusal)
+    assert any(k.endswith("HTTP 503 database_unavailable") for k in refused), refused
+    assert all(": HTTP 503 " in k for k in refused), refused
