@@ -126,6 +126,22 @@ def test_object_store_setup_is_camvault_not_mc(compose: dict[str, Any]) -> None:
     assert not (REPO / "deploy/minio-init.sh").exists()
 
 
+def test_storage_reaches_minio_through_the_proxy(compose: dict[str, Any]) -> None:
+    """The replicas and the sweeper reach the store through HAProxy's objects-internal
+    frontend (every MinIO node behind it), so losing one node does not cut them off
+    (tests/cluster kills minio1 under load); minio-init talks to one node once."""
+    cfg = (REPO / "deploy/haproxy/storage.cfg").read_text()
+    assert re.search(
+        r"^frontend objects-internal\n(?:\s+.*\n)*?\s+default_backend minio$", cfg, re.M
+    )
+    for name in ("storage-1", "storage-2", "sweeper"):
+        assert compose["services"][name]["environment"]["CAMVAULT_S3_ENDPOINT"] == (
+            "http://proxy:9000"
+        ), name
+        assert "objects" in compose["services"][name]["networks"], name
+    assert "objects" in compose["services"]["proxy"]["networks"]
+
+
 def test_no_service_runs_minios_agpl_client(compose: dict[str, Any]) -> None:
     """MinIO's client `mc` is AGPL: no entrypoint, command or health check runs it, and the
     MinIO image does not carry it (health checks speak HTTP to /minio/health/live)."""
