@@ -26,6 +26,7 @@ help:
 	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
 	@echo "make threat-table - run the attack matrix (tests/security/adversaries) and regenerate its table in docs/THREAT_MODEL.md"
 	@echo "make fuzz    - parser fuzzers (hypothesis + atheris) FUZZ_SECONDS each (default 60), then schemathesis on both services (FUZZ_SCHEMA_EXAMPLES)"
+	@echo "make test-cluster - the compose topology as processes (4-node MinIO, 2 replicas behind HAProxy, 3 custodians) under four faults, with counts (CLUSTER_SECONDS)"
 	@echo "make crash   - kill -9 campaign, CRASH_ITERATIONS (default 50) random kills, then both fscks (CRASH_SEED replays; results in build/crash.jsonl)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -94,6 +95,12 @@ threat-table: venv tools
 	$(PY) scripts/threat_table.py --matrix $(ATTACK_MATRIX)
 
 CRASH_ITERATIONS ?= 50
+# The deployed topology as processes under faults (also part of make test; this is the
+# verbose run, with each scenario's counts printed). CLUSTER_SECONDS lengthens the load.
+.PHONY: test-cluster
+test-cluster: venv tools
+	$(VENV)/bin/pytest -p no:cacheprovider -q -s tests/cluster
+
 .PHONY: crash
 crash: venv tools
 	mkdir -p build
