@@ -3,9 +3,9 @@
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
 #   - rtsp: GStreamer's RTSP server with its plugins (Debian), the tests' IP camera;
 #   - deploy: docker-compose (checks docker-compose.yml, no engine needed) and HAProxy (Debian);
-#   - MinIO, OpenTofu (tofu) and SeaweedFS (weed) built from source with `go install` at the
-#     pinned versions, cached in .cache/bin (a second run finds the binary and its version
-#     stamp and does not rebuild);
+#   - MinIO, OpenTofu (tofu), the AWS provider tofu validates infra/terraform/ with, and
+#     SeaweedFS (weed) built from source with Go at the pinned versions, cached in .cache/bin
+#     (a second run finds the binary and its version stamp and does not rebuild);
 #   - the C2SP CCTV age test vectors (npm package cctv-age) into .cache/npm;
 #   - models: the camera's COCO CenterNet detector (centernet.json/.bin from the npm package
 #     @vladmandic/human, pinned, checked against clients/detect/centernet.sha256, the pins the
@@ -22,7 +22,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio tofu seaweedfs cctv camera rtsp deploy models samples} "
+want=" ${*:-age postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -144,6 +144,16 @@ go_tool() {
 if wants minio; then go_tool minio "$MINIO_MODULE" "$MINIO_VERSION"; fi
 if wants tofu; then go_tool tofu "$TOFU_MODULE/cmd/tofu" "$TOFU_VERSION" "$TOFU_MODULE"; fi
 if wants seaweedfs; then go_tool weed "$SEAWEEDFS_MODULE/weed" "$SEAWEEDFS_VERSION" "$SEAWEEDFS_MODULE"; fi
+# The AWS provider for `tofu validate` (tests/deploy/test_terraform.py): a 1.2 GB binary. The
+# first build takes 20-40 minutes on 2 cores; afterwards Go's build cache makes it a link of
+# about a minute (11 GB of memory at its peak). tofu finds it in an unpacked filesystem
+# mirror ($cache/tofu-mirror), named by the release it was cut for.
+if wants tofu-aws; then
+  go_tool terraform-provider-aws "$TOFU_AWS_MODULE/." "$TOFU_AWS_VERSION" "$TOFU_AWS_MODULE"
+  mirror="$cache/tofu-mirror/registry.opentofu.org/hashicorp/aws/$TOFU_AWS_RELEASE/linux_amd64"
+  mkdir -p "$mirror"
+  ln -f "$cache/bin/terraform-provider-aws" "$mirror/terraform-provider-aws_v$TOFU_AWS_RELEASE"
+fi
 
 # --- C2SP CCTV age test vectors ---------------------------------------------------------
 cctv="$cache/npm/node_modules/cctv-age"

@@ -1,13 +1,12 @@
 """infra/terraform/, checked with the tools that run here.
 
 `tofu fmt -check -recursive` (the real OpenTofu, built by scripts/install-tools.sh) parses
-every file and refuses any not in canonical form. `tofu validate` is NOT run (it covers no
-provider): it needs the hashicorp/aws provider binary. The Terraform registry is not reachable
-from CI; the Go module proxy lists github.com/hashicorp/terraform-provider-aws at v1.60.0
-(2019, too old) and at one pseudo-version of a 2026 commit
-(v1.60.1-0.20260602190131-5f2286d6d836: 266 service packages and 271 AWS SDK modules), whose
-build was not attempted on CI's two shared cores. Instead this module parses the HCL
-(python-hcl2) and asserts:
+every file and refuses any not in canonical form. `tofu init` + `tofu validate` check the
+configuration against the real hashicorp/aws provider's schema (every argument, block and
+type): the Terraform registry is not reachable from CI, so scripts/install-tools.sh builds
+the provider from the Go module proxy (a pseudo-version of a 2026 commit, cut for release
+6.48.0, pinned in scripts/tool-versions.env) and tofu installs it from a filesystem mirror.
+On top of what validate knows, this module parses the HCL (python-hcl2) and asserts:
 
 - what `tofu validate` would catch between files and modules: every ``var.``, ``local.``,
   ``module.X.Y``, resource and data reference is declared, every module input is a variable
@@ -30,6 +29,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -764,6 +764,68 @@ def test_tofu_fmt_refuses_a_malformed_or_unformatted_file(tmp_path: Path) -> Non
         work.mkdir()
         (work / "main.tf").write_text(text)
         assert run_fmt_check(work, tmp_path).returncode != 0, name
+
+
+AWS_RELEASE = "6.48.0"  # TOFU_AWS_RELEASE in scripts/tool-versions.env
+
+
+def run_validate(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`tofu init -backend=false` then `tofu validate` of a copy of ``config``, the provider
+    installed from the filesystem mirror scripts/install-tools.sh fills (never the network)."""
+    cache = Path(os.environ.get("CAMVAULT_CACHE_DIR") or REPO / ".cache")
+    mirror = cache / "tofu-mirror"
+    plugin = mirror / f"registry.opentofu.org/hashicorp/aws/{AWS_RELEASE}/linux_amd64"
+    if not (plugin / f"terraform-provider-aws_v{AWS_RELEASE}").is_file():
+        pytest.fail(
+            f"the AWS provider is missing from {mirror} (bash scripts/install-tools.sh tofu-aws)",
+            pytrace=False,
+        )
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    rc = tmp_path / "tofurc"
+    rc.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
+    )
+    work = tmp_path / "config"
+    shutil.copytree(config, work, ignore=shutil.ignore_patterns(".terraform*"))
+    env = {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(rc),
+        "TF_IN_AUTOMATION": "1",
+        "TF_DATA_DIR": str(tmp_path / "data"),
+    }
+    for args in (["init", "-backend=false", "-input=false"], ["validate"]):
+        done = subprocess.run(
+            [str(tofu()), *args, "-no-color"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            return done
+    return done
+
+
+def test_tofu_validate_accepts_the_configuration(tmp_path: Path) -> None:
+    done = run_validate(TF, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The configuration is valid" in done.stdout
+
+
+def test_tofu_validate_refuses_what_the_provider_does_not_know(tmp_path: Path) -> None:
+    """validate really checks the provider's schema: an argument the AWS provider does not
+    have, which fmt and the HCL parse both accept, is refused."""
+    bad = tmp_path / "bad"
+    shutil.copytree(TF, bad, ignore=shutil.ignore_patterns(".terraform*"))
+    bucket = bad / "bucket.tf"
+    text = bucket.read_text()
+    patched = re.sub(r"(\n\s*)versioning_configuration \{", r"\1versioning_configuraton {", text)
+    assert patched != text
+    bucket.write_text(patched)
+    done = run_validate(bad, tmp_path / "run")
+    assert done.returncode != 0
+    assert "versioning_configuraton" in done.stderr + done.stdout
 
 
 def test_the_three_modules_and_the_root_are_there(tree: Tree) -> None:
