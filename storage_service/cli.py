@@ -235,10 +235,56 @@ def s3_setup(
     typer.echo(report.render(as_json))
 
 
+def s3_heal(
+    timeout: Annotated[
+        float, typer.Option(min=1, max=86400, help="seconds to wait for MinIO to finish")
+    ] = 600,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on stdout")] = False,
+) -> None:
+    """Ask MinIO to heal the bucket after a node or drive came back, and wait until it is done.
+
+    A node that was down misses the writes made meanwhile (MinIO acknowledges a write once a
+    quorum of drives has it); MinIO's own healing of them can take a long while. Run this
+    once the node is back: it heals every object of CAMVAULT_S3_BUCKET (missing or outdated
+    shards rebuilt, nothing removed) through MinIO's admin API on CAMVAULT_S3_ENDPOINT, as
+    CAMVAULT_S3_ADMIN_ACCESS_KEY / CAMVAULT_S3_ADMIN_SECRET_KEY. If it heals nothing right
+    after a restart (the other nodes have not seen the drive again yet), run it again.
+
+    Exit 0: healed (prints objects scanned and healed); 1: MinIO reported the heal failed;
+    2: a setting is missing or wrong, or MinIO refused or is unreachable."""
+    from rich.console import Console
+
+    from common.config import ConfigError, load
+    from storage_service.blobstore.heal import HealReport, HealSettings, heal_bucket
+    from storage_service.blobstore.provision import SetupError
+
+    console = Console(stderr=True)
+    try:
+        settings = load(HealSettings)
+        with console.status("healing", spinner="dots") as status:
+
+            def progress(report: HealReport) -> None:
+                status.update(f"healing: {report.scanned} scanned, {report.healed} healed")
+
+            report = heal_bucket(settings, timeout_s=timeout, on_progress=progress)
+    except (ConfigError, SetupError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+    else:
+        typer.echo(
+            f"heal {report.summary}: {report.scanned} scanned, {report.healed} healed"
+            + (f" ({report.detail})" if report.detail else "")
+        )
+    if report.summary != "finished":
+        sys.exit(1)
+
+
 def register_admin(app: typer.Typer) -> None:
-    """Add `fsck` and `s3-setup` to the `camvault admin` group."""
+    """Add `fsck`, `s3-setup` and `s3-heal` to the `camvault admin` group."""
     app.command("fsck")(fsck)
     app.command("s3-setup", help=_paragraphs(s3_setup.__doc__ or ""))(s3_setup)
+    app.command("s3-heal", help=_paragraphs(s3_heal.__doc__ or ""))(s3_heal)
 
 
 def _paragraphs(doc: str) -> str:

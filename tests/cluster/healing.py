@@ -4,25 +4,24 @@ node that stayed up. MinIO writes with a drive missing when a write quorum (3 of
 is up; the returned drive gets its shards from MinIO's healing: its own (the queue of
 recent partial writes, the background scanner: minutes) or, as an operator does after
 bringing a node back, a heal of the bucket asked through MinIO's admin API
-(:func:`heal_bucket`, the request ``mc admin heal -r`` makes; ``mc`` itself is AGPL).
+(:func:`heal_bucket`: `camvault admin s3-heal`, the request ``mc admin heal -r`` makes;
+``mc`` itself is AGPL).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-import httpx
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from tests.support.cluster import Cluster
+
+CAMVAULT = str(Path(sys.executable).with_name("camvault"))
 
 
 @dataclass
@@ -71,36 +70,27 @@ def heal(cluster: Cluster, returned: int, reference: int, timeout: float) -> tup
         time.sleep(2.0)
 
 
-def _admin(cluster: Cluster, node: int, path: str, query: str, body: bytes) -> Any:
-    """One signed (SigV4, as any S3 request) call of MinIO's admin API on ``node``."""
-    m = cluster.minio
-    url = f"{m.endpoints[node]}/minio/admin/v3/{path}" + (f"?{query}" if query else "")
-    req = AWSRequest(
-        method="POST",
-        url=url,
-        data=body,
-        headers={"x-amz-content-sha256": hashlib.sha256(body).hexdigest()},
-    )
-    SigV4Auth(Credentials(m.access_key, m.secret_key), "s3", m.region).add_auth(req)
-    resp = httpx.post(url, content=body, headers=dict(req.headers.items()), timeout=30)
-    if resp.status_code != 200:
-        raise RuntimeError(f"MinIO admin {path}: HTTP {resp.status_code} {resp.text[:300]}")
-    return resp.json()
-
-
 def heal_bucket(cluster: Cluster, node: int = 1, timeout: float = 120.0) -> dict[str, Any]:
-    """Heal every object of the cluster's bucket (a normal scan: missing shards rebuilt)
-    and wait for MinIO to report the sequence finished; its last status."""
-    opts = {"recursive": True, "dryRun": False, "remove": False, "scanMode": 1}
-    path = f"heal/{cluster.bucket}"
-    started = _admin(cluster, node, path, "", json.dumps(opts).encode())
-    token = started["clientToken"]
-    deadline = time.monotonic() + timeout
-    while True:
-        query = f"clientToken={quote(token, safe='')}"
-        status: dict[str, Any] = _admin(cluster, node, path, query, b"")
-        if status.get("Summary", status.get("summary")) in ("finished", "stopped", "failed"):
-            return status
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"MinIO heal still {status.get('Summary')} after {timeout} s")
-        time.sleep(0.5)
+    """Heal every object of the cluster's bucket through node ``node`` with the product's
+    own command, as an operator does after bringing a node back (`camvault admin s3-heal`:
+    MinIO's admin heal API, what ``mc admin heal -r`` sends); its JSON report."""
+    m = cluster.minio
+    env = {
+        **os.environ,
+        "CAMVAULT_S3_ENDPOINT": m.endpoints[node],
+        "CAMVAULT_S3_REGION": m.region,
+        "CAMVAULT_S3_BUCKET": cluster.bucket,
+        "CAMVAULT_S3_ADMIN_ACCESS_KEY": m.access_key,
+        "CAMVAULT_S3_ADMIN_SECRET_KEY": m.secret_key,
+    }
+    done = subprocess.run(
+        [CAMVAULT, "admin", "s3-heal", "--json", "--timeout", str(max(1, int(timeout)))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"camvault admin s3-heal: exit {done.returncode}: {done.stderr.strip()}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
