@@ -54,10 +54,18 @@ CASES = [
 def test_one_line_and_exit_2(
     env: dict[str, str], args: list[str], start: str, tmp_path: Path
 ) -> None:
+    # the embedded data directory, if one is made, is made in tmp_path
+    line = one_line_error([*args], env, tmp_path)
+    assert line.startswith(f"camvault: error: {start}"), line
+
+
+def one_line_error(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Run `camvault ARGS` with only ``env`` of the CAMVAULT_ settings; its one error line
+    (exit 2, nothing on stdout, nothing else on stderr)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
     done = subprocess.run(
         [CAMVAULT, *args],
-        cwd=tmp_path,  # the embedded data directory, if one is made, is made here
+        cwd=cwd,
         env={**clean, **env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
@@ -66,8 +74,8 @@ def test_one_line_and_exit_2(
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith(f"camvault: error: {start}"), lines[0]
     assert done.stdout == ""
+    return lines[0]
 
 
 def test_a_secret_setting_is_never_echoed(tmp_path: Path) -> None:
@@ -116,18 +124,11 @@ def test_a_custodian_never_makes_new_keys_over_its_log(tmp_path: Path) -> None:
         load_or_create(data, "c1", log_size=1)
     assert not (data / "escrow.key").exists()  # nothing made
 
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
-    done = subprocess.run(
-        [CAMVAULT, "serve", "escrow", "--id", "c1", "--data-dir", str(data), "--port", "1"],
-        cwd=tmp_path,
-        env={**clean, "CAMVAULT_ESCROW_DATABASE_URL": url, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    line = one_line_error(
+        ["serve", "escrow", "--id", "c1", "--data-dir", str(data), "--port", "1"],
+        {"CAMVAULT_ESCROW_DATABASE_URL": url},
+        tmp_path,
     )
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith(f"camvault: error: {data}: escrow.key missing"), lines[0]
-    assert "restore the key files from backup" in lines[0]
+    assert line.startswith(f"camvault: error: {data}: escrow.key missing"), line
+    assert "restore the key files from backup" in line
     assert not (data / "escrow.key").exists()
