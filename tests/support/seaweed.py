@@ -41,6 +41,7 @@ from tests.support.services import (
     ServiceError,
     free_port,
     kill_group,
+    s3_settings_env,
     tool_versions,
     wait_until,
 )
@@ -251,14 +252,7 @@ class SeaweedServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def settings_env(self, bucket: str = "camvault") -> dict[str, str]:
-        return {
-            "CAMVAULT_BLOBSTORE": "s3",
-            "CAMVAULT_S3_ENDPOINT": self.endpoint,
-            "CAMVAULT_S3_REGION": self.region,
-            "CAMVAULT_S3_ACCESS_KEY": self.access_key,
-            "CAMVAULT_S3_SECRET_KEY": self.secret_key,
-            "CAMVAULT_S3_BUCKET": bucket,
-        }
+        return s3_settings_env(self, bucket)
 
 
 def main() -> int:

@@ -34,6 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("CAMVAULT_CACHE_DIR", REPO_ROOT / ".cache"))
@@ -247,14 +248,28 @@ class MinioServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def settings_env(self, bucket: str = "camvault") -> dict[str, str]:
-        return {
-            "CAMVAULT_BLOBSTORE": "s3",
-            "CAMVAULT_S3_ENDPOINT": self.endpoint,
-            "CAMVAULT_S3_REGION": self.region,
-            "CAMVAULT_S3_ACCESS_KEY": self.access_key,
-            "CAMVAULT_S3_SECRET_KEY": self.secret_key,
-            "CAMVAULT_S3_BUCKET": bucket,
-        }
+        return s3_settings_env(self, bucket)
+
+
+class S3Endpoint(Protocol):
+    @property
+    def endpoint(self) -> str: ...
+
+    region: str
+    access_key: str
+    secret_key: str
+
+
+def s3_settings_env(server: S3Endpoint, bucket: str = "camvault") -> dict[str, str]:
+    """The storage service's settings for an S3 server the tests started (MinIO, SeaweedFS)."""
+    return {
+        "CAMVAULT_BLOBSTORE": "s3",
+        "CAMVAULT_S3_ENDPOINT": server.endpoint,
+        "CAMVAULT_S3_REGION": server.region,
+        "CAMVAULT_S3_ACCESS_KEY": server.access_key,
+        "CAMVAULT_S3_SECRET_KEY": server.secret_key,
+        "CAMVAULT_S3_BUCKET": bucket,
+    }
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
