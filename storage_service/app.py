@@ -24,6 +24,7 @@ from common import logs
 from common.access import AccessLog
 from common.apidocs import serve_api_docs
 from common.ratelimit import add_rate_limit
+from storage_service.api import webapp
 from storage_service.api.errors import error_body, install_error_handlers
 from storage_service.api.middleware import BLOB_PREFIX, BodyLimit
 from storage_service.api.routes import (
@@ -68,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     telemetry.router,
     inbox.site_router,
     inbox.notice_router,
+    webapp.router,
 )
 
 API_VERSION = "1"

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import DirectoryPath, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
@@ -74,6 +74,10 @@ class Settings(ServingSettings):
         default=None, description="ed25519:... key of the ARC that signs operator registrations"
     )
     log_level: LogLevel = "INFO"
+    web_dir: DirectoryPath | None = Field(
+        default=None,
+        description="built web app (web/dist) served at /app/; default: no web app",
+    )
 
     # --- alarms, consents, telemetry, notifications ---
     alarm_access_period_s: int = Field(
