@@ -1,10 +1,29 @@
-// Placeholder entry point. The customer portal and operator console (issue 15) are built on
-// src/crypto/; until then the page only proves that the whole crypto core bundles for the
-// browser and runs there (no network request, no key material).
-import * as crypto from "./crypto/index";
+// The app's first screen for now: the crypto self-test (src/selftest.ts). The customer portal
+// and operator console (issue 15) come next, on the same core and under the same CSP.
+import "./style.css";
+import { runSelfTest } from "./selftest";
 
 const status = document.getElementById("status");
-if (status) {
-  const modules = Object.keys(crypto).sort().join(", ");
-  status.textContent = `crypto core loaded (${modules}); empty tree ${crypto.merkle.EMPTY_ROOT_HEX.slice(0, 8)}…`;
+const list = document.getElementById("checks");
+
+async function main(): Promise<void> {
+  const checks = await runSelfTest();
+  for (const c of checks) {
+    const li = document.createElement("li");
+    li.textContent = `${c.ok ? "ok" : "FAILED"} · ${c.name} (${c.detail})`;
+    li.className = c.ok ? "ok" : "failed";
+    list?.append(li);
+  }
+  const ok = checks.every((c) => c.ok);
+  if (status) {
+    status.textContent = ok ? "crypto self-test: ok" : "crypto self-test: FAILED";
+    status.dataset["state"] = ok ? "ok" : "failed";
+  }
 }
+
+main().catch((e: unknown) => {
+  if (status) {
+    status.textContent = `crypto self-test: FAILED (${(e as Error).message})`;
+    status.dataset["state"] = "failed";
+  }
+});
