@@ -35,6 +35,13 @@ from crypto.age.format import (
     parse_header,
     read_header,
 )
+from crypto.age.mlkem import (
+    POSTQUANTUM_LABEL,
+    HybridIdentity,
+    HybridRecipient,
+    format_hybrid_identity_file,
+    generate_hybrid_identity,
+)
 from crypto.age.scrypt import ScryptIdentity, ScryptRecipient, check_scrypt_alone
 from crypto.age.stream import decrypt_payload, encrypt_payload, write_all
 from crypto.age.x25519 import (
@@ -55,6 +62,8 @@ __all__ = [
     "AgeError",
     "FileKey",
     "Header",
+    "HybridIdentity",
+    "HybridRecipient",
     "Identity",
     "Recipient",
     "ScryptIdentity",
@@ -62,6 +71,7 @@ __all__ = [
     "Stanza",
     "X25519Identity",
     "X25519Recipient",
+    "check_labels",
     "decrypt",
     "decrypt_header",
     "decrypt_payload",
@@ -69,12 +79,16 @@ __all__ = [
     "encrypt_header",
     "encrypt_payload",
     "export",
+    "format_hybrid_identity_file",
     "format_identity_file",
     "generate_file_key",
+    "generate_hybrid_identity",
     "generate_identity",
     "header_mac",
     "parse_header",
+    "parse_identity",
     "parse_identity_file",
+    "parse_recipient",
     "parse_recipients_file",
     "read_header",
     "seal_header",
@@ -83,6 +97,8 @@ __all__ = [
 ]
 
 _COPY_SIZE = 64 * 1024
+HYBRID_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
+HYBRID_RECIPIENT_PREFIX = "age1pq1"
 
 
 @runtime_checkable
@@ -134,9 +150,30 @@ def encrypt_header(
     """
     if not recipients:
         raise HeaderError("encrypting: at least one recipient is required")
+    check_labels(recipients)
     key = file_key if file_key is not None else generate_file_key()
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(key)]
     return seal_header(stanzas, key), key
+
+
+def check_labels(recipients: Sequence[Recipient]) -> None:
+    """age v1.3's recipient labels: every recipient must carry the same set.
+
+    A recipient may have a ``labels`` attribute (a frozenset; none means the empty set).
+    The hybrid type carries "postquantum", so it cannot be mixed with X25519 (the file would
+    be no stronger than its weakest recipient), as in age's ``encryptHdr``. Decryption does
+    not check labels: a header mixing both still decrypts with either identity, as in age.
+    """
+    sets = [frozenset(getattr(r, "labels", frozenset())) for r in recipients]
+    for labels in sets[1:]:
+        if labels == sets[0]:
+            continue
+        if (POSTQUANTUM_LABEL in labels) != (POSTQUANTUM_LABEL in sets[0]):
+            raise HeaderError(
+                "incompatible recipients: can't mix post-quantum and classic recipients, "
+                "or the file would be vulnerable to quantum computers"
+            )
+        raise HeaderError(f"incompatible recipients: {sorted(sets[0])} and {sorted(labels)}")
 
 
 def verify_header_mac(header_bytes: bytes, file_key: FileKey) -> Header:
@@ -282,6 +319,23 @@ def _key_lines(text: str) -> list[tuple[int, str]]:
     return [(n, line) for n, line in lines if line and not line.startswith("#")]
 
 
+def parse_identity(text: str) -> X25519Identity | HybridIdentity:
+    """One secret key: ``AGE-SECRET-KEY-PQ-1...`` (hybrid) or ``AGE-SECRET-KEY-1...``.
+
+    Dispatch is on the prefix only; the chosen type's parser checks the Bech32 checksum.
+    """
+    if text.upper().startswith(HYBRID_IDENTITY_PREFIX):
+        return HybridIdentity.parse(text)
+    return X25519Identity.parse(text)
+
+
+def parse_recipient(text: str) -> X25519Recipient | HybridRecipient:
+    """One public key: ``age1pq1...`` (hybrid) or ``age1...`` (X25519)."""
+    if text.lower().startswith(HYBRID_RECIPIENT_PREFIX):
+        return HybridRecipient.parse(text)
+    return X25519Recipient.parse(text)
+
+
 def parse_identity_file(text: str) -> list[Identity]:
     """Identities of an ``age-keygen``-style file: ``#`` comments, then one key per line.
 
@@ -290,7 +344,7 @@ def parse_identity_file(text: str) -> list[Identity]:
     identities: list[Identity] = []
     for number, line in _key_lines(text):
         try:
-            identities.append(X25519Identity.parse(line))
+            identities.append(parse_identity(line))
         except KeyFormatError as exc:
             raise KeyFormatError(f"identity file line {number}: {exc}") from None
     if not identities:
@@ -303,7 +357,7 @@ def parse_recipients_file(text: str) -> list[Recipient]:
     recipients: list[Recipient] = []
     for number, line in _key_lines(text):
         try:
-            recipients.append(X25519Recipient.parse(line.strip()))
+            recipients.append(parse_recipient(line.strip()))
         except KeyFormatError as exc:
             raise KeyFormatError(f"recipients file line {number}: {exc}") from None
     if not recipients:

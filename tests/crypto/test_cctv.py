@@ -20,7 +20,8 @@ zlib-compressed if ``compressed: zlib``. ``expect`` maps onto our exceptions:
     armor failure    ArmorError
 
 Whatever plaintext was released before a failure must hash to ``payload`` when given.
-The only vectors not run are listed in UNSUPPORTED with their reason.
+Every vector runs, the hybrid post-quantum ones (mlkem768x25519) included; those also run
+through the ``camvault decrypt`` command line.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +46,9 @@ import pytest
 from crypto.age import (
     Identity,
     ScryptIdentity,
-    X25519Identity,
     armor,
     decrypt,
+    parse_identity,
     read_header,
 )
 from crypto.age.format import FileKey
@@ -61,15 +64,10 @@ from crypto.errors import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = REPO_ROOT / ".cache" / "npm" / "node_modules" / "cctv-age"
 
-PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-"
-# The explicit allowlist of reasons a vector may be skipped, and which vectors each covers.
-UNSUPPORTED = {
-    "mlkem768x25519": (
-        "needs an ML-KEM-768+X25519 hybrid (mlkem768x25519, AGE-SECRET-KEY-PQ-) identity; "
-        "camvault implements the X25519 and scrypt recipient types only"
-    ),
-}
-EXPECTED_UNSUPPORTED_NAMES = re.compile(r"(armor_)?hybrid(_\w+)?")
+# Every vector runs: the hybrid ones (mlkem768x25519, AGE-SECRET-KEY-PQ-) included, in
+# process and, below, through the ``camvault decrypt`` command line.
+HYBRID_NAMES = re.compile(r"(armor_)?hybrid(_\w+)?")
+CAMVAULT = str(Path(sys.executable).with_name("camvault"))
 
 
 def vector_dir() -> Path:
@@ -115,13 +113,8 @@ class Vector:
         vec.body = zlib.decompress(body) if vec.one("compressed") == "zlib" else body
         return vec
 
-    def unsupported_reason(self) -> str | None:
-        if any(i.startswith(PQ_IDENTITY_PREFIX) for i in self.fields.get("identity", [])):
-            return UNSUPPORTED["mlkem768x25519"]
-        return None
-
     def identities(self) -> list[Identity]:
-        ids: list[Identity] = [X25519Identity.parse(i) for i in self.fields.get("identity", [])]
+        ids: list[Identity] = [parse_identity(i) for i in self.fields.get("identity", [])]
         ids += [ScryptIdentity(p) for p in self.fields.get("passphrase", [])]
         return ids
 
@@ -201,9 +194,6 @@ def test_cctv_vector(name: str, vectors: dict[str, bytes]) -> None:
     if name not in vectors:
         pytest.fail(f"vector {name} not loaded")
     vec = Vector.parse(name, vectors[name])
-    reason = vec.unsupported_reason()
-    if reason is not None:
-        pytest.skip(f"unsupported by design: {reason}")
     released, err = _run(vec)
     _check_outcome(vec, err)
     expected_hash = vec.one("payload")
@@ -214,14 +204,55 @@ def test_cctv_vector(name: str, vectors: dict[str, bytes]) -> None:
     _check_round_trips(vec, released)
 
 
-def test_unsupported_list_is_exact(vectors: dict[str, bytes]) -> None:
-    """Only the hybrid post-quantum vectors are skipped; anything else new must run."""
-    skipped = {n for n, raw in vectors.items() if Vector.parse(n, raw).unsupported_reason()}
-    print("\nCCTV vectors skipped (unsupported by design):")
-    for n in sorted(skipped):
-        print(f"  {n}: {UNSUPPORTED['mlkem768x25519']}")
-    assert skipped == {n for n in vectors if EXPECTED_UNSUPPORTED_NAMES.fullmatch(n)}
-    assert len(vectors) - len(skipped) >= 120, "suspiciously few runnable vectors"
+def test_hybrid_vectors_are_present(vectors: dict[str, bytes]) -> None:
+    """The 19 mlkem768x25519 vectors of cctv-age 0.2.0 are there, so the CLI test below ran."""
+    assert len([n for n in vectors if HYBRID_NAMES.fullmatch(n)]) == 19
+    assert len(vectors) >= 143, "suspiciously few vectors"
+
+
+def _hybrid_vector_names() -> list[str]:
+    return [n for n in _vector_names() if HYBRID_NAMES.fullmatch(n)] or ["<no hybrid vectors>"]
+
+
+@pytest.mark.parametrize("name", _hybrid_vector_names())
+def test_cctv_hybrid_vector_through_the_cli(
+    name: str, vectors: dict[str, bytes], tmp_path: Path
+) -> None:
+    """``camvault decrypt -i KEYFILE`` on each hybrid vector: exit status, one-line error of
+    the expected class, and the plaintext written to stdout (all of it, or the released
+    prefix before a payload failure)."""
+    if name not in vectors:
+        pytest.fail(f"vector {name} not loaded")
+    vec = Vector.parse(name, vectors[name])
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("".join(f"{i}\n" for i in vec.fields.get("identity", [])))
+    proc = subprocess.run(
+        [CAMVAULT, "decrypt", "-i", str(key_file)],
+        input=vec.body,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    err = proc.stderr.decode("utf-8", "replace")
+    expect = vec.one("expect")
+    if expect == "success":
+        assert proc.returncode == 0 and err == "", f"{name}: {err}"
+    else:
+        assert proc.returncode == 1, f"{name}: exit {proc.returncode}"
+        assert err.startswith("camvault: error: ") and err.count("\n") == 1, err
+        no_match = "no identity matched" in err
+        mac = "MAC mismatch" in err
+        if expect == "no match":
+            assert no_match, f"{name}: {err}"
+        elif expect == "HMAC failure":
+            assert mac, f"{name}: {err}"
+        else:
+            assert not no_match and not mac, f"{name}: {err}"
+    expected_hash = vec.one("payload")
+    if expected_hash is not None:
+        assert hashlib.sha256(proc.stdout).hexdigest() == expected_hash, "released plaintext"
+    else:
+        assert proc.stdout == b"", "plaintext released before a header failure"
 
 
 # --- camvault's own known-answer vectors (tests/vectors/age.json) -----------------------
@@ -261,7 +292,7 @@ def test_camvault_vector_decrypts(vec: dict[str, Any]) -> None:
     if "file_hex" in vec:
         assert bytes.fromhex(vec["file_hex"]) == data
         assert armor.dearmor(vec["armored"].encode("ascii")) == data
-    identities: list[Identity] = [X25519Identity.parse(i) for i in vec.get("identities", [])]
+    identities: list[Identity] = [parse_identity(i) for i in vec.get("identities", [])]
     if "passphrase" in vec:
         identities.append(ScryptIdentity(vec["passphrase"]))
     for identity in identities:
