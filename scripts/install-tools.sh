@@ -3,6 +3,8 @@
 #   - age and PostgreSQL from Debian's packages (apt, needs root or sudo);
 #   - rtsp: GStreamer's RTSP server with its plugins (Debian), the tests' IP camera;
 #   - deploy: docker-compose (checks docker-compose.yml, no engine needed) and HAProxy (Debian);
+#   - browser: Chromium (Debian), the web app's end-to-end tests drive /usr/bin/chromium through
+#     playwright-core (no browser is ever downloaded);
 #   - MinIO, OpenTofu (tofu), the AWS provider tofu validates infra/terraform/ with, and
 #     SeaweedFS (weed) built from source with Go at the pinned versions, cached in .cache/bin
 #     (a second run finds the binary and its version stamp and does not rebuild);
@@ -22,7 +24,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy models samples} "
+want=" ${*:-age postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy browser models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -109,6 +111,13 @@ if wants deploy && { ! command -v docker-compose >/dev/null || ! command -v hapr
   apt_install docker-compose haproxy
   command -v docker-compose >/dev/null && command -v haproxy >/dev/null \
     || die "docker-compose or haproxy still missing after apt-get install"
+fi
+
+# --- browser: Debian's Chromium for the web app's headless end-to-end tests (web/e2e) --------
+chromium_ready() { /usr/bin/chromium --version >/dev/null 2>&1; }
+if wants browser && ! chromium_ready; then
+  apt_install chromium
+  chromium_ready || die "/usr/bin/chromium still cannot run after apt-get install"
 fi
 
 # --- Go programs built from source at pinned versions, cached in $cache/bin ----------------
