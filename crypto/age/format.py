@@ -46,6 +46,12 @@ HEADER_MAC_INFO = b"header"
 # Resource limits (not in the spec): a hostile header must not make us read without bound.
 MAX_LINE_LENGTH = 64 * 1024
 MAX_HEADER_SIZE = 1024 * 1024
+# The most stanzas a camvault header can honestly have: 64 customer recipients (SiteKeys,
+# crypto.statements.MAX_RECIPIENTS) + 16 escrow stanzas (crypto.escrow.MAX_CUSTODIANS) + 16
+# more escrow stanzas so X25519 and post-quantum hybrid ones can sit side by side during a
+# migration = 96, rounded up to 128. MAX_HEADER_SIZE alone would let ~170,000 tiny stanzas
+# through, each one a unit of work for every reader (docs/FORMAT.md part 1, section 2).
+MAX_STANZAS = 128
 
 _ERR = "parsing age header: "
 _VCHAR = re.compile(rb"[\x21-\x7e]+")
@@ -101,6 +107,12 @@ class Header:
         return encode_header(self.stanzas, self.mac)
 
 
+class TooManyStanzasError(HeaderError):
+    """The header has more than MAX_STANZAS stanzas (reason code ``header_too_many_stanzas``)."""
+
+    reason = "header_too_many_stanzas"
+
+
 def decode_argument(text: str, size: int, what: str) -> bytes:
     """A stanza argument holding exactly ``size`` bytes in unpadded base64 (HeaderError naming
     ``what`` otherwise)."""
@@ -137,6 +149,8 @@ def encode_header_without_mac(stanzas: Sequence[Stanza]) -> bytes:
     """Version line, every stanza, then the ``---`` mark: the input of the header MAC."""
     if not stanzas:
         raise HeaderError("encoding age header: a header needs at least one stanza")
+    if len(stanzas) > MAX_STANZAS:  # never write a header our own readers refuse
+        raise TooManyStanzasError(f"encoding age header: more than {MAX_STANZAS} stanzas")
     return VERSION_LINE + b"".join(encode_stanza(s) for s in stanzas) + MAC_MARK
 
 
@@ -245,6 +259,10 @@ def read_header(src: BinaryIO) -> Header:
     while True:
         line = lines.next("stanza or MAC line")
         if line.startswith(STANZA_PREFIX):
+            if len(stanzas) == MAX_STANZAS:
+                # Refused at the arg line of stanza MAX_STANZAS + 1, before its arguments or
+                # body are parsed and before anything after it is read.
+                raise TooManyStanzasError(_ERR + f"more than {MAX_STANZAS} stanzas")
             stanza_type, args = _parse_arguments(line)
             stanzas.append(Stanza(stanza_type, args, _parse_body(lines)))
         elif line.startswith(MAC_MARK):

@@ -295,8 +295,10 @@ def test_mac_line_rules(mac_line: bytes, fragment: str) -> None:
 def test_limits_bound_the_read() -> None:
     long_arg = b"-> t " + b"a" * (64 * 1024) + b"\n\n"
     _parse_error(_hdr(long_arg), "longer than")
-    many = b"-> t\n\n" * 200_000
+    # under the stanza cap (MAX_STANZAS) but over MAX_HEADER_SIZE: the size limit refuses it
+    many = (b"-> t " + b"a" * 60_000 + b"\n\n") * 20
     _parse_error(_hdr(many), "header longer than")
+    _parse_error(_hdr(b"-> t\n\n" * 200_000), "more than 128 stanzas")
 
 
 # --- header MAC -------------------------------------------------------------------------
