@@ -313,23 +313,41 @@ def keygen(
         bool,
         typer.Option("-y", help="Read an identity file (INPUT or stdin) and print its recipients."),
     ] = False,
+    pq: Annotated[
+        bool,
+        typer.Option(
+            "--pq", "-pq", help="Generate a post-quantum hybrid (ML-KEM-768 + X25519) identity."
+        ),
+    ] = False,
     input_path: InputArgument = None,
 ) -> None:
-    """Generate an age X25519 identity (like age-keygen); -y prints an identity's recipient."""
+    """Generate an age identity (like age-keygen; --pq: hybrid, like age-keygen -pq in age 1.3).
+
+    -y prints the recipients of an identity file instead.
+    """
     with _errors():
         if not convert and input_path is not None:
             _fail("an INPUT file is only accepted with -y")
+        if convert and pq:
+            _fail("-y and --pq can't be used together")
         text = _keygen_convert(input_path) if convert else None
         dst = sys.stdout.buffer if output is None or output == "-" else _create_exclusive(output)
         try:
             if text is not None:
                 dst.write(text.encode("ascii"))
                 return
-            identity = age.generate_identity()
-            if not _is_terminal(dst):
-                sys.stderr.write(f"Public key: {identity.recipient()}\n")
             created = datetime.now().astimezone()
-            dst.write(age.format_identity_file(identity, created).encode("ascii"))
+            if pq:
+                hybrid = age.generate_hybrid_identity()
+                public = str(hybrid.recipient())
+                text = age.format_hybrid_identity_file(hybrid, created)
+            else:
+                identity = age.generate_identity()
+                public = str(identity.recipient())
+                text = age.format_identity_file(identity, created)
+            if not _is_terminal(dst):
+                sys.stderr.write(f"Public key: {public}\n")
+            dst.write(text.encode("ascii"))
         finally:
             dst.flush()
             if dst is not sys.stdout.buffer:
@@ -349,7 +367,7 @@ def _keygen_convert(input_path: str | None) -> str:
         _fail(f"reading identities from {where}: {exc}")
     lines = []
     for identity in identities:
-        if not isinstance(identity, age.X25519Identity):
+        if not isinstance(identity, age.X25519Identity | age.HybridIdentity):
             _fail(f"{where}: unsupported identity type")
         lines.append(f"{identity.recipient()}\n")
     return "".join(lines)
@@ -358,7 +376,9 @@ def _keygen_convert(input_path: str | None) -> str:
 def encrypt(
     recipient: Annotated[
         list[str] | None,
-        typer.Option("-r", "--recipient", help="Encrypt to RECIPIENT (age1...); repeatable."),
+        typer.Option(
+            "-r", "--recipient", help="Encrypt to RECIPIENT (age1... or age1pq1...); repeatable."
+        ),
     ] = None,
     recipients_file: Annotated[
         list[str] | None,
@@ -403,7 +423,7 @@ def _recipients(flags: list[str], files: list[str], passphrase: bool) -> list[ag
     out: list[age.Recipient] = []
     for text in flags:
         try:
-            out.append(age.X25519Recipient.parse(text))
+            out.append(age.parse_recipient(text))
         except KeyFormatError as exc:
             _fail(f"invalid recipient {text!r}: {exc}")
     for path in files:
