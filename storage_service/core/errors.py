@@ -75,6 +75,7 @@ class Reason(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     RECORDING_TOO_LARGE = "recording_too_large"
     HEADER_TOO_LARGE = "header_too_large"
+    HEADER_TOO_MANY_STANZAS = "header_too_many_stanzas"  # crypto.age.format.MAX_STANZAS
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     # understood, but the content is refused
@@ -181,7 +182,13 @@ STATUS: dict[Reason, int] = {
     ),
     _R.LENGTH_REQUIRED: 411,
     **dict.fromkeys(
-        (_R.BODY_TOO_LARGE, _R.RECORDING_TOO_LARGE, _R.HEADER_TOO_LARGE, _R.PAYLOAD_TOO_LARGE),
+        (
+            _R.BODY_TOO_LARGE,
+            _R.RECORDING_TOO_LARGE,
+            _R.HEADER_TOO_LARGE,
+            _R.HEADER_TOO_MANY_STANZAS,
+            _R.PAYLOAD_TOO_LARGE,
+        ),
         413,
     ),
     _R.UNSUPPORTED_MEDIA_TYPE: 415,

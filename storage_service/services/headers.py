@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from crypto.age.format import parse_header
+from crypto.age.format import MAX_STANZAS, TooManyStanzasError, parse_header
 from crypto.errors import HeaderError
 from storage_service.core.errors import ApiError, Reason
 
@@ -23,6 +23,11 @@ def decode_header(text: str, max_bytes: int) -> bytes:
         raise ApiError(Reason.HEADER_TOO_LARGE, f"age header larger than {max_bytes} bytes")
     try:
         parse_header(header)
+    except TooManyStanzasError:
+        # A DoS limit, not a grammar error: refused at stanza MAX_STANZAS + 1 (docs/FORMAT.md).
+        raise ApiError(
+            Reason.HEADER_TOO_MANY_STANZAS, f"age header has more than {MAX_STANZAS} stanzas"
+        ) from None
     except HeaderError as exc:
         raise ApiError(Reason.HEADER_MALFORMED, f"header is not an age v1 header: {exc}") from None
     return header

@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.http import SignedClient
+from crypto.age.format import MAC_MARK, MAX_STANZAS, VERSION_LINE
 from crypto.ed25519 import Ed25519SigningKey
+from crypto.encoding import b64encode
 from crypto.httpsig import content_digest
 from crypto.statements import Manifest, manifest_hash, sign_statement
 from tests.storage.support import (
@@ -411,6 +413,34 @@ def test_malformed_header(service: Service, pending: tuple[Camera, Recording, st
     refused(service, _commit(cam, rec, body), 422, "header_malformed")
     body["header"] = "not base64!"
     refused(service, _commit(cam, rec, body), 422, "header_malformed")
+
+
+def _over_cap_header() -> bytes:
+    """A grammatical age header of MAX_STANZAS + 1 empty stanzas, written by hand (the
+    encoder refuses to write one)."""
+    without_mac = VERSION_LINE + b"-> X\n\n" * (MAX_STANZAS + 1) + MAC_MARK
+    return without_mac + b" " + b64encode(bytes(32)).encode() + b"\n"
+
+
+def test_header_over_the_stanza_cap(
+    service: Service, pending: tuple[Camera, Recording, str]
+) -> None:
+    """The camera signed the over-cap header's hash: only the stanza cap can refuse it."""
+    cam, rec, up = pending
+    bad = _over_cap_header()
+    body = rec.commit_body(up)
+    body["header"] = base64.b64encode(bad).decode()
+    body["manifest"] = _resign(cam, rec, header_sha256=hashlib.sha256(bad).digest())
+    refused(service, _commit(cam, rec, body), 413, "header_too_many_stanzas")
+
+
+def test_rewrapped_header_over_the_stanza_cap(service: Service, world: World) -> None:
+    site, cam, _ = world
+    rec = cam.record(b"rewrap " * 100)
+    assert cam.upload(rec).status_code == 201
+    path = f"{cam.base}/recordings/{rec.recording_id}/header"
+    body = {"header": base64.b64encode(_over_cap_header()).decode()}
+    refused(service, lambda: site.client.put(path, json=body), 413, "header_too_many_stanzas")
 
 
 def test_header_hash_mismatch(service: Service, pending: tuple[Camera, Recording, str]) -> None:
