@@ -24,7 +24,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy browser models samples} "
+want=" ${*:-age age13 postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy browser models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -153,6 +153,20 @@ go_tool() {
 if wants minio; then go_tool minio "$MINIO_MODULE" "$MINIO_VERSION"; fi
 if wants tofu; then go_tool tofu "$TOFU_MODULE/cmd/tofu" "$TOFU_VERSION" "$TOFU_MODULE"; fi
 if wants seaweedfs; then go_tool weed "$SEAWEEDFS_MODULE/weed" "$SEAWEEDFS_VERSION" "$SEAWEEDFS_MODULE"; fi
+# age 1.3 (Go, pinned): the reference for the mlkem768x25519 hybrid recipients (Debian's age is
+# 1.1). In its own directory, so Debian's age, which the 1.1 interop tests find on PATH, stays.
+if wants age13; then
+  a13="$cache/age13"
+  if [ "$(cat "$a13/version" 2>/dev/null)" != "$AGE13_VERSION" ]; then
+    command -v go >/dev/null || die "Go toolchain not found: needed to build age $AGE13_VERSION"
+    say "building age $AGE13_VERSION (filippo.io/age/cmd/...) from source with Go"
+    mkdir -p "$a13"
+    GOBIN="$a13" GOFLAGS=-buildvcs=false go install "filippo.io/age/cmd/...@$AGE13_VERSION" \
+      >"$cache/age13-build.log" 2>&1 \
+      || { tail -20 "$cache/age13-build.log" >&2; die "go install of age $AGE13_VERSION failed; see $cache/age13-build.log"; }
+    echo "$AGE13_VERSION" >"$a13/version"
+  fi
+fi
 # The AWS provider for `tofu validate` (tests/deploy/test_terraform.py): a 1.2 GB binary. The
 # first build takes 20-40 minutes on 2 cores; afterwards Go's build cache makes it a link of
 # about a minute (11 GB of memory at its peak). tofu finds it in an unpacked filesystem

@@ -2,7 +2,8 @@
 
 Modules, each after one section of the spec: :mod:`~crypto.age.format` (header grammar and
 MAC), :mod:`~crypto.age.stream` (STREAM payload), :mod:`~crypto.age.x25519` and
-:mod:`~crypto.age.bech32` (X25519 recipients and their keys), :mod:`~crypto.age.scrypt`
+:mod:`~crypto.age.bech32` (X25519 recipients and their keys), :mod:`~crypto.age.mlkem`
+(mlkem768x25519 hybrid post-quantum recipients, age v1.3), :mod:`~crypto.age.scrypt`
 (passphrase recipients), :mod:`~crypto.age.armor` (ASCII armor), and
 :mod:`~crypto.age.api` (the public encrypt/decrypt API, re-exported here, so
 ``from crypto.age import encrypt`` is the usual import).
