@@ -63,4 +63,4 @@ def check_recording(
             out=out,
         ).manifest
     except RecordingError as exc:
-        raise SubstitutedError(f"{exc} [{exc.reason}]") from exc
+        raise SubstitutedError(f"{exc}; reason: {exc.reason}") from exc

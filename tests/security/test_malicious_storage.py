@@ -36,7 +36,15 @@ from clients.api.escrow import CustodianApi
 from clients.customer.state import CustomerState
 from common.http import SignedClient
 from common.time import now_ms
-from crypto.age.format import encode_header, parse_header
+from crypto.age.format import (
+    MAX_STANZAS,
+    VERSION_LINE,
+    Stanza,
+    encode_header,
+    encode_stanza,
+    parse_header,
+)
+from crypto.encoding import b64encode
 from crypto.metadata import RecordingKind
 from tests.clients.customer_world import (
     Customer,
@@ -253,6 +261,20 @@ def flipped_header_mac(s: Scene) -> Lie:
     return detail_lie(s, s.segs[1], rewrite)
 
 
+def over_cap_header(s: Scene) -> Lie:
+    """The served header padded with empty stanzas to one over the stanza cap (by hand: the
+    encoder refuses to write it)."""
+
+    def rewrite(d: dict[str, Any]) -> None:
+        h = parse_header(base64.b64decode(d["header"]))
+        pad = [Stanza("X", (), b"")] * (MAX_STANZAS + 1 - len(h.stanzas))
+        body = b"".join(encode_stanza(st) for st in (*h.stanzas, *pad))
+        header = VERSION_LINE + body + b"--- " + b64encode(h.mac).encode() + b"\n"
+        d["header"] = base64.b64encode(header).decode()
+
+    return detail_lie(s, s.segs[1], rewrite)
+
+
 def flip(data: bytes) -> bytes:
     """One bit of the middle byte flipped."""
     k = len(data) // 2
@@ -423,6 +445,15 @@ CASES = [
         flipped_header_mac,
         lambda s: dl(s, s.segs[1]),
         lambda s: [f"{s.segs[1]} (camera cam-front): header: header MAC mismatch"],
+    ),
+    Case(
+        "header over the stanza cap",
+        over_cap_header,
+        lambda s: dl(s, s.segs[1]),
+        lambda s: [
+            f"{s.segs[1]} (camera cam-front): header: parsing age header: more than "
+            f"{MAX_STANZAS} stanzas (tampered); reason: header_too_many_stanzas"
+        ],
     ),
     Case(
         "old header from before the re-wrap, to the new device",
