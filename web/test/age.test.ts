@@ -17,7 +17,7 @@ import {
   generateHybridIdentity,
   identityToRecipient,
 } from "../src/crypto/age";
-import { parseHeader, splitFile, headerMacMatches } from "../src/crypto/ageheader";
+import { MAX_STANZAS, parseHeader, splitFile, headerMacMatches } from "../src/crypto/ageheader";
 import { concat, fromHex, toHex, utf8 } from "../src/crypto/bytes";
 import { AgeError } from "../src/crypto/errors";
 import { flip, loadVectors, named } from "./vectors";
@@ -159,5 +159,21 @@ describe("files from other age implementations", () => {
     const enc = await e.encrypt(pattern(1000));
     expect(toHex(await decryptRecording(enc, { identities: [identity] }))).toBe(toHex(pattern(1000)));
     expect(parseHeader(enc).stanzas[0]!.type).toBe("mlkem768x25519");
+  });
+});
+
+describe("the header's stanza cap (header_too_many_stanzas, as crypto/age/format.py)", () => {
+  const header = (n: number): Uint8Array =>
+    utf8("age-encryption.org/v1\n" + "-> x\n\n".repeat(n) + "--- " + "A".repeat(43) + "\n");
+
+  it("128 stanzas parse, 129 are refused before the 129th is read", () => {
+    expect(MAX_STANZAS).toBe(128);
+    expect(parseHeader(header(128)).stanzas.length).toBe(128);
+    expect(() => parseHeader(header(129))).toThrow(/more than 128 stanzas \(header_too_many_stanzas\)/);
+    // 100,000 tiny stanzas (under 1 MiB): refused at the cap, the rest never looked at
+    const big = utf8("age-encryption.org/v1\n" + "-> x\n\n".repeat(100_000));
+    expect(() => parseHeader(concat(big, utf8("\x00 not even valid after the cap")))).toThrow(
+      /header_too_many_stanzas/,
+    );
   });
 });

@@ -39,6 +39,10 @@ const VERSION_LINE = "age-encryption.org/v1";
 const ARG_RE = /^[\x21-\x7e]+$/; // VCHAR, at least one
 const BODY_LINE_RE = /^[A-Za-z0-9+/]{0,64}$/;
 const MAX_HEADER = 1 << 20;
+/** At most 64 customer recipients + 16 escrow stanzas + room for a hybrid migration, rounded
+ * up (docs/FORMAT.md part 1 §2, crypto/age/format.py): more is refused before stanza 129 is
+ * read, so a header of 100,000 tiny stanzas costs nothing. */
+export const MAX_STANZAS = 128;
 
 /** Parse the header at the start of `file` (binary, not armored). */
 export function parseHeader(file: Uint8Array): ParsedHeader {
@@ -71,6 +75,8 @@ export function parseHeader(file: Uint8Array): ParsedHeader {
       return { stanzas, mac, header: file.slice(0, pos), macInput: file.slice(0, start + 3) };
     }
     if (!l.startsWith("-> ")) throw new HeaderError("expected a stanza or the MAC line");
+    if (stanzas.length === MAX_STANZAS)
+      throw new HeaderError(`more than ${MAX_STANZAS} stanzas (header_too_many_stanzas)`);
     const [type, ...args] = l.slice(3).split(" ");
     if (type === undefined || ![type, ...args].every((a) => ARG_RE.test(a)))
       throw new HeaderError("malformed stanza line");
