@@ -162,6 +162,41 @@ describe("files from other age implementations", () => {
   });
 });
 
+describe("post-quantum hybrid files between camvault's Python (crypto/age/mlkem.py) and age-encryption", () => {
+  const dir = mkdtempSync(join(tmpdir(), "camvault-web-pq-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const camvault = join(__dirname, "..", "..", ".venv", "bin", "camvault");
+  const run = (args: string[]): Buffer => execFileSync(camvault, args, { stdio: ["ignore", "pipe", "pipe"] });
+
+  it("camvault keygen --pq: files camvault writes open here, files written here open in camvault", async () => {
+    run(["keygen", "--pq", "-o", join(dir, "pq.txt")]);
+    const identity = readFileSync(join(dir, "pq.txt"), "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("AGE-SECRET-KEY-PQ-1"))!;
+    const recipient = await identityToRecipient(identity);
+    expect(
+      run(["keygen", "-y", join(dir, "pq.txt")])
+        .toString()
+        .trim(),
+    ).toBe(recipient);
+    for (const size of [0, CHUNK - 1, CHUNK, CHUNK + 1]) {
+      writeFileSync(join(dir, "plain"), pattern(size));
+      for (const armor of [[], ["--armor"]]) {
+        run(["encrypt", ...armor, "-r", recipient, "-o", join(dir, "py.age"), join(dir, "plain")]);
+        const armored = readFileSync(join(dir, "py.age")).subarray(0, 34).toString("latin1");
+        expect(armored === "-----BEGIN AGE ENCRYPTED FILE-----").toBe(armor.length > 0);
+        const enc = new Uint8Array(readFileSync(join(dir, "py.age")));
+        expect(toHex(await decryptRecording(enc, { identities: [identity] }))).toBe(toHex(pattern(size)));
+      }
+      const e = new Encrypter();
+      e.addRecipient(recipient);
+      writeFileSync(join(dir, "ts.age"), await e.encrypt(pattern(size)));
+      const out = run(["decrypt", "-i", join(dir, "pq.txt"), join(dir, "ts.age")]);
+      expect(toHex(new Uint8Array(out))).toBe(toHex(pattern(size)));
+    }
+  });
+});
+
 describe("the header's stanza cap (header_too_many_stanzas, as crypto/age/format.py)", () => {
   const header = (n: number): Uint8Array =>
     utf8("age-encryption.org/v1\n" + "-> x\n\n".repeat(n) + "--- " + "A".repeat(43) + "\n");
