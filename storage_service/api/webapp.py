@@ -127,7 +127,7 @@ def resolve(web_dir: Path, path: str) -> Path | None:
     root = web_dir.resolve()
     try:
         target = root.joinpath(*segments).resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return None
     if not target.is_relative_to(root) or not target.is_file():
         return None

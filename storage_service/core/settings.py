@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import DirectoryPath, Field, SecretStr
+from pydantic import AfterValidator, DirectoryPath, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
 from common.serving import ServingSettings
+
+
+def _built_web_app(path: Path) -> Path:
+    """A web app directory must hold a build (its index.html), not the sources."""
+    if not (path / "index.html").is_file():
+        raise ValueError(f"no index.html in {path} (build the web app: make web)")
+    return path
 
 
 class Settings(ServingSettings):
@@ -74,7 +81,7 @@ class Settings(ServingSettings):
         default=None, description="ed25519:... key of the ARC that signs operator registrations"
     )
     log_level: LogLevel = "INFO"
-    web_dir: DirectoryPath | None = Field(
+    web_dir: Annotated[DirectoryPath, AfterValidator(_built_web_app)] | None = Field(
         default=None,
         description="built web app (web/dist) served at /app/; default: no web app",
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from storage_service.api.webapp import content_security_policy
 from storage_service.core.settings import Settings
-from tests.storage.support import Service, make_service
+from tests.storage.support import CAMVAULT, Service, make_service
 
 JS = "assets/index-AbCd_123.js"
 SECRET = b"outside the web dir"
@@ -162,3 +164,28 @@ def test_connect_src_names_the_presign_origin(env: dict[str, str], origins: list
     csp = content_security_policy(Settings(**env))  # type: ignore[arg-type]
     connect = next(d for d in csp.split("; ") if d.startswith("connect-src "))
     assert connect.split()[1:] == ["'self'", *origins]
+
+
+@pytest.mark.parametrize(
+    ("web_dir", "message"),
+    [
+        ("missing", "CAMVAULT_WEB_DIR: Path does not point to a directory"),
+        ("empty", "CAMVAULT_WEB_DIR: no index.html in"),
+    ],
+)
+def test_bad_web_dir_stops_the_start_with_one_line(
+    tmp_path: Path, web_dir: str, message: str
+) -> None:
+    (tmp_path / "empty").mkdir()
+    svc = make_service(tmp_path, None, None, CAMVAULT_WEB_DIR=str(tmp_path / web_dir))
+    proc = subprocess.run(
+        [str(CAMVAULT), "serve", "storage", "--port", "1"],
+        env={**os.environ, **svc.env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"camvault: error: {message}"), proc.stderr
+    assert proc.stderr.count("\n") <= 1 and "Traceback" not in proc.stderr
