@@ -20,7 +20,7 @@ help:
 	@echo "make demo-crypto - the crypto-layer walkthrough (library calls only)"
 	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
 	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
-	@echo "make web     - the web app's TypeScript: npm ci, typecheck + tests (shared vectors), build"
+	@echo "make web     - the web app's TypeScript: npm ci, typecheck + tests (shared vectors), build, browser tests (Chromium)"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
 	@echo "make vectors - regenerate tests/vectors/*.json"
 	@echo "make soak    - load: 500 cameras + 20 operators for 5 min on PostgreSQL + MinIO (SOAK_CAMERAS, SOAK_OPERATORS, SOAK_SECONDS; results in bench/results/soak-*)"
@@ -56,9 +56,10 @@ test: venv tools lint web
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The web app's TypeScript (web/): install from package-lock.json, typecheck + unit tests
-# (every vector of tests/vectors/ and cross-checks against the Python code), build.
+# (every vector of tests/vectors/ and cross-checks against the Python code), build, then the
+# headless Chromium tests (Debian's chromium, never a download) against camvault serve storage.
 web: venv tools
-	cd web && npm ci --no-audit --no-fund && npm test && npm run build
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && npm test && npm run build && npm run e2e
 
 test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
