@@ -76,7 +76,7 @@ describe("the web app served by camvault serve storage", () => {
 
   it("runs the crypto self-test in the browser: ok, with no console error", async () => {
     const { context, page, errors } = await openPage();
-    const resp = await page.goto(`${storage.url}/app/`);
+    const resp = await page.goto(`${storage.url}/app/#/selftest`);
     assert.equal(resp.status(), 200);
     assert.match(resp.headers()["content-security-policy"], /script-src 'self';/);
     const status = page.locator('#status[data-state="ok"], #status[data-state="failed"]');
@@ -91,7 +91,7 @@ describe("the web app served by camvault serve storage", () => {
 
   it("the CSP blocks a fetch to a foreign origin", async () => {
     const { context, page } = await openPage();
-    await page.goto(`${storage.url}/app/`);
+    await page.goto(`${storage.url}/app/#/selftest`);
     await page.locator('#status[data-state="ok"]').waitFor();
     // Same server under another name: another origin. no-cors, so only the CSP can stop it.
     const foreign = storage.url.replace("127.0.0.1", "localhost") + "/healthz";
@@ -117,7 +117,7 @@ describe("the web app served by camvault serve storage", () => {
 
   it("the CSP blocks an injected inline script", async () => {
     const { context, page, errors } = await openPage();
-    await page.goto(`${storage.url}/app/`);
+    await page.goto(`${storage.url}/app/#/selftest`);
     await page.locator('#status[data-state="ok"]').waitFor();
     const violation = nextViolation(page);
     await page.evaluate(() => {
@@ -162,10 +162,10 @@ describe("a tampered build", () => {
       predicate: (m) => m.type() === "error" && /integrity/i.test(m.text()),
       timeout: WAIT,
     });
-    await page.goto(`${storage.url}/app/`, { waitUntil: "load" });
+    await page.goto(`${storage.url}/app/#/selftest`, { waitUntil: "load" });
     const message = (await integrity).text();
     assert.match(message, /integrity.*index-[^/]*\.js.*SHA-384.*blocked/is);
-    assert.equal(await page.locator("#status").textContent(), "crypto self-test: running…");
+    assert.equal(await page.locator("#status").textContent(), "loading…");
     assert.equal(await page.locator("#status").getAttribute("data-state"), null);
     mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: join(SHOTS, "tampered.png") });

@@ -1,12 +1,16 @@
-// The app's first screen for now: the crypto self-test (src/selftest.ts). The customer portal
-// and operator console (issue 15) come next, on the same core and under the same CSP.
+// Routes: `#/selftest` is the crypto self-test (src/selftest.ts); anything else is the customer
+// portal (src/portal/). Both run on the same core under the same CSP.
 import "./style.css";
+import { startPortal } from "./portal/app";
 import { runSelfTest } from "./selftest";
 
+const app = document.getElementById("app");
 const status = document.getElementById("status");
 const list = document.getElementById("checks");
 
-async function main(): Promise<void> {
+async function selfTest(): Promise<void> {
+  if (status) status.textContent = "crypto self-test: running…";
+  list?.removeAttribute("hidden");
   const checks = await runSelfTest();
   for (const c of checks) {
     const li = document.createElement("li");
@@ -21,9 +25,23 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  if (status) {
-    status.textContent = `crypto self-test: FAILED (${(e as Error).message})`;
-    status.dataset["state"] = "failed";
+function route(): void {
+  if (location.hash.startsWith("#/selftest")) {
+    selfTest().catch((e: unknown) => {
+      if (status) {
+        status.textContent = `crypto self-test: FAILED (${(e as Error).message})`;
+        status.dataset["state"] = "failed";
+      }
+    });
+  } else if (app) {
+    startPortal(app).catch((e: unknown) => {
+      app.replaceChildren();
+      const p = document.createElement("p");
+      p.setAttribute("role", "alert");
+      p.textContent = `camvault cannot start: ${(e as Error).message}`;
+      app.append(p);
+    });
   }
-});
+}
+
+route();
