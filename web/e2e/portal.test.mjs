@@ -203,6 +203,14 @@ describe("the customer portal", () => {
     assert.match(text, /^refused by the storage service: unknown_key \(no key is registered for /);
     console.log(`# refusal shown: ${text}`);
     await page.screenshot({ path: join(SHOTS, "portal-refused.png"), fullPage: true });
+    // "Forget" (two clicks) deletes the stored identity: back to the import screen, IndexedDB empty
+    await page.reload();
+    await page.locator("#unlock-form").waitFor();
+    await page.locator("#forget").click();
+    assert.equal(await indexedDbDump(page).then((v) => v.length), 1, "one click must not delete");
+    await page.locator("#forget").click();
+    await page.locator("#import-form").waitFor();
+    assert.deepEqual(await indexedDbDump(page), []);
     // the only console errors are the browser's own notes of the refused request
     assert.ok(errors.length >= 1);
     for (const e of errors) assert.match(e, /Failed to load resource: the server responded with a status of 4\d\d/);
