@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.services import free_port
+from tests.support.services import free_port, free_port_run
 
 CAMVAULT = str(Path(sys.executable).with_name("camvault"))
 
@@ -58,9 +58,8 @@ def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout: float = 120
 
 def test_dev_up_runs_a_site_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     root = tmp_path / "site"
-    storage_port, c1 = free_port(), free_port()
-    while storage_port in range(c1, c1 + 3):  # the custodians take c1, c1 + 1 and c1 + 2
-        c1 = free_port()
+    storage_port = free_port()
+    c1 = free_port_run(3, avoid=[storage_port])  # the custodians take c1, c1 + 1 and c1 + 2
     args = ["dev", "up", "--dir", str(root), "--storage-port", str(storage_port)]
     proc = subprocess.Popen(
         [CAMVAULT, *args, "--custodian-port", str(c1)],
@@ -127,9 +126,8 @@ def test_dev_up_refuses_a_port_in_use(tmp_path: Path) -> None:
 
 def test_dev_up_with_a_camera_records_into_the_customers_site(tmp_path: Path) -> None:
     root = tmp_path / "site"
-    storage_port, c1 = free_port(), free_port()
-    while storage_port in range(c1, c1 + 3):
-        c1 = free_port()
+    storage_port = free_port()
+    c1 = free_port_run(3, avoid=[storage_port])  # the custodians take c1, c1 + 1 and c1 + 2
     args = ["dev", "up", "--dir", str(root), "--storage-port", str(storage_port)]
     proc = subprocess.Popen(
         [CAMVAULT, *args, "--custodian-port", str(c1), "--camera"],

@@ -21,6 +21,7 @@ import functools
 import glob
 import os
 import pwd
+import random
 import secrets
 import shutil
 import signal
@@ -31,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -58,6 +59,28 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_port_run(count: int, avoid: Sequence[int] = ()) -> int:
+    """The first of ``count`` consecutive free ports, for a program that takes a base port
+    and the next ones (`camvault dev up --custodian-port`). Chosen below Linux's ephemeral
+    range (32768 and up), where outgoing connections of other tests cannot take the next
+    ports between this check and the program's bind; each port is checked by binding it."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32768 - count)
+        ports = range(base, base + count)
+        if any(p in avoid for p in ports):
+            continue
+        try:
+            with contextlib.ExitStack() as stack:
+                for port in ports:
+                    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise ServiceError(f"no {count} consecutive free ports below 32768")
 
 
 def _log_tail(path: Path, lines: int = 25) -> str:
