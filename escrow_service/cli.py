@@ -37,7 +37,7 @@ def escrow(
     from escrow_service.__main__ import serve
     from escrow_service.core.keys import KeysMissingError, load_or_create
     from escrow_service.core.settings import EscrowSettings
-    from escrow_service.db import stored_log_size
+    from escrow_service.db import schema_is_current, stored_log_size
 
     try:
         check_id(custodian_id, "--id")
@@ -54,6 +54,12 @@ def escrow(
             )
         ensure_dir(settings.data_dir, "--data-dir")
         check_database(settings.effective_database_url)
+        if not settings.auto_migrate and not schema_is_current(settings.effective_database_url):
+            _fail(
+                "CAMVAULT_ESCROW_DATABASE_URL: the custodian's schema is not at the newest "
+                "migration and CAMVAULT_ESCROW_AUTO_MIGRATE is false: start it once with "
+                "CAMVAULT_ESCROW_AUTO_MIGRATE=true (the default), which applies the migrations"
+            )
         try:
             keys = load_or_create(
                 settings.data_dir,

@@ -41,6 +41,11 @@ CASES = [
         "CAMVAULT_ESCROW_DATABASE_URL: cannot connect",
     ),
     (
+        {"CAMVAULT_ESCROW_AUTO_MIGRATE": "false"},  # a new (empty) database, not migrated
+        ["serve", "escrow", "--id", "c1"],
+        "CAMVAULT_ESCROW_DATABASE_URL: the custodian's schema is not at the newest migration",
+    ),
+    (
         {"CAMVAULT_ESCROW_MAX_BATCH": "-5"},
         ["serve", "escrow", "--id", "c1"],
         "CAMVAULT_ESCROW_MAX_BATCH: Input should be greater than or equal to 1",

@@ -5,6 +5,6 @@ tables live in their own MetaData so that both services can be imported in one p
 """
 
 from escrow_service.db.engine import make_engine
-from escrow_service.db.migrate import downgrade, stored_log_size, upgrade
+from escrow_service.db.migrate import downgrade, schema_is_current, stored_log_size, upgrade
 
-__all__ = ["downgrade", "make_engine", "stored_log_size", "upgrade"]
+__all__ = ["downgrade", "make_engine", "schema_is_current", "stored_log_size", "upgrade"]

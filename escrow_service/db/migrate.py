@@ -55,3 +55,14 @@ def stored_log_size(url: str) -> int:
             return int(conn.execute(select(func.count()).select_from(log_entries)).scalar_one())
     finally:
         engine.dispose()
+
+
+def schema_is_current(url: str) -> bool:
+    """Whether the database at ``url`` is at the newest migration (False with no schema)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        return is_current(engine, url)
+    finally:
+        engine.dispose()
