@@ -1,6 +1,8 @@
-// Routes: `#/selftest` is the crypto self-test (src/selftest.ts); anything else is the customer
-// portal (src/portal/). Both run on the same core under the same CSP.
+// Routes: `#/selftest` is the crypto self-test (src/selftest.ts), `#/operator` the operator
+// console (src/operator/); anything else is the customer portal (src/portal/). All run on the
+// same core under the same CSP.
 import "./style.css";
+import { startOperator } from "./operator/app";
 import { startPortal } from "./portal/app";
 import { runSelfTest } from "./selftest";
 
@@ -34,7 +36,8 @@ function route(): void {
       }
     });
   } else if (app) {
-    startPortal(app).catch((e: unknown) => {
+    const start = location.hash.startsWith("#/operator") ? startOperator : startPortal;
+    start(app).catch((e: unknown) => {
       app.replaceChildren();
       const p = document.createElement("p");
       p.setAttribute("role", "alert");

@@ -1,10 +1,12 @@
-// The customer portal (first slice): import the key files, keep them encrypted under a
-// passphrase in IndexedDB, unlock, and list the site's cameras and recordings from the storage
-// service through signed requests. Playback, consents and audit come later.
+// The customer portal's shell: import the key files, keep them encrypted under a passphrase in
+// IndexedDB, unlock, lock (button or inactivity), and the navigation between the pages
+// (./pages/: each page owns its element; see pages/types.ts for the contract).
 
-import { ApiRefusal, StorageClient, type Device, type Recording } from "./api";
-import { field, fmtDuration, fmtSize, fmtTime, h } from "./dom";
-import { KeyFileError, parseKeyMaterial } from "./keyfile";
+import { ApiRefusal, StorageClient } from "./api";
+import { field, h } from "./dom";
+import { KeyFileError, parseKeyMaterial, type KeyMaterial } from "./keyfile";
+import { PAGES } from "./pages";
+import type { Page, PageView, PortalContext } from "./pages/types";
 import { IdleTimer, idleLimitMs } from "./session";
 import { forgetVault, hasVault, openVault, saveVault, WrongPassphrase } from "./vault";
 
@@ -77,7 +79,7 @@ function showImport(root: HTMLElement): void {
         await saveVault(keys, pass.value);
         text.value = "";
         files.value = "";
-        showPortal(root, new StorageClient(keys.siteId, keys.siteKey));
+        showPortal(root, keys);
       } catch (e) {
         error.textContent = errorText(e);
         submit.disabled = false;
@@ -111,7 +113,7 @@ function showUnlock(root: HTMLElement): void {
       try {
         const keys = await openVault(pass.value);
         pass.value = "";
-        showPortal(root, new StorageClient(keys.siteId, keys.siteKey));
+        showPortal(root, keys);
       } catch (e) {
         error.textContent = errorText(e);
         submit.disabled = false;
@@ -139,125 +141,69 @@ function lock(root: HTMLElement): void {
   showUnlock(root);
 }
 
-function status(id: string): HTMLElement {
-  return h("p", { id, class: "state", role: "status", "aria-live": "polite" });
+/** The page to open first: `#/<page id>` (anything after `?` is options), else the first. */
+function initialPage(hash: string): Page {
+  const id = hash.replace(/^#\/?/, "").split("?")[0] ?? "";
+  return PAGES.find((p) => p.id === id) ?? (PAGES[0] as Page);
 }
 
-function showPortal(root: HTMLElement, api: StorageClient): void {
+function showPortal(root: HTMLElement, keys: KeyMaterial): void {
+  const api = new StorageClient(keys.siteId, keys.siteKey);
   const lockButton = h("button", { type: "button", id: "lock" }, "Lock");
-  lockButton.addEventListener("click", () => lock(root));
-  const siteState = status("site-state");
-  const sites = h("ul", { id: "sites", "aria-label": "sites" });
-  const camState = status("camera-state");
-  const cameras = h("ul", { id: "cameras", "aria-label": "cameras" });
-  const recTitle = h("h3", { id: "recordings-title" }, "Recordings");
-  const recState = status("recording-state");
-  const recordings = h("div", { id: "recordings" });
+  const content = h("div", { id: "page" });
+  const nav = h("nav", { "aria-label": "portal" });
+  const navList = h("ul", { class: "tabs" });
+  nav.append(navList);
+  let current: PageView | undefined;
+  const show = (page: Page): void => {
+    current?.dispose?.();
+    current = undefined;
+    navList.querySelectorAll("a").forEach((a) => a.removeAttribute("aria-current"));
+    document.getElementById(`nav-${page.id}`)?.setAttribute("aria-current", "page");
+    const view = page.render(ctx);
+    view.element.id = `page-${page.id}`;
+    content.replaceChildren(h("h3", { id: "page-title", class: "page-title" }, page.title), view.element);
+    current = view;
+    root.dataset["page"] = page.id;
+  };
+  const ctx: PortalContext = {
+    api,
+    keys,
+    navigate: (id) => {
+      const page = PAGES.find((p) => p.id === id);
+      if (page) show(page);
+    },
+  };
+  for (const page of PAGES) {
+    const a = h("a", { href: `#/${page.id}`, id: `nav-${page.id}` }, page.title);
+    a.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      history.replaceState(
+        null,
+        "",
+        `#/${page.id}${location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?")) : ""}`,
+      );
+      show(page);
+    });
+    navList.append(h("li", {}, a));
+  }
   screen(
     root,
-    "Your recordings",
+    "Your site",
     h("div", { class: "bar" }, h("span", { id: "signed-in" }, `site ${api.siteId}`), lockButton),
-    h("section", { "aria-labelledby": "sites-title" }, h("h3", { id: "sites-title" }, "Sites"), siteState, sites),
-    h(
-      "section",
-      { "aria-labelledby": "cameras-title" },
-      h("h3", { id: "cameras-title" }, "Cameras"),
-      camState,
-      cameras,
-    ),
-    h("section", { "aria-labelledby": "recordings-title" }, recTitle, recState, recordings),
+    nav,
+    content,
   );
-  idle = new IdleTimer(idleLimitMs(location.hash), () => lock(root));
+  lockButton.addEventListener("click", () => {
+    current?.dispose?.();
+    current = undefined;
+    lock(root);
+  });
+  idle = new IdleTimer(idleLimitMs(location.hash), () => {
+    current?.dispose?.();
+    current = undefined;
+    lock(root);
+  });
   idle.start();
-
-  const load = async <T>(state: HTMLElement, what: string, op: () => Promise<T>): Promise<T | undefined> => {
-    state.textContent = `Loading ${what}…`;
-    state.dataset["state"] = "loading";
-    try {
-      const out = await op();
-      state.textContent = "";
-      state.dataset["state"] = "done";
-      return out;
-    } catch (e) {
-      state.textContent = errorText(e);
-      state.dataset["state"] = "error";
-      state.setAttribute("role", "alert");
-      return undefined;
-    }
-  };
-
-  const showRecordings = async (cam: Device): Promise<void> => {
-    recTitle.textContent = `Recordings of ${cam.device_id}`;
-    recordings.replaceChildren();
-    const items = await load(recState, "recordings", () => api.recordings(cam.device_id));
-    if (items === undefined) return;
-    if (items.length === 0) {
-      recState.textContent = "No recordings for this camera.";
-      recState.dataset["state"] = "empty";
-      return;
-    }
-    recordings.replaceChildren(recordingTable(cam.device_id, items));
-  };
-
-  void (async () => {
-    const site = await load(siteState, "the site", () => api.site());
-    if (site === undefined) return;
-    sites.replaceChildren(
-      h(
-        "li",
-        { "data-site-id": site.site_id },
-        h("strong", {}, site.site_id),
-        ` · keys version ${site.keys_version} · ` +
-          (site.retention_days === null ? "kept until deleted" : `kept ${site.retention_days} days`),
-      ),
-    );
-    const cams = await load(camState, "cameras", () => api.cameras());
-    if (cams === undefined) return;
-    if (cams.length === 0) {
-      camState.textContent = "No cameras enrolled yet.";
-      camState.dataset["state"] = "empty";
-      return;
-    }
-    cameras.replaceChildren(
-      ...cams.map((cam) => {
-        const b = h(
-          "button",
-          { type: "button", "data-camera-id": cam.device_id },
-          `${cam.device_id} (${cam.model}${cam.revoked ? ", revoked" : ""})`,
-        );
-        b.addEventListener("click", () => {
-          cameras.querySelectorAll("button").forEach((other) => other.removeAttribute("aria-pressed"));
-          b.setAttribute("aria-pressed", "true");
-          void showRecordings(cam);
-        });
-        return h("li", {}, b);
-      }),
-    );
-  })();
-}
-
-function recordingTable(cameraId: string, items: Recording[]): HTMLTableElement {
-  const head = ["Start", "Duration", "Size", "Kind", "Sequence", "Recording"];
-  return h(
-    "table",
-    { id: "recording-table" },
-    h("caption", {}, `${items.length} recording(s) of ${cameraId}, newest first`),
-    h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))),
-    h(
-      "tbody",
-      {},
-      ...items.map((r) =>
-        h(
-          "tr",
-          { "data-recording-id": r.recording_id },
-          h("td", {}, fmtTime(r.start_ms)),
-          h("td", {}, fmtDuration(r.end_ms - r.start_ms)),
-          h("td", { "data-bytes": String(r.payload_size) }, fmtSize(r.payload_size)),
-          h("td", {}, r.kind),
-          h("td", {}, String(r.sequence)),
-          h("td", { class: "mono" }, r.recording_id),
-        ),
-      ),
-    ),
-  );
+  show(initialPage(location.hash));
 }

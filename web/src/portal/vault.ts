@@ -3,7 +3,7 @@
 // only in the unlocked session's memory.
 
 import { decryptRecording, encryptWithPassphrase } from "../crypto/age";
-import type { KeyMaterial } from "./keyfile";
+import { customerConfig, type KeyMaterial } from "./keyfile";
 
 const DB = "camvault";
 const STORE = "vault";
@@ -55,7 +55,8 @@ export async function openVault(passphrase: string): Promise<KeyMaterial> {
     throw new WrongPassphrase("wrong passphrase");
   }
   const obj = JSON.parse(new TextDecoder().decode(plain)) as KeyMaterial;
-  return { identity: obj.identity, siteKey: obj.siteKey, siteId: obj.siteId };
+  const config = customerConfig(obj.config as unknown as Record<string, unknown> | null);
+  return { identity: obj.identity, siteKey: obj.siteKey, siteId: obj.siteId, config };
 }
 
 export async function forgetVault(): Promise<void> {
