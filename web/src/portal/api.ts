@@ -42,37 +42,90 @@ export interface Recording {
 
 const PAGE_LIMIT = 100;
 
-export class StorageClient {
-  readonly #key: Ed25519SigningKey;
-  readonly #keyid: string;
+export interface SendOptions {
+  params?: Record<string, string>;
+  /** JSON-encoded (or sent as is when a Uint8Array / string) and covered by Content-Digest. */
+  body?: unknown;
+  /** Extra headers (e.g. Idempotency-Key); not covered by the signature. */
+  headers?: Record<string, string>;
+}
 
+/** Signed requests (RFC 9421, the camvault profile) to one origin as one key id. Any origin:
+ *  the storage service (`customer:<site id>`), a custodian, or as an operator. */
+export class SignedFetch {
+  readonly #key: Ed25519SigningKey;
+
+  constructor(
+    readonly origin: string,
+    readonly keyid: string,
+    key: string | Ed25519SigningKey,
+  ) {
+    this.#key = typeof key === "string" ? Ed25519SigningKey.fromText(key) : key;
+  }
+
+  /** The raw response (the caller checks ok); the request is signed, no cookies are sent. */
+  async raw(method: string, path: string, opts: SendOptions = {}): Promise<Response> {
+    const url = new URL(path, this.origin);
+    for (const [k, v] of Object.entries(opts.params ?? {})) url.searchParams.set(k, v);
+    let body: Uint8Array | string | undefined;
+    if (opts.body instanceof Uint8Array || typeof opts.body === "string") body = opts.body;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    const signed = signedRequestHeaders({
+      method,
+      url,
+      key: this.#key,
+      keyid: this.keyid,
+      ...(body !== undefined ? { body } : {}),
+    });
+    const init: RequestInit = {
+      method,
+      headers: { ...(opts.headers ?? {}), ...signed },
+      credentials: "omit",
+      cache: "no-store",
+    };
+    if (body !== undefined) init.body = body as BodyInit;
+    return fetch(url, init);
+  }
+
+  /** The JSON answer, or ApiRefusal with the service's reason code. */
+  async send<T>(method: string, path: string, opts: SendOptions = {}): Promise<T> {
+    const resp = await this.raw(method, path, opts);
+    if (!resp.ok) throw await refusal(resp);
+    if (resp.status === 204) return undefined as T;
+    return (await resp.json()) as T;
+  }
+
+  get<T>(path: string, params: Record<string, string> = {}): Promise<T> {
+    return this.send<T>("GET", path, { params });
+  }
+
+  post<T>(path: string, body: unknown, opts: SendOptions = {}): Promise<T> {
+    return this.send<T>("POST", path, { ...opts, body });
+  }
+}
+
+/** An error answer as ApiRefusal: `{"error": {"code", "message"}}` (storage and custodians
+ *  alike), else the HTTP status. */
+export async function refusal(resp: Response): Promise<ApiRefusal> {
+  let code = "http_error";
+  let message = `HTTP ${resp.status}`;
+  try {
+    const body = (await resp.json()) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code === "string") code = body.error.code;
+    if (typeof body.error?.message === "string") message = body.error.message;
+  } catch {
+    // not a JSON error body: keep the status
+  }
+  return new ApiRefusal(resp.status, code, message);
+}
+
+export class StorageClient extends SignedFetch {
   constructor(
     readonly siteId: string,
     siteKey: string,
-    readonly origin: string = location.origin,
+    origin: string = location.origin,
   ) {
-    this.#key = Ed25519SigningKey.fromText(siteKey);
-    this.#keyid = `customer:${siteId}`;
-  }
-
-  async get<T>(path: string, params: Record<string, string> = {}): Promise<T> {
-    const url = new URL(path, this.origin);
-    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    const headers = signedRequestHeaders({ method: "GET", url, key: this.#key, keyid: this.#keyid });
-    const resp = await fetch(url, { method: "GET", headers, credentials: "omit", cache: "no-store" });
-    if (!resp.ok) {
-      let code = "http_error";
-      let message = `HTTP ${resp.status}`;
-      try {
-        const body = (await resp.json()) as { error?: { code?: unknown; message?: unknown } };
-        if (typeof body.error?.code === "string") code = body.error.code;
-        if (typeof body.error?.message === "string") message = body.error.message;
-      } catch {
-        // not a JSON error body: keep the status
-      }
-      throw new ApiRefusal(resp.status, code, message);
-    }
-    return (await resp.json()) as T;
+    super(origin, `customer:${siteId}`, siteKey);
   }
 
   #site(): string {
