@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStorage } from "./support.mjs";
+import { axe } from "./checks.mjs";
 import { chromium } from "playwright-core";
 
 const WEB = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -127,11 +128,13 @@ describe("the customer portal", () => {
     await page.getByRole("button", { name: "Import and encrypt" }).click();
     assert.equal(await page.locator("#import-error").textContent(), "the passphrases differ");
     await page.getByLabel("Confirm passphrase").fill(PASSPHRASE);
+    await axe(page, "the import screen");
     await page.screenshot({ path: join(SHOTS, "portal-import.png"), fullPage: true });
     await page.getByRole("button", { name: "Import and encrypt" }).click();
 
     assert.deepEqual(await listed(page, seed.cameras[0]), expected);
     assert.equal(await page.locator(`#sites li[data-site-id="${seed.site_id}"]`).count(), 1);
+    await axe(page, "the recordings page");
     await page.screenshot({ path: join(SHOTS, "portal-recordings.png"), fullPage: true });
 
     // at rest: one age file under the scrypt recipient, no secret in any IndexedDB record
@@ -148,6 +151,7 @@ describe("the customer portal", () => {
     await page.getByLabel("Passphrase").fill("not the passphrase");
     await page.getByRole("button", { name: "Unlock" }).click();
     await page.locator("#unlock-error", { hasText: "wrong passphrase" }).waitFor();
+    await axe(page, "the unlock screen");
     await page.screenshot({ path: join(SHOTS, "portal-unlock-refused.png"), fullPage: true });
     await page.getByLabel("Passphrase").fill(PASSPHRASE);
     await page.getByRole("button", { name: "Unlock" }).click();
