@@ -1,0 +1,88 @@
+// What the audit remembers between visits, per site and custodian: the last verified tree
+// (size, root, compact range: the trust-on-first-use anchor of the next audit) and the site's
+// accesses seen so far (each entry's exact text, to prove it again under every new
+// checkpoint). Public log data only, nothing secret: its own IndexedDB database, unencrypted.
+
+import { type AuditState, type AuditStateJson, stateFromJson, stateToJson, type StateStore } from "./log";
+
+/** An access as remembered: the entry's log index and exact text, and what its notice listed. */
+export interface StoredAccess {
+  index: number;
+  text: string;
+  recordings: string[];
+}
+
+export interface CustodianMemory {
+  state: AuditStateJson | null;
+  accesses: StoredAccess[];
+}
+
+export interface AuditStore {
+  get(siteId: string, custodianId: string): Promise<CustodianMemory>;
+  put(siteId: string, custodianId: string, memory: CustodianMemory): Promise<void>;
+}
+
+const empty = (): CustodianMemory => ({ state: null, accesses: [] });
+const key = (siteId: string, custodianId: string): string => `${siteId} ${custodianId}`;
+
+/** Kept in memory only (tests; a browser without IndexedDB). */
+export class MemoryAuditStore implements AuditStore {
+  readonly items = new Map<string, CustodianMemory>();
+  async get(siteId: string, custodianId: string): Promise<CustodianMemory> {
+    return structuredClone(this.items.get(key(siteId, custodianId)) ?? empty());
+  }
+  async put(siteId: string, custodianId: string, memory: CustodianMemory): Promise<void> {
+    this.items.set(key(siteId, custodianId), structuredClone(memory));
+  }
+}
+
+export const AUDIT_DB = "camvault-audit";
+const STORE = "custodians";
+
+function openDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(AUDIT_DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("IndexedDB: cannot open"));
+  });
+}
+
+export class IndexedDbAuditStore implements AuditStore {
+  async #run<T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+    const db = await openDb();
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const tx = db.transaction(STORE, mode);
+        const req = op(tx.objectStore(STORE));
+        tx.oncomplete = () => resolve(req.result as T);
+        tx.onerror = () => reject(tx.error ?? new Error("IndexedDB: transaction failed"));
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  async get(siteId: string, custodianId: string): Promise<CustodianMemory> {
+    const v = await this.#run<CustodianMemory | undefined>("readonly", (s) => s.get(key(siteId, custodianId)));
+    return v ?? empty();
+  }
+
+  async put(siteId: string, custodianId: string, memory: CustodianMemory): Promise<void> {
+    await this.#run("readwrite", (s) => s.put(memory, key(siteId, custodianId)));
+  }
+}
+
+/** The log audit's view of one custodian's saved state, read and written through `store`. */
+export function stateStore(store: AuditStore, siteId: string, custodianId: string): StateStore {
+  return {
+    async load(): Promise<AuditState | null> {
+      const m = await store.get(siteId, custodianId);
+      return m.state === null ? null : stateFromJson(m.state);
+    },
+    async save(state: AuditState): Promise<void> {
+      const m = await store.get(siteId, custodianId);
+      await store.put(siteId, custodianId, { ...m, state: stateToJson(state) });
+    },
+  };
+}
