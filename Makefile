@@ -59,7 +59,7 @@ test: venv tools lint web
 # (every vector of tests/vectors/ and cross-checks against the Python code), build, then the
 # headless Chromium tests (Debian's chromium, never a download) against camvault serve storage.
 web: venv tools
-	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && npm test && npm run build && npm run e2e
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && npm test && npm run build && npm run hashes:check && npm run e2e
 
 test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)

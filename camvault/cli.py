@@ -29,6 +29,7 @@ GROUPS = {
     "panel": "clients.cli.panel:app",
     "arc": "clients.cli.arc:app",
     "dev": "camvault.dev:app",
+    "web": "clients.cli.web:app",
 }
 #: modules whose ``register_serve(app)`` adds their service to `camvault serve`
 SERVE = ("storage_service.cli", "escrow_service.cli")
