@@ -1,0 +1,167 @@
+// What the console does with the storage service and the custodians (mirrors
+// clients/operator/console.py release_batch / release_alarm / live / release_consent):
+// headers from the storage's justified route, t releases for the whole batch under one fresh
+// session key, file keys rebuilt, payloads fetched from their presigned URLs and decrypted
+// here. Nothing decrypted and no key is ever sent anywhere.
+
+import { decryptRecording } from "../crypto/age";
+import { concat } from "../crypto/bytes";
+import type { Json } from "../crypto/canonical";
+import type { RecordingKind, RecordingMetadata } from "../crypto/metadata";
+import type { Ed25519SigningKey } from "../crypto/ed25519";
+import type { CustodianEndpoint } from "../portal/keyfile";
+import {
+  gatherReleases,
+  recoverFileKey,
+  SessionKey,
+  thresholdOf,
+  type CustodianOutcome,
+  type Purpose,
+  type ReleaseRecording,
+} from "./release";
+import { headerBytes, type ArcRecording, type OperatorStorage } from "./storage";
+
+export interface Operator {
+  storage: OperatorStorage;
+  operatorId: string;
+  key: Ed25519SigningKey;
+  custodians: CustodianEndpoint[];
+}
+
+export interface Released {
+  item: ArcRecording;
+  /** The decrypted payload (in memory only), or null with the reason it was not released. */
+  plain: Uint8Array | null;
+  refused: string | null;
+  decryptedMs: number;
+}
+
+export interface BatchResult {
+  outcomes: CustodianOutcome[];
+  items: Released[];
+  /** When t custodians had answered. */
+  releasedMs: number;
+  /** Headers held, for asking the custodians again without the storage (defence in depth shown). */
+  held: ReleaseRecording[];
+}
+
+export function metadataOf(siteId: string, item: ArcRecording): RecordingMetadata {
+  return {
+    site_id: siteId,
+    camera_id: item.camera_id,
+    recording_id: item.recording_id,
+    kind: item.kind as RecordingKind,
+    start_ms: item.start_ms,
+    end_ms: item.end_ms,
+  };
+}
+
+async function download(url: string): Promise<Uint8Array> {
+  const resp = await fetch(url, { credentials: "omit", cache: "no-store" });
+  if (!resp.ok) throw new Error(`payload download: HTTP ${resp.status}`);
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
+/** Ask t custodians for held headers directly (no storage involved); used after the access period. */
+export async function askCustodians(
+  op: Operator,
+  held: readonly ReleaseRecording[],
+  purpose: Purpose,
+  justification: Json | null,
+): Promise<CustodianOutcome[]> {
+  const session = SessionKey.generate();
+  const threshold = held.length > 0 ? thresholdOf((held[0] as ReleaseRecording).header) : 2;
+  try {
+    return (
+      await gatherReleases(op.custodians, threshold, {
+        operatorId: op.operatorId,
+        key: op.key,
+        purpose,
+        justification,
+        session,
+        recordings: held,
+      })
+    ).outcomes;
+  } catch (e) {
+    if (e instanceof Error && "outcomes" in e) return (e as { outcomes: CustodianOutcome[] }).outcomes;
+    throw e;
+  }
+}
+
+/** Headers (storage, justified route), t releases for the batch, decrypt each payload. Throws
+ *  ApiRefusal (storage) or ThresholdNotMet (custodians, with each one's reason). */
+export async function releaseBatch(
+  op: Operator,
+  siteId: string,
+  items: readonly ArcRecording[],
+  purpose: Purpose,
+  justification: Json,
+  onItem?: (r: Released) => void,
+): Promise<BatchResult> {
+  const recs: { item: ArcRecording; rec: ReleaseRecording; url: string }[] = [];
+  const details = await Promise.all(items.map((i) => op.storage.recording(siteId, i.camera_id, i.recording_id)));
+  details.forEach((d, n) => {
+    const header = headerBytes(d);
+    const item = items[n] as ArcRecording;
+    if (header === null || d.download_url === null) return;
+    recs.push({
+      item: { ...item, committed_ms: item.committed_ms },
+      rec: { header, metadata: metadataOf(siteId, item) },
+      url: d.download_url,
+    });
+  });
+  if (recs.length === 0) return { outcomes: [], items: [], releasedMs: Date.now(), held: [] };
+  const session = SessionKey.generate();
+  const gathered = await gatherReleases(op.custodians, thresholdOf((recs[0] as { rec: ReleaseRecording }).rec.header), {
+    operatorId: op.operatorId,
+    key: op.key,
+    purpose,
+    justification,
+    session,
+    recordings: recs.map((r) => r.rec),
+  });
+  const releasedMs = Date.now();
+  // fetch and decrypt concurrently, hand over in order
+  const work = recs.map(async ({ item, rec, url }): Promise<Released> => {
+    let fileKey: Uint8Array;
+    try {
+      fileKey = recoverFileKey(gathered.releases, rec, session);
+    } catch {
+      const reasons = new Set<string>();
+      for (const o of gathered.outcomes)
+        if (o.kind === "released") {
+          const r = o.refused.get(rec.metadata.recording_id);
+          if (r !== undefined) reasons.add(r);
+        }
+      return { item, plain: null, refused: [...reasons].sort().join(", ") || "not_released", decryptedMs: Date.now() };
+    }
+    const payload = await download(url);
+    const plain = await decryptRecording(concat(rec.header, payload), { fileKey });
+    return { item, plain, refused: null, decryptedMs: Date.now() };
+  });
+  const out: Released[] = [];
+  for (const w of work) {
+    const r = await w;
+    out.push(r);
+    onItem?.(r);
+  }
+  return { outcomes: gathered.outcomes, items: out, releasedMs, held: recs.map((r) => r.rec) };
+}
+
+/** A recording of the feed that the pre-alarm batch releases, not the live view (console.py _pre_alarm). */
+export function isPreAlarm(item: { kind: string; end_ms: number }, triggerMs: number): boolean {
+  return item.kind !== "live" && item.end_ms <= triggerMs;
+}
+
+/** The labels of a decrypted event record, if it is one and carries them. */
+export function eventLabels(kind: string, plain: Uint8Array | null): string[] {
+  if (kind !== "event" || plain === null) return [];
+  try {
+    const obj = JSON.parse(new TextDecoder().decode(plain)) as Record<string, unknown>;
+    const labels = obj["labels"];
+    if (Array.isArray(labels)) return labels.map((l) => (typeof l === "string" ? l : JSON.stringify(l)));
+  } catch {
+    // not JSON
+  }
+  return [];
+}
