@@ -57,6 +57,8 @@ MAX_POST_ALARM_S = 3600
 MAX_DELETION_RECORDINGS = 1000
 #: Longest retention a RetentionPolicy may name (100 years; the storage service's bound).
 MAX_RETENTION_DAYS = 36500
+#: Longest interval a camera may promise between two ChainHeads (a day).
+MAX_HEAD_INTERVAL_S = 86400
 
 
 class Statement(Record):
@@ -229,6 +231,29 @@ class Manifest(Statement):
             start_ms=self.start_ms,
             end_ms=self.end_ms,
         )
+
+
+@statement("chain-head")
+class ChainHead(Statement):
+    """The head of a camera's manifest chain, signed by the camera at a regular interval even
+    when it records nothing (docs/CHAIN_HEADS.md): its latest manifest's ``sequence`` and
+    :func:`~crypto.statements.chain.manifest_hash` (both null before its first manifest), at
+    ``issued_at_ms``, with the promise of a newer head at least every ``interval_s`` seconds.
+    A client shown recordings that do not reach the head, or a head older than the interval
+    plus a margin, knows recordings were hidden or the camera went silent."""
+
+    site_id: str = member(ID)
+    camera_id: str = member(ID)
+    sequence: int | None = member(optional(COUNTER))
+    manifest_sha256: bytes | None = member(optional(SHA256))
+    issued_at_ms: int = member(TIME)
+    interval_s: int = member(integer(1, MAX_HEAD_INTERVAL_S))
+
+    def _check(self) -> None:
+        if (self.sequence is None) != (self.manifest_sha256 is None):
+            raise StatementError(
+                "chain-head.manifest_sha256: null exactly when sequence is null (no manifest yet)"
+            )
 
 
 @statement("recording-deletion")

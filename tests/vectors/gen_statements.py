@@ -42,6 +42,7 @@ from crypto.statements import (
     AlarmEvent,
     AlarmType,
     CameraProfile,
+    ChainHead,
     Consent,
     ConsentScope,
     Custodian,
@@ -182,6 +183,30 @@ def samples() -> list[tuple[str, str, Statement]]:
         ),
         ("manifest/seq-0", "camera", chain[0].unverified_statement),
         ("manifest/seq-1", "camera", chain[1].unverified_statement),
+        (
+            "chain-head/idle",
+            "camera",
+            ChainHead(
+                site_id="site-1",
+                camera_id="cam-front",
+                sequence=None,
+                manifest_sha256=None,
+                issued_at_ms=T0 + 1_000,
+                interval_s=60,
+            ),
+        ),
+        (
+            "chain-head/seq-1",
+            "camera",
+            ChainHead(
+                site_id="site-1",
+                camera_id="cam-front",
+                sequence=1,
+                manifest_sha256=manifest_hash(chain[1]),
+                issued_at_ms=T0 + 30_000,
+                interval_s=60,
+            ),
+        ),
         (
             "alarm-event",
             "panel",
@@ -343,7 +368,47 @@ def invalid_vectors(valid: SignedStatement) -> list[dict[str, Any]]:
     ]
     for v in out:
         v["encoded"] = v["encoded"].decode("utf-8")
-    return out
+    return out + chain_head_invalid()
+
+
+def chain_head_invalid() -> list[dict[str, Any]]:
+    """ChainHead bodies the parser refuses (signed by the camera: the body is what is wrong)."""
+    head = sign_statement(
+        ChainHead("site-1", "cam-front", 1, hashlib.sha256(b"m").digest(), T0, 60),
+        signing_key("camera"),
+    ).to_json()
+    body, sig, signer, type_ = head["body"], head["sig"], head["signer"], head["type"]
+    cases = [
+        (
+            "chain-head: hash without sequence",
+            {**body, "sequence": None},
+            "chain-head.manifest_sha256: null exactly when sequence is null",
+        ),
+        (
+            "chain-head: sequence without hash",
+            {**body, "manifest_sha256": None},
+            "chain-head.manifest_sha256: null exactly when sequence is null",
+        ),
+        (
+            "chain-head: interval 0",
+            {**body, "interval_s": 0},
+            "chain-head.interval_s: must be between 1 and 86400",
+        ),
+        (
+            "chain-head: negative sequence",
+            {**body, "sequence": -1},
+            "chain-head.sequence: must be between 0 and 9007199254740991",
+        ),
+    ]
+    return [
+        {
+            "name": name,
+            "encoded": _envelope(b, signer, sig, type_).decode("utf-8"),
+            "error": "StatementError",
+            "fragment": fragment,
+        }
+        for name, b, fragment in cases
+    ]
 
 
 def build() -> dict[str, Any]:

@@ -29,6 +29,8 @@ import type { Json } from "../canonical";
 
 export const DOMAIN_PREFIX = "camvault/v1/";
 export const MAX_CONSENT_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+/** Longest interval a camera may promise between two chain heads (a day). */
+export const MAX_HEAD_INTERVAL_S = 86400;
 const MIN_THRESHOLD = 2;
 const MAX_CUSTODIANS = 16;
 
@@ -131,6 +133,20 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
         throw new StatementError(`${what}: must be null for sequence 0`);
       if (o.sequence !== 0 && o.prev_manifest_sha256 === null)
         throw new StatementError(`${what}: required for sequence > 0`);
+    },
+  },
+  "chain-head": {
+    schema: {
+      site_id: ID,
+      camera_id: ID,
+      sequence: optional(COUNTER),
+      manifest_sha256: optional(SHA256),
+      issued_at_ms: TIME,
+      interval_s: integer(1, MAX_HEAD_INTERVAL_S),
+    },
+    rule: (o) => {
+      if ((o.sequence === null) !== (o.manifest_sha256 === null))
+        throw new StatementError("chain-head.manifest_sha256: null exactly when sequence is null (no manifest yet)");
     },
   },
   "recording-deletion": {
