@@ -21,7 +21,7 @@ import {
 } from "../src/portal/audit/log";
 import { HttpLogReader } from "../src/portal/audit/http";
 import { Expected, parseNotice, parseNotices, releasesNothing, withheld } from "../src/portal/audit/notices";
-import { auditSite, type CustodianAudit } from "../src/portal/audit/site";
+import { alarmWindow, auditSite, type CustodianAudit } from "../src/portal/audit/site";
 import { MemoryAuditStore } from "../src/portal/audit/store";
 
 const SITE = "home-abcd1234";
@@ -214,12 +214,14 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+const DEVICES = { "cam-1": { kind: "camera", camera_profile: { pre_alarm_s: 6, post_alarm_s: 30 } } };
 const audit = (): Promise<CustodianAudit[]> =>
   auditSite({
     siteId: SITE,
     siteKey: SITE_KEY,
     custodians: custodians.map((c) => c.endpoint),
     statementHashes: [SIGNED_SHA],
+    devices: DEVICES,
     relayed: async () => [...inbox],
     store,
   });
@@ -275,6 +277,7 @@ describe("the site audit against three custodians", () => {
         included: true,
         logIndex: 2,
       });
+      expect(a.window).toEqual({ text: "cam-1 window 22:13:14–22:13:50 UTC", inside: true });
       expect(a.detail).toMatch(/triggered 2023-11-14 22:13:20 UTC; recordings from .* to /);
       expect(r.notices).toBe(1); // the same text by both channels counts once
     }
@@ -396,6 +399,22 @@ describe("the site audit against three custodians", () => {
 });
 
 describe("the pieces", () => {
+  it("the alarm window: each recording listed must meet the camera's enrolled window", () => {
+    const t = 1_700_000_000_000;
+    const entry = { justification: { event_id: "e", triggered_at_ms: t } };
+    const at = (start: number) => [meta("cam-1", "r", start)];
+    expect(alarmWindow(entry, at(t - 8000), DEVICES)?.inside).toBe(true); // ends at t - 6 s
+    expect(alarmWindow(entry, at(t - 8001), DEVICES)?.inside).toBe(false);
+    expect(alarmWindow(entry, at(t + 30_000), DEVICES)?.inside).toBe(true);
+    expect(alarmWindow(entry, at(t + 30_001), DEVICES)?.inside).toBe(false);
+    expect(alarmWindow(entry, [{ ...meta("cam-1", "r", t + 99_000), kind: "live" }], DEVICES)?.inside).toBe(true);
+    expect(alarmWindow(entry, at(t), {})).toEqual({
+      text: "alarm at 22:13:20 UTC; window unknown (no enrolled profile)",
+      inside: null,
+    });
+    expect(alarmWindow({ justification: { consent_id: "c" } }, at(t), DEVICES)).toBeNull();
+  });
+
   it("the compact range reproduces every root and survives its JSON form", () => {
     const leaves = Array.from({ length: 37 }, (_, i) => entryLeafHash(utf8(`{"i":${i}}`)));
     const border: [Uint8Array, number][] = [];

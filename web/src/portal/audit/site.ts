@@ -4,6 +4,7 @@
 // storage service's inbox), each checked against the log, and every access to the site listed
 // with who, what, when and why, each entry proved included in the latest checkpoint.
 
+import type { RecordingMetadata } from "../../crypto/metadata";
 import type { Checkpoint } from "../../crypto/tlog/note";
 import { SignedFetch } from "../api";
 import type { CustodianEndpoint } from "../keyfile";
@@ -31,6 +32,10 @@ export interface Access {
   cameras: string[];
   /** Recording ids (camera/recording) the access notice lists; empty when none is held. */
   recordings: string[];
+  /** An alarm release: the alarm window of the cameras' profiles (as the customer enrolled
+   *  them) and whether every recording the notice lists meets it (null: not known). Shown,
+   *  not a finding: the Python audit has no such code, the custodian enforces the window. */
+  window: { text: string; inside: boolean | null } | null;
   released: number;
   reason: string | null;
   /** The entry proved included in the latest verified checkpoint (null: not checked, the log
@@ -59,6 +64,8 @@ export interface SiteAuditInput {
   /** The access notices the storage service's inbox relays (exact texts, oldest first). */
   relayed: () => Promise<string[]>;
   store: AuditStore;
+  /** config.json's devices (the camera profiles give each alarm its window). */
+  devices?: Record<string, Record<string, unknown>>;
   /** Reader of a custodian's log (default: its HTTP API). */
   reader?: (c: CustodianEndpoint) => LogReader;
 }
@@ -92,12 +99,24 @@ export function accessOf(
   custodianId: string,
   index: number,
   entry: Json,
-  recordings: string[],
+  metas: RecordingMetadata[],
   signed: Set<string>,
+  devices: Record<string, Record<string, unknown>> = {},
 ): Omit<Access, "included"> | null {
   const kind = String(entry["type"]);
   const timeMs = typeof entry["time_ms"] === "number" ? entry["time_ms"] : 0;
-  const base = { custodianId, logIndex: index, timeMs, kind, recordings, released: 0, reason: null, detail: "" };
+  const recordings = metas.map((m) => `${m.camera_id}/${m.recording_id}`);
+  const base = {
+    custodianId,
+    logIndex: index,
+    timeMs,
+    kind,
+    recordings,
+    window: null,
+    released: 0,
+    reason: null,
+    detail: "",
+  };
   if (kind === "alarm-close")
     return {
       ...base,
@@ -122,10 +141,49 @@ export function accessOf(
     purpose: String(entry["purpose"] ?? "None"),
     justification: justification(entry),
     detail: detail(entry, signed),
+    window: alarmWindow(entry, metas, devices),
     cameras: Array.isArray(released["cameras"]) ? released["cameras"].map(String) : [],
     released: typeof released["count"] === "number" ? released["count"] : 0,
     reason: typeof entry["reason"] === "string" ? entry["reason"] : null,
   };
+}
+
+const fmtClock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+
+/** [trigger - pre_alarm_s, trigger + post_alarm_s] of each camera's enrolled profile, and
+ *  whether each recording listed intersects it (live segments: up to the access period's
+ *  end, which the customer's files do not hold, so not judged). */
+export function alarmWindow(
+  entry: Json,
+  metas: RecordingMetadata[],
+  devices: Record<string, Record<string, unknown>>,
+): Access["window"] {
+  const j = isObject(entry["justification"]) ? entry["justification"] : {};
+  const t = j["triggered_at_ms"];
+  if (typeof t !== "number") return null;
+  const cameras = [...new Set(metas.map((m) => m.camera_id))];
+  const windows = new Map<string, [number, number]>();
+  for (const cam of cameras) {
+    const profile = devices[cam]?.["camera_profile"];
+    if (!isObject(profile)) continue;
+    const pre = profile["pre_alarm_s"];
+    const post = profile["post_alarm_s"];
+    if (typeof pre === "number" && typeof post === "number") windows.set(cam, [t - pre * 1000, t + post * 1000]);
+  }
+  if (cameras.length === 0 || windows.size < cameras.length)
+    return { text: `alarm at ${fmtClock(t)} UTC; window unknown (no enrolled profile)`, inside: null };
+  let inside = true;
+  for (const m of metas) {
+    const [lo, hi] = windows.get(m.camera_id)!;
+    if (m.kind !== "live" && !(m.start_ms <= hi && m.end_ms >= lo)) inside = false;
+  }
+  const text = cameras
+    .map((cam) => {
+      const [lo, hi] = windows.get(cam)!;
+      return `${cam} window ${fmtClock(lo)}–${fmtClock(hi)} UTC`;
+    })
+    .join("; ");
+  return { text, inside };
 }
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -139,17 +197,13 @@ function parsedEntry(text: string): Json | null {
   }
 }
 
-/** The recording ids each notice lists, by log index. */
-function recordingsByIndex(texts: Iterable<string>): Map<number, string[]> {
-  const out = new Map<number, string[]>();
+/** The recordings each notice lists, by log index. */
+function recordingsByIndex(texts: Iterable<string>): Map<number, RecordingMetadata[]> {
+  const out = new Map<number, RecordingMetadata[]>();
   for (const t of texts) {
     try {
       const n = parseNotice(t);
-      if (!out.has(n.logIndex))
-        out.set(
-          n.logIndex,
-          n.recordings.map((m) => `${m.camera_id}/${m.recording_id}`),
-        );
+      if (!out.has(n.logIndex)) out.set(n.logIndex, n.recordings);
     } catch {
       // reported by the audit
     }
@@ -207,7 +261,7 @@ async function auditOne(
   for (const a of all) {
     const entry = parsedEntry(a.text);
     if (entry === null) continue;
-    const access = accessOf(c.custodian_id, a.index, entry, a.recordings, signed);
+    const access = accessOf(c.custodian_id, a.index, entry, a.recordings, signed, input.devices);
     if (access === null) continue;
     let included: boolean | null = null;
     if (cp !== null && !broken) {

@@ -3,13 +3,14 @@
 // accesses seen so far (each entry's exact text, to prove it again under every new
 // checkpoint). Public log data only, nothing secret: its own IndexedDB database, unencrypted.
 
+import type { RecordingMetadata } from "../../crypto/metadata";
 import { type AuditState, type AuditStateJson, stateFromJson, stateToJson, type StateStore } from "./log";
 
 /** An access as remembered: the entry's log index and exact text, and what its notice listed. */
 export interface StoredAccess {
   index: number;
   text: string;
-  recordings: string[];
+  recordings: RecordingMetadata[];
 }
 
 export interface CustodianMemory {

@@ -8,6 +8,7 @@ import { toHex } from "../../crypto/bytes";
 import { auditSite, type Access, type CustodianAudit } from "../audit/site";
 import { FINDING_EXPLANATIONS } from "../audit/notices";
 import { IndexedDbAuditStore } from "../audit/store";
+import { signedStatementHashes } from "../site/store";
 import { fmtTime, h } from "../dom";
 import { errorText, setState, stateLine } from "./state";
 import type { Page, PageView, PortalContext } from "./types";
@@ -122,8 +123,23 @@ function outcome(a: Access): string {
   return a.kind;
 }
 
+/** Lines of a cell, one per item (no wide cells: the table's cells do not wrap). */
+const lines = (items: (string | HTMLElement)[]): (string | HTMLElement)[] =>
+  items.flatMap((w, i) => (i === 0 ? [w] : [h("br"), w]));
+
+function whyCell(a: Access): HTMLElement {
+  const items: (string | HTMLElement)[] = [a.purpose, a.justification];
+  for (const part of a.detail.split("; ").filter((x) => x)) items.push(h("span", { class: "hint" }, part));
+  if (a.window !== null) {
+    const mark =
+      a.window.inside === true ? " ✓ recordings inside" : a.window.inside === false ? " ✗ a recording outside" : "";
+    items.push(h("span", { class: a.window.inside === false ? "error" : "hint" }, a.window.text + mark));
+  }
+  return h("td", { "data-window": a.window === null ? "none" : String(a.window.inside) }, ...lines(items));
+}
+
 function accessRow(a: Access): HTMLElement {
-  const what = [a.cameras.join(", "), a.recordings.length > 0 ? a.recordings.join(", ") : ""].filter((x) => x);
+  const what = [a.cameras.join(", "), ...a.recordings].filter((x) => x);
   const mark = a.included === true ? "✓ included" : a.included === false ? "✗ not proved" : "not checked";
   return h(
     "tr",
@@ -141,16 +157,8 @@ function accessRow(a: Access): HTMLElement {
     h("td", {}, a.timeMs > 0 ? fmtTime(a.timeMs) : "?"),
     h("td", {}, outcome(a)),
     h("td", {}, a.operatorId),
-    h("td", { class: "what" }, ...what.flatMap((w, i) => (i === 0 ? [w] : [h("br"), w]))),
-    h(
-      "td",
-      {},
-      a.purpose,
-      h("br"),
-      a.justification,
-      a.detail ? h("br") : null,
-      a.detail ? h("span", { class: "hint" }, a.detail) : null,
-    ),
+    h("td", { class: "what" }, ...lines(what)),
+    whyCell(a),
     h("td", { class: a.included === false ? "error" : false }, mark),
   );
 }
@@ -218,7 +226,7 @@ export const auditPage: Page = {
     );
 
     const verify = async (): Promise<void> => {
-      const mine = ++run;
+      const mine = ++run; // this run (a later click supersedes it)
       button.disabled = true;
       setState(status, "loading", "Verifying the custodians' logs…");
       setState(accessesState, "loading", "Loading accesses…");
@@ -231,11 +239,19 @@ export const auditPage: Page = {
           accesses.replaceChildren();
           return;
         }
+        // the statements signed with the CLI (config.json) and those signed in this browser
+        let browserSigned: string[] = [];
+        try {
+          browserSigned = await signedStatementHashes(ctx.keys.siteId);
+        } catch {
+          // no IndexedDB: config.json's list only
+        }
         const results = await auditSite({
           siteId: ctx.keys.siteId,
           siteKey: ctx.keys.siteKey,
           custodians: list,
-          statementHashes: ctx.keys.config.signed,
+          statementHashes: [...ctx.keys.config.signed, ...browserSigned],
+          devices: ctx.keys.config.devices,
           relayed: () => relayedNotices(ctx),
           store: new IndexedDbAuditStore(),
         });
