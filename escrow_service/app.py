@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from common import logs
 from common.access import AccessLog
@@ -34,7 +35,7 @@ from escrow_service.api.routes import (
 )
 from escrow_service.core.errors import Reason
 from escrow_service.core.keys import load_or_create
-from escrow_service.core.settings import EscrowSettings
+from escrow_service.core.settings import CORS_MAX_AGE_S, CORS_REQUEST_HEADERS, EscrowSettings
 from escrow_service.db import make_engine, stored_log_size, upgrade
 from escrow_service.db.migrate import is_current
 from escrow_service.services.escrow import EscrowService
@@ -124,6 +125,20 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
     add_rate_limit(
         app, settings, rate_limited, error_body(Reason.RATE_LIMITED, "too many requests")
     )
+    if settings.cors_origin_list:
+        # The web app (served by the storage service, another origin) calls the custodian
+        # from the browser. CORS only lets the browser show it the answers: every request is
+        # still signed and checked as from the CLI (@authority stays this custodian's own),
+        # no cookie or credential is involved. Outside the rate limit, so that its refusal
+        # (429) reaches the page too; inside the access log, which sees the preflights.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            allow_credentials=False,
+            max_age=CORS_MAX_AGE_S,
+        )
     app.add_middleware(AccessLog, name="camvault.escrow.access")
     return app
 

@@ -7,13 +7,62 @@ signer of the transparency log), created with mode 0600 on first start.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import SettingsConfigDict
 
 from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
 from common.serving import ServingSettings
+
+#: What the web app sends to a custodian beyond the CORS-safelisted headers.
+CORS_REQUEST_HEADERS = (
+    "content-type",
+    "content-digest",
+    "signature",
+    "signature-input",
+    "idempotency-key",
+)
+CORS_MAX_AGE_S = 600
+
+
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?",
+    re.IGNORECASE,
+)
+
+
+def _origin(item: str) -> str:
+    """``item`` as a browser's Origin header spells it (lower case, no default port), or
+    ValueError saying why not. Strict: nothing but scheme, host and port can get through
+    (the value ends up in a header: a CSP source list, an allow-origin)."""
+    m = _ORIGIN.fullmatch(item)
+    if m is None:
+        if not re.match(r"https?://", item, re.IGNORECASE):
+            raise ValueError(f"{item!r} is not an http(s) origin (https://host[:port])")
+        raise ValueError(
+            f"{item!r} is not an origin (https://host[:port] only: no path, query, user or space)"
+        )
+    scheme, host = m["scheme"].lower(), m["host"].lower()
+    port = int(m["port"]) if m["port"] else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"{item!r} is not an origin: port {port} (1-65535)")
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _origins(value: str) -> str:
+    """A comma-separated list of exact origins, normalized (lower case, no default port)."""
+    items = [i.strip() for i in value.split(",") if i.strip()]
+    if "*" in items:
+        raise ValueError("'*' is not allowed: list the exact origins (https://host[:port])")
+    return ",".join(dict.fromkeys(_origin(i) for i in items))
+
+
+OriginList = Annotated[str, AfterValidator(_origins)]
 
 
 class EscrowSettings(ServingSettings):
@@ -55,7 +104,19 @@ class EscrowSettings(ServingSettings):
             "`python -m escrow_service` defaults it to the bound --host:--port"
         ),
     )
+    cors_origins: OriginList = Field(
+        default="",
+        description=(
+            "comma-separated origins of web apps allowed to call this custodian from a "
+            "browser (https://app.example.com); empty: no CORS headers at all"
+        ),
+    )
     log_level: LogLevel = "INFO"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins CORS allows (empty: CORS is off)."""
+        return [o for o in self.cors_origins.split(",") if o]
 
     @property
     def authorities(self) -> frozenset[str] | None:

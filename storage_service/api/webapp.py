@@ -4,9 +4,10 @@
 The page decrypts recordings in the browser, so the bytes of its code are what keeps keys and
 plaintext there. Every answer under ``/app/`` therefore carries a strict Content-Security-Policy
 (scripts and styles only from this origin, which the built index.html further pins by
-Subresource Integrity; network only to this origin and to the object store the presigned URLs
-point at; no framing, no forms, no base URL), and files are served only from inside the
-directory: dot segments, backslashes and symlinks that lead out of it are refused as 404.
+Subresource Integrity; network only to this origin, to the object store the presigned URLs
+point at and to the key custodians ``CAMVAULT_WEB_CONNECT_SRC`` lists; no framing, no forms, no
+base URL), and files are served only from inside the directory: dot segments, backslashes and
+symlinks that lead out of it are refused as 404.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def store_origins(settings: Settings) -> list[str]:
 
 
 def content_security_policy(settings: Settings) -> str:
-    connect = " ".join(["'self'", *store_origins(settings)])
+    # the object store, then the key custodians (CAMVAULT_WEB_CONNECT_SRC)
+    extra = [*store_origins(settings), *settings.web_connect_origins]
+    connect = " ".join(["'self'", *dict.fromkeys(extra)])
     return "; ".join(
         [
             "default-src 'none'",

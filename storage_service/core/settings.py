@@ -8,6 +8,7 @@ settings (any S3 API: MinIO, AWS S3, Ceph RGW).
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -24,6 +25,40 @@ def _built_web_app(path: Path) -> Path:
     if not (path / "index.html").is_file():
         raise ValueError(f"no index.html in {path} (build the web app: make web)")
     return path
+
+
+_ORIGIN = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?",
+    re.IGNORECASE,
+)
+
+
+def _origin(item: str) -> str:
+    """``item`` as a browser's Origin header spells it (lower case, no default port), or
+    ValueError saying why not. Strict: nothing but scheme, host and port can get through
+    (the value ends up in a header: a CSP source list, an allow-origin)."""
+    m = _ORIGIN.fullmatch(item)
+    if m is None:
+        if not re.match(r"https?://", item, re.IGNORECASE):
+            raise ValueError(f"{item!r} is not an http(s) origin (https://host[:port])")
+        raise ValueError(
+            f"{item!r} is not an origin (https://host[:port] only: no path, query, user or space)"
+        )
+    scheme, host = m["scheme"].lower(), m["host"].lower()
+    port = int(m["port"]) if m["port"] else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"{item!r} is not an origin: port {port} (1-65535)")
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _origins(value: str) -> str:
+    """A comma-separated list of exact origins, normalized; no wildcard."""
+    items = [i.strip() for i in value.split(",") if i.strip()]
+    if "*" in items:
+        raise ValueError("'*' is not allowed: list the exact origins (https://host[:port])")
+    return ",".join(dict.fromkeys(_origin(i) for i in items))
 
 
 class Settings(ServingSettings):
@@ -85,6 +120,12 @@ class Settings(ServingSettings):
         default=None,
         description="built web app (web/dist) served at /app/; default: no web app",
     )
+    web_connect_src: Annotated[str, AfterValidator(_origins)] = Field(
+        default="",
+        description="comma-separated origins the web app may connect to besides this service "
+        "and the object store: the key custodians (https://c1.example.net); added to the "
+        "connect-src of its Content-Security-Policy",
+    )
 
     # --- alarms, consents, telemetry, notifications ---
     alarm_access_period_s: int = Field(
@@ -110,6 +151,11 @@ class Settings(ServingSettings):
     sse_max_duration_s: float = Field(
         default=3600.0, gt=0, description="an inbox stream ends after this; clients reconnect"
     )
+
+    @property
+    def web_connect_origins(self) -> list[str]:
+        """The custodians' origins the web app's CSP lets it connect to."""
+        return [o for o in self.web_connect_src.split(",") if o]
 
     @property
     def effective_database_url(self) -> str:
