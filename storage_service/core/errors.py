@@ -52,6 +52,7 @@ class Reason(StrEnum):
     ALARM_NOT_FOUND = "alarm_not_found"
     CONSENT_REQUEST_NOT_FOUND = "consent_request_not_found"
     CONSENT_NOT_FOUND = "consent_not_found"
+    CHAIN_HEAD_NOT_FOUND = "chain_head_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     RECORDING_DELETED = "recording_deleted"
     UPLOAD_EXPIRED = "upload_expired"
@@ -70,6 +71,7 @@ class Reason(StrEnum):
     CONSENT_CONFLICT = "consent_conflict"
     CONSENT_REQUEST_DECIDED = "consent_request_decided"
     INBOX_CONFLICT = "inbox_conflict"
+    CHAIN_HEAD_NOT_NEWER = "chain_head_not_newer"  # a ChainHead going backwards
     # size and media type
     LENGTH_REQUIRED = "length_required"
     BODY_TOO_LARGE = "body_too_large"
@@ -98,6 +100,7 @@ class Reason(StrEnum):
     CONSENT_INVALID = "consent_invalid"
     NOTICE_INVALID = "notice_invalid"
     SMART_ALERT_INVALID = "smart_alert_invalid"
+    CHAIN_HEAD_INVALID = "chain_head_invalid"
     # too many unauthenticated requests from one address
     RATE_LIMITED = "rate_limited"
     # our side
@@ -155,6 +158,7 @@ STATUS: dict[Reason, int] = {
             _R.ALARM_NOT_FOUND,
             _R.CONSENT_REQUEST_NOT_FOUND,
             _R.CONSENT_NOT_FOUND,
+            _R.CHAIN_HEAD_NOT_FOUND,
         ),
         404,
     ),
@@ -177,6 +181,7 @@ STATUS: dict[Reason, int] = {
             _R.CONSENT_CONFLICT,
             _R.CONSENT_REQUEST_DECIDED,
             _R.INBOX_CONFLICT,
+            _R.CHAIN_HEAD_NOT_NEWER,
         ),
         409,
     ),
@@ -215,6 +220,7 @@ STATUS: dict[Reason, int] = {
             _R.CONSENT_INVALID,
             _R.NOTICE_INVALID,
             _R.SMART_ALERT_INVALID,
+            _R.CHAIN_HEAD_INVALID,
         ),
         422,
     ),

@@ -296,3 +296,21 @@ class InboxItem(SQLModel, table=True):
     source_ref: str = Field(max_length=128)
     created_ms: int = Field(sa_type=MS)
     body: bytes
+
+
+class StoredChainHead(SQLModel, table=True):
+    """The latest camera-signed ChainHead of each camera (docs/CHAIN_HEADS.md): one row per
+    camera, replaced only by a head that does not go backwards (sequence and time)."""
+
+    __tablename__ = "chain_heads"
+
+    site_id: str = Field(
+        primary_key=True, max_length=128, foreign_key="sites.id", ondelete="CASCADE"
+    )
+    camera_id: str = Field(primary_key=True, max_length=128)
+    sequence: int | None = Field(default=None, sa_type=MS)
+    manifest_sha256: bytes | None = Field(default=None)
+    issued_at_ms: int = Field(sa_type=MS)
+    interval_s: int
+    head: bytes = Field(description="camera-signed ChainHead (canonical JSON)")
+    received_ms: int = Field(sa_type=MS)
