@@ -113,3 +113,37 @@ def test_a_deliberate_violation_breaks_its_contract(
     # an upward import is usually also a cycle: the contract named must be among the broken
     assert any(name.startswith(contract) for name in broken), result.stdout
     assert culprit in result.stdout, result.stdout
+
+
+#: The witness service (docs/WITNESS.md) is its own package: crypto/ and common/ only. Until
+#: pyproject's [tool.importlinter] lists it, this test keeps the rule.
+WITNESS_ALLOWED = {"crypto", "common", "witness_service"}
+FIRST_PARTY = {*PACKAGES, "witness_service", "tests"}
+
+
+def _first_party_imports(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & FIRST_PARTY
+
+
+def test_the_witness_service_depends_on_crypto_and_common_only() -> None:
+    for path in sorted((ROOT / "witness_service").rglob("*.py")):
+        bad = _first_party_imports(path) - WITNESS_ALLOWED
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+    # ...and nothing but the entry point imports it.
+    for package in ("crypto", "common", "escrow_service", "storage_service", "clients"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            assert "witness_service" not in _first_party_imports(path), path
+
+
+def test_the_witness_rule_fails_when_broken(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from escrow_service.core import keys\nimport clients.api\n")
+    assert _first_party_imports(bad) - WITNESS_ALLOWED == {"escrow_service", "clients"}
