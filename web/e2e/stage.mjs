@@ -162,8 +162,8 @@ export async function startStage(opts = {}) {
 
   /** Send one command; resolves to the stage's JSON answer ({error} when it failed). */
   const send = (cmd) => {
-    if (dead) return Promise.reject(dead);
     if (stopped) return Promise.reject(new Error("the stage is stopped"));
+    if (dead) return Promise.reject(dead);
     return new Promise((resolve, reject) => {
       pending.push({ resolve, reject });
       proc.stdin.write(JSON.stringify(cmd) + "\n");
