@@ -78,9 +78,11 @@ async function verified(page, click = true) {
       index: Number(r.dataset.index),
       kind: r.dataset.kind,
       operator: r.dataset.operator,
+      justification: r.dataset.justification,
       released: Number(r.dataset.released),
       recordings: r.dataset.recordings ? r.dataset.recordings.split(" ") : [],
       included: r.dataset.included,
+      window: r.querySelector("[data-window]")?.dataset.window,
       text: r.textContent,
     })),
   }));
@@ -170,7 +172,8 @@ describe("the Audit page", () => {
           r.recordings.every((x) => x.startsWith("cam-1/")),
           JSON.stringify(r),
         );
-        assert.match(r.text, /alarm .* of panel-1/);
+        assert.match(r.justification, /^alarm evt-[0-9a-f]+ \(intrusion\) of panel-1$/);
+        assert.equal(r.window, "true", `every recording inside cam-1's alarm window: ${r.text}`);
       }
     }
     const cliAfter = await cliAudit();
@@ -183,6 +186,7 @@ describe("the Audit page", () => {
       const outcome = r.kind === "release" ? `released ${r.released}` : r.kind;
       assert.ok(cli.outcome.startsWith(outcome.split(" ")[0]), `${cli.outcome} vs ${outcome}`);
       if (r.kind === "release") assert.equal(cli.outcome, outcome);
+      assert.equal(cli.why, r.justification, "the same alarm as the CLI names");
     }
     await axe(page, "the audit page with accesses");
     await shot(page, "audit-accesses");

@@ -148,6 +148,7 @@ function accessRow(a: Access): HTMLElement {
       "data-index": String(a.logIndex),
       "data-kind": a.kind,
       "data-operator": a.operatorId,
+      "data-justification": a.justification,
       "data-released": String(a.released),
       "data-recordings": a.recordings.join(" "),
       "data-included": String(a.included),
