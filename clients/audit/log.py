@@ -39,12 +39,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from clients.api.errors import ServiceRefused
-from clients.api.escrow import CustodianApi
+from clients.api.errors import ServiceRefused, check
+from clients.api.escrow import CustodianApi, retrying
 from clients.audit.notices import (
     Expected,
     Finding,
@@ -65,7 +65,11 @@ from crypto.tlog import (
     verify_consistency,
     verify_inclusion,
 )
+from crypto.tlog.cosignature import QuorumError, open_cosigned_checkpoint
 from crypto.tlog.note import Checkpoint, NoteVerifier, open_checkpoint
+
+if TYPE_CHECKING:
+    from clients.operator.release import WitnessPolicy
 
 #: what the network or the custodian's refusal raises while the audit reads the log
 READ_ERRORS = (httpx.HTTPError, ServiceRefused)
@@ -138,12 +142,23 @@ class AuditReport:
 
 class CustodianLog:
     """Read access to one custodian's log API (:class:`~clients.api.escrow.CustodianApi`),
-    checkpoints verified under its log key."""
+    checkpoints verified under its log key. With ``witnesses``, the audited checkpoint is the
+    custodian's latest cosigned one (``GET /v1/log/cosigned-checkpoint``) and must carry the
+    cosignatures of a quorum of them (else the finding ``unwitnessed_checkpoint``)."""
 
-    def __init__(self, url: str, origin: str, verifier: NoteVerifier, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        origin: str,
+        verifier: NoteVerifier,
+        *,
+        timeout: float = 30.0,
+        witnesses: WitnessPolicy | None = None,
+    ):
         self.url = url
         self.origin = origin
         self.verifier = verifier
+        self.witnesses = witnesses
         self.api = CustodianApi(url, timeout=timeout)
 
     def close(self) -> None:
@@ -156,7 +171,14 @@ class CustodianLog:
         self.close()
 
     def checkpoint(self) -> Checkpoint:
-        return open_checkpoint(self.api.checkpoint(), [self.verifier], self.origin)
+        if self.witnesses is None:
+            return open_checkpoint(self.api.checkpoint(), [self.verifier], self.origin)
+        resp = retrying(lambda: self.api.http.get("/v1/log/cosigned-checkpoint"))
+        check(resp, self.api.service, (200,))
+        w = self.witnesses
+        return open_cosigned_checkpoint(
+            resp.content, [self.verifier], self.origin, w.witnesses, w.quorum
+        ).checkpoint
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         return self.api.consistency(old, new)
@@ -174,6 +196,8 @@ def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expec
     site_entries: list[tuple[int, dict[str, Any]]] = []
     try:
         cp = log.checkpoint()
+    except QuorumError as exc:
+        return AuditReport(log.url, None, [Finding("unwitnessed_checkpoint", None, str(exc))], [])
     except (CryptoError, *READ_ERRORS) as exc:
         return AuditReport(log.url, None, [Finding("bad_checkpoint", None, str(exc))], [])
     state = AuditState.load(state_path) or AuditState(log.origin, 0, EMPTY_ROOT, [])

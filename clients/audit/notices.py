@@ -19,7 +19,8 @@ class Finding:
     """Something the customer must look at. ``kind`` is one of: ``bad_checkpoint``,
     ``log_truncated``, ``log_inconsistent``, ``entries_mismatch``, ``unexpected_release``,
     ``unattributed_release``, ``unexpected_change``, ``notice_not_in_log``,
-    ``notice_mismatch``, ``notice_malformed``, ``notice_withheld``, ``split_view``."""
+    ``notice_mismatch``, ``notice_malformed``, ``notice_withheld``, ``split_view``,
+    ``unwitnessed_checkpoint`` (docs/WITNESS.md)."""
 
     kind: str
     index: int | None

@@ -22,10 +22,12 @@ from clients.api.errors import ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint
 from clients.audit.log import AuditReport, CustodianLog, audit_custodian
 from clients.audit.notices import Finding, withheld
-from clients.common import write_json
+from clients.common import StateError, write_json
 from clients.customer.inbox import read_inbox
 from clients.customer.state import CustomerState
+from clients.operator.release import WitnessPolicy
 from common.http import SignedClient
+from crypto.errors import CryptoError
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,22 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
     return results
 
 
+WITNESSES_FILE = "witnesses.json"
+
+
+def witness_policy(state: CustomerState) -> WitnessPolicy | None:
+    """The site's witnesses, from ``<state>/witnesses.json`` (``{"witnesses": [<verifier
+    key>, ...], "quorum": k}``, docs/WITNESS.md); None when the file is absent: the audit then
+    checks the log's own checkpoint only."""
+    path = state.root / WITNESSES_FILE
+    if not path.exists():
+        return None
+    try:
+        return WitnessPolicy.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, CryptoError) as exc:
+        raise StateError(f"{path}: not a witness list ({exc})") from None
+
+
 def _unreachable(c: CustodianEndpoint, exc: httpx.HTTPError) -> str:
     reason = str(exc) or type(exc).__name__
     return f"unreachable at {c.url} ({reason}): its log was not checked"
@@ -161,7 +179,7 @@ def _audit(
     # from the custodian's own is a finding (clients/audit/log.py parse_notices), and so is
     # one the storage service took from the custodian but does not relay
     notices = [text for text, _ in direct] + mine
-    with CustodianLog(c.url, c.origin, c.verifier) as log:
+    with CustodianLog(c.url, c.origin, c.verifier, witnesses=witness_policy(state)) as log:
         report = audit_custodian(
             log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
         )

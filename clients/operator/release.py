@@ -36,6 +36,7 @@ from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingMetadata
 from crypto.statements import SignedStatement
 from crypto.tlog import entry_leaf_hash, leaf_hash, root_from_leaf_hashes, verify_inclusion
+from crypto.tlog.cosignature import CosignatureVerifier, QuorumError, open_cosigned_checkpoint
 from crypto.tlog.note import open_checkpoint
 
 
@@ -73,6 +74,39 @@ class ReceiptMismatch(CustodianUnavailable):
     or session key, fewer recordings) would make the customer's audit see a different
     release than the one that happened; its shares are not used.
     """
+
+
+class Unwitnessed(CustodianUnavailable):
+    """The receipt's checkpoint is not cosigned by a quorum of the site's witnesses: the
+    custodian may be showing this operator a log that nobody else sees (a split view).
+    ``checkpoint`` is the refused note: signed by the custodian, it is evidence for the
+    customer's cross-check (``clients.audit.log.cross_check_checkpoint``)."""
+
+    def __init__(self, message: str, checkpoint: bytes) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+@dataclass(frozen=True)
+class WitnessPolicy:
+    """The site's witnesses (C2SP tlog-cosignature keys) and how many must cosign a receipt's
+    checkpoint (docs/WITNESS.md). Configured like the custodians, not taken from them."""
+
+    witnesses: tuple[CosignatureVerifier, ...]
+    quorum: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quorum <= len(self.witnesses):
+            raise ValueError(f"witness quorum {self.quorum} is not 1..{len(self.witnesses)}")
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> WitnessPolicy:
+        """``{"witnesses": [<verifier key>, ...], "quorum": k}`` (quorum defaults to all)."""
+        keys = tuple(CosignatureVerifier.from_text(str(k)) for k in obj["witnesses"])
+        return cls(keys, int(obj.get("quorum", len(keys))))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"witnesses": [w.to_text() for w in self.witnesses], "quorum": self.quorum}
 
 
 class NothingReleased(ReleaseError):  # noqa: N818
@@ -181,8 +215,11 @@ def check_entry_binds_request(
         )
 
 
-def verify_receipt(endpoint: CustodianEndpoint, log: dict[str, Any]) -> tuple[int, bytes, bytes]:
-    """Check a custodian's log receipt: signed checkpoint, and the entry's inclusion in it."""
+def verify_receipt(
+    endpoint: CustodianEndpoint, log: dict[str, Any], witnesses: WitnessPolicy | None = None
+) -> tuple[int, bytes, bytes]:
+    """Check a custodian's log receipt: signed checkpoint, cosigned by a quorum of
+    ``witnesses`` when given (else :class:`Unwitnessed`), and the entry's inclusion in it."""
     try:
         note = str(log["checkpoint"]).encode("utf-8")
         entry = str(log["entry"]).encode("utf-8")
@@ -190,7 +227,18 @@ def verify_receipt(endpoint: CustodianEndpoint, log: dict[str, Any]) -> tuple[in
         proof = [b64decode_padded(h) for h in log["inclusion_proof"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: malformed log receipt") from exc
-    cp = open_checkpoint(note, [endpoint.verifier], endpoint.origin)
+    if witnesses is None:
+        cp = open_checkpoint(note, [endpoint.verifier], endpoint.origin)
+    else:
+        try:
+            cp = open_cosigned_checkpoint(
+                note, [endpoint.verifier], endpoint.origin, witnesses.witnesses, witnesses.quorum
+            ).checkpoint
+        except QuorumError as exc:
+            raise Unwitnessed(
+                f"{endpoint.custodian_id}: receipt refused, its checkpoint is not witnessed: {exc}",
+                note,
+            ) from exc
     verify_inclusion(entry_leaf_hash(entry), index, cp.size, proof, cp.root_hash)
     return index, entry, note
 
@@ -205,6 +253,7 @@ def request_release(
     session: SessionKey,
     recordings: Sequence[Recording],
     timeout: float = 30.0,
+    witnesses: WitnessPolicy | None = None,
 ) -> CustodianRelease:
     """One custodian's release for ``recordings`` (raises CustodianRefused/Unavailable).
 
@@ -254,7 +303,7 @@ def request_release(
     try:
         if not isinstance(data, dict):
             raise TypeError("answer is not a JSON object")
-        index, entry, note = verify_receipt(endpoint, data["log"])
+        index, entry, note = verify_receipt(endpoint, data["log"], witnesses)
         release = CustodianRelease(
             endpoint.custodian_id, str(data["release_id"]), index, entry, note, data["log"]
         )
@@ -303,6 +352,7 @@ def gather_releases(
     session: SessionKey,
     recordings: Sequence[Recording],
     timeout: float = 30.0,
+    witnesses: WitnessPolicy | None = None,
 ) -> list[CustodianRelease]:
     """Ask every custodian concurrently; return once each recording is settled.
 
@@ -335,6 +385,7 @@ def gather_releases(
                 session=session,
                 recordings=recordings,
                 timeout=timeout,
+                witnesses=witnesses,
             ): ep.custodian_id
             for ep in endpoints
         }
@@ -419,6 +470,8 @@ __all__ = [
     "Recording",
     "ReleaseError",
     "ThresholdNotMet",
+    "Unwitnessed",
+    "WitnessPolicy",
     "check_entry_binds_request",
     "decrypt_recording",
     "gather_releases",

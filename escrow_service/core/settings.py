@@ -11,11 +11,13 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
 from common.serving import ServingSettings
+from crypto.errors import CryptoError
+from crypto.tlog.cosignature import CosignatureVerifier
 
 #: What the web app sends to a custodian beyond the CORS-safelisted headers.
 CORS_REQUEST_HEADERS = (
@@ -65,6 +67,33 @@ def _origins(value: str) -> str:
 OriginList = Annotated[str, AfterValidator(_origins)]
 
 
+def parse_witnesses(value: str) -> list[tuple[str, CosignatureVerifier]]:
+    """``<http(s) URL> <witness verifier key>`` entries, comma-separated, names distinct."""
+    out = []
+    for item in (i.strip() for i in value.split(",")):
+        if not item:
+            continue
+        url, sep, vkey = item.partition(" ")
+        if not sep or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{item[:60]!r}: expected '<http(s) URL> <witness key>'")
+        try:
+            verifier = CosignatureVerifier.from_text(vkey.strip())
+        except CryptoError as exc:
+            raise ValueError(f"{item[:60]!r}: {exc}") from None
+        out.append((url.rstrip("/"), verifier))
+    if len({v.name for _, v in out}) != len(out):
+        raise ValueError("two witnesses share a name")
+    return out
+
+
+def _witnesses(value: str) -> str:
+    parse_witnesses(value)
+    return value
+
+
+WitnessList = Annotated[str, AfterValidator(_witnesses)]
+
+
 class EscrowSettings(ServingSettings):
     model_config = SettingsConfigDict(env_prefix="CAMVAULT_ESCROW_", extra="ignore")
 
@@ -112,6 +141,28 @@ class EscrowSettings(ServingSettings):
         ),
     )
     log_level: LogLevel = "INFO"
+    # Witness cosigning (docs/WITNESS.md): "<url> <witness verifier key>", comma-separated.
+    witnesses: WitnessList = Field(
+        default="", description="witnesses that cosign the log: '<url> <key>', comma-separated"
+    )
+    witness_quorum: int | None = Field(
+        default=None, ge=1, description="cosignatures a checkpoint needs (default: all)"
+    )
+    witness_interval_ms: int = Field(
+        default=0, ge=0, le=60_000, description="least time between two cosigning rounds"
+    )
+    witness_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _quorum_fits(self) -> EscrowSettings:
+        n = len(parse_witnesses(self.witnesses))
+        if self.witness_quorum is not None and self.witness_quorum > n:
+            raise ValueError(f"witness_quorum {self.witness_quorum} is more than the {n} witnesses")
+        return self
+
+    @property
+    def witness_list(self) -> list[tuple[str, CosignatureVerifier]]:
+        return parse_witnesses(self.witnesses)
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -17,6 +17,7 @@ from escrow_service.core.settings import EscrowSettings
 from escrow_service.schemas.release import LogReceipt
 from escrow_service.services.queries import Q
 from escrow_service.services.tlog_store import Appended, LogStore
+from escrow_service.services.witnessing import Cosigner, WitnessConfig
 
 ENTRY_VERSION = 1
 
@@ -42,10 +43,21 @@ class Custodian:
     clock: Callable[[], int]
     #: The key of the ARC that signs operator registrations, if configured.
     arc_key: Ed25519PublicKey | None = field(init=False, default=None)
+    #: Collects the witnesses' cosignatures, if witnesses are configured (docs/WITNESS.md).
+    cosigner: Cosigner | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.settings.arc_public_key:
             self.arc_key = Ed25519PublicKey.from_text(self.settings.arc_public_key, "ARC key")
+        witnesses = WitnessConfig.parse_list(self.settings.witnesses)
+        if witnesses:
+            self.cosigner = Cosigner(
+                self.log,
+                witnesses,
+                self.settings.witness_quorum or len(witnesses),
+                interval_ms=self.settings.witness_interval_ms,
+                timeout_s=self.settings.witness_timeout_s,
+            )
 
     def append(
         self,
@@ -68,8 +80,23 @@ class Custodian:
         return self.log.append(conn, entry, kind=entry_type, site_id=site_id, now_ms=now)
 
     def receipt(self, appended: Appended) -> LogReceipt:
-        """The entry's index and bytes with its inclusion proof against a fresh checkpoint."""
+        """The entry's index and bytes with its inclusion proof against a fresh checkpoint.
+
+        With witnesses, the checkpoint is the latest one cosigned by a quorum of them that
+        covers the entry (waiting for the next cosigning round if needed, shared by every
+        request that waits); if the round fails, the log's own checkpoint, which clients that
+        require witnesses refuse."""
         size = appended.index + 1
+        if self.cosigner is not None:
+            cosigned = self.cosigner.cosigned(size)
+            if cosigned is not None:
+                cosigned_size, note = cosigned
+                return LogReceipt(
+                    appended.index,
+                    appended.entry,
+                    note,
+                    self.log.inclusion_proof(appended.index, cosigned_size),
+                )
         return LogReceipt(
             appended.index,
             appended.entry,

@@ -28,6 +28,23 @@ def checkpoint(service: ServiceDep) -> PlainTextResponse:
     return PlainTextResponse(service.log.checkpoint().decode("utf-8"))
 
 
+@router.get("/v1/log/cosigned-checkpoint", response_class=PlainTextResponse)
+def cosigned_checkpoint(
+    service: ServiceDep,
+    size: Annotated[int, Query(ge=0, description="at least this many entries")] = 0,
+) -> PlainTextResponse:
+    """The latest checkpoint cosigned by a quorum of this custodian's witnesses: the signed
+    note with the witnesses' cosignature lines appended (C2SP tlog-cosignature). If it covers
+    fewer than ``size`` entries (or none is cosigned yet), a cosigning round runs first."""
+    if service.cosigner is None:
+        raise Refusal(Reason.NOT_FOUND, "this custodian has no witnesses configured")
+    _check_size(service, size)
+    got = service.cosigner.cosigned(max(size, 1) if service.cosigner.latest() is None else size)
+    if got is None:
+        raise Refusal(Reason.NOT_FOUND, "no checkpoint cosigned by a quorum of the witnesses")
+    return PlainTextResponse(got[1].decode("utf-8"))
+
+
 @router.get("/v1/log/entries")
 def entries(start: int, end: int, service: ServiceDep, settings: SettingsDep) -> EntriesOut:
     """Entries ``[start, end)``, exact bytes as strings."""

@@ -1,0 +1,208 @@
+"""Collecting the witnesses' cosignatures on the custodian's checkpoints (C2SP tlog-witness).
+
+One background thread per process runs rounds: each round takes the log's latest size, signs
+its checkpoint, and submits it to every configured witness at once (``POST /add-checkpoint``
+with a consistency proof from the size that witness last cosigned). When at least ``quorum``
+witnesses answered with a cosignature that verifies, the checkpoint with their lines appended
+is the latest cosigned checkpoint (served at ``GET /v1/log/cosigned-checkpoint`` and put in
+receipts). A release does not wait for a round of its own: it waits for the first round that
+starts after its entry was committed (group commit), so concurrent releases share one round,
+and a round starts at most every ``witness_interval_ms``.
+
+A witness that answers 409 with ``text/x.tlog.size`` tells the size it holds; the next
+request to it uses that size (a witness that holds a size this log never had, or a root this
+log never had, refuses every checkpoint of this log: that is the witness doing its job).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from crypto.errors import CryptoError
+from crypto.tlog.cosignature import (
+    AddCheckpoint,
+    CosignatureVerifier,
+    append_cosignatures,
+    parse_cosignature_lines,
+)
+from crypto.tlog.note import NoteSignature, open_note
+from escrow_service.core.settings import parse_witnesses
+from escrow_service.services.tlog_store import LogStore
+
+log = logging.getLogger("camvault.escrow.witness")
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessConfig:
+    url: str
+    verifier: CosignatureVerifier
+
+    @classmethod
+    def parse_list(cls, text: str) -> list[WitnessConfig]:
+        """``<url> <verifier key>`` entries, comma-separated (CAMVAULT_ESCROW_WITNESSES)."""
+        return [cls(url, verifier) for url, verifier in parse_witnesses(text)]
+
+
+class Cosigner:
+    """The rounds of cosigning for one custodian log (see the module docstring)."""
+
+    def __init__(
+        self,
+        logstore: LogStore,
+        witnesses: list[WitnessConfig],
+        quorum: int,
+        *,
+        interval_ms: int = 0,
+        timeout_s: float = 5.0,
+    ) -> None:
+        if not 1 <= quorum <= len(witnesses):
+            raise ValueError(f"witness quorum {quorum} is not between 1 and {len(witnesses)}")
+        self._log = logstore
+        self.witnesses = witnesses
+        self.quorum = quorum
+        self._interval_s = interval_ms / 1000
+        self._timeout_s = timeout_s
+        self._cond = threading.Condition()
+        self._round_started = 0  # rounds started so far
+        self._round_done = 0  # rounds finished so far
+        self._wanted = 0  # the round a waiter needs
+        self._latest: tuple[int, bytes] | None = None  # (size, cosigned note)
+        self._known: dict[str, int | None] = {w.verifier.name: None for w in witnesses}
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._pool = ThreadPoolExecutor(max_workers=len(witnesses), thread_name_prefix="witness")
+        self._clients = {w.verifier.name: httpx.Client(timeout=timeout_s) for w in witnesses}
+
+    # --- what the custodian uses -----------------------------------------------------------
+
+    def latest(self) -> tuple[int, bytes] | None:
+        with self._cond:
+            return self._latest
+
+    def cosigned(self, size: int, timeout_s: float | None = None) -> tuple[int, bytes] | None:
+        """A cosigned checkpoint of at least ``size`` entries: the latest if it covers them,
+        else the one of the next round (started after this call), or None on timeout."""
+        deadline = time.monotonic() + (self._timeout_s * 2 if timeout_s is None else timeout_s)
+        with self._cond:
+            if self._latest is not None and self._latest[0] >= size:
+                return self._latest
+            self._ensure_thread()
+            need = self._round_started + 1
+            self._wanted = max(self._wanted, need)
+            self._cond.notify_all()
+            while True:
+                if self._latest is not None and self._latest[0] >= size:
+                    return self._latest
+                if self._round_done >= need:
+                    return None  # the round ran and did not reach the quorum
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=self._timeout_s + 1)
+        self._pool.shutdown(wait=False)
+        for client in self._clients.values():
+            client.close()
+
+    # --- the rounds ------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None and not self._stopped:
+            self._thread = threading.Thread(target=self._run, name="cosigner", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        last = 0.0
+        while True:
+            with self._cond:
+                while not self._stopped and self._wanted <= self._round_started:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+            pause = last + self._interval_s - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            with self._cond:
+                self._round_started += 1
+            last = time.monotonic()
+            try:
+                result = self._round()
+            except Exception:  # a round must never kill the thread
+                log.exception("cosigning round failed")
+                result = None
+            with self._cond:
+                if result is not None and (self._latest is None or result[0] >= self._latest[0]):
+                    self._latest = result
+                self._round_done += 1
+                self._cond.notify_all()
+
+    def _round(self) -> tuple[int, bytes] | None:
+        size = self._log.refresh()
+        note = self._log.checkpoint(size)
+        futures = [self._pool.submit(self._ask, w, size, note) for w in self.witnesses]
+        lines: list[NoteSignature] = []
+        for future in futures:
+            got = future.result()
+            if got is not None:
+                lines.append(got)
+        if len(lines) < self.quorum:
+            log.warning(
+                "witness quorum not reached",
+                extra={"size": size, "cosigned": len(lines), "quorum": self.quorum},
+            )
+            return None
+        return size, append_cosignatures(note, lines)
+
+    def _ask(self, witness: WitnessConfig, size: int, note: bytes) -> NoteSignature | None:
+        """One witness's cosignature of ``note`` (size ``size``), or None (logged)."""
+        name = witness.verifier.name
+        client = self._clients[name]
+        for _ in range(2):  # a 409 tells the witness's size: one more try with it
+            old = self._known[name] or 0
+            if old > size:
+                log.warning("witness is ahead", extra={"witness": name, "size": old})
+                return None
+            try:
+                proof = tuple(self._log.consistency_proof(old, size)) if old else ()
+                body = AddCheckpoint(old, proof, note).to_bytes()
+                resp = client.post(witness.url + "/add-checkpoint", content=body)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("witness unreachable", extra={"witness": name, "error": str(exc)})
+                return None
+            ctype = resp.headers.get("content-type", "")
+            if resp.status_code == 409 and ctype.startswith("text/x.tlog.size"):
+                try:
+                    self._known[name] = int(resp.text.strip())
+                except ValueError:
+                    return None
+                continue
+            if resp.status_code != 200:
+                log.warning(
+                    "witness refused",
+                    extra={"witness": name, "status": resp.status_code, "body": resp.text[:200]},
+                )
+                return None
+            try:
+                sigs = parse_cosignature_lines(resp.content)
+                mine = [s for s in sigs if (s.name, s.key_id) == (name, witness.verifier.key_id)]
+                if not mine:
+                    raise CryptoError("no cosignature by the witness's key")
+                open_note(append_cosignatures(note, mine[:1]), [witness.verifier])
+            except CryptoError as exc:
+                log.warning("bad cosignature", extra={"witness": name, "error": str(exc)})
+                return None
+            self._known[name] = size
+            return mine[0]
+        return None
