@@ -1,0 +1,236 @@
+// What the Recordings page reads from the storage service, checked before it is believed:
+// a camera's listing against its signed manifest chain (clients/customer/chain.py), each
+// recording against its manifest before anything of it is shown (./verify.ts), event
+// records' labels decrypted here (clients/customer/recordings.py _event_labels). The
+// service hands out ciphertext only: the header in the recording's detail, the payload by a
+// presigned GET to the object store, the age file by the export route.
+
+import { ApiRefusal, refusal, type Recording } from "../api";
+import { b64decodePadded } from "../../crypto/base64";
+import { splitFile } from "../../crypto/ageheader";
+import { parseSigned } from "../../crypto/statements/envelope";
+import { canonicalJson, type Json } from "../../crypto/canonical";
+import { verifyChain } from "../../crypto/statements/chain";
+import { Ed25519PublicKey } from "../../crypto/ed25519";
+import { toHex } from "../../crypto/bytes";
+import type { PortalContext } from "../pages/types";
+import { cameraKeyOf, checkManifest, RecordingRefused, verifyRecording, type VerifiedRecording } from "./verify";
+
+/** A listed recording with the fields the page needs (the listing carries the manifest). */
+export interface Listed extends Recording {
+  manifest: unknown;
+  payload_sha256: string;
+  manifest_sha256: string;
+}
+
+export interface Detail extends Listed {
+  header: string | null;
+  download_url: string | null;
+}
+
+/** The kinds whose plaintext is an MPEG-TS segment (clients/common.py EXTENSIONS). */
+export const VIDEO_KINDS = new Set(["segment", "live", "clip"]);
+
+export interface Label {
+  label: string;
+  confidence?: number;
+}
+
+/** Labels of a decrypted event record and the recording it describes (if it says). */
+export function eventLabels(plain: Uint8Array): { labels: Label[]; ref: string | null } {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
+  } catch {
+    return { labels: [], ref: null };
+  }
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) return { labels: [], ref: null };
+  const o = obj as Record<string, unknown>;
+  const raw = Array.isArray(o["labels"]) ? (o["labels"] as unknown[]) : [];
+  const labels = raw.filter(
+    (x): x is Label => x !== null && typeof x === "object" && typeof (x as Label).label === "string",
+  );
+  const ref = o["segment_recording_id"];
+  return { labels, ref: typeof ref === "string" ? ref : null };
+}
+
+/** The listed fields that must equal the signed manifest's (clients/customer/chain.py FIELDS). */
+const FIELDS = [
+  "camera_id",
+  "recording_id",
+  "kind",
+  "start_ms",
+  "end_ms",
+  "sequence",
+  "payload_size",
+  "payload_sha256",
+  "manifest_sha256",
+] as const;
+
+export interface CameraListing {
+  /** Committed recordings, oldest first. */
+  items: Listed[];
+  /** Everything wrong with the listing (chain gaps, relabelled fields, reordering...). */
+  problems: string[];
+  deleted: number;
+}
+
+/** List a camera (tombstones included) and check the listing against the signed chain. */
+export async function readCamera(ctx: PortalContext, cameraId: string): Promise<CameraListing> {
+  const key = cameraKeyOf(ctx.keys.config.devices, cameraId);
+  const all: Listed[] = [];
+  let cursor: string | null = null;
+  do {
+    const params: Record<string, string> = { camera_id: cameraId, include_deleted: "true", limit: "100" };
+    if (cursor !== null) params["cursor"] = cursor;
+    const page: { items: Listed[]; next_cursor: string | null } = await ctx.api.get(
+      `/v1/sites/${encodeURIComponent(ctx.keys.siteId)}/recordings`,
+      params,
+    );
+    all.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  const problems: string[] = [];
+  if (key === undefined) {
+    problems.push(`${cameraId} has no enrolled device key in config.json: nothing of it can be verified`);
+  } else {
+    const signed = [];
+    let previous: { rid: string; start: number } | null = null;
+    for (const item of all) {
+      let m;
+      try {
+        signed.push({ s: parseSigned(canonicalJson(item.manifest as Json)), seq: item.sequence });
+        m = checkManifest(item.manifest, key, item.recording_id);
+      } catch (e) {
+        problems.push(`not-a-manifest: ${item.recording_id}: ${(e as Error).message}`);
+        continue;
+      }
+      const want: Record<string, unknown> = { ...m.manifest, manifest_sha256: toHex(m.hash) };
+      const diff = FIELDS.filter((f) => item[f] !== want[f]).map(
+        (f) => `${f} ${JSON.stringify(item[f])} (signed ${JSON.stringify(want[f])})`,
+      );
+      if (diff.length > 0) problems.push(`relabelled: ${m.manifest.recording_id}: the listing says ${diff.join(", ")}`);
+      if (previous !== null && m.manifest.start_ms > previous.start) {
+        problems.push(
+          `reordered: ${m.manifest.recording_id} is listed after ${previous.rid} but starts later (the service lists newest first)`,
+        );
+      }
+      previous = { rid: m.manifest.recording_id, start: m.manifest.start_ms };
+    }
+    signed.sort((a, b) => a.seq - b.seq);
+    for (const p of verifyChain(
+      signed.map((x) => x.s),
+      Ed25519PublicKey.fromText(key),
+      { siteId: ctx.keys.siteId, cameraId },
+    )) {
+      problems.push(`${p.kind}: ${p.detail}`);
+    }
+  }
+  const items = all
+    .filter((i) => i.status === "committed")
+    .sort((a, b) => a.start_ms - b.start_ms || a.sequence - b.sequence);
+  return { items, problems, deleted: all.length - items.length };
+}
+
+function recordingPath(ctx: PortalContext, cameraId: string, recordingId: string): string {
+  return `/v1/sites/${encodeURIComponent(ctx.keys.siteId)}/cameras/${encodeURIComponent(cameraId)}/recordings/${encodeURIComponent(recordingId)}`;
+}
+
+export type Progress = (done: number, total: number) => void;
+
+/** Read a response body, reporting progress against Content-Length (or `expected`). */
+export async function readBody(resp: Response, progress?: Progress, expected = 0): Promise<Uint8Array> {
+  const total = Number(resp.headers.get("Content-Length")) || expected;
+  if (resp.body === null) return new Uint8Array(await resp.arrayBuffer());
+  const reader = resp.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    n += value.length;
+    progress?.(n, Math.max(total, n));
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Fetch one recording (detail, then its payload by presigned GET) and verify it; the
+ *  plaintext comes back only if every check passed (RecordingRefused otherwise). */
+export async function fetchVerified(ctx: PortalContext, item: Listed, progress?: Progress): Promise<VerifiedRecording> {
+  const detail = await ctx.api.get<Detail>(recordingPath(ctx, item.camera_id, item.recording_id));
+  if (detail.header === null || detail.download_url === null) {
+    throw new ApiRefusal(410, "recording_deleted", `${item.recording_id} is deleted`);
+  }
+  let header: Uint8Array;
+  try {
+    header = b64decodePadded(detail.header);
+  } catch {
+    throw new RecordingRefused("header_malformed", `${item.recording_id}: the header served is not base64`);
+  }
+  const resp = await fetch(detail.download_url, {
+    credentials: "omit",
+    cache: "no-store",
+    referrerPolicy: "no-referrer",
+  });
+  if (!resp.ok) throw new ApiRefusal(resp.status, "download_failed", `the object store answered HTTP ${resp.status}`);
+  const payload = await readBody(resp, progress, item.payload_size);
+  return verifyRecording({
+    manifest: detail.manifest,
+    header,
+    payload,
+    cameraKey: cameraKeyOf(ctx.keys.config.devices, item.camera_id),
+    siteId: ctx.keys.siteId,
+    cameraId: item.camera_id,
+    recordingId: item.recording_id,
+    identity: ctx.keys.identity,
+  });
+}
+
+/** The standard age file (header || payload, exactly the stored bytes) by the export route,
+ *  checked against the listed manifest like a download before it is handed out. */
+export async function exportAgeFile(ctx: PortalContext, item: Listed, progress?: Progress): Promise<Uint8Array> {
+  const resp = await ctx.api.raw("GET", recordingPath(ctx, item.camera_id, item.recording_id) + "/export");
+  if (!resp.ok) throw await refusal(resp);
+  const file = await readBody(resp, progress, item.payload_size);
+  let parts;
+  try {
+    parts = splitFile(file);
+  } catch (e) {
+    throw new RecordingRefused(
+      "header_malformed",
+      `${item.recording_id}: the exported file has no valid age header: ${(e as Error).message}`,
+    );
+  }
+  const v = await verifyRecording({
+    manifest: item.manifest,
+    header: parts.header,
+    payload: parts.payload,
+    cameraKey: cameraKeyOf(ctx.keys.config.devices, item.camera_id),
+    siteId: ctx.keys.siteId,
+    cameraId: item.camera_id,
+    recordingId: item.recording_id,
+    identity: ctx.keys.identity,
+  });
+  v.plaintext.fill(0);
+  return file;
+}
+
+/** Offer bytes as a download (a Blob URL and <a download>; nothing leaves the browser). */
+export function saveFile(bytes: Uint8Array, name: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
