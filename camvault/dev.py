@@ -8,6 +8,11 @@ until each answers, prints where each listens and what to run next, writes the s
 (``dev.json``, for scripts), and stays in the foreground: Ctrl-C (or SIGTERM) stops every
 service it started and waits for them; a service that dies stops the others too.
 
+When the web app is built (web/dist next to the package, `make web`; or ``CAMVAULT_WEB_DIR``),
+the storage service serves it at ``/app/`` (printed), with the custodians in its CSP's
+connect-src (``CAMVAULT_WEB_CONNECT_SRC``) and the custodians accepting CORS requests from the
+storage origin (``CAMVAULT_ESCROW_CORS_ORIGINS``): the page talks to all four from a browser.
+
 For a deployment, see docker-compose.yml and docs/OPERATIONS.md; this is for trying camvault
 out, developing it and demonstrating it.
 """
@@ -60,6 +65,7 @@ class Service:
 class Site:
     root: Path
     services: list[Service] = field(default_factory=list)
+    web_app: str | None = None  # the web app's URL when the storage service serves one
 
     def start(self) -> None:
         """Start every service not started yet."""
@@ -116,6 +122,7 @@ class Site:
             "arc_key": str(self.root / "arc.key"),
             "threshold": THRESHOLD,
             "services": {s.name: {"url": s.url, "log": str(s.log)} for s in self.services},
+            "web_app": self.web_app,
         }
 
 
@@ -148,15 +155,40 @@ def arc_key(root: Path) -> Ed25519SigningKey:
     return key
 
 
+def web_app_dir() -> Path | None:
+    """The built web app to serve at /app/: ``CAMVAULT_WEB_DIR`` when set (it must hold a
+    build), else web/dist next to the package when it was built (`make web`), else none."""
+    named = os.environ.get("CAMVAULT_WEB_DIR")
+    if named:
+        path = Path(named).resolve()
+        if not (path / "index.html").is_file():
+            raise DevError(f"CAMVAULT_WEB_DIR: no index.html in {path} (build it: make web)")
+        return path
+    built = Path(__file__).resolve().parents[1] / "web" / "dist"
+    return built if (built / "index.html").is_file() else None
+
+
 def plan(root: Path, host: str, storage_port: int, custodian_port: int) -> Site:
-    """The services of a site, their settings and where they listen (nothing started)."""
+    """The services of a site, their settings and where they listen (nothing started). With
+    a built web app, the storage service serves it at /app/, its CSP lets the page connect to
+    the custodians and they accept CORS requests from it."""
     ports = [storage_port] + [custodian_port + i for i in range(len(CUSTODIANS))]
     for port in ports:
         if not port_free(host, port):
             raise DevError(f"port {port} on {host} is in use (--storage-port, --custodian-port)")
     arc = arc_key(root).public_key.to_text()
     storage_url = f"http://{host}:{storage_port}"
-    site = Site(root)
+    custodian_urls = [f"http://{host}:{port}" for port in ports[1:]]
+    web_dir = web_app_dir()
+    web_env: dict[str, str] = {}
+    cors_env: dict[str, str] = {}
+    if web_dir is not None:
+        web_env = {
+            "CAMVAULT_WEB_DIR": str(web_dir),
+            "CAMVAULT_WEB_CONNECT_SRC": ",".join(custodian_urls),
+        }
+        cors_env = {"CAMVAULT_ESCROW_CORS_ORIGINS": storage_url}
+    site = Site(root, web_app=None if web_dir is None else storage_url + "/app/")
     site.services.append(
         Service(
             "storage",
@@ -167,22 +199,24 @@ def plan(root: Path, host: str, storage_port: int, custodian_port: int) -> Site:
                 "CAMVAULT_PUBLIC_URL": storage_url,
                 "CAMVAULT_AUTO_MIGRATE": "true",
                 "CAMVAULT_ARC_PUBLIC_KEY": arc,
+                **web_env,
             },
             root / "logs" / "storage.log",
             ready="/readyz",
         )
     )
     serve = ["serve", "escrow", "--id"]
-    for cid, port in zip(CUSTODIANS, ports[1:], strict=True):
+    for cid, port, url in zip(CUSTODIANS, ports[1:], custodian_urls, strict=True):
         data = root / f"escrow-{cid}"
         site.services.append(
             Service(
                 f"custodian {cid}",
-                f"http://{host}:{port}",
+                url,
                 [*serve, cid, "--host", host, "--port", str(port), "--data-dir", str(data)],
                 {
                     "CAMVAULT_ESCROW_ARC_PUBLIC_KEY": arc,
                     "CAMVAULT_ESCROW_NOTIFY_URL": storage_url + "/v1/notices",
+                    **cors_env,
                 },
                 root / "logs" / f"custodian-{cid}.log",
             )
@@ -242,6 +276,9 @@ def tell(site: Site, out: TextIO, site_id: str | None) -> None:
     for s in site.services:
         print(f"  {s.name:<{w}}  {s.url or '-'}   log {s.log}", file=out)
     print(f"  ARC key {site.root / 'arc.key'} (0600); layout in {site.root / 'dev.json'}", file=out)
+    if site.web_app is not None:
+        print(f"  web app  {site.web_app}   (open it in a browser; import the", file=out)
+        print("    customer's identity.txt, site.key and config.json)", file=out)
     print("next, in another terminal (docs/USAGE.md):", file=out)
     print(f"  export CAMVAULT_CUSTOMER_DIR={site.root / 'customer'}", file=out)
     if site_id is None:
