@@ -95,7 +95,7 @@ export const inboxPage: Page = {
         return;
       }
       const b = h("button", { type: "button", class: "secondary show-thumbnail" }, "Show thumbnail");
-      b.setAttribute("aria-label", `Show the thumbnail of ${alert.alert_id}`);
+      b.setAttribute("aria-label", `Show thumbnail of ${alert.alert_id}`);
       b.addEventListener("click", () => void load());
       slot.replaceChildren(b);
     };
@@ -155,7 +155,7 @@ export const inboxPage: Page = {
           li.dataset["operatorId"] = n.operator_id;
           li.dataset["custodianId"] = n.custodian_id;
           const audit = h("button", { type: "button", class: "secondary open-audit" }, "Check it in the audit");
-          audit.setAttribute("aria-label", `Check release ${n.release_id} in the audit`);
+          audit.setAttribute("aria-label", `Check it in the audit: release ${n.release_id}`);
           audit.addEventListener("click", () => ctx.navigate("audit"));
           li.append(
             h(
