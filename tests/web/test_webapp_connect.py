@@ -138,7 +138,7 @@ def test_dev_up_serves_the_web_app_to_its_custodians(tmp_path: Path) -> None:
     custodians = [f"http://127.0.0.1:{c1 + i}" for i in range(3)]
     try:
         assert proc.stdout is not None
-        shown = []
+        shown: list[str] = []
         while not shown or "ready; Ctrl-C" not in shown[-1]:
             line = proc.stdout.readline()
             assert line, "".join(shown)
