@@ -22,6 +22,7 @@ from clients.api.storage import StorageApi
 from clients.camera import ringbuffer
 from clients.camera.config import CameraConfig, Mode, SourceKind
 from clients.camera.events import event_record, smart_alert
+from clients.camera.heads import ChainHeads
 from clients.camera.queue import Journal
 from clients.camera.sdcard import SdCard
 from clients.camera.seal import Sealed, seal, seal_to_customer
@@ -111,6 +112,15 @@ class CameraAgent:
             cfg.telemetry_interval_s,
             Path(cfg.sd_dir) if cfg.sd_dir else None,
         )
+        self.heads = ChainHeads(
+            self.up_client,
+            self.journal,
+            key,
+            cfg.site_id,
+            cfg.camera_id,
+            cfg.chain_head_interval_s,
+            cfg.retry_max_s,
+        )
         self.stop_event = threading.Event()
         self.queued = threading.Event()  # wakes the uploader: something was queued
         self.alarm_active = False
@@ -144,9 +154,20 @@ class CameraAgent:
         finally:
             self.stop()
             uploader.join(30)
+            self._last_head()
             self.client.close()
             self.up_client.close()
             self.journal.close()
+
+    def _last_head(self) -> None:
+        """A head of the chain as it is when the agent stops (kept in the journal for the next
+        start if it cannot be posted now)."""
+        try:
+            self.heads.sign_now()
+            item = self.journal.next_pending()
+            self.heads.maybe_post(None if item is None else item.sequence)
+        except Exception as exc:  # shutting down: logged, never fatal
+            log.info("last chain head not posted: %s", type(exc).__name__)
 
     def _wait_for_trust(self) -> None:
         """Pinned keys and profile are needed before the first segment is sealed: wait for
@@ -236,6 +257,7 @@ class CameraAgent:
                 if self.sd is not None:
                     self.sd.maybe_sweep()  # lists the whole card: not at every cycle
                 self.telemetry.maybe_post()
+                self.heads.maybe_sign()
                 if time.monotonic() - self.last_prune >= PRUNE_PROCESSED_S:
                     self._prune_processed()
                 if finished and live and isinstance(source, FfmpegSource):
@@ -439,6 +461,7 @@ class CameraAgent:
         while True:
             self.queued.clear()  # before looking: a segment queued from now on wakes the wait
             item = self.journal.next_pending()
+            self.heads.maybe_post(None if item is None else item.sequence)
             if item is None:
                 if self.stop_event.is_set():
                     return

@@ -55,6 +55,7 @@ class CameraConfig:
     sd_retention_check_s: float = 60.0  # the card is listed for retention at most this often
     alarm_poll_s: float = 1.0
     telemetry_interval_s: float = 60.0
+    chain_head_interval_s: int = 60  # a signed chain head at least this often (1-86400)
     firmware: str = "camvault-agent-0.1"
     multipart_threshold: int = 64 * 1024 * 1024
     part_size: int = 16 * 1024 * 1024
@@ -80,6 +81,13 @@ class CameraConfig:
         source.kind = SourceKind(source.kind)
         cfg = cls(source=source, **data)
         cfg.mode = Mode(cfg.mode)
+        interval = cfg.chain_head_interval_s
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, int)
+            or not 1 <= interval <= 86400
+        ):
+            raise ValueError("chain_head_interval_s must be a whole number of seconds, 1-86400")
         return cfg
 
     @classmethod

@@ -26,6 +26,7 @@ from clients.cli.helpers import (
     print_acks,
     print_json,
 )
+from clients.customer import chain as chain_lib
 from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
@@ -33,6 +34,7 @@ from clients.customer import site as site_lib
 from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState, default_state_dir
 from clients.video import Container
+from common.time import now_ms
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.siteid import DEFAULT_LABEL, site_id_for
@@ -64,6 +66,15 @@ TimeOpt = Annotated[str | None, typer.Option(help="ms since epoch or ISO 8601 (U
 FromOpt = Annotated[str | None, typer.Option("--from", help="start (ms or ISO 8601)")]
 CameraOpt = Annotated[str | None, typer.Option(help="camera")]
 RecordingOpt = Annotated[str | None, typer.Option(help="one recording (with --camera)")]
+HeadMarginOpt = Annotated[
+    int,
+    typer.Option(
+        "--head-margin",
+        min=0,
+        max=86400,
+        help="seconds a camera's chain head may be late beyond the interval it promises",
+    ),
+]
 
 
 def _selection(
@@ -173,19 +184,23 @@ def list_cmd(
     from_: FromOpt = None,
     to: TimeOpt = None,
     labels: Annotated[bool, typer.Option(help="decrypt event records for labels")] = True,
+    head_margin: HeadMarginOpt = chain_lib.DEFAULT_HEAD_MARGIN_S,
     as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Timeline of recordings per camera, with detection labels decrypted locally; the listing
-    is checked against the cameras' signed manifest chains (exit 1 on any mismatch)."""
+    is checked against the cameras' signed manifest chains and chain heads (exit 1 on any
+    mismatch, hidden recordings or a silent camera: one line each on stderr, with its code)."""
     with guarded():
+        st = load(state)
         entries = rec_lib.timeline(
-            load(state),
+            st,
             camera_id=camera,
             from_ms=parse_time(from_),
             to_ms=parse_time(to),
             labels=labels,
         )
+        heads = chain_lib.head_checks(st, camera, head_margin)
     bad = [e for e in entries if e.problem is not None]
     if as_json:
         print_json([{**e.item, "labels": e.labels, "problem": e.problem} for e in entries])
@@ -193,7 +208,10 @@ def list_cmd(
         _timeline_table(entries)
     for e in bad:
         err_console.print(f"[bold red]not as the camera signed[/bold red]: {e.problem}")
-    if bad:
+    findings = [(code, detail) for h in heads for code, detail in h.findings]
+    for code, detail in findings:
+        err_console.print(f"chain head: {code}: {detail}", markup=False, soft_wrap=True)
+    if bad or findings:
         raise typer.Exit(1)
 
 
@@ -264,14 +282,38 @@ def download(
 def verify(
     camera: Annotated[str | None, typer.Option(help="one camera")] = None,
     deep: Annotated[bool, typer.Option(help="also hash every payload and header")] = False,
+    head_margin: HeadMarginOpt = chain_lib.DEFAULT_HEAD_MARGIN_S,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
-    """Verify each camera's manifest chain; report gaps and tampering (exit 1 if any)."""
+    """Verify each camera's manifest chain and signed chain head; report gaps, tampering,
+    hidden recordings and silent cameras (exit 1 if any; --json: reason codes)."""
     with guarded():
-        results = rec_lib.verify_cameras(load(state), camera_id=camera, deep=deep)
+        st = load(state)
+        results = rec_lib.verify_cameras(st, camera_id=camera, deep=deep)
+        heads = {h.camera_id: h for h in chain_lib.head_checks(st, camera, head_margin)}
+    now = now_ms()
     bad = 0
+    report = []
     for r in results:
-        status = "[green]intact[/green]" if r.ok else "[bold red]PROBLEMS[/bold red]"
+        head = heads.get(r.camera_id)
+        ok = r.ok and (head is None or head.ok)
+        bad += not ok
+        if as_json:
+            report.append(
+                {
+                    "camera_id": r.camera_id,
+                    "ok": ok,
+                    "manifests": r.count,
+                    "deleted": r.deleted,
+                    "last_sequence": r.last_sequence,
+                    "problems": r.problems,
+                    "payload_problems": r.payload_problems,
+                    "chain_head": None if head is None else head.to_json(),
+                }
+            )
+            continue
+        status = "[green]intact[/green]" if ok else "[bold red]PROBLEMS[/bold red]"
         console.print(
             f"{r.camera_id}: {r.count} manifest(s), {r.deleted} deleted by the customer or "
             f"retention, last sequence {r.last_sequence}: {status}"
@@ -280,7 +322,12 @@ def verify(
             console.print(f"  {p}")
         for text in r.payload_problems:
             console.print(f"  tampered: {text}")
-        bad += not r.ok
+        if head is not None:
+            lines = [f"{c}: {d}" for c, d in head.findings] or [head.summary(now)]
+            for line in lines:
+                console.print(f"  {line}", markup=False, soft_wrap=True, highlight=False)
+    if as_json:
+        print_json(report)
     if bad:
         raise typer.Exit(1)
 
