@@ -377,11 +377,24 @@ describe("the site audit against three custodians", () => {
   });
 
   it("a custodian that cannot be reached is its own finding; the others are audited", async () => {
+    releaseEverywhere([meta("cam-1", "r1", 1_700_000_000_000)]);
+    await audit();
     custodians[1]!.down = true;
     const rs = await audit();
     expect(rs.map((r) => r.ok)).toEqual([true, false, true]);
     expect(kinds(rs[1]!)).toEqual(["unreachable"]);
-    expect(rs[1]!.error).toMatch(/^unreachable at http:\/\/127\.0\.0\.1:9002 .*its log was not checked$/);
+    expect(rs[1]!.error).toBe("unreachable at http://127.0.0.1:9002 (Failed to fetch): its log was not checked");
+    // what it logged before is still listed, not proved this time
+    expect(rs[1]!.accesses.map((a) => [a.logIndex, a.operatorId, a.included])).toEqual([[2, "op-7", null]]);
+  });
+
+  it("a custodian refusing the customer's notices request is named with its reason code", async () => {
+    const c3 = custodians[2]!;
+    const handle = c3.handle.bind(c3);
+    c3.handle = (url, headers) => handle(url, url.pathname.endsWith("/notices") ? new Headers() : headers);
+    const rs = await audit();
+    expect(rs.map(kinds)).toEqual([[], [], ["unreachable"]]);
+    expect(rs[2]!.error).toBe("custodian c3 refused: unauthenticated (no): its log was not checked");
   });
 
   it("the notices request is signed as customer:<site>; the log requests carry no signature", async () => {

@@ -4,7 +4,7 @@
 
 import { b64decodePadded } from "../../crypto/base64";
 import { ApiRefusal, refusal, SignedFetch } from "../api";
-import { ReadError, type LogReader } from "./log";
+import { ReadError, Refused, type LogReader } from "./log";
 
 /** Entries per page of GET /v1/log/entries, notices per page of GET /v1/sites/{site}/notices. */
 export const LOG_PAGE = 1000;
@@ -22,7 +22,7 @@ async function retrying(send: () => Promise<Response>, what: string): Promise<Re
     try {
       resp = await send();
     } catch (e) {
-      throw new ReadError(`${what} unreachable (${(e as Error).message})`);
+      throw new ReadError((e as Error).message);
     }
     if (resp.status !== 429 || i === RATE_LIMITED_ATTEMPTS - 1) return resp;
     const wait = Number(resp.headers.get("retry-after") ?? "1");
@@ -54,7 +54,7 @@ export class HttpLogReader implements LogReader {
     const resp = await retrying(() => this.fetcher(u, { credentials: "omit", cache: "no-store" }), this.name);
     if (!resp.ok) {
       const r = await refusal(resp);
-      throw new ReadError(`${this.name} refused: ${r.code} (${r.detail})`);
+      throw new Refused(`${this.name} refused: ${r.code} (${r.detail})`);
     }
     return resp;
   }
@@ -118,8 +118,8 @@ export async function custodianNotices(
         limit: String(NOTICE_PAGE),
       });
     } catch (e) {
-      if (e instanceof ApiRefusal) throw new ReadError(`${name} refused: ${e.code} (${e.detail})`);
-      throw new ReadError(`${name} unreachable (${(e as Error).message})`);
+      if (e instanceof ApiRefusal) throw new Refused(`${name} refused: ${e.code} (${e.detail})`);
+      throw new ReadError((e as Error).message);
     }
     const rows = data.notices;
     if (!Array.isArray(rows)) throw new ReadError(`${name}: notices missing from the answer`);

@@ -37,6 +37,11 @@ export class ReadError extends Error {
   override name = "ReadError";
 }
 
+/** The custodian answered with a refusal (its reason code in the message). */
+export class Refused extends ReadError {
+  override name = "Refused";
+}
+
 export const custodianOrigin = (custodianId: string): string => `camvault.io/custodian/${custodianId}`;
 
 /** The verifier of a custodian's checkpoints: its log key (ed25519:...) named by its origin. */

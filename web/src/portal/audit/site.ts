@@ -9,7 +9,7 @@ import type { Checkpoint } from "../../crypto/tlog/note";
 import { SignedFetch } from "../api";
 import type { CustodianEndpoint } from "../keyfile";
 import { custodianNotices, HttpLogReader } from "./http";
-import { auditCustodianLog, type AuditReport, custodianVerifier, entryIncluded, type LogReader } from "./log";
+import { auditCustodianLog, type AuditReport, custodianVerifier, entryIncluded, type LogReader, Refused } from "./log";
 import { finding, type Finding, isObject, type Json, parseNotice, withheld } from "./notices";
 import { type AuditStore, stateStore, type StoredAccess } from "./store";
 
@@ -286,15 +286,34 @@ async function auditOne(
 }
 
 function unreachable(c: CustodianEndpoint, e: unknown): string {
+  if (e instanceof Refused) return `${msg(e)}: its log was not checked`;
   return `unreachable at ${c.url} (${msg(e)}): its log was not checked`;
 }
 
-function failed(c: CustodianEndpoint, error: string): CustodianAudit {
+/** A custodian not audited this time: the accesses remembered from earlier audits are still
+ *  listed (who read what does not vanish because a custodian is down), inclusion unchecked. */
+async function failed(
+  input: SiteAuditInput,
+  c: CustodianEndpoint,
+  error: string,
+  signed: Set<string>,
+): Promise<CustodianAudit> {
+  let accesses: Access[] = [];
+  try {
+    const memory = await input.store.get(input.siteId, c.custodian_id);
+    accesses = memory.accesses.flatMap((a) => {
+      const entry = parsedEntry(a.text);
+      const access = entry && accessOf(c.custodian_id, a.index, entry, a.recordings, signed, input.devices);
+      return access ? [{ ...access, included: null }] : [];
+    });
+  } catch {
+    // nothing remembered can be read: none listed
+  }
   return {
     custodian: c,
     report: null,
     notices: 0,
-    accesses: [],
+    accesses,
     error,
     findings: [finding("unreachable", null, error)],
     ok: false,
@@ -324,11 +343,11 @@ export async function auditSite(input: SiteAuditInput): Promise<CustodianAudit[]
   return Promise.all(
     input.custodians.map(async (c, i) => {
       const own = direct[i]!;
-      if (typeof own === "string") return failed(c, own);
+      if (typeof own === "string") return failed(input, c, own, signed);
       try {
         return await auditOne(input, c, own, relayed.get(c.custodian_id) ?? [], signed);
       } catch (e) {
-        return failed(c, unreachable(c, e));
+        return failed(input, c, unreachable(c, e), signed);
       }
     }),
   );

@@ -49,7 +49,7 @@ function verdict(r: CustodianAudit): HTMLElement {
     "p",
     { class: "verdict error", "data-verdict": word },
     h("strong", {}, r.error !== null ? "Not checked" : "Problems"),
-    r.error !== null ? ` — ${r.error}` : ` — ${r.findings.length} finding(s)`,
+    r.error !== null ? " — its log could not be read this time" : ` — ${r.findings.length} finding(s)`,
   );
 }
 
@@ -267,7 +267,9 @@ export const auditPage: Page = {
             : `${bad} of ${results.length} custodians have findings (verified at ${fmtTime(Date.now())}).`,
         );
         status.dataset["verdict"] = bad === 0 ? "ok" : "findings";
-        const all = results.flatMap((r) => r.accesses).sort((a, b) => a.timeMs - b.timeMs || a.logIndex - b.logIndex);
+        const all = results
+          .flatMap((r) => r.accesses)
+          .sort((a, b) => a.timeMs - b.timeMs || a.logIndex - b.logIndex || a.custodianId.localeCompare(b.custodianId));
         if (all.length === 0) {
           setState(
             accessesState,
