@@ -10,6 +10,7 @@
 // identity, the site key or a decrypted byte.
 //
 // Run after `npm run build`:  node --test e2e/playback.test.mjs
+// (or `npx vite build --outDir /tmp/d && CAMVAULT_WEB_DIR=/tmp/d node --test e2e/playback.test.mjs`)
 // CAMVAULT_PLAYBACK_CAMERA=person also runs the person camera (labels from its detector).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -144,7 +145,9 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
   let stage;
 
   before(async () => {
-    stage = await startStage({ camera: "testsrc" });
+    // CAMVAULT_WEB_DIR: a build of one's own (web/dist is rebuilt by others meanwhile)
+    const webDir = process.env.CAMVAULT_WEB_DIR;
+    stage = await startStage({ camera: "testsrc", ...(webDir ? { webDir } : {}) });
     cleanups.push(() => stage.stop());
   });
 
