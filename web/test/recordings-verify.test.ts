@@ -154,6 +154,7 @@ describe("verifyRecording", () => {
     // ... even served with the camera's manifest (the header hash differs): still refused
     expect(await reason({ ...input, header: mine.header })).toBe("header_not_of_payload");
   });
+});
 
 describe("eventLabels", () => {
   test("labels and the recording an event record describes", () => {
