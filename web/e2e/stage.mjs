@@ -170,5 +170,5 @@ export async function startStage(opts = {}) {
     });
   };
 
-  return { ...info, workdir, send, stop, logs: () => logTails(workdir) };
+  return { ...info, workdir, pid: proc.pid, send, stop, logs: () => logTails(workdir) };
 }

@@ -8,7 +8,9 @@
 // Run after `npm run build`:  node --test e2e/stage.test.mjs
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { assertNoConsoleErrors, axe, launch, openPage, shot } from "./checks.mjs";
 import { startStage } from "./stage.mjs";
 
@@ -195,5 +197,39 @@ describe("the stage", () => {
       await assert.rejects(fetch(`${url}/healthz`), `${url} still answers`);
     }
     await assert.rejects(stage.send({ cmd: "alarm" }), /stopped/);
+  });
+});
+
+describe("the stage when things go wrong", () => {
+  it("refuses to start without a web build, saying so", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "camvault-nodist-"));
+    try {
+      await assert.rejects(startStage({ webDir: empty }), /no web build in .*camvault-nodist-.*npm run build/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects pending sends with its logs when the stage process dies; stop() still ends all", async () => {
+    const s = await startStage({ camera: null });
+    try {
+      const pending = s.send({ cmd: "wait-recordings", n: 99, timeout_s: 600 });
+      await new Promise((r) => setTimeout(r, 500)); // the command is being served
+      process.kill(s.pid, "SIGKILL"); // not a clean stop: its servers are left running
+      await assert.rejects(pending, (e) => {
+        assert.match(e.message, /the stage process exited \(SIGKILL\)/);
+        assert.match(e.message, /--- stage\.log/);
+        return true;
+      });
+      await assert.rejects(s.send({ cmd: "alarm" }), /exited/);
+      const alive = await fetch(`${s.storageUrl}/healthz`);
+      assert.equal(alive.status, 200); // orphaned until stop()
+    } finally {
+      await s.stop();
+    }
+    for (const url of [s.storageUrl, ...s.custodians.map((c) => c.url)]) {
+      await assert.rejects(fetch(`${url}/healthz`), `${url} still answers`);
+    }
+    assert.ok(!existsSync(s.workdir));
   });
 });
