@@ -83,7 +83,7 @@ export function showAlarms(root: HTMLElement, op: Operator): () => void {
       open.setAttribute("aria-label", `Open alarm ${a.alarm_id}`);
       open.addEventListener("click", () => openAlarm(a.alarm_id));
       const ack = h("button", { type: "button", class: "ack-alarm secondary", "data-alarm": a.alarm_id }, "Ack");
-      ack.setAttribute("aria-label", `Acknowledge alarm ${a.alarm_id}`);
+      ack.setAttribute("aria-label", `Ack alarm ${a.alarm_id}`);
       ack.disabled = a.state !== "open";
       ack.addEventListener("click", () => {
         ack.disabled = true;

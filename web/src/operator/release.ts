@@ -191,10 +191,7 @@ export async function requestRelease(c: CustodianEndpoint, req: ReleaseRequest):
   req.onBody?.(custodian, body);
   let resp: Response;
   try {
-    resp = await new SignedFetch(c.url, `operator:${req.operatorId}`, req.key).raw("POST", "/v1/releases", {
-      body,
-      headers: { "Content-Type": "application/json" },
-    });
+    resp = await new SignedFetch(c.url, `operator:${req.operatorId}`, req.key).raw("POST", "/v1/releases", { body });
   } catch (e) {
     return { custodian, kind: "unavailable", message: (e as Error).message };
   }
@@ -282,7 +279,8 @@ export async function gatherReleases(
           releases.push(o);
           for (const r of o.sealed.keys()) counts.set(r, (counts.get(r) ?? 0) + 1);
         }
-        if (settled() || pending === 0) resolve();
+        // a refusal waits for every answer (the page shows each custodian's reason)
+        if (pending === 0 || (settled() && wanted.some((r) => (counts.get(r) ?? 0) >= threshold))) resolve();
       });
     }
   });

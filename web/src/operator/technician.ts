@@ -186,7 +186,7 @@ export function showTechnician(root: HTMLElement, op: Operator): () => void {
               { type: "button", class: "open-consent", "data-consent": c.consent_id },
               "Open recordings",
             );
-            b.setAttribute("aria-label", `Open the recordings of consent ${c.consent_id}`);
+            b.setAttribute("aria-label", `Open recordings of consent ${c.consent_id}`);
             b.addEventListener("click", () => openConsent(c));
             actions.append(b);
           }
