@@ -229,6 +229,8 @@ export const auditPage: Page = {
     const verify = async (): Promise<void> => {
       const mine = ++run; // this run (a later click supersedes it)
       button.disabled = true;
+      custodians.setAttribute("aria-busy", "true"); // the last results stay shown until the new ones
+      accesses.setAttribute("aria-busy", "true");
       setState(status, "loading", "Verifying the custodians' logs…");
       setState(accessesState, "loading", "Loading accesses…");
       try {
@@ -286,7 +288,11 @@ export const auditPage: Page = {
         setState(status, "error", `The audit could not run: ${errorText(e)}`);
         setState(accessesState, "error", "Accesses not loaded.");
       } finally {
-        if (mine === run) button.disabled = false;
+        if (mine === run) {
+          button.disabled = false;
+          custodians.removeAttribute("aria-busy");
+          accesses.removeAttribute("aria-busy");
+        }
       }
     };
     button.addEventListener("click", () => void verify());
