@@ -7,11 +7,11 @@
 // the decrypted range exported as one MP4 that ffprobe and ffmpeg accept, a recording whose
 // payload the storage altered refused with its reason code (by the page and by the CLI).
 // Every state is screenshot and checked with axe; no console error; no request carries the
-// identity, the site key or a decrypted byte.
+// identity, the site key or a decrypted byte. A second stage runs the "person" camera (its
+// detector labels recordings): the label is shown on the recording its event record names.
 //
 // Run after `npm run build`:  node --test e2e/playback.test.mjs
 // (or `npx vite build --outDir /tmp/d && CAMVAULT_WEB_DIR=/tmp/d node --test e2e/playback.test.mjs`)
-// CAMVAULT_PLAYBACK_CAMERA=person also runs the person camera (labels from its detector).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -135,6 +135,20 @@ async function assertPlays(page, from = 0) {
   return b;
 }
 
+/** identity.txt, site.key, config.json of the stage's customer, as files to pick. */
+function keyFiles(stage) {
+  const keys = tmp("camvault-playback-keys-");
+  const files = [
+    ["identity.txt", stage.customer.identityTxt],
+    ["site.key", stage.customer.siteKeyTxt],
+    ["config.json", stage.customer.configJson],
+  ].map(([name, text]) => {
+    writeFileSync(join(keys, name), text);
+    return join(keys, name);
+  });
+  return { keys, files };
+}
+
 async function openCamera(page) {
   await page.locator(`#cameras button[data-camera-id="${CAMERA}"]`).click();
   await page.locator("#timeline button.timeline-block").first().waitFor();
@@ -150,6 +164,7 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     stage = await startStage({ camera: "testsrc", ...(webDir ? { webDir } : {}) });
     cleanups.push(() => stage.stop());
   });
+  after(() => stage?.stop());
 
   it("lists, plays, seeks, exports and refuses a tampered recording", async () => {
     const started = Date.now();
@@ -159,15 +174,7 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     assert.ok(!w.error && w.count >= 6, `the camera did not record: ${JSON.stringify(w)}`);
     mark("recordings");
 
-    const keys = tmp("camvault-playback-keys-");
-    const files = [
-      ["identity.txt", stage.customer.identityTxt],
-      ["site.key", stage.customer.siteKeyTxt],
-      ["config.json", stage.customer.configJson],
-    ].map(([name, text]) => {
-      writeFileSync(join(keys, name), text);
-      return join(keys, name);
-    });
+    const { keys, files } = keyFiles(stage);
     const identity = /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(stage.customer.identityTxt)[0];
     const siteKey = /ed25519-secret:[A-Za-z0-9_\-+/=]+/.exec(stage.customer.siteKeyTxt)[0];
 
@@ -380,5 +387,70 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     assert.ok(checked > 10, `${checked} requests`);
     mark("done");
     console.log(`playback e2e timings (s since start): ${JSON.stringify(timings)}`);
+  });
+});
+
+describe("Recordings: detection labels (person camera)", () => {
+  let stage;
+
+  before(async () => {
+    const webDir = process.env.CAMVAULT_WEB_DIR;
+    stage = await startStage({ camera: "person", ...(webDir ? { webDir } : {}) });
+    cleanups.push(() => stage.stop());
+  });
+  after(() => stage?.stop());
+
+  it("shows the label `person` on the recording its event record describes, and plays it", async () => {
+    const started = Date.now();
+    // until the camera's detector has written an event record the CLI decrypts
+    let labelled;
+    const deadline = Date.now() + 240_000;
+    while (Date.now() < deadline) {
+      const listed = await cliList(stage);
+      labelled = listed.find((i) => VIDEO.has(i.kind) && i.labels.some((l) => l.label === "person"));
+      if (labelled) break;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    assert.ok(labelled, "no recording labelled `person` by the camera within 240 s");
+    const { files } = keyFiles(stage);
+    const { context, page, errors, requests } = await openPage(browser, { viewport: { width: 1100, height: 900 } });
+    cleanups.push(() => context.close());
+    await importCustomerKeys(page, stage.appUrl, files);
+    await openPortalPage(page, "recordings");
+    await openCamera(page);
+    const b = block(page, labelled.recording_id);
+    await page.waitForFunction(
+      (rid) =>
+        document
+          .querySelector(`#timeline button.timeline-block[data-recording-id="${rid}"]`)
+          ?.dataset.labels.split(",")
+          .includes("person"),
+      labelled.recording_id,
+    );
+    assert.match(await b.getAttribute("aria-label"), /labels person/);
+    const row = page.locator(`#recording-table tr[data-recording-id="${labelled.recording_id}"] td[data-labels]`);
+    assert.match(await row.textContent(), /person/);
+    // the labels are on that recording only where the camera said so (CLI and page agree)
+    const listed = await cliList(stage);
+    const pageLabels = await page
+      .locator("#timeline button.timeline-block")
+      .evaluateAll((bs) => Object.fromEntries(bs.map((x) => [x.dataset.recordingId, x.dataset.labels])));
+    for (const i of listed.filter((x) => x.recording_id in pageLabels)) {
+      assert.equal(pageLabels[i.recording_id], i.labels.map((l) => l.label).join(","), i.recording_id);
+    }
+    await axe(page, "recordings with labels");
+    await shot(page, "recordings-labels");
+    await b.click();
+    await page.locator("#play").click();
+    const played = await settled(page, "player-state");
+    assert.equal(played.state, "done", played.text);
+    await assertPlays(page);
+    await shot(page, "recordings-labels-playing");
+    assertNoConsoleErrors(errors);
+    await assertNoSecrets(requests, [
+      /AGE-SECRET-KEY-1[0-9A-Z]+/.exec(stage.customer.identityTxt)[0],
+      /ed25519-secret:[A-Za-z0-9_\-+/=]+/.exec(stage.customer.siteKeyTxt)[0],
+    ]);
+    console.log(`person e2e: ${Math.round((Date.now() - started) / 1000)} s after the stage started`);
   });
 });

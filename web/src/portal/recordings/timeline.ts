@@ -153,7 +153,9 @@ export class Timeline {
     axis.append(svg("line", { x1: pad, x2: W - pad, y1: axisY, y2: axisY }));
     for (const t of ticks(t0, t1, Math.max(2, Math.floor(W / 110)))) {
       axis.append(svg("line", { x1: x(t), x2: x(t), y1: axisY, y2: axisY + 5 }));
-      const text = svg("text", { x: x(t), y: axisY + 17, "text-anchor": "middle" });
+      // labels near an edge are anchored inside the box, not cut
+      const anchor = x(t) < 30 ? "start" : x(t) > W - 30 ? "end" : "middle";
+      const text = svg("text", { x: x(t), y: axisY + 17, "text-anchor": anchor });
       text.textContent = clock(t);
       axis.append(text);
     }
