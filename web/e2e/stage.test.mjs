@@ -210,9 +210,32 @@ describe("the stage when things go wrong", () => {
     }
   });
 
-  it("rejects pending sends with its logs when the stage process dies; stop() still ends all", async () => {
-    const s = await startStage({ camera: null });
+  it("person camera: labelled events and smart alerts; a dead stage rejects pending sends, stop() still ends all", async () => {
+    const s = await startStage({ camera: "person" });
     try {
+      // the astronaut video through the opencv detector: event records labelled person
+      // (decrypted by the customer's CLI) and smart alerts in the customer's inbox
+      let labelled = [];
+      let alerts = [];
+      const deadline = Date.now() + 120_000;
+      while ((labelled.length === 0 || alerts.length === 0) && Date.now() < deadline) {
+        const list = await s.send({ cmd: "cli", who: "customer", args: ["customer", "list", "--json"] });
+        assert.equal(list.code, 0, list.out);
+        labelled = JSON.parse(list.out).filter(
+          (r) => r.kind === "event" && JSON.stringify(r.labels).includes("person"),
+        );
+        const inbox = await s.send({
+          cmd: "cli",
+          who: "customer",
+          args: ["customer", "inbox", "--kind", "smart_alert", "--json"],
+        });
+        assert.equal(inbox.code, 0, inbox.out);
+        alerts = JSON.parse(inbox.out).filter((i) => JSON.stringify(i).includes("person"));
+        if (labelled.length === 0 || alerts.length === 0) await new Promise((r) => setTimeout(r, 2000)); // poll
+      }
+      assert.ok(labelled.length > 0, `no event record labelled person:\n${s.logs()}`);
+      assert.ok(alerts.length > 0, `no smart alert naming a person:\n${s.logs()}`);
+
       const pending = s.send({ cmd: "wait-recordings", n: 99, timeout_s: 600 });
       await new Promise((r) => setTimeout(r, 500)); // the command is being served
       process.kill(s.pid, "SIGKILL"); // not a clean stop: its servers are left running
