@@ -13,6 +13,29 @@ import { signStatement } from "../src/crypto/statements/index";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { RecordingRefused, verifyRecording, type VerifyInput } from "../src/portal/recordings/verify";
 import { eventLabels } from "../src/portal/recordings/data";
+import { Decrypter } from "age-encryption";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { hmac } from "@noble/hashes/hmac.js";
+import { parseAgeRecipient } from "../src/crypto/bech32";
+import { b64encode } from "../src/crypto/base64";
+
+/** A header wrapping `fileKey` for `recipient` (C2SP age X25519 stanza and header MAC): what
+ *  `customer add-device` writes when it re-wraps a recording for a new device. */
+function rewrap(fileKey: Uint8Array, recipient: string): Uint8Array {
+  const pub = parseAgeRecipient(recipient);
+  const eph = x25519.utils.randomSecretKey();
+  const share = x25519.getPublicKey(eph);
+  const shared = x25519.getSharedSecret(eph, pub);
+  const wrapKey = hkdf(sha256, shared, concat(share, pub), utf8("age-encryption.org/v1/X25519"), 32);
+  const body = chacha20poly1305(wrapKey, new Uint8Array(12)).encrypt(fileKey);
+  const lines = (b: string): string => (b.match(/.{1,64}/g) ?? [""]).join("\n") + (b.length % 64 === 0 ? "\n" : "");
+  const upToMac = `age-encryption.org/v1\n-> X25519 ${b64encode(share)}\n${lines(b64encode(body))}\n---`;
+  const macKey = hkdf(sha256, fileKey, new Uint8Array(0), utf8("header"), 32);
+  const mac = hmac(sha256, macKey, utf8(upToMac));
+  return utf8(`${upToMac} ${b64encode(mac)}\n`);
+}
 
 const SITE = "home-1";
 const CAM = "cam-1";
@@ -154,6 +177,24 @@ describe("verifyRecording", () => {
     // ... even served with the camera's manifest (the header hash differs): still refused
     expect(await reason({ ...input, header: mine.header })).toBe("header_not_of_payload");
   });
+});
+
+test("a header re-wrapped for this device (not the camera's) is accepted, flagged; not for another", async () => {
+  const { input, identity, plaintext } = await setup();
+  const d = new Decrypter();
+  d.addIdentity(identity);
+  const fileKey = await d.decryptHeader(input.header);
+  const newDevice = await generateIdentity();
+  const header = rewrap(fileKey, await identityToRecipient(newDevice));
+  const v = await verifyRecording({ ...input, header, identity: newDevice });
+  expect(v.rewrapped).toBe(true);
+  expect(fromUtf8(v.plaintext)).toBe(fromUtf8(plaintext));
+  // the same re-wrap for a key that is not this device's
+  expect(await reason({ ...input, header })).toBe("header_no_stanza_for_key");
+  // a re-wrap of another file key (the service's own): its MAC holds, the payload does not open
+  const own = await generateIdentity();
+  const fake = rewrap(new Uint8Array(16).fill(7), await identityToRecipient(own));
+  expect(await reason({ ...input, header: fake, identity: own })).toBe("header_not_of_payload");
 });
 
 describe("eventLabels", () => {
