@@ -387,37 +387,37 @@ def check_head(
 def check_heads(
     state: CustomerState,
     storage: StorageApi,
-    chains: list[CameraChain],
+    camera_ids: list[str],
     *,
     margin_s: int = DEFAULT_HEAD_MARGIN_S,
     now: int | None = None,
 ) -> list[HeadCheck]:
-    """:func:`check_head` for each camera's chain; the newest head verified per camera is kept
-    in the state directory (never moved backwards)."""
+    """:func:`check_head` for each camera: its head is fetched BEFORE its listing is read
+    (an honest camera posts a head only once the manifests it names are committed, so a
+    listing read afterwards reaches it even while the camera records); the newest head
+    verified per camera is kept in the state directory (never moved backwards)."""
     _, site_id = state.site()
     at = now_ms() if now is None else now
     seen = _seen_heads(state)
     out = []
-    for chain in chains:
+    for cam in camera_ids:
         try:
-            answer = fetch_head(storage, site_id, chain.camera_id)
+            answer = fetch_head(storage, site_id, cam)
         except ServiceRefused as exc:
             # refusing to serve the head hides it as well as serving none
-            res = HeadCheck(chain.camera_id)
-            res.add(
+            refused = HeadCheck(cam)
+            refused.add(
                 HeadCode.CAMERA_SILENT_OR_HIDDEN,
-                f"the service refused to serve {chain.camera_id}'s chain head "
-                f"({exc.status} {exc.code})",
+                f"the service refused to serve {cam}'s chain head ({exc.status} {exc.code})",
             )
-            out.append(res)
+            out.append(refused)
             continue
-        res = check_head(
-            state, chain, answer, now=at, margin_s=margin_s, seen=seen.get(chain.camera_id)
-        )
+        chain = read_chain(state, storage, cam)
+        res = check_head(state, chain, answer, now=at, margin_s=margin_s, seen=seen.get(cam))
         h = res.head
-        before = seen.get(chain.camera_id)
+        before = seen.get(cam)
         if h is not None and (before is None or h.issued_at_ms > int(before["issued_at_ms"])):
-            seen[chain.camera_id] = {"sequence": h.sequence, "issued_at_ms": h.issued_at_ms}
+            seen[cam] = {"sequence": h.sequence, "issued_at_ms": h.issued_at_ms}
         out.append(res)
     write_json(state.root / HEADS_FILE, seen)
     return out
@@ -426,8 +426,7 @@ def check_heads(
 def head_checks(
     state: CustomerState, camera_id: str | None, margin_s: int = DEFAULT_HEAD_MARGIN_S
 ) -> list[HeadCheck]:
-    """Read each concerned camera's listing and check its chain head (the ``verify`` and
+    """Check each concerned camera's chain head against its listing (the ``verify`` and
     ``list`` commands, after their own chain checks)."""
     with state.storage() as storage:
-        chains = [read_chain(state, storage, cam) for cam in cameras(state, camera_id)]
-        return check_heads(state, storage, chains, margin_s=margin_s)
+        return check_heads(state, storage, cameras(state, camera_id), margin_s=margin_s)
