@@ -161,6 +161,8 @@ describe("operator console", { timeout: 300_000 }, () => {
     await shot(op.page, "operator-queue-alarm");
     await axe(op.page, "queue with an alarm");
     await row.getByRole("button", { name: `Open alarm ${alarm.alarm_id}` }).click();
+    // the panel-signed trigger time (what both access periods count from)
+    alarm.triggered_at_ms = Number(await op.page.locator("#alarm-trigger[data-ms]").getAttribute("data-ms"));
     await op.page.locator("#pre-state[data-state=done]").waitFor();
     // 2 of 3 custodians suffice: the page shows each answer it has
     const released = await op.page.locator("#pre-outcomes li[data-reason=released]").count();
@@ -199,7 +201,7 @@ describe("operator console", { timeout: 300_000 }, () => {
     const live = await playback(op.page, "#live-videos video");
     report.live_frames = live.frames;
     await shot(op.page, "operator-alarm-feed-ended");
-    const wait = alarm.trigger_ms + ACCESS_PERIOD_S * 1000 + 500 - Date.now();
+    const wait = alarm.triggered_at_ms + ACCESS_PERIOD_S * 1000 + 500 - Date.now();
     if (wait > 0) await op.page.waitForTimeout(wait);
     await op.page.locator("#release-again").click();
     const box = op.page.locator("#again-refusal");
@@ -248,7 +250,7 @@ describe("operator console", { timeout: 300_000 }, () => {
   });
 
   it("after the custodians' own period, each custodian refuses the headers held: access_period_closed", async () => {
-    const wait = alarm.trigger_ms + CUSTODIAN_PERIOD_S * 1000 + 1000 - Date.now();
+    const wait = alarm.triggered_at_ms + CUSTODIAN_PERIOD_S * 1000 + 1000 - Date.now();
     if (wait > 0) await op.page.waitForTimeout(wait);
     await op.page.locator("#ask-custodians").click();
     const box = op.page.locator("#ask-result");

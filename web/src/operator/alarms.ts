@@ -171,7 +171,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
   const preVideos = h("div", { class: "videos", id: "pre-videos" });
   const liveVideos = h("div", { class: "videos", id: "live-videos" });
   const pre = new Videos(preVideos, "pre", "Pre-alarm");
-  const live = new Videos(liveVideos, "live", "Live");
+  const live = new Videos(liveVideos, "live", "Live", true);
   const info = h("dl", { id: "alarm-info", class: "facts" });
   const preState = stateLine("pre-state");
   const preCustodians = h("div", { id: "pre-custodians" });
@@ -247,6 +247,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
       ...row("Cameras", cameras.size ? [...cameras].sort().join(", ") : "-", "alarm-cameras"),
     );
     ackBtn.disabled = a.state !== "open";
+    info.querySelector("#alarm-trigger")?.setAttribute("data-ms", String(a.triggered_at_ms));
   };
   const cameras = new Set<string>();
 

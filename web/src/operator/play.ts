@@ -23,7 +23,11 @@ export class CameraVideo {
   #started = false;
   readonly #status: HTMLElement;
 
-  constructor(id: string, label: string) {
+  constructor(
+    id: string,
+    label: string,
+    readonly liveEdge = false,
+  ) {
     this.video = h("video", {
       id,
       muted: true,
@@ -65,8 +69,10 @@ export class CameraVideo {
   ): Promise<PlacedSegment> {
     const placed = await this.player.append(ts, { startMs, endMs });
     if (shown) this.#waiters.push({ mediaStart: placed.mediaStart, shown });
-    // a live view stays near the live edge: jump if the playhead fell more than 4 s behind
-    if (this.#started && placed.mediaStart - this.video.currentTime > 4) this.video.currentTime = placed.mediaStart;
+    // a live view stays near the live edge: jump to the new segment when the playhead is
+    // more than 2.5 s behind it (a backlog caught up, a stall)
+    if (this.liveEdge && this.#started && placed.mediaStart - this.video.currentTime > 2.5)
+      this.video.currentTime = placed.mediaStart;
     if (!this.#started) {
       this.#started = true;
       this.video.play().catch(() => undefined);

@@ -62,12 +62,13 @@ export class Videos {
     readonly into: HTMLElement,
     readonly prefix: string,
     readonly label: string,
+    readonly liveEdge = false,
   ) {}
 
   of(camera: string): CameraVideo {
     let v = this.#by.get(camera);
     if (v === undefined) {
-      v = new CameraVideo(`${this.prefix}-${camera}`, `${this.label}: camera ${camera}`);
+      v = new CameraVideo(`${this.prefix}-${camera}`, `${this.label}: camera ${camera}`, this.liveEdge);
       this.#by.set(camera, v);
       this.into.append(v.element);
     }
