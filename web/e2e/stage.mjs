@@ -12,6 +12,13 @@
 //   await stage.send({ cmd: "tamper-log", custodian: "c2" }); // -> { index, custodian }
 //   await stage.stop();
 //
+// Options: camera (null | "testsrc" | "person"), accessPeriodS (storage's alarm access period,
+// default 25), webDir (default web/dist), startTimeoutMs. The resolved object also has
+// storageUrl, appUrl, custodians [{id, url}], siteId, customer {dir, identityTxt, siteKeyTxt,
+// configJson}, operator / technician {id, dir, files}, workdir, startupS, pid and logs().
+// `cli` takes an optional timeout_s (120); wait-recordings an optional timeout_s (60) and camera.
+// The CLI runs in the workdir: its output files (`--out arc`) are under stage.workdir.
+//
 // A command that fails resolves to { error }; if the stage process dies, pending and later
 // sends reject with the tail of its logs. CAMVAULT_STAGE_KEEP=1 keeps the workdir after stop().
 import { spawn } from "node:child_process";

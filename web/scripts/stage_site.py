@@ -8,7 +8,12 @@ web app (``CAMVAULT_WEB_DIR`` = web/dist, ``CAMVAULT_WEB_CONNECT_SRC`` = the cus
 three custodians (threshold 2) accepting CORS from the storage origin
 (``CAMVAULT_ESCROW_CORS_ORIGINS``), then demo/story.py's step 1 with the CLI: the customer's
 keys and site, camera cam-1 (pre-alarm 6 s, post-alarm 30 s) and panel panel-1 enrolled, the
-ARC's operator op-7 and technician tech-3 registered; optionally the camera agent.
+ARC's operator op-7 and technician tech-3 registered; optionally the camera agent: ``testsrc``
+(ffmpeg's test pattern with a tone, no detector, 2 s segments) or ``person`` (scikit-image's
+astronaut photo as video through the opencv detector: event records labelled ``person`` and
+smart alerts; the agent does not loop a file source, so the stage writes PERSON_VIDEO_S
+seconds of it, after which the source ends). The storage service's alarm access period is
+``--access-period-s`` (25 s); the custodians' is 60 s, their minimum.
 
 Protocol (stdout is for it alone; everything else goes to ``DIR/logs/``): one JSON line when
 the site is ready (or ``{"error": ...}`` and exit status 1), then one JSON answer line per
@@ -17,7 +22,8 @@ JSON command line read on stdin:
     {"cmd": "alarm"}                                    -> {"alarm_id", "trigger_ms"}
     {"cmd": "cli", "who": "customer"|"op-7"|"tech-3"|"camera"|"panel", "args": [...],
      "timeout_s"?: 120}                                 -> {"code", "out"}
-    {"cmd": "wait-recordings", "n", "timeout_s"?: 60}   -> {"count"}
+    {"cmd": "wait-recordings", "n", "timeout_s"?: 60, "camera"?: "cam-1"} -> {"count"}
+        (committed segments/stills of the camera, as `customer list` sees them; no events)
     {"cmd": "tamper-log", "custodian": "c2"}            -> {"index", "custodian"}
     {"cmd": "stop"}                                     -> {"stopped": true}, then exit
 
