@@ -158,6 +158,7 @@ describe("operator console", { timeout: 300_000 }, () => {
     await row.waitFor({ timeout: 10_000 });
     assert.match(await row.textContent(), new RegExp(stage.siteId));
     assert.equal(await row.getAttribute("data-state"), "open");
+    await row.locator("td.alarm-cameras", { hasText: stage.camera }).waitFor();
     await shot(op.page, "operator-queue-alarm");
     await axe(op.page, "queue with an alarm");
     await row.getByRole("button", { name: `Open alarm ${alarm.alarm_id}` }).click();

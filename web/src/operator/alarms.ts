@@ -67,14 +67,33 @@ export function showAlarms(root: HTMLElement, op: Operator): () => void {
     })();
   });
 
+  // the cameras of an alarm's window, listed once per alarm while its access is open (the
+  // alarm itself names the panel only)
+  const camerasOf = new Map<string, string>();
+  const lookUpCameras = (a: Alarm): void => {
+    if (camerasOf.has(a.alarm_id) || !a.access_open) return;
+    camerasOf.set(a.alarm_id, "…");
+    void op.storage
+      .recordings(a.site_id)
+      .then((items) => {
+        const cams = [...new Set(items.map((i) => i.camera_id))].sort();
+        camerasOf.set(a.alarm_id, cams.join(", ") || "-");
+      })
+      .catch((e: unknown) => camerasOf.set(a.alarm_id, e instanceof ApiRefusal ? e.code : "?"))
+      .finally(() => {
+        last = "";
+        void refresh();
+      });
+  };
   const render = (alarms: Alarm[]): void => {
-    const key = JSON.stringify(alarms.map((a) => [a.alarm_id, a.state, a.access_open]));
+    for (const a of alarms) lookUpCameras(a);
+    const key = JSON.stringify(alarms.map((a) => [a.alarm_id, a.state, a.access_open, camerasOf.get(a.alarm_id)]));
     if (key === last) return;
     last = key;
     const head = h(
       "tr",
       {},
-      ...["Alarm", "Site", "Type", "Triggered", "State", "Access until", "Access open", "Actions"].map((t) =>
+      ...["Alarm", "Site", "Cameras", "Type", "Triggered", "State", "Access until", "Access open", "Actions"].map((t) =>
         h("th", { scope: "col" }, t),
       ),
     );
@@ -97,6 +116,7 @@ export function showAlarms(root: HTMLElement, op: Operator): () => void {
         { "data-alarm": a.alarm_id, "data-state": a.state },
         h("td", { class: "mono" }, a.alarm_id),
         h("td", { class: "mono" }, a.site_id),
+        h("td", { class: "alarm-cameras" }, camerasOf.get(a.alarm_id) ?? "-"),
         h("td", {}, a.alarm_type),
         h("td", {}, fmtTime(a.triggered_at_ms)),
         h("td", { class: "alarm-state" }, a.state),
