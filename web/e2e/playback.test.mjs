@@ -243,6 +243,13 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     assert.equal(played.playing, range.map((r) => r.recording_id).join(","));
     for (const r of range) assert.equal(await block(page, r.recording_id).getAttribute("data-verdict"), "ok");
     const playing = await assertPlays(page);
+    // it crosses from the first recording into the second without stalling
+    const first = (range[0].end_ms - range[0].start_ms) / 1000;
+    await page.waitForFunction((t) => document.querySelector("#player").currentTime > t, first + 0.5);
+    await page.waitForFunction(
+      (rid) => document.querySelector("#player-clock").dataset.recordingId === rid,
+      range[1].recording_id,
+    );
     const total = range.reduce((n, r) => n + (r.end_ms - r.start_ms), 0) / 1000;
     assert.ok(Math.abs(playing.duration - total) < total * 0.1, `media duration ${playing.duration}, range ${total} s`);
     mark("played");
@@ -262,6 +269,8 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     );
     const after = await assertPlays(page, seekAt);
     assert.ok(after.t > seekAt);
+    // and plays to the end of the range, where the <video> ends
+    await page.waitForFunction(() => document.querySelector("#player").ended);
     await shot(page, "recordings-seeked");
     mark("seeked");
 
@@ -430,14 +439,25 @@ describe("Recordings: detection labels (person camera)", () => {
     assert.match(await b.getAttribute("aria-label"), /labels person/);
     const row = page.locator(`#recording-table tr[data-recording-id="${labelled.recording_id}"] td[data-labels]`);
     assert.match(await row.textContent(), /person/);
-    // the labels are on that recording only where the camera said so (CLI and page agree)
+    // the labels are where the camera said (CLI and page agree): each labelled segment of the
+    // page has the CLI's labels, and there are as many as labelled event records the page
+    // listed (an event record committed after the page read the listing is not counted)
     const listed = await cliList(stage);
     const pageLabels = await page
       .locator("#timeline button.timeline-block")
       .evaluateAll((bs) => Object.fromEntries(bs.map((x) => [x.dataset.recordingId, x.dataset.labels])));
-    for (const i of listed.filter((x) => x.recording_id in pageLabels)) {
-      assert.equal(pageLabels[i.recording_id], i.labels.map((l) => l.label).join(","), i.recording_id);
+    const pageEvents = new Set(
+      await page
+        .locator('#recording-table tr[data-kind="event"]')
+        .evaluateAll((trs) => trs.map((r) => r.dataset.recordingId)),
+    );
+    const labelledOnPage = Object.entries(pageLabels).filter(([, l]) => l !== "");
+    for (const [rid, l] of labelledOnPage) {
+      const i = listed.find((x) => x.recording_id === rid);
+      assert.equal(l, i.labels.map((x) => x.label).join(","), rid);
     }
+    const labelledEvents = listed.filter((i) => pageEvents.has(i.recording_id) && i.labels.length > 0);
+    assert.equal(labelledOnPage.length, labelledEvents.length, "one labelled segment per labelled event record");
     await axe(page, "recordings with labels");
     await shot(page, "recordings-labels");
     await b.click();
