@@ -229,3 +229,33 @@ def test_the_image_holds_every_package() -> None:
     packages = {p.strip().strip('"').rstrip("*") for p in include.group(1).split(",")}
     for package in packages:
         assert f"COPY {package} {package}" in dockerfile, package
+
+
+def test_the_web_app_is_served_and_reaches_only_the_custodians(compose: dict[str, Any]) -> None:
+    """The storage replicas serve the web app the image builds (the published build, checked
+    in the image's build stage) and let it connect to the three custodians' public origins;
+    each custodian accepts CORS from exactly the storage service's public origin."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "npm ci" in dockerfile and "npm run hashes:check" in dockerfile
+    assert "COPY --from=web /src/web/dist /app/web/dist" in dockerfile
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert "!tests/vectors" in ignored  # the build reads the shared vectors (self-test page)
+    assert "web/node_modules" in ignored and "web/dist" in ignored  # never the host's copies
+    services = compose["services"]
+    storage_origin = services["storage-1"]["environment"]["CAMVAULT_PUBLIC_URL"]
+    custodian_origins = []
+    for n in (1, 2, 3):
+        env = services[f"c{n}"]["environment"]
+        assert env["CAMVAULT_ESCROW_CORS_ORIGINS"] == storage_origin
+        authority = env["CAMVAULT_ESCROW_PUBLIC_AUTHORITY"]
+        port = authority.rsplit(":", 1)[1]
+        assert f"{port}:8443" in " ".join(str(p) for p in services[f"c{n}-proxy"]["ports"]) or any(
+            str(p.get("published")) == port
+            for p in services[f"c{n}-proxy"]["ports"]
+            if isinstance(p, dict)
+        )
+        custodian_origins.append(f"https://{authority}")
+    for name in ("storage-1", "storage-2"):
+        env = services[name]["environment"]
+        assert env["CAMVAULT_WEB_DIR"] == "/app/web/dist"
+        assert env["CAMVAULT_WEB_CONNECT_SRC"].split(",") == custodian_origins
