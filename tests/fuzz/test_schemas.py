@@ -75,6 +75,8 @@ def _storage_principal(method: str, path: str) -> str:
         return "operator"
     if path.endswith(("/uploads", "/commit", "/smart-alerts", "/telemetry", "/alarm-state")):
         return "camera"
+    if path.endswith("/chain-head") and method == "POST":
+        return "camera"
     if path.startswith("/v1/sites/{site_id}/alarms") and method == "POST":
         return "panel"
     return "customer"
