@@ -266,6 +266,22 @@ describe("operator console", { timeout: 300_000 }, () => {
     await axe(op.page, "custodians refused");
   });
 
+  it("Close: the storage service closes the alarm and every custodian takes the signed close", async () => {
+    await op.page.getByRole("button", { name: "Close the alarm" }).click();
+    await op.page.locator("#close-custodians").waitFor();
+    const acks = await op.page
+      .locator("#close-custodians li")
+      .evaluateAll((lis) => lis.map((li) => [li.getAttribute("data-custodian"), li.getAttribute("data-status")]));
+    assert.equal(acks.length, 3, JSON.stringify(acks));
+    for (const [, st] of acks) assert.doesNotMatch(st, /refused/, JSON.stringify(acks));
+    await op.page.locator("#alarm-state", { hasText: "closed" }).waitFor();
+    // closed is checked before the access period: each custodian now says so
+    await op.page.locator("#ask-custodians").click();
+    await op.page.locator("#ask-result[data-reason=alarm_closed]").waitFor();
+    await shot(op.page, "operator-alarm-closed");
+    await axe(op.page, "alarm closed");
+  });
+
   it("no console error; no request carries the operator keys or a decrypted byte", async () => {
     // Chromium logs every 4xx answer to fetch as a console error: the refusals this test
     // provokes (403 no_justification, 403 access_period_closed) are the only ones allowed

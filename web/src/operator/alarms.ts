@@ -7,7 +7,7 @@ import type { Json } from "../crypto/canonical";
 import { ApiRefusal } from "../portal/api";
 import { field, fmtTime, h } from "../portal/dom";
 import { setState, stateLine } from "../portal/pages/state";
-import { askCustodians, isPreAlarm, releaseBatch, type Operator } from "./flows";
+import { askCustodians, closeAlarm, isPreAlarm, releaseBatch, type Operator } from "./flows";
 import { reasonOf, type ReleaseRecording } from "./release";
 import type { Alarm, ArcRecording } from "./storage";
 import { itemLine, outcomeList, refusalBox, releaseAndPlay, Videos } from "./views";
@@ -226,6 +226,8 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
   ask.disabled = true;
   const againResult = h("div", { id: "again-result", "aria-live": "polite" });
   const ackBtn = h("button", { type: "button", id: "alarm-ack", class: "secondary" }, "Acknowledge");
+  const closeBtn = h("button", { type: "button", id: "alarm-close", class: "secondary" }, "Close the alarm");
+  const closeResult = h("div", { id: "close-result", "aria-live": "polite" });
   const held: ReleaseRecording[] = [];
   let alarm: Alarm | undefined;
   let firstLiveShown: number | null = null;
@@ -233,7 +235,8 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
   view.replaceChildren(
     h("h3", { id: "alarm-view-title" }, `Alarm ${alarmId}`),
     info,
-    h("div", { class: "actions" }, ackBtn),
+    h("div", { class: "actions" }, ackBtn, closeBtn),
+    closeResult,
     h("h4", {}, "Pre-alarm recordings"),
     preState,
     preCustodians,
@@ -267,6 +270,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
       ...row("Cameras", cameras.size ? [...cameras].sort().join(", ") : "-", "alarm-cameras"),
     );
     ackBtn.disabled = a.state !== "open";
+    closeBtn.disabled = a.state !== "acknowledged";
     info.querySelector("#alarm-trigger")?.setAttribute("data-ms", String(a.triggered_at_ms));
   };
   const cameras = new Set<string>();
@@ -281,6 +285,39 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
         return refreshQueue();
       })
       .catch((e: unknown) => againResult.replaceChildren(refusalBox("ack-refusal", e)));
+  });
+
+  closeBtn.addEventListener("click", () => {
+    closeBtn.disabled = true;
+    closeResult.replaceChildren(h("p", { class: "state", "data-state": "loading", role: "status" }, "Closing…"));
+    void closeAlarm(op, alarmId)
+      .then(({ alarm: a, custodians }) => {
+        alarm = a;
+        showInfo(a);
+        closeResult.replaceChildren(
+          h(
+            "p",
+            { class: "state", "data-state": "done", role: "status" },
+            `Alarm ${a.state} at the storage service; custodians:`,
+          ),
+          h(
+            "ul",
+            { id: "close-custodians", "aria-label": "custodians' acknowledgements of the close" },
+            ...custodians.map((c) =>
+              h(
+                "li",
+                { "data-custodian": c.custodian, "data-status": c.status },
+                `custodian ${c.custodian}: ${c.status}`,
+              ),
+            ),
+          ),
+        );
+        return refreshQueue();
+      })
+      .catch((e: unknown) => {
+        closeResult.replaceChildren(refusalBox("close-refusal", e));
+        closeBtn.disabled = false;
+      });
   });
 
   const liveRow = (r: LiveRow): void => {

@@ -19,7 +19,10 @@ import {
   type Purpose,
   type ReleaseRecording,
 } from "./release";
-import { headerBytes, type ArcRecording, type OperatorStorage } from "./storage";
+import { fromUtf8 } from "../crypto/bytes";
+import { signStatement } from "../crypto/statements/index";
+import { SignedFetch } from "../portal/api";
+import { headerBytes, type Alarm, type ArcRecording, type OperatorStorage } from "./storage";
 
 export interface Operator {
   storage: OperatorStorage;
@@ -164,4 +167,43 @@ export function eventLabels(kind: string, plain: Uint8Array | null): string[] {
     // not JSON
   }
   return [];
+}
+
+export interface CloseAck {
+  custodian: string;
+  status: string;
+}
+
+/** Close an acknowledged alarm (clients/operator/ends.py): at the storage service, then at every
+ *  custodian with an AlarmClose signed by this operator, so a header saved during the alarm no
+ *  longer gets a share either. Each custodian's answer (or refusal code) is returned. */
+export async function closeAlarm(op: Operator, alarmId: string): Promise<{ alarm: Alarm; custodians: CloseAck[] }> {
+  const a = await op.storage.post<Alarm>(`/v1/alarms/${encodeURIComponent(alarmId)}/close`, undefined);
+  const close = signStatement(
+    "camvault/v1/alarm-close",
+    {
+      site_id: a.site_id,
+      panel_id: a.panel_id,
+      event_id: a.event_id,
+      operator_id: op.operatorId,
+      closed_at_ms: Date.now(),
+    },
+    op.key,
+  );
+  const json = JSON.parse(fromUtf8(close.encoded)) as Json;
+  const custodians = await Promise.all(
+    op.custodians.map(async (c): Promise<CloseAck> => {
+      try {
+        const r = await new SignedFetch(c.url, `operator:${op.operatorId}`, op.key).post<{ status?: string }>(
+          `/v1/sites/${encodeURIComponent(a.site_id)}/alarm-closes`,
+          { alarm_close: json },
+        );
+        return { custodian: c.custodian_id, status: r?.status ?? "ok" };
+      } catch (e) {
+        const code = e instanceof Error && "code" in e ? String((e as { code: unknown }).code) : (e as Error).message;
+        return { custodian: c.custodian_id, status: `refused: ${code}` };
+      }
+    }),
+  );
+  return { alarm: a, custodians };
 }
