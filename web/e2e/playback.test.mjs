@@ -34,6 +34,7 @@ import {
 import { startStage } from "./stage.mjs";
 
 const CAMERA = "cam-1";
+const WEB_SRC = join(import.meta.dirname, "..", "src");
 const VIDEO = new Set(["segment", "live", "clip"]);
 
 let browser;
@@ -472,5 +473,155 @@ describe("Recordings: detection labels (person camera)", () => {
       /ed25519-secret:[A-Za-z0-9_\-+/=]+/.exec(stage.customer.siteKeyTxt)[0],
     ]);
     console.log(`person e2e: ${Math.round((Date.now() - started) / 1000)} s after the stage started`);
+  });
+});
+
+// --- the player module alone in Chromium: what the operator console relies on too -----------
+// Bundled with esbuild (vite's own) into a page of its own, fed camera-like segments made by
+// ffmpeg with the camera agent's options: eviction in a long session, and errors surfaced.
+describe("SegmentPlayer in Chromium", () => {
+  let server;
+  let base;
+  let dir;
+
+  before(async () => {
+    const { build } = await import("esbuild");
+    const { createServer } = await import("node:http");
+    dir = tmp("camvault-player-");
+    const segments = (name, audio) => {
+      const input = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=15"];
+      if (audio) input.push("-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=16000");
+      const map = audio ? ["-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "64k"] : ["-map", "0:v:0", "-an"];
+      execFileSync("ffmpeg", [
+        ...["-hide_banner", "-loglevel", "error", "-nostdin", ...input, "-t", "12", ...map],
+        ...["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"],
+        ...["-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-force_key_frames", "expr:gte(t,n_forced*2)"],
+        ...["-f", "segment", "-segment_time", "2", "-reset_timestamps", "1", "-segment_format", "mpegts"],
+        join(dir, `${name}_%02d.ts`),
+      ]);
+    };
+    segments("av", true);
+    segments("v", false);
+    const entry = join(dir, "entry.js");
+    writeFileSync(
+      entry,
+      `import { SegmentPlayer } from ${JSON.stringify(join(WEB_SRC, "player", "index.ts"))};\nwindow.SegmentPlayer = SegmentPlayer;\n`,
+    );
+    await build({
+      entryPoints: [entry],
+      bundle: true,
+      outfile: join(dir, "player.js"),
+      loader: { ".css": "empty" },
+      logLevel: "warning",
+    });
+    writeFileSync(
+      join(dir, "index.html"),
+      '<!doctype html><title>player</title><link rel="icon" href="data:,"><video controls muted></video><script src="player.js"></script>',
+    );
+    server = createServer((req, res) => {
+      try {
+        const body = readFileSync(join(dir, req.url.slice(1).split("?")[0] || "index.html"));
+        res.writeHead(200, {
+          "Content-Type": req.url.endsWith(".html") || req.url === "/" ? "text/html" : "application/octet-stream",
+        });
+        res.end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${server.address().port}`;
+  });
+  after(() => server?.close());
+
+  async function playerPage() {
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    await page.goto(`${base}/index.html`);
+    await page.waitForFunction(() => typeof window.SegmentPlayer === "function");
+    return { page, errors };
+  }
+
+  it("a long session: old media evicted behind the playhead, the timeline follows, it keeps playing", async () => {
+    const { page, errors } = await playerPage();
+    const r = await page.evaluate(async () => {
+      const video = document.querySelector("video");
+      const errs = [];
+      const p = new window.SegmentPlayer(video, {
+        keepBehindSec: 2,
+        maxBufferedSec: 6,
+        onError: (e) => errs.push(e.code),
+      });
+      const seg = async (n) => new Uint8Array(await (await fetch(`av_0${n}.ts`)).arrayBuffer());
+      let t = 1_790_000_000_000;
+      const log = [];
+      for (let i = 0; i < 6; i++) {
+        await p.append(await seg(i), { startMs: t, endMs: t + 2000 });
+        t += 2000;
+        if (i === 1) await video.play();
+        // wait for the playhead to move on before the next segment, as live does
+        await new Promise((ok) => setTimeout(ok, i >= 1 ? 1500 : 0));
+        log.push({
+          start: video.buffered.start(0),
+          end: video.buffered.end(video.buffered.length - 1),
+          t: video.currentTime,
+          kept: p.timeline.segments.length,
+        });
+      }
+      return {
+        log,
+        errs,
+        frames: video.getVideoPlaybackQuality().totalVideoFrames,
+        first: p.timeline.segments[0].index,
+      };
+    });
+    assert.deepEqual(r.errs, []);
+    const last = r.log[r.log.length - 1];
+    assert.ok(last.start > 0.5, `nothing was evicted: ${JSON.stringify(r.log)}`);
+    assert.ok(last.start <= last.t, "never what is at or after the playhead");
+    assert.ok(r.first > 0 && last.kept < 6, `the timeline forgets evicted segments: ${JSON.stringify(r)}`);
+    assert.ok(r.frames > 0);
+    assertNoConsoleErrors(errors);
+  });
+
+  it("errors come out with codes: not TS, out of order, tracks changed, after endOfStream, after dispose", async () => {
+    const { page } = await playerPage();
+    const r = await page.evaluate(async () => {
+      const video = document.querySelector("video");
+      const seen = [];
+      const p = new window.SegmentPlayer(video, { onError: (e) => seen.push(e.code) });
+      const seg = async (name) => new Uint8Array(await (await fetch(name)).arrayBuffer());
+      const code = (promise) =>
+        promise.then(
+          () => "ok",
+          (e) => e.code,
+        );
+      const t = 1_790_000_000_000;
+      const out = {};
+      out.garbage = await code(
+        p.append(new TextEncoder().encode("age-encryption.org/v1\n".repeat(20)), { startMs: t, endMs: t + 2000 }),
+      );
+      out.first = await code(p.append(await seg("av_00.ts"), { startMs: t, endMs: t + 2000 }));
+      out.earlier = await code(p.append(await seg("av_01.ts"), { startMs: t - 5000, endMs: t - 3000 }));
+      out.noAudio = await code(p.append(await seg("v_01.ts"), { startMs: t + 2000, endMs: t + 4000 }));
+      out.next = await code(p.append(await seg("av_01.ts"), { startMs: t + 2000, endMs: t + 4000 }));
+      p.endOfStream();
+      out.closed = await code(p.append(await seg("av_02.ts"), { startMs: t + 4000, endMs: t + 6000 }));
+      const q = new window.SegmentPlayer(document.createElement("video"));
+      q.dispose();
+      out.disposed = await code(q.append(await seg("av_00.ts"), { startMs: t, endMs: t + 2000 }));
+      out.seen = seen;
+      out.fatal = p.error;
+      return out;
+    });
+    assert.equal(r.garbage, "not_ts");
+    assert.equal(r.first, "ok");
+    assert.equal(r.earlier, "out_of_order");
+    assert.equal(r.noAudio, "tracks_changed");
+    assert.equal(r.next, "ok", "the player goes on after a refused segment");
+    assert.equal(r.closed, "closed");
+    assert.equal(r.disposed, "disposed");
+    assert.deepEqual(r.seen, ["not_ts", "out_of_order", "tracks_changed", "closed"]);
+    assert.equal(r.fatal, null);
   });
 });
