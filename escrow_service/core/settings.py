@@ -157,7 +157,10 @@ class EscrowSettings(ServingSettings):
     def _quorum_fits(self) -> EscrowSettings:
         n = len(parse_witnesses(self.witnesses))
         if self.witness_quorum is not None and self.witness_quorum > n:
-            raise ValueError(f"witness_quorum {self.witness_quorum} is more than the {n} witnesses")
+            raise ValueError(
+                f"WITNESS_QUORUM {self.witness_quorum} is more than the {n} witnesses "
+                "listed in CAMVAULT_ESCROW_WITNESSES"
+            )
         return self
 
     @property
