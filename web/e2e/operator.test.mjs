@@ -182,8 +182,10 @@ describe("operator console", { timeout: 300_000 }, () => {
     await first.waitFor({ timeout: 30_000 });
     report.trigger_to_first_live_frame_ms = Number(await first.getAttribute("data-ms"));
     const live1 = await waitFrames(op.page, "#live-videos video", 1);
-    await op.page.locator("#live-table tr[data-latency-ms]").nth(1).waitFor({ timeout: 20_000 });
-    const live2 = await playback(op.page, "#live-videos video");
+    // a segment committed after this moment is released, decrypted and shown: more frames
+    const shown = await op.page.locator("#live-table tr[data-latency-ms]").count();
+    await op.page.locator("#live-table tr[data-latency-ms]").nth(shown).waitFor({ timeout: 20_000 });
+    const live2 = await waitFrames(op.page, "#live-videos video", live1.frames + 1);
     assert.ok(live2.frames > live1.frames, `more live frames decoded later (${live1.frames} -> ${live2.frames})`);
     assert.ok(live2.time > live1.time, "live currentTime advances");
     await shot(op.page, "operator-alarm-live");
@@ -245,7 +247,10 @@ describe("operator console", { timeout: 300_000 }, () => {
     await tech.page.locator(`#consent-requests tr[data-request="${requestId}"] button.open-consent`).click();
     await tech.page.locator("#consent-state[data-state=done]").waitFor();
     const v = await waitFrames(tech.page, "#consent-videos video", 5);
-    report.consent_frames = v.frames;
+    await tech.page.waitForTimeout(1000);
+    const v2 = await playback(tech.page, "#consent-videos video");
+    assert.ok(v2.time > v.time, `the consented recording plays (${v.time} -> ${v2.time})`);
+    report.consent_frames = v2.frames;
     await shot(tech.page, "operator-technician-playing");
     await axe(tech.page, "technician playing");
   });
