@@ -89,6 +89,18 @@ function storedPayload(stage, item) {
   throw new Error(`the payload of ${item.recording_id} is not in ${stage.workdir}/storage`);
 }
 
+/** The storage service misbehaving: SQL on its own database (stage workdir/storage). */
+function storageSql(stage, sql, params) {
+  const python = process.env.CAMVAULT_PYTHON ?? join(import.meta.dirname, "..", "..", ".venv", "bin", "python");
+  const code =
+    "import sqlite3, sys, json\n" +
+    "db = sqlite3.connect(sys.argv[1], timeout=30)\n" +
+    "n = db.execute(sys.argv[2], json.loads(sys.argv[3])).rowcount\n" +
+    "db.commit()\n" +
+    "assert n == 1, n\n";
+  execFileSync(python, ["-c", code, join(stage.workdir, "storage", "camvault.db"), sql, JSON.stringify(params)]);
+}
+
 function ffprobeDuration(path) {
   const out = execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", path], {
     encoding: "utf8",
@@ -385,6 +397,32 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     assert.notEqual(cliRefused.code, 0);
     assert.match(cliRefused.out, /payload_mismatch/);
     mark("tamper");
+
+    // --- the storage serves another recording's header: refused (header_not_of_payload) ------
+    const swapped = videos[5];
+    storageSql(
+      stage,
+      "UPDATE recordings SET header = (SELECT header FROM recordings WHERE recording_id = ?) WHERE recording_id = ?",
+      [videos[0].recording_id, swapped.recording_id],
+    );
+    await openCamera(page);
+    await block(page, swapped.recording_id).click();
+    await page.locator("#play").click();
+    const swap = await settled(page, "player-state");
+    assert.equal(swap.state, "error");
+    assert.equal(swap.reason, "header_not_of_payload", swap.text);
+    await shot(page, "recordings-refused-header");
+
+    // --- the storage relabels a recording in its listing: the chain check says so ----------
+    storageSql(stage, "UPDATE recordings SET end_ms = end_ms + 60000 WHERE recording_id = ?", [videos[2].recording_id]);
+    await page.locator(`#cameras button[data-camera-id="${CAMERA}"]`).click();
+    await page.waitForFunction(() => document.querySelector("#chain-state").dataset.state === "error");
+    const broken = await page.locator("#chain-state").textContent();
+    assert.match(broken, new RegExp(`relabelled: ${videos[2].recording_id}: the listing says end_ms`));
+    assert.equal(await page.locator("#chain-state").getAttribute("role"), "alert");
+    await axe(page, "recordings listing refused");
+    await shot(page, "recordings-listing-refused");
+    mark("listing");
 
     // --- nothing secret left the page ---------------------------------------------------------
     assertNoConsoleErrors(errors);
