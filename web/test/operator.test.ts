@@ -9,7 +9,7 @@ import { Ed25519PublicKey } from "../src/crypto/ed25519";
 import type { RecordingMetadata } from "../src/crypto/metadata";
 import { entryLeafHash, rootFromLeafHashes } from "../src/crypto/tlog/merkle";
 import { NoteSigner, signCheckpoint } from "../src/crypto/tlog/note";
-import { isPreAlarm } from "../src/operator/flows";
+import { eventLabels, isPreAlarm } from "../src/operator/flows";
 import { OperatorKeyError, parseOperatorFiles } from "../src/operator/keys";
 import { entryProblems, reasonOf, releasedRoot, verifyReceipt, type Binding } from "../src/operator/release";
 import { parseSse } from "../src/operator/sse";
@@ -195,6 +195,14 @@ describe("alarm and consent helpers", () => {
     expect(isPreAlarm({ kind: "segment", end_ms: 1000 }, 1000)).toBe(true);
     expect(isPreAlarm({ kind: "segment", end_ms: 1001 }, 1000)).toBe(false);
     expect(isPreAlarm({ kind: "live", end_ms: 900 }, 1000)).toBe(false);
+  });
+
+  it("detection labels of decrypted event records only", () => {
+    const rec = utf8(JSON.stringify({ labels: [{ label: "person", confidence: 0.87 }, { label: "car" }, "junk"] }));
+    expect(eventLabels("event", rec)).toEqual(["person 0.87", "car"]);
+    expect(eventLabels("segment", rec)).toEqual([]);
+    expect(eventLabels("event", null)).toEqual([]);
+    expect(eventLabels("event", utf8("not json"))).toEqual([]);
   });
 
   it("times as the CLI takes them: ms or ISO 8601 (UTC by default)", () => {

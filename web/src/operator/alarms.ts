@@ -7,12 +7,21 @@ import type { Json } from "../crypto/canonical";
 import { ApiRefusal } from "../portal/api";
 import { field, fmtTime, h } from "../portal/dom";
 import { setState, stateLine } from "../portal/pages/state";
-import { askCustodians, closeAlarm, isPreAlarm, releaseBatch, type Operator } from "./flows";
+import {
+  askCustodians,
+  closeAlarm,
+  eventLabels,
+  isPreAlarm,
+  releaseBatch,
+  type Operator,
+  type Released,
+} from "./flows";
 import { reasonOf, type ReleaseRecording } from "./release";
 import type { Alarm, ArcRecording } from "./storage";
 import { itemLine, outcomeList, refusalBox, releaseAndPlay, Videos } from "./views";
 
 const POLL_MS = 2000;
+const VIDEO_KINDS = new Set(["segment", "live", "clip"]);
 
 function errText(e: unknown): string {
   if (e instanceof ApiRefusal) return `refused by the storage service: ${e.code} (${e.detail})`;
@@ -268,12 +277,20 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
       ...row("State", a.state, "alarm-state"),
       ...row("Access until", `${fmtTime(a.access_until_ms)} (${a.access_open ? "open" : "closed"})`, "alarm-access"),
       ...row("Cameras", cameras.size ? [...cameras].sort().join(", ") : "-", "alarm-cameras"),
+      ...row("Detections", detections.size ? [...detections].sort().join(", ") : "none decrypted", "alarm-detections"),
     );
     ackBtn.disabled = a.state !== "open";
     closeBtn.disabled = a.state !== "acknowledged";
     info.querySelector("#alarm-trigger")?.setAttribute("data-ms", String(a.triggered_at_ms));
   };
   const cameras = new Set<string>();
+  const detections = new Set<string>();
+  const noteLabels = (r: Released): void => {
+    const labels = eventLabels(r.item.kind, r.plain);
+    if (labels.length === 0) return;
+    for (const l of labels) detections.add(`${l} (${r.item.camera_id})`);
+    if (alarm) showInfo(alarm);
+  };
 
   ackBtn.addEventListener("click", () => {
     ackBtn.disabled = true;
@@ -371,7 +388,8 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
           try {
             const res = await releaseBatch(op, a.site_id, [item], "alarm-verification", a.event, (r) => {
               liveList.append(itemLine(r, item.committed_ms < openedMs ? " [backlog]" : ""));
-              if (!r.plain) return;
+              noteLabels(r);
+              if (!r.plain || !VIDEO_KINDS.has(item.kind)) return; // stills and event records are listed only
               const row: LiveRow = {
                 recording: item.recording_id,
                 committedMs: item.committed_ms,
@@ -459,6 +477,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
         list: preList,
         videos: pre,
       });
+      res.items.forEach(noteLabels);
       held.push(...res.held);
       ask.disabled = held.length === 0;
       preCustodians.replaceChildren(outcomeList("pre-outcomes", res.outcomes));

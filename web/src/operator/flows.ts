@@ -156,19 +156,21 @@ export function isPreAlarm(item: { kind: string; end_ms: number }, triggerMs: nu
   return item.kind !== "live" && item.end_ms <= triggerMs;
 }
 
-/** The labels of a decrypted event record, if it is one and carries them. */
+/** The labels of a decrypted event record (the camera's detector: [{label, confidence}]),
+ *  as "person 0.87", if it is one and carries them (clients/customer/recordings.py). */
 export function eventLabels(kind: string, plain: Uint8Array | null): string[] {
   if (kind !== "event" || plain === null) return [];
   try {
     const obj = JSON.parse(new TextDecoder().decode(plain)) as Record<string, unknown>;
     const labels = obj["labels"];
-    if (Array.isArray(labels)) return labels.map((l) => (typeof l === "string" ? l : JSON.stringify(l)));
+    if (!Array.isArray(labels)) return [];
+    return labels
+      .filter((l): l is Record<string, unknown> => l !== null && typeof l === "object" && !Array.isArray(l))
+      .map((l) => `${String(l["label"] ?? "?")}${typeof l["confidence"] === "number" ? ` ${l["confidence"]}` : ""}`);
   } catch {
-    // not JSON
+    return [];
   }
-  return [];
 }
-
 export interface CloseAck {
   custodian: string;
   status: string;
