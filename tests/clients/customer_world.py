@@ -176,6 +176,17 @@ class TestCamera:
         assert isinstance(st, SiteKeys)
         return signed.verify(st.customer_key, SiteKeys)
 
+    def post_head(self, interval_s: int = 3600) -> None:
+        """Sign and post the camera's chain head (clients/camera/heads.py), as the agent does."""
+        from clients.camera.heads import head_path, sign_head
+
+        head = sign_head(
+            self.key, self.site_id, self.camera_id, self.sequence, self.prev, interval_s
+        )
+        with self.client as c:
+            r = c.post(head_path(self.site_id, self.camera_id), json={"head": head.to_json()})
+        assert r.status_code in (200, 201), r.text
+
     def record(
         self,
         start_ms: int,

@@ -65,7 +65,6 @@ from tests.security.malicious_storage import (
 
 TALLY: dict[str, bool] = {}  # lie -> detected
 KNOWN_GAPS = {
-    "newest hidden from a device that never saw them",
     "committed recording listed as deleted",
 }
 
@@ -572,25 +571,26 @@ def test_lie_is_detected_and_reported(scene: Scene, case: Case) -> None:
 
 
 def test_newest_recordings_hidden_from_a_fresh_device(scene: Scene, tmp_path: Path) -> None:
-    """The known gap: a device that never saw the newest recordings cannot tell they were
-    hidden (no camera-signed chain head yet: issue 16). Pinned so that it is flipped when
-    the design closes it; counted as tried and not detected."""
+    """A device that never saw the newest recordings: the camera-signed chain head (issue 16,
+    docs/CHAIN_HEADS.md) names the newest manifest, so hiding what follows a listing's end is
+    caught there too (`recordings_hidden`). The head's interval is long (3600 s): this module
+    runs longer than a short one would stay fresh."""
+    scene.a.camera.post_head()
     fresh = tmp_path / "fresh"
     shutil.copytree(Path(scene.phone["CAMVAULT_CUSTOMER_DIR"]), fresh)
     config = json.loads((fresh / "config.json").read_text())
     config["chain_heads"] = {}
     (fresh / "config.json").write_text(json.dumps(config))
+    (fresh / "chain_heads.json").unlink(missing_ok=True)
     hide = items_lie(scene, lambda i: [x for x in i if x["sequence"] < 3])
     name = "newest hidden from a device that never saw them"
     with scene.proxy.lying(hide):
-        out = cli("customer", "verify", env={"CAMVAULT_CUSTOMER_DIR": str(fresh)}).output
-    TALLY[name] = "PROBLEMS" in out
-    assert "cam-front: 3 manifest(s)" in out and "intact" in out  # the gap, as documented
-    # once it has seen the whole chain, the same lie is caught
-    cli("customer", "verify", env={"CAMVAULT_CUSTOMER_DIR": str(fresh)})
-    with scene.proxy.lying(hide):
         out = cli("customer", "verify", env={"CAMVAULT_CUSTOMER_DIR": str(fresh)}, code=1).output
-    assert "truncated: sequence 3..4 missing at the end" in out
+    TALLY[name] = "recordings_hidden" in out
+    assert "recordings_hidden" in out, out
+    # the control: nothing hidden, the same fresh device finds the chain intact up to the head
+    out = cli("customer", "verify", env={"CAMVAULT_CUSTOMER_DIR": str(fresh)}).output
+    assert "intact" in out and "recordings_hidden" not in out
 
 
 def test_recording_listed_as_deleted_is_believed(scene: Scene) -> None:
