@@ -420,6 +420,8 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     const broken = await page.locator("#chain-state").textContent();
     assert.match(broken, new RegExp(`relabelled: ${videos[2].recording_id}: the listing says end_ms`));
     assert.equal(await page.locator("#chain-state").getAttribute("role"), "alert");
+    // the timeline draws what the camera signed, not the service's end time
+    assert.match(await block(page, videos[2].recording_id).getAttribute("aria-label"), /, duration 2 s, /);
     await axe(page, "recordings listing refused");
     await shot(page, "recordings-listing-refused");
     mark("listing");

@@ -96,6 +96,8 @@ describe("readCamera", () => {
     items[1]!.start_ms += 60_000;
     const r = await readCamera(ctx(items), CAM);
     expect(r.problems.join("\n")).toMatch(/^relabelled: rec-1: the listing says start_ms/m);
+    // and the page shows the signed time, not the service's
+    expect(r.items.find((i) => i.recording_id === "rec-1")!.start_ms).toBe(T0 + 2000);
   });
 
   test("a recording dropped from the listing: missing", async () => {

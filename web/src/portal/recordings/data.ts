@@ -68,7 +68,8 @@ const FIELDS = [
 ] as const;
 
 export interface CameraListing {
-  /** Committed recordings, oldest first. */
+  /** Committed recordings, oldest first, with the times, kind and sizes their manifests sign
+   *  (the listing's own values only where a manifest does not verify). */
   items: Listed[];
   /** Everything wrong with the listing (chain gaps, relabelled fields, reordering...). */
   problems: string[];
@@ -116,6 +117,15 @@ export async function readCamera(ctx: PortalContext, cameraId: string): Promise<
         );
       }
       previous = { rid: m.manifest.recording_id, start: m.manifest.start_ms };
+      // from here on the camera's word, not the service's: times, kind, sizes as signed
+      Object.assign(item, {
+        kind: m.manifest.kind,
+        start_ms: m.manifest.start_ms,
+        end_ms: m.manifest.end_ms,
+        sequence: m.manifest.sequence,
+        payload_size: m.manifest.payload_size,
+        payload_sha256: m.manifest.payload_sha256,
+      });
     }
     signed.sort((a, b) => a.seq - b.seq);
     for (const p of verifyChain(
