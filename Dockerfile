@@ -22,6 +22,7 @@ COPY crypto crypto
 COPY common common
 COPY storage_service storage_service
 COPY escrow_service escrow_service
+COPY witness_service witness_service
 COPY clients clients
 COPY camvault camvault
 COPY demo demo

@@ -45,7 +45,7 @@ tools:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy crypto common storage_service escrow_service clients camvault demo tests scripts bench web/scripts
+	$(VENV)/bin/mypy crypto common storage_service escrow_service witness_service clients camvault demo tests scripts bench web/scripts
 	$(VENV)/bin/lint-imports --no-cache
 
 fmt: venv

@@ -32,9 +32,9 @@ GROUPS = {
     "web": "clients.cli.web:app",
 }
 #: modules whose ``register_serve(app)`` adds their service to `camvault serve`
-SERVE = ("storage_service.cli", "escrow_service.cli")
+SERVE = ("storage_service.cli", "escrow_service.cli", "witness_service.cli")
 #: modules whose ``register_admin(app)`` adds their checks to `camvault admin`
-ADMIN = SERVE
+ADMIN = ("storage_service.cli", "escrow_service.cli")
 #: top-level commands that mirror age (clients.cli.age)
 AGE_COMMANDS = ("keygen", "encrypt", "decrypt")
 
