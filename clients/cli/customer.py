@@ -5,9 +5,10 @@ failures (a service refusal with its reason code, a missing state) print one lin
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +27,7 @@ from clients.cli.helpers import (
     print_acks,
     print_json,
 )
+from clients.common import write_json
 from clients.customer import chain as chain_lib
 from clients.customer import consents as consents_lib
 from clients.customer import inbox as inbox_lib
@@ -33,12 +35,15 @@ from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
 from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState, default_state_dir
+from clients.operator.release import WitnessPolicy
 from clients.video import Container
 from common.time import now_ms
 from crypto.age.x25519 import X25519Recipient
 from crypto.ed25519 import Ed25519PublicKey
+from crypto.errors import CryptoError
 from crypto.siteid import DEFAULT_LABEL, site_id_for
 from crypto.statements import CameraProfile, DeviceKind
+from crypto.tlog.cosignature import CosignatureVerifier
 
 console = Console()
 
@@ -50,7 +55,12 @@ app = typer.Typer(
 site_app = typer.Typer(help="Create the site.", no_args_is_help=True)
 consent_app = typer.Typer(help="Technicians' consent requests.", no_args_is_help=True)
 alarm_app = typer.Typer(help="The site's alarms.", no_args_is_help=True)
+witnesses_app = typer.Typer(
+    help="The witnesses whose cosignatures the audit requires on every custodian's log.",
+    no_args_is_help=True,
+)
 app.add_typer(site_app, name="site")
+app.add_typer(witnesses_app, name="witnesses")
 app.add_typer(consent_app, name="consent")
 app.add_typer(alarm_app, name="alarm")
 
@@ -614,3 +624,115 @@ def audit(state: StateOpt = None) -> None:
     console.print(table)
     if bad:
         raise typer.Exit(1)
+
+
+# --- witnesses (docs/WITNESS.md) ------------------------------------------------------------
+
+
+def _witness_file(state: Path | None) -> tuple[Path, dict[str, Any]]:
+    """``<state>/witnesses.json`` and its content (empty list when absent), checked."""
+    st = CustomerState(state or default_state_dir())
+    path = st.root / audit_lib.WITNESSES_FILE
+    audit_lib.witness_policy(st)  # a one-line error if the file is not a witness list
+    if not path.exists():
+        return path, {"witnesses": [], "urls": {}}
+    obj = json.loads(path.read_text())
+    return path, {
+        "witnesses": [str(k) for k in obj["witnesses"]],
+        "urls": {str(k): str(v) for k, v in dict(obj.get("urls", {})).items()},
+        **({"quorum": int(obj["quorum"])} if "quorum" in obj else {}),
+    }
+
+
+def _save_witnesses(path: Path, obj: dict[str, Any]) -> WitnessPolicy | None:
+    if not obj["witnesses"]:
+        path.unlink(missing_ok=True)
+        return None
+    try:
+        policy = WitnessPolicy.from_json(obj)
+    except ValueError as exc:
+        fail(f"witness quorum: {exc}")
+    write_json(path, obj)
+    return policy
+
+
+def _print_policy(policy: WitnessPolicy | None) -> None:
+    if policy is None:
+        console.print("no witnesses: the audit checks each custodian's own checkpoint only")
+    else:
+        console.print(
+            f"the audit requires {policy.quorum} of {len(policy.witnesses)} witness "
+            "cosignatures on every custodian's checkpoint",
+            markup=False,
+            highlight=False,
+        )
+
+
+@witnesses_app.command("add")
+def witnesses_add(
+    key: Annotated[str, typer.Argument(help="the witness's verifier key (from its operator)")],
+    url: Annotated[str | None, typer.Option(help="the witness's URL (kept for reference)")] = None,
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="cosignatures required (default: all)")
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Require this witness's cosignature on the custodians' logs (never taken from them)."""
+    with guarded():
+        path, obj = _witness_file(state)
+        try:
+            text = CosignatureVerifier.from_text(key.strip()).to_text()
+        except CryptoError as exc:
+            fail(f"not a witness verifier key ({exc})")
+        if text in obj["witnesses"]:
+            fail(f"witness {text} is already listed")
+        obj["witnesses"].append(text)
+        if url:
+            obj["urls"][text] = url.rstrip("/")
+        if quorum is not None:
+            obj["quorum"] = quorum
+        policy = _save_witnesses(path, obj)
+    console.print(f"witness added: {text}", markup=False, highlight=False)
+    _print_policy(policy)
+
+
+@witnesses_app.command("remove")
+def witnesses_remove(
+    key: Annotated[str, typer.Argument(help="the witness's verifier key")],
+    quorum: Annotated[
+        int | None, typer.Option(min=1, help="cosignatures required (default: all)")
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Stop requiring a witness."""
+    with guarded():
+        path, obj = _witness_file(state)
+        if key.strip() not in obj["witnesses"]:
+            fail(f"no witness {key.strip()} is listed")
+        obj["witnesses"].remove(key.strip())
+        obj["urls"].pop(key.strip(), None)
+        if quorum is not None:
+            obj["quorum"] = quorum
+        policy = _save_witnesses(path, obj)
+    _print_policy(policy)
+
+
+@witnesses_app.command("list")
+def witnesses_list(as_json: JsonOpt = False, state: StateOpt = None) -> None:
+    """The witnesses the audit requires, and the quorum."""
+    with guarded():
+        _, obj = _witness_file(state)
+        policy = audit_lib.witness_policy(CustomerState(state or default_state_dir()))
+    if as_json:
+        print_json(
+            {
+                "witnesses": [{"key": k, "url": obj["urls"].get(k)} for k in obj["witnesses"]],
+                "quorum": policy.quorum if policy else None,
+            }
+        )
+        return
+    table = new_table("witnesses", "name", "key", "url", ids=("key",))
+    for k in obj["witnesses"]:
+        table.add_row(k.split("+", 1)[0], k, obj["urls"].get(k, "-"))
+    console.print(table)
+    _print_policy(policy)

@@ -72,12 +72,40 @@ def init(
     role: Annotated[OperatorRole, typer.Option(help="operator or technician")] = (
         OperatorRole.OPERATOR
     ),
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a witness of the custodians' logs: '<url> <witness verifier key>' (repeat; "
+            "the key from the witness's operator, never from a custodian)"
+        ),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option(min=1, help="witnesses that must cosign a receipt (default: all)"),
+    ] = None,
     state: StateOpt = None,
 ) -> None:
-    """Create the operator's signing key and pin the custodians' public keys."""
+    """Create the operator's signing key, pin the custodians' public keys and the witnesses."""
     with guarded():
-        st = lib.init_operator(state or default_state_dir(), operator_id, role, storage, custodian)
+        policy, urls = lib.witness_policy(witness or [], witness_quorum)
+        st = lib.init_operator(
+            state or default_state_dir(), operator_id, role, storage, custodian, policy, urls
+        )
     console.print(f"operator {operator_id} ({role.value}): {st.key().public_key.to_text()}")
+    if policy is None:
+        console.print(
+            "no witnesses configured: receipts are checked against each custodian's log key "
+            "only (a custodian's split view is not caught here; see docs/THREAT_MODEL.md)",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"witnesses: {policy.quorum} of {len(policy.witnesses)} must cosign every receipt "
+            f"({', '.join(w.name for w in policy.witnesses)})",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()

@@ -25,6 +25,8 @@ from clients.operator.release import (
     Recording,
     ReleaseError,
     ThresholdNotMet,
+    Unwitnessed,
+    WitnessPolicy,
     gather_releases,
     recover_file_key,
 )
@@ -44,6 +46,7 @@ from crypto.statements import (
     SignedStatement,
     sign_statement,
 )
+from crypto.tlog.cosignature import CosignatureVerifier
 
 
 class ReleaseRefused(ClientError):  # noqa: N818 (named after what happened)
@@ -58,11 +61,50 @@ class ReleaseRefused(ClientError):  # noqa: N818 (named after what happened)
         self.reasons = reasons
 
 
+def witness_policy(
+    entries: Sequence[str], quorum: int | None
+) -> tuple[WitnessPolicy | None, list[str]]:
+    """The site's witnesses from ``--witness`` entries (``"<url> <verifier key>"`` or the key
+    alone) and ``--witness-quorum`` (default: all): the policy and the URLs given (kept for
+    people; the operator never contacts a witness, it checks the cosignatures a custodian's
+    receipt carries). No entries: None (receipts checked against the log key only)."""
+    if not entries:
+        if quorum is not None:
+            raise ClientError("--witness-quorum without any --witness")
+        return None, []
+    keys: list[CosignatureVerifier] = []
+    urls: list[str] = []
+    for entry in entries:
+        parts = entry.split()
+        if len(parts) not in (1, 2) or (len(parts) == 2 and "://" not in parts[0]):
+            raise ClientError(f"--witness {entry!r}: expected '<url> <witness verifier key>'")
+        try:
+            key = CosignatureVerifier.from_text(parts[-1])
+        except CryptoError as exc:
+            raise ClientError(f"--witness {entry!r}: not a witness verifier key ({exc})") from None
+        if any(k.to_text() == key.to_text() for k in keys):
+            raise ClientError(f"--witness {entry!r}: given twice")
+        keys.append(key)
+        urls.append(parts[0].rstrip("/") if len(parts) == 2 else "")
+    try:
+        return WitnessPolicy(tuple(keys), len(keys) if quorum is None else quorum), urls
+    except ValueError as exc:
+        raise ClientError(f"--witness-quorum: {exc}") from None
+
+
 def init_operator(
-    root: Path, operator_id: str, role: OperatorRole, storage_url: str, custodian_urls: list[str]
+    root: Path,
+    operator_id: str,
+    role: OperatorRole,
+    storage_url: str,
+    custodian_urls: list[str],
+    witnesses: WitnessPolicy | None = None,
+    witness_urls: Sequence[str] = (),
 ) -> OperatorState:
     custodians: list[CustodianEndpoint] = [fetch_custodian(u) for u in custodian_urls]
-    config = OperatorConfig(operator_id, role, storage_url.rstrip("/"), custodians)
+    config = OperatorConfig(
+        operator_id, role, storage_url.rstrip("/"), custodians, witnesses, list(witness_urls)
+    )
     return OperatorState.init(root, config)
 
 
@@ -153,10 +195,14 @@ def _threshold(header: bytes) -> int:
 
 
 def _refusal(exc: ThresholdNotMet) -> ReleaseRefused:
-    reasons = {
-        cid: (e.reason if isinstance(e, CustodianRefused) else f"unavailable ({e})")
-        for cid, e in exc.errors.items()
-    }
+    def reason(e: Exception) -> str:
+        if isinstance(e, CustodianRefused):
+            return e.reason
+        if isinstance(e, Unwitnessed):  # its shares are not used: the log may be split
+            return f"unwitnessed ({e})"
+        return f"unavailable ({e})"
+
+    reasons = {cid: reason(e) for cid, e in exc.errors.items()}
     return ReleaseRefused(reasons, "")
 
 
@@ -196,6 +242,7 @@ def release_batch(
             justification=justification,
             session=session,
             recordings=[r for _, r, _ in recs],
+            witnesses=state.config.witnesses,
         )
     except ThresholdNotMet as exc:
         raise _refusal(exc) from exc
