@@ -438,6 +438,41 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     mark("done");
     console.log(`playback e2e timings (s since start): ${JSON.stringify(timings)}`);
   });
+  it("a long timeline is drawn in windows (#/recordings?window=4): Earlier / Later, the keyboard follows", async () => {
+    const { files } = keyFiles(stage);
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 1100, height: 900 } });
+    cleanups.push(() => context.close());
+    await importCustomerKeys(page, stage.appUrl, files, undefined, "#/?window=4");
+    await openPortalPage(page, "recordings");
+    await openCamera(page);
+    const ids = await page
+      .locator('#recording-table tbody tr:not([data-kind="event"])')
+      .evaluateAll((trs) => trs.map((r) => r.dataset.recordingId).reverse());
+    assert.ok(ids.length > 8, `${ids.length} recordings`);
+    const shown = () =>
+      page.locator("#timeline button.timeline-block").evaluateAll((bs) => bs.map((b) => b.dataset.recordingId));
+    assert.deepEqual(await shown(), ids.slice(-4), "the newest four");
+    assert.equal(
+      await page.locator("#timeline-shown").textContent(),
+      `recordings ${ids.length - 3} to ${ids.length} of ${ids.length}`,
+    );
+    assert.equal(await page.locator("#timeline-later").isDisabled(), true);
+    await page.locator("#timeline-earlier").click();
+    assert.deepEqual(await shown(), ids.slice(-8, -4));
+    await shot(page, "recordings-timeline-window");
+    await axe(page, "recordings timeline window");
+    // Home from the window goes to the very first recording, the window follows
+    await block(page, ids[ids.length - 8]).focus();
+    await page.keyboard.press("Home");
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.recordingId), ids[0]);
+    assert.deepEqual(await shown(), ids.slice(0, 4));
+    assert.equal(await page.locator("#timeline-earlier").isDisabled(), true);
+    // ArrowRight off the end of the window moves it by one
+    for (let k = 0; k < 4; k++) await page.keyboard.press("ArrowRight");
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.recordingId), ids[4]);
+    assert.deepEqual(await shown(), ids.slice(1, 5));
+    assertNoConsoleErrors(errors);
+  });
 });
 
 describe("Recordings: detection labels (person camera)", () => {

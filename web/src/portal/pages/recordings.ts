@@ -33,6 +33,12 @@ export const recordingsPage: Page = {
   },
 };
 
+/** `#/recordings?window=N`: how many recordings the timeline draws at once (default 240). */
+export function windowOption(hash: string): number {
+  const n = Number(new URLSearchParams(hash.split("?")[1] ?? "").get("window"));
+  return Number.isInteger(n) && n >= 1 && n <= 2000 ? n : 240;
+}
+
 /** Why a verification failed, as a short code for the UI. */
 function reasonOf(e: unknown): string {
   if (e instanceof RecordingRefused) return e.reason;
@@ -250,6 +256,7 @@ class RecordingsView {
       .map((item) => ({ item, labels: [], verdict: "unverified" }));
     const tl = new Timeline({
       cameraId: cam.device_id,
+      windowSize: windowOption(location.hash),
       onSelect: (a, b) => this.#selected(a, b),
       onActivate: () => void this.#playSelection(),
     });

@@ -3,7 +3,9 @@
 // name. Blocks are real <button>s placed by SVG attributes (foreignObject): no inline style
 // (the CSP has no 'unsafe-inline'). One of them is in the tab order (roving tabindex); the
 // arrow keys move between them, Shift+arrow / Shift+click extends the selection to a range
-// of consecutive recordings, Home / End go to the first / last.
+// of consecutive recordings, Home / End go to the first / last. A camera has thousands of
+// recordings a day: the timeline shows a window of `windowSize` of them (the newest first),
+// "Earlier" / "Later" move it, and the keyboard moves it when focus leaves it.
 
 import { fmtDuration, fmtTime } from "../dom";
 import type { Label, Listed } from "./data";
@@ -21,6 +23,8 @@ export interface Block {
 
 export interface TimelineOptions {
   cameraId: string;
+  /** Blocks drawn at once (default 240). */
+  windowSize?: number;
   /** The selection changed: indices into `blocks`, first <= last. */
   onSelect(first: number, last: number): void;
   /** Enter on a block, or a double click: play it / the selection. */
@@ -71,6 +75,12 @@ export class Timeline {
   #anchor = -1;
   #focus = 0;
   #width = 0;
+  #offset = 0;
+  readonly #size: number;
+  readonly #svgSlot: HTMLElement;
+  readonly #earlier: HTMLButtonElement;
+  readonly #later: HTMLButtonElement;
+  readonly #shown: HTMLElement;
   readonly #opts: TimelineOptions;
   readonly #observer: ResizeObserver;
 
@@ -84,10 +94,30 @@ export class Timeline {
       "aria-label",
       `timeline of ${opts.cameraId}: arrow keys move, Shift extends, Enter plays`,
     );
+    this.#size = Math.max(1, opts.windowSize ?? 240);
+    const button = (id: string, text: string): HTMLButtonElement => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.id = id;
+      b.className = "secondary";
+      b.textContent = text;
+      return b;
+    };
+    this.#earlier = button("timeline-earlier", "Earlier");
+    this.#later = button("timeline-later", "Later");
+    this.#shown = document.createElement("span");
+    this.#shown.id = "timeline-shown";
+    this.#earlier.addEventListener("click", () => this.#move(this.#offset - this.#size));
+    this.#later.addEventListener("click", () => this.#move(this.#offset + this.#size));
+    const nav = document.createElement("div");
+    nav.className = "timeline-nav";
+    nav.append(this.#earlier, this.#shown, this.#later);
+    this.#svgSlot = document.createElement("div");
+    this.element.append(nav, this.#svgSlot);
     this.#observer = new ResizeObserver(() => {
-      if (Math.abs(this.element.clientWidth - this.#width) > 4) this.#render();
+      if (Math.abs(this.#svgSlot.clientWidth - this.#width) > 4) this.#render();
     });
-    this.#observer.observe(this.element);
+    this.#observer.observe(this.#svgSlot);
   }
 
   get selection(): [number, number] {
@@ -96,13 +126,30 @@ export class Timeline {
 
   setBlocks(blocks: Block[]): void {
     this.#blocks = blocks;
-    this.#focus = Math.min(this.#focus, Math.max(0, blocks.length - 1));
+    this.#offset = Math.max(0, blocks.length - this.#size); // the newest recordings
+    this.#focus = Math.max(this.#offset, Math.min(this.#focus, blocks.length - 1));
+    this.#render();
+  }
+
+  /** Show the window starting at `offset` (clamped); focus stays inside it. */
+  #move(offset: number): void {
+    const max = Math.max(0, this.#blocks.length - this.#size);
+    this.#offset = Math.max(0, Math.min(max, offset));
+    const end = Math.min(this.#blocks.length, this.#offset + this.#size) - 1;
+    this.#focus = Math.max(this.#offset, Math.min(end, this.#focus));
+    this.#render();
+  }
+
+  /** Make block `i` visible (moving the window as little as needed). */
+  #reveal(i: number): void {
+    if (i < this.#offset) this.#offset = i;
+    else if (i >= this.#offset + this.#size) this.#offset = i - this.#size + 1;
+    else return;
     this.#render();
   }
 
   /** Refresh the verdicts / labels of the blocks (same recordings). */
   update(): void {
-    this.#buttons.forEach((b, i) => this.#decorate(b, i));
     this.#render();
   }
 
@@ -112,7 +159,8 @@ export class Timeline {
     this.#first = clamp(Math.min(first, last));
     this.#last = clamp(Math.max(first, last));
     this.#focus = clamp(focus);
-    this.#buttons.forEach((b, i) => this.#decorate(b, i));
+    this.#reveal(this.#focus);
+    this.#buttons.forEach((b, j) => this.#decorate(b, this.#offset + j));
     this.#opts.onSelect(this.#first, this.#last);
   }
 
@@ -132,15 +180,20 @@ export class Timeline {
   }
 
   #render(): void {
-    const hadFocus = this.element.contains(document.activeElement);
-    this.#width = Math.max(320, this.element.clientWidth || 800);
+    const hadFocus = this.#svgSlot.contains(document.activeElement);
+    this.#width = Math.max(320, this.#svgSlot.clientWidth || 800);
     const W = this.#width;
     const H = 86;
-    const blocks = this.#blocks;
+    const all = this.#blocks;
+    const blocks = all.slice(this.#offset, this.#offset + this.#size);
     const root = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "timeline-svg" });
     this.#buttons = [];
+    this.#earlier.disabled = this.#offset === 0;
+    this.#later.disabled = this.#offset + blocks.length >= all.length;
+    this.#shown.textContent =
+      all.length === 0 ? "" : `recordings ${this.#offset + 1} to ${this.#offset + blocks.length} of ${all.length}`;
     if (blocks.length === 0) {
-      this.element.replaceChildren(root);
+      this.#svgSlot.replaceChildren(root);
       return;
     }
     const t0 = Math.min(...blocks.map((b) => b.item.start_ms));
@@ -170,7 +223,8 @@ export class Timeline {
       end = Math.max(end, b.item.end_ms);
     }
     root.append(gaps);
-    blocks.forEach((b, i) => {
+    blocks.forEach((b, j) => {
+      const i = this.#offset + j;
       const bx = x(b.item.start_ms);
       const bw = Math.max(6, x(b.item.end_ms) - bx - 1);
       const fo = svg("foreignObject", { x: bx, y: 22, width: bw, height: 36 });
@@ -193,8 +247,8 @@ export class Timeline {
         root.append(t);
       }
     });
-    this.element.replaceChildren(root);
-    if (hadFocus) this.#buttons[this.#focus]?.focus();
+    this.#svgSlot.replaceChildren(root);
+    if (hadFocus) this.#buttons[this.#focus - this.#offset]?.focus();
   }
 
   #click(i: number, extend: boolean): void {
@@ -227,6 +281,6 @@ export class Timeline {
       this.#anchor = to;
       this.select(to, to);
     }
-    this.#buttons[to]?.focus();
+    this.#buttons[to - this.#offset]?.focus();
   }
 }
