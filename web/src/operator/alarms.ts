@@ -277,20 +277,32 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
       ...row("State", a.state, "alarm-state"),
       ...row("Access until", `${fmtTime(a.access_until_ms)} (${a.access_open ? "open" : "closed"})`, "alarm-access"),
       ...row("Cameras", cameras.size ? [...cameras].sort().join(", ") : "-", "alarm-cameras"),
-      ...row("Detections", detections.size ? [...detections].sort().join(", ") : "none decrypted", "alarm-detections"),
+      ...row("Detections", detections.size ? detectionText() : "none decrypted", "alarm-detections"),
     );
     ackBtn.disabled = a.state !== "open";
     closeBtn.disabled = a.state !== "acknowledged";
     info.querySelector("#alarm-trigger")?.setAttribute("data-ms", String(a.triggered_at_ms));
   };
   const cameras = new Set<string>();
-  const detections = new Set<string>();
+  // detections of the decrypted event records: per label and camera, how many and the highest confidence
+  const detections = new Map<string, { n: number; max: number | null }>();
   const noteLabels = (r: Released): void => {
     const labels = eventLabels(r.item.kind, r.plain);
     if (labels.length === 0) return;
-    for (const l of labels) detections.add(`${l} (${r.item.camera_id})`);
+    for (const l of labels) {
+      const [label, conf] = l.split(" ");
+      const key = `${label ?? l} on ${r.item.camera_id}`;
+      const d = detections.get(key) ?? { n: 0, max: null };
+      const c = conf === undefined ? null : Number(conf);
+      detections.set(key, { n: d.n + 1, max: c === null ? d.max : Math.max(d.max ?? 0, c) });
+    }
     if (alarm) showInfo(alarm);
   };
+  const detectionText = (): string =>
+    [...detections.entries()]
+      .sort()
+      .map(([k, d]) => `${k} (${d.n} event record(s)${d.max === null ? "" : `, confidence up to ${d.max}`})`)
+      .join("; ");
 
   ackBtn.addEventListener("click", () => {
     ackBtn.disabled = true;
