@@ -138,7 +138,7 @@ export async function startStage(opts = {}) {
     if (process.env.CAMVAULT_STAGE_KEEP === "1") {
       console.log(`stage kept in ${workdir}`);
     } else {
-      rmSync(workdir, { recursive: true, force: true });
+      rmSync(workdir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     }
   };
   // The test runner exiting without stop(): the stage sees its stdin close and stops its

@@ -48,6 +48,8 @@ export interface SendOptions {
   body?: unknown;
   /** Extra headers (e.g. Idempotency-Key); not covered by the signature. */
   headers?: Record<string, string>;
+  /** Aborts the request (long-lived streams such as the alarm feed). */
+  signal?: AbortSignal;
 }
 
 /** Signed requests (RFC 9421, the camvault profile) to one origin as one key id. Any origin:
@@ -82,6 +84,7 @@ export class SignedFetch {
       headers: { ...(opts.headers ?? {}), ...signed },
       credentials: "omit",
       cache: "no-store",
+      ...(opts.signal ? { signal: opts.signal } : {}),
     };
     if (body !== undefined) init.body = body as BodyInit;
     return fetch(url, init);
