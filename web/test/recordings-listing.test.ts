@@ -10,6 +10,7 @@ import { Ed25519SigningKey } from "../src/crypto/ed25519";
 import { signStatement, statementHash } from "../src/crypto/statements/index";
 import type { PortalContext } from "../src/portal/pages/types";
 import { readCamera, type Listed } from "../src/portal/recordings/data";
+import { ApiRefusal } from "../src/portal/api";
 
 const SITE = "home-1";
 const CAM = "cam-1";
@@ -55,13 +56,35 @@ function chain(n: number, key = camKey): Listed[] {
   return out.reverse();
 }
 
-/** A portal context whose storage answers `items` (in pages of 2, to follow the cursor). */
+/** A chain head as the camera signs it, as the service answers it. */
+function head(sequence: number | null, manifestSha256: string | null, issuedAt = Date.now(), key = camKey): unknown {
+  const body = {
+    site_id: SITE,
+    camera_id: CAM,
+    sequence,
+    manifest_sha256: manifestSha256,
+    issued_at_ms: issuedAt,
+    interval_s: 30,
+  };
+  return {
+    head: JSON.parse(fromUtf8(signStatement("camvault/v1/chain-head", body, key).encoded)),
+    received_ms: issuedAt,
+  };
+}
+
+/** A portal context whose storage answers `items` (in pages of 2, to follow the cursor) and
+ *  the camera's chain head (`headAnswer`; none: 404 chain_head_not_found). */
 function ctx(
   items: Listed[],
   devices: Record<string, Record<string, unknown>> = { [CAM]: { device_key: camKey.publicKey.toText() } },
+  headAnswer: unknown = null,
 ): PortalContext {
   const api = {
     get: async (path: string, params: Record<string, string>) => {
+      if (path === `/v1/sites/${SITE}/cameras/${CAM}/chain-head`) {
+        if (headAnswer === null) throw new ApiRefusal(404, "chain_head_not_found", "no head");
+        return headAnswer;
+      }
       expect(path).toBe(`/v1/sites/${SITE}/recordings`);
       expect(params["camera_id"]).toBe(CAM);
       expect(params["include_deleted"]).toBe("true");
@@ -125,5 +148,43 @@ describe("readCamera", () => {
   test("a camera without an enrolled key: nothing can be verified, said so", async () => {
     const r = await readCamera(ctx(chain(2), {}), CAM);
     expect(r.problems).toEqual([`${CAM} has no enrolled device key in config.json: nothing of it can be verified`]);
+  });
+
+  test("the camera's signed chain head: reached by the listing, fresh: no problem", async () => {
+    const items = chain(4);
+    const top = items[0]!;
+    const r = await readCamera(ctx(items, undefined, head(3, top.manifest_sha256)), CAM);
+    expect(r.problems).toEqual([]);
+    expect(r.head?.sequence).toBe(3);
+    // no head posted yet: a note, not a finding
+    expect((await readCamera(ctx(items, undefined, null), CAM)).problems).toEqual([]);
+  });
+
+  test("the newest recordings hidden below a signed head: recordings_hidden", async () => {
+    const all = chain(5);
+    const shown = all.slice(2); // rec-0..rec-2 listed, rec-3 and rec-4 hidden
+    const r = await readCamera(ctx(shown, undefined, head(4, all[0]!.manifest_sha256)), CAM);
+    expect(r.problems.join("\n")).toMatch(
+      /^recordings_hidden: cam-1 signed a chain head at sequence 4 but the service lists up to sequence 2: sequence 3\.\.4 hidden/m,
+    );
+  });
+
+  test("a head naming another manifest, a stale head, a forged head", async () => {
+    const items = chain(3);
+    const other = "ab".repeat(32);
+    expect((await readCamera(ctx(items, undefined, head(2, other)), CAM)).problems.join("\n")).toMatch(
+      /^chain_head_mismatch: /m,
+    );
+    const old = Date.now() - 10 * 60_000;
+    expect(
+      (await readCamera(ctx(items, undefined, head(2, items[0]!.manifest_sha256, old)), CAM)).problems.join("\n"),
+    ).toMatch(/^camera_silent_or_hidden: cam-1's newest chain head was signed \d+ s ago/m);
+    const forged = head(2, items[0]!.manifest_sha256, Date.now(), Ed25519SigningKey.generate());
+    expect((await readCamera(ctx(items, undefined, forged), CAM)).problems.join("\n")).toMatch(
+      /^chain_head_invalid: /m,
+    );
+    expect((await readCamera(ctx(items, undefined, { nothing: 1 }), CAM)).problems.join("\n")).toMatch(
+      /^chain_head_invalid: /m,
+    );
   });
 });

@@ -242,7 +242,9 @@ class RecordingsView {
         "done",
         `Listing checked against the camera's signed chain: ${listing.items.length} recording(s)` +
           (listing.deleted > 0 ? `, ${listing.deleted} deleted` : "") +
-          ".",
+          (listing.head === null
+            ? "; no chain head from the camera yet."
+            : `; the camera's chain head (sequence ${listing.head.sequence ?? "none"}, signed ${fmtTime(listing.head.issued_at_ms)}) is reached.`),
       );
       this.#chainState.dataset["chain"] = "ok";
     }

@@ -8,7 +8,7 @@
 import { ApiRefusal, refusal, type Recording } from "../api";
 import { b64decodePadded } from "../../crypto/base64";
 import { splitFile } from "../../crypto/ageheader";
-import { parseSigned } from "../../crypto/statements/envelope";
+import { parseSigned, statementHash, verifyStatement } from "../../crypto/statements/envelope";
 import { canonicalJson, type Json } from "../../crypto/canonical";
 import { verifyChain } from "../../crypto/statements/chain";
 import { Ed25519PublicKey } from "../../crypto/ed25519";
@@ -67,6 +67,75 @@ const FIELDS = [
   "manifest_sha256",
 ] as const;
 
+/** What a head may be late by beyond the interval its camera promises (the CLI's
+ *  --head-margin default, clients/customer/chain.py DEFAULT_HEAD_MARGIN_S). */
+export const HEAD_MARGIN_S = 60;
+
+export interface ChainHead {
+  site_id: string;
+  camera_id: string;
+  sequence: number | null;
+  manifest_sha256: string | null;
+  issued_at_ms: number;
+  interval_s: number;
+}
+
+/** The camera's signed chain head as served (docs/CHAIN_HEADS.md), checked against the
+ *  listing (tombstones included: sequence -> manifest hash) and the clock, as
+ *  clients/customer/chain.py check_head does (without the newest head this device saw before:
+ *  the portal keeps none). Problems as "<code>: <detail>". */
+export function checkHead(
+  answer: unknown,
+  cameraKey: string,
+  siteId: string,
+  cameraId: string,
+  listed: Map<number, string>,
+  nowMs: number,
+): { head: ChainHead | null; problems: string[] } {
+  if (answer === null) return { head: null, problems: [] }; // no head posted yet: a note, not a finding
+  let head: ChainHead;
+  try {
+    const a = answer as { head?: unknown };
+    if (a === undefined || typeof a !== "object" || a.head === undefined) throw new Error("the answer has no head");
+    const signed = parseSigned(canonicalJson(a.head as Json));
+    head = verifyStatement(
+      signed,
+      Ed25519PublicKey.fromText(cameraKey),
+      "camvault/v1/chain-head",
+    ) as unknown as ChainHead;
+    if (head.site_id !== siteId || head.camera_id !== cameraId) {
+      throw new Error(`the head is for ${head.site_id}/${head.camera_id}`);
+    }
+  } catch (e) {
+    return {
+      head: null,
+      problems: [`chain_head_invalid: the chain head served for ${cameraId}: ${(e as Error).message}`],
+    };
+  }
+  const problems: string[] = [];
+  if (head.sequence !== null) {
+    const top = listed.size === 0 ? null : Math.max(...listed.keys());
+    const at = listed.get(head.sequence);
+    if (at === undefined) {
+      const shown = top === null ? "nothing" : `up to sequence ${top}`;
+      problems.push(
+        `recordings_hidden: ${cameraId} signed a chain head at sequence ${head.sequence} but the service lists ${shown}: sequence ${top === null ? 0 : top + 1}..${head.sequence} hidden`,
+      );
+    } else if (at !== head.manifest_sha256) {
+      problems.push(
+        `chain_head_mismatch: ${cameraId}'s chain head names another manifest than the one listed at sequence ${head.sequence}`,
+      );
+    }
+  }
+  const deadline = head.issued_at_ms + (head.interval_s + HEAD_MARGIN_S) * 1000;
+  if (nowMs > deadline) {
+    problems.push(
+      `camera_silent_or_hidden: ${cameraId}'s newest chain head was signed ${Math.round((nowMs - head.issued_at_ms) / 1000)} s ago (it promises one every ${head.interval_s} s, margin ${HEAD_MARGIN_S} s): the camera is silent or its newer heads and recordings are hidden`,
+    );
+  }
+  return { head, problems };
+}
+
 export interface CameraListing {
   /** Committed recordings, oldest first, with the times, kind and sizes their manifests sign
    *  (the listing's own values only where a manifest does not verify). */
@@ -74,11 +143,22 @@ export interface CameraListing {
   /** Everything wrong with the listing (chain gaps, relabelled fields, reordering...). */
   problems: string[];
   deleted: number;
+  /** The camera's signed chain head, when one was served and verified. */
+  head: ChainHead | null;
 }
 
 /** List a camera (tombstones included) and check the listing against the signed chain. */
 export async function readCamera(ctx: PortalContext, cameraId: string): Promise<CameraListing> {
   const key = cameraKeyOf(ctx.keys.config.devices, cameraId);
+  // the head first, then the listing (a head signed in between would name a recording the
+  // listing read before it could not show: a false recordings_hidden)
+  const headPath = `/v1/sites/${encodeURIComponent(ctx.keys.siteId)}/cameras/${encodeURIComponent(cameraId)}/chain-head`;
+  let headAnswer: unknown = null;
+  try {
+    headAnswer = await ctx.api.get<unknown>(headPath);
+  } catch (e) {
+    if (!(e instanceof ApiRefusal && e.status === 404 && e.code === "chain_head_not_found")) throw e;
+  }
   const all: Listed[] = [];
   let cursor: string | null = null;
   do {
@@ -92,6 +172,7 @@ export async function readCamera(ctx: PortalContext, cameraId: string): Promise<
     cursor = page.next_cursor;
   } while (cursor !== null);
   const problems: string[] = [];
+  let head: ChainHead | null = null;
   if (key === undefined) {
     problems.push(`${cameraId} has no enrolled device key in config.json: nothing of it can be verified`);
   } else {
@@ -127,6 +208,14 @@ export async function readCamera(ctx: PortalContext, cameraId: string): Promise<
         payload_sha256: m.manifest.payload_sha256,
       });
     }
+    const hashes = new Map<number, string>();
+    for (const x of signed) {
+      const seq = x.s.unverifiedBody["sequence"];
+      if (typeof seq === "number" && !hashes.has(seq)) hashes.set(seq, toHex(statementHash(x.s)));
+    }
+    const checked = checkHead(headAnswer, key, ctx.keys.siteId, cameraId, hashes, Date.now());
+    head = checked.head;
+    problems.push(...checked.problems);
     signed.sort((a, b) => a.seq - b.seq);
     for (const p of verifyChain(
       signed.map((x) => x.s),
@@ -139,7 +228,7 @@ export async function readCamera(ctx: PortalContext, cameraId: string): Promise<
   const items = all
     .filter((i) => i.status === "committed")
     .sort((a, b) => a.start_ms - b.start_ms || a.sequence - b.sequence);
-  return { items, problems, deleted: all.length - items.length };
+  return { items, problems, deleted: all.length - items.length, head };
 }
 
 function recordingPath(ctx: PortalContext, cameraId: string, recordingId: string): string {
