@@ -107,17 +107,20 @@ def render_table(results: dict[str, Any]) -> str:
             f"MiB | {m['decrypt_small_kib'] / 1024:.1f} / {m['decrypt_big_kib'] / 1024:.1f} MiB |"
         )
     lines += render_escrow(results["escrow"])
+    if "escrow_witnessed" in results:
+        lines += render_escrow(results["escrow_witnessed"], "Escrow custodian, witnessed")
     if "live" in results:
         lines += render_live(results["live"])
     return "\n".join(lines)
 
 
-def render_escrow(esc: dict[str, Any]) -> list[str]:
+def render_escrow(esc: dict[str, Any], title: str = "Escrow custodian") -> list[str]:
     batch, paced = esc["batch_1800"], esc["single_50_operators_1_per_s"]
     closed = esc["single_50_operators_closed_loop"]
+    when = f"measured {esc['measured_at']}; " if "measured_at" in esc else ""
     return [
         "",
-        f"**Escrow custodian** ({esc['setup']}; load average before/after "
+        f"**{title}** ({esc['setup']}; {when}load average before/after "
         f"{esc['loadavg_before_after']}):",
         "",
         "| measurement | result | goal |",

@@ -14,6 +14,8 @@ What is measured (all files in tmpfs, /dev/shm, so the disk is out of the pictur
   one thread and two threads (does the backend release the GIL?), best of 3.
 * peak RSS (``wait4`` rusage ``ru_maxrss``) of each CLI on the big and on a 64 MiB input:
   constant memory means the two are about equal.
+* escrow custodian (bench/escrow.py), then the same with witness cosigning on
+  (bench/witness.py: 3 witnesses, quorum 2; every receipt waits for a cosigned checkpoint).
 
 MB/s are 10^6 bytes of plaintext per second. Results go to bench/results/latest.json and a
 dated copy; the table section of docs/PERFORMANCE.md between its markers is regenerated.
@@ -42,6 +44,7 @@ from typing import Any
 
 from bench import escrow as bench_escrow
 from bench import live as bench_live
+from bench import witness as bench_witness
 from bench.common import MIB, REPO, TOOLS, mbps, workdir
 from bench.report import DOC, render_table, update_doc
 
@@ -429,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["memory"] = bench_memory(tools, work, small, results["cli"])
     print("escrow custodian (batch and concurrent releases)...", flush=True)
     results["escrow"] = bench_escrow.run()
+    print("escrow custodian with witness cosigning (3 witnesses, quorum 2)...", flush=True)
+    results["escrow_witnessed"] = bench_witness.run()
     if not args.skip_live:
         print("live view (alarm -> first decrypted live segment)...", flush=True)
         results["live"] = bench_live.run()

@@ -4,7 +4,10 @@ machine) and every receipt waits for a cosigned checkpoint covering its entry (o
 round shared by all the receipts waiting, docs/WITNESS.md).
 
 Same rows as bench/escrow.py: a batch release of 1,800 stanzas (goal <= 250 ms) and single
-releases by 50 operators (goal p99 <= 20 ms). Run: ``python -m bench.witness``.
+releases by 50 operators (goal p99 <= 20 ms). Run: ``python -m bench.witness`` (this row
+alone, JSON on stdout), ``python -m bench.witness --side-by-side`` (the plain escrow row, then
+this one, on the same machine state; JSON on stdout). ``make bench`` runs it as
+``escrow_witnessed``.
 """
 
 from __future__ import annotations
@@ -116,5 +119,20 @@ def run() -> dict[str, Any]:
                 _stop(p)
 
 
+def side_by_side() -> dict[str, Any]:
+    """The plain escrow row, then the witnessed one, back to back (each with its time)."""
+    from datetime import UTC, datetime
+
+    out: dict[str, Any] = {}
+    for key, fn in (("escrow", bench_escrow.run), ("escrow_witnessed", run)):
+        print(f"{key}...", file=sys.stderr, flush=True)
+        out[key] = fn()
+        out[key]["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    if "--side-by-side" in sys.argv[1:]:
+        print(json.dumps(side_by_side(), indent=2))
+    else:
+        print(json.dumps(run(), indent=2))
