@@ -244,7 +244,7 @@ class RecordingsView {
           (listing.deleted > 0 ? `, ${listing.deleted} deleted` : "") +
           (listing.head === null
             ? "; no chain head from the camera yet."
-            : `; the camera's chain head (sequence ${listing.head.sequence ?? "none"}, signed ${fmtTime(listing.head.issued_at_ms)}) is reached.`),
+            : `; the camera's signed chain head (${listing.head.sequence === null ? "before its first recording" : `sequence ${listing.head.sequence}`}, signed ${fmtTime(listing.head.issued_at_ms)}) matches it.`),
       );
       this.#chainState.dataset["chain"] = "ok";
     }
