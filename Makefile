@@ -13,12 +13,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools lint fmt test web test-fast demo demo-crypto bench vectors fuzz threat-table clean services-minio services-postgres
+.PHONY: help venv tools lint fmt test web screenshots test-fast demo demo-crypto bench vectors fuzz threat-table clean services-minio services-postgres
 
 help:
 	@echo "make demo    - the whole story with the real programs, on embedded defaults"
 	@echo "make demo-crypto - the crypto-layer walkthrough (library calls only)"
 	@echo "make test    - install tools, lint, run the full test suite on real MinIO/PostgreSQL/age"
+	@echo "make screenshots - the browser tests' pictures that docs/USAGE.md shows, into docs/screenshots"
 	@echo "make lint    - ruff + mypy + the layer contracts (lint-imports)"
 	@echo "make web     - the web app's TypeScript: npm ci, typecheck + tests (shared vectors), build, browser tests (Chromium)"
 	@echo "make bench   - benchmarks (results in bench/results/, summary in docs/PERFORMANCE.md)"
@@ -60,6 +61,9 @@ test: venv tools lint web
 # headless Chromium tests (Debian's chromium, never a download) against camvault serve storage.
 web: venv tools
 	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && npm test && npm run build && npm run hashes:check && npm run e2e
+
+screenshots: web
+	$(VENV)/bin/python scripts/docs_screenshots.py
 
 test-fast: venv
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)

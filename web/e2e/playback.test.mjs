@@ -101,6 +101,26 @@ function storageSql(stage, sql, params) {
   execFileSync(python, ["-c", code, join(stage.workdir, "storage", "camvault.db"), sql, JSON.stringify(params)]);
 }
 
+/** The file key of an age file, unwrapped with `identity.txt` by the Python implementation
+ *  (crypto/age): a needle for "no file key left the page". */
+function fileKeyOf(agePath, identityPath) {
+  const python = process.env.CAMVAULT_PYTHON ?? join(import.meta.dirname, "..", "..", ".venv", "bin", "python");
+  const code = [
+    "import sys",
+    "from crypto.age.api import parse_identity_file, unwrap_file_key",
+    "from crypto.age.format import read_header",
+    "ids = parse_identity_file(open(sys.argv[2]).read())",
+    "with open(sys.argv[1], 'rb') as f:",
+    "    header = read_header(f)",
+    "sys.stdout.write(unwrap_file_key(ids, header).data.hex())",
+  ].join("\n");
+  const hex = execFileSync(python, ["-c", code, agePath, identityPath], {
+    cwd: join(import.meta.dirname, "..", ".."),
+    encoding: "utf8",
+  });
+  return Buffer.from(hex, "hex");
+}
+
 function ffprobeDuration(path) {
   const out = execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "json", path], {
     encoding: "utf8",
@@ -300,6 +320,8 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     assert.equal(await page.locator("#export-progress").evaluate((p) => p.value === p.max && p.max > 0), true);
     await shot(page, "recordings-exported-age");
     const decrypted = execFileSync("age", ["-d", "-i", join(keys, "identity.txt"), agePath]);
+    const fileKey = fileKeyOf(agePath, join(keys, "identity.txt"));
+    assert.equal(fileKey.length, 16);
     const dl = await cli(stage, [
       "customer",
       "download",
@@ -431,6 +453,7 @@ describe("Recordings: timeline, verified playback, export (testsrc camera)", () 
     const checked = await assertNoSecrets(requests, [
       identity,
       siteKey,
+      fileKey,
       ...plaintextWindows(decrypted, 16),
       ...plaintextWindows(mp4, 16),
     ]);

@@ -26,7 +26,13 @@ export const devicesPage: Page = {
     let disposed = false;
     const opts = healthOptions(location.hash);
     const state = stateLine("devices-state");
-    const table = h("div", { id: "devices", class: "scroll" });
+    const table = h("div", {
+      id: "devices",
+      class: "scroll",
+      tabindex: "0",
+      role: "region",
+      "aria-label": "devices and their health",
+    });
     const refresh = h("button", { type: "button", id: "devices-refresh", class: "secondary" }, "Refresh");
     const element = h(
       "div",
