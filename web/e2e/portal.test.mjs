@@ -226,4 +226,29 @@ describe("the customer portal", () => {
     for (const e of errors) assert.match(e, /Failed to load resource: the server responded with a status of 4\d\d/);
     await context.close();
   });
+
+  it("fits a phone's screen: no sideways scrolling, every tab reachable", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    await page.goto(`${storage.url}/app/`);
+    await page.locator("#import-form").waitFor();
+    await page.getByLabel("Or paste the key files").fill(`${seed.identity_txt}\n${seed.site_key}\n${seed.config_json}`);
+    await page.getByLabel("Passphrase", { exact: true }).fill(PASSPHRASE);
+    await page.getByLabel("Confirm passphrase").fill(PASSPHRASE);
+    await page.getByRole("button", { name: "Import and encrypt" }).click();
+    await listed(page, seed.cameras[0]);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
+      tabs: [...document.querySelectorAll("nav a")].map((a) => a.getBoundingClientRect().right),
+    }));
+    assert.ok(widths.page <= widths.viewport, `the page scrolls sideways: ${JSON.stringify(widths)}`);
+    assert.equal(widths.tabs.length, 5);
+    for (const right of widths.tabs)
+      assert.ok(right <= widths.viewport, `a tab is off screen: ${JSON.stringify(widths)}`);
+    await axe(page, "the recordings page on a phone");
+    await page.screenshot({ path: join(SHOTS, "portal-phone.png"), fullPage: true });
+    await context.close();
+  });
 });
