@@ -4,15 +4,16 @@ A service that starts with a bad setting should stop at once and say which setti
 (``camvault: error: CAMVAULT_BLOBSTORE: should be 'local' or 's3', not 'nfs'``, exit 2),
 not print a traceback, and not say "ready" and fail at the first request that needs the
 setting. The checks of settings that both services share are annotated types here
-(:data:`LogLevel`, :data:`DatabaseUrl`, :data:`Ed25519PublicText`); :func:`startup_errors`
-turns what can still go wrong while starting (the database unreachable, a data directory that
-cannot be made) into the same one line.
+(:data:`LogLevel`, :data:`DatabaseUrl`, :data:`Ed25519PublicText`, :data:`OriginList`);
+:func:`startup_errors` turns what can still go wrong while starting (the database unreachable,
+a data directory that cannot be made) into the same one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,41 @@ def startup_errors(database_setting: str) -> Iterator[None]:
         if exc.filename is None:
             raise
         fail(f"{exc.filename}: {exc.strerror}")
+
+
+#: Exact web origins (a CSP source list, a CORS allow-list): scheme, host, port only.
+_ORIGIN_RE = re.compile(
+    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?",
+    re.IGNORECASE,
+)
+
+
+def origin(item: str) -> str:
+    """``item`` as a browser's Origin header spells it (lower case, no default port), or
+    ValueError saying why not. Strict: nothing but scheme, host and port can get through
+    (the value ends up in a header: a CSP source list, an allow-origin)."""
+    m = _ORIGIN_RE.fullmatch(item)
+    if m is None:
+        if not re.match(r"https?://", item, re.IGNORECASE):
+            raise ValueError(f"{item!r} is not an http(s) origin (https://host[:port])")
+        raise ValueError(
+            f"{item!r} is not an origin (https://host[:port] only: no path, query, user or space)"
+        )
+    scheme, host = m["scheme"].lower(), m["host"].lower()
+    port = int(m["port"]) if m["port"] else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"{item!r} is not an origin: port {port} (1-65535)")
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def origins(value: str) -> str:
+    """A comma-separated list of exact origins, normalized (lower case, no default port)."""
+    items = [i.strip() for i in value.split(",") if i.strip()]
+    if "*" in items:
+        raise ValueError("'*' is not allowed: list the exact origins (https://host[:port])")
+    return ",".join(dict.fromkeys(origin(i) for i in items))
+
+
+OriginList = Annotated[str, AfterValidator(origins)]

@@ -7,14 +7,13 @@ signer of the transparency log), created with mode 0600 on first start.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
+from common.config import DatabaseUrl, Ed25519PublicText, LogLevel, OriginList
 from common.serving import ServingSettings
 from crypto.errors import CryptoError
 from crypto.tlog.cosignature import CosignatureVerifier
@@ -28,43 +27,6 @@ CORS_REQUEST_HEADERS = (
     "idempotency-key",
 )
 CORS_MAX_AGE_S = 600
-
-
-_ORIGIN = re.compile(
-    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"
-    r"(?::(?P<port>[0-9]{1,5}))?",
-    re.IGNORECASE,
-)
-
-
-def _origin(item: str) -> str:
-    """``item`` as a browser's Origin header spells it (lower case, no default port), or
-    ValueError saying why not. Strict: nothing but scheme, host and port can get through
-    (the value ends up in a header: a CSP source list, an allow-origin)."""
-    m = _ORIGIN.fullmatch(item)
-    if m is None:
-        if not re.match(r"https?://", item, re.IGNORECASE):
-            raise ValueError(f"{item!r} is not an http(s) origin (https://host[:port])")
-        raise ValueError(
-            f"{item!r} is not an origin (https://host[:port] only: no path, query, user or space)"
-        )
-    scheme, host = m["scheme"].lower(), m["host"].lower()
-    port = int(m["port"]) if m["port"] else None
-    if port is not None and not 0 < port < 65536:
-        raise ValueError(f"{item!r} is not an origin: port {port} (1-65535)")
-    default = {"http": 80, "https": 443}[scheme]
-    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
-
-
-def _origins(value: str) -> str:
-    """A comma-separated list of exact origins, normalized (lower case, no default port)."""
-    items = [i.strip() for i in value.split(",") if i.strip()]
-    if "*" in items:
-        raise ValueError("'*' is not allowed: list the exact origins (https://host[:port])")
-    return ",".join(dict.fromkeys(_origin(i) for i in items))
-
-
-OriginList = Annotated[str, AfterValidator(_origins)]
 
 
 def parse_witnesses(value: str) -> list[tuple[str, CosignatureVerifier]]:

@@ -8,7 +8,6 @@ settings (any S3 API: MinIO, AWS S3, Ceph RGW).
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, DirectoryPath, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from common.config import DatabaseUrl, Ed25519PublicText, LogLevel
+from common.config import DatabaseUrl, Ed25519PublicText, LogLevel, OriginList
 from common.serving import ServingSettings
 
 
@@ -25,40 +24,6 @@ def _built_web_app(path: Path) -> Path:
     if not (path / "index.html").is_file():
         raise ValueError(f"no index.html in {path} (build the web app: make web)")
     return path
-
-
-_ORIGIN = re.compile(
-    r"(?P<scheme>https?)://(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])"
-    r"(?::(?P<port>[0-9]{1,5}))?",
-    re.IGNORECASE,
-)
-
-
-def _origin(item: str) -> str:
-    """``item`` as a browser's Origin header spells it (lower case, no default port), or
-    ValueError saying why not. Strict: nothing but scheme, host and port can get through
-    (the value ends up in a header: a CSP source list, an allow-origin)."""
-    m = _ORIGIN.fullmatch(item)
-    if m is None:
-        if not re.match(r"https?://", item, re.IGNORECASE):
-            raise ValueError(f"{item!r} is not an http(s) origin (https://host[:port])")
-        raise ValueError(
-            f"{item!r} is not an origin (https://host[:port] only: no path, query, user or space)"
-        )
-    scheme, host = m["scheme"].lower(), m["host"].lower()
-    port = int(m["port"]) if m["port"] else None
-    if port is not None and not 0 < port < 65536:
-        raise ValueError(f"{item!r} is not an origin: port {port} (1-65535)")
-    default = {"http": 80, "https": 443}[scheme]
-    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
-
-
-def _origins(value: str) -> str:
-    """A comma-separated list of exact origins, normalized; no wildcard."""
-    items = [i.strip() for i in value.split(",") if i.strip()]
-    if "*" in items:
-        raise ValueError("'*' is not allowed: list the exact origins (https://host[:port])")
-    return ",".join(dict.fromkeys(_origin(i) for i in items))
 
 
 class Settings(ServingSettings):
@@ -120,7 +85,7 @@ class Settings(ServingSettings):
         default=None,
         description="built web app (web/dist) served at /app/; default: no web app",
     )
-    web_connect_src: Annotated[str, AfterValidator(_origins)] = Field(
+    web_connect_src: OriginList = Field(
         default="",
         description="comma-separated origins the web app may connect to besides this service "
         "and the object store: the key custodians (https://c1.example.net); added to the "
