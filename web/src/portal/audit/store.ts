@@ -4,6 +4,7 @@
 // checkpoint). Public log data only, nothing secret: its own IndexedDB database, unencrypted.
 
 import type { RecordingMetadata } from "../../crypto/metadata";
+import { idbRun } from "../idb";
 import { type AuditState, type AuditStateJson, stateFromJson, stateToJson, type StateStore } from "./log";
 
 /** An access as remembered: the entry's log index and exact text, and what its notice listed. */
@@ -40,28 +41,11 @@ export class MemoryAuditStore implements AuditStore {
 export const AUDIT_DB = "camvault-audit";
 const STORE = "custodians";
 
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(AUDIT_DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error("IndexedDB: cannot open"));
-  });
-}
+const PLACE = { db: AUDIT_DB, stores: [STORE] };
 
 export class IndexedDbAuditStore implements AuditStore {
-  async #run<T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
-    const db = await openDb();
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        const tx = db.transaction(STORE, mode);
-        const req = op(tx.objectStore(STORE));
-        tx.oncomplete = () => resolve(req.result as T);
-        tx.onerror = () => reject(tx.error ?? new Error("IndexedDB: transaction failed"));
-      });
-    } finally {
-      db.close();
-    }
+  #run<T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+    return idbRun<T>(PLACE, STORE, mode, op);
   }
 
   async get(siteId: string, custodianId: string): Promise<CustodianMemory> {

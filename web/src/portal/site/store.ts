@@ -4,35 +4,16 @@
 // read marker (the storage API has no unread state). A separate database from the key vault
 // (../vault.ts), so neither can disturb the other.
 
+import { idbRun } from "../idb";
+
 const DB = "camvault-site";
 const SIGNED = "signed";
 const MARKS = "marks";
 
-function openDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open(DB, 1);
-    req.onupgradeneeded = () => {
-      req.result.createObjectStore(SIGNED);
-      req.result.createObjectStore(MARKS);
-    };
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error ?? new Error("IndexedDB: cannot open"));
-  });
-}
+const PLACE = { db: DB, stores: [SIGNED, MARKS] };
 
-async function run<T>(store: string, mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
-  const db = await openDb();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(store, mode);
-      const req = op(tx.objectStore(store));
-      tx.oncomplete = () => resolve(req.result as T);
-      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB: transaction failed"));
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB: transaction aborted"));
-    });
-  } finally {
-    db.close();
-  }
+function run<T>(store: string, mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+  return idbRun<T>(PLACE, store, mode, op);
 }
 
 /** What is kept of one signed statement: its hash (hex SHA-256 of the wire form), which
