@@ -5,18 +5,24 @@ Command groups are imported only when they are used: `camvault encrypt` must not
 importing the HTTP clients, OpenCV or SQLAlchemy that other groups need (start-up time is
 part of every CLI run; see docs/PERFORMANCE.md). ``build_app()`` with no argument (and the
 module attribute ``app``) gives the complete application, for `--help` and for tests.
+
+The age-compatible commands (`keygen`, `encrypt`, `decrypt`) do not import Typer at all:
+``main()`` hands them to camvault/fastage.py, which parses their arguments with the standard
+library and falls back to the Typer application for `--help` and for every usage error, so
+that help screens and error messages stay Typer's. Typer is therefore imported here only when
+an application is built (``_typer()``).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-from typer._click import exceptions as click  # typer >= 0.29 vendors click
-from typer.core import TyperOption
+if TYPE_CHECKING:
+    import typer
+    from typer.core import TyperOption
 
 #: sub-command name -> "module:attribute" of the Typer app that implements it
 GROUPS = {
@@ -46,6 +52,9 @@ def _load(target: str) -> Any:
 
 def serve_app() -> typer.Typer:
     """`camvault serve`: one command per service."""
+    _typer()
+    import typer
+
     app = typer.Typer(help="Run camvault services.", no_args_is_help=True)
     for module in SERVE:
         importlib.import_module(module).register_serve(app)
@@ -54,6 +63,9 @@ def serve_app() -> typer.Typer:
 
 def admin_app() -> typer.Typer:
     """`camvault admin`: maintenance checks, one or more commands per service."""
+    _typer()
+    import typer
+
     app = typer.Typer(
         help="Check camvault services' data (read-only) and set up their object store.",
         no_args_is_help=True,
@@ -72,14 +84,30 @@ def _flag_type(option: TyperOption, ctx: Any) -> str | None:
     A flag takes none, so its type column stays empty; other options keep `<str>` etc."""
     if option.is_flag and option.metavar is None:
         return None
+    assert _option_type is not None  # set by _typer(), which installed this function
     return _option_type(option, ctx)
 
 
-_option_type = TyperOption.display_type_rich
-TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign, assignment]
+_option_type: Callable[[TyperOption, Any], str | None] | None = None
+
+
+def _typer() -> None:
+    """Set Typer up, once: make it visible to the annotations of ``_root``, which Typer
+    evaluates in this module's namespace, and hide `<bool>` after flags (``_flag_type``)."""
+    global _option_type
+    if _option_type is not None:
+        return
+    import typer
+    from typer.core import TyperOption
+
+    globals()["typer"] = typer
+    _option_type = TyperOption.display_type_rich
+    TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign, assignment]
 
 
 def camvault_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("camvault")
     except PackageNotFoundError:  # a source tree without `pip install -e .`
@@ -108,6 +136,9 @@ def _root(
 
 def build_app(command: str | None = None) -> typer.Typer:
     """The application, with every group, or only what ``command`` needs."""
+    _typer()
+    import typer
+
     root = typer.Typer(
         name="camvault",
         help="End-to-end encrypted storage for security cameras.",
@@ -136,6 +167,16 @@ def main() -> None:
     argument) end in one line, ``camvault: error: ...``, and exit status 2, like every other
     error of the CLI; `camvault` or a group with no arguments prints its help."""
     command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command in AGE_COMMANDS:
+        from camvault import fastage
+
+        fast = fastage.run(command, sys.argv[2:])
+        if fast is not None:
+            sys.exit(fast)
+    _typer()
+    import typer
+    from typer._click import exceptions as click  # typer >= 0.29 vendors click
+
     try:
         status = build_app(command)(standalone_mode=False)
     except click.NoArgsIsHelpError as exc:

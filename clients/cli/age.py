@@ -13,6 +13,10 @@ Differences from age, on purpose:
   are written directly.
 * An empty passphrase is refused instead of autogenerating one.
 * Plugin, SSH and encrypted identity files are not supported.
+
+Typer is imported only when the commands are registered with a Typer app (``register``): the
+`camvault` entry point parses these three commands' arguments itself (camvault/fastage.py)
+and calls the functions below directly, without importing Typer, click or rich.
 """
 
 from __future__ import annotations
@@ -25,9 +29,7 @@ import sys
 import termios
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import IO, Annotated, BinaryIO, NoReturn
-
-import typer
+from typing import IO, TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 from crypto import age
 from crypto.errors import (
@@ -75,7 +77,7 @@ def _errors() -> Iterator[None]:
 def _die(message: str) -> NoReturn:
     sys.stderr.write(f"camvault: error: {message}\n")
     sys.stderr.flush()
-    raise typer.Exit(1)
+    raise SystemExit(1)
 
 
 def _os_message(exc: OSError) -> str:
@@ -288,12 +290,29 @@ def _progress(src: BinaryIO, label: str) -> Iterator[BinaryIO]:
 
 # --- commands ---------------------------------------------------------------------------
 
-OutputOption = Annotated[
-    str | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
-]
-InputArgument = Annotated[
-    str | None, typer.Argument(metavar="INPUT", help="Input file (default: stdin, or '-').")
-]
+# The commands' annotations are strings (``from __future__ import annotations``) that Typer
+# evaluates in this module's namespace when ``register`` adds them to an app; ``_bind_typer``
+# puts ``typer`` and these two aliases there first. Nothing else reads them.
+if TYPE_CHECKING:
+    import typer
+
+    OutputOption = Annotated[str | None, typer.Option()]
+    InputArgument = Annotated[str | None, typer.Argument()]
+
+
+def _bind_typer() -> None:
+    import typer
+
+    globals().update(
+        typer=typer,
+        OutputOption=Annotated[
+            str | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
+        ],
+        InputArgument=Annotated[
+            str | None,
+            typer.Argument(metavar="INPUT", help="Input file (default: stdin, or '-')."),
+        ],
+    )
 
 
 def _create_exclusive(path: str) -> BinaryIO:
@@ -468,6 +487,7 @@ def decrypt(
 
 def register(app: typer.Typer) -> None:
     """Add ``keygen``, ``encrypt`` and ``decrypt`` to the ``camvault`` command."""
+    _bind_typer()
     app.command("keygen")(keygen)
     app.command("encrypt")(encrypt)
     app.command("decrypt")(decrypt)
@@ -476,8 +496,10 @@ def register(app: typer.Typer) -> None:
 def main() -> None:
     """``python -m clients.cli.age``: these three commands alone, without the rest of camvault.
 
-    Starts faster than the ``camvault`` console script, which imports every command group.
+    The ``camvault`` console script starts faster: it parses these commands without Typer.
     """
+    import typer
+
     app = typer.Typer(add_completion=False, no_args_is_help=True)
     register(app)
     app()
