@@ -496,8 +496,15 @@ def register(app: typer.Typer) -> None:
 def main() -> None:
     """``python -m clients.cli.age``: these three commands alone, without the rest of camvault.
 
-    The ``camvault`` console script starts faster: it parses these commands without Typer.
+    Like the ``camvault`` console script, runs them without Typer (camvault/fastage.py) unless
+    asked for help or given a usage error.
     """
+    from camvault import fastage
+
+    if len(sys.argv) > 1 and sys.argv[1] in fastage.OPTIONS:
+        status = fastage.run(sys.argv[1], sys.argv[2:])
+        if status is not None:
+            sys.exit(status)
     import typer
 
     app = typer.Typer(add_completion=False, no_args_is_help=True)
