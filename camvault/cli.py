@@ -7,7 +7,7 @@ part of every CLI run; see docs/PERFORMANCE.md). ``build_app()`` with no argumen
 module attribute ``app``) gives the complete application, for `--help` and for tests.
 
 The age-compatible commands (`keygen`, `encrypt`, `decrypt`) do not import Typer at all:
-``main()`` hands them to camvault/fastage.py, which parses their arguments with the standard
+``main()`` hands them to clients/cli/age_fast.py, which parses their arguments with the standard
 library and falls back to the Typer application for `--help` and for every usage error, so
 that help screens and error messages stay Typer's. Typer is therefore imported here only when
 an application is built (``_typer()``).
@@ -168,9 +168,9 @@ def main() -> None:
     error of the CLI; `camvault` or a group with no arguments prints its help."""
     command = sys.argv[1] if len(sys.argv) > 1 else None
     if command in AGE_COMMANDS:
-        from camvault import fastage
+        from clients.cli import age, age_fast
 
-        fast = fastage.run(command, sys.argv[2:])
+        fast = age_fast.run(command, sys.argv[2:], age)
         if fast is not None:
             sys.exit(fast)
     _typer()

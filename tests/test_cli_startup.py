@@ -1,4 +1,4 @@
-"""The start-up of `camvault keygen / encrypt / decrypt` (camvault/fastage.py): the installed
+"""The start-up of `camvault keygen / encrypt / decrypt` (clients/cli/age_fast.py): the installed
 console script runs them without importing Typer, click, rich or pydantic, and reads every
 argument list the way the Typer commands do (checked against click's own parser here), leaving
 help and usage errors to Typer."""
@@ -14,8 +14,8 @@ import pytest
 import typer.main
 from typer._click import exceptions as click_exceptions
 
-from camvault import fastage
 from camvault.cli import AGE_COMMANDS, build_app
+from clients.cli import age_fast
 
 CAMVAULT = Path(sys.executable).with_name("camvault")
 HEAVY = ("typer", "click", "rich", "pydantic")
@@ -116,7 +116,7 @@ def test_the_option_table_is_the_typer_commands(name: str) -> None:
             continue
         for opt in [*param.opts, *param.secondary_opts]:
             expected[opt] = (param.name, not param.is_flag, param.multiple)
-    table = {opt: tuple(option) for opt, option in fastage.OPTIONS[name].items()}
+    table = {opt: tuple(option) for opt, option in age_fast.OPTIONS[name].items()}
     assert table == expected
     assert arguments == [("input_path", 1, False)]
 
@@ -190,10 +190,10 @@ def click_parse(name: str, args: list[str]) -> dict[str, Any] | None:
 def test_parse_reads_arguments_as_click_does(name: str, args: list[str]) -> None:
     expected = click_parse(name, args)
     if expected is None:
-        with pytest.raises(fastage.TyperNeededError):
-            fastage.parse(name, args)
+        with pytest.raises(age_fast.TyperNeededError):
+            age_fast.parse(name, args)
     else:
-        assert fastage.parse(name, args) == expected
+        assert age_fast.parse(name, args) == expected
 
 
 def test_a_refusal_on_the_fast_path_is_one_line_and_status_1() -> None:

@@ -15,7 +15,7 @@ Differences from age, on purpose:
 * Plugin, SSH and encrypted identity files are not supported.
 
 Typer is imported only when the commands are registered with a Typer app (``register``): the
-`camvault` entry point parses these three commands' arguments itself (camvault/fastage.py)
+`camvault` entry point parses these three commands' arguments itself (clients/cli/age_fast.py)
 and calls the functions below directly, without importing Typer, click or rich.
 """
 
@@ -496,13 +496,13 @@ def register(app: typer.Typer) -> None:
 def main() -> None:
     """``python -m clients.cli.age``: these three commands alone, without the rest of camvault.
 
-    Like the ``camvault`` console script, runs them without Typer (camvault/fastage.py) unless
+    Like the ``camvault`` console script, runs them without Typer (clients/cli/age_fast.py) unless
     asked for help or given a usage error.
     """
-    from camvault import fastage
+    from clients.cli import age_fast
 
-    if len(sys.argv) > 1 and sys.argv[1] in fastage.OPTIONS:
-        status = fastage.run(sys.argv[1], sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] in age_fast.OPTIONS:
+        status = age_fast.run(sys.argv[1], sys.argv[2:], sys.modules[__name__])
         if status is not None:
             sys.exit(status)
     import typer

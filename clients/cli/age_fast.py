@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 
@@ -136,8 +137,10 @@ def parse(command: str, args: Sequence[str]) -> dict[str, object]:
     return values
 
 
-def run(command: str, args: Sequence[str]) -> int | None:
-    """Run ``command`` and return its exit status, or None to let Typer handle ``args``.
+def run(command: str, args: Sequence[str], commands: ModuleType) -> int | None:
+    """Run ``command`` of ``commands`` (clients/cli/age.py, passed in: this module does not
+    import it, see the import contracts) and return its exit status, or None to let Typer
+    handle ``args``.
 
     Expected failures exit inside the command (``camvault: error: ...``, status 1); end of
     input or Ctrl-C at a prompt ends as under click: a new line, ``camvault: error: aborted``.
@@ -146,8 +149,6 @@ def run(command: str, args: Sequence[str]) -> int | None:
         kwargs = parse(command, args)
     except TyperNeededError:
         return None
-    from clients.cli import age as commands
-
     try:
         getattr(commands, command)(**kwargs)
     except (EOFError, KeyboardInterrupt):
