@@ -2,6 +2,7 @@
 // request signed with the operator's key as keyid operator:<id>.
 
 import type { Json } from "../crypto/canonical";
+import type { ConsentRequest } from "../portal/site/consents";
 import { b64decodePadded } from "../crypto/base64";
 import { ApiRefusal, refusal, SignedFetch } from "../portal/api";
 import { parseSse } from "./sse";
@@ -42,22 +43,8 @@ export interface RecordingDetail extends ArcRecording {
   download_url: string | null;
 }
 
-export interface ConsentRequestOut {
-  request_id: string;
-  site_id: string;
-  operator_id: string;
-  cameras: string[];
-  scope: string[];
-  recordings_from_ms: number;
-  recordings_to_ms: number;
-  duration_s: number;
-  reason: string;
-  created_ms: number;
-  state: "pending" | "approved" | "refused";
-  decided_ms: number | null;
-  consent_id: string | null;
-  refusal_reason: string | null;
-}
+/** A consent request as the storage service lists it: the portal's type (one schema). */
+export type ConsentRequestOut = ConsentRequest;
 
 export interface ConsentOut {
   site_id: string;
