@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { nextViolation } from "./checks.mjs";
 import { startStorage } from "./support.mjs";
 import { chromium } from "playwright-core";
 
@@ -47,26 +48,6 @@ async function openPage() {
   return { context, page, errors };
 }
 
-/** Resolves with the next CSP violation the page reports (checked inside the page), or null
- *  when none comes within the wait (a policy that lets everything through). */
-function nextViolation(page) {
-  return page.evaluate(
-    (ms) =>
-      new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(null), ms);
-        document.addEventListener(
-          "securitypolicyviolation",
-          (e) => {
-            clearTimeout(timer);
-            resolve({ directive: e.effectiveDirective, blocked: e.blockedURI });
-          },
-          { once: true },
-        );
-      }),
-    WAIT / 2,
-  );
-}
-
 describe("the web app served by camvault serve storage", () => {
   let storage;
   before(async () => {
@@ -95,7 +76,7 @@ describe("the web app served by camvault serve storage", () => {
     await page.locator('#status[data-state="ok"]').waitFor();
     // Same server under another name: another origin. no-cors, so only the CSP can stop it.
     const foreign = storage.url.replace("127.0.0.1", "localhost") + "/healthz";
-    const violation = nextViolation(page);
+    const violation = nextViolation(page, WAIT / 2);
     const outcome = await page.evaluate(
       (url) =>
         fetch(url, { mode: "no-cors" }).then(
@@ -119,7 +100,7 @@ describe("the web app served by camvault serve storage", () => {
     const { context, page, errors } = await openPage();
     await page.goto(`${storage.url}/app/#/selftest`);
     await page.locator('#status[data-state="ok"]').waitFor();
-    const violation = nextViolation(page);
+    const violation = nextViolation(page, WAIT / 2);
     await page.evaluate(() => {
       const s = document.createElement("script");
       s.textContent = "window.__injected = true;";

@@ -149,3 +149,23 @@ export async function openPortalPage(page, id) {
   await page.locator(`#nav-${id}`).click();
   await page.locator(`#page-${id}`).waitFor();
 }
+
+/** Resolves with the next CSP violation the page reports (checked inside the page), or null
+ *  when none comes within `ms` (a policy that lets everything through). */
+export function nextViolation(page, ms) {
+  return page.evaluate(
+    (wait) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(null), wait);
+        document.addEventListener(
+          "securitypolicyviolation",
+          (e) => {
+            clearTimeout(timer);
+            resolve({ directive: e.effectiveDirective, blocked: e.blockedURI });
+          },
+          { once: true },
+        );
+      }),
+    ms,
+  );
+}

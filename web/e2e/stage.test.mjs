@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assertNoConsoleErrors, axe, launch, openPage, shot } from "./checks.mjs";
+import { assertNoConsoleErrors, axe, launch, nextViolation, openPage, shot } from "./checks.mjs";
 import { startStage } from "./stage.mjs";
 
 let stage;
@@ -34,25 +34,6 @@ async function send(cmd) {
   const out = await stage.send(cmd);
   assert.equal(out.error, undefined, `stage ${cmd.cmd}: ${out.error}`);
   return out;
-}
-
-/** Resolves with the next CSP violation in the page, or null when none comes in `ms`. */
-function nextViolation(page, ms) {
-  return page.evaluate(
-    (wait) =>
-      new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(null), wait);
-        document.addEventListener(
-          "securitypolicyviolation",
-          (e) => {
-            clearTimeout(timer);
-            resolve({ directive: e.effectiveDirective, blocked: e.blockedURI });
-          },
-          { once: true },
-        );
-      }),
-    ms,
-  );
 }
 
 describe("the stage", () => {
