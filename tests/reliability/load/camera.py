@@ -96,6 +96,10 @@ async def site_keys(http: Http, storage: str, cam: Camera) -> SiteKeys:
     return signed.verify(cam.site.customer_key.public_key, SiteKeys)
 
 
+#: the upload of a recording already committed: an earlier attempt's commit went through
+ALREADY_COMMITTED: frozenset[tuple[int, str]] = frozenset({(409, "recording_committed")})
+
+
 async def upload(http: Http, storage: str, cam: Camera, rec: Prepared) -> None:
     """Upload request, presigned PUT, commit (raises Refused, already recorded)."""
     base = f"{storage}/v1/sites/{cam.site.site_id}/cameras/{cam.camera_id}"
@@ -107,7 +111,14 @@ async def upload(http: Http, storage: str, cam: Camera, rec: Prepared) -> None:
         "payload_size": len(rec.payload),
     }
     req = http.signed("POST", f"{base}/uploads", cam.keyid, cam.key, json=body)
-    up = (await http.send("storage POST .../uploads", req)).json()
+    try:
+        up = (await http.send("storage POST .../uploads", req, expected=ALREADY_COMMITTED)).json()
+    except Refused as refused:
+        # an earlier commit of this recording went through but its answer was lost (a crash
+        # between commit and response): done, as the product's camera takes it
+        if (refused.status, refused.reason) in ALREADY_COMMITTED:
+            return
+        raise
     put = http.client.build_request("PUT", up["put_url"], content=rec.payload)
     await http.send("minio PUT (presigned)", put, ok=(200,))
     commit = {
