@@ -13,6 +13,7 @@ import os
 import uvicorn
 
 from common import logs
+from common.config import load, startup_errors
 from escrow_service.core.settings import EscrowSettings
 
 log = logging.getLogger("camvault.escrow")
@@ -29,7 +30,7 @@ def serve(host: str, port: int, workers: int = 1) -> None:
     # the accepted authority is the address bound here (set it when behind a proxy or bound
     # to a wildcard address).
     os.environ.setdefault("CAMVAULT_ESCROW_PUBLIC_AUTHORITY", bound_authority(host, port))
-    settings = EscrowSettings()
+    settings = load(EscrowSettings)
     logs.configure(settings.log_level)
     log.info(
         "starting",
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    serve(args.host, args.port, args.workers)
+    with startup_errors("CAMVAULT_ESCROW_DATABASE_URL"):
+        serve(args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ import argparse
 
 import uvicorn
 
+from common.config import load, startup_errors
 from witness_service.settings import WitnessSettings
 
 
 def serve(host: str, port: int) -> None:
-    settings = WitnessSettings()
+    settings = load(WitnessSettings)
     uvicorn.run(
         "witness_service.app:create_app_from_env",
         factory=True,
@@ -28,7 +29,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8300)
     args = parser.parse_args()
-    serve(args.host, args.port)
+    with startup_errors("CAMVAULT_WITNESS_DATABASE_URL"):
+        serve(args.host, args.port)
 
 
 if __name__ == "__main__":

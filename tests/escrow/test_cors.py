@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +189,29 @@ def test_bad_setting_stops_the_start_with_one_line(tmp_path: Path, value: str, w
     assert why in proc.stderr
     assert proc.stderr.count("\n") <= 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "camvault-data").exists()  # stopped before anything was made
+
+
+@pytest.mark.parametrize(
+    ("module", "setting", "value"),
+    [
+        ("escrow_service", "CAMVAULT_ESCROW_WITNESS_QUORUM", "abc"),
+        ("escrow_service", "CAMVAULT_ESCROW_CORS_ORIGINS", "*"),
+        ("witness_service", "CAMVAULT_WITNESS_DATABASE_URL", "nope://"),
+    ],
+)
+def test_python_m_entry_points_say_a_bad_setting_in_one_line(
+    tmp_path: Path, module: str, setting: str, value: str
+) -> None:
+    """``python -m escrow_service`` / ``witness_service`` (what a container runs) stop on a
+    bad setting as ``camvault serve`` does: one line naming it, exit 2, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--port", "1"],
+        env={**os.environ, setting: value},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"camvault: error: {setting}: "), proc.stderr
+    assert proc.stderr.count("\n") <= 1 and "Traceback" not in proc.stderr
