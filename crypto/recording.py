@@ -31,7 +31,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crypto.age.api import Identity, decrypt_header
 from crypto.age.format import FileKey, Header, TooManyStanzasError, compute_header_mac, parse_header
@@ -39,6 +39,7 @@ from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError, NoIdentityMatchError, StatementError
 from crypto.statements import ChainAnchor, Manifest, SignedStatement, verify
+from crypto.statements.devices import DeviceKeys
 
 
 class RecordingProblem(StrEnum):
@@ -54,6 +55,7 @@ class RecordingProblem(StrEnum):
     HEADER_NOT_OF_PAYLOAD = "header_not_of_payload"  # its file key does not open the payload
     PAYLOAD_MISMATCH = "payload_mismatch"  # size or SHA-256 differs from the manifest's
     CHAIN_BROKEN = "chain_broken"  # not the manifest right after the caller's anchor
+    DEVICE_REVOKED = "device_revoked"  # signed by a camera key at/after its revocation
 
 
 class RecordingError(CryptoError):
@@ -86,18 +88,26 @@ class _Discard(io.BytesIO):
 
 def _check_manifest(
     signed: SignedStatement,
-    camera_key: Ed25519PublicKey,
+    camera_key: Ed25519PublicKey | DeviceKeys,
     site_id: str,
     camera_id: str,
     recording_id: str | None,
 ) -> Manifest:
     rid = recording_id or "recording"
+    keys = DeviceKeys.of(camera_key)
     try:
-        m = verify(signed, camera_key, Manifest)
+        m = verify(signed, keys.key_for(signed), Manifest)
     except (StatementError, ValueError, TypeError) as exc:
         raise RecordingError(
             RecordingProblem.MANIFEST_INVALID, f"{rid}: manifest of camera {camera_id}: {exc}"
         ) from exc
+    revoked_from = keys.revoked_at(signed.signer, m.issued_at_ms)
+    if revoked_from is not None:
+        raise RecordingError(
+            RecordingProblem.DEVICE_REVOKED,
+            f"{rid}: manifest signed at {m.issued_at_ms} by a key of camera {camera_id} the "
+            f"customer revoked from {revoked_from} (a stolen camera's key?)",
+        )
     if (m.site_id, m.camera_id) != (site_id, camera_id) or recording_id not in (
         None,
         m.recording_id,
@@ -174,7 +184,7 @@ def verify_recording(
     header: bytes,
     payload: bytes,
     *,
-    camera_key: Ed25519PublicKey,
+    camera_key: Ed25519PublicKey | DeviceKeys,
     site_id: str,
     camera_id: str,
     recording_id: str | None = None,
@@ -186,8 +196,10 @@ def verify_recording(
     """Checks 1-5 of the module docstring; RecordingError at the first that fails.
 
     ``camera_key`` is the key pinned for ``camera_id`` of ``site_id`` (its DeviceEnrollment,
-    verified under the site key). A key for check 4 is ``file_key`` or, failing that,
-    ``identities``; with one, the plaintext goes to ``out`` (discarded without one).
+    verified under the site key), or its :class:`DeviceKeys` with the keys the customer
+    revoked: a manifest signed by one at or after its revocation is ``device_revoked``.
+    A key for check 4 is ``file_key`` or, failing that, ``identities``; with one, the
+    plaintext goes to ``out`` (discarded without one).
     """
     if out is not None and file_key is None and not identities:
         raise ValueError("verify_recording: plaintext asked for without a key")
@@ -223,4 +235,90 @@ def verify_recording(
             f"{where}: the header differs from the one the camera signed (another "
             "recording's, or altered)",
         )
+    return VerifiedRecording(m, manifest.statement_hash(), parsed, not own, key)
+
+
+class _Hashing(io.RawIOBase):
+    """Reads ``src`` through SHA-256 and a byte count (the payload as it streams in)."""
+
+    def __init__(self, src: BinaryIO) -> None:
+        super().__init__()
+        self.src = src
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = self.src.readinto(view)  # type: ignore[attr-defined]
+        if n:
+            self.sha.update(view[:n])
+            self.size += n
+        return n or 0
+
+    def drain(self) -> None:
+        buf = bytearray(1 << 20)
+        while self.readinto(buf):
+            pass
+
+
+def verify_recording_stream(
+    manifest: SignedStatement,
+    header: bytes,
+    payload: BinaryIO,
+    *,
+    camera_key: Ed25519PublicKey | DeviceKeys,
+    site_id: str,
+    camera_id: str,
+    recording_id: str | None = None,
+    identities: Sequence[Identity] = (),
+    file_key: FileKey | None = None,
+    out: BinaryIO,
+) -> VerifiedRecording:
+    """:func:`verify_recording` of a payload read as it arrives (a download), decrypted
+    chunk by chunk into ``out`` while its SHA-256 is computed: memory stays constant.
+
+    The checks and their reason codes are those of :func:`verify_recording`, in the same
+    precedence (a payload that differs from the manifest is ``payload_mismatch`` even when
+    decrypting it failed first). Unlike it, ``out`` receives plaintext before the payload's
+    hash is known: on any error its content is unverified and the caller must discard it
+    (write to a temporary file, rename it only after this returns).
+    """
+    if file_key is None and not identities:
+        raise ValueError("verify_recording_stream: plaintext asked for without a key")
+    m = _check_manifest(manifest, camera_key, site_id, camera_id, recording_id)
+    rid = m.recording_id
+    where = f"{rid} (camera {camera_id})"
+    src = _Hashing(payload)
+
+    def payload_ok() -> None:
+        src.drain()
+        if src.size != m.payload_size or not hmac.compare_digest(
+            src.sha.digest(), m.payload_sha256
+        ):
+            raise RecordingError(
+                RecordingProblem.PAYLOAD_MISMATCH,
+                f"{rid}: payload differs from the signed manifest (tampered or substituted): "
+                f"{src.size} bytes served, {m.payload_size} signed by camera {camera_id}",
+            )
+
+    parsed = _parse(header, where)
+    try:
+        key = _open_header(parsed, header, identities, file_key, where)
+    except RecordingError:
+        payload_ok()
+        raise
+    try:
+        decrypt_payload(key, src, out)  # type: ignore[arg-type]
+    except CryptoError as exc:
+        payload_ok()
+        raise RecordingError(
+            RecordingProblem.HEADER_NOT_OF_PAYLOAD,
+            f"{where}: the header's file key does not open the payload the camera signed "
+            f"(a header of another recording?): {exc}",
+        ) from exc
+    payload_ok()
+    own = hmac.compare_digest(hashlib.sha256(header).digest(), m.header_sha256)
     return VerifiedRecording(m, manifest.statement_hash(), parsed, not own, key)

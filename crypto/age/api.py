@@ -21,9 +21,8 @@ import hmac
 import io
 import os
 from collections.abc import Sequence
-from typing import BinaryIO, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast, runtime_checkable
 
-from crypto.age import armor as _armor
 from crypto.age.format import (
     FILE_KEY_SIZE,
     FileKey,
@@ -35,14 +34,6 @@ from crypto.age.format import (
     parse_header,
     read_header,
 )
-from crypto.age.mlkem import (
-    POSTQUANTUM_LABEL,
-    HybridIdentity,
-    HybridRecipient,
-    format_hybrid_identity_file,
-    generate_hybrid_identity,
-)
-from crypto.age.scrypt import ScryptIdentity, ScryptRecipient, check_scrypt_alone
 from crypto.age.stream import decrypt_payload, encrypt_payload, write_all
 from crypto.age.x25519 import (
     X25519Identity,
@@ -57,6 +48,55 @@ from crypto.errors import (
     KeyFormatError,
     NoIdentityMatchError,
 )
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from crypto.age.mlkem import (
+        HybridIdentity,
+        HybridRecipient,
+        format_hybrid_identity_file,
+        generate_hybrid_identity,
+    )
+    from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
+
+# Loaded on first use (PEP 562): the X25519 path of `camvault encrypt` / `decrypt` needs
+# neither the post-quantum hybrid (mlkem), nor passphrases (scrypt), nor ASCII armor, and
+# importing them is part of every CLI start (docs/PERFORMANCE.md, "CLI start-up").
+_LAZY = {
+    "HybridIdentity": "crypto.age.mlkem",
+    "HybridRecipient": "crypto.age.mlkem",
+    "format_hybrid_identity_file": "crypto.age.mlkem",
+    "generate_hybrid_identity": "crypto.age.mlkem",
+    "ScryptIdentity": "crypto.age.scrypt",
+    "ScryptRecipient": "crypto.age.scrypt",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_load(module), name)
+    globals()[name] = value
+    return value
+
+
+def _load(module: str) -> ModuleType:
+    """Import ``module`` with ``__import__``, as an import statement does, so that it shows in
+    ``python -X importtime`` (``importlib.import_module`` bypasses that report)."""
+    return __import__(module, fromlist=("__name__",))
+
+
+def _armor() -> ModuleType:
+    return _load("crypto.age.armor")
+
+
+def _check_scrypt_alone(stanzas: Sequence[Stanza]) -> None:
+    """C2SP age: an scrypt stanza must be alone (crypto.age.scrypt, loaded if one is there)."""
+    if len(stanzas) > 1 and any(s.type == "scrypt" for s in stanzas):
+        _load("crypto.age.scrypt").check_scrypt_alone(stanzas)
+
 
 __all__ = [
     "AgeError",
@@ -137,7 +177,7 @@ def seal_header(stanzas: Sequence[Stanza], file_key: FileKey) -> bytes:
 
     Enforces the spec's rule that an scrypt stanza is alone in its header.
     """
-    check_scrypt_alone(stanzas)
+    _check_scrypt_alone(stanzas)
     return encode_header(stanzas, header_mac(file_key, encode_header_without_mac(stanzas)))
 
 
@@ -168,6 +208,8 @@ def check_labels(recipients: Sequence[Recipient]) -> None:
     for labels in sets[1:]:
         if labels == sets[0]:
             continue
+        from crypto.age.mlkem import POSTQUANTUM_LABEL
+
         if (POSTQUANTUM_LABEL in labels) != (POSTQUANTUM_LABEL in sets[0]):
             raise HeaderError(
                 "incompatible recipients: can't mix post-quantum and classic recipients, "
@@ -198,7 +240,7 @@ def unwrap_file_key(identities: Sequence[Identity], header: Header) -> FileKey:
     Does not check the MAC (see ``decrypt_header``). Raises NoIdentityMatchError if no
     identity matches, HeaderError for a malformed stanza of a known type.
     """
-    check_scrypt_alone(header.stanzas)
+    _check_scrypt_alone(header.stanzas)
     for identity in identities:
         try:
             return identity.unwrap(header.stanzas)
@@ -227,7 +269,7 @@ def encrypt(
         write_all(dst, header)
         encrypt_payload(file_key, src, dst)
         return
-    writer = _armor.ArmorWriter(dst)
+    writer = _armor().ArmorWriter(dst)
     writer.write(header)
     encrypt_payload(file_key, src, cast(BinaryIO, writer))
     writer.finish()
@@ -284,9 +326,10 @@ class _Prefixed(io.RawIOBase):
 def _open_input(src: BinaryIO, armored: bool | None) -> BinaryIO:
     if armored is None:
         first = src.read(1)
-        armored = _armor.is_armored(first)
+        # A binary age file starts with "a" (age-encryption.org/): no need for the armor module.
+        armored = first != b"a" and _armor().is_armored(first)
         src = io.BufferedReader(_Prefixed(first, src))
-    return _armor.reader(src) if armored else src
+    return _armor().reader(src) if armored else src
 
 
 def export(header_bytes: bytes, payload: BinaryIO, dst: BinaryIO, *, armor: bool = False) -> None:
@@ -297,7 +340,7 @@ def export(header_bytes: bytes, payload: BinaryIO, dst: BinaryIO, *, armor: bool
     """
     parse_header(header_bytes)
     if armor:
-        writer = _armor.ArmorWriter(dst)
+        writer = _armor().ArmorWriter(dst)
         _copy(header_bytes, payload, cast(BinaryIO, writer))
         writer.finish()
     else:
@@ -325,6 +368,8 @@ def parse_identity(text: str) -> X25519Identity | HybridIdentity:
     Dispatch is on the prefix only; the chosen type's parser checks the Bech32 checksum.
     """
     if text.upper().startswith(HYBRID_IDENTITY_PREFIX):
+        from crypto.age.mlkem import HybridIdentity
+
         return HybridIdentity.parse(text)
     return X25519Identity.parse(text)
 
@@ -332,6 +377,8 @@ def parse_identity(text: str) -> X25519Identity | HybridIdentity:
 def parse_recipient(text: str) -> X25519Recipient | HybridRecipient:
     """One public key: ``age1pq1...`` (hybrid) or ``age1...`` (X25519)."""
     if text.lower().startswith(HYBRID_RECIPIENT_PREFIX):
+        from crypto.age.mlkem import HybridRecipient
+
         return HybridRecipient.parse(text)
     return X25519Recipient.parse(text)
 

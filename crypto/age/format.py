@@ -24,8 +24,7 @@ import hmac
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import HeaderError
@@ -58,13 +57,51 @@ _VCHAR = re.compile(rb"[\x21-\x7e]+")
 _B64_CHARS = re.compile(rb"[A-Za-z0-9+/]*")
 
 
-@dataclass(frozen=True, slots=True)
-class Stanza:
+class _Record:
+    """An immutable record with value equality, as ``@dataclass(frozen=True, slots=True)``
+    makes one, written out: importing ``dataclasses`` imports ``inspect`` and ``ast``, about
+    7 ms of every `camvault encrypt` (docs/PERFORMANCE.md, "CLI start-up")."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), self._values()
+
+
+class Stanza(_Record):
     """One recipient stanza: ``-> type arg1 arg2 ...`` followed by a base64 body."""
 
+    __slots__ = ("type", "args", "body")  # noqa: RUF023 (field order: repr, pickle)
+    __match_args__ = ("type", "args", "body")
     type: str
     args: tuple[str, ...]
     body: bytes
+
+    def __init__(self, type: str, args: tuple[str, ...], body: bytes) -> None:
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "body", body)
 
 
 class FileKey:
@@ -91,12 +128,17 @@ class FileKey:
         return hash(self._key)
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(_Record):
     """A parsed v1 header: its stanzas in order and the 32-byte MAC from the ``---`` line."""
 
+    __slots__ = ("stanzas", "mac")  # noqa: RUF023 (field order: repr, pickle)
+    __match_args__ = ("stanzas", "mac")
     stanzas: tuple[Stanza, ...]
     mac: bytes
+
+    def __init__(self, stanzas: tuple[Stanza, ...], mac: bytes) -> None:
+        object.__setattr__(self, "stanzas", stanzas)
+        object.__setattr__(self, "mac", mac)
 
     def encode_without_mac(self) -> bytes:
         """The bytes the MAC covers: version line, stanzas, and ``---`` (no space)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import nacl.exceptions
 from cryptography.exceptions import InvalidTag
@@ -28,6 +28,9 @@ from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza, decode_argument
 from crypto.encoding import b64encode
 from crypto.errors import HeaderError, IncorrectIdentityError, KeyFormatError
 from crypto.hkdf import hkdf_sha256
+
+if TYPE_CHECKING:
+    from datetime import datetime  # an annotation only: not imported by encrypt/decrypt
 
 X25519_LABEL = b"age-encryption.org/v1/X25519"
 STANZA_TYPE = "X25519"

@@ -17,7 +17,9 @@ only if it verifies the age header MAC (:func:`combine_file_key`). The full spec
 and the security argument are in docs/FORMAT.md part 2.
 
 Modules: :mod:`~crypto.escrow.shamir` (secret sharing over GF(2^8)), :mod:`~crypto.escrow.keys`
-(custodian and session keys), :mod:`~crypto.escrow.wrap` (the X25519 wrap both use),
+(custodian and session keys), :mod:`~crypto.escrow.pqkeys` (hybrid ML-KEM-768 + X25519
+custodian keys, whose stanzas are ``camvault-escrow-mlkem768x25519``, sealed with age's
+mlkem768x25519 HPKE suite), :mod:`~crypto.escrow.wrap` (the X25519 wrap both use),
 :mod:`~crypto.escrow.stanza` (split and seal, open one stanza), :mod:`~crypto.escrow.release`
 (re-seal to a session key, open released shares, combine). This package re-exports their
 public names.
@@ -33,6 +35,12 @@ from crypto.escrow.keys import (
     CustodianPublicKey,
     SessionKey,
 )
+from crypto.escrow.pqkeys import (
+    HYBRID_PUBLIC_KEY_HRP,
+    HYBRID_SECRET_KEY_HRP,
+    HybridCustodianKey,
+    HybridCustodianPublicKey,
+)
 from crypto.escrow.release import (
     RELEASE_AD_PREFIX,
     RELEASE_LABEL,
@@ -46,10 +54,16 @@ from crypto.escrow.shamir import Share, combine, split
 from crypto.escrow.stanza import (
     ESCROW_LABEL,
     ESCROW_STANZA_TYPE,
+    ESCROW_STANZA_TYPES,
+    HYBRID_LABEL,
+    HYBRID_STANZA_TYPE,
     MAX_CUSTODIANS,
     MIN_THRESHOLD,
+    EscrowKey,
     EscrowRecipients,
     EscrowStanzaInfo,
+    MalformedStanzaError,
+    NoHybridKeyError,
     NotThisCustodianError,
     build_recipient_set,
     escrow_stanzas,
@@ -60,6 +74,11 @@ from crypto.escrow.stanza import (
 __all__ = [
     "ESCROW_LABEL",
     "ESCROW_STANZA_TYPE",
+    "ESCROW_STANZA_TYPES",
+    "HYBRID_LABEL",
+    "HYBRID_PUBLIC_KEY_HRP",
+    "HYBRID_SECRET_KEY_HRP",
+    "HYBRID_STANZA_TYPE",
     "KEY_ID_LABEL",
     "KEY_ID_SIZE",
     "KEY_SIZE",
@@ -72,8 +91,13 @@ __all__ = [
     "SECRET_KEY_HRP",
     "CustodianKey",
     "CustodianPublicKey",
+    "EscrowKey",
     "EscrowRecipients",
     "EscrowStanzaInfo",
+    "HybridCustodianKey",
+    "HybridCustodianPublicKey",
+    "MalformedStanzaError",
+    "NoHybridKeyError",
     "NotThisCustodianError",
     "SessionKey",
     "Share",

@@ -22,11 +22,15 @@ from crypto.age import verify_header_mac
 from crypto.age.format import FILE_KEY_SIZE, FileKey, Stanza, parse_header
 from crypto.errors import EscrowError, HeaderError, ShareError
 from crypto.escrow.keys import KEY_SIZE, CustodianKey, SessionKey, check_secret_key
+from crypto.escrow.pqkeys import HybridCustodianKey
 from crypto.escrow.shamir import Share, combine
 from crypto.escrow.stanza import (
     BODY_SIZE,
     ESCROW_LABEL,
+    HYBRID_STANZA_TYPE,
+    NoHybridKeyError,
     NotThisCustodianError,
+    open_hybrid,
     parse_escrow_stanza,
     stanza_ad,
     stanza_share,
@@ -135,15 +139,33 @@ class ShareReleaser:
     The construction, the checks and the exceptions are those of the two functions: for the
     same ephemeral secret, :meth:`seal` returns byte for byte what ``seal_share_to_session``
     returns (the tests compare them on every path). Nothing about the format changes.
+
+    With ``hybrid_key`` (the custodian's ML-KEM-768 + X25519 key, if it has one) it opens
+    hybrid stanzas too; without, a hybrid stanza raises :class:`NoHybridKeyError`. Released
+    shares are sealed to the session key with X25519 either way.
     """
 
-    __slots__ = ("_custodian", "_custodian_pk", "_key_id", "_release_suffix", "_session_pk")
+    __slots__ = (
+        "_custodian",
+        "_custodian_pk",
+        "_hybrid",
+        "_key_id",
+        "_release_suffix",
+        "_session_pk",
+    )
 
     def __init__(
-        self, custodian_key: CustodianKey, session_public_key: bytes, release_id: str
+        self,
+        custodian_key: CustodianKey,
+        session_public_key: bytes,
+        release_id: str,
+        hybrid_key: HybridCustodianKey | None = None,
     ) -> None:
         if not isinstance(custodian_key, CustodianKey):
             raise EscrowError("custodian_key must be a CustodianKey")
+        if hybrid_key is not None and not isinstance(hybrid_key, HybridCustodianKey):
+            raise EscrowError("hybrid_key must be a HybridCustodianKey")
+        self._hybrid = hybrid_key
         if not isinstance(session_public_key, bytes) or len(session_public_key) != KEY_SIZE:
             raise EscrowError(f"session public key must be {KEY_SIZE} bytes")
         # The release id checks of _release_ad, made once for the request.
@@ -169,6 +191,10 @@ class ShareReleaser:
         if not isinstance(metadata, RecordingMetadata):
             raise EscrowError("metadata must be a RecordingMetadata")
         info = parse_escrow_stanza(stanza)
+        if info.stanza_type == HYBRID_STANZA_TYPE:
+            if self._hybrid is None:
+                raise NoHybridKeyError("hybrid escrow stanza, but this custodian has no hybrid key")
+            return open_hybrid(stanza, info, self._hybrid, metadata)
         if info.key_id != self._key_id:
             raise NotThisCustodianError("escrow stanza is addressed to another custodian key")
         ephemeral_pk = info.ephemeral_public_key

@@ -44,6 +44,7 @@ from crypto.statements.bodies import (
     Custodian,
     DeviceEnrollment,
     DeviceKind,
+    DeviceRevocation,
     Manifest,
     OperatorRegistration,
     OperatorRole,
@@ -61,6 +62,7 @@ from crypto.statements.chain import (
     manifest_hash,
     verify_chain,
 )
+from crypto.statements.devices import DeviceKeys
 from crypto.statements.envelope import (
     MAX_STATEMENT_SIZE,
     SignedStatement,
@@ -104,7 +106,9 @@ __all__ = [
     "ConsentScope",
     "Custodian",
     "DeviceEnrollment",
+    "DeviceKeys",
     "DeviceKind",
+    "DeviceRevocation",
     "Manifest",
     "OperatorRegistration",
     "OperatorRole",

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 from crypto.age.x25519 import X25519Recipient, normalized_public_key
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.errors import StatementError
-from crypto.escrow import MAX_CUSTODIANS, MIN_THRESHOLD, CustodianPublicKey
+from crypto.errors import KeyFormatError, StatementError
+from crypto.escrow import (
+    MAX_CUSTODIANS,
+    MIN_THRESHOLD,
+    CustodianPublicKey,
+    HybridCustodianPublicKey,
+)
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements.fields import (
     BOOL,
@@ -31,16 +36,19 @@ from crypto.statements.fields import (
     TIME,
     URL,
     Record,
+    Spec,
     array,
     check_int,
     check_sha256,
     check_unique,
     checked_by_class,
     enum_member,
+    instance_of,
     integer,
     member,
     nested,
     optional,
+    optional_member,
     record,
 )
 
@@ -95,14 +103,59 @@ def statement(name: str) -> Callable[[type[S]], type[S]]:
 # --- site keys --------------------------------------------------------------------------------
 
 
+def _hybrid_escrow_key(value: object, what: str) -> HybridCustodianPublicKey:
+    if not isinstance(value, str):
+        raise StatementError(f"{what}: must be a camvault-custodian-pq1... string")
+    try:
+        return HybridCustodianPublicKey.from_text(value)
+    except KeyFormatError as exc:
+        raise StatementError(f"{what}: {exc}") from exc
+
+
+HYBRID_ESCROW_KEY: Spec[HybridCustodianPublicKey] = Spec(
+    instance_of(HybridCustodianPublicKey), _hybrid_escrow_key, HybridCustodianPublicKey.to_text
+)
+
+
 @record("custodian")
 class Custodian(Record):
-    """One key custodian of a site: its escrow X25519 key and its log's Ed25519 key."""
+    """One key custodian of a site: its escrow X25519 key and its log's Ed25519 key, and its
+    hybrid (ML-KEM-768 + X25519) escrow key if it publishes one: new recordings then seal this
+    custodian's share to it (docs/FORMAT.md, "Hybrid escrow stanza").
+
+    ``hybrid_escrow_key`` is left out of the JSON when None, never written as null, so every
+    SiteKeys signed before the member existed keeps its bytes and its signature. The X25519
+    ``escrow_key`` stays required: it opens the recordings escrowed before, and names the
+    custodian in the set.
+    """
 
     custodian_id: str = member(ID)
     escrow_key: CustodianPublicKey = member(ESCROW_KEY)
     log_key: Ed25519PublicKey = member(PUBKEY)
     url: str | None = member(URL)
+    hybrid_escrow_key: HybridCustodianPublicKey | None = optional_member(
+        optional(HYBRID_ESCROW_KEY)
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        body = Record.to_json(self)
+        if self.hybrid_escrow_key is None:
+            del body["hybrid_escrow_key"]
+        return body
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        if isinstance(obj, dict):
+            if "hybrid_escrow_key" not in obj:
+                obj = {**obj, "hybrid_escrow_key": None}
+            elif obj["hybrid_escrow_key"] is None:  # one encoding per statement
+                raise StatementError("custodian.hybrid_escrow_key: leave it out instead of null")
+        # Explicit: a zero-argument super() fails in a slots=True dataclass (Python < 3.14).
+        return super(Custodian, cls).from_json(obj)  # noqa: UP008
+
+    def sealing_key(self) -> CustodianPublicKey | HybridCustodianPublicKey:
+        """The key a camera seals this custodian's share to: the hybrid one if published."""
+        return self.escrow_key if self.hybrid_escrow_key is None else self.hybrid_escrow_key
 
 
 @statement("site-keys")
@@ -135,6 +188,11 @@ class SiteKeys(Statement):
         if any(normalized_public_key(c.escrow_key.data) in recipient_keys for c in self.custodians):
             # An escrow key listed as a plain recipient would hand that custodian the file key.
             raise StatementError(f"{w}: a custodian escrow_key is also listed in recipients")
+        hybrid = [c.hybrid_escrow_key for c in self.custodians if c.hybrid_escrow_key is not None]
+        check_unique(hybrid, f"{w}.custodians hybrid_escrow_key")
+        if any(normalized_public_key(h.x25519_half) in recipient_keys for h in hybrid):
+            # Its owner holds that X25519 secret: it would open the customer's stanza.
+            raise StatementError(f"{w}: a custodian hybrid_escrow_key's X25519 half is a recipient")
         check_int(self.threshold, f"{w}.threshold", MIN_THRESHOLD, len(self.custodians))
 
 
@@ -164,7 +222,8 @@ class CameraProfile(Record):
 class DeviceEnrollment(Statement):
     """A camera or panel of the site and its signing key, signed by the customer's site key.
 
-    ``camera_profile`` is required for cameras and must be null for panels.
+    ``camera_profile`` is required for cameras and must be null for panels. ``version`` grows
+    by 1 with each rotation of the device's key (docs/FORMAT.md, "Device lifecycle").
     """
 
     site_id: str = member(ID)
@@ -174,12 +233,48 @@ class DeviceEnrollment(Statement):
     device_key: Ed25519PublicKey = member(PUBKEY)
     camera_profile: CameraProfile | None = member(checked_by_class(optional(nested(CameraProfile))))
     issued_at_ms: int = member(TIME)
+    # Grows by 1 with each rotation of the device's key. Version 1 is written without the
+    # member (enrollments from before rotation stay byte-identical); a version >= 2 with it.
+    version: int = member(integer(1, MAX_COUNTER), default=1)
 
     def _check(self) -> None:
         if self.kind is DeviceKind.CAMERA and not isinstance(self.camera_profile, CameraProfile):
             raise StatementError("device-enrollment.camera_profile: required for a camera")
         if self.kind is DeviceKind.PANEL and self.camera_profile is not None:
             raise StatementError("device-enrollment.camera_profile: must be null for a panel")
+
+    def to_json(self) -> dict[str, Any]:
+        body = Record.to_json(self)
+        if self.version == 1:
+            del body["version"]
+        return body
+
+    @classmethod
+    def from_json(cls, obj: object) -> Self:
+        if isinstance(obj, dict):
+            if "version" not in obj:
+                obj = {**obj, "version": 1}
+            elif obj["version"] == 1:  # one encoding per enrollment
+                raise StatementError("device-enrollment.version: 1 is written by leaving it out")
+        # (the slotted dataclass is a new class: a zero-argument super() would not find it)
+        return super(DeviceEnrollment, cls).from_json(obj)  # noqa: UP008
+
+
+@statement("device-revocation")
+class DeviceRevocation(Statement):
+    """The customer revokes a device's key, signed by the site key: recordings, chain heads
+    and alarms the key signed at or after ``revoked_from_ms`` are refused (by the storage
+    service, the custodians and the customer's clients). Before it, the key was the site's,
+    so what it signed then stands. A rotation is a DeviceEnrollment of version n+1 with the
+    new key plus this revocation of the old one."""
+
+    site_id: str = member(ID)
+    device_id: str = member(ID)
+    kind: DeviceKind = member(enum_member(DeviceKind))
+    device_key: Ed25519PublicKey = member(PUBKEY)
+    revoked_from_ms: int = member(TIME)
+    reason: str = member(TEXT)
+    issued_at_ms: int = member(TIME)
 
 
 # --- recordings -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from crypto.ed25519 import (
 )
 from crypto.errors import SignatureError, StatementError
 from crypto.statements.bodies import Manifest
+from crypto.statements.devices import DeviceKeys
 from crypto.statements.envelope import SignedStatement, verify
 from crypto.statements.fields import MAX_COUNTER, check_int, check_sha256
 
@@ -33,6 +34,7 @@ class ChainProblemKind(StrEnum):
     MISSING = "missing"  # a gap in the sequence numbers: deletion
     PREV_HASH_MISMATCH = "prev-hash-mismatch"  # link broken: insertion or substitution
     TRUNCATED = "truncated"  # fewer manifests than the camera is known to have made
+    DEVICE_REVOKED = "device-revoked"  # signed by a camera key at/after its revocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ class ChainAnchor:
 
 def verify_chain(
     manifests: Sequence[SignedStatement],
-    camera_key: Ed25519PublicKey,
+    camera_key: Ed25519PublicKey | DeviceKeys,
     *,
     site_id: str,
     camera_id: str,
@@ -70,7 +72,10 @@ def verify_chain(
     must start at sequence 0; with it, at ``anchor.sequence + 1`` linking to its hash. Deletion
     of the newest manifests is only detectable with ``expected_last_sequence`` (the highest
     sequence number the camera is known to have used, e.g. from its own status report).
+    With :class:`DeviceKeys`, a manifest of a rotated-out key verifies under that key, and one
+    signed (``issued_at_ms``) at or after its key's revocation is ``device-revoked``.
     """
+    keys = DeviceKeys.of(camera_key)
     problems: list[ChainProblem] = []
 
     def report(k: ChainProblemKind, i: int | None, seq: int | None, detail: str) -> None:
@@ -79,12 +84,22 @@ def verify_chain(
     entries: list[tuple[int, Manifest, bytes]] = []
     for i, signed in enumerate(manifests):
         try:
-            m = verify(signed, camera_key, Manifest)
+            m = verify(signed, keys.key_for(signed), Manifest)
         except SignatureError as exc:
             report(ChainProblemKind.BAD_SIGNATURE, i, None, str(exc))
             continue
         except StatementError as exc:
             report(ChainProblemKind.NOT_A_MANIFEST, i, None, str(exc))
+            continue
+        revoked_from = keys.revoked_at(signed.signer, m.issued_at_ms)
+        if revoked_from is not None:
+            report(
+                ChainProblemKind.DEVICE_REVOKED,
+                i,
+                m.sequence,
+                f"manifest signed at {m.issued_at_ms} by a key of camera {camera_id} "
+                f"revoked from {revoked_from}",
+            )
             continue
         if m.site_id != site_id or m.camera_id != camera_id:
             report(

@@ -304,9 +304,21 @@ RECIPIENT: Spec[X25519Recipient] = Spec(
 # --- records ----------------------------------------------------------------------------------
 
 
-def member(spec: Spec[T]) -> T:
-    """Declare a field of a :func:`record` class by the :class:`Spec` of its JSON member."""
-    declared: T = dataclasses.field(metadata={_SPEC_KEY: spec})
+def member(spec: Spec[T], *, default: T | None = None) -> T:
+    """Declare a field of a :func:`record` class by the :class:`Spec` of its JSON member
+    (``default``: the constructor's value when the argument is left out; the field then comes
+    after those without one)."""
+    if default is None:
+        declared: T = dataclasses.field(metadata={_SPEC_KEY: spec})
+    else:
+        declared = dataclasses.field(default=default, metadata={_SPEC_KEY: spec})
+    return declared
+
+
+def optional_member(spec: Spec[T | None]) -> T | None:
+    """A :func:`member` whose constructor default is None (for a member added to a record
+    later and left out of its JSON when None; the record's ``to_json``/``from_json`` do that)."""
+    declared: T | None = dataclasses.field(default=None, metadata={_SPEC_KEY: spec})
     return declared
 
 

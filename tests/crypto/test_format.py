@@ -423,3 +423,35 @@ def test_scrypt_stanza_must_be_alone() -> None:
         unwrap_file_key([X25519Identity.generate()], smuggled)
     alone = Header(tuple(scrypt), bytes(32))
     assert unwrap_file_key([ScryptIdentity("pw")], alone) == FILE_KEY
+
+
+def test_stanza_and_header_are_immutable_values() -> None:
+    """Stanza and Header behave as the frozen dataclasses they were (crypto/age/format.py
+    writes them out so that `camvault encrypt` does not import dataclasses)."""
+    import copy
+    import pickle
+
+    stanza = Stanza("X25519", ("c2hhcmU",), b"\x01" * 32)
+    same = Stanza(type="X25519", args=("c2hhcmU",), body=b"\x01" * 32)
+    header = Header((stanza,), b"\x02" * 32)
+    assert stanza == same and hash(stanza) == hash(same)
+    assert stanza != Stanza("X25519", ("c2hhcmU",), b"\x03" * 32)
+    assert stanza != ("X25519", ("c2hhcmU",), b"\x01" * 32)  # not a tuple
+    assert header == Header((same,), b"\x02" * 32) and {header: 1}[Header((same,), b"\x02" * 32)]
+    assert header != Header((stanza,), b"\x03" * 32)
+    body = b"\x01" * 32
+    assert repr(stanza) == f"Stanza(type='X25519', args=('c2hhcmU',), body={body!r})"
+    for record in (stanza, header):
+        assert pickle.loads(pickle.dumps(record)) == record
+        assert copy.deepcopy(record) == record
+    with pytest.raises(AttributeError):
+        stanza.type = "scrypt"
+    with pytest.raises(AttributeError):
+        del header.mac
+    with pytest.raises(AttributeError):
+        stanza.extra = 1
+    match header:
+        case Header((Stanza("X25519", args, _),), mac):
+            assert args == ("c2hhcmU",) and mac == b"\x02" * 32
+        case _:
+            pytest.fail("Header and Stanza must support positional patterns")

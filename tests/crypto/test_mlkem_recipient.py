@@ -15,17 +15,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from crypto.age import (
+    Header,
     HybridIdentity,
     HybridRecipient,
     Identity,
     Recipient,
+    Stanza,
     X25519Identity,
     bech32,
     decrypt,
@@ -206,8 +207,10 @@ def _hybrid_file(identity: HybridIdentity, data: bytes = b"secret") -> tuple[byt
 def _with_stanza(sealed: bytes, header_len: int, change: dict[str, object]) -> bytes:
     """The file with its one stanza changed (the header re-encoded with its old MAC)."""
     header = read_header(io.BytesIO(sealed))
-    stanza = replace(header.stanzas[0], **change)  # type: ignore[arg-type]
-    return replace(header, stanzas=(stanza,)).encode() + sealed[header_len:]
+    old = header.stanzas[0]
+    fields: dict[str, object] = {"type": old.type, "args": old.args, "body": old.body, **change}
+    stanza = Stanza(**fields)  # type: ignore[arg-type]
+    return Header((stanza,), header.mac).encode() + sealed[header_len:]
 
 
 @pytest.mark.parametrize("delta", [-1, 1, -32])

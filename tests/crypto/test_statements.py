@@ -182,7 +182,12 @@ def test_fields_declared_once_cover_every_member(prefix: str, record: Any) -> No
     # FIELDS (the canonical member order) must list exactly the dataclass members: the generic
     # to_json/from_json/constructor checks go by it, so a member missing there would go unchecked.
     assert tuple(f.name for f in dataclasses.fields(record)) == type(record).FIELDS
-    assert list(record.to_json()) == list(type(record).FIELDS)
+    # (a DeviceEnrollment of version 1 is written without its version member)
+    left_out = ["version"] if isinstance(record, DeviceEnrollment) and record.version == 1 else []
+    # (nor a custodian without a hybrid escrow key its hybrid_escrow_key member)
+    if isinstance(record, Custodian) and record.hybrid_escrow_key is None:
+        left_out.append("hybrid_escrow_key")
+    assert list(record.to_json()) == [f for f in type(record).FIELDS if f not in left_out]
     for name in type(record).FIELDS:
         # Every member is checked in the constructor, under its own name.
         with pytest.raises(StatementError) as info:
@@ -190,7 +195,7 @@ def test_fields_declared_once_cover_every_member(prefix: str, record: Any) -> No
         assert str(info.value).startswith(f"{prefix}.{name}: "), str(info.value)
         # And refused from JSON when of the wrong JSON type, under its own name.
         body = record.to_json()
-        body[name] = {"x": 1} if not isinstance(body[name], dict) else []
+        body[name] = {"x": 1} if not isinstance(body.get(name), dict) else []
         with pytest.raises(StatementError, match=rf"\b{name}\b"):
             type(record).from_json(body)
 

@@ -19,6 +19,7 @@ tests/crypto/test_statements.py rebuilds every vector from its inputs and checks
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -33,7 +34,7 @@ from crypto.age.x25519 import X25519Recipient
 from crypto.canonical import canonical_json
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.encoding import b64url_encode
-from crypto.escrow import CustodianPublicKey
+from crypto.escrow import CustodianPublicKey, HybridCustodianKey, HybridCustodianPublicKey
 from crypto.metadata import RecordingKind
 from crypto.siteid import site_id_for
 from crypto.statements import (
@@ -48,6 +49,7 @@ from crypto.statements import (
     Custodian,
     DeviceEnrollment,
     DeviceKind,
+    DeviceRevocation,
     Manifest,
     OperatorRegistration,
     OperatorRole,
@@ -66,8 +68,10 @@ OUT = Path(__file__).with_name("statements.json")
 T0 = 1_700_000_000_000  # 2023-11-14T22:13:20Z in ms
 
 ED25519_KEYS = ("customer", "customer-rotated", "camera", "panel", "arc", "operator", "log-a",
-                "log-b", "log-c")  # fmt: skip
+                "log-b", "log-c", "camera-rotated")  # fmt: skip
 X25519_KEYS = ("recipient-phone", "recipient-laptop", "escrow-a", "escrow-b", "escrow-c")
+#: Hybrid (ML-KEM-768 + X25519) custodian escrow keys: the seed is the mlkem768x25519 seed.
+HYBRID_KEYS = ("escrow-pq-a", "escrow-pq-b")
 
 
 def seed(name: str) -> bytes:
@@ -88,6 +92,10 @@ def age_recipient(name: str) -> X25519Recipient:
 
 def escrow_key(name: str) -> CustodianPublicKey:
     return CustodianPublicKey(x25519_public(name))
+
+
+def hybrid_escrow_key(name: str) -> HybridCustodianPublicKey:
+    return HybridCustodianKey(seed(name)).public_key()
 
 
 def pub(name: str) -> Any:
@@ -153,6 +161,7 @@ def samples() -> list[tuple[str, str, Statement]]:
     return [
         ("site-keys/enrollment", "customer", site_keys()),
         ("site-keys/rotation", "customer", site_keys(version=2, customer="customer-rotated")),
+        ("site-keys/hybrid-escrow", "customer", hybrid_site_keys()),
         (
             "device-enrollment/camera",
             "customer",
@@ -179,6 +188,35 @@ def samples() -> list[tuple[str, str, Statement]]:
                 device_key=pub("panel"),
                 camera_profile=None,
                 issued_at_ms=T0 + 101,
+            ),
+        ),
+        (
+            "device-enrollment/camera-rotated",
+            "customer",
+            DeviceEnrollment(
+                site_id="site-1",
+                device_id="cam-front",
+                kind=DeviceKind.CAMERA,
+                model="Kamera Außen 4K",
+                device_key=pub("camera-rotated"),
+                camera_profile=CameraProfile(
+                    pre_alarm_s=30, post_alarm_s=120, live_allowed=True, stills_only=False
+                ),
+                issued_at_ms=T0 + 7_000_000,
+                version=2,
+            ),
+        ),
+        (
+            "device-revocation",
+            "customer",
+            DeviceRevocation(
+                site_id="site-1",
+                device_id="cam-front",
+                kind=DeviceKind.CAMERA,
+                device_key=pub("camera"),
+                revoked_from_ms=T0 + 7_000_000,
+                reason="camera stolen",
+                issued_at_ms=T0 + 7_000_001,
             ),
         ),
         ("manifest/seq-0", "camera", chain[0].unverified_statement),
@@ -368,7 +406,104 @@ def invalid_vectors(valid: SignedStatement) -> list[dict[str, Any]]:
     ]
     for v in out:
         v["encoded"] = v["encoded"].decode("utf-8")
-    return out + chain_head_invalid()
+    return out + chain_head_invalid() + enrollment_invalid() + hybrid_site_keys_invalid()
+
+
+def enrollment_invalid() -> list[dict[str, Any]]:
+    """A DeviceEnrollment of version 1 is written without ``version`` (one encoding, and the
+    bytes of enrollments from before rotation); 0 is out of range."""
+    signed = sign_statement(
+        DeviceEnrollment("site-1", "panel-1", DeviceKind.PANEL, "P", pub("panel"), None, T0),
+        signing_key("customer"),
+    ).to_json()
+    body, sig, signer, type_ = signed["body"], signed["sig"], signed["signer"], signed["type"]
+    cases = [
+        (
+            "device-enrollment: version 1 written out",
+            {**body, "version": 1},
+            "device-enrollment.version: 1 is written by leaving it out",
+        ),
+        (
+            "device-enrollment: version 0",
+            {**body, "version": 0},
+            "device-enrollment.version: must be between 1 and 9007199254740991",
+        ),
+    ]
+    return [
+        {
+            "name": name,
+            "encoded": _envelope(b, signer, sig, type_).decode("utf-8"),
+            "error": "StatementError",
+            "fragment": fragment,
+        }
+        for name, b, fragment in cases
+    ]
+
+
+def hybrid_site_keys() -> SiteKeys:
+    """Version 3 of the site: custodians a and b publish hybrid escrow keys, c does not (its
+    member is left out, not null)."""
+    keys = site_keys(version=3)
+    custodians = tuple(
+        dataclasses.replace(c, hybrid_escrow_key=hybrid_escrow_key(f"escrow-pq-{x}"))
+        if x != "c"
+        else c
+        for x, c in zip("abc", keys.custodians, strict=True)
+    )
+    return dataclasses.replace(keys, custodians=custodians)
+
+
+def hybrid_site_keys_invalid() -> list[dict[str, Any]]:
+    """SiteKeys bodies with a custodian's hybrid escrow key wrong (the body is what is wrong)."""
+    signed = sign_statement(hybrid_site_keys(), signing_key("customer")).to_json()
+    body, sig, signer, type_ = signed["body"], signed["sig"], signed["signer"], signed["type"]
+
+    def with_custodian(i: int, **member: Any) -> dict[str, Any]:
+        custodians = [dict(c) for c in body["custodians"]]
+        custodians[i].update(member)
+        return {**body, "custodians": custodians}
+
+    half = hybrid_escrow_key("escrow-pq-a").x25519_half
+    x_half = X25519Recipient(half)
+    # the same X25519 key in another spelling: high bit set (RFC 7748 masks it)
+    x_half_high = X25519Recipient(half[:31] + bytes([half[31] | 0x80]))
+    pq_b = hybrid_escrow_key("escrow-pq-b").to_text()
+    cases = [
+        (
+            "site-keys: hybrid_escrow_key null",
+            with_custodian(2, hybrid_escrow_key=None),
+            "hybrid_escrow_key: leave it out instead of null",
+        ),
+        (
+            "site-keys: hybrid_escrow_key's X25519 half is a recipient",
+            {**body, "recipients": [str(x_half), body["recipients"][1]]},
+            "a custodian hybrid_escrow_key's X25519 half is a recipient",
+        ),
+        (
+            "site-keys: hybrid_escrow_key's X25519 half is a recipient, high bit set",
+            {**body, "recipients": [body["recipients"][0], str(x_half_high)]},
+            "a custodian hybrid_escrow_key's X25519 half is a recipient",
+        ),
+        (
+            "site-keys: one hybrid_escrow_key for two custodians",
+            with_custodian(0, hybrid_escrow_key=pq_b),
+            "custodians hybrid_escrow_key: duplicate element",
+        ),
+        (
+            "site-keys: an X25519 escrow key as hybrid_escrow_key",
+            with_custodian(2, hybrid_escrow_key=body["custodians"][2]["escrow_key"]),
+            "hybrid custodian public key",
+        ),
+    ]
+    return [
+        {
+            "name": name,
+            "encoded": _envelope(b, signer, sig, type_).decode("utf-8"),
+            "error": "StatementError",
+            "fragment": fragment,
+        }
+        for name, b, fragment in cases
+    ]
 
 
 def chain_head_invalid() -> list[dict[str, Any]]:
@@ -420,6 +555,8 @@ def build() -> dict[str, Any]:
             str(age_recipient(name)) if name.startswith("recipient") else escrow_key(name).to_text()
         )
         keys[name] = {"seed": seed(name).hex(), "public": text}
+    for name in HYBRID_KEYS:
+        keys[name] = {"seed": seed(name).hex(), "public": hybrid_escrow_key(name).to_text()}
     valid = []
     alarm: SignedStatement | None = None
     for name, signer_name, statement in samples():
