@@ -93,6 +93,7 @@ def create_app(settings: EscrowSettings | None = None) -> FastAPI:
             keys.escrow_key,
             workers=settings.crypto_workers,
             parallel_threshold=settings.parallel_threshold,
+            hybrid_key=keys.hybrid_key,
         )
         service = EscrowService(engine, keys, settings, logstore, opener, now_ms)
         app.state.service = service

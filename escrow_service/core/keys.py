@@ -1,9 +1,14 @@
-"""The custodian's two secret keys: the X25519 escrow key and the log's note signing key.
+"""The custodian's secret keys: the X25519 escrow key, the hybrid (ML-KEM-768 + X25519)
+escrow key, and the log's note signing key.
 
 Stored as text files in the data directory (``escrow.key``: ``CAMVAULT-CUSTODIAN-SECRET-KEY-1...``;
-``log.key``: ``PRIVATE+KEY+camvault.io/custodian/<id>+...``), created with mode 0600 when
-missing. An optional ``log.next.key`` (same name, another key) co-signs every checkpoint
-during a log key rotation. The public halves are what a customer puts into SiteKeys
+``escrow-pq.key``: ``CAMVAULT-CUSTODIAN-PQ-SECRET-KEY-1...``; ``log.key``:
+``PRIVATE+KEY+camvault.io/custodian/<id>+...``), created with mode 0600 when missing. The
+hybrid key is created only on a first start (no log yet): a custodian that already holds a log
+and has no ``escrow-pq.key`` keeps running X25519-only (it cannot tell a key never made from a
+key lost; docs/ESCROW.md "Hybrid escrow keys" says how to add one). An optional
+``log.next.key`` (same name, another key) co-signs every checkpoint during a log key
+rotation. The public halves are what a customer puts into SiteKeys
 (its ``Custodian`` entry).
 """
 
@@ -14,7 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crypto.ed25519 import Ed25519PublicKey
-from crypto.escrow import CustodianKey, CustodianPublicKey
+from crypto.escrow import (
+    CustodianKey,
+    CustodianPublicKey,
+    HybridCustodianKey,
+    HybridCustodianPublicKey,
+)
 from crypto.tlog.note import NoteSigner, NoteVerifier
 
 
@@ -26,6 +36,7 @@ class CustodianKeys:
     escrow_public: CustodianPublicKey
     key_id: str
     next_log_signer: NoteSigner | None = None  # during a log key rotation (docs/ESCROW.md)
+    hybrid_key: HybridCustodianKey | None = None  # ML-KEM-768 + X25519, if it has one
 
     @classmethod
     def create(
@@ -34,9 +45,23 @@ class CustodianKeys:
         escrow_key: CustodianKey,
         log_signer: NoteSigner,
         next_log_signer: NoteSigner | None = None,
+        *,
+        hybrid_key: HybridCustodianKey | None = None,
     ) -> CustodianKeys:
         public = escrow_key.public_key()
-        return cls(custodian_id, escrow_key, log_signer, public, public.key_id(), next_log_signer)
+        return cls(
+            custodian_id,
+            escrow_key,
+            log_signer,
+            public,
+            public.key_id(),
+            next_log_signer,
+            hybrid_key,
+        )
+
+    @property
+    def hybrid_public(self) -> HybridCustodianPublicKey | None:
+        return None if self.hybrid_key is None else self.hybrid_key.public_key()
 
     @property
     def log_signers(self) -> list[NoteSigner]:
@@ -64,6 +89,7 @@ class CustodianKeys:
             "custodian_id": self.custodian_id,
             "escrow_key": self.escrow_public.to_text(),
             "escrow_key_id": self.key_id,
+            "hybrid_escrow_key": None if self.hybrid_key is None else str(self.hybrid_public),
             "log_key": self.log_public_key.to_text(),
             "log_verifier": self.log_verifier.to_text(),
             "origin": self.origin,
@@ -98,6 +124,9 @@ def load_or_create(data_dir: Path, custodian_id: str, *, log_size: int = 0) -> C
             f"custodian's log ({log_size} entries): restore the key files from backup "
             "(new keys would abandon every recording escrowed to the old ones)"
         )
+    hybrid_path = data_dir / "escrow-pq.key"
+    if not hybrid_path.exists() and log_size == 0:
+        _write_secret(hybrid_path, HybridCustodianKey.generate().to_text())
     if not escrow_path.exists():
         _write_secret(escrow_path, CustodianKey.generate().to_text())
     if not log_path.exists():
@@ -111,4 +140,9 @@ def load_or_create(data_dir: Path, custodian_id: str, *, log_size: int = 0) -> C
         if signer.name != origin:
             raise ValueError(f"{path}: log key is named {signer.name!r}, expected {origin!r}")
         signers.append(signer)
-    return CustodianKeys.create(custodian_id, escrow_key, *signers)
+    hybrid = (
+        HybridCustodianKey.from_text(hybrid_path.read_text().strip())
+        if hybrid_path.exists()
+        else None
+    )
+    return CustodianKeys.create(custodian_id, escrow_key, *signers, hybrid_key=hybrid)

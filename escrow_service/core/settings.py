@@ -114,6 +114,13 @@ class EscrowSettings(ServingSettings):
         default=0, ge=0, le=60_000, description="least time between two cosigning rounds"
     )
     witness_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    witness_refresh_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="a cosigned checkpoint older than this is cosigned again when asked for "
+        "(clients refuse one older than their freshness bound: frozen view)",
+    )
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> EscrowSettings:

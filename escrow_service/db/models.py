@@ -141,6 +141,17 @@ revocations = Table(
     Column("statement", LargeBinary, nullable=False),
 )
 
+device_revocations = Table(
+    "escrow_device_revocations",
+    metadata,
+    Column("site_id", String(ID), primary_key=True),
+    Column("device_id", String(ID), primary_key=True),
+    Column("device_key", String(100), primary_key=True),  # the revoked key
+    Column("revoked_from_ms", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+)
+
 log_entries = Table(
     "escrow_log",
     metadata,

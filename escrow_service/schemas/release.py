@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto.encoding import b64encode_padded
+from crypto.escrow import ESCROW_STANZA_TYPE
 from crypto.metadata import RecordingMetadata
 from escrow_service.core.errors import Reason, Refusal
 
@@ -19,6 +20,7 @@ class ReleaseItemIn:
     metadata: RecordingMetadata
     stanza_args: tuple[str, ...]
     stanza_body: bytes
+    stanza_type: str = ESCROW_STANZA_TYPE  # or camvault-escrow-mlkem768x25519 (hybrid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +49,15 @@ class LogReceipt:
     entry: bytes
     checkpoint: bytes
     inclusion_proof: list[bytes]
+    #: The size of the checkpoint's tree, which the proof is for (default: index + 1). Larger
+    #: when the entry was written in a group (release group commit) or witnessed later.
+    tree_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "entry": self.entry.decode("utf-8"),
-            "tree_size": self.index + 1,
+            "tree_size": self.index + 1 if self.tree_size is None else self.tree_size,
             "checkpoint": self.checkpoint.decode("utf-8"),
             "inclusion_proof": [b64(h) for h in self.inclusion_proof],
         }

@@ -12,7 +12,7 @@ nesting that exhausts the stack as malformed too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
@@ -23,6 +23,7 @@ from common.bodies import JsonError, loads
 from crypto.canonical import canonical_json
 from crypto.encoding import b64decode
 from crypto.errors import CryptoError
+from crypto.escrow import ESCROW_STANZA_TYPE
 from escrow_service.core.errors import Reason, Refusal
 from escrow_service.schemas.metadata import MemoMetadata
 from escrow_service.schemas.release import ReleaseIn, ReleaseItemIn
@@ -95,6 +96,10 @@ class RevocationIn(_StatementBody):
     revocation: SignedStatementJson
 
 
+class DeviceRevocationIn(_StatementBody):
+    device_revocation: SignedStatementJson
+
+
 class AlarmCancelIn(_StatementBody):
     alarm_cancel: SignedStatementJson
 
@@ -106,11 +111,13 @@ class SiteSettingsIn(_Body):
 
 
 class StanzaIn(TypedDict):
-    """An escrow stanza: its arguments and body (base64)."""
+    """An escrow stanza: its arguments and body (base64), and its type if not
+    ``camvault-escrow`` (a hybrid stanza is ``camvault-escrow-mlkem768x25519``)."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     args: list[StrictStr]
     body: Base64
+    type: NotRequired[Literal["camvault-escrow", "camvault-escrow-mlkem768x25519"]]
 
 
 class ReleaseItemBody(TypedDict):
@@ -144,7 +151,12 @@ class ReleaseBody(_Body):
             self.justification,
             self.session_key,
             tuple(
-                ReleaseItemIn(it["metadata"], tuple(it["stanza"]["args"]), it["stanza"]["body"])
+                ReleaseItemIn(
+                    it["metadata"],
+                    tuple(it["stanza"]["args"]),
+                    it["stanza"]["body"],
+                    it["stanza"].get("type", ESCROW_STANZA_TYPE),
+                )
                 for it in self.items
             ),
         )

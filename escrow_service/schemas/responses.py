@@ -21,6 +21,7 @@ class CustodianOut(BaseModel):
     custodian_id: str
     escrow_key: str
     escrow_key_id: str
+    hybrid_escrow_key: str | None  # camvault-custodian-pq1... (ML-KEM-768 + X25519), if any
     log_key: str
     log_verifier: str
     origin: str

@@ -57,6 +57,7 @@ class Custodian:
                 self.settings.witness_quorum or len(witnesses),
                 interval_ms=self.settings.witness_interval_ms,
                 timeout_s=self.settings.witness_timeout_s,
+                refresh_s=self.settings.witness_refresh_s,
             )
 
     def append(
@@ -70,23 +71,29 @@ class Custodian:
     ) -> Appended:
         """Append a log entry of ``entry_type`` (version, custodian and time added to
         ``fields``) inside a :meth:`LogStore.writer` transaction."""
-        entry = {
+        entry = self.entry(entry_type, now, fields)
+        return self.log.append(conn, entry, kind=entry_type, site_id=site_id, now_ms=now)
+
+    def entry(self, entry_type: str, now: int, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """A log entry of ``entry_type``: ``fields`` with version, custodian and time (what
+        :meth:`append` appends; :meth:`LogStore.append_many` takes several)."""
+        return {
             "v": ENTRY_VERSION,
             "type": entry_type,
             "custodian_id": self.keys.custodian_id,
             "time_ms": now,
             **fields,
         }
-        return self.log.append(conn, entry, kind=entry_type, site_id=site_id, now_ms=now)
 
-    def receipt(self, appended: Appended) -> LogReceipt:
-        """The entry's index and bytes with its inclusion proof against a fresh checkpoint.
+    def receipt(self, appended: Appended, size: int | None = None) -> LogReceipt:
+        """The entry's index and bytes with its inclusion proof against a fresh checkpoint
+        (of ``size`` leaves if given, e.g. a release group's: at least the entry's index + 1).
 
         With witnesses, the checkpoint is the latest one cosigned by a quorum of them that
         covers the entry (waiting for the next cosigning round if needed, shared by every
         request that waits); if the round fails, the log's own checkpoint, which clients that
         require witnesses refuse."""
-        size = appended.index + 1
+        size = max(size or 0, appended.index + 1)
         if self.cosigner is not None:
             cosigned = self.cosigner.cosigned(size)
             if cosigned is not None:
@@ -96,17 +103,19 @@ class Custodian:
                     appended.entry,
                     note,
                     self.log.inclusion_proof(appended.index, cosigned_size),
+                    cosigned_size,
                 )
         return LogReceipt(
             appended.index,
             appended.entry,
             self.log.checkpoint(size),
             self.log.inclusion_proof(appended.index, size),
+            size,
         )
 
     def key_for(self, kind: str, ident: str) -> Ed25519PublicKey | None:
         """The registered key of ``operator:<id>`` or ``customer:<site>``, if any."""
-        with self.engine.connect() as conn:
+        with self.log.reader() as conn:  # one statement: no transaction round trips
             if kind == "operator":
                 text = conn.execute(Q.operator_key, {"operator_id": ident}).scalar()
             else:

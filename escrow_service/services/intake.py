@@ -22,6 +22,7 @@ from crypto.siteid import SiteIdError
 from crypto.statements import (
     AlarmCancel,
     DeviceEnrollment,
+    DeviceRevocation,
     OperatorRegistration,
     RecordingDeletion,
     RetentionPolicy,
@@ -34,7 +35,14 @@ from crypto.statements import (
     verify_site_keys,
 )
 from escrow_service.core.errors import Reason, Refusal
-from escrow_service.db.models import alarm_cancels, devices, operators, revocations, sites
+from escrow_service.db.models import (
+    alarm_cancels,
+    device_revocations,
+    devices,
+    operators,
+    revocations,
+    sites,
+)
 from escrow_service.schemas.release import LogReceipt
 from escrow_service.services.custodian import Custodian
 
@@ -201,6 +209,13 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
                 Reason.CUSTODIAN_NOT_IN_SET,
                 "this custodian's escrow key is not in the site's custodian set",
             )
+        mine = next(c for c in site.custodians if c.escrow_key == self.custodian.keys.escrow_public)
+        if mine.hybrid_escrow_key not in (None, self.custodian.keys.hybrid_public):
+            # Shares sealed to a hybrid key this custodian does not hold could never be released.
+            raise StatementRefused(
+                Reason.CUSTODIAN_NOT_IN_SET,
+                "the site lists a hybrid escrow key for this custodian that is not its own",
+            )
         return site, before, row is not None
 
     def store(self, conn: Connection, value: SiteKeysChange, data: bytes, now: int) -> Logged:
@@ -227,7 +242,13 @@ class SiteKeysIntake(StatementIntake[SiteKeysChange]):
 
 
 S = TypeVar(
-    "S", bound=DeviceEnrollment | Revocation | AlarmCancel | RecordingDeletion | RetentionPolicy
+    "S",
+    bound=DeviceEnrollment
+    | DeviceRevocation
+    | Revocation
+    | AlarmCancel
+    | RecordingDeletion
+    | RetentionPolicy,
 )
 
 
@@ -270,6 +291,9 @@ class DeviceIntake(SiteStatementIntake[DeviceEnrollment]):
             "issued_at_ms": dev.issued_at_ms,
         }
         key = {"site_id": dev.site_id, "device_id": dev.device_id}
+        revoked = _where(device_revocations, {**key, "device_key": dev.device_key.to_text()})
+        if conn.execute(select(device_revocations.c.site_id).where(*revoked)).first():
+            raise StatementRefused(Reason.DEVICE_REVOKED, "this device key was revoked")
         if not _store_newer(conn, devices, key, values, "enrollment of this device"):
             return None
         return dev.site_id, {
@@ -278,6 +302,40 @@ class DeviceIntake(SiteStatementIntake[DeviceEnrollment]):
             "model": dev.model,
             "device_key": dev.device_key.to_text(),
             "camera_profile": None if p is None else p.to_json(),
+            "version": dev.version,
+        }
+
+
+class DeviceRevocationIntake(SiteStatementIntake[DeviceRevocation]):
+    """Revoke a device key from ``revoked_from_ms`` on: alarms it signs from then on are
+    refused. A later revocation of the same key may only move that time earlier."""
+
+    statement = DeviceRevocation
+    entry_type = "device-revocation"
+    what = "device revocation"
+
+    def store(
+        self, conn: Connection, value: DeviceRevocation, data: bytes, now: int
+    ) -> Logged | None:
+        key = {
+            "site_id": value.site_id,
+            "device_id": value.device_id,
+            "device_key": value.device_key.to_text(),
+        }
+        values = {"revoked_from_ms": value.revoked_from_ms, "received_ms": now, "statement": data}
+        where = _where(device_revocations, key)
+        row = conn.execute(select(device_revocations).where(*where)).first()
+        if row is None:
+            conn.execute(device_revocations.insert().values(**key, **values))
+        elif value.revoked_from_ms < int(row.revoked_from_ms):
+            conn.execute(device_revocations.update().where(*where).values(**values))
+        else:
+            return None  # held, or revoking from later changes nothing
+        # the reason text stays in the statement (its hash is logged), out of the log entry
+        return value.site_id, {
+            **key,
+            "kind": value.kind.value,
+            "revoked_from_ms": value.revoked_from_ms,
         }
 
 
@@ -357,6 +415,7 @@ class Intake:
         self.site_keys = SiteKeysIntake(custodian)
         self.devices = DeviceIntake(custodian)
         self.operators = OperatorIntake(custodian)
+        self.device_revocations = DeviceRevocationIntake(custodian)
         self.revocations = OnceIntake(
             custodian,
             Revocation,

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from escrow_service.core.errors import Reason, Refusal
 from escrow_service.db.models import nonces
 from escrow_service.services.custodian import Custodian
 from escrow_service.services.queries import Q
+
+#: INSERT ... ON CONFLICT DO NOTHING RETURNING the inserted keys, per dialect (remember_many).
+_MANY = {
+    name: insert(nonces)
+    .on_conflict_do_nothing(index_elements=[nonces.c.keyid, nonces.c.nonce])
+    .returning(nonces.c.keyid, nonces.c.nonce)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class NonceStore:
@@ -45,6 +57,38 @@ class NonceStore:
                 inserted = False
         if not inserted:
             raise Refusal(Reason.REPLAYED_REQUEST, "this request signature nonce was already used")
+
+    def remember_many(
+        self, conn: Connection, wanted: Sequence[tuple[str, str, int] | None]
+    ) -> list[bool]:
+        """:meth:`remember_in` for several requests (a release group) with one statement:
+        for each ``(keyid, nonce, expires_ms)`` whether it was new (not a replay; a second
+        use within ``wanted`` is one); ``None`` asks nothing (True)."""
+        firsts: dict[tuple[str, str], int] = {}
+        for i, w in enumerate(wanted):
+            if w is not None:
+                firsts.setdefault((w[0], w[1]), i)
+        if not firsts:
+            return [True] * len(wanted)
+        stmt = _MANY.get(conn.dialect.name)
+        if stmt is None:  # pragma: no cover - only PostgreSQL and SQLite are supported
+            fresh = set()
+            for key, i in firsts.items():
+                try:
+                    self.remember_in(conn, key[0], key[1], wanted[i][2])  # type: ignore[index]
+                    fresh.add(key)
+                except Refusal:
+                    pass
+        else:
+            rows = [
+                {"keyid": k, "nonce": n, "expires_ms": wanted[i][2]}  # type: ignore[index]
+                for (k, n), i in firsts.items()
+            ]
+            fresh = {(r.keyid, r.nonce) for r in conn.execute(stmt, rows)}
+        return [
+            w is None or ((w[0], w[1]) in fresh and firsts[(w[0], w[1])] == i)
+            for i, w in enumerate(wanted)
+        ]
 
     def purge(self) -> int:
         """Forget the nonces of expired signatures; returns how many."""

@@ -17,6 +17,10 @@ from escrow_service.services.record import ReleaseRecord
 
 NOTICE_TYPE = "camvault/v1/access-notice"
 
+#: The notices' INSERT returning their ids in the order of the rows (one statement for a
+#: release group's notices: SQLAlchemy's "insertmanyvalues").
+_NOTICE_INSERT_IDS = Q.notice_insert.returning(notices.c.id, sort_by_parameter_order=True)
+
 
 class Notices:
     """Access notices of released recordings, per site."""
@@ -34,6 +38,50 @@ class Notices:
     ) -> None:
         """Write the notice of a release logged at ``index`` and its outbox row, in the
         release's transaction (a notice can be late, never lost)."""
+        self.queue_many(conn, [(rec, index, fields, released)])
+
+    def queue_many(
+        self,
+        conn: Connection,
+        releases: Sequence[
+            tuple[ReleaseRecord, int, Mapping[str, Any], Sequence[RecordingMetadata]]
+        ],
+    ) -> None:
+        """:meth:`queue` for several releases (a release group): two statements in all."""
+        if not releases:
+            return
+        rows = [
+            {
+                "site_id": rec.site_id,
+                "log_index": index,
+                "body": self._body(rec, index, fields, released),
+                "created_ms": rec.time_ms,
+            }
+            for rec, index, fields, released in releases
+        ]
+        ids = conn.execute(_NOTICE_INSERT_IDS, rows).scalars().all()
+        if len(ids) != len(rows):  # pragma: no cover
+            raise RuntimeError("notice ids not returned")
+        conn.execute(
+            Q.outbox_insert,
+            [
+                {
+                    "notice_id": notice_id,
+                    "attempts": 0,
+                    "next_attempt_ms": rec.time_ms,
+                    "last_error": None,
+                }
+                for notice_id, (rec, *_) in zip(ids, releases, strict=True)
+            ],
+        )
+
+    def _body(
+        self,
+        rec: ReleaseRecord,
+        index: int,
+        fields: Mapping[str, Any],
+        released: Sequence[RecordingMetadata],
+    ) -> str:
         keys = self._custodian.keys
         notice = {
             "type": NOTICE_TYPE,
@@ -52,27 +100,7 @@ class Notices:
             "released_root": fields["released"]["root"],
             "recordings": [m.to_json() for m in released],
         }
-        res = conn.execute(
-            Q.notice_insert,
-            {
-                "site_id": rec.site_id,
-                "log_index": index,
-                "body": json.dumps(notice, sort_keys=True, separators=(",", ":")),
-                "created_ms": rec.time_ms,
-            },
-        )
-        notice_id = res.inserted_primary_key[0] if res.inserted_primary_key else None
-        if notice_id is None:  # pragma: no cover
-            raise RuntimeError("notice id not returned")
-        conn.execute(
-            Q.outbox_insert,
-            {
-                "notice_id": notice_id,
-                "attempts": 0,
-                "next_attempt_ms": rec.time_ms,
-                "last_error": None,
-            },
-        )
+        return json.dumps(notice, sort_keys=True, separators=(",", ":"))
 
     def for_site(self, site_id: str, after_id: int, limit: int) -> list[dict[str, Any]]:
         """The site's notices with id above ``after_id``, oldest first."""

@@ -16,6 +16,7 @@ from escrow_service.db.models import (
     alarm_cancels,
     alarm_closes,
     alarms,
+    device_revocations,
     devices,
     nonces,
     notices,
@@ -57,6 +58,11 @@ class Q:
         alarm_closes.c.event_id == bindparam("event_id"),
     )
     alarm_insert = alarms.insert()
+    device_revoked_from = select(device_revocations.c.revoked_from_ms).where(
+        device_revocations.c.site_id == bindparam("site_id"),
+        device_revocations.c.device_id == bindparam("device_id"),
+        device_revocations.c.device_key == bindparam("device_key"),
+    )
     revoked = select(revocations.c.revoked_ms).where(
         revocations.c.site_id == bindparam("site_id"),
         revocations.c.consent_id == bindparam("consent_id"),

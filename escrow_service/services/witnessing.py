@@ -60,6 +60,7 @@ class Cosigner:
         *,
         interval_ms: int = 0,
         timeout_s: float = 5.0,
+        refresh_s: float = 300.0,
     ) -> None:
         if not 1 <= quorum <= len(witnesses):
             raise ValueError(f"witness quorum {quorum} is not between 1 and {len(witnesses)}")
@@ -68,6 +69,8 @@ class Cosigner:
         self.quorum = quorum
         self._interval_s = interval_ms / 1000
         self._timeout_s = timeout_s
+        self._refresh_s = refresh_s
+        self._latest_at = 0.0  # time.monotonic() of the round that cosigned ``_latest``
         self._cond = threading.Condition()
         self._round_started = 0  # rounds started so far
         self._round_done = 0  # rounds finished so far
@@ -85,25 +88,34 @@ class Cosigner:
         with self._cond:
             return self._latest
 
+    def _covers(self, size: int) -> bool:
+        return self._latest is not None and self._latest[0] >= size
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self._latest_at < self._refresh_s
+
     def cosigned(self, size: int, timeout_s: float | None = None) -> tuple[int, bytes] | None:
-        """A cosigned checkpoint of at least ``size`` entries: the latest if it covers them,
-        else the one of the next round (started after this call), or None on timeout."""
+        """A cosigned checkpoint of at least ``size`` entries: the latest if it covers them
+        and was cosigned less than ``refresh_s`` ago, else the one of the next round (started
+        after this call). If that round fails or times out: the latest if it covers them
+        (older), else None. Clients bound the age they accept (docs/THREAT_MODEL.md, frozen
+        view), so an idle log is cosigned again when asked."""
         deadline = time.monotonic() + (self._timeout_s * 2 if timeout_s is None else timeout_s)
         with self._cond:
-            if self._latest is not None and self._latest[0] >= size:
+            if self._covers(size) and self._fresh():
                 return self._latest
             self._ensure_thread()
             need = self._round_started + 1
             self._wanted = max(self._wanted, need)
             self._cond.notify_all()
             while True:
-                if self._latest is not None and self._latest[0] >= size:
+                if self._covers(size) and self._fresh():
                     return self._latest
-                if self._round_done >= need:
-                    return None  # the round ran and did not reach the quorum
+                if self._round_done >= need:  # the round ran and did not reach the quorum
+                    return self._latest if self._covers(size) else None
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return None
+                    return self._latest if self._covers(size) else None
                 self._cond.wait(left)
 
     def close(self) -> None:
@@ -145,6 +157,7 @@ class Cosigner:
             with self._cond:
                 if result is not None and (self._latest is None or result[0] >= self._latest[0]):
                     self._latest = result
+                    self._latest_at = last
                 self._round_done += 1
                 self._cond.notify_all()
 

@@ -43,6 +43,9 @@ def _meta(i: int) -> MemoMetadata:
     return MemoMetadata("site", "cam", f"rec-{i}", RecordingKind.SEGMENT, T + i, T + i + 1)
 
 
+X = escrow.ESCROW_STANZA_TYPE
+
+
 def _items(keys: tuple[CustodianKey, CustodianKey], n: int) -> list[Item]:
     """n good items, then one of each per-item refusal the opener reports."""
     mine, other = keys
@@ -51,17 +54,17 @@ def _items(keys: tuple[CustodianKey, CustodianKey], n: int) -> list[Item]:
         stanzas = escrow.EscrowRecipients(
             [mine.public_key(), other.public_key()], 2, _meta(i)
         ).wrap(FileKey(secrets.token_bytes(16)))
-        out.append((stanzas[0].args, stanzas[0].body, _meta(i)))
-    args, body, meta = out[n]
-    out[n] = (args[:4], body, meta)  # malformed: four arguments
-    args, body, _ = out[n + 1]
-    out[n + 1] = (args, body, _meta(999))  # relabelled: does not open
+        out.append((stanzas[0].args, stanzas[0].body, _meta(i), X))
+    args, body, meta, _ = out[n]
+    out[n] = (args[:4], body, meta, X)  # malformed: four arguments
+    args, body, _, _ = out[n + 1]
+    out[n + 1] = (args, body, _meta(999), X)  # relabelled: does not open
     stanza: Stanza = escrow.EscrowRecipients(
         [other.public_key(), mine.public_key()], 2, _meta(n + 2)
     ).wrap(FileKey(bytes(16)))[0]
-    out[n + 2] = (stanza.args, stanza.body, _meta(n + 2))  # another custodian's stanza
-    args, body, meta = out[n + 3]
-    out[n + 3] = (args, bytes(len(body)), meta)  # body replaced: does not open
+    out[n + 2] = (stanza.args, stanza.body, _meta(n + 2), X)  # another custodian's stanza
+    args, body, meta, _ = out[n + 3]
+    out[n + 3] = (args, bytes(len(body)), meta, X)  # body replaced: does not open
     return out
 
 
@@ -75,7 +78,7 @@ EXPECTED = [
 
 def _check(results: list[Opened], items: list[Item], session: SessionKey, n: int) -> None:
     assert len(results) == len(items)
-    for (_, _, meta), res in zip(items[:n], results[:n], strict=True):
+    for (_, _, meta, _), res in zip(items[:n], results[:n], strict=True):
         assert res.reason is None and res.sealed is not None
         share = open_released_share(res.sealed, session, meta, release_id="rel-1")
         assert share.threshold == 2
@@ -163,7 +166,8 @@ def test_fast_metadata_parse_is_the_base_parse(obj: object) -> None:
 
 def test_wire_item_rebuilds_the_same_metadata() -> None:
     m = _meta(3)
-    args, body, fields = opener_module._wire((("a",), b"b", m))
+    args, body, fields, stanza_type = opener_module._wire((("a",), b"b", m, X))
+    assert stanza_type == X
     site, camera, recording, kind, start, end = fields
     rebuilt = RecordingMetadata(site, camera, recording, RecordingKind(kind), start, end)
     assert (args, body, rebuilt.to_json()) == (("a",), b"b", m.to_json())

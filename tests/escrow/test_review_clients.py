@@ -320,6 +320,9 @@ class StoreLog(CustodianLog):
         self.origin = keys.origin
         self.verifier = keys.log_verifier
         self.store = store
+        self.witnesses = None  # no witness policy: the audit checks the log key alone
+        self.cosigned = None
+        self.now_s = 0
 
     def checkpoint(self) -> Checkpoint:
         return open_checkpoint(self.store.checkpoint(), [self.verifier], self.origin)

@@ -101,11 +101,11 @@ def test_opener_turns_a_sealing_failure_into_a_per_item_refusal() -> None:
         for s in parse_header(header).stanzas
         if s.type == "camvault-escrow" and s.args[0] == key_id
     )
-    item = (tuple(stanza.args), stanza.body, meta)
-    good = _process(key, [item], SessionKey.generate().public_key(), "r")
+    item = (tuple(stanza.args), stanza.body, meta, stanza.type)
+    good = _process((key, None), [item], SessionKey.generate().public_key(), "r")
     assert good[0].sealed is not None and good[0].reason is None
     # 32 zero bytes: a low-order point. Sealing fails inside crypto.escrow; the opener must
     # report it per item (logged by the service) instead of raising out of the request.
-    out = _process(key, [item], bytes(32), "r")
+    out = _process((key, None), [item], bytes(32), "r")
     assert out[0].sealed is None
     assert out[0].reason is Reason.BAD_SESSION_KEY

@@ -19,13 +19,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import Result
 
-from clients.api.escrow import fetch_custodian
+from clients.api.escrow import CustodianApi, fetch_custodian
+from clients.customer.inbox import read_inbox
+from clients.customer.state import CustomerState
+from clients.operator.state import OperatorState
+from common.http import SignedClient
 from common.time import now_ms
+from crypto.encoding import b64encode
+from crypto.escrow import SessionKey
 from crypto.tlog.cosignature import CosignatureSigner, open_cosigned_checkpoint
 from tests.clients.customer_world import (
     Customer,
@@ -36,6 +43,7 @@ from tests.clients.customer_world import (
     setup_customer,
 )
 from tests.witness.support import WitnessProc
+from tests.witness.test_split_view import _snapshot, _swap_in
 
 
 @dataclass
@@ -217,3 +225,91 @@ def test_operator_refuses_unwitnessed_receipts(ww: WWorld, tmp_path: Path) -> No
     out_dir = tmp_path / "out-back"
     out = op.run("release", "--alarm", a["alarm_id"], "--out", out_dir).output
     assert "1 of 1 recording(s) decrypted" in out, out
+
+
+def _innocuous_entry(op: Operator, url: str) -> None:
+    """A request without justification at one custodian: refused, and logged (a refusal that
+    names no site and releases nothing: nothing for the customer to look at)."""
+    st = OperatorState(op.state)
+    body: dict[str, Any] = {"purpose": "alarm-verification", "justification": None, "items": []}
+    body["session_key"] = b64encode(SessionKey.generate().public_key())
+    with SignedClient(url, f"operator:{st.operator_id}", st.key()) as client:
+        resp = CustodianApi.release(client, body)
+    assert resp.status_code >= 400 and "log" in resp.json(), resp.text
+
+
+def _receipt_reports(c: Customer) -> list[dict[str, Any]]:
+    return [i.data for i in read_inbox(CustomerState(c.state), kind="release_receipts")]
+
+
+def test_split_view_reaches_the_customer_through_the_inbox(ww: WWorld, tmp_path: Path) -> None:
+    """Custodian c1 forks its log per audience; the operator's release still succeeds with
+    c2 and c3 (t = 2), says that c1's receipt was unwitnessed, and posts the checkpoints it
+    was shown to the site's inbox; the customer's plain `audit` reports the split view."""
+    c = customer(ww, tmp_path)
+    trigger = now_ms() - 6_000
+    rid = c.camera.record(trigger - 3_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op, _ = operator(ww, tmp_path, [*ww.witness_args(), "--witness-quorum", "2"], "op-fork")
+    c1 = ww.world.custodians[0]
+    assert c.run("audit").output.count("log verified") == 3  # control: clean before
+
+    # c1 keeps a copy of its database: the start of the operator's log A
+    c1.stop()
+    _snapshot(c1, tmp_path / "fork-a")
+    c1.start()
+    # the customer's log B grows by an innocuous entry, cosigned, and audited: clean
+    _innocuous_entry(op, c1.url)
+    size_b = int(c.run("audit").output.split("custodian c1: log verified (size ")[1].split(")")[0])
+    note_b = httpx.get(f"{c1.url}/v1/log/cosigned-checkpoint?size={size_b}", timeout=20).text
+    assert f"\n{size_b}\n" in note_b
+    assert "PROBLEMS" not in c.run("audit").output
+
+    # the operator is shown log A: c1 logs the release at the same index, witnesses refuse it
+    c1.stop()
+    _snapshot(c1, tmp_path / "log-b")
+    _swap_in(c1, tmp_path / "fork-a")
+    c1.start()
+    out_dir = tmp_path / "released"
+    res = op.run("release", "--alarm", a["alarm_id"], "--out", out_dir, "--json")
+    assert (out_dir / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
+    # part 3: the custodian whose receipt was refused is named, with its reason
+    warning = [ln for ln in res.output.splitlines() if ln.startswith("warning: custodian c1:")]
+    assert warning and "unwitnessed" in warning[0], res.output
+    data = json.loads(res.output[res.output.index("{") :])
+    assert data["decrypted"] == 1 and sorted(data["custodians"]) == ["c2", "c3"]
+    assert list(data["custodian_errors"]) == ["c1"]
+    assert data["custodian_errors"]["c1"].startswith("unwitnessed (")
+    reports = _receipt_reports(c)
+    outcomes = sorted((r["custodian_id"], r["outcome"]) for x in reports for r in x["receipts"])
+    assert ("c1", "unwitnessed") in outcomes and ("c2", "released") in outcomes
+
+    # the customer is shown log B again: its audit, from the inbox alone, finds the split view
+    c1.stop()
+    _swap_in(c1, tmp_path / "log-b")
+    c1.start()
+    audit = c.run("audit", code=1).output
+    assert audit.count("log verified") == 2 and "custodian c1: PROBLEMS" in audit, audit
+    problems = audit.split("custodian c1: PROBLEMS")[1].split("custodian c2")[0]
+    assert "split_view" in problems and "unwitnessed receipt of operator op-fork" in problems
+    assert "split_view" not in audit.split("custodian c1: PROBLEMS")[0]
+
+
+def test_honest_receipts_are_cross_checked_without_findings(ww: WWorld, tmp_path: Path) -> None:
+    """Control: an honest release posts every receipt's checkpoint; the audit checks them
+    (a different checkpoint of the same history) and finds nothing."""
+    c = customer(ww, tmp_path)
+    trigger = now_ms() - 6_000
+    c.camera.record(trigger - 3_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op, _ = operator(ww, tmp_path, ww.witness_args(), "op-honest")
+    res = op.run("release", "--alarm", a["alarm_id"], "--out", tmp_path / "out", "--json")
+    data = json.loads(res.output[res.output.index("{") :])
+    assert data["decrypted"] == 1 and data["custodian_errors"] == {}, res.output
+    assert "warning:" not in res.output
+    reports = _receipt_reports(c)
+    assert len(reports) == 1 and {r["outcome"] for r in reports[0]["receipts"]} == {"released"}
+    assert len(reports[0]["receipts"]) == 3  # the late one too
+    wait_for_notices(c, 3)
+    audit = c.run("audit").output
+    assert audit.count("log verified") == 3 and "PROBLEMS" not in audit, audit

@@ -11,6 +11,7 @@ from escrow_service.api.deps import AuthDep, BodyDep, ServiceDep, json_body
 from escrow_service.schemas.ends import AlarmCloseIn, RecordingDeletionIn, RetentionPolicyIn
 from escrow_service.schemas.requests import (
     AlarmCancelIn,
+    DeviceRevocationIn,
     RevocationIn,
     SiteKeysIn,
     SiteSettingsIn,
@@ -52,6 +53,21 @@ def revoke(
 ) -> ReceiptOut:
     """Revoke a consent (Revocation signed by the site's customer)."""
     return ReceiptOut.of(service.intake.revocations.take(body.revocation, site_id))
+
+
+@router.post(
+    "/{site_id}/device-revocations",
+    response_model_exclude_none=True,
+    openapi_extra=documented(DeviceRevocationIn),
+)
+def revoke_device(
+    site_id: str,
+    body: Annotated[DeviceRevocationIn, json_body(DeviceRevocationIn)],
+    service: ServiceDep,
+) -> ReceiptOut:
+    """Revoke a device key (DeviceRevocation signed by the site's customer): alarms it
+    signs from its ``revoked_from_ms`` on are refused; logged."""
+    return ReceiptOut.of(service.intake.device_revocations.take(body.device_revocation, site_id))
 
 
 @router.post(
