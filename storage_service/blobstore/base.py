@@ -133,6 +133,19 @@ class CompletedPart:
 
     part_number: int
     etag: str
+    #: Lowercase hex SHA-256 of the part, when the upload was opened with part checksums
+    #: (:meth:`BlobStore.create_checksummed_multipart`): the store checks it at completion.
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """One part of an open multipart upload as the store holds it: its size and the SHA-256
+    the store computed from the bytes it received (None without part checksums)."""
+
+    part_number: int
+    size: int
+    sha256: str | None
 
 
 class BlobReader(io.RawIOBase):
@@ -338,6 +351,41 @@ class BlobStore(ABC):
     @abstractmethod
     def abort_multipart(self, key: str, upload_id: str) -> None:
         """Discard an upload and its parts; aborting an unknown upload is not an error."""
+
+    # part checksums (S3 only): the store computes each part's SHA-256 as it arrives and
+    # refuses a part whose x-amz-checksum-sha256 header differs, so a commit can check the
+    # payload without reading it back (storage_service/services/uploads.py).
+
+    #: Whether :meth:`create_checksummed_multipart` and the two methods below work.
+    part_checksums = False
+
+    def create_checksummed_multipart(self, key: str) -> str:
+        """A multipart upload whose every part must carry ``x-amz-checksum-sha256``."""
+        raise NotImplementedError(f"{type(self).__name__} has no part checksums")
+
+    def stored_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        """The parts of an open upload (:class:`UploadNotFound` once completed or aborted)."""
+        raise NotImplementedError(f"{type(self).__name__} has no part checksums")
+
+    def composite_sha256(self, key: str) -> tuple[str, int] | None:
+        """The checksum the store computed for an object completed from checksummed parts:
+        hex SHA-256 of the concatenated part SHA-256s, and the part count (S3's "COMPOSITE"
+        checksum); None when the object has none."""
+        raise NotImplementedError(f"{type(self).__name__} has no part checksums")
+
+    def presign_put_checksummed(
+        self, key: str, sha256: str, *, expires_s: int | None = None
+    ) -> str:
+        """A presigned PUT of the one object whose SHA-256 is ``sha256`` (hex): the URL signs
+        ``x-amz-checksum-sha256``, so the store refuses a PUT without that header or of
+        bytes that hash otherwise, and a PUT whose header names another hash does not match
+        the signature."""
+        raise NotImplementedError(f"{type(self).__name__} has no checksums")
+
+    def full_sha256(self, key: str) -> tuple[str | None, int]:
+        """The hex SHA-256 the store computed of a whole object put with a checksum (S3's
+        "FULL_OBJECT" checksum; None when it has none) and the object's size: one request."""
+        raise NotImplementedError(f"{type(self).__name__} has no checksums")
 
     # presigned URLs for plain HTTP clients
 

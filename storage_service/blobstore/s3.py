@@ -13,6 +13,8 @@ and key only.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
@@ -42,6 +44,7 @@ from storage_service.blobstore.base import (
     ObjectInfo,
     ObjectNotFound,
     Readable,
+    StoredPart,
     StoreUnavailable,
     UploadNotFound,
     check_completed_parts,
@@ -57,6 +60,7 @@ from storage_service.blobstore.base import (
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
     from storage_service.core.settings import Settings
 
@@ -153,6 +157,27 @@ def _read_part(stream: Readable, size: int) -> bytes:
         chunks.append(data)
         have += len(data)
     return b"".join(chunks)
+
+
+def _hex(b64: str | None) -> str | None:
+    """An S3 checksum header value (base64 of 32 bytes) as lowercase hex; None if not one."""
+    if not b64:
+        return None
+    try:
+        raw = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
+
+
+def _completed_part(p: CompletedPart) -> CompletedPartTypeDef:
+    part: CompletedPartTypeDef = {
+        "PartNumber": p.part_number,
+        "ETag": f'"{normalize_etag(p.etag)}"',
+    }
+    if p.sha256 is not None:
+        part["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(p.sha256)).decode()
+    return part
 
 
 class _S3Reader(BlobReader):
@@ -468,14 +493,57 @@ class S3BlobStore(BlobStore):
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [
-                        {"PartNumber": p.part_number, "ETag": f'"{normalize_etag(p.etag)}"'}
-                        for p in parts
-                    ]
-                },
+                MultipartUpload={"Parts": [_completed_part(p) for p in parts]},
             )
         return self.head(key)
+
+    part_checksums = True
+
+    def create_checksummed_multipart(self, key: str) -> str:
+        validate_key(key)
+        with _translate(self._where("CreateMultipartUpload", key)):
+            resp = self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
+            )
+        return resp["UploadId"]
+
+    def stored_parts(self, key: str, upload_id: str) -> list[StoredPart]:
+        validate_key(key)
+        out: list[StoredPart] = []
+        marker = 0
+        while True:
+            with _translate(self._where("ListParts", key)):
+                resp = self._client.list_parts(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+                )
+            for p in resp.get("Parts", []):
+                out.append(
+                    StoredPart(int(p["PartNumber"]), int(p["Size"]), _hex(p.get("ChecksumSHA256")))
+                )
+            if not resp.get("IsTruncated"):
+                return out
+            marker = int(resp["NextPartNumberMarker"])
+
+    def composite_sha256(self, key: str) -> tuple[str, int] | None:
+        validate_key(key)
+        with _translate(self._where("HeadObject", key)):
+            resp = self._client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        value = resp.get("ChecksumSHA256")
+        if not value or resp.get("ChecksumType", "COMPOSITE") != "COMPOSITE" or "-" not in value:
+            return None
+        digest, _, count = value.rpartition("-")
+        sha = _hex(digest)
+        return (sha, int(count)) if sha and count.isdigit() else None
+
+    def full_sha256(self, key: str) -> tuple[str | None, int]:
+        validate_key(key)
+        with _translate(self._where("HeadObject", key)):
+            resp = self._client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        size = int(resp["ContentLength"])
+        value = resp.get("ChecksumSHA256")
+        if not value or resp.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT" or "-" in value:
+            return None, size
+        return _hex(value), size
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         validate_key(key)
@@ -497,6 +565,14 @@ class S3BlobStore(BlobStore):
     def presign_put(self, key: str, *, expires_s: int | None = None) -> str:
         validate_key(key)
         return self._presign("put_object", {"Key": key}, expires_s)
+
+    def presign_put_checksummed(
+        self, key: str, sha256: str, *, expires_s: int | None = None
+    ) -> str:
+        validate_key(key)
+        validate_sha256(sha256)
+        b64 = base64.b64encode(bytes.fromhex(sha256)).decode()
+        return self._presign("put_object", {"Key": key, "ChecksumSHA256": b64}, expires_s)
 
     def presign_get(self, key: str, *, expires_s: int | None = None) -> str:
         validate_key(key)

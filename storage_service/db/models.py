@@ -314,3 +314,19 @@ class StoredChainHead(SQLModel, table=True):
     interval_s: int
     head: bytes = Field(description="camera-signed ChainHead (canonical JSON)")
     received_ms: int = Field(sa_type=MS)
+
+
+class DeviceRevocationRow(SQLModel, table=True):
+    """A device key the customer revoked (customer-signed DeviceRevocation): the device may
+    not authenticate with it any more, and no enrollment may name it again."""
+
+    __tablename__ = "device_revocations"
+
+    site_id: str = Field(
+        primary_key=True, max_length=128, foreign_key="sites.id", ondelete="CASCADE"
+    )
+    device_id: str = Field(primary_key=True, max_length=128)
+    device_key: str = Field(primary_key=True, max_length=128, description="the revoked key")
+    revoked_from_ms: int = Field(sa_type=MS)
+    statement: bytes = Field(description="customer-signed DeviceRevocation")
+    received_ms: int = Field(sa_type=MS)

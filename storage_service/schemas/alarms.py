@@ -60,3 +60,6 @@ class AlarmStateOut(Response):
     active: bool
     alarms: list[ActiveAlarm]
     now_ms: int
+    #: the version of the site's current SiteKeys: a camera refetches and verifies them when
+    #: it grew (a recipient removed applies to its next recording, not a minute later)
+    site_keys_version: int

@@ -8,7 +8,7 @@ from pydantic import Field, StrictStr
 
 from storage_service.schemas.base import Id, Request, Response, TimeMs
 
-InboxKind = Literal["smart_alert", "access_notice", "consent_request", "alarm"]
+InboxKind = Literal["smart_alert", "access_notice", "consent_request", "alarm", "release_receipts"]
 
 
 class SmartAlertIn(Request):
@@ -27,6 +27,15 @@ class NoticeIn(Request):
     notice_id: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
     site_id: Id
     notice: Annotated[StrictStr, Field(min_length=2, description="the notice, JSON text")]
+
+
+class ReceiptsIn(Request):
+    """An operator's release-receipt report (clients/audit/receipts.py, docs/FORMAT.md)."""
+
+    report_id: Id
+    report: Annotated[
+        StrictStr, Field(min_length=2, max_length=600_000, description="the report, JSON text")
+    ]
 
 
 class InboxItemOut(Response):

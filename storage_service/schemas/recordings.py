@@ -18,6 +18,19 @@ class UploadRequest(Request):
     payload_size: Annotated[int, Field(ge=0, strict=True)]
     multipart: StrictBool = False
     part_size: Annotated[int, Field(ge=1, strict=True)] | None = None
+    part_checksums: StrictBool = Field(
+        False,
+        description="multipart only: ask for part checksums (each part PUT carries "
+        "x-amz-checksum-sha256, the commit lists each part's sha256); granted when the "
+        "store supports them (UploadOut.part_checksum)",
+    )
+    payload_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None,
+        description="single PUT only: the payload's SHA-256 (hex; the manifest's "
+        "payload_sha256): the PUT URL then takes only those bytes, sent with "
+        "x-amz-checksum-sha256, and the commit needs no copy; granted when the store "
+        "supports it (UploadOut.payload_checksum)",
+    )
 
 
 class PartURL(Response):
@@ -32,11 +45,14 @@ class UploadOut(Response):
     put_url: str | None = None
     part_size: int | None = None
     parts: list[PartURL] | None = None
+    part_checksum: Literal["sha256"] | None = None
+    payload_checksum: Literal["sha256"] | None = None
 
 
 class CompletedPartIn(Request):
     part_number: Annotated[int, Field(ge=1, le=10_000, strict=True)]
     etag: Annotated[str, Field(min_length=1, max_length=128)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
 
 
 class CommitRequest(Request):

@@ -33,6 +33,10 @@ class EnrollDevice(Request):
     enrollment: SignedJSON
 
 
+class RevokeDevice(Request):
+    revocation: SignedJSON
+
+
 class DeviceOut(Response):
     device_id: str
     kind: str

@@ -292,7 +292,7 @@ def device_state(engine: Engine, site_id: str) -> AlarmStateOut:
     """The site's alarms whose access period is open (what a polling camera acts on)."""
     now = now_ms()
     with Session(engine) as s:
-        get_site(s, site_id)
+        site = get_site(s, site_id)
         rows = active_alarms(s, site_id, now)
     items = [
         ActiveAlarm(
@@ -305,4 +305,6 @@ def device_state(engine: Engine, site_id: str) -> AlarmStateOut:
         )
         for a in sorted(rows, key=lambda a: a.triggered_at_ms)
     ]
-    return AlarmStateOut(active=bool(items), alarms=items, now_ms=now)
+    return AlarmStateOut(
+        active=bool(items), alarms=items, now_ms=now, site_keys_version=site.keys_version
+    )

@@ -9,11 +9,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from common.time import now_ms
-from crypto.statements import DeviceEnrollment, DeviceKind, verify
+from crypto.statements import DeviceEnrollment, DeviceKind, DeviceRevocation, verify
 from storage_service.core.errors import ApiError, Reason
 from storage_service.core.statements import parse_statement, statement_json, statement_refusals
 from storage_service.db.engine import session_scope
-from storage_service.db.models import Device
+from storage_service.db.models import Device, DeviceRevocationRow
 from storage_service.schemas.sites import DeviceOut
 from storage_service.services.sites import get_site, pinned_site_keys
 
@@ -43,6 +43,8 @@ def enroll(engine: Engine, site_id: str, enrollment: dict[str, Any]) -> tuple[De
             e = verify(signed, pinned.customer_key, DeviceEnrollment)
         if e.site_id != site_id:
             raise ApiError(Reason.WRONG_SITE, "enrollment is for another site")
+        if s.get(DeviceRevocationRow, (site_id, e.device_id, e.device_key.to_text())):
+            raise ApiError(Reason.DEVICE_REVOKED, "the enrollment names a revoked device key")
         existing = s.get(Device, (site_id, e.device_id))
         if existing is not None:
             if hmac.compare_digest(existing.enrollment, data):
@@ -114,3 +116,41 @@ def revoke(engine: Engine, site_id: str, device_id: str) -> DeviceOut:
             s.add(dev)
             s.flush()
         return device_out(dev)
+
+
+def revoke_signed(
+    engine: Engine, site_id: str, device_id: str, revocation: dict[str, Any]
+) -> tuple[DeviceOut, bool]:
+    """Take a customer-signed DeviceRevocation: the key may not authenticate from now on (the
+    device is revoked if it is its current key) nor be enrolled again. Returns (device,
+    created); a revocation of the same key may only move ``revoked_from_ms`` earlier."""
+    signed = parse_statement(revocation, "revocation")
+    with session_scope(engine) as s:
+        pinned = pinned_site_keys(get_site(s, site_id))
+        with statement_refusals("revocation", Reason.DEVICE_INVALID):
+            r = verify(signed, pinned.customer_key, DeviceRevocation)
+        if r.site_id != site_id:
+            raise ApiError(Reason.WRONG_SITE, "revocation is for another site")
+        if r.device_id != device_id:
+            raise ApiError(Reason.DEVICE_INVALID, f"revocation is for device {r.device_id!r}")
+        dev = get_device(s, site_id, device_id)
+        key = r.device_key.to_text()
+        row = s.get(DeviceRevocationRow, (site_id, device_id, key))
+        created = row is None
+        if row is None:
+            row = DeviceRevocationRow(
+                site_id=site_id,
+                device_id=device_id,
+                device_key=key,
+                revoked_from_ms=r.revoked_from_ms,
+                statement=signed.encode(),
+                received_ms=now_ms(),
+            )
+        elif r.revoked_from_ms < row.revoked_from_ms:
+            row.revoked_from_ms, row.statement = r.revoked_from_ms, signed.encode()
+        s.add(row)
+        if dev.device_key == key and dev.revoked_ms is None:
+            dev.revoked_ms = now_ms()  # checked where the device authenticates (api/auth.py)
+            s.add(dev)
+        s.flush()
+        return device_out(dev), created

@@ -1,9 +1,10 @@
 """The live feed of an alarm (SSE): the site's recordings inside the alarm's window, first
 those already committed, then each new one as it is committed (a commit in this process wakes
 the feed; commits made by other processes are found by the poll every ``sse_poll_interval_s``),
-while the alarm's access period is open. Events carry the recording's metadata and signed
-manifest (``RecordingOut``), never its age header: the operator asks custodians for shares and
-fetches the header through the justified recording routes.
+while the alarm's access period is open. Events carry what the justified recording route gives
+(``RecordingDetail``: metadata, signed manifest, age header and a presigned GET), under the same
+justification (an operator with role ``operator``, this alarm's access open, the recording in
+its window): the live view needs no request per recording before asking the custodians.
 
 Event ``recording`` (id = the recording's row id), comments as keep-alives, and a final
 ``end`` event with ``{"reason": "access_period_over" | "closed" | "cancelled" | "gone"}``.
@@ -22,12 +23,13 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from common.time import now_ms
+from storage_service.blobstore import BlobStore
 from storage_service.core.settings import Settings
 from storage_service.core.signals import CommitSignal
 from storage_service.core.sse import sse_comment, sse_event
 from storage_service.db.models import Alarm, Recording
 from storage_service.services.arc_access import alarm_access_open, alarm_condition, camera_profiles
-from storage_service.services.recordings import recording_out
+from storage_service.services.recordings import detail_out, recording_out
 
 #: Commits are looked for from (last commit seen - SLACK_MS): a transaction that took a
 #: commit time earlier but committed later than the previous poll is not missed.
@@ -72,6 +74,7 @@ async def alarm_feed(
     settings: Settings,
     alarm_id: str,
     commits: tuple[CommitSignal, str] | None = None,
+    store: BlobStore | None = None,
 ) -> AsyncIterator[bytes]:
     """The feed's events; ``commits`` (this process's commit signal and the alarm's site)
     wakes it between polls."""
@@ -89,7 +92,8 @@ async def alarm_feed(
         for r in fresh:
             seen[int(r.id or 0)] = r.committed_ms
             watermark = max(watermark, r.committed_ms)
-            yield sse_event("recording", recording_out(r).model_dump_json(), str(r.id))
+            out = detail_out(r, store, settings) if store is not None else recording_out(r)
+            yield sse_event("recording", out.model_dump_json(), str(r.id))
             last_sent = time.monotonic()
         if fresh and len(poll.rows) == PAGE:
             continue

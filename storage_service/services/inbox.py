@@ -31,11 +31,18 @@ from storage_service.core.settings import Settings
 from storage_service.core.sse import sse_comment, sse_event
 from storage_service.db.engine import session_scope
 from storage_service.db.models import InboxItem
-from storage_service.schemas.inbox import InboxItemOut, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.schemas.inbox import (
+    InboxItemOut,
+    InboxPage,
+    NoticeIn,
+    ReceiptsIn,
+    SmartAlertIn,
+)
 from storage_service.services.sites import get_site
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 NOTICE_TYPE = "camvault/v1/access-notice"
+RECEIPTS_TYPE = "camvault/v1/release-receipts"
 BINARY_KINDS = frozenset({"smart_alert"})
 
 
@@ -127,6 +134,38 @@ def post_notice(engine: Engine, principal: Principal, body: NoticeIn) -> tuple[I
             f"custodian:{body.custodian_id}",
             str(body.notice_id),
             body.notice.encode("utf-8"),
+            now_ms(),
+        )
+        return item_out(item), created
+
+
+def post_receipts(
+    engine: Engine, site_id: str, operator_id: str, body: ReceiptsIn
+) -> tuple[InboxItemOut, bool]:
+    """An operator's release-receipt report, relayed as the exact text it sent. Only its
+    envelope is checked here (type, site, operator): the customer's client verifies every
+    checkpoint in it against the custodians' logs (clients/audit/receipts.py)."""
+    try:
+        report = loads(body.report)
+    except ValueError:
+        raise ApiError(Reason.NOTICE_INVALID, "report is not JSON text") from None
+    if not isinstance(report, dict) or report.get("type") != RECEIPTS_TYPE:
+        raise ApiError(
+            Reason.NOTICE_INVALID, f"report must be a JSON object of type {RECEIPTS_TYPE}"
+        )
+    if report.get("site_id") != site_id or report.get("operator_id") != operator_id:
+        raise ApiError(Reason.NOTICE_INVALID, "the report names another site or operator")
+    if not isinstance(report.get("receipts"), list):
+        raise ApiError(Reason.NOTICE_INVALID, "the report has no list of receipts")
+    with session_scope(engine) as s:
+        get_site(s, site_id)
+        item, created = add_item(
+            s,
+            site_id,
+            "release_receipts",
+            f"operator:{operator_id}",
+            body.report_id,
+            body.report.encode("utf-8"),
             now_ms(),
         )
         return item_out(item), created

@@ -130,6 +130,12 @@ def detail(
 ) -> RecordingDetail:
     with Session(engine) as s:
         r = get_recording(s, site_id, camera_id, recording_id)
+    return detail_out(r, store, settings)
+
+
+def detail_out(r: Recording, store: BlobStore, settings: Settings) -> RecordingDetail:
+    """A recording's metadata, manifest, age header and presigned GET (no header nor URL once
+    deleted)."""
     url = expires = None
     if r.header is not None:
         url = store.presign_get(r.object_key)

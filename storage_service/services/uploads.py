@@ -22,6 +22,10 @@
    committed), and the chain head moves with a compare-and-set, so concurrent commits of
    one camera cannot both win. A failed attempt deletes its copy.
 
+A multipart upload opened with part checksums, or a single PUT opened with its payload's
+SHA-256 (S3 stores), is committed without the copy and without reading the payload back:
+services/part_checksums.py.
+
 Commit is idempotent: the same manifest again returns the stored recording; another manifest
 for an existing recording id is a conflict.
 """
@@ -61,6 +65,7 @@ from storage_service.core.statements import parse_statement, statement_refusals
 from storage_service.db.engine import session_scope
 from storage_service.db.models import DeletionQueue, Device, Recording, Upload
 from storage_service.schemas.recordings import CommitRequest, PartURL, UploadOut, UploadRequest
+from storage_service.services import part_checksums
 from storage_service.services.deletion import enqueue, intend, take_intent
 from storage_service.services.devices import get_camera
 from storage_service.services.headers import decode_header
@@ -79,13 +84,17 @@ def _part_count(size: int, part_size: int) -> int:
     return max(1, math.ceil(size / part_size))
 
 
-def _urls(store: BlobStore, u: Upload) -> UploadOut:
+def _urls(store: BlobStore, u: Upload, checksums: bool = False) -> UploadOut:
     if u.multipart_upload_id is None:
+        sha = part_checksums.key_sha256(u.object_key) if store.part_checksums else None
         return UploadOut(
             upload_id=u.id,
             mode="single",
             expires_ms=u.expires_ms,
-            put_url=store.presign_put(u.object_key),
+            put_url=store.presign_put_checksummed(u.object_key, sha)
+            if sha
+            else store.presign_put(u.object_key),
+            payload_checksum="sha256" if sha else None,
         )
     part_size = u.part_size or DEFAULT_PART_SIZE
     parts = [
@@ -101,15 +110,19 @@ def _urls(store: BlobStore, u: Upload) -> UploadOut:
         expires_ms=u.expires_ms,
         part_size=part_size,
         parts=parts,
+        part_checksum="sha256" if checksums else None,
     )
 
 
-def _same_request(u: Upload, req: UploadRequest, part_size: int | None) -> bool:
+def _same_request(
+    u: Upload, req: UploadRequest, part_size: int | None, payload_sha256: str | None
+) -> bool:
     return (
         (u.kind, u.start_ms, u.end_ms, u.payload_size)
         == (req.kind.value, req.start_ms, req.end_ms, req.payload_size)
         and (u.multipart_upload_id is not None) == req.multipart
         and (not req.multipart or u.part_size == part_size)
+        and part_checksums.key_sha256(u.object_key) == payload_sha256
     )
 
 
@@ -123,8 +136,14 @@ def request_upload(
 ) -> tuple[UploadOut, bool]:
     if req.end_ms < req.start_ms:
         raise ApiError(Reason.INVALID_RANGE, "end_ms is before start_ms")
+    checksums = req.multipart and req.part_checksums and store.part_checksums
+    if req.part_checksums and not req.multipart:
+        raise ApiError(Reason.MULTIPART_INVALID, "part_checksums is only for multipart uploads")
+    if req.payload_sha256 is not None and req.multipart:
+        raise ApiError(Reason.MULTIPART_INVALID, "payload_sha256 is only for single uploads")
+    single_sha = req.payload_sha256 if store.part_checksums else None
     limit = settings.max_recording_bytes
-    if not isinstance(store, LocalBlobStore):
+    if not isinstance(store, LocalBlobStore) and not checksums:
         # commit copies the payload with one CopyObject request (at most 5 GiB)
         limit = min(limit, MAX_COPY_SIZE)
     if req.payload_size > limit:
@@ -150,16 +169,22 @@ def request_upload(
         existing = s.exec(_upload_query(site_id, camera_id, req.recording_id)).first()
     if existing is not None:
         if existing.expires_ms > now and not _completed(store, existing):
-            if not _same_request(existing, req, part_size):
+            if not _same_request(existing, req, part_size, single_sha):
                 raise ApiError(
                     Reason.UPLOAD_CONFLICT,
                     "an upload of this recording is open with other parameters",
                 )
-            return _urls(store, existing), False
+            return _urls(store, existing, checksums), False
         _drop_upload(engine, existing.id, now)
     upload_id = secrets.token_hex(16)
     key = object_key(site_id, camera_id, req.recording_id, upload_id)
-    mp_id = store.create_multipart(key) if req.multipart else None
+    if single_sha is not None:
+        key = part_checksums.checksummed_key(key, single_sha)
+    mp_id = None
+    if checksums:
+        mp_id = store.create_checksummed_multipart(key)
+    elif req.multipart:
+        mp_id = store.create_multipart(key)
     u = Upload(
         id=upload_id,
         site_id=site_id,
@@ -186,7 +211,7 @@ def request_upload(
         raise ApiError(
             Reason.UPLOAD_CONFLICT, "another upload of this recording was just opened"
         ) from None
-    return _urls(store, u), True
+    return _urls(store, u, checksums), True
 
 
 def _completed(store: BlobStore, u: Upload) -> bool:
@@ -367,18 +392,19 @@ def _store_commit(
     signed: SignedStatement,
     header: bytes,
     final_key: str,
-    intent: int,
+    intent: int | None,
     prev: int | None,
 ) -> Recording:
     """One transaction: take the upload (it must still exist: the sweeper or a newer upload
     request may have removed it, and queued its object, while the payload was checked) and
     the copy's intent (not yet due), move the chain head with a compare-and-set from
     ``prev`` (the head :func:`_check_chain` saw), store the recording, queue the staging
-    object."""
+    object. Without ``intent`` the recording is the staging object itself (a checksummed
+    multipart upload, services/part_checksums.py): nothing is queued."""
     m_hash = manifest_hash(signed)
     now = now_ms()
     with session_scope(engine) as s:
-        if not take_intent(s, intent, now):
+        if intent is not None and not take_intent(s, intent, now):
             raise ApiError(Reason.UPLOAD_EXPIRED, "the commit took too long; commit again")
         taken = s.execute(sa.delete(Upload).where(col(Upload.id) == u.id))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
@@ -417,7 +443,8 @@ def _store_commit(
             committed_ms=now,
         )
         s.add(rec)
-        enqueue(s, u.object_key, None, now)
+        if final_key != u.object_key:
+            enqueue(s, u.object_key, None, now)
         s.flush()
         s.refresh(rec)
         s.expunge(rec)
@@ -454,7 +481,17 @@ def commit(
     _check_facts(m, u)
     header = _decode_header(req.header, settings, m)
     _check_chain(m, camera)
-    parts = [CompletedPart(p.part_number, p.etag) for p in req.parts] if req.parts else None
+    parts = (
+        [CompletedPart(p.part_number, p.etag, p.sha256) for p in req.parts] if req.parts else None
+    )
+    if parts is not None and part_checksums.applies(store, u, parts):
+        part_checksums.check_parts(store, u, m, parts)
+        return _commit_in_place(engine, store, u, m, signed, header, camera.last_sequence)
+    if parts is None and part_checksums.single_applies(store, u):
+        part_checksums.check_single(store, u, m)
+        return _commit_in_place(engine, store, u, m, signed, header, camera.last_sequence)
+    if parts is not None:
+        parts = [CompletedPart(p.part_number, p.etag) for p in parts]
     _check_staging(store, u, m, parts)
     # The presigned PUT URLs of the upload stay valid for presign_expiry_s: the recording
     # gets a server-side copy under a key no URL covers, and that copy is what is hashed.
@@ -486,6 +523,37 @@ def commit(
             Reason.RECORDING_CONFLICT, "a concurrent commit stored this recording"
         ) from None
     _remove_staging(engine, store, u.object_key)
+    COMMITS.inc()
+    COMMITTED_BYTES.inc(m.payload_size)
+    return Committed(rec, True)
+
+
+def _commit_in_place(
+    engine: Engine,
+    store: BlobStore,
+    u: Upload,
+    m: Manifest,
+    signed: SignedStatement,
+    header: bytes,
+    prev: int | None,
+) -> Committed:
+    """Store a recording whose checked object is the completed upload itself (no copy to
+    discard on failure: a refused or lost commit leaves the upload for a retry, or for the
+    sweeper once it expires)."""
+    try:
+        rec = _store_commit(engine, u, m, signed, header, u.object_key, None, prev)
+    except (IntegrityError, ApiError) as exc:
+        if isinstance(exc, ApiError) and exc.code != Reason.UPLOAD_EXPIRED:
+            raise
+        with Session(engine) as s:
+            again = s.exec(_recording_query(u.site_id, u.camera_id, u.recording_id)).first()
+        if again is not None and hmac.compare_digest(again.manifest_sha256, manifest_hash(signed)):
+            return Committed(again, False)
+        if isinstance(exc, ApiError):
+            raise
+        raise ApiError(
+            Reason.RECORDING_CONFLICT, "a concurrent commit stored this recording"
+        ) from None
     COMMITS.inc()
     COMMITTED_BYTES.inc(m.payload_size)
     return Committed(rec, True)

@@ -4,12 +4,14 @@ feed bounded by the access period, and operator access to justified recordings o
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from common.time import now_ms
@@ -280,7 +282,10 @@ def test_feed_delivers_new_recordings_and_ends_with_the_access_period(arc: Servi
     t.join()
     recs = [d for name, d, _ in events if name == "recording"]
     assert [d["recording_id"] for d in recs] == [rec.recording_id]
-    assert "header" not in recs[0] and recs[0]["manifest"] == rec.manifest.to_json()
+    assert recs[0]["manifest"] == rec.manifest.to_json()
+    # header and presigned GET as the justified recording route gives them (docs/API.md)
+    assert base64.b64decode(recs[0]["header"]) == rec.header
+    assert httpx.get(recs[0]["download_url"]).content == rec.payload
     assert events[-1][0] == "end" and events[-1][1] == {"reason": "access_period_over"}
     # it ended because the period is over, not earlier
     assert time.monotonic() - started >= remaining_s - 2

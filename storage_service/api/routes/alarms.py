@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
-from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep
+from storage_service.api.deps import CommitsDep, EngineDep, SettingsDep, StoreDep
 from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import DeviceId, SiteId
 from storage_service.core.errors import ApiError, Reason
@@ -140,13 +140,15 @@ def feed(
     engine: EngineDep,
     settings: SettingsDep,
     commits: CommitsDep,
+    store: StoreDep,
 ) -> StreamingResponse:
     """Live feed (SSE) of the site's recordings in the alarm window while access is open:
-    events ``recording`` (metadata + manifest, never a header) and a final ``end``."""
+    events ``recording`` (metadata, manifest, age header, presigned GET: what the justified
+    recording route gives) and a final ``end``."""
     require_role(engine, principal, OperatorRole.OPERATOR)
     alarm = alarms.read(engine, alarm_id)
     return StreamingResponse(
-        alarm_feed(engine, settings, alarm_id, (commits, alarm.site_id)),
+        alarm_feed(engine, settings, alarm_id, (commits, alarm.site_id), store),
         media_type=EVENT_STREAM,
         headers=STREAM_HEADERS,
     )

@@ -1,4 +1,5 @@
-"""Devices of a site: enroll (customer-signed DeviceEnrollment), list, read, revoke."""
+"""Devices of a site: enroll (customer-signed DeviceEnrollment), list, read, revoke (plain,
+or by a customer-signed DeviceRevocation)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from storage_service.api.auth import SameSite, SignedPrincipal
 from storage_service.api.deps import EngineDep
 from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import DeviceId, SiteId
-from storage_service.schemas.sites import DeviceList, DeviceOut, EnrollDevice
+from storage_service.schemas.sites import DeviceList, DeviceOut, EnrollDevice, RevokeDevice
 from storage_service.services import devices
 
 router = APIRouter(
@@ -60,3 +61,26 @@ def revoke(
     """Revoke the device's key; its recordings stay."""
     principal.require_customer(site_id)
     return devices.revoke(engine, site_id, device_id)
+
+
+@router.post(
+    "/{device_id}/revocations",
+    status_code=status.HTTP_201_CREATED,
+    responses=replayed(DeviceOut),
+)
+def revoke_signed(
+    site_id: SiteId,
+    device_id: DeviceId,
+    body: RevokeDevice,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    response: Response,
+) -> DeviceOut:
+    """Revoke a device key by a customer-signed DeviceRevocation (200 when held already): the
+    device cannot authenticate with it any more (403 ``device_revoked``), nor be enrolled
+    with it again."""
+    principal.require_customer(site_id)
+    out, created = devices.revoke_signed(engine, site_id, device_id, body.revocation)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out

@@ -8,14 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
+from crypto.statements import OperatorRole
 from storage_service.api.access import SiteScope
 from storage_service.api.auth import SignedPrincipal
 from storage_service.api.deps import EngineDep, SettingsDep
 from storage_service.api.errors import ERROR_RESPONSES, replayed
 from storage_service.api.params import CameraId, SiteId
 from storage_service.core.sse import EVENT_STREAM, STREAM_HEADERS
-from storage_service.schemas.inbox import InboxItemOut, InboxKind, InboxPage, NoticeIn, SmartAlertIn
+from storage_service.schemas.inbox import (
+    InboxItemOut,
+    InboxKind,
+    InboxPage,
+    NoticeIn,
+    ReceiptsIn,
+    SmartAlertIn,
+)
 from storage_service.services import inbox
+from storage_service.services.roles import require_role
 
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]
 Kinds = Annotated[list[InboxKind] | None, Query()]
@@ -46,6 +55,25 @@ def post_smart_alert(
     """A camera posts a smart alert, age-encrypted to the customer recipients (opaque here)."""
     principal.require_device(site_id, camera_id)
     out, created = inbox.post_smart_alert(engine, settings, site_id, camera_id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+@site_router.post(
+    "/release-receipts", status_code=status.HTTP_201_CREATED, responses=replayed(InboxItemOut)
+)
+def post_release_receipts(
+    site_id: SiteId,
+    body: ReceiptsIn,
+    principal: SignedPrincipal,
+    engine: EngineDep,
+    response: Response,
+) -> InboxItemOut:
+    """An ARC operator posts the checkpoints its release receipts carried (kind
+    ``release_receipts``): the customer's audit cross-checks them (split view)."""
+    operator_id = require_role(engine, principal, OperatorRole.OPERATOR, OperatorRole.TECHNICIAN)
+    out, created = inbox.post_receipts(engine, site_id, operator_id, body)
     if not created:
         response.status_code = status.HTTP_200_OK
     return out
