@@ -172,7 +172,7 @@ def main() -> None:
 
         fast = age_fast.run(command, sys.argv[2:], age)
         if fast is not None:
-            sys.exit(fast)
+            age_fast.exit_now(fast)
     _typer()
     import typer
     from typer._click import exceptions as click  # typer >= 0.29 vendors click

@@ -13,8 +13,10 @@ short validity (``created`` .. ``expires``). :meth:`SignedClient.build` returns 
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import secrets
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +53,16 @@ def to_http_request(request: httpx.Request) -> HttpRequest:
 CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every HTTP client of this process shares: httpx's defaults
+    (certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), built once. httpx builds
+    a new context for each ``httpx.Client`` (and each ``httpx.get``/``put``/``stream``),
+    loading the whole CA bundle: 10-150 ms of CPU per client on a loaded 2-core machine, 80%
+    of the operator's live view before it was shared (docs/PERFORMANCE.md, "Live view")."""
+    return httpx.create_ssl_context()
+
+
 class SignedClient:
     def __init__(
         self,
@@ -66,7 +78,9 @@ class SignedClient:
         self.key = key
         self.lifetime_s = lifetime_s
         self.clock = clock
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, limits=CLIENT_LIMITS)
+        self.http = httpx.Client(
+            base_url=base_url, timeout=timeout, limits=CLIENT_LIMITS, verify=tls_context()
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -5,6 +5,7 @@ help and usage errors to Typer."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,14 @@ HEAVY = ("typer", "click", "rich", "pydantic")
 
 def imported(*args: str, stdin: bytes = b"") -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
     """Run the console script under ``-X importtime``; the top-level packages it imported."""
+    proc, modules = imported_modules(*args, stdin=stdin)
+    return proc, {name.split(".")[0] for name in modules}
+
+
+def imported_modules(
+    *args: str, stdin: bytes = b""
+) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+    """Run the console script under ``-X importtime``; the modules it imported (full names)."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", str(CAMVAULT), *args],
         input=stdin,
@@ -33,11 +42,11 @@ def imported(*args: str, stdin: bytes = b"") -> tuple[subprocess.CompletedProces
     lines = []
     for line in proc.stderr.decode().splitlines():
         if line.startswith("import time:"):
-            modules.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+            modules.add(line.rsplit("|", 1)[1].strip())
         else:
             lines.append(line)
     proc.stderr = "\n".join(lines).encode()
-    assert "camvault" in modules and "crypto" in modules  # the report was read
+    assert "camvault" in modules and "crypto.age" in modules  # the report was read
     return proc, modules
 
 
@@ -68,6 +77,80 @@ def test_age_commands_import_no_typer_click_rich_or_pydantic(tmp_path: Path) -> 
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith("camvault: error: failed to open identity file")
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+#: what the X25519 path of encrypt / decrypt must not load (crypto/age/api.py, ``_LAZY``)
+LAZY = ("crypto.age.mlkem", "crypto.age.scrypt", "crypto.age.armor", "dataclasses", "datetime")
+
+
+def test_x25519_path_loads_no_pq_scrypt_armor_or_dataclasses(tmp_path: Path) -> None:
+    """Each optional part of crypto.age is imported only by the files that use it."""
+    key, pq_key = tmp_path / "key.txt", tmp_path / "pq.txt"
+    assert imported_modules("keygen", "-o", str(key))[0].returncode == 0
+    assert imported_modules("keygen", "--pq", "-o", str(pq_key))[0].returncode == 0
+    recipient = imported_modules("keygen", "-y", str(key))[0].stdout.decode().strip()
+    pq_recipient = imported_modules("keygen", "-y", str(pq_key))[0].stdout.decode().strip()
+    binary, armored, hybrid = tmp_path / "b.age", tmp_path / "a.age", tmp_path / "pq.age"
+
+    proc, modules = imported_modules("encrypt", "-r", recipient, "-o", str(binary), stdin=b"x")
+    assert proc.returncode == 0, proc.stderr
+    assert not modules & set(LAZY), sorted(modules & set(LAZY))
+    proc, modules = imported_modules("decrypt", "-i", str(key), str(binary))
+    assert (proc.returncode, proc.stdout) == (0, b"x"), proc.stderr
+    assert not modules & set(LAZY), sorted(modules & set(LAZY))
+
+    # Controls: the same check sees each part where it is used.
+    proc, modules = imported_modules("encrypt", "-a", "-r", recipient, "-o", str(armored))
+    assert proc.returncode == 0 and "crypto.age.armor" in modules, proc.stderr
+    proc, modules = imported_modules("decrypt", "-i", str(key), str(armored))
+    assert proc.returncode == 0 and "crypto.age.armor" in modules, proc.stderr
+    proc, modules = imported_modules("encrypt", "-r", pq_recipient, "-o", str(hybrid))
+    assert proc.returncode == 0 and "crypto.age.mlkem" in modules, proc.stderr
+    proc, modules = imported_modules("decrypt", "-i", str(pq_key), str(hybrid))
+    assert proc.returncode == 0 and "crypto.age.mlkem" in modules, proc.stderr
+    # An scrypt stanza next to another one is refused by crypto.age.scrypt's rule.
+    proc, modules = imported_modules("decrypt", "-i", str(key), str(_scrypt_and_x25519(key)))
+    assert proc.returncode == 1 and "crypto.age.scrypt" in modules, proc.stderr
+    assert b"an scrypt stanza must be the only stanza" in proc.stderr
+
+
+def _scrypt_and_x25519(key: Path) -> Path:
+    """An age file whose header has an X25519 stanza and an scrypt stanza (invalid), with a
+    valid MAC, sealed without crypto.age's check."""
+    from crypto import age
+    from crypto.age.format import (
+        Stanza,
+        compute_header_mac,
+        encode_header,
+        encode_header_without_mac,
+    )
+
+    identity = age.parse_identity_file(key.read_text())[0]
+    assert isinstance(identity, age.X25519Identity)
+    file_key = age.generate_file_key()
+    stanzas = [
+        *identity.recipient().wrap(file_key),
+        Stanza("scrypt", ("c2FsdHNhbHRzYWx0c2FsdA", "10"), bytes(32)),
+    ]
+    mac = compute_header_mac(file_key, encode_header_without_mac(stanzas))
+    out = key.with_name("mixed.age")
+    out.write_bytes(encode_header(stanzas, mac) + bytes(32))
+    return out
+
+
+def test_lazy_exports_are_the_public_api() -> None:
+    """crypto.age exports the same names as crypto.age.api, the lazy ones included."""
+    import crypto.age
+    import crypto.age.api
+    from crypto.age import mlkem, scrypt
+
+    assert crypto.age.__all__ == crypto.age.api.__all__
+    for name in crypto.age.__all__:
+        assert getattr(crypto.age, name) is getattr(crypto.age.api, name), name
+    assert crypto.age.HybridIdentity is mlkem.HybridIdentity
+    assert crypto.age.ScryptRecipient is scrypt.ScryptRecipient
+    with pytest.raises(AttributeError):
+        crypto.age.NoSuchName  # noqa: B018
 
 
 def test_the_import_check_can_fail() -> None:
@@ -209,3 +292,39 @@ def test_a_refusal_on_the_fast_path_is_one_line_and_status_1() -> None:
     err = proc.stderr.decode()
     assert err.startswith("camvault: error: cannot prompt for a passphrase"), err
     assert len(err.splitlines()) == 1, err
+
+
+def test_fast_exit_keeps_every_byte_and_runs_atexit(tmp_path: Path) -> None:
+    """The age commands end with os._exit (age_fast.exit_now): output written to a pipe and
+    to a file is complete, atexit handlers run, and the exit status is the command's."""
+    key = tmp_path / "key.txt"
+    plain = os.urandom(3 * 1024 * 1024 + 17)  # several STREAM blocks, more than a pipe holds
+    (tmp_path / "plain.bin").write_bytes(plain)
+    run = (
+        "import atexit, sys; atexit.register(lambda: sys.stderr.write('atexit ran'));"
+        "sys.argv = ['camvault', *sys.argv[1:]]; from camvault.cli import main; main()"
+    )
+
+    def camvault(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-c", run, *args], capture_output=True, timeout=60, cwd=tmp_path
+        )
+
+    assert camvault("keygen", "-o", str(key)).returncode == 0
+    recipient = camvault("keygen", "-y", str(key)).stdout.decode().strip()
+    proc = camvault("encrypt", "-r", recipient, str(tmp_path / "plain.bin"))  # to stdout
+    assert (proc.returncode, proc.stderr) == (0, b"atexit ran")
+    (tmp_path / "x.age").write_bytes(proc.stdout)
+    proc = camvault("decrypt", "-i", str(key), str(tmp_path / "x.age"))
+    assert (proc.returncode, proc.stderr) == (0, b"atexit ran")
+    assert proc.stdout == plain
+    proc = camvault("decrypt", "-i", str(key), "-o", str(tmp_path / "out"), str(tmp_path / "x.age"))
+    assert (proc.returncode, proc.stderr) == (0, b"atexit ran")
+    assert (tmp_path / "out").read_bytes() == plain
+    # A failure keeps its status and message (the truncated file is refused).
+    bad, out = tmp_path / "cut.age", tmp_path / "o2"
+    bad.write_bytes((tmp_path / "x.age").read_bytes()[:-1])
+    proc = camvault("decrypt", "-i", str(key), "-o", str(out), str(bad))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(b"camvault: error: ") and b"atexit ran" in proc.stderr
+    assert not out.exists()

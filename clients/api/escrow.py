@@ -21,7 +21,12 @@ from clients.api.errors import ClientError, ServiceRefused, check
 from common.http import CLIENT_LIMITS, SignedClient
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.encoding import b64decode_padded
-from crypto.escrow import CustodianPublicKey
+from crypto.escrow import (
+    ESCROW_STANZA_TYPE,
+    HYBRID_STANZA_TYPE,
+    CustodianPublicKey,
+    HybridCustodianPublicKey,
+)
 from crypto.statements import SignedStatement
 from crypto.tlog.note import NoteVerifier
 
@@ -53,15 +58,29 @@ def retrying(send: Callable[[], httpx.Response]) -> httpx.Response:
     return send()
 
 
+def _hybrid(text: object) -> HybridCustodianPublicKey | None:
+    """An optional ``hybrid_escrow_key`` member (absent or null: none)."""
+    return None if text is None else HybridCustodianPublicKey.from_text(str(text))
+
+
 @dataclass(frozen=True, slots=True)
 class CustodianEndpoint:
     """A custodian as the clients know it: id, URL and public keys (as it published them at
-    ``GET /v1/custodian`` and as the site's SiteKeys list them)."""
+    ``GET /v1/custodian`` and as the site's SiteKeys list them). ``hybrid_escrow_key``: its
+    ML-KEM-768 + X25519 escrow key, if it publishes one."""
 
     custodian_id: str
     url: str
     escrow_key: CustodianPublicKey
     log_key: Ed25519PublicKey
+    hybrid_escrow_key: HybridCustodianPublicKey | None = None
+
+    def escrow_key_ids(self) -> dict[str, str]:
+        """Escrow stanza type -> the key id its stanzas for this custodian carry."""
+        ids = {ESCROW_STANZA_TYPE: self.escrow_key.key_id()}
+        if self.hybrid_escrow_key is not None:
+            ids[HYBRID_STANZA_TYPE] = self.hybrid_escrow_key.key_id()
+        return ids
 
     @property
     def origin(self) -> str:
@@ -72,12 +91,15 @@ class CustodianEndpoint:
         return NoteVerifier.from_public_key(self.origin, self.log_key.raw)
 
     def to_json(self) -> dict[str, str]:
-        return {
+        out = {
             "custodian_id": self.custodian_id,
             "url": self.url,
             "escrow_key": self.escrow_key.to_text(),
             "log_key": self.log_key.to_text(),
         }
+        if self.hybrid_escrow_key is not None:
+            out["hybrid_escrow_key"] = self.hybrid_escrow_key.to_text()
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> CustodianEndpoint:
@@ -86,6 +108,7 @@ class CustodianEndpoint:
             str(obj["url"]),
             CustodianPublicKey.from_text(str(obj["escrow_key"])),
             Ed25519PublicKey.from_text(str(obj["log_key"])),
+            _hybrid(obj.get("hybrid_escrow_key")),
         )
 
 
@@ -128,6 +151,7 @@ class CustodianApi:
             self.url,
             CustodianPublicKey.from_text(str(info["escrow_key"])),
             Ed25519PublicKey.from_text(str(info["log_key"])),
+            _hybrid(info.get("hybrid_escrow_key")),
         )
 
     def _post_statement(self, path: str, field: str, statement: SignedStatement) -> str:
@@ -147,6 +171,13 @@ class CustodianApi:
 
     def revoke(self, site_id: str, revocation: SignedStatement) -> str:
         return self._post_statement(f"/v1/sites/{site_id}/revocations", "revocation", revocation)
+
+    def revoke_device(self, site_id: str, revocation: SignedStatement) -> str:
+        """A customer-signed DeviceRevocation: alarms the key signs from its
+        ``revoked_from_ms`` on are refused (logged)."""
+        return self._post_statement(
+            f"/v1/sites/{site_id}/device-revocations", "device_revocation", revocation
+        )
 
     def cancel_alarm(self, site_id: str, cancel: SignedStatement) -> str:
         return self._post_statement(f"/v1/sites/{site_id}/alarm-cancels", "alarm_cancel", cancel)

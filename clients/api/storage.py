@@ -11,15 +11,21 @@ the service's API: plain HTTP to the URLs it hands out) are :func:`download` and
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import io
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 import httpx
 
+from clients.api import direct
 from clients.api.errors import ClientError, ServiceRefused, check
 from clients.api.sse import iter_events
-from common.http import SignedClient
+from common.http import SignedClient, tls_context
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.encoding import b64decode_padded, b64encode_padded
 from crypto.statements import SignedStatement
@@ -131,6 +137,13 @@ class StorageApi:
                 "POST", f"/v1/sites/{site_id}/devices", json={"enrollment": enrollment.to_json()}
             )
         )
+
+    def revoke_device(
+        self, site_id: str, device_id: str, revocation: SignedStatement
+    ) -> dict[str, Any]:
+        """A customer-signed DeviceRevocation: the device's key is refused from now on."""
+        path = f"/v1/sites/{site_id}/devices/{device_id}/revocations"
+        return dict(self._call("POST", path, json={"revocation": revocation.to_json()}))
 
     def put_site_keys(self, site_id: str, site_keys: SignedStatement) -> dict[str, Any]:
         return dict(
@@ -259,6 +272,11 @@ class StorageApi:
 
     # --- the operator -------------------------------------------------------------------------
 
+    def post_release_receipts(self, site_id: str, report_id: str, report: str) -> dict[str, Any]:
+        """Post a release-receipt report to the site's inbox (clients/audit/receipts.py)."""
+        body = {"report_id": report_id, "report": report}
+        return dict(self._call("POST", f"/v1/sites/{site_id}/release-receipts", json=body))
+
     def register_operator(self, registration: SignedStatement) -> int:
         """Register an ARC-signed OperatorRegistration; the HTTP status (201 or 200)."""
         resp = self.client.post("/v1/operators", json={"registration": registration.to_json()})
@@ -363,17 +381,128 @@ class StorageApi:
 # --- presigned object-store transfers ---------------------------------------------------------
 
 
-def download(url: str, out: Writable | BinaryIO, timeout: float = 120.0) -> None:
-    """Stream a presigned GET into ``out``."""
-    with httpx.stream("GET", url, timeout=timeout) as resp:
+def download(
+    url: str, out: Writable | BinaryIO, timeout: float = 120.0, client: httpx.Client | None = None
+) -> None:
+    """Stream a presigned GET into ``out`` (on ``client``'s connections when given: many
+    small downloads, e.g. the live view's fragments, then reuse one connection each)."""
+    opened = (
+        httpx.stream("GET", url, timeout=timeout, verify=tls_context())
+        if client is None
+        else client.stream("GET", url, timeout=timeout)
+    )
+    with opened as resp:
         if resp.status_code != 200:
             raise ServiceRefused("object store", resp.status_code, "download_failed", url)
         for chunk in resp.iter_bytes(1 << 16):
             out.write(chunk)
 
 
-def put_object(url: str, content: bytes, timeout: float) -> httpx.Response:
-    """A presigned PUT (a whole payload or one part); the object store's answer."""
-    resp = httpx.put(url, content=content, timeout=timeout)
+#: Bytes read (and sent) at a time by :func:`put_part` and :class:`PayloadStream`.
+TRANSFER_CHUNK = 1 << 20
+
+
+def _file_range(fd: int, offset: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes of the open file ``fd`` from ``offset``, TRANSFER_CHUNK at a time
+    (``os.pread``: many threads can read one descriptor at once)."""
+    end = offset + length
+    while offset < end:
+        data = os.pread(fd, min(TRANSFER_CHUNK, end - offset), offset)
+        if not data:
+            raise ClientError(f"the payload file ends {end - offset} bytes early")
+        offset += len(data)
+        yield data
+
+
+def put_part(
+    client: httpx.Client,
+    url: str,
+    fd: int,
+    offset: int,
+    length: int,
+    *,
+    checksum: bool,
+    sha256: str | None = None,
+) -> tuple[str, str | None]:
+    """A presigned part PUT streamed from a byte range of an open file, in bounded memory.
+    With ``checksum`` it carries ``x-amz-checksum-sha256`` (the store refuses the part if the
+    bytes it receives hash otherwise): ``sha256`` (hex) when the caller has it, else the
+    range is hashed first. The part's ETag and hex SHA-256 (None without ``checksum``)."""
+    headers = {"content-length": str(length)}
+    sha: str | None = None
+    if checksum:
+        if sha256 is None:
+            digest = hashlib.sha256()
+            for data in _file_range(fd, offset, length):
+                digest.update(data)
+            sha256 = digest.hexdigest()
+        sha = sha256
+        headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(sha)).decode()
+    resp: httpx.Response | direct.Response
+    if direct.applies(url):  # sent by the kernel from the file (clients/api/direct.py)
+        resp = direct.put_range(url, fd, offset, length, headers, client.timeout.write or 60.0)
+        if resp.status_code not in (200, 201, 204):
+            raise ServiceRefused("object store", resp.status_code, "upload_failed", resp.text[:300])
+    else:
+        resp = client.put(url, content=_file_range(fd, offset, length), headers=headers)
+        check(resp, "object store", ok=(200, 201, 204))
+    etag = resp.headers.get("etag")
+    if not etag:
+        raise ClientError("the object store answered a part PUT without an ETag")
+    return etag, sha
+
+
+class PayloadStream(io.RawIOBase):
+    """A presigned GET as a readable binary stream (``readinto``), one HTTP response read
+    as it arrives: memory stays at one network chunk whatever the payload's size. Use it
+    as a context manager (:func:`open_download`)."""
+
+    def __init__(self, resp: httpx.Response) -> None:
+        super().__init__()
+        self._chunks = resp.iter_raw(TRANSFER_CHUNK)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            try:
+                self._pending = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+@contextlib.contextmanager
+def open_download(url: str, timeout: float = 120.0) -> Iterator[PayloadStream | direct.Download]:
+    """Stream a presigned GET (read straight from the socket: clients/api/direct.py, or a
+    :class:`PayloadStream` through a proxy); refused answers raise ServiceRefused."""
+    if direct.applies(url):
+        with direct.get(url, timeout) as (answer, body):
+            if answer.status_code != 200:
+                raise ServiceRefused("object store", answer.status_code, "download_failed", url)
+            yield body
+        return
+    with httpx.stream("GET", url, timeout=timeout, verify=tls_context()) as resp:
+        if resp.status_code != 200:
+            raise ServiceRefused("object store", resp.status_code, "download_failed", url)
+        with PayloadStream(resp) as stream:
+            yield stream
+
+
+def put_object(
+    url: str, content: bytes, timeout: float, *, sha256: bytes | None = None
+) -> httpx.Response:
+    """A presigned PUT (a whole payload or one part); the object store's answer. With
+    ``sha256`` (the content's, e.g. the manifest's ``payload_sha256``) it carries
+    ``x-amz-checksum-sha256``: a URL opened with the payload's SHA-256 signs that header and
+    the store refuses bytes that hash otherwise (docs/API.md §3.2)."""
+    headers = {"x-amz-checksum-sha256": base64.b64encode(sha256).decode()} if sha256 else {}
+    resp = httpx.put(url, content=content, timeout=timeout, headers=headers, verify=tls_context())
     check(resp, "object store", ok=(200, 201, 204))
     return resp

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ from crypto.tlog import (
     verify_consistency,
     verify_inclusion,
 )
-from crypto.tlog.cosignature import QuorumError, open_cosigned_checkpoint
+from crypto.tlog.cosignature import CosignedCheckpoint, QuorumError, open_cosigned_checkpoint
 from crypto.tlog.note import Checkpoint, NoteVerifier, open_checkpoint
 
 if TYPE_CHECKING:
@@ -159,6 +160,8 @@ class CustodianLog:
         self.origin = origin
         self.verifier = verifier
         self.witnesses = witnesses
+        self.cosigned: CosignedCheckpoint | None = None
+        self.now_s = 0
         self.api = CustodianApi(url, timeout=timeout)
 
     def close(self) -> None:
@@ -176,9 +179,29 @@ class CustodianLog:
         resp = retrying(lambda: self.api.http.get("/v1/log/cosigned-checkpoint"))
         check(resp, self.api.service, (200,))
         w = self.witnesses
-        return open_cosigned_checkpoint(
-            resp.content, [self.verifier], self.origin, w.witnesses, w.quorum
-        ).checkpoint
+        self.now_s = int(time.time())
+        self.cosigned = open_cosigned_checkpoint(
+            resp.content, [self.verifier], self.origin, w.witnesses, w.quorum, now_s=self.now_s
+        )
+        return self.cosigned.checkpoint
+
+    def staleness(self) -> Finding | None:
+        """``stale_checkpoint`` if the cosigned checkpoint just read was not cosigned by the
+        quorum within the policy's ``max_age_s``: the custodian may be freezing this client's
+        view (serving an old checkpoint forever, so that nothing it appends is ever seen)."""
+        if self.witnesses is None or self.cosigned is None:
+            return None
+        as_of = self.witnesses.fresh_as_of(self.cosigned.cosigners)
+        age = self.now_s - as_of
+        if age <= self.witnesses.max_age_s:
+            return None
+        return Finding(
+            "stale_checkpoint",
+            self.cosigned.checkpoint.size,
+            f"the newest checkpoint served (size {self.cosigned.checkpoint.size}) was last "
+            f"cosigned by {self.witnesses.quorum} witnesses {age} s ago, more than the "
+            f"{self.witnesses.max_age_s} s allowed: a frozen view, or its witnesses are down",
+        )
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         return self.api.consistency(old, new)
@@ -200,6 +223,9 @@ def audit_log(log: CustodianLog, state_path: Path, site_id: str, expected: Expec
         return AuditReport(log.url, None, [Finding("unwitnessed_checkpoint", None, str(exc))], [])
     except (CryptoError, *READ_ERRORS) as exc:
         return AuditReport(log.url, None, [Finding("bad_checkpoint", None, str(exc))], [])
+    stale = log.staleness()
+    if stale is not None:  # reported; the log under it is still checked
+        findings.append(stale)
     state = AuditState.load(state_path) or AuditState(log.origin, 0, EMPTY_ROOT, [])
     if cp.size < state.size:
         findings.append(

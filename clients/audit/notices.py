@@ -20,7 +20,8 @@ class Finding:
     ``log_truncated``, ``log_inconsistent``, ``entries_mismatch``, ``unexpected_release``,
     ``unattributed_release``, ``unexpected_change``, ``notice_not_in_log``,
     ``notice_mismatch``, ``notice_malformed``, ``notice_withheld``, ``split_view``,
-    ``unwitnessed_checkpoint`` (docs/WITNESS.md)."""
+    ``unwitnessed_checkpoint``, ``stale_checkpoint``, ``receipts_malformed``
+    (docs/WITNESS.md, clients/audit/receipts.py)."""
 
     kind: str
     index: int | None

@@ -5,7 +5,10 @@ Access notices are collected from both channels: the storage service's inbox (re
 each custodian's own notices API (signed request under the site key). Each is checked
 against the log (inclusion, same release), and any release of the site in the log without a
 notice is reported, as is a notice the storage service acknowledged to the custodian but
-does not show in the inbox (withheld, or an older inbox served again). The last verified
+does not show in the inbox (withheld, or an older inbox served again). The checkpoints the
+operators' release receipts carried (inbox kind ``release_receipts``, posted by the operator's
+client) are cross-checked against each custodian's verified history: one that is not on it
+is a ``split_view`` (clients/audit/receipts.py). The last verified
 checkpoint per custodian is kept in the state directory and only advanced when nothing was
 found.
 """
@@ -22,6 +25,7 @@ from clients.api.errors import ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint
 from clients.audit.log import AuditReport, CustodianLog, audit_custodian
 from clients.audit.notices import Finding, withheld
+from clients.audit.receipts import Shown, cross_check_shown, shown_checkpoints
 from clients.common import StateError, write_json
 from clients.customer.inbox import read_inbox
 from clients.customer.state import CustomerState
@@ -70,8 +74,9 @@ def _justification(entry: dict[str, Any]) -> str:
     return "none"
 
 
-#: Entries that end access: an alarm closed by the ARC, recordings deleted by the customer.
-ENDS_OF_ACCESS = ("alarm-close", "recording-deletion")
+#: Entries that end access: an alarm closed by the ARC, recordings deleted by the customer, a
+#: device key the customer revoked.
+ENDS_OF_ACCESS = ("alarm-close", "recording-deletion", "device-revocation")
 
 
 def _access(custodian_id: str, index: int, entry: dict[str, Any]) -> Access | None:
@@ -89,6 +94,15 @@ def _access(custodian_id: str, index: int, entry: dict[str, Any]) -> Access | No
         cameras = [str(entry.get("camera_id"))]
         return Access(
             custodian_id, index, time_ms, kind, "customer", "end of access", why, cameras, 0, None
+        )
+    if kind == "device-revocation":  # a device key refused from then on (alarms, here)
+        why = (
+            f"{entry.get('kind')} key {entry.get('device_key')} revoked from "
+            f"{entry.get('revoked_from_ms')} ms"
+        )
+        devices = [str(entry.get("device_id"))]
+        return Access(
+            custodian_id, index, time_ms, kind, "customer", "end of access", why, devices, 0, None
         )
     if kind not in ("release", "refusal"):
         return None
@@ -133,6 +147,9 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
     for item in read_inbox(state, kind="access_notice"):
         if item.text is not None:
             relayed.setdefault(str(item.data.get("custodian_id")), []).append(item.text)
+    # the checkpoints the operators were shown, for the split-view cross-check
+    reports = [i.text for i in read_inbox(state, kind="release_receipts") if i.text is not None]
+    shown, report_findings = shown_checkpoints(reports, site_id)
     results = []
     for c in state.config.custodians:
         own = direct[c.custodian_id]
@@ -140,13 +157,27 @@ def audit_site(state: CustomerState) -> list[CustodianAudit]:
             results.append(CustodianAudit(c, None, 0, error=own))
             continue
         try:
-            results.append(_audit(state, c, site_id, own, relayed.get(c.custodian_id, [])))
+            results.append(
+                _audit(
+                    state,
+                    c,
+                    site_id,
+                    own,
+                    relayed.get(c.custodian_id, []),
+                    shown.get(c.custodian_id, []),
+                )
+            )
         except httpx.HTTPError as exc:  # went down during its audit
             results.append(CustodianAudit(c, None, 0, error=_unreachable(c, exc)))
+    first = next((r.report for r in results if r.report is not None), None)
+    if first is not None:
+        first.findings.extend(report_findings)  # about the reports, reported once
     return results
 
 
 WITNESSES_FILE = "witnesses.json"
+#: findings after which the verified checkpoint is not a base for further cross-checks
+LOG_BROKEN = ("log_truncated", "log_inconsistent", "bad_checkpoint", "unwitnessed_checkpoint")
 
 
 def witness_policy(state: CustomerState) -> WitnessPolicy | None:
@@ -173,6 +204,7 @@ def _audit(
     site_id: str,
     direct: list[tuple[str, bool]],
     mine: list[str],
+    shown: list[Shown],
 ) -> CustodianAudit:
     """One custodian's audit, given its own notices and those the inbox relays for it."""
     # both channels, exact texts: identical copies count once, a relayed notice that differs
@@ -183,6 +215,8 @@ def _audit(
         report = audit_custodian(
             log, state.audit_path(c.custodian_id), site_id, notices, state.config.signed
         )
+        if report.checkpoint is not None and not any(f.kind in LOG_BROKEN for f in report.findings):
+            report.findings.extend(cross_check_shown(log, shown, report.checkpoint))
     report.findings.extend(withheld(direct, mine))
     audit = CustodianAudit(c, report, len(set(notices)))
     for index, entry in report.site_entries:

@@ -1,15 +1,19 @@
 """The camera agent's main loop (docs/CAMERA.md).
 
-Two threads: the producer turns complete segments into sealed recordings (detection,
-encryption, manifest, journal) and polls the alarm state; the uploader drains the journal's
-outbox strictly in sequence order and posts smart alerts, retrying with backoff while the
-network or the service is down.
+Three threads: the producer turns complete segments into sealed recordings (encryption,
+manifest, journal; fragments joined into segments outside an alarm, sealed one by one during
+it: clients/camera/fragments.py) and polls the alarm state; the detector looks at the
+segments that are uploaded whatever it finds, beside the producer, so that its second of CPU
+never holds up a live fragment; the uploader drains the journal's outbox strictly in sequence
+order and posts smart alerts, retrying with backoff while the network or the service is down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -22,6 +26,7 @@ from clients.api.storage import StorageApi
 from clients.camera import ringbuffer
 from clients.camera.config import CameraConfig, Mode, SourceKind
 from clients.camera.events import event_record, smart_alert
+from clients.camera.fragments import Group, fragments_per_segment, join, joined_path
 from clients.camera.heads import ChainHeads
 from clients.camera.queue import Journal
 from clients.camera.sdcard import SdCard
@@ -66,6 +71,18 @@ FRESH_ALARM_STATE_S = 0.25
 UPLOAD_IDLE_WAIT_S = 0.1
 #: Processed-segment rows of files that are gone are forgotten at start and this often.
 PRUNE_PROCESSED_S = 600.0
+#: Segments waiting for the detector beyond this many are recorded without detection (and
+#: logged): a detector slower than the video must not hold up recordings or fill the disk.
+DETECT_BACKLOG = 4
+#: The producer looks for new segments at least this often (ffmpeg listing one wakes it).
+PRODUCE_WAIT_S = 0.2
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _DetectJob:
+    site: SiteKeys
+    sealed: Sealed  # the recording the event record names
+    seg: Segment  # the plaintext video to look at (deleted once looked at)
 
 
 def load_detector(name: str) -> Detector | None:
@@ -128,6 +145,7 @@ class CameraAgent:
         self.post_event_until = 0
         self.last_poll = 0.0
         self.last_refresh = 0.0
+        self.keys_hint_tried: int | None = None  # site_keys_version hint last acted on
         self.uploaded = 0  # recordings committed by this process (for tests and logs)
         self.upload_error: str | None = None
         self.source: FfmpegSource | DirectorySource | None = None
@@ -135,6 +153,16 @@ class CameraAgent:
         self.restart_backoff = RestartBackoff()
         self._restart_at: float | None = None  # monotonic time of the next start attempt
         self.last_prune = 0.0
+        # fragments (clients/camera/fragments.py): 1 = ffmpeg cuts whole segments
+        dir_source = cfg.source.kind is SourceKind.DIR
+        self.per_segment = 1 if dir_source else fragments_per_segment(cfg.segment_s, cfg.fragment_s)
+        self.group = Group(self.per_segment)  # fragments waiting to be joined into a segment
+        self.live_group = Group(self.per_segment)  # live fragments sealed, waiting for detection
+        self.live_first: Sealed | None = None  # the first live recording of ``live_group``
+        self.held: set[str] = set()  # keys of the fragments in either group
+        self.detect_jobs: queue.Queue[_DetectJob | None] = queue.Queue(DETECT_BACKLOG)
+        self.detector_thread: threading.Thread | None = None
+        self.detections_skipped = 0  # segments the detector was too far behind to look at
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -149,9 +177,17 @@ class CameraAgent:
         self._wait_for_trust()
         uploader = threading.Thread(target=self._upload_loop, name="uploader", daemon=True)
         uploader.start()
+        if self.detector is not None:
+            self.detector_thread = threading.Thread(
+                target=self._detect_loop, name="detector", daemon=True
+            )
+            self.detector_thread.start()
         try:
             self._produce()
         finally:
+            if self.detector_thread is not None:
+                self.detect_jobs.put(None)  # after the last job: its event record is queued
+                self.detector_thread.join(60)
             self.stop()
             uploader.join(30)
             self._last_head()
@@ -216,7 +252,9 @@ class CameraAgent:
             if not src.path:
                 raise ValueError("source kind dir needs a path")
             return DirectorySource(Path(src.path), self.cfg.segment_s), []
-        ff = FfmpegSource(src, self.cfg.state / "segments", self.cfg.segment_s)
+        one_clock = self.per_segment > 1
+        cut_s = self.cfg.segment_s / self.per_segment
+        ff = FfmpegSource(src, self.cfg.state / "segments", cut_s, one_clock=one_clock)
         return ff, ff.leftover_runs()
 
     def _live_source(self) -> bool:
@@ -236,17 +274,31 @@ class CameraAgent:
             while not self.stop_event.is_set():
                 self._poll_alarm()
                 self._refresh_trust()
-                batch: list[Segment] = []
+                batch: list[tuple[Segment, bool]] = []
                 for run in leftovers:
-                    batch += run.complete()
+                    batch += [(s, run.one_clock) for s in run.complete()]
                 finished = source.finished  # read before listing: no segment is missed
-                batch += source.complete()
+                current = source.run if isinstance(source, FfmpegSource) else None
+                one_clock = current is not None and current.one_clock
+                batch += [(s, one_clock) for s in source.complete()]
+                batch = [(s, f) for s, f in batch if s.key not in self.held]
                 if batch and not self.alarm_active:
                     self._poll_alarm(FRESH_ALARM_STATE_S)
-                for seg in batch:
+                for seg, fragment in batch:
                     if self.stop_event.is_set():
                         break
-                    self._handle(seg)
+                    if fragment and self.per_segment > 1:
+                        self._take(seg)
+                    else:
+                        self._handle(seg)
+                # a group no fragment will join any more: its run ended or was left over
+                for group, flush in (
+                    (self.group, self._flush),
+                    (self.live_group, self._flush_live),
+                ):
+                    tail = group.items[-1].path.parent if group.items else None
+                    if tail is not None and (finished or current is None or tail != current.path):
+                        flush()
                 for run in list(leftovers):
                     if not any(p.suffix == ".ts" for p in run.path.iterdir()):
                         _remove_tree(run.path)
@@ -262,15 +314,19 @@ class CameraAgent:
                     self._prune_processed()
                 if finished and live and isinstance(source, FfmpegSource):
                     self._restart(source, leftovers)
-                elif finished and not batch and not leftovers:
+                elif finished and not batch and not leftovers and not self.held:
                     if not self.cfg.exit_when_done:
                         if not ended_logged:
                             log.info("source ended")
                             ended_logged = True
-                    elif self.journal.pending_count() == 0 and self.journal.alert_next() is None:
+                    elif (
+                        self.detect_jobs.unfinished_tasks == 0  # no event record to come
+                        and self.journal.pending_count() == 0
+                        and self.journal.alert_next() is None
+                    ):
                         log.info("source ended and everything is uploaded")
                         return
-                self.stop_event.wait(0.2)
+                source.wait(PRODUCE_WAIT_S, self.stop_event)
         finally:
             source.stop()
 
@@ -353,20 +409,149 @@ class CameraAgent:
             log.info("alarm %s: pre-alarm buffer of %d segments queued", sorted(ids), n)
         self.alarm_ids = ids
         self.alarm_active = bool(state["active"])
+        self._follow_site_keys(state.get("site_keys_version"))
 
-    def _kind(self, profile: CameraProfile) -> RecordingKind:
+    def _follow_site_keys(self, version: object) -> None:
+        """The alarm-state answer names the site's SiteKeys version (docs/API.md): when it is
+        above the pinned one, fetch and verify the new SiteKeys now, before the next recording
+        is sealed (a recipient removed is out of it), not at the next minute's refresh. Only a
+        hint: site.py pins nothing the pinned customer key did not sign with a greater version.
+        A hint that did not pan out is not fetched again until it changes."""
+        pinned = self.trust.site_keys
+        if not isinstance(version, int) or pinned is None or version <= pinned.version:
+            return
+        if version == self.keys_hint_tried:
+            return
+        self.keys_hint_tried = version
+        try:
+            if self.trust.refresh_site_keys():
+                log.info("site keys version %d pinned at the alarm-state hint", version)
+        except (*NETWORK_ERRORS, KeyError, ValueError) as exc:
+            self.keys_hint_tried = None  # the fetch failed: try again at the next poll
+            log.info("site keys not refreshed: %s", exc)
+
+    def _kind(self, profile: CameraProfile, live: bool = True) -> RecordingKind:
         if self.cfg.stills or profile.stills_only:
             return RecordingKind.STILL
-        if self.alarm_active and profile.live_allowed:
+        if live and self.alarm_active and profile.live_allowed:
             return RecordingKind.LIVE
         return RecordingKind.SEGMENT if self.cfg.mode is Mode.CONTINUOUS else RecordingKind.CLIP
 
-    def _handle(self, seg: Segment) -> None:
-        if self.journal.is_processed(seg.key):
+    # --- fragments (clients/camera/fragments.py) -------------------------------------------
+
+    def _take(self, frag: Segment) -> None:
+        """One fragment: sealed alone as live during an alarm, else joined with the next ones
+        into a segment."""
+        if self.journal.is_processed(frag.key):
+            frag.path.unlink(missing_ok=True)
+            return
+        _, profile = self.trust.require()
+        if self._kind(profile) is RecordingKind.LIVE:
+            self._flush()  # the fragments before the alarm: a shorter segment, first in the chain
+            self._live_fragment(frag)
+            return
+        self._flush_live()  # the alarm is over: the last live fragments go to detection
+        if not self.group.fits(frag):
+            self._flush()
+        self.group.items.append(frag)
+        self.held.add(frag.key)
+        if self.group.full:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The waiting fragments, joined, as one recording (never live: they were recorded
+        before the camera saw the alarm)."""
+        items = self.group.take()
+        if not items:
+            return
+        seg = join(items, joined_path(items))
+        self._handle(seg, [f.key for f in items], live=False)
+        for f in items:
+            f.path.unlink(missing_ok=True)
+        self.held.difference_update(f.key for f in items)
+
+    def _live_fragment(self, frag: Segment) -> None:
+        """Sealed and queued at once as a ``live`` recording of its own; kept for detection
+        until a segment's worth of live fragments is there."""
+        site, _ = self.trust.require()
+        sealed = self._seal(
+            site, RecordingKind.LIVE, frag.start_ms, frag.end_ms, frag.path.read_bytes()
+        )
+        if self.sd is not None:
+            self.sd.store(sealed)
+        self.journal.enqueue([sealed], frag.key)
+        self.queued.set()
+        if self.detector is None:
+            frag.path.unlink(missing_ok=True)
+            return
+        if not self.live_group.fits(frag):
+            self._flush_live()
+        if not self.live_group.items:
+            self.live_first = sealed
+        self.live_group.items.append(frag)
+        self.held.add(frag.key)
+        if self.live_group.full:
+            self._flush_live()
+
+    def _flush_live(self) -> None:
+        """Detection for the waiting live fragments, joined: its event record names the first
+        of them and spans them all."""
+        items = self.live_group.take()
+        first, self.live_first = self.live_first, None
+        if not items or first is None:
+            return
+        site, _ = self.trust.require()
+        seg = join(items, joined_path(items))
+        for f in items:
+            f.path.unlink(missing_ok=True)
+        self.held.difference_update(f.key for f in items)
+        self._detect_later(site, dataclasses.replace(first, end_ms=seg.end_ms), seg)
+
+    # --- detection beside the producer ---------------------------------------------------------
+
+    def _detect_later(self, site: SiteKeys, sealed: Sealed, seg: Segment) -> None:
+        """Hand ``seg`` (already queued as ``sealed``) to the detector thread, which deletes
+        it once looked at; no detector thread (a test driving ``_handle``): now."""
+        job = _DetectJob(site, sealed, seg)
+        if self.detector is None:
+            seg.path.unlink(missing_ok=True)
+        elif self.detector_thread is None:
+            self._detect_job(job)
+        else:
+            try:
+                self.detect_jobs.put_nowait(job)
+            except queue.Full:
+                self.detections_skipped += 1
+                log.warning("%s: recorded without detection (the detector is behind)", seg.key)
+                seg.path.unlink(missing_ok=True)
+
+    def _detect_loop(self) -> None:
+        while (job := self.detect_jobs.get()) is not None:
+            try:
+                self._detect_job(job)
+            except Exception as exc:  # sealing or journaling the event record: never fatal
+                log.error("%s: event record not made (%s)", job.seg.key, type(exc).__name__)
+            finally:
+                self.detect_jobs.task_done()
+
+    def _detect_job(self, job: _DetectJob) -> None:
+        try:
+            found = self._detect(job.seg)
+            if found.detections:
+                self.journal.enqueue([self._detected(job.site, job.sealed, found, job.seg)])
+                self.queued.set()
+        finally:
+            job.seg.path.unlink(missing_ok=True)
+
+    def _handle(self, seg: Segment, keys: list[str] | None = None, live: bool = True) -> None:
+        """One segment as one recording. ``keys``: the fragments it was joined from (marked
+        processed with it); ``live=False``: never sealed as live."""
+        if keys is None and self.journal.is_processed(seg.key):
             seg.path.unlink(missing_ok=True)
             return
+        processed: str | list[str] = seg.key if keys is None else keys
         site, profile = self.trust.require()
-        kind = self._kind(profile)  # the alarm state as fresh as the check before sealing
+        kind = self._kind(profile, live)  # the alarm state as fresh as the check before sealing
         plain = seg.path
         if kind is RecordingKind.STILL:
             plain = seg.path.with_suffix(".jpg")
@@ -376,24 +561,25 @@ class CameraAgent:
             self.sd.store(sealed)
         if self.cfg.mode is Mode.CONTINUOUS or self.alarm_active:
             # Uploaded whatever detection finds: queue it first, so that detection (about a
-            # second of CPU per segment) never delays it, a live one above all. A crash
-            # between the two steps loses that segment's event record, never the segment.
-            self.journal.enqueue([sealed], seg.key)
+            # second of CPU per segment) never delays it, a live one above all; detection runs
+            # in its own thread. A crash between the two steps loses that segment's event
+            # record, never the segment.
+            self.journal.enqueue([sealed], processed)
             self.queued.set()
-            found = self._detect(seg)
-            if found.detections:
-                self.journal.enqueue([self._detected(site, sealed, found, seg)])
-                self.queued.set()
+            if plain != seg.path:
+                plain.unlink(missing_ok=True)
+            self._detect_later(site, sealed, seg)  # deletes seg once looked at
+            return
         else:
             found = self._detect(seg)
             if found.detections:
                 batch = [sealed, self._detected(site, sealed, found, seg)]
-                n = self.journal.promote_ring(batch, seg.key)
+                n = self.journal.promote_ring(batch, processed)
                 log.info("detection: %d buffered segments queued", n)
             elif seg.start_ms < self.post_event_until:
-                self.journal.enqueue([sealed], seg.key)
+                self.journal.enqueue([sealed], processed)
             else:
-                self.journal.ring_add(sealed, seg.key)
+                self.journal.ring_add(sealed, processed)
             self.queued.set()  # wake the uploader (after a ring_add, it finds nothing: harmless)
         seg.path.unlink(missing_ok=True)
         if plain != seg.path:
@@ -437,7 +623,15 @@ class CameraAgent:
     ) -> Sealed:
         rid = f"{kind.value}-{start}-{secrets.token_hex(4)}"
         meta = RecordingMetadata(site.site_id, self.cfg.camera_id, rid, kind, start, end)
-        return seal(site, meta, io.BytesIO(data), self.sealed_dir / f"{rid}.age")
+        path = self.sealed_dir / f"{rid}.age"
+        return seal(
+            site,
+            meta,
+            io.BytesIO(data),
+            path,
+            part_size=self.cfg.part_size,  # part SHA-256s while sealing (camera/parts.py)
+            multipart_threshold=self.cfg.multipart_threshold,
+        )
 
     def _event_record(self, site: SiteKeys, segment: Sealed, found: SegmentDetections) -> Sealed:
         """Labels and thumbnail, age-encrypted like the segment (same recipients and escrow

@@ -44,6 +44,10 @@ class CameraConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     mode: Mode = Mode.CONTINUOUS
     segment_s: float = 2.0
+    #: ffmpeg cuts fragments this long, joined into segments outside an alarm and uploaded
+    #: one by one as live recordings during it (clients/camera/fragments.py); None, 0 or
+    #: segment_s: whole segments only (live video then waits for a whole segment)
+    fragment_s: float | None = 0.5
     site_keys_file: str | None = None  # SiteKeys to pin at first start (else: first fetch)
     detector: str = "opencv"  # or "none"
     detect_frames: int = 3

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +127,13 @@ class Journal:
                 self.db.execute("ROLLBACK")
                 raise
 
-    def _insert_processed(self, key: str) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)", (key, now_ms())
+    def _insert_processed(self, key: str | Sequence[str]) -> None:
+        """One source segment's key, or the keys of the fragments joined into one recording
+        (clients/camera/fragments.py): all marked in the caller's transaction."""
+        keys = [key] if isinstance(key, str) else list(key)
+        at = now_ms()
+        self.db.executemany(
+            "INSERT OR IGNORE INTO processed (key, at_ms) VALUES (?, ?)", [(k, at) for k in keys]
         )
 
     def mark_processed(self, key: str) -> None:
@@ -207,7 +211,9 @@ class Journal:
         )
         return signed
 
-    def enqueue(self, sealed: list[Sealed], processed_key: str | None = None) -> None:
+    def enqueue(
+        self, sealed: list[Sealed], processed_key: str | Sequence[str] | None = None
+    ) -> None:
         """Sign manifests for ``sealed`` (in order) and put them in the outbox, atomically."""
         with self._transaction():
             for s in sealed:
@@ -247,7 +253,7 @@ class Journal:
 
     # --- ring buffer -----------------------------------------------------------------------
 
-    def ring_add(self, sealed: Sealed, processed_key: str) -> None:
+    def ring_add(self, sealed: Sealed, processed_key: str | Sequence[str]) -> None:
         with self._transaction():
             self.db.execute(
                 "INSERT INTO ring VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -274,7 +280,9 @@ class Journal:
         with self.lock:
             self.db.execute("DELETE FROM ring WHERE recording_id = ?", (recording_id,))
 
-    def promote_ring(self, extra: list[Sealed], processed_key: str | None = None) -> int:
+    def promote_ring(
+        self, extra: list[Sealed], processed_key: str | Sequence[str] | None = None
+    ) -> int:
         """Move every ring entry (oldest first), then ``extra``, into the outbox: one
         transaction. Returns how many ring entries were promoted."""
         with self._transaction():

@@ -6,6 +6,7 @@ segments were never given a sequence number)."""
 
 from __future__ import annotations
 
+from clients.camera import parts
 from clients.camera.queue import Journal
 
 
@@ -16,5 +17,6 @@ def prune(journal: Journal, pre_alarm_s: int, now_ms: int) -> int:
         if s.end_ms < now_ms - pre_alarm_s * 1000:
             journal.ring_drop(s.recording_id)
             s.file.unlink(missing_ok=True)
+            parts.discard(s.file)
             dropped += 1
     return dropped

@@ -1,7 +1,9 @@
 """Video sources cut into independently playable segments.
 
 Our own ffmpeg writes MPEG-TS segments, video and the source's sound unless it is turned off
-(``-f segment -segment_time S -reset_timestamps 1``)
+(``-f segment -segment_time S -reset_timestamps 1``), or short fragments with one clock for the
+whole run (``-reset_timestamps 0``, a keyframe at each fragment's start) that the agent joins
+into segments outside an alarm and seals one by one during it (clients/camera/fragments.py),
 into a run directory, with a CSV segment list that ffmpeg appends a line to only once a
 segment is complete: that list is the completion signal (a segment never appears there half
 written). Each run directory also holds ``run.json`` with the wall-clock start of the run, so
@@ -26,6 +28,7 @@ import logging
 import re
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +40,12 @@ log = logging.getLogger("camvault.camera")
 
 LIST_NAME = "segments.csv"
 RUN_INFO = "run.json"
+#: The most a run's dates are moved by its first listing (RunDir._calibrate): ffmpeg's start-up
+#: (an RTSP camera's connection included); a larger gap is a late first look, not start-up.
+MAX_START_UP_MS = 10_000
 VIDEO_SUFFIXES = (".ts", ".mp4", ".m4s", ".mkv")
+#: How often the producer looks whether ffmpeg listed a new segment (one stat of the list).
+LIST_LOOK_S = 0.02
 _WHOLE_F = re.compile(r"-?[0-9]+\.[0-9]{6}")  # a number as C's %f prints it
 
 
@@ -99,7 +107,12 @@ def source_input(source: SourceConfig) -> list[str]:
     ]  # fmt: skip
 
 
-def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> list[str]:
+def ffmpeg_command(
+    source: SourceConfig, out_dir: Path, segment_s: float, *, one_clock: bool = False
+) -> list[str]:
+    """ffmpeg cutting ``source`` into pieces of ``segment_s`` seconds, each starting with a
+    keyframe. ``one_clock``: the pieces keep the run's timestamps (fragments, whose bytes
+    joined in order are one valid stream); else each restarts at zero (whole segments)."""
     cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-nostdin"]
     live_device = source.kind in (SourceKind.RTSP, SourceKind.V4L2)
     if source.realtime and not live_device:  # a live device has its own pace
@@ -134,7 +147,8 @@ def ffmpeg_command(source: SourceConfig, out_dir: Path, segment_s: float) -> lis
         "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
         "-force_key_frames", f"expr:gte(t,n_forced*{segment_s})",
-        "-f", "segment", "-segment_time", str(segment_s), "-reset_timestamps", "1",
+        "-f", "segment", "-segment_time", str(segment_s),
+        "-reset_timestamps", "0" if one_clock else "1",
         "-segment_format", "mpegts",
         "-segment_list", str(out_dir / LIST_NAME), "-segment_list_type", "csv",
         str(out_dir / "seg_%06d.ts"),
@@ -149,9 +163,12 @@ class RunDir:
         self.path = path
         info = json.loads((path / RUN_INFO).read_text()) if (path / RUN_INFO).is_file() else {}
         self.t0_ms = int(info.get("t0_ms", 0))
+        self.one_clock = bool(info.get("one_clock", False))  # fragments (fragments.py)
         self._parsed = 0  # bytes of the list parsed so far (whole lines)
         self._listed: list[Segment] = []  # listed segments whose file was there at the last look
         self._writer_gone = False  # set by discard_partials: the list will not grow any more
+        #: set by FfmpegSource on the run its ffmpeg writes now: dated by its first listing
+        self.calibrate = False
 
     def complete(self) -> list[Segment]:
         """The listed segments whose file is still there (the agent deletes each once sealed).
@@ -167,7 +184,10 @@ class RunDir:
             return []
         whole = new.rfind(b"\n") + 1  # a line still being written waits for the next call
         self._parsed += whole
-        for line in new[:whole].decode(errors="replace").splitlines():
+        lines = new[:whole].decode(errors="replace").splitlines()
+        if self.calibrate and any(ln.strip() for ln in lines):
+            self._calibrate([ln for ln in lines if ln.strip()][-1], now_ms())
+        for line in lines:
             if not line.strip():
                 continue
             seg = self._parse(line)
@@ -204,6 +224,37 @@ class RunDir:
             return None
         return Segment(self.path / parts[0], start, end, f"{self.path.name}/{parts[0]}")
 
+    def _calibrate(self, last_line: str, seen_ms: int) -> None:
+        """Date the run from its first listing. ``t0_ms`` is taken before ffmpeg is launched,
+        earlier than its first frame by ffmpeg's start-up (0.1-0.4 s measured), so every
+        recording of the run was dated that much early: with no pre-alarm window, a live
+        fragment holding the trigger could be dated as ending before it and refused. A listed
+        segment ended by the time it is seen, so the run's clock started at the latest
+        ``seen_ms - its end offset``; that moves ``t0_ms`` later (never earlier: a file read
+        faster than real time keeps it; by at most :data:`MAX_START_UP_MS`), and is saved in
+        ``run.json`` for a later drain of this run. Dates then run late by the listing's
+        delay (the next frame, ffmpeg's flush, one look: ~0.1 s) instead of early."""
+        self.calibrate = False
+        parts = last_line.strip().split(",")
+        try:
+            t0 = seen_ms - int(float(parts[2]) * 1000)
+        except (IndexError, ValueError, OverflowError):
+            return
+        if not 0 < t0 - self.t0_ms <= MAX_START_UP_MS:
+            return
+        self.t0_ms = t0
+        info = {"t0_ms": t0, "one_clock": self.one_clock}
+        tmp = self.path / (RUN_INFO + ".tmp")
+        tmp.write_text(json.dumps(info))
+        tmp.replace(self.path / RUN_INFO)
+
+    def has_new(self) -> bool:
+        """The list has grown since the last :meth:`complete`."""
+        try:
+            return (self.path / LIST_NAME).stat().st_size > self._parsed
+        except FileNotFoundError:
+            return False
+
     def discard_partials(self) -> None:
         """After the writer is gone: drop segments that never made it into the list.
 
@@ -222,20 +273,23 @@ class FfmpegSource:
     """Runs ffmpeg into a fresh run directory under ``root``; ``restart`` runs a new ffmpeg
     into a new run directory once the previous one has exited."""
 
-    def __init__(self, source: SourceConfig, root: Path, segment_s: float) -> None:
+    def __init__(
+        self, source: SourceConfig, root: Path, segment_s: float, *, one_clock: bool = False
+    ) -> None:
         self.source = source
         self.root = root
         self.segment_s = segment_s
+        self.one_clock = one_clock
         root.mkdir(parents=True, exist_ok=True)
         self._start()
 
     def _start(self) -> None:
         run = RunDir(self._new_run_dir())
         try:
-            cmd = ffmpeg_command(self.source, run.path, self.segment_s)
+            cmd = ffmpeg_command(self.source, run.path, self.segment_s, one_clock=self.one_clock)
             t0 = now_ms()
-            (run.path / RUN_INFO).write_text(json.dumps({"t0_ms": t0}))
-            run.t0_ms = t0
+            (run.path / RUN_INFO).write_text(json.dumps({"t0_ms": t0, "one_clock": self.one_clock}))
+            run.t0_ms, run.one_clock, run.calibrate = t0, self.one_clock, True
             with (run.path / "ffmpeg.log").open("ab") as out:
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         except BaseException:
@@ -279,6 +333,15 @@ class FfmpegSource:
     def complete(self) -> list[Segment]:
         return self.run.complete()
 
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        """Until ffmpeg lists a new segment, ``stop`` is set or ``timeout_s`` has passed: a
+        look at the list's size every ``LIST_LOOK_S`` (a segment waited up to a whole
+        0.2 s poll before, on every live piece's way to the operator)."""
+        deadline = time.monotonic() + timeout_s
+        while not stop.wait(min(LIST_LOOK_S, max(0.0, deadline - time.monotonic()))):
+            if self.run.has_new() or time.monotonic() >= deadline:
+                return
+
     @property
     def finished(self) -> bool:
         return self.proc.poll() is not None
@@ -320,6 +383,9 @@ class DirectorySource:
     @property
     def finished(self) -> bool:
         return False
+
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        stop.wait(timeout_s)
 
     def stop(self) -> None:
         return None

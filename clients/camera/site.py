@@ -61,6 +61,22 @@ class SiteTrust:
     def refresh(self) -> bool:
         """Fetch SiteKeys and the enrollment; returns True if anything changed. Network
         errors and refusals propagate (the caller keeps what it has)."""
+        changed = self.refresh_site_keys()
+        j = self.journal
+        enrollment = canonical_json(self.storage.device(j.site_id, j.camera_id)["enrollment"])
+        if enrollment != self.journal.get(PROFILE_KEY):
+            try:
+                self.profile = self._check_enrollment(enrollment)
+                self.journal.put(PROFILE_KEY, enrollment)
+                changed = True
+            except CryptoError as exc:
+                log.warning("enrollment from the service refused: %s", exc)
+        return changed
+
+    def refresh_site_keys(self) -> bool:
+        """Fetch SiteKeys; pin them only if the pinned customer key signed them with a
+        strictly greater version (``verify_site_keys``): an old, rolled-back or foreign-signed
+        SiteKeys is refused and the pinned set kept. True if the pinned set changed."""
         changed = False
         j = self.journal
         signed = parse_signed(canonical_json(self.storage.site(j.site_id)["site_keys"]))
@@ -76,14 +92,6 @@ class SiteTrust:
                 log.info("site keys updated to version %d", self.site_keys.version)
             except CryptoError as exc:
                 log.warning("site keys from the service refused, keeping pinned: %s", exc)
-        enrollment = canonical_json(self.storage.device(j.site_id, j.camera_id)["enrollment"])
-        if enrollment != self.journal.get(PROFILE_KEY):
-            try:
-                self.profile = self._check_enrollment(enrollment)
-                self.journal.put(PROFILE_KEY, enrollment)
-                changed = True
-            except CryptoError as exc:
-                log.warning("enrollment from the service refused: %s", exc)
         return changed
 
     def _check_enrollment(self, data: bytes) -> CameraProfile:

@@ -26,9 +26,7 @@ import io
 import os
 import stat
 import sys
-import termios
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 from crypto import age
@@ -179,6 +177,8 @@ def read_passphrase(prompt: str) -> str:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError as exc:
         _fail(f"cannot prompt for a passphrase: no terminal ({exc.strerror})")
+    import termios  # here, not at the top: encrypting to a recipient never prompts
+
     with open(fd, "r+b", buffering=0) as tty:
         old = termios.tcgetattr(fd)
         quiet = termios.tcgetattr(fd)
@@ -355,6 +355,8 @@ def keygen(
             if text is not None:
                 dst.write(text.encode("ascii"))
                 return
+            from datetime import datetime  # only keygen needs it (start-up: docs/PERFORMANCE.md)
+
             created = datetime.now().astimezone()
             if pq:
                 hybrid = age.generate_hybrid_identity()
@@ -504,7 +506,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] in age_fast.OPTIONS:
         status = age_fast.run(sys.argv[1], sys.argv[2:], sys.modules[__name__])
         if status is not None:
-            sys.exit(status)
+            age_fast.exit_now(status)
     import typer
 
     app = typer.Typer(add_completion=False, no_args_is_help=True)

@@ -30,6 +30,7 @@ from clients.cli.helpers import (
 from clients.common import write_json
 from clients.customer import chain as chain_lib
 from clients.customer import consents as consents_lib
+from clients.customer import devices as devices_lib
 from clients.customer import inbox as inbox_lib
 from clients.customer import recordings as rec_lib
 from clients.customer import site as site_lib
@@ -63,6 +64,10 @@ app.add_typer(site_app, name="site")
 app.add_typer(witnesses_app, name="witnesses")
 app.add_typer(consent_app, name="consent")
 app.add_typer(alarm_app, name="alarm")
+devices_app = typer.Typer(
+    help="The site's cameras and panels: revoke or rotate a device's key.", no_args_is_help=True
+)
+app.add_typer(devices_app, name="devices")
 
 StateOpt = Annotated[
     Path | None,
@@ -129,6 +134,16 @@ def site_create(
     ] = None,
     threshold: Annotated[int, typer.Option(help="custodians needed for a release (t)")] = 2,
     retention_days: Annotated[int | None, typer.Option(help="keep recordings N days")] = None,
+    pq_escrow: Annotated[
+        bool | None,
+        typer.Option(
+            "--pq-escrow/--no-pq-escrow",
+            help="list the custodians' hybrid ML-KEM-768 + X25519 escrow keys: cameras then "
+            "escrow new recordings post-quantum (docs/ESCROW.md). Default: on when every "
+            "custodian publishes one; --pq-escrow requires it of every custodian",
+            show_default=False,
+        ),
+    ] = None,
     state: StateOpt = None,
 ) -> None:
     """Sign SiteKeys v1 and enroll the site with the storage service and every custodian.
@@ -136,13 +151,19 @@ def site_create(
     with guarded():
         st = load(state)
         sid = site_id or site_id_for(st.site_key().public_key, label)
-        res = site_lib.create_site(st, storage, sid, custodian, threshold, retention_days)
+        res = site_lib.create_site(
+            st, storage, sid, custodian, threshold, retention_days, pq_escrow=pq_escrow
+        )
         table = Table(title=f"site {res.site_id}: {res.threshold} of {len(res.custodians)}")
         for col in ("custodian", "url", "escrow key id", "log key"):
             table.add_column(col)
         for c in res.custodians:
             table.add_row(c.custodian_id, c.url, c.escrow_key.key_id(), c.log_key.to_text())
         console.print(table)
+        console.print(
+            "escrow     "
+            + ("hybrid ML-KEM-768 + X25519 (post-quantum)" if res.pq_escrow else "X25519")
+        )
 
 
 def _enroll(
@@ -567,6 +588,49 @@ def sync(state: StateOpt = None) -> None:
     console.print("outbox empty: every custodian acknowledged every statement")
 
 
+def _print_lifecycle(res: devices_lib.Lifecycle, what: str) -> None:
+    console.print(
+        f"{res.device_id}: enrollment v{res.version}; key {res.revoked_key} revoked from "
+        f"{fmt_time(res.revoked_from_ms)}"
+    )
+    print_acks(console, res.custodians, what)
+
+
+@devices_app.command("revoke")
+def devices_revoke(
+    device_id: Annotated[str, typer.Argument(help="camera or panel id")],
+    reason: Annotated[str, typer.Option(help="why (kept in the signed statement)")] = "revoked",
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="refuse what the key signed from then (default now)"),
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Revoke a device's key (signed DeviceRevocation to the storage service and every
+    custodian): uploads, alarms and recordings it signs from then on are refused."""
+    with guarded():
+        res = devices_lib.revoke_device(load(state), device_id, reason, parse_time(from_))
+    _print_lifecycle(res, "revoked")
+
+
+@devices_app.command("rotate")
+def devices_rotate(
+    device_id: Annotated[str, typer.Argument(help="camera or panel id")],
+    key: Annotated[str, typer.Option("--key", help="the device's new ed25519:... public key")],
+    reason: Annotated[str, typer.Option(help="why (kept in the signed statement)")] = (
+        "key rotation"
+    ),
+    state: StateOpt = None,
+) -> None:
+    """Rotate a device's key: enrollment version n+1 with the new key, and the old key
+    revoked from now (recordings it signed before stay valid)."""
+    with guarded():
+        res = devices_lib.rotate_device(
+            load(state), device_id, Ed25519PublicKey.from_text(key), reason
+        )
+    _print_lifecycle(res, "rotated")
+
+
 @app.command("add-device")
 def add_device(
     recipient: Annotated[str, typer.Option(help="the new device's age1... recipient")],
@@ -583,6 +647,19 @@ def add_device(
     console.print(f"SiteKeys v{res.keys_version} published; {res.rewrapped} header(s) re-wrapped")
     for cam, rid, why in res.skipped:
         console.print(f"  skipped {cam}/{rid}: {why}")
+
+
+@app.command("remove-device")
+def remove_device(
+    recipient: Annotated[str, typer.Option(help="the age1... recipient of the device to remove")],
+    state: StateOpt = None,
+) -> None:
+    """Take a customer device out of the site (lost or stolen phone): SiteKeys v+1 without
+    its recipient, logged by every custodian; recordings made from then on are not sealed
+    to it (those already stored keep their stanza)."""
+    with guarded():
+        res = devices_lib.remove_recipient(load(state), X25519Recipient.parse(recipient))
+    console.print(f"SiteKeys v{res.keys_version} published: {res.recipients} recipient(s)")
 
 
 @app.command()

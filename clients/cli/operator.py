@@ -176,25 +176,55 @@ def release(
     alarm: Annotated[str | None, typer.Option(help="alarm id (ARC operators)")] = None,
     consent: Annotated[str | None, typer.Option(help="consent id (technicians)")] = None,
     site: Annotated[str | None, typer.Option(help="site, without justification")] = None,
+    as_json: JsonOpt = False,
     state: StateOpt = None,
 ) -> None:
     """Request releases from t custodians and decrypt (alarm window: pre-alarm first)."""
     if sum(x is not None for x in (alarm, consent, site)) != 1:
         fail("give exactly one of --alarm, --consent or --site")
+    show = None if as_json else _print_item
     with guarded():
         st = load(state)
         if alarm is not None:
-            res = lib.release_alarm(st, alarm, out, on_item=_print_item)
+            res = lib.release_alarm(st, alarm, out, on_item=show)
         elif consent is not None:
-            res = lib.release_consent(st, consent, out, on_item=_print_item)
+            res = lib.release_consent(st, consent, out, on_item=show)
         else:
             assert site is not None
             lib.release_unjustified(st, site)
             fail("the storage service listed recordings without a justification")
-    console.print(
-        f"{len(res.decrypted)} of {len(res.items)} recording(s) decrypted into {out} "
-        f"(custodians {', '.join(res.custodians) or '-'})"
-    )
+    # a custodian whose shares were not used says why (refused, unwitnessed, unreachable)
+    for cid, reason in sorted(res.custodian_errors.items()):
+        err_console.print(
+            f"warning: custodian {cid}: {reason}", markup=False, highlight=False, soft_wrap=True
+        )
+    for warning in res.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        print_json(
+            {
+                "decrypted": len(res.decrypted),
+                "recordings": len(res.items),
+                "custodians": res.custodians,
+                "custodian_errors": res.custodian_errors,
+                "warnings": res.warnings,
+                "items": [
+                    {
+                        "camera_id": r.camera_id,
+                        "recording_id": r.recording_id,
+                        "kind": r.kind,
+                        "path": None if r.path is None else str(r.path),
+                        "refused": r.refused,
+                    }
+                    for r in res.items
+                ],
+            }
+        )
+    else:
+        console.print(
+            f"{len(res.decrypted)} of {len(res.items)} recording(s) decrypted into {out} "
+            f"(custodians {', '.join(res.custodians) or '-'})"
+        )
     if len(res.decrypted) < len(res.items):
         raise typer.Exit(1)
 

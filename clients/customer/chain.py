@@ -130,7 +130,7 @@ def _listing_problems(listed: list[tuple[dict[str, Any], SignedStatement]]) -> l
 def read_chain(state: CustomerState, storage: StorageApi, camera_id: str) -> CameraChain:
     """List one enrolled camera's recordings and check them (see the module docstring)."""
     _, site_id = state.site()
-    key = state.camera_key(camera_id)
+    key = state.camera_keys(camera_id)  # rotated-out and revoked keys too
     if key is None:
         raise ClientError(f"{camera_id} is not a camera this customer enrolled")
     items = list(storage.recordings(site_id, camera_id=camera_id, include_deleted=True))

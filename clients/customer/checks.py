@@ -24,8 +24,8 @@ from clients.common import signed_from_json
 from crypto.age import Identity
 from crypto.ed25519 import Ed25519PublicKey
 from crypto.errors import CryptoError
-from crypto.recording import RecordingError, verify_recording
-from crypto.statements import Manifest
+from crypto.recording import RecordingError, verify_recording, verify_recording_stream
+from crypto.statements import DeviceKeys, Manifest
 
 
 class SubstitutedError(ClientError):
@@ -38,7 +38,7 @@ def check_recording(
     payload: bytes,
     *,
     identities: list[Identity],
-    camera_key: Ed25519PublicKey,
+    camera_key: Ed25519PublicKey | DeviceKeys,
     site_id: str,
     camera_id: str,
     recording_id: str,
@@ -52,6 +52,41 @@ def check_recording(
         raise SubstitutedError(f"{recording_id}: manifest of camera {camera_id}: {exc}") from exc
     try:
         return verify_recording(
+            signed,
+            header,
+            payload,
+            camera_key=camera_key,
+            site_id=site_id,
+            camera_id=camera_id,
+            recording_id=recording_id,
+            identities=identities,
+            out=out,
+        ).manifest
+    except RecordingError as exc:
+        raise SubstitutedError(f"{exc}; reason: {exc.reason}") from exc
+
+
+def check_recording_stream(
+    manifest_json: Any,
+    header: bytes,
+    payload: BinaryIO,
+    *,
+    identities: list[Identity],
+    camera_key: Ed25519PublicKey | DeviceKeys,
+    site_id: str,
+    camera_id: str,
+    recording_id: str,
+    out: BinaryIO,
+) -> Manifest:
+    """:func:`check_recording` of a payload read as it downloads, decrypted into ``out`` as
+    it arrives (crypto.recording.verify_recording_stream): ``out`` holds unverified
+    plaintext until this returns, so the caller keeps it under a temporary name."""
+    try:
+        signed = signed_from_json(manifest_json)
+    except (CryptoError, ValueError, TypeError) as exc:
+        raise SubstitutedError(f"{recording_id}: manifest of camera {camera_id}: {exc}") from exc
+    try:
+        return verify_recording_stream(
             signed,
             header,
             payload,

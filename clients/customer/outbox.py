@@ -34,6 +34,8 @@ ROUTES: dict[str, Callable[[CustodianApi, str, SignedStatement], str]] = {
     "deletion": CustodianApi.delete_recordings,
     "retention": CustodianApi.set_retention,
     "cancel": CustodianApi.cancel_alarm,
+    "device-enrollment": CustodianApi.enroll_device,
+    "device-revocation": CustodianApi.revoke_device,
 }
 #: Refusals that say nothing about the statement: the custodian's failure or its load.
 TRANSIENT = frozenset({"internal_error", "rate_limited"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,11 @@ import httpx
 
 from clients.api.errors import ClientError, ServiceRefused
 from clients.api.escrow import Ack
-from clients.api.storage import StorageApi, header_bytes
+from clients.api.storage import StorageApi, header_bytes, open_download
 from clients.api.storage import download as fetch_payload
 from clients.common import EXTENSIONS
 from clients.customer.chain import cameras, read_chain, remember, verified_chains
-from clients.customer.checks import SubstitutedError, check_recording
+from clients.customer.checks import SubstitutedError, check_recording, check_recording_stream
 from clients.customer.outbox import Outbox
 from clients.customer.state import CustomerState
 from clients.video import Container, join_segments
@@ -84,9 +85,11 @@ def fetch_checked(
     out: BinaryIO | None = None,
 ) -> Manifest:
     """Fetch one recording (detail, then its payload by presigned GET), check it against
-    its camera-signed manifest (clients/customer/checks.py) and decrypt it into ``out``."""
+    its camera-signed manifest (clients/customer/checks.py) and decrypt it into ``out``.
+    With ``out`` the payload is decrypted as it downloads, in constant memory, and ``out``
+    holds unverified plaintext if this raises: the caller discards it then."""
     _, site_id = state.site()
-    key = state.camera_key(camera_id)
+    key = state.camera_keys(camera_id)  # with the keys revoked: device_revoked after them
     if key is None:
         raise ClientError(f"{camera_id} is not a camera this customer enrolled")
     detail = storage.recording(site_id, camera_id, recording_id)
@@ -97,6 +100,19 @@ def fetch_checked(
     url = detail.get("download_url")
     if header is None or not isinstance(url, str):
         raise ServiceRefused("storage", 410, "recording_deleted", recording_id)
+    if out is not None:
+        with open_download(url) as payload:
+            return check_recording_stream(
+                detail.get("manifest"),
+                header,
+                payload,  # type: ignore[arg-type]
+                identities=identities,
+                camera_key=key,
+                site_id=site_id,
+                camera_id=camera_id,
+                recording_id=recording_id,
+                out=out,
+            )
     buf = io.BytesIO()
     fetch_payload(url, buf)
     return check_recording(
@@ -203,11 +219,13 @@ def download(
             try:
                 with tmp.open("wb") as fh:
                     m = fetch_checked(state, storage, cam, rid, identities, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
             path = out_dir / cam / (rid + EXTENSIONS.get(m.kind.value, ".bin"))
-            tmp.replace(path)
+            tmp.replace(path)  # only now, verified, under its name
             done.append(Downloaded(cam, rid, path, path.stat().st_size))
             if progress is not None:
                 progress(n + 1, len(targets))
@@ -282,7 +300,7 @@ def export(state: CustomerState, out_dir: Path, selection: Selection) -> list[Pa
     with state.storage() as storage:
         for t in selection.targets(state, storage):
             cam, rid = str(t["camera_id"]), str(t["recording_id"])
-            key = state.camera_key(cam)
+            key = state.camera_keys(cam)
             if key is None:
                 raise ClientError(f"{cam} is not a camera this customer enrolled")
             manifest = t["manifest"] or storage.recording(site_id, cam, rid).get("manifest")

@@ -58,6 +58,7 @@ class SiteCreated:
     custodians: list[CustodianEndpoint]
     threshold: int
     storage_status: int
+    pq_escrow: bool = False  # SiteKeys lists the custodians' hybrid escrow keys
 
 
 def create_site(
@@ -67,11 +68,18 @@ def create_site(
     custodian_urls: Sequence[str],
     threshold: int,
     retention_days: int | None = None,
+    *,
+    pq_escrow: bool | None = None,
 ) -> SiteCreated:
     """Sign SiteKeys v1 (this device's recipient, the custodians' keys as they publish them)
     and enroll the site with the storage service and every custodian. ``site_id`` must be
     bound to this state's site key (:func:`crypto.siteid.site_id_for`): the services refuse
-    any other id, so that nobody can claim another customer's site id first."""
+    any other id, so that nobody can claim another customer's site id first.
+
+    ``pq_escrow``: the custodians' hybrid (ML-KEM-768 + X25519) escrow keys go into SiteKeys
+    too, so that cameras seal new recordings' shares with them. None (the default): when every
+    custodian publishes one, else X25519 only; True: every custodian must publish one (else
+    ClientError, nothing written); False: X25519 only."""
     cfg = state.config
     if cfg.site_id is not None and (cfg.site_id != site_id or cfg.site_keys is None):
         raise ClientError(f"this state already belongs to site {cfg.site_id}")
@@ -88,13 +96,24 @@ def create_site(
         if not 1 <= threshold <= len(custodian_urls):
             raise ClientError(f"threshold {threshold} needs 1..{len(custodian_urls)} custodians")
         custodians = [fetch_custodian(u) for u in custodian_urls]
+        lacking = [c.custodian_id for c in custodians if c.hybrid_escrow_key is None]
+        if pq_escrow and lacking:
+            raise ClientError(f"--pq-escrow: custodian {lacking[0]} publishes no hybrid escrow key")
+        hybrid = not lacking if pq_escrow is None else pq_escrow
         keys = SiteKeys(
             site_id=site_id,
             version=1,
             customer_key=state.site_key().public_key,
             recipients=(state.identity().recipient(),),
             custodians=tuple(
-                Custodian(c.custodian_id, c.escrow_key, c.log_key, c.url) for c in custodians
+                Custodian(
+                    c.custodian_id,
+                    c.escrow_key,
+                    c.log_key,
+                    c.url,
+                    c.hybrid_escrow_key if hybrid else None,
+                )
+                for c in custodians
             ),
             threshold=threshold,
             issued_at_ms=now_ms(),
@@ -111,7 +130,8 @@ def create_site(
     if retention_days is not None:
         policy = retention_policy(state, site_id, retention_days)
         post_custodians(custodians, lambda api: api.set_retention(site_id, policy))
-    return SiteCreated(site_id, 1, custodians, threshold, status)
+    pq = any(c.get("hybrid_escrow_key") for c in signed.to_json()["body"]["custodians"])
+    return SiteCreated(site_id, 1, custodians, threshold, status, pq)
 
 
 def retention_policy(state: CustomerState, site_id: str, days: int | None) -> SignedStatement:

@@ -25,7 +25,7 @@ from clients.common import StateError, read_config, write_json, write_secret
 from crypto.age import Identity, parse_identity_file
 from crypto.age.x25519 import X25519Identity, format_identity_file, generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
-from crypto.statements import SignedStatement
+from crypto.statements import DeviceKeys, SignedStatement
 
 IDENTITY_FILE = "identity.txt"
 SITE_KEY_FILE = "site.key"
@@ -142,3 +142,15 @@ class CustomerState:
     def camera_key(self, camera_id: str) -> Ed25519PublicKey | None:
         dev = self.config.devices.get(camera_id)
         return None if dev is None else Ed25519PublicKey.from_text(str(dev["device_key"]))
+
+    def camera_keys(self, camera_id: str) -> DeviceKeys | None:
+        """The camera's current key and the keys this customer revoked (clients/customer/
+        devices.py): what its manifests are checked against."""
+        dev = self.config.devices.get(camera_id)
+        if dev is None:
+            return None
+        revoked = {
+            Ed25519PublicKey.from_text(str(r["device_key"])): int(r["revoked_from_ms"])
+            for r in dev.get("revoked_keys", [])
+        }
+        return DeviceKeys(Ed25519PublicKey.from_text(str(dev["device_key"])), revoked)

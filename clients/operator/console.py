@@ -10,18 +10,29 @@ justification themselves (clients/operator/release.py). Every refusal keeps its 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import queue
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from clients.api.errors import ClientError, ServiceRefused
 from clients.api.escrow import CustodianApi, CustodianEndpoint, fetch_custodian
 from clients.api.storage import ConsentRequest, StorageApi, download, header_bytes
 from clients.common import EXTENSIONS, signed_from_json
+from clients.operator.receipts import Receipt, collect_receipts, new_report
 from clients.operator.release import (
     CustodianRefused,
+    Gathered,
+    NothingReleased,
     Recording,
     ReleaseError,
     ThresholdNotMet,
@@ -32,12 +43,13 @@ from clients.operator.release import (
 )
 from clients.operator.state import OperatorConfig, OperatorState
 from clients.video import LiveFile, VideoError
+from common.http import CLIENT_LIMITS, SignedClient, tls_context
 from common.time import now_ms
 from crypto.age.format import parse_header
 from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.errors import CryptoError
-from crypto.escrow import SessionKey, parse_escrow_stanza
+from crypto.escrow import ESCROW_STANZA_TYPES, SessionKey, parse_escrow_stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.statements import (
     OperatorRegistration,
@@ -159,6 +171,8 @@ class Released:
     pre_alarm: bool = False
     refused: str | None = None  # reason code when this recording was not released
     unplayable: str | None = None  # decrypted, but not added to the live file: why
+    decrypted_ms: int = 0  # when its plaintext was written (before the live file's remux)
+    end_ms: int = 0
 
 
 @dataclass
@@ -166,6 +180,15 @@ class ReleaseResult:
     custodians: list[str]
     items: list[Released] = field(default_factory=list)
     released_ms: int = 0  # when t custodians had answered (before payloads were fetched)
+    #: what each custodian whose shares were not used did (refused, unwitnessed, ...)
+    custodian_errors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: ReleaseResult) -> None:
+        self.custodians = other.custodians or self.custodians
+        self.items.extend(other.items)
+        self.custodian_errors.update(other.custodian_errors)
+        self.warnings.extend(other.warnings)
 
     @property
     def decrypted(self) -> list[Released]:
@@ -189,21 +212,207 @@ def _arc_detail(storage: StorageApi, site_id: str, item: dict[str, Any]) -> dict
 
 def _threshold(header: bytes) -> int:
     for st in parse_header(header).stanzas:
-        if st.type == "camvault-escrow":
+        if st.type in ESCROW_STANZA_TYPES:  # X25519 or hybrid
             return parse_escrow_stanza(st).threshold
     raise ClientError("recording has no escrow stanza: the ARC cannot read it")
 
 
-def _refusal(exc: ThresholdNotMet) -> ReleaseRefused:
-    def reason(e: Exception) -> str:
-        if isinstance(e, CustodianRefused):
-            return e.reason
-        if isinstance(e, Unwitnessed):  # its shares are not used: the log may be split
-            return f"unwitnessed ({e})"
-        return f"unavailable ({e})"
+def _reason(e: Exception) -> str:
+    if isinstance(e, CustodianRefused):
+        return e.reason
+    if isinstance(e, Unwitnessed):  # its shares are not used: the log may be split
+        return f"unwitnessed ({e})"
+    if isinstance(e, NothingReleased):
+        return f"nothing_released ({e})"
+    return f"unavailable ({e})"
 
-    reasons = {cid: reason(e) for cid, e in exc.errors.items()}
-    return ReleaseRefused(reasons, "")
+
+def _refusal(exc: ThresholdNotMet) -> ReleaseRefused:
+    return ReleaseRefused({cid: _reason(e) for cid, e in exc.errors.items()}, "")
+
+
+#: how long, once t custodians released, the others still get to answer (their refusals are
+#: reported and their receipts' checkpoints go to the customer)
+LATE_ANSWERS_S = 10.0
+
+
+def post_receipts(
+    state: OperatorState,
+    storage: StorageApi,
+    site_id: str,
+    session: SessionKey,
+    receipts: list[Receipt],
+) -> str | None:
+    """Post the checkpoints of this request's receipts to the site's inbox, for the
+    customer's split-view cross-check (clients/operator/receipts.py). Returns a warning if
+    that failed: the release stands, the customer's audit just cannot cross-check it."""
+    if not receipts:
+        return None
+    report = new_report(site_id, state.operator_id, session.public_key(), now_ms(), receipts)
+    try:
+        storage.post_release_receipts(site_id, report.report_id, report.to_text())
+    except (ServiceRefused, httpx.HTTPError) as exc:
+        return f"release receipts not delivered to the customer's inbox: {exc}"
+    return None
+
+
+#: Downloads and decryptions run at once by a batch release (and by the live view): enough to
+#: overlap the object store's round trips, bounded so a 30 s pre-alarm window of 0.5 s
+#: fragments does not open 60 connections at once.
+FETCH_WORKERS = 4
+
+
+class Links:
+    """The connections of a release session, opened once and reused by every request: one
+    signed client per custodian (``operator:<id>``) and one client for the object store's
+    presigned GETs. Opening a client per request costs a TCP connection each (and, before
+    ``common.http.tls_context``, a CA-bundle load: docs/PERFORMANCE.md "Live view")."""
+
+    def __init__(self, state: OperatorState) -> None:
+        key = state.key()
+        self.custodians = {
+            ep.custodian_id: SignedClient(ep.url, f"operator:{state.operator_id}", key, timeout=30)
+            for ep in state.endpoints()
+        }
+        self.store = httpx.Client(timeout=120.0, limits=CLIENT_LIMITS, verify=tls_context())
+
+    def close(self) -> None:
+        for c in self.custodians.values():
+            c.close()
+        self.store.close()
+
+    def __enter__(self) -> Links:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rec:
+    """One recording to release: its feed or listing item, header and presigned GET."""
+
+    item: dict[str, Any]
+    rec: Recording
+    url: str
+
+
+def _rec(storage: StorageApi, site_id: str, item: dict[str, Any]) -> _Rec | None:
+    """The header and presigned GET of ``item``: those the live feed's event carries
+    (docs/API.md, "Live feed"), else from the justified recording route (one GET). None once
+    the recording is deleted."""
+    detail = item if item.get("header") and item.get("download_url") else None
+    if detail is None:
+        detail = _arc_detail(storage, site_id, item)
+    header = header_bytes(detail)
+    if header is None:
+        return None
+    return _Rec(item, Recording(header, _metadata(site_id, item)), str(detail["download_url"]))
+
+
+def _recs(
+    storage: StorageApi, site_id: str, items: Sequence[dict[str, Any]], pool: Executor | None
+) -> list[_Rec]:
+    if pool is None or len(items) < 2:
+        found = [_rec(storage, site_id, i) for i in items]
+    else:
+        found = list(pool.map(lambda i: _rec(storage, site_id, i), items))
+    return [r for r in found if r is not None]
+
+
+@dataclass
+class _Batch:
+    """One release request (to every custodian) and what it got."""
+
+    session: SessionKey
+    releases: Gathered
+    released_ms: int
+
+
+def _release(
+    state: OperatorState,
+    storage: StorageApi,
+    site_id: str,
+    recs: Sequence[_Rec],
+    *,
+    purpose: Purpose,
+    justification: SignedStatement,
+    links: Links | None,
+) -> _Batch:
+    """t custodians' releases of ``recs``, one request per custodian (each receipt checked,
+    witnesses included: clients/operator/release.py). Refused: the receipts are posted for
+    the customer's cross-check and :class:`ReleaseRefused` raised."""
+    session = SessionKey.generate()
+    try:
+        releases = gather_releases(
+            state.endpoints(),
+            _threshold(recs[0].rec.header),
+            state.operator_id,
+            state.key(),
+            purpose=purpose.value,
+            justification=justification,
+            session=session,
+            recordings=[r.rec for r in recs],
+            witnesses=state.config.witnesses,
+            clients=None if links is None else links.custodians,
+        )
+    except ThresholdNotMet as exc:
+        # the refused receipts are evidence too (an unwitnessed one may be a split view)
+        post_receipts(state, storage, site_id, session, collect_receipts(exc.releases, exc.errors))
+        raise _refusal(exc) from exc
+    return _Batch(session, releases, now_ms())
+
+
+def _report(
+    state: OperatorState, storage: StorageApi, site_id: str, batch: _Batch, result: ReleaseResult
+) -> None:
+    """Once a batch is used: wait (bounded) for the custodians still answering, record what
+    they did, and post every receipt's checkpoint to the customer's inbox."""
+    releases = batch.releases
+    releases.finish(LATE_ANSWERS_S)
+    result.custodian_errors.update({cid: _reason(e) for cid, e in releases.errors.items()})
+    receipts = collect_receipts([*releases, *releases.unused], releases.errors)
+    warning = post_receipts(state, storage, site_id, batch.session, receipts)
+    if warning is not None:
+        result.warnings.append(warning)
+
+
+def _open(r: _Rec, batch: _Batch, out_dir: Path, store: httpx.Client | None) -> Released:
+    """Recover ``r``'s file key from the batch's shares, GET its payload and decrypt it into
+    ``out_dir/<camera>/<recording><ext>`` (``refused`` says why when the key is not there)."""
+    item = r.item
+    out = Released(
+        item["camera_id"], item["recording_id"], item["kind"], int(item["start_ms"]), None
+    )
+    out.end_ms = int(item["end_ms"])
+    try:
+        file_key = recover_file_key(batch.releases, r.rec, batch.session)
+    except CryptoError:
+        rid = r.rec.metadata.recording_id
+        reasons = {rel.refused[rid][0] for rel in batch.releases if rid in rel.refused}
+        out.refused = ", ".join(sorted(reasons)) or "not_released"
+        return out
+    buf = io.BytesIO()
+    download(r.url, buf, client=store)
+    buf.seek(0)
+    plain = io.BytesIO()
+    decrypt_payload(file_key, buf, plain)
+    path = out_dir / out.camera_id / (out.recording_id + EXTENSIONS.get(out.kind, ".bin"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(plain.getvalue())
+    out.decrypted_ms = now_ms()
+    out.path = path
+    return out
+
+
+def _append(out: Released, append_to: Callable[[str], LiveFile]) -> None:
+    """Append decrypted video to its camera's growing live file (one bad piece is said in
+    ``unplayable`` and left out; it must not end the live view)."""
+    if out.path is not None and out.path.suffix == ".ts":
+        try:
+            append_to(out.camera_id).append(out.path)
+        except VideoError as exc:
+            out.unplayable = str(exc)
 
 
 def release_batch(
@@ -217,68 +426,68 @@ def release_batch(
     out_dir: Path,
     on_item: Callable[[Released], None] | None = None,
     append_to: Callable[[str], LiveFile] | None = None,
+    workers: int = FETCH_WORKERS,
 ) -> ReleaseResult:
-    """Fetch headers (storage, justified route), gather t releases for the whole batch,
-    open the shares, decrypt each payload into ``out_dir/<camera>/<recording><ext>``
-    (and, with ``append_to``, append video to the camera's growing live file)."""
-    recs: list[tuple[dict[str, Any], Recording, str]] = []
-    for item in items:
-        detail = _arc_detail(storage, site_id, item)
-        header = header_bytes(detail)
-        if header is None:
-            continue
-        url = str(detail["download_url"])
-        recs.append((item, Recording(header, _metadata(site_id, item)), url))
-    if not recs:
-        return ReleaseResult([])
-    session = SessionKey.generate()
-    try:
-        releases = gather_releases(
-            state.endpoints(),
-            _threshold(recs[0][1].header),
-            state.operator_id,
-            state.key(),
-            purpose=purpose.value,
+    """Fetch headers (storage, justified route), gather t releases for the whole batch (one
+    request per custodian), open the shares, GET and decrypt each payload into
+    ``out_dir/<camera>/<recording><ext>``, ``workers`` at a time (``on_item`` is told of
+    each in the order of ``items``); with ``append_to``, append video to the camera's growing
+    live file. Returns once the custodians not waited for have answered (or
+    :data:`LATE_ANSWERS_S` passed) and the receipts were posted."""
+    with Links(state) as links, ThreadPoolExecutor(max(1, workers)) as pool:
+        recs = _recs(storage, site_id, items, pool)
+        if not recs:
+            return ReleaseResult([])
+        batch = _release(
+            state,
+            storage,
+            site_id,
+            recs,
+            purpose=purpose,
             justification=justification,
-            session=session,
-            recordings=[r for _, r, _ in recs],
-            witnesses=state.config.witnesses,
+            links=links,
         )
-    except ThresholdNotMet as exc:
-        raise _refusal(exc) from exc
-    result = ReleaseResult([r.custodian_id for r in releases], released_ms=now_ms())
-    for item, rec, url in recs:
-        out = Released(
-            item["camera_id"], item["recording_id"], item["kind"], int(item["start_ms"]), None
-        )
+        result = ReleaseResult([r.custodian_id for r in batch.releases])
+        result.released_ms = batch.released_ms
+        opened: list[Future[Released]] = []
         try:
-            file_key = recover_file_key(releases, rec, session)
-        except CryptoError:
-            reasons = {
-                r.refused[rec.metadata.recording_id][0]
-                for r in releases
-                if rec.metadata.recording_id in r.refused
-            }
-            out.refused = ", ".join(sorted(reasons)) or "not_released"
-        else:
-            buf = io.BytesIO()
-            download(url, buf)
-            buf.seek(0)
-            plain = io.BytesIO()
-            decrypt_payload(file_key, buf, plain)
-            path = out_dir / out.camera_id / (out.recording_id + EXTENSIONS.get(out.kind, ".bin"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(plain.getvalue())
-            if append_to is not None and path.suffix == ".ts":
-                try:
-                    append_to(out.camera_id).append(path)
-                except VideoError as exc:  # one bad segment must not end the live view
-                    out.unplayable = str(exc)
-            out.path = path
-        result.items.append(out)
-        if on_item is not None:
-            on_item(out)
+            opened = [pool.submit(_open, r, batch, out_dir, links.store) for r in recs]
+            for fut in opened:
+                out = fut.result()
+                if append_to is not None:
+                    _append(out, append_to)
+                result.items.append(out)
+                if on_item is not None:
+                    on_item(out)
+        finally:
+            for fut in opened:
+                fut.cancel()
+            _report(state, storage, site_id, batch, result)
     return result
+
+
+#: How long :func:`release_alarm` waits for a camera to commit the piece it was recording at
+#: the trigger (a camera uploads in sequence: once something ending at or after the trigger
+#: is committed, everything before it is), before releasing the rest of the pre-alarm window.
+PRE_ALARM_SETTLE_S = 5.0
+
+
+def _committed(storage: StorageApi, site_id: str) -> list[dict[str, Any]]:
+    items = [i for i in storage.recordings(site_id, arc=True) if i["status"] == "committed"]
+    items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
+    return items
+
+
+def _settled(storage: StorageApi, site_id: str, trigger: int, cameras: set[str]) -> list[Any]:
+    """The committed recordings once every camera of ``cameras`` has committed one ending at
+    or after the trigger (or :data:`PRE_ALARM_SETTLE_S` passed)."""
+    deadline = time.monotonic() + PRE_ALARM_SETTLE_S
+    while True:
+        items = _committed(storage, site_id)
+        reached = {i["camera_id"] for i in items if int(i["end_ms"]) >= trigger}
+        if cameras <= reached or time.monotonic() >= deadline:
+            return items
+        time.sleep(0.1)
 
 
 def release_alarm(
@@ -286,22 +495,43 @@ def release_alarm(
     alarm_id: str,
     out_dir: Path,
     on_item: Callable[[Released], None] | None = None,
+    *,
+    pre_alarm_only: bool = False,
 ) -> ReleaseResult:
     """Release and decrypt the recordings of an alarm window: pre-alarm recordings first
-    (one batch), then the rest (a second batch)."""
+    (one batch), then those committed meanwhile (a second look, once each camera has
+    committed past the trigger: the piece a camera was recording at the trigger is sealed
+    once it sees the alarm, often after the first listing), then the rest (not with
+    ``pre_alarm_only``, what an operator watching the live view asks for beside it: there
+    the second look takes only what ended by the trigger, which the live view leaves to this
+    batch)."""
     a = alarm(state, alarm_id)
     site_id = a["site_id"]
     event = signed_from_json(a["event"])
     trigger = int(a["triggered_at_ms"])
+    done: set[tuple[str, str]] = set()
+    total = ReleaseResult([])
     with state.storage() as storage:
-        items = [i for i in storage.recordings(site_id, arc=True) if i["status"] == "committed"]
-        items.sort(key=lambda i: (i["camera_id"], i["start_ms"]))
-        pre = [i for i in items if i["start_ms"] < trigger]
-        post = [i for i in items if i["start_ms"] >= trigger]
-        total = ReleaseResult([])
-        for batch, is_pre in ((pre, True), (post, False)):
+        cameras: set[str] = set()
+        for look in ("pre", "pre-late", "post"):
+            if pre_alarm_only and look == "post":
+                break
+            if look == "pre-late":
+                items = _settled(storage, site_id, trigger, cameras)
+            else:
+                items = _committed(storage, site_id)
+                cameras = cameras or {i["camera_id"] for i in items}
+            is_pre = look != "post"
+            batch = [
+                i
+                for i in items
+                if (i["start_ms"] < trigger) == is_pre
+                and _key(i) not in done
+                and not (look == "pre-late" and pre_alarm_only and i["end_ms"] > trigger)
+            ]
             if not batch:
                 continue
+            done.update(_key(i) for i in batch)
 
             def mark(r: Released, is_pre: bool = is_pre) -> None:
                 r.pre_alarm = is_pre
@@ -318,8 +548,7 @@ def release_alarm(
                 out_dir=out_dir,
                 on_item=mark,
             )
-            total.custodians = res.custodians
-            total.items.extend(res.items)
+            total.merge(res)
     return total
 
 
@@ -383,8 +612,9 @@ class LiveSegment:
     committed_ms: int  # committed at the storage service
     received_ms: int  # announced by the feed, at the operator
     released_ms: int  # t custodians had answered
-    decrypted_ms: int  # decrypted (and appended) at the operator
+    decrypted_ms: int  # decrypted at the operator (its plaintext file written)
     backlog: bool  # already committed when the feed was opened
+    appended_ms: int = 0  # appended to the growing live file (remuxed by ffmpeg)
 
     @property
     def latency_ms(self) -> int:
@@ -397,13 +627,75 @@ class LiveResult:
     segments: list[LiveSegment]
     ended: str  # why the feed ended
     pre_alarm: int = 0  # recordings of the feed left to release_alarm (ended before the trigger)
+    warnings: list[str] = field(default_factory=list)  # receipts not delivered, ...
+
+
+#: A ``live`` recording dated to end this much before the trigger is an earlier alarm's (in
+#: this alarm's pre-alarm window), not this one's: a camera that dates its video from
+#: ffmpeg's launch (before its runs were dated by their first listing, docs/CAMERA.md
+#: "Dating") dates it up to ~0.4 s early, so this alarm's first live recording can end
+#: "before" the trigger, but not by a second.
+LIVE_DATING_SLACK_MS = 1000
 
 
 def _pre_alarm(item: dict[str, Any], trigger_ms: int) -> bool:
     """A recording of the feed that :func:`release_alarm` released, not the live view: it
-    ended before the trigger and is not a ``live`` segment (a camera seals those only once it
-    has seen the alarm, whatever their dated end)."""
-    return item.get("kind") != RecordingKind.LIVE and int(item["end_ms"]) <= trigger_ms
+    ended before the trigger and is not a ``live`` recording of this alarm (a camera seals
+    those only once it has seen the alarm, whatever their dated end; a live recording that
+    ended well before the trigger was an earlier alarm's)."""
+    end = int(item["end_ms"])
+    if item.get("kind") == RecordingKind.LIVE:
+        return end <= trigger_ms - LIVE_DATING_SLACK_MS
+    return end <= trigger_ms
+
+
+@dataclass(frozen=True, slots=True)
+class _Msg:
+    """What wakes the live view: a feed event, the feed's end, or a piece made ready."""
+
+    kind: str  # "event", "eof" (the feed thread is done; ``error`` if it failed), "ready"
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    received_ms: int = 0
+    error: BaseException | None = None
+
+
+def _follow(feed: StorageApi, alarm_id: str, timeout_s: float, inbox: queue.Queue[_Msg]) -> None:
+    """The alarm's feed, read in its own thread (events keep arriving while a release is
+    under way): each event goes to ``inbox`` with its arrival time, then one ``eof``."""
+    try:
+        for name, data in feed.alarm_feed(alarm_id, timeout_s):
+            inbox.put(_Msg("event", name, data, now_ms()))
+            if name == "end":
+                break
+    except BaseException as exc:  # handed to the live view's thread, raised there
+        inbox.put(_Msg("eof", error=exc))
+    else:
+        inbox.put(_Msg("eof"))
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A released piece being fetched, decrypted and appended."""
+
+    item: dict[str, Any]
+    received_ms: int
+    released_ms: int
+    done: Future[tuple[Released, int]]  # the piece, when it was appended
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item["camera_id"]), str(item["recording_id"])
+
+
+def _open_and_append(
+    opened: Future[Released], append_to: Callable[[str], LiveFile]
+) -> tuple[Released, int]:
+    """(the appender thread) wait for a piece's plaintext, append it to the live file: the
+    appender takes pieces in feed order, so the file grows in order whatever finished first."""
+    out = opened.result()
+    _append(out, append_to)
+    return out, now_ms()
 
 
 def live(
@@ -416,23 +708,32 @@ def live(
     max_segments: int | None = None,
     timeout_s: float = 1800.0,
 ) -> LiveResult:
-    """Follow the alarm's live feed: per new recording, one release (t custodians), decrypt,
-    append video to ``out_dir/<camera>-live.ts`` (remuxed to continue the file's clock, so it
-    plays as one stream while it grows: :class:`clients.video.LiveFile`).
+    """Follow the alarm's live feed: release, decrypt and append to
+    ``out_dir/<camera>-live.ts`` (remuxed to continue the file's clock, so it plays as one
+    stream while it grows: :class:`clients.video.LiveFile`) each new recording.
+
+    A pipeline, so that pieces do not queue behind each other: the feed is read in its own
+    thread; everything it announced since the last release is released in one request per
+    custodian (each receipt checked as for any release, the receipts posted to the
+    customer's inbox in the background once the custodians not waited for have answered);
+    payloads are fetched and decrypted :data:`FETCH_WORKERS` at a time while the next
+    release is under way; one thread appends them to the live file in feed order. The
+    header and presigned GET come with the feed's event (no request per piece). ``on_segment``
+    is called in this thread, in feed order, once a piece is in the live file;
+    ``LiveSegment.decrypted_ms`` is when its plaintext was written.
 
     The feed lists the whole alarm window, pre-alarm recordings first. Those that ended
     before the trigger are not released here (``on_skip`` is told of each): they are
-    :func:`release_alarm`'s, which gets them in one batch; releasing them again, one request
-    each, would put every pre-alarm recording twice in the custodians' logs and hold up the
-    first live segment behind them. A ``live`` recording is always released, whatever its
-    dated end: the camera sealed it after it saw the alarm, and segment times are dated
-    ~0.1-0.2 s early (docs/CAMERA.md), so the first one can end "before" the trigger.
-    A recording the feed lists twice (a reconnect) is released once."""
+    :func:`release_alarm`'s, which gets them in one batch; releasing them again would put
+    every pre-alarm recording twice in the custodians' logs and hold up the first live
+    segment behind them. A ``live`` recording is always released, whatever its dated end
+    (:data:`LIVE_DATING_SLACK_MS`). A recording the feed lists twice (a reconnect) is
+    released once. No more than ``max_segments`` are released."""
     a = alarm(state, alarm_id)
     site_id = a["site_id"]
     event = signed_from_json(a["event"])
     trigger = int(a["triggered_at_ms"])
-    opened = now_ms()
+    opened_ms = now_ms()
     out_dir.mkdir(parents=True, exist_ok=True)
     result = LiveResult([], "timeout")
     seen: set[tuple[str, str]] = set()
@@ -443,58 +744,122 @@ def live(
             live_files[camera_id] = LiveFile(out_dir / f"{camera_id}-live.ts")
         return live_files[camera_id]
 
-    with state.storage() as storage, state.storage(timeout=timeout_s) as feed:
-        for name, data in feed.alarm_feed(alarm_id, timeout_s):
-            if name == "end":
-                result.ended = str(data.get("reason", "end"))
-                break
-            if name != "recording":
-                continue
-            received = now_ms()
-            key = (str(data["camera_id"]), str(data["recording_id"]))
-            if key in seen:
-                continue
-            seen.add(key)
-            if _pre_alarm(data, trigger):
-                result.pre_alarm += 1
-                if on_skip is not None:
-                    on_skip(data)
-                continue
-            try:
-                res = release_batch(
-                    state,
-                    storage,
-                    site_id,
-                    [data],
-                    purpose=Purpose.ALARM_VERIFICATION,
-                    justification=event,
-                    out_dir=out_dir,
-                    append_to=live_file,
-                )
-            except (ServiceRefused, ReleaseRefused):
-                # A segment announced just before the access period closed is refused once
-                # it has closed: that ends the feed, it is not a failure. Anything else is.
-                if alarm(state, alarm_id).get("access_open", False):
-                    raise
-                result.ended = "access_period_over"
-                break
-            for r in res.items:
-                committed = int(data.get("committed_ms", 0))
-                seg = LiveSegment(
-                    r,
-                    end_ms=int(data["end_ms"]),
-                    committed_ms=committed,
-                    received_ms=received,
-                    released_ms=res.released_ms,
-                    decrypted_ms=now_ms(),
-                    backlog=committed < opened,
-                )
-                result.segments.append(seg)
-                if on_segment is not None:
-                    on_segment(seg)
-            if max_segments is not None and len(result.segments) >= max_segments:
-                result.ended = "max_segments"
-                break
+    inbox: queue.Queue[_Msg] = queue.Queue()
+    waiting: list[tuple[dict[str, Any], int]] = []  # announced, not yet released
+    pending: deque[_InFlight] = deque()  # released, in feed order
+    reports: list[tuple[Future[None], ReleaseResult]] = []
+    feed_over = False
+    with contextlib.ExitStack() as stack:
+        storage = stack.enter_context(state.storage())
+        feed = stack.enter_context(state.storage(timeout=timeout_s))
+        links = stack.enter_context(Links(state))
+        pool = ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="live-fetch")
+        appender = ThreadPoolExecutor(1, thread_name_prefix="live-append")
+        reporter = ThreadPoolExecutor(1, thread_name_prefix="live-receipts")
+        threading.Thread(
+            target=_follow, args=(feed, alarm_id, timeout_s, inbox), name="live-feed", daemon=True
+        ).start()
+        try:
+            while True:
+                msgs = [inbox.get()]
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        msgs.append(inbox.get_nowait())
+                for m in msgs:
+                    if m.kind == "eof":
+                        feed_over = True
+                        if m.error is not None:
+                            raise m.error
+                    elif m.kind != "event" or feed_over:
+                        continue
+                    elif m.name == "end":
+                        result.ended = str(m.data.get("reason", "end"))
+                        feed_over = True
+                        waiting.clear()  # access is over: they would be refused
+                    elif m.name == "recording":
+                        key = _key(m.data)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        if _pre_alarm(m.data, trigger):
+                            result.pre_alarm += 1
+                            if on_skip is not None:
+                                on_skip(m.data)
+                            continue
+                        waiting.append((m.data, m.received_ms))
+                while pending and pending[0].done.done():
+                    p = pending.popleft()
+                    r, appended_ms = p.done.result()
+                    committed = int(p.item.get("committed_ms", 0))
+                    seg = LiveSegment(
+                        r,
+                        end_ms=int(p.item["end_ms"]),
+                        committed_ms=committed,
+                        received_ms=p.received_ms,
+                        released_ms=p.released_ms,
+                        decrypted_ms=r.decrypted_ms or appended_ms,
+                        appended_ms=appended_ms,
+                        backlog=committed < opened_ms,
+                    )
+                    result.segments.append(seg)
+                    if on_segment is not None:
+                        on_segment(seg)
+                if max_segments is not None and len(result.segments) >= max_segments:
+                    result.ended = "max_segments"
+                    break
+                room = len(waiting)
+                if max_segments is not None:
+                    room = min(room, max_segments - len(result.segments) - len(pending))
+                if room > 0:
+                    take, waiting = waiting[:room], waiting[room:]
+                    batch: _Batch | None = None
+                    try:
+                        recs = _recs(storage, site_id, [i for i, _ in take], pool)
+                        if recs:
+                            batch = _release(
+                                state,
+                                storage,
+                                site_id,
+                                recs,
+                                purpose=Purpose.ALARM_VERIFICATION,
+                                justification=event,
+                                links=links,
+                            )
+                    except (ServiceRefused, ReleaseRefused):
+                        # A piece announced just before the access period closed is refused
+                        # once it has closed: that ends the feed, not a failure. Anything
+                        # else is.
+                        if alarm(state, alarm_id).get("access_open", False):
+                            raise
+                        result.ended = "access_period_over"
+                        feed_over = True
+                        waiting.clear()
+                    if batch is not None:
+                        arrived = {_key(i): t for i, t in take}
+                        for rec in recs:
+                            opened = pool.submit(_open, rec, batch, out_dir, links.store)
+                            done = appender.submit(_open_and_append, opened, live_file)
+                            done.add_done_callback(lambda _: inbox.put(_Msg("ready")))
+                            pending.append(
+                                _InFlight(
+                                    rec.item, arrived[_key(rec.item)], batch.released_ms, done
+                                )
+                            )
+                        scratch = ReleaseResult([])
+                        job = reporter.submit(_report, state, storage, site_id, batch, scratch)
+                        reports.append((job, scratch))
+                if feed_over and not pending and not waiting:
+                    break
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            appender.shutdown(wait=False, cancel_futures=True)
+            # every receipt reaches the customer's inbox, also when the view is interrupted
+            reporter.shutdown(wait=True)
+            for job, scratch in reports:
+                if job.exception() is None:
+                    result.warnings.extend(scratch.warnings)
+                else:
+                    result.warnings.append(f"release receipts not reported: {job.exception()}")
     return result
 
 

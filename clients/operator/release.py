@@ -16,7 +16,7 @@ released it. One custodian down or refusing does not matter while t others relea
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -87,26 +87,55 @@ class Unwitnessed(CustodianUnavailable):
         self.checkpoint = checkpoint
 
 
+#: The customer's default freshness bound on a custodian's cosigned checkpoint, in seconds:
+#: custodians refresh their cosignatures at least every 300 s when asked
+#: (CAMVAULT_ESCROW_WITNESS_REFRESH_S), plus 10 minutes for a witness briefly down and for
+#: clocks (docs/THREAT_MODEL.md, "Frozen view").
+DEFAULT_MAX_AGE_S = 900
+
+
 @dataclass(frozen=True)
 class WitnessPolicy:
     """The site's witnesses (C2SP tlog-cosignature keys) and how many must cosign a receipt's
-    checkpoint (docs/WITNESS.md). Configured like the custodians, not taken from them."""
+    checkpoint (docs/WITNESS.md). Configured like the custodians, not taken from them.
+    ``max_age_s``: the customer's audit also requires that ``quorum`` of the cosignatures be
+    at most this old (a custodian serving an old checkpoint forever: ``stale_checkpoint``)."""
 
     witnesses: tuple[CosignatureVerifier, ...]
     quorum: int
+    max_age_s: int = DEFAULT_MAX_AGE_S
 
     def __post_init__(self) -> None:
         if not 1 <= self.quorum <= len(self.witnesses):
             raise ValueError(f"witness quorum {self.quorum} is not 1..{len(self.witnesses)}")
+        if not 1 <= self.max_age_s <= 10**9:
+            raise ValueError(f"witness max_age_s {self.max_age_s} is not 1..10^9")
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> WitnessPolicy:
-        """``{"witnesses": [<verifier key>, ...], "quorum": k}`` (quorum defaults to all)."""
+        """``{"witnesses": [<verifier key>, ...], "quorum": k, "max_age_s": s}`` (quorum
+        defaults to all, max_age_s to :data:`DEFAULT_MAX_AGE_S`)."""
         keys = tuple(CosignatureVerifier.from_text(str(k)) for k in obj["witnesses"])
-        return cls(keys, int(obj.get("quorum", len(keys))))
+        age = obj.get("max_age_s", DEFAULT_MAX_AGE_S)
+        if not isinstance(age, int) or isinstance(age, bool):
+            raise ValueError("max_age_s must be an integer number of seconds")
+        return cls(keys, int(obj.get("quorum", len(keys))), age)
 
     def to_json(self) -> dict[str, Any]:
-        return {"witnesses": [w.to_text() for w in self.witnesses], "quorum": self.quorum}
+        out: dict[str, Any] = {
+            "witnesses": [w.to_text() for w in self.witnesses],
+            "quorum": self.quorum,
+        }
+        if self.max_age_s != DEFAULT_MAX_AGE_S:
+            out["max_age_s"] = self.max_age_s
+        return out
+
+    def fresh_as_of(self, cosigners: dict[str, int]) -> int:
+        """The time by which ``quorum`` of these witnesses had cosigned: the quorum-th newest
+        cosignature timestamp (POSIX seconds) among ``cosigners`` (name -> timestamp)."""
+        names = {w.name for w in self.witnesses}
+        times = sorted((t for n, t in cosigners.items() if n in names), reverse=True)
+        return times[self.quorum - 1] if len(times) >= self.quorum else 0
 
 
 class NothingReleased(ReleaseError):  # noqa: N818
@@ -121,9 +150,15 @@ class NothingReleased(ReleaseError):  # noqa: N818
 class ThresholdNotMet(ReleaseError):  # noqa: N818
     """No recording was released by t custodians; ``errors`` says what the others did."""
 
-    def __init__(self, message: str, errors: dict[str, Exception]) -> None:
+    def __init__(
+        self,
+        message: str,
+        errors: dict[str, Exception],
+        releases: Sequence[CustodianRelease] = (),
+    ) -> None:
         super().__init__(message)
         self.errors = errors
+        self.releases = list(releases)  # answers that released too little to use
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +187,13 @@ class CustodianRelease:
 
 
 def _stanza_for(recording: Recording, endpoint: CustodianEndpoint) -> dict[str, Any]:
-    key_id = endpoint.escrow_key.key_id()
+    key_ids = endpoint.escrow_key_ids()  # X25519, and hybrid if the custodian publishes one
     for st in parse_header(recording.header).stanzas:
-        if st.type == "camvault-escrow" and st.args and st.args[0] == key_id:
-            return {"args": list(st.args), "body": b64encode(st.body)}
+        if st.args and key_ids.get(st.type) == st.args[0]:
+            out: dict[str, Any] = {"args": list(st.args), "body": b64encode(st.body)}
+            if st.type != "camvault-escrow":
+                out["type"] = st.type
+            return out
     raise EscrowError(
         f"recording {recording.metadata.recording_id} has no stanza for {endpoint.custodian_id}"
     )
@@ -254,8 +292,11 @@ def request_release(
     recordings: Sequence[Recording],
     timeout: float = 30.0,
     witnesses: WitnessPolicy | None = None,
+    client: SignedClient | None = None,
 ) -> CustodianRelease:
     """One custodian's release for ``recordings`` (raises CustodianRefused/Unavailable).
+    ``client``: an open client of this custodian signing as this operator, kept across
+    requests (the live view's); else one is opened for this request.
 
     The answer is used only if its log receipt verifies and the logged entry is bound to
     this request (:func:`check_entry_binds_request`): same site, operator, session key,
@@ -281,10 +322,13 @@ def request_release(
         ],
     }
     try:
-        with SignedClient(
-            endpoint.url, f"operator:{operator_id}", operator_key, timeout=timeout
-        ) as client:
+        if client is not None:
             resp = CustodianApi.release(client, body)
+        else:
+            with SignedClient(
+                endpoint.url, f"operator:{operator_id}", operator_key, timeout=timeout
+            ) as own:
+                resp = CustodianApi.release(own, body)
     except httpx.HTTPError as exc:
         raise CustodianUnavailable(f"{endpoint.custodian_id}: {exc}") from exc
     try:
@@ -341,6 +385,51 @@ def request_release(
     return release
 
 
+class Gathered(list[CustodianRelease]):
+    """What :func:`gather_releases` returns: the releases used (a list, in arrival order), and
+    what every other custodian did (``errors``, by custodian id: refused, unwitnessed,
+    unreachable, nothing released). Custodians still answering when the threshold was met
+    keep running; :meth:`finish` waits for them (bounded) so that their refusals are reported
+    and their receipts' checkpoints reach the customer (``clients.audit.receipts``)."""
+
+    def __init__(
+        self,
+        releases: Sequence[CustodianRelease],
+        errors: dict[str, Exception],
+        late: dict[Future[CustodianRelease], str],
+    ) -> None:
+        super().__init__(releases)
+        self.errors = errors
+        self.unused: list[CustodianRelease] = []  # answers whose shares were not needed
+        self._late = late
+
+    def finish(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the custodians still answering; a custodian
+        that has not answered by then is recorded as such."""
+        if self._late:
+            done, not_done = wait(self._late, timeout=timeout)
+            for fut in done:
+                cid = self._late[fut]
+                try:
+                    rel = fut.result()
+                except ReleaseError as exc:
+                    self.errors[cid] = exc
+                    continue
+                except Exception as exc:  # reported, never raised late
+                    self.errors[cid] = CustodianUnavailable(f"{cid}: {exc}")
+                    continue
+                if rel.sealed:
+                    self.unused.append(rel)
+                else:
+                    self.errors[cid] = NothingReleased(rel)
+            for fut in not_done:
+                cid = self._late[fut]
+                self.errors[cid] = CustodianUnavailable(
+                    f"{cid}: no answer within {timeout:g} s after the threshold was met"
+                )
+            self._late = {}
+
+
 def gather_releases(
     endpoints: Sequence[CustodianEndpoint],
     threshold: int,
@@ -353,18 +442,22 @@ def gather_releases(
     recordings: Sequence[Recording],
     timeout: float = 30.0,
     witnesses: WitnessPolicy | None = None,
-) -> list[CustodianRelease]:
+    clients: Mapping[str, SignedClient] | None = None,
+) -> Gathered:
     """Ask every custodian concurrently; return once each recording is settled.
+    ``clients``: open clients by custodian id, reused (:func:`request_release`).
 
     Counting is per recording: a recording is recoverable when ``threshold`` custodians
     released IT (an answer releasing nothing, or other recordings, does not count for it).
     The answers are awaited until every recording either has ``threshold`` releases or can
     no longer get them from the custodians still pending. The returned releases are those
     that released something (in arrival order); :func:`recoverable` says which recordings
-    can be decrypted. Raises :class:`ThresholdNotMet` (with what each custodian did) when
-    no recording can be.
+    can be decrypted; ``.errors`` says what the other custodians did (call ``.finish`` for
+    those still answering). Raises :class:`ThresholdNotMet` (with what each custodian did)
+    when no recording can be.
     """
     releases: list[CustodianRelease] = []
+    unused: list[CustodianRelease] = []  # answers whose shares were not needed
     errors: dict[str, Exception] = {}
     wanted = [r.metadata.recording_id for r in recordings]
     counts: Counter[str] = Counter()
@@ -373,8 +466,9 @@ def gather_releases(
         return all(counts[r] >= threshold or counts[r] + n_pending < threshold for r in wanted)
 
     pool = ThreadPoolExecutor(max_workers=max(1, len(endpoints)))
+    pending: dict[Future[CustodianRelease], str] = {}
     try:
-        pending: dict[Future[CustodianRelease], str] = {
+        pending = {
             pool.submit(
                 request_release,
                 ep,
@@ -386,6 +480,7 @@ def gather_releases(
                 recordings=recordings,
                 timeout=timeout,
                 witnesses=witnesses,
+                client=None if clients is None else clients.get(ep.custodian_id),
             ): ep.custodian_id
             for ep in endpoints
         }
@@ -404,6 +499,8 @@ def gather_releases(
                 if any(counts[r] < threshold for r in rel.sealed):
                     releases.append(rel)
                     counts.update(rel.sealed.keys())
+                else:  # answered with the one that settled it: its receipt is still reported
+                    unused.append(rel)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     if not any(counts[r] >= threshold for r in wanted):
@@ -411,8 +508,11 @@ def gather_releases(
             f"no recording was released by {threshold} custodians: "
             + "; ".join(f"{k}: {v}" for k, v in errors.items()),
             errors,
+            releases,
         )
-    return releases
+    gathered = Gathered(releases, errors, pending)
+    gathered.unused.extend(unused)
+    return gathered
 
 
 def recoverable(releases: Sequence[CustodianRelease], threshold: int) -> set[str]:
@@ -465,6 +565,7 @@ __all__ = [
     "CustodianRefused",
     "CustodianRelease",
     "CustodianUnavailable",
+    "Gathered",
     "NothingReleased",
     "ReceiptMismatch",
     "Recording",

@@ -160,6 +160,8 @@ class TestCamera:
     sequence: int = 0
     prev: bytes | None = None
     plaintexts: dict[str, bytes] = field(default_factory=dict)
+    headers: dict[str, bytes] = field(default_factory=dict)  # as first written
+    metas: dict[str, RecordingMetadata] = field(default_factory=dict)
 
     __test__ = False
 
@@ -203,7 +205,7 @@ class TestCamera:
             self.site_id, self.camera_id, rid, kind, start_ms, start_ms + duration_ms
         )
         recipients = escrow.build_recipient_set(
-            list(keys.recipients), [c.escrow_key for c in keys.custodians], keys.threshold, meta
+            list(keys.recipients), [c.sealing_key() for c in keys.custodians], keys.threshold, meta
         )
         header, file_key = age.encrypt_header(recipients)
         out = io.BytesIO()
@@ -253,6 +255,7 @@ class TestCamera:
         self.sequence += 1
         self.prev = manifest_hash(manifest)
         self.plaintexts[rid] = plain
+        self.headers[rid], self.metas[rid] = header, meta
         return rid
 
 
@@ -303,7 +306,11 @@ class Customer:
         return cli("customer", *args, env=self.env, code=code)
 
 
-def setup_customer(world: World, tmp: Path, *, pre_alarm: int = 30) -> Customer:
+def setup_customer(
+    world: World, tmp: Path, *, pre_alarm: int = 30, pq_escrow: bool | None = None
+) -> Customer:
+    """``pq_escrow``: None, `site create`'s default (hybrid escrow when every custodian
+    publishes a hybrid key, as the world's do); True / False: --pq-escrow / --no-pq-escrow."""
     label = f"site-{uuid.uuid4().hex[:8]}"
     state = tmp / f"customer-{label}"
     env = {"CAMVAULT_CUSTOMER_DIR": str(state)}
@@ -311,7 +318,8 @@ def setup_customer(world: World, tmp: Path, *, pre_alarm: int = 30) -> Customer:
     args = ["customer", "site", "create", "--label", label, "--storage", world.storage.url]
     for u in world.custodian_urls:
         args += ["--custodian", u]
-    cli(*args, "--threshold", "2", env=env)
+    pq = {None: [], True: ["--pq-escrow"], False: ["--no-pq-escrow"]}[pq_escrow]
+    cli(*args, "--threshold", "2", *pq, env=env)
     # the site's id is the label bound to the site key `customer init` made (crypto.siteid)
     site_id = CustomerState(state).site()[1]
     camera = TestCamera(world.storage.url, site_id, "cam-front")

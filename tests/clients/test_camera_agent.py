@@ -157,7 +157,9 @@ def test_event_mode_uploads_ring_buffer_on_alarm_then_live(svc: Service, tmp_pat
     assert len(clips) >= 3, [m.kind for m in ms]
     assert all(m.start_ms < triggered for m in clips)  # pre-alarm contents
     assert len(live) >= 2
-    assert all(m.end_ms > triggered for m in live)
+    # segment times are dated from ffmpeg's spawn, 0.1-0.2 s early (docs/CAMERA.md): a live
+    # fragment (0.5 s) that ended just after the alarm can be dated a little before it
+    assert all(m.end_ms > triggered - 500 for m in live)
     assert ms[: len(clips)] == clips  # the buffer goes first, oldest first
     for a, b in itertools.pairwise(ms):
         assert b.start_ms == a.end_ms  # nothing missing between buffer and live
@@ -185,16 +187,23 @@ def test_event_records_carry_labels_and_smart_alerts_reach_the_inbox(
     src = SourceConfig(kind=SourceKind.FILE, path=str(video), realtime=False)
     CameraAgent(w.config(source=src, detector="opencv")).run()
     items = w.recordings()
-    assert [i["kind"] for i in items] == ["segment", "event", "segment", "event"]
+    kinds = [i["kind"] for i in items]
+    # detection runs beside the producer: an event record follows its segment in the chain,
+    # not necessarily at once
+    assert sorted(kinds) == ["event", "event", "segment", "segment"] and kinds[0] == "segment"
     w.check_chain(items)
     events = w.event_records(items)
-    for ev, seg in zip(events, items[0::2], strict=True):
+    ids = [i["recording_id"] for i in items]
+    segs = [i for i in items if i["kind"] == "segment"]
+    evs = [i for i in items if i["kind"] == "event"]
+    for ev, ev_item, seg in zip(events, evs, segs, strict=True):
         assert ev["segment_recording_id"] == seg["recording_id"]
+        assert ids.index(seg["recording_id"]) < ids.index(ev_item["recording_id"])
         assert [x["label"] for x in ev["labels"]] == ["person"]
         assert 0.5 <= ev["labels"][0]["confidence"] <= 1.0
         assert base64.b64decode(ev["thumbnail_jpeg"])[:3] == b"\xff\xd8\xff"
     # the event record has the same escrow stanzas as the segment (custodians can release it)
-    ev_file = w.export(items[1]["recording_id"])
+    ev_file = w.export(evs[0]["recording_id"])
     assert ev_file.count(b"\n-> camvault-escrow ") == 3
     # smart alerts: in the customer's inbox, encrypted to the customer ONLY
     r = w.site.client.get(f"/v1/sites/{w.site.site_id}/inbox", params={"kind": "smart_alert"})
@@ -207,7 +216,7 @@ def test_event_records_carry_labels_and_smart_alerts_reach_the_inbox(
         body = json.loads(w.decrypt(age_file))
         assert body["camera_id"] == w.cam.camera_id
         assert [x["label"] for x in body["labels"]] == ["person"]
-        assert body["event_recording_id"] in {i["recording_id"] for i in items[1::2]}
+        assert body["event_recording_id"] in {i["recording_id"] for i in evs}
 
 
 def run_t0_ms(state: Path) -> int:
@@ -237,7 +246,9 @@ def test_an_alarm_raised_mid_segment_makes_that_segment_live(
         source=SourceConfig(kind=SourceKind.TESTSRC, realtime=True, duration_s=20),
     )
     with agent_running(CameraAgent(cfg)):
-        mid = run_t0_ms(cfg.state) + 5000  # the middle of the third segment, [4 s, 6 s)
+        # the middle of a fragment ([5.064 s, 5.564 s): the first one ends at 0.564 s, as
+        # ffmpeg cuts it), in the third segment's span
+        mid = run_t0_ms(cfg.state) + 5300
         time.sleep(max(0.0, (mid - now_ms()) / 1000))
         alarm = panel.trigger(svc.url, w.site.site_id, p.panel_id, p.key, tmp_path / "panel")
         triggered = alarm["triggered_at_ms"]
@@ -245,15 +256,19 @@ def test_an_alarm_raised_mid_segment_makes_that_segment_live(
     items = w.recordings()
     w.check_chain(items)
     ms = w.manifests(items)
-    running = next((m for m in ms if m.end_ms > triggered), None)
-    assert running is not None, [(m.kind, m.start_ms - triggered) for m in ms]
-    # raised while that segment was running, well before its end (not a near miss)
-    assert running.start_ms < triggered < running.end_ms - 400, (running, triggered)
-    assert running.kind is RecordingKind.LIVE, [(m.kind, m.end_ms - triggered) for m in ms]
     before = RecordingKind.SEGMENT if mode is Mode.CONTINUOUS else RecordingKind.CLIP
-    earlier = [m for m in ms if m.end_ms <= triggered]
-    assert earlier and all(m.kind is before for m in earlier)  # pre-alarm: not live
-    assert all(m.kind is RecordingKind.LIVE for m in ms[len(earlier) :])
+    kinds = [m.kind for m in ms]
+    n_before = kinds.index(RecordingKind.LIVE)
+    assert n_before >= 2 and set(kinds[:n_before]) == {before}, kinds  # pre-alarm: not live
+    assert set(kinds[n_before:]) == {RecordingKind.LIVE}, kinds
+    first = ms[n_before]
+    # the first live recording is the fragment running at the alarm: it started before the
+    # alarm and did not end long before it (segment times are dated from ffmpeg's spawn, 0.1-0.2
+    # s early, docs/CAMERA.md), so the camera saw the alarm by its ask before sealing
+    assert first.start_ms < triggered < first.end_ms + 300, (first, triggered)
+    # live video leaves the camera fragment by fragment, not a whole segment at a time
+    live = ms[n_before:]
+    assert all(m.end_ms - m.start_ms <= 600 for m in live), [m.end_ms - m.start_ms for m in live]
     for a, b in itertools.pairwise(ms):
         assert b.start_ms == a.end_ms  # nothing missing around the alarm
 
@@ -324,7 +339,8 @@ def test_detection_labels_stay_out_of_the_local_log(
     cfg = w.config(mode=mode, source=SourceConfig(realtime=False, duration_s=4))
     CameraAgent(cfg, detector=SeesAPersonAndACat()).run()
     items = w.recordings()
-    assert [i["kind"] for i in items][1::2] == ["event", "event"]
+    video = "segment" if mode is Mode.CONTINUOUS else "clip"
+    assert sorted(i["kind"] for i in items) == sorted(["event", "event", video, video])
     events = w.event_records(items)  # the labels are in the encrypted records...
     assert [[x["label"] for x in ev["labels"]] for ev in events] == [["animal", "person"]] * 2
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -364,7 +380,10 @@ def test_continuous_segments_are_queued_before_detection_runs(svc: Service, tmp_
     agent = CameraAgent(w.config(detect_frames=1), detector=spy)
     spy.agent = agent
     agent.run()
-    assert spy.heads == [1, 2, 3, 4]  # segment k was sequence k-1, already signed and queued
+    # segment k (sequence k-1) was signed and queued before the detector looked at it (the
+    # detector runs in its own thread: the producer may be further ahead still)
+    assert len(spy.heads) == 4
+    assert all(head >= k for k, head in enumerate(spy.heads, start=1)), spy.heads
     assert [i["kind"] for i in w.recordings()] == ["segment"] * 4
 
 

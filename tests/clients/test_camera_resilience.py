@@ -20,7 +20,8 @@ import pytest
 
 from clients.camera import agent as agent_module
 from clients.camera.agent import CameraAgent
-from clients.camera.config import SourceConfig, SourceKind
+from clients.camera.config import CameraConfig, SourceConfig, SourceKind
+from clients.camera.fragments import fragments_per_segment
 from clients.camera.segmenter import RUN_INFO, FfmpegSource, RestartBackoff
 from common.time import now_ms
 from tests.clients.test_camera_support import World, ffmpeg, new_world
@@ -117,12 +118,16 @@ def test_sigkill_mid_upload_then_restart(svc: Service, tmp_path: Path) -> None:
     committed_before = len(w.recordings())
     assert committed_before == 2  # #0 and #1 committed, #2 stored but not committed
     run1 = tmp_path / "state" / "segments" / "run-000001" / "segments.csv"
-    listed = run1.read_text().splitlines()  # the segments ffmpeg completed before the kill
-    assert len(listed) >= 3
+    # the fragments ffmpeg completed before the kill (0.5 s pieces, 4 to a 2 s segment; a
+    # run's last group may be shorter: it is sealed as a shorter segment)
+    listed = run1.read_text().splitlines()
+    per = fragments_per_segment(CameraConfig.segment_s, CameraConfig.fragment_s)  # the CLI's
+    segments = -(-len(listed) // per)
+    assert segments >= 3
     proc2 = _run_cli(w, log, "--source", "testsrc", "--duration", "4", "--fast", "--exit-when-done")
     assert proc2.wait(90) == 0, log.read_text()
     # every segment ffmpeg completed before the cut exactly once, then the 2 new ones
-    check_complete(w, len(listed) + 2, power_cut_at=len(listed))
+    check_complete(w, segments + 2, power_cut_at=segments)
     assert not (tmp_path / "state" / "segments" / "run-000001").exists()
 
 

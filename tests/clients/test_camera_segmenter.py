@@ -25,6 +25,7 @@ from clients.camera.segmenter import (
     Segment,
     SourceError,
 )
+from common.time import now_ms
 from tests.clients.test_camera_support import ffmpeg
 
 T0 = 1_790_000_000_000
@@ -202,6 +203,63 @@ def test_an_infinite_or_nan_time_is_a_damaged_line(run: Path, bad: str) -> None:
     append(run, line(0) + f"seg_000001.ts,{bad},4.000000\n" + f"seg_000001.ts,2.0,{bad}\n")
     append(run, line(2))
     assert listed(RunDir(run).complete()) == ["seg_000000.ts", "seg_000002.ts"]
+
+
+def _live_run(tmp_path: Path, launched_ms: int) -> tuple[Path, RunDir]:
+    """The run directory ffmpeg writes now, launched at ``launched_ms`` (run.json's t0)."""
+    d = tmp_path / "run-000002"
+    d.mkdir()
+    (d / RUN_INFO).write_text(json.dumps({"t0_ms": launched_ms, "one_clock": True}))
+    rd = RunDir(d)
+    rd.calibrate = True  # as FfmpegSource sets it on its current run
+    return d, rd
+
+
+def test_a_live_run_is_dated_by_its_first_listing_not_by_ffmpegs_launch(tmp_path: Path) -> None:
+    """ffmpeg's first frame comes its start-up after the launch (0.1-0.4 s): dated from the
+    launch, a fragment holding an alarm's trigger ends "before" it, and with no pre-alarm
+    window the custodians refuse it. The first listing moves the run's clock: a fragment
+    listed now ended by now, not 0.4 s ago."""
+    launched = now_ms() - 900  # ffmpeg started up in 0.4 s, then recorded 0.5 s
+    d, rd = _live_run(tmp_path, launched)
+    segment_file(d, 0)
+    append(d, "seg_000000.ts,0.000000,0.500000\n")
+    before = now_ms()
+    [seg] = rd.complete()
+    after = now_ms()
+    assert before - 500 <= seg.start_ms <= after - 500 and before <= seg.end_ms <= after
+    assert seg.end_ms - (launched + 500) >= 400  # the launch dated it >= 0.4 s early
+    # the next fragments continue that clock; a drain of this run later dates them the same
+    segment_file(d, 1)
+    append(d, "seg_000001.ts,0.500000,1.000000\n")
+    segs = rd.complete()
+    assert [(s.start_ms, s.end_ms) for s in segs] == [
+        (seg.start_ms, seg.end_ms),
+        (seg.end_ms, seg.end_ms + 500),
+    ]
+    assert json.loads((d / RUN_INFO).read_text())["t0_ms"] == seg.start_ms
+    again = RunDir(d)
+    assert [(s.start_ms, s.end_ms) for s in again.complete()] == [
+        (s.start_ms, s.end_ms) for s in segs
+    ]
+
+
+def test_a_run_read_faster_than_real_time_keeps_its_launch_time(tmp_path: Path) -> None:
+    """A file source runs ahead of the wall clock: its listing says nothing of start-up, and
+    a leftover run (no longer written) is never re-dated."""
+    launched = now_ms() - 1000
+    d, rd = _live_run(tmp_path, launched)
+    segment_file(d, 0)
+    append(d, "seg_000000.ts,0.000000,6.000000\n")  # 6 s of video in 1 s
+    assert [(s.start_ms, s.end_ms) for s in rd.complete()] == [(launched, launched + 6000)]
+    assert json.loads((d / RUN_INFO).read_text())["t0_ms"] == launched
+
+    left = tmp_path / "run-000003"
+    left.mkdir()
+    (left / RUN_INFO).write_text(json.dumps({"t0_ms": launched}))
+    segment_file(left, 0)
+    append(left, "seg_000000.ts,0.000000,0.500000\n")
+    assert [(s.start_ms, s.end_ms) for s in RunDir(left).complete()] == [(launched, launched + 500)]
 
 
 def test_segment_file_maps_keys_to_files(tmp_path: Path) -> None:

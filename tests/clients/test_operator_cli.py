@@ -20,16 +20,19 @@ from camvault.cli import app
 from clients.audit.site import audit_site
 from clients.cli import operator as operatorcli
 from clients.common import signed_from_json
+from clients.customer.inbox import read_inbox
 from clients.customer.site import post_custodians
 from clients.customer.state import CustomerState
 from clients.operator import console as operator_console
 from clients.operator.console import (
     LiveResult,
+    Released,
     _arc_detail,
     _metadata,
     alarm,
     live,
     my_consents,
+    release_alarm,
 )
 from clients.operator.release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from clients.operator.state import OperatorState
@@ -163,8 +166,9 @@ def test_live_view_keeps_going_past_a_segment_that_is_not_video(
     """A decrypted segment ffmpeg cannot read is kept as decrypted, left out of the live file,
     and said; the live view goes on to the next segment."""
     c = setup_customer(world, tmp_path)
-    a = c.panel.raise_alarm()
     op = setup_operator(world, tmp_path)
+    # both pieces end after the trigger: this alarm's live video, whatever the set-up took
+    a = c.panel.raise_alarm(triggered_at_ms=now_ms() - 6_000)
     junk = c.camera.record(now_ms() - 4_000, kind=RecordingKind.LIVE, plaintext=b"no video")
     good = c.camera.record(now_ms() - 2_000, kind=RecordingKind.LIVE, plaintext=video_segments()[0])
     out = tmp_path / "live"
@@ -199,7 +203,13 @@ def test_live_view_decrypts_new_segments_as_they_arrive(world: World, tmp_path: 
         text=True,
     )
     try:
-        time.sleep(2.0)
+        # the view makes its output directory once it has the alarm, just before it opens the
+        # feed (what was committed before that is backlog); the CLI's start takes seconds
+        # under load
+        deadline = time.monotonic() + 30
+        while not out_dir.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
         rids = []
         for i in range(2):
             video = video_segments()[i]
@@ -279,9 +289,11 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
 ) -> None:
     """Segment times are dated ~0.1-0.2 s early (docs/CAMERA.md): a segment the camera sealed
     as `live` (after it saw the alarm) can end "before" the trigger. The live view releases it;
-    a continuous segment with the same times is pre-alarm and left to `release --alarm`."""
+    a continuous segment with the same times is pre-alarm and left to `release --alarm`, and so
+    is a live recording that ended seconds before the trigger (an earlier alarm's)."""
     c = setup_customer(world, tmp_path, pre_alarm=30)
     trigger = now_ms()
+    earlier = c.camera.record(trigger - 5_500, kind=RecordingKind.LIVE)  # ends 3.5 s before
     pre = c.camera.record(trigger - 2_100)  # ends 100 ms before the trigger
     early = c.camera.record(  # same times, live
         trigger - 2_100, kind=RecordingKind.LIVE, plaintext=video_segments()[0]
@@ -298,7 +310,7 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
         max_segments=1,
         timeout_s=30,
     )
-    assert res.ended == "max_segments" and res.pre_alarm == 1 and skipped == [pre]
+    assert res.ended == "max_segments" and res.pre_alarm == 2 and skipped == [earlier, pre]
     assert [s.released.recording_id for s in res.segments] == [early]
     assert res.segments[0].end_ms == trigger - 100 and res.segments[0].released.path is not None
     assert (tmp_path / "live" / "cam-front" / f"{early}.ts").read_bytes() == (
@@ -321,7 +333,7 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
     assert f"cam-front/{early} (live, backlog) decrypted" in out.output
     assert "feed ended" not in out.output
     assert (
-        f"1 pre-alarm recording(s) not released here: `camvault operator release --alarm "
+        f"2 pre-alarm recording(s) not released here: `camvault operator release --alarm "
         f"{a['alarm_id']} --out DIR`" in out.output
     )
 
@@ -483,3 +495,84 @@ def test_customer_refuses_a_consent_request(world: World, tmp_path: Path) -> Non
         "no_justification"
         in tech.run("release", "--site", c.site_id, "--out", tmp_path / "n", code=1).output
     )
+
+
+def test_live_view_releases_what_queued_up_in_one_request_per_custodian(
+    world: World, tmp_path: Path
+) -> None:
+    """Pieces the feed announced while the live view was busy are released together, one
+    request per custodian (not one per piece: at 0.5 s fragments they would queue behind each
+    other), still each in feed order, decrypted and in the live file; every receipt of the
+    batch (the late custodian's too) reaches the customer's inbox before `live` returns."""
+    c = setup_customer(world, tmp_path)
+    a = c.panel.raise_alarm(triggered_at_ms=now_ms() - 8_000)
+    op = setup_operator(world, tmp_path)
+    video = video_segments()
+    rids = [  # after the trigger, committed before the feed opens: announced at once
+        c.camera.record(now_ms() - 6_000 + 2_000 * i, kind=RecordingKind.LIVE, plaintext=video[i])
+        for i in range(3)
+    ]
+    out = tmp_path / "live"
+    res = live(OperatorState(op.state), a["alarm_id"], out, max_segments=3, timeout_s=60)
+    assert res.ended == "max_segments" and res.warnings == []
+    assert [s.released.recording_id for s in res.segments] == rids
+    for rid in rids:
+        assert (out / "cam-front" / f"{rid}.ts").read_bytes() == c.camera.plaintexts[rid]
+    assert_plays(out / "cam-front-live.ts", seconds=6.0)
+
+    requests: Counter[str] = Counter()
+    released: Counter[str] = Counter()
+    deadline = time.monotonic() + 15
+    while True:
+        requests.clear()
+        released.clear()
+        for r in audit_site(CustomerState(c.state)):
+            for acc in r.accesses:
+                if acc.kind == "release" and acc.operator_id == op.operator_id:
+                    requests[acc.custodian_id] += 1
+                    released[acc.custodian_id] += acc.released
+        if sorted(released.values()) == [3, 3, 3] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)  # access notices reach the customer asynchronously
+    assert sorted(released.values()) == [3, 3, 3], released
+    # the three were announced together: fewer requests than pieces (one, but for a feed
+    # thread descheduled between two events)
+    assert all(n < 3 for n in requests.values()), requests
+
+    reports = [i.data for i in read_inbox(CustomerState(c.state), kind="release_receipts")]
+    receipts = [r for rep in reports for r in rep["receipts"]]
+    assert sum(requests.values()) == len(receipts)  # every custodian's answer, the late too
+    assert {r["outcome"] for r in receipts} == {"released"}
+
+
+def test_alarm_release_takes_the_pre_alarm_piece_committed_during_its_first_batch(
+    world: World, tmp_path: Path
+) -> None:
+    """The piece a camera was recording at the trigger is sealed once it sees the alarm, often
+    after the operator listed the window: a second look releases it (the 30 s window is then
+    whole). With ``pre_alarm_only`` (beside the live view) that look leaves what ended after
+    the trigger to the live view; each recording is released once."""
+    c = setup_customer(world, tmp_path, pre_alarm=30)
+    trigger = now_ms()
+    first = c.camera.record(trigger - 10_000)
+    a = c.panel.raise_alarm(triggered_at_ms=trigger)
+    op = setup_operator(world, tmp_path)
+    late: list[str] = []
+
+    def commit_meanwhile(r: Released) -> None:
+        if not late:  # during the first batch: the camera seals the pieces at the trigger
+            late.append(c.camera.record(trigger - 2_500))  # ends 0.5 s before the trigger
+            late.append(c.camera.record(trigger - 500))  # holds it: the live view's
+
+    res = release_alarm(
+        OperatorState(op.state), a["alarm_id"], tmp_path / "arc", commit_meanwhile,
+        pre_alarm_only=True,
+    )  # fmt: skip
+    assert [r.recording_id for r in res.decrypted] == [first, late[0]]
+    assert all(r.pre_alarm for r in res.items)
+    for rid in (first, late[0]):
+        got = (tmp_path / "arc" / "cam-front" / f"{rid}.ts").read_bytes()
+        assert got == c.camera.plaintexts[rid]
+    # without pre_alarm_only (no live view beside it) the held piece is released too
+    whole = release_alarm(OperatorState(op.state), a["alarm_id"], tmp_path / "all")
+    assert {r.recording_id for r in whole.decrypted} == {first, *late}

@@ -332,6 +332,9 @@ class PostgresServer:
     #: Commits durable against a crash of PostgreSQL (``synchronous_commit=on``): needed by
     #: tests that kill it. fsync stays off: killing processes leaves the OS page cache intact.
     crash_safe: bool = False
+    #: WAL flushed to the disk at each commit, as a deployment runs it (benchmarks only: the
+    #: tests' servers do not need it, killing processes leaves the OS page cache intact).
+    fsync: bool = False
 
     @property
     def url(self) -> str:
@@ -382,7 +385,7 @@ class PostgresServer:
             "-c",
             f"unix_socket_directories={self.workdir}",
             "-c",
-            "fsync=off",
+            f"fsync={'on' if self.fsync else 'off'}",
             "-c",
             f"synchronous_commit={'on' if self.crash_safe else 'off'}",
             "-c",

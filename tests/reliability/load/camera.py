@@ -109,6 +109,9 @@ async def upload(http: Http, storage: str, cam: Camera, rec: Prepared) -> None:
         "start_ms": rec.start_ms,
         "end_ms": rec.start_ms + SEGMENT_MS,
         "payload_size": len(rec.payload),
+        # as the product's camera: the PUT URL then takes only these bytes (x-amz-checksum-
+        # sha256) and the commit needs one HEAD instead of a copy and a read-back
+        "payload_sha256": hashlib.sha256(rec.payload).hexdigest(),
     }
     req = http.signed("POST", f"{base}/uploads", cam.keyid, cam.key, json=body)
     try:
@@ -119,7 +122,9 @@ async def upload(http: Http, storage: str, cam: Camera, rec: Prepared) -> None:
         if (refused.status, refused.reason) in ALREADY_COMMITTED:
             return
         raise
-    put = http.client.build_request("PUT", up["put_url"], content=rec.payload)
+    checksum = base64.b64encode(hashlib.sha256(rec.payload).digest()).decode()
+    headers = {"x-amz-checksum-sha256": checksum} if up.get("payload_checksum") else {}
+    put = http.client.build_request("PUT", up["put_url"], content=rec.payload, headers=headers)
     await http.send("minio PUT (presigned)", put, ok=(200,))
     commit = {
         "upload_id": up["upload_id"],
