@@ -24,7 +24,7 @@ mkdir -p "$cache/bin"
 
 # Components to install: all by default, or a subset named on the command line
 # (e.g. `install-tools.sh age` for `make demo`).
-want=" ${*:-age age13 postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy browser models samples} "
+want=" ${*:-age age13 postgres minio tofu tofu-aws seaweedfs cctv camera rtsp deploy rclone browser models samples} "
 wants() { [[ "$want" == *" $1 "* ]]; }
 
 say() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -111,6 +111,12 @@ if wants deploy && { ! command -v docker-compose >/dev/null || ! command -v hapr
   apt_install docker-compose haproxy
   command -v docker-compose >/dev/null && command -v haproxy >/dev/null \
     || die "docker-compose or haproxy still missing after apt-get install"
+fi
+
+# --- rclone: the baseline of the transfer bench (bench/transfer.py: rclone crypt over MinIO) --
+if wants rclone && ! command -v rclone >/dev/null; then
+  apt_install rclone
+  command -v rclone >/dev/null || die "rclone is still missing after apt-get install rclone"
 fi
 
 # --- browser: Debian's Chromium for the web app's headless end-to-end tests (web/e2e) --------
