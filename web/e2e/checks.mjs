@@ -40,14 +40,21 @@ export async function openPage(browser, { viewport } = {}) {
   const requests = [];
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  // allHeaders() rejects for a request still in flight when the browser closes (e.g. a
+  // report the console posts in the background): its provisional headers are checked then,
+  // so the secrets check still sees every request and no rejection is left unhandled.
+  const record = (r, headers) => ({
+    url: r.url(),
+    method: r.method(),
+    headers,
+    body: r.postDataBuffer() ?? Buffer.alloc(0),
+  });
   context.on("request", (r) =>
     requests.push(
-      r.allHeaders().then((headers) => ({
-        url: r.url(),
-        method: r.method(),
-        headers,
-        body: r.postDataBuffer() ?? Buffer.alloc(0),
-      })),
+      r.allHeaders().then(
+        (headers) => record(r, headers),
+        () => record(r, r.headers()),
+      ),
     ),
   );
   return { context, page, errors, requests };

@@ -13,7 +13,11 @@
 //   await stage.stop();
 //
 // Options: camera (null | "testsrc" | "person"), accessPeriodS (storage's alarm access period,
-// default 25), webDir (default web/dist), startTimeoutMs. The resolved object also has
+// default 25), webDir (default web/dist), startTimeoutMs, witnesses (N `camvault serve witness`
+// processes cosigning the custodians' logs; op-7, tech-3 and the customer configured with them:
+// docs/WITNESS.md) and witnessQuorum (default N). With witnesses the resolved object has
+// witnesses [{name, url, key}], witnessQuorum and customer.witnessesJson, and the commands
+// {cmd: "custodian-witnesses", custodian, on} and {cmd: "stop-witnesses"} work. It also has
 // storageUrl, appUrl, custodians [{id, url}], siteId, customer {dir, identityTxt, siteKeyTxt,
 // configJson}, operator / technician {id, dir, files}, workdir, startupS, pid and logs().
 // `cli` takes an optional timeout_s (120); wait-recordings an optional timeout_s (60) and camera.
@@ -65,7 +69,7 @@ function killGroup(pid, signal) {
 
 /**
  * @param {{camera?: null | "testsrc" | "person", accessPeriodS?: number, webDir?: string,
- *          startTimeoutMs?: number}} [opts]
+ *          startTimeoutMs?: number, witnesses?: number, witnessQuorum?: number}} [opts]
  */
 export async function startStage(opts = {}) {
   const workdir = mkdtempSync(join(tmpdir(), "camvault-stage-"));
@@ -74,6 +78,8 @@ export async function startStage(opts = {}) {
   if (opts.camera) args.push("--camera", opts.camera);
   if (opts.accessPeriodS !== undefined) args.push("--access-period-s", String(opts.accessPeriodS));
   if (opts.webDir) args.push("--web-dir", opts.webDir);
+  if (opts.witnesses) args.push("--witnesses", String(opts.witnesses));
+  if (opts.witnessQuorum) args.push("--witness-quorum", String(opts.witnessQuorum));
   const stderr = openSync(join(workdir, "logs", "stage-stderr.log"), "a");
   const proc = spawn(PYTHON, args, {
     cwd: WEB,

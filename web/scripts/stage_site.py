@@ -2,6 +2,7 @@
 
     ../.venv/bin/python scripts/stage_site.py --workdir DIR [--camera testsrc|person]
                                               [--access-period-s 25]          (from web/)
+                                              [--witnesses N [--witness-quorum Q]]
 
 On demo/stage.py's ``Story`` (the stage of `make demo`): the storage service serving the built
 web app (``CAMVAULT_WEB_DIR`` = web/dist, ``CAMVAULT_WEB_CONNECT_SRC`` = the custodians),
@@ -15,6 +16,15 @@ smart alerts; the agent does not loop a file source, so the stage writes PERSON_
 seconds of it, after which the source ends). The storage service's alarm access period is
 ``--access-period-s`` (25 s); the custodians' is 60 s, their minimum.
 
+With ``--witnesses N`` (docs/WITNESS.md): N ``camvault serve witness`` processes following the
+three custodians' logs, started once the custodians are up (their log keys are what the
+witnesses follow); the custodians are then restarted with ``CAMVAULT_ESCROW_WITNESSES`` (all N),
+``CAMVAULT_ESCROW_WITNESS_QUORUM`` (Q, default N) and ``CAMVAULT_ESCROW_WITNESS_REFRESH_S``
+(WITNESS_REFRESH_S: an idle log is cosigned again when asked, so a short freshness bound holds
+while the witnesses are up); op-7 and tech-3 run ``operator init --witness '<url> <key>' ...
+--witness-quorum Q`` and the customer ``customer witnesses add <key> --url <url>`` (quorum Q):
+the operator's config.json and the customer's witnesses.json are what the CLI keeps.
+
 Protocol (stdout is for it alone; everything else goes to ``DIR/logs/``): one JSON line when
 the site is ready (or ``{"error": ...}`` and exit status 1), then one JSON answer line per
 JSON command line read on stdin:
@@ -25,6 +35,10 @@ JSON command line read on stdin:
     {"cmd": "wait-recordings", "n", "timeout_s"?: 60, "camera"?: "cam-1"} -> {"count"}
         (committed segments/stills of the camera, as `customer list` sees them; no events)
     {"cmd": "tamper-log", "custodian": "c2"}            -> {"index", "custodian"}
+    {"cmd": "custodian-witnesses", "custodian": "c3", "on": false}
+        -> {"custodian", "witnesses"}   (restarted with / without its witnesses: without, its
+                                         receipts carry the log's own checkpoint)
+    {"cmd": "stop-witnesses"}                           -> {"stopped": N}
     {"cmd": "stop"}                                     -> {"stopped": true}, then exit
 
 A command that fails answers ``{"error": "..."}`` and the stage goes on. End of input, SIGTERM
@@ -46,6 +60,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -70,6 +86,7 @@ from demo.stage import (  # noqa: E402
 WHO = ("customer", OPERATOR, TECHNICIAN, "camera", "panel")
 PERSON_VIDEO_S = 600  # the "person" camera's video: 10 minutes of the astronaut photo
 CLI_TIMEOUT_S = 120.0
+WITNESS_REFRESH_S = 5  # custodians re-cosign a checkpoint older than this when asked
 
 
 class CommandError(Exception):
@@ -81,10 +98,20 @@ class WebStage(Story):
     the ports are chosen first so that the storage service (started before the custodians)
     can name the custodians' origins in its CSP."""
 
-    def __init__(self, workdir: Path, web_dir: Path, access_period_s: int) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        web_dir: Path,
+        access_period_s: int,
+        witnesses: int = 0,
+        witness_quorum: int | None = None,
+    ) -> None:
         super().__init__(workdir)
         self.web_dir = web_dir
         self.access_period_s = access_period_s
+        self.n_witnesses = witnesses
+        self.witness_quorum = witness_quorum or witnesses
+        self.witnesses: list[dict[str, str]] = []  # {name, url, key}
         self.ports = [free_port() for _ in range(4)]  # storage, c1, c2, c3
         self.started: dict[str, tuple[list[str], dict[str, str]]] = {}
 
@@ -142,6 +169,55 @@ class WebStage(Story):
         index = int(name.removeprefix("custodian-c")) - 1
         self.wait_ready(name, self.custodian_urls[index] + "/healthz")
 
+    def start_witnesses(self) -> None:
+        """The witnesses (each following the three custodians' logs), then the custodians
+        restarted to collect their cosignatures."""
+        from clients.api.escrow import fetch_custodian
+
+        logs = [fetch_custodian(u).verifier.to_text() for u in self.custodian_urls]
+        for i in range(1, self.n_witnesses + 1):
+            name, port = f"witness-w{i}", free_port()
+            url = f"http://127.0.0.1:{port}"
+            data_dir = self.workdir / name
+            args = ["serve", "witness", "--name", f"witness.stage/w{i}", "--port", str(port)]
+            args += ["--data-dir", str(data_dir)]
+            for log in logs:
+                args += ["--log", log]
+            self.add_server(name, data_dir, {})
+            self.spawn(name, args, {})
+            self.wait_ready(name, url + "/healthz")
+            info = httpx.get(url + "/witness", timeout=10).json()
+            self.witnesses.append({"name": str(info["name"]), "url": url,
+                                   "key": str(info["verifier_key"])})  # fmt: skip
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda i: self.custodian_witnesses(f"c{i}", True), (1, 2, 3)))
+        self.write_layout()
+
+    def custodian_witnesses(self, cid: str, on: bool) -> None:
+        """Restart custodian ``cid`` with its witnesses (``on``) or without them."""
+        name = f"custodian-{cid}"
+        if name not in self.started:
+            raise CommandError(f"no custodian {cid} (c1, c2 or c3)")
+        args, env = self.started[name]
+        env = {k: v for k, v in env.items() if not k.startswith("CAMVAULT_ESCROW_WITNESS")}
+        if on:
+            env["CAMVAULT_ESCROW_WITNESSES"] = ",".join(
+                f"{w['url']} {w['key']}" for w in self.witnesses
+            )
+            env["CAMVAULT_ESCROW_WITNESS_QUORUM"] = str(self.witness_quorum)
+            env["CAMVAULT_ESCROW_WITNESS_REFRESH_S"] = str(WITNESS_REFRESH_S)
+        self.started[name] = (args, env)
+        self.restart(name)
+
+    def witness_args(self) -> list[str]:
+        """`operator init` options naming the witnesses (empty without witnesses)."""
+        args: list[str] = []
+        for w in self.witnesses:
+            args += ["--witness", f"{w['url']} {w['key']}"]
+        if self.witnesses:
+            args += ["--witness-quorum", str(self.witness_quorum)]
+        return args
+
     def run_cli(self, who: str, args: list[str], timeout: float) -> tuple[int, str]:
         """``camvault <args>`` as ``who``, any exit status (Story.cli's environment)."""
         env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
@@ -187,6 +263,7 @@ def setup(s: WebStage) -> None:
         init = ["operator", "init", "--id", who, "--role", role, "--storage", s.storage_url]
         for url in s.custodian_urls:
             init += ["--custodian", url]
+        init += s.witness_args()
         s.cli(who, *init, quiet=True)
         out = s.cli(who, "operator", "register", "--arc-key", "arc.key", quiet=True)
         if out.count("registered at") != 4:
@@ -196,6 +273,9 @@ def setup(s: WebStage) -> None:
         keys = pool.submit(offline)
         s.start_services()
         timed("services ready", t0)
+        if s.n_witnesses:
+            s.start_witnesses()
+            timed(f"{s.n_witnesses} witnesses ready, custodians collecting", t0)
         staff_done = [
             pool.submit(staff, who, role)
             for who, role in ((OPERATOR, "operator"), (TECHNICIAN, "technician"))
@@ -207,6 +287,10 @@ def setup(s: WebStage) -> None:
             create += ["--custodian", url]
         s.cli("customer", *create, "--threshold", "2", quiet=True)
         timed("site created", t0)
+        for i, w in enumerate(s.witnesses):
+            last = ["--quorum", str(s.witness_quorum)] if i == len(s.witnesses) - 1 else []
+            s.cli("customer", "customer", "witnesses", "add", w["key"], "--url", w["url"], *last,
+                  quiet=True)  # fmt: skip
         # one after the other: both rewrite the customer's config.json
         s.cli(
             "customer",
@@ -281,7 +365,11 @@ def ready_info(s: WebStage) -> dict[str, Any]:
             "identityTxt": (cust / "identity.txt").read_text(),
             "siteKeyTxt": (cust / "site.key").read_text(),
             "configJson": (cust / "config.json").read_text(),
+            "witnessesJson": (cust / "witnesses.json").read_text()
+            if (cust / "witnesses.json").is_file() else None,
         },
+        "witnesses": s.witnesses,
+        "witnessQuorum": s.witness_quorum if s.witnesses else None,
         "operator": {"id": OPERATOR, "dir": str(s.workdir / OPERATOR),
                      "files": files_of(s.workdir / OPERATOR)},
         "technician": {"id": TECHNICIAN, "dir": str(s.workdir / TECHNICIAN),
@@ -398,8 +486,29 @@ def cmd_tamper_log(s: WebStage, msg: dict[str, Any]) -> dict[str, Any]:
     return {"index": found["index"], "custodian": cid}
 
 
+def cmd_custodian_witnesses(s: WebStage, msg: dict[str, Any]) -> dict[str, Any]:
+    if not s.witnesses:
+        raise CommandError("this stage has no witnesses (--witnesses N)")
+    cid, on = str(msg.get("custodian", "")), bool(msg.get("on", True))
+    s.custodian_witnesses(cid, on)
+    return {"custodian": cid, "witnesses": len(s.witnesses) if on else 0}
+
+
+def cmd_stop_witnesses(s: WebStage, _: dict[str, Any]) -> dict[str, Any]:
+    """Every witness stopped: custodians' cosigning rounds fail from now on."""
+    n = 0
+    for name, proc, _log in list(s.procs):
+        if name.startswith("witness-") and proc.poll() is None:
+            s.stop(proc)
+            n += 1
+    s.write_pgids()
+    return {"stopped": n}
+
+
 COMMANDS = {
     "alarm": cmd_alarm,
+    "custodian-witnesses": cmd_custodian_witnesses,
+    "stop-witnesses": cmd_stop_witnesses,
     "cli": cmd_cli,
     "wait-recordings": cmd_wait_recordings,
     "tamper-log": cmd_tamper_log,
@@ -461,6 +570,8 @@ def main() -> int:
     p.add_argument("--camera", choices=["testsrc", "person"], default=None)
     p.add_argument("--access-period-s", type=int, default=demo_stage.ACCESS_PERIOD_S)
     p.add_argument("--web-dir", type=Path, default=REPO / "web" / "dist")
+    p.add_argument("--witnesses", type=int, default=0, help="witnesses of the custodians' logs")
+    p.add_argument("--witness-quorum", type=int, default=None, help="cosignatures required")
     a = p.parse_args()
     workdir = a.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -470,7 +581,7 @@ def main() -> int:
         if not (web_dir / "index.html").is_file():
             answer(out, {"error": f"no web build in {web_dir} (run `npm run build` in web/)"})
             return 1
-        s = WebStage(workdir, web_dir, a.access_period_s)
+        s = WebStage(workdir, web_dir, a.access_period_s, a.witnesses, a.witness_quorum)
 
         def on_term(signum: int, _: Any) -> None:
             raise SystemExit(128 + signum)

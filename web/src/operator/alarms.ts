@@ -18,7 +18,7 @@ import {
 } from "./flows";
 import { reasonOf, type ReleaseRecording } from "./release";
 import type { Alarm, ArcRecording } from "./storage";
-import { itemLine, outcomeList, refusalBox, releaseAndPlay, Videos } from "./views";
+import { batchOutcomes, itemLine, outcomeList, refusalBox, releaseAndPlay, Videos } from "./views";
 
 const POLL_MS = 2000;
 const VIDEO_KINDS = new Set(["segment", "live", "clip"]);
@@ -492,7 +492,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
       res.items.forEach(noteLabels);
       held.push(...res.held);
       ask.disabled = held.length === 0;
-      preCustodians.replaceChildren(outcomeList("pre-outcomes", res.outcomes));
+      preCustodians.replaceChildren(batchOutcomes("pre-outcomes", res));
       const n = res.items.filter((i) => i.plain).length;
       setState(preState, "done", `${n} of ${res.items.length} pre-alarm recording(s) released and decrypted.`);
     } catch (e) {
@@ -522,7 +522,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
             { class: "state", "data-state": "done", role: "status" },
             `${res.items.filter((i) => i.plain).length} recording(s) released again.`,
           ),
-          outcomeList("again-outcomes", res.outcomes),
+          batchOutcomes("again-outcomes", res),
           list,
         );
       } catch (e) {

@@ -11,7 +11,7 @@ import { field, h } from "../portal/dom";
 import { IdleTimer, idleLimitMs } from "../portal/session";
 import { showAlarms } from "./alarms";
 import type { Operator } from "./flows";
-import { OperatorKeyError, parseOperatorFiles, type OperatorKeys } from "./keys";
+import { OperatorKeyError, parseOperatorFiles, witnessPolicy, type OperatorKeys } from "./keys";
 import { OperatorStorage } from "./storage";
 import { showTechnician } from "./technician";
 import { forgetVault, hasVault, openVault, saveVault, WrongPassphrase } from "./vault";
@@ -157,6 +157,7 @@ function showConsole(root: HTMLElement, keys: OperatorKeys): void {
     operatorId: keys.operatorId,
     key: Ed25519SigningKey.fromText(keys.key),
     custodians: keys.custodians,
+    witnesses: witnessPolicy(keys.witnesses),
   };
   const lockButton = h("button", { type: "button", id: "lock" }, "Lock");
   const content = h("div", { id: "console" });
@@ -176,6 +177,13 @@ function showConsole(root: HTMLElement, keys: OperatorKeys): void {
       { class: "bar" },
       h("span", { id: "signed-in" }, `${keys.role} ${keys.operatorId}`),
       h("span", { class: "hint" }, `custodians ${keys.custodians.map((c) => c.custodian_id).join(", ")}`),
+      h(
+        "span",
+        { class: "hint", id: "witness-policy", "data-quorum": String(op.witnesses?.quorum ?? 0) },
+        op.witnesses
+          ? `witnesses: ${op.witnesses.quorum} of ${op.witnesses.witnesses.length} must cosign every receipt`
+          : "no witnesses configured: receipts are checked against each custodian's log key only",
+      ),
       lockButton,
     ),
     ...(note ? [note] : []),

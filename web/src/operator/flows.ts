@@ -9,12 +9,15 @@ import { concat } from "../crypto/bytes";
 import type { Json } from "../crypto/canonical";
 import type { RecordingKind, RecordingMetadata } from "../crypto/metadata";
 import type { Ed25519SigningKey } from "../crypto/ed25519";
+import type { WitnessPolicy } from "../crypto/cosignature";
 import type { CustodianEndpoint } from "../portal/keyfile";
 import {
   gatherReleases,
+  reasonOf,
   recoverFileKey,
   SessionKey,
   thresholdOf,
+  ThresholdNotMet,
   type CustodianOutcome,
   type Purpose,
   type ReleaseRecording,
@@ -23,12 +26,15 @@ import { fromUtf8 } from "../crypto/bytes";
 import { signStatement } from "../crypto/statements/index";
 import { SignedFetch } from "../portal/api";
 import { headerBytes, type Alarm, type ArcRecording, type OperatorStorage } from "./storage";
+import { postReceipts, receiptOf } from "./receipts";
 
 export interface Operator {
   storage: OperatorStorage;
   operatorId: string;
   key: Ed25519SigningKey;
   custodians: CustodianEndpoint[];
+  /** The site's witnesses (config.json): a receipt without their quorum is refused. */
+  witnesses: WitnessPolicy | null;
 }
 
 export interface Released {
@@ -46,6 +52,67 @@ export interface BatchResult {
   releasedMs: number;
   /** Headers held, for asking the custodians again without the storage (defence in depth shown). */
   held: ReleaseRecording[];
+  /** Settles (never rejects) once every custodian answered (or LATE_ANSWERS_MS passed) and
+   *  the receipts were posted to the site's inbox. */
+  receipts: Promise<AfterRelease>;
+}
+
+/** What is known once every custodian answered: each one's outcome, and the CLI's warnings
+ *  (a custodian whose shares were not used, receipts not delivered). */
+export interface AfterRelease {
+  outcomes: CustodianOutcome[];
+  warnings: Warning[];
+  /** The report reached the inbox (false: nothing to post, or it failed: see warnings). */
+  posted: boolean;
+}
+
+/** How long, once t custodians released, the others still get to answer (console.py). */
+export const LATE_ANSWERS_MS = 10_000;
+
+/** One of the CLI's `warning:` lines (custodian null: about the receipts' delivery). */
+export interface Warning {
+  custodian: string | null;
+  reason: string;
+  text: string;
+}
+
+/** The CLI's `warning: custodian <id>: <reason>` lines: every custodian whose shares were not used. */
+export function custodianWarnings(outcomes: readonly CustodianOutcome[]): Warning[] {
+  return [...outcomes]
+    .filter((o) => !(o.kind === "released" && o.sealed.size > 0))
+    .sort((a, b) => a.custodian.localeCompare(b.custodian))
+    .map((o) => {
+      const reason = reasonOf(o);
+      const why = o.kind === "unwitnessed" || o.kind === "refused" ? ` (${o.message})` : "";
+      return { custodian: o.custodian, reason, text: `custodian ${o.custodian}: ${reason}${why}` };
+    });
+}
+
+/** Wait for the late answers (bounded), post the receipts, say what went wrong. */
+async function afterRelease(
+  op: Operator,
+  siteId: string,
+  session: SessionKey,
+  early: readonly CustodianOutcome[],
+  all: Promise<CustodianOutcome[]>,
+): Promise<AfterRelease> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), LATE_ANSWERS_MS)));
+  const got = await Promise.race([all, late]);
+  clearTimeout(timer);
+  const outcomes: CustodianOutcome[] = got ?? [...early];
+  if (got === null)
+    for (const c of op.custodians)
+      if (!outcomes.some((o) => o.custodian === c.custodian_id))
+        outcomes.push({
+          custodian: c.custodian_id,
+          kind: "unavailable",
+          message: `no answer within ${LATE_ANSWERS_MS / 1000} s after the threshold was met`,
+        });
+  const warnings = custodianWarnings(outcomes);
+  const failed = await postReceipts(op.storage, siteId, op.operatorId, session.publicKey, outcomes);
+  if (failed !== null) warnings.push({ custodian: null, reason: "receipts_not_delivered", text: failed });
+  return { outcomes, warnings, posted: failed === null && outcomes.some((o) => receiptOf(o) !== null) };
 }
 
 export function metadataOf(siteId: string, item: ArcRecording): RecordingMetadata {
@@ -74,8 +141,10 @@ export async function askCustodians(
 ): Promise<CustodianOutcome[]> {
   const session = SessionKey.generate();
   const threshold = held.length > 0 ? thresholdOf((held[0] as ReleaseRecording).header) : 2;
+  const siteId = held[0]?.metadata.site_id;
+  let outcomes: CustodianOutcome[];
   try {
-    return (
+    outcomes = await (
       await gatherReleases(op.custodians, threshold, {
         operatorId: op.operatorId,
         key: op.key,
@@ -83,12 +152,16 @@ export async function askCustodians(
         justification,
         session,
         recordings: held,
+        witnesses: op.witnesses,
       })
-    ).outcomes;
+    ).all;
   } catch (e) {
-    if (e instanceof Error && "outcomes" in e) return (e as { outcomes: CustodianOutcome[] }).outcomes;
-    throw e;
+    if (!(e instanceof ThresholdNotMet)) throw e;
+    outcomes = e.outcomes;
   }
+  // these receipts' checkpoints are evidence for the customer too
+  if (siteId !== undefined) await postReceipts(op.storage, siteId, op.operatorId, session.publicKey, outcomes);
+  return outcomes;
 }
 
 /** Headers (storage, justified route), t releases for the batch, decrypt each payload. Throws
@@ -113,17 +186,46 @@ export async function releaseBatch(
       url: d.download_url,
     });
   });
-  if (recs.length === 0) return { outcomes: [], items: [], releasedMs: Date.now(), held: [] };
+  if (recs.length === 0)
+    return {
+      outcomes: [],
+      items: [],
+      releasedMs: Date.now(),
+      held: [],
+      receipts: Promise.resolve({ outcomes: [], warnings: [], posted: false }),
+    };
   const session = SessionKey.generate();
-  const gathered = await gatherReleases(op.custodians, thresholdOf((recs[0] as { rec: ReleaseRecording }).rec.header), {
-    operatorId: op.operatorId,
-    key: op.key,
-    purpose,
-    justification,
-    session,
-    recordings: recs.map((r) => r.rec),
-  });
+  let gathered;
+  try {
+    gathered = await gatherReleases(op.custodians, thresholdOf((recs[0] as { rec: ReleaseRecording }).rec.header), {
+      operatorId: op.operatorId,
+      key: op.key,
+      purpose,
+      justification,
+      session,
+      recordings: recs.map((r) => r.rec),
+      witnesses: op.witnesses,
+    });
+  } catch (e) {
+    // the refused receipts are evidence too (an unwitnessed one may be a split view)
+    if (e instanceof ThresholdNotMet)
+      await postReceipts(op.storage, siteId, op.operatorId, session.publicKey, e.outcomes);
+    throw e;
+  }
   const releasedMs = Date.now();
+  const receipts = afterRelease(op, siteId, session, gathered.outcomes, gathered.all).catch(
+    (e: unknown): AfterRelease => ({
+      outcomes: [...gathered.outcomes],
+      warnings: [
+        {
+          custodian: null,
+          reason: "receipts_not_delivered",
+          text: `release receipts not delivered: ${(e as Error).message}`,
+        },
+      ],
+      posted: false,
+    }),
+  );
   // fetch and decrypt concurrently, hand over in order
   const work = recs.map(async ({ item, rec, url }): Promise<Released> => {
     let fileKey: Uint8Array;
@@ -148,7 +250,7 @@ export async function releaseBatch(
     out.push(r);
     onItem?.(r);
   }
-  return { outcomes: gathered.outcomes, items: out, releasedMs, held: recs.map((r) => r.rec) };
+  return { outcomes: gathered.outcomes, items: out, releasedMs, held: recs.map((r) => r.rec), receipts };
 }
 
 /** A recording of the feed that the pre-alarm batch releases, not the live view (console.py _pre_alarm). */

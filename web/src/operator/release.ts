@@ -15,15 +15,18 @@ import { parseHeader } from "../crypto/ageheader";
 import {
   combineFileKey,
   custodianKeyId,
+  ESCROW_STANZA_TYPE,
   openReleasedShare,
   parseEscrowStanza,
   SessionKey,
 } from "../crypto/escrow/index";
 import type { Share } from "../crypto/escrow/index";
+import { HYBRID_STANZA_TYPE, hybridCustodianKeyId, parseHybridCustodianPublicKey } from "../crypto/escrow/pqkeys";
 import { associatedData, type RecordingMetadata } from "../crypto/metadata";
 import { parseSigned, statementHash } from "../crypto/statements/index";
 import { entryLeafHash, leafHash, rootFromLeafHashes, verifyInclusion } from "../crypto/tlog/merkle";
 import { NoteVerifier, openCheckpoint } from "../crypto/tlog/note";
+import { openCosignedCheckpoint, QuorumError, type WitnessPolicy } from "../crypto/cosignature";
 import { SignedFetch } from "../portal/api";
 import type { CustodianEndpoint } from "../portal/keyfile";
 
@@ -42,9 +45,23 @@ export type CustodianOutcome =
       releaseId: string;
       sealed: Map<string, Uint8Array>;
       refused: Map<string, string>;
+      /** The receipt: the entry's log index and the checkpoint as received (for the customer). */
+      logIndex?: number;
+      checkpoint?: string;
     }
-  | { custodian: string; kind: "refused"; status: number; reason: string; message: string }
-  | { custodian: string; kind: "unavailable"; message: string };
+  | {
+      custodian: string;
+      kind: "refused";
+      status: number;
+      reason: string;
+      message: string;
+      /** The refusal's own log receipt, when it carried one (its checkpoint is evidence too). */
+      log?: { index: number | null; checkpoint: string } | null;
+    }
+  | { custodian: string; kind: "unavailable"; message: string }
+  /** The receipt's checkpoint lacks the witness quorum: its shares are not used
+   *  (clients/operator/release.py Unwitnessed); `checkpoint` is the refused note. */
+  | { custodian: string; kind: "unwitnessed"; message: string; checkpoint: string };
 
 export class ThresholdNotMet extends Error {
   override name = "ThresholdNotMet";
@@ -63,6 +80,7 @@ export class ThresholdNotMet extends Error {
 export function reasonOf(o: CustodianOutcome): string {
   if (o.kind === "refused") return o.reason;
   if (o.kind === "unavailable") return `unavailable (${o.message})`;
+  if (o.kind === "unwitnessed") return "unwitnessed";
   if (o.sealed.size > 0) return "released";
   return [...new Set(o.refused.values())].sort().join(", ") || "nothing_released";
 }
@@ -76,17 +94,40 @@ export function releasedRoot(metadatas: readonly RecordingMetadata[]): string {
   return toHex(rootFromLeafHashes(metadatas.map((m) => leafHash(associatedData(m)))));
 }
 
-function stanzaFor(rec: ReleaseRecording, c: CustodianEndpoint): { args: string[]; body: string } {
-  const keyId = custodianKeyId(parseCustodianPublicKey(c.escrow_key));
+/** An escrow stanza as a release request carries it; `type` only when not "camvault-escrow"
+ *  (escrow_service/schemas/requests.py StanzaIn). */
+export interface StanzaOut {
+  args: string[];
+  body: string;
+  type?: string;
+}
+
+/** Escrow stanza type -> the key id its stanzas for `c` carry: X25519, and hybrid if the
+ *  custodian publishes a hybrid key (clients/api/escrow.py escrow_key_ids). */
+function escrowKeyIds(c: CustodianEndpoint): Map<string, string> {
+  const ids = new Map([[ESCROW_STANZA_TYPE, custodianKeyId(parseCustodianPublicKey(c.escrow_key))]]);
+  if (c.hybrid_escrow_key !== undefined)
+    ids.set(HYBRID_STANZA_TYPE, hybridCustodianKeyId(parseHybridCustodianPublicKey(c.hybrid_escrow_key)));
+  return ids;
+}
+
+/** The stanza of `rec` addressed to `c` (X25519 or hybrid), as clients/operator/release.py
+ *  _stanza_for sends it. */
+export function stanzaFor(rec: ReleaseRecording, c: CustodianEndpoint): StanzaOut {
+  const keyIds = escrowKeyIds(c);
   for (const st of parseHeader(rec.header).stanzas)
-    if (st.type === "camvault-escrow" && st.args[0] === keyId) return { args: [...st.args], body: b64encode(st.body) };
+    if (st.args.length > 0 && keyIds.get(st.type) === st.args[0]) {
+      const out: StanzaOut = { args: [...st.args], body: b64encode(st.body) };
+      if (st.type !== ESCROW_STANZA_TYPE) out.type = st.type;
+      return out;
+    }
   throw new Error(`recording ${rec.metadata.recording_id} has no stanza for ${c.custodian_id}`);
 }
 
-/** The escrow threshold of a recording (from its first escrow stanza). */
+/** The escrow threshold of a recording (from its first escrow stanza, X25519 or hybrid). */
 export function thresholdOf(header: Uint8Array): number {
   for (const st of parseHeader(header).stanzas)
-    if (st.type === "camvault-escrow") return parseEscrowStanza(st).threshold;
+    if (st.type === ESCROW_STANZA_TYPE || st.type === HYBRID_STANZA_TYPE) return parseEscrowStanza(st).threshold;
   throw new Error("recording has no escrow stanza: the ARC cannot read it");
 }
 
@@ -97,10 +138,35 @@ interface LogReceipt {
   inclusion_proof: string[];
 }
 
-/** Check a custodian's log receipt: signed checkpoint, and the entry's inclusion in it. */
-export function verifyReceipt(c: CustodianEndpoint, log: LogReceipt): Record<string, unknown> {
+/** A receipt whose checkpoint is not cosigned by the witness quorum (release.py Unwitnessed). */
+export class Unwitnessed extends Error {
+  override name = "Unwitnessed";
+  constructor(
+    message: string,
+    readonly checkpoint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Check a custodian's log receipt: signed checkpoint, cosigned by a quorum of `witnesses`
+ *  when given (else Unwitnessed), and the entry's inclusion in it. */
+export function verifyReceipt(
+  c: CustodianEndpoint,
+  log: LogReceipt,
+  witnesses: WitnessPolicy | null = null,
+): Record<string, unknown> {
   const verifier = new NoteVerifier(logOrigin(c), Ed25519PublicKey.fromText(c.log_key).raw);
-  const cp = openCheckpoint(utf8(String(log.checkpoint)), [verifier], logOrigin(c));
+  const note = utf8(String(log.checkpoint));
+  let cp;
+  if (witnesses === null) cp = openCheckpoint(note, [verifier], logOrigin(c));
+  else
+    try {
+      cp = openCosignedCheckpoint(note, [verifier], logOrigin(c), witnesses.witnesses, witnesses.quorum).checkpoint;
+    } catch (e) {
+      if (!(e instanceof QuorumError)) throw e;
+      throw new Unwitnessed(`receipt refused, its checkpoint is not witnessed: ${e.message}`, String(log.checkpoint));
+    }
   const entry = utf8(String(log.entry));
   const proof = log.inclusion_proof.map((p) => b64decodePadded(p));
   verifyInclusion(entryLeafHash(entry), BigInt(log.index), cp.size, proof, cp.rootHash);
@@ -158,6 +224,8 @@ export interface ReleaseRequest {
   recordings: readonly ReleaseRecording[];
   /** Receives the exact request body (tests check what leaves the page). */
   onBody?: (custodian: string, body: string) => void;
+  /** The site's witnesses (config.json `witnesses`): a receipt without their quorum is refused. */
+  witnesses?: WitnessPolicy | null;
 }
 
 function justificationInfo(j: Json | null): { siteId: string | null; sha256: string | null } {
@@ -176,7 +244,7 @@ export async function requestRelease(c: CustodianEndpoint, req: ReleaseRequest):
     const sites = new Set(req.recordings.map((r) => r.metadata.site_id));
     siteId = sites.size === 1 ? ([...sites][0] as string) : null;
   }
-  let items: { metadata: RecordingMetadata; stanza: { args: string[]; body: string } }[];
+  let items: { metadata: RecordingMetadata; stanza: StanzaOut }[];
   try {
     items = req.recordings.map((r) => ({ metadata: r.metadata, stanza: stanzaFor(r, c) }));
   } catch (e) {
@@ -203,16 +271,25 @@ export async function requestRelease(c: CustodianEndpoint, req: ReleaseRequest):
   }
   if (resp.status !== 200) {
     const err = (data["error"] ?? {}) as Record<string, unknown>;
+    const log = (data["log"] ?? null) as Record<string, unknown> | null;
     return {
       custodian,
       kind: "refused",
       status: resp.status,
       reason: String(err["code"] ?? "unknown"),
       message: String(err["message"] ?? ""),
+      log:
+        log !== null && typeof log === "object" && typeof log["checkpoint"] === "string"
+          ? {
+              index: Number.isSafeInteger(log["index"]) ? (log["index"] as number) : null,
+              checkpoint: log["checkpoint"],
+            }
+          : null,
     };
   }
   try {
-    const entry = verifyReceipt(c, data["log"] as LogReceipt);
+    const receipt = data["log"] as LogReceipt;
+    const entry = verifyReceipt(c, receipt, req.witnesses ?? null);
     const releaseId = String(data["release_id"]);
     const results = data["items"];
     if (!Array.isArray(results) || results.length !== req.recordings.length)
@@ -239,8 +316,19 @@ export async function requestRelease(c: CustodianEndpoint, req: ReleaseRequest):
       released: received,
     });
     if (problems.length > 0) throw new Error(`log entry does not match the request: ${problems.join("; ")}`);
-    return { custodian, kind: "released", releaseId, sealed, refused };
+    const logIndex = Number(receipt.index);
+    return {
+      custodian,
+      kind: "released",
+      releaseId,
+      sealed,
+      refused,
+      logIndex,
+      checkpoint: String(receipt.checkpoint),
+    };
   } catch (e) {
+    if (e instanceof Unwitnessed)
+      return { custodian, kind: "unwitnessed", message: e.message, checkpoint: e.checkpoint };
     return { custodian, kind: "unavailable", message: `${custodian}: ${(e as Error).message}` };
   }
 }
@@ -249,6 +337,9 @@ export interface Gathered {
   outcomes: CustodianOutcome[];
   /** Releases that released something, in arrival order (only as many as each recording needs). */
   releases: Extract<CustodianOutcome, { kind: "released" }>[];
+  /** Every custodian's outcome once all have answered (those still answering when the
+   *  threshold was met included: their refusals are shown, their receipts go to the customer). */
+  all: Promise<CustodianOutcome[]>;
 }
 
 /** Ask every custodian concurrently; return once each recording has `threshold` releases or
@@ -265,10 +356,13 @@ export async function gatherReleases(
   let pending = custodians.length;
   const settled = (): boolean =>
     wanted.every((r) => (counts.get(r) ?? 0) >= threshold || (counts.get(r) ?? 0) + pending < threshold);
+  const answers: Promise<CustodianOutcome>[] = [];
   await new Promise<void>((resolve) => {
     if (pending === 0) resolve();
     for (const c of custodians) {
-      void requestRelease(c, req).then((o) => {
+      const answer = requestRelease(c, req);
+      answers.push(answer);
+      void answer.then((o) => {
         pending -= 1;
         outcomes.push(o);
         if (
@@ -285,7 +379,7 @@ export async function gatherReleases(
     }
   });
   if (!wanted.some((r) => (counts.get(r) ?? 0) >= threshold)) throw new ThresholdNotMet(outcomes);
-  return { outcomes, releases };
+  return { outcomes, releases, all: Promise.all(answers) };
 }
 
 /** Open each custodian's share of `rec` and combine them (header MAC checked): the file key. */

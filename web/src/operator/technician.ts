@@ -8,7 +8,7 @@ import { field, fmtTime, h } from "../portal/dom";
 import { setState, stateLine } from "../portal/pages/state";
 import type { Operator } from "./flows";
 import type { ConsentOut, ConsentRequestOut } from "./storage";
-import { outcomeList, refusalBox, releaseAndPlay, Videos } from "./views";
+import { batchOutcomes, refusalBox, releaseAndPlay, Videos } from "./views";
 
 const POLL_MS = 2000;
 
@@ -139,7 +139,7 @@ export function showTechnician(root: HTMLElement, op: Operator): () => void {
           return;
         }
         const res = await releaseAndPlay(op, c.site_id, items, "maintenance", c.consent, { list, videos: v });
-        outcomes.replaceChildren(outcomeList("consent-outcomes", res.outcomes));
+        outcomes.replaceChildren(batchOutcomes("consent-outcomes", res));
         setState(
           st,
           "done",

@@ -32,6 +32,7 @@ export async function openVault(passphrase: string): Promise<OperatorKeys> {
       role: obj.role,
       storage_url: obj.storageUrl,
       custodians: obj.custodians,
+      witnesses: obj.witnesses ?? null,
     }),
   };
 }

@@ -18,9 +18,11 @@ export function outcomeList(id: string, outcomes: readonly CustodianOutcome[]): 
     const detail =
       o.kind === "refused"
         ? ` (HTTP ${o.status}: ${o.message})`
-        : o.kind === "released" && o.sealed.size > 0
-          ? ` (${o.sealed.size} share(s), release ${o.releaseId})`
-          : "";
+        : o.kind === "unwitnessed"
+          ? ` (${o.message})`
+          : o.kind === "released" && o.sealed.size > 0
+            ? ` (${o.sealed.size} share(s), release ${o.releaseId})`
+            : "";
     ul.append(
       h(
         "li",
@@ -30,6 +32,28 @@ export function outcomeList(id: string, outcomes: readonly CustodianOutcome[]): 
     );
   }
   return ul;
+}
+
+/** A batch's custodians' answers, then, once every custodian answered and the receipts went to
+ *  the customer's inbox, all of them with the CLI's `warning:` lines: a custodian unwitnessed
+ *  or refused while the others released is named with its reason. data-receipts says whether
+ *  the release-receipt report was posted. */
+export function batchOutcomes(id: string, res: BatchResult): HTMLElement {
+  const box = h("div", { id: `${id}-box`, class: "batch-outcomes", "data-receipts": "pending" });
+  box.append(outcomeList(id, res.outcomes));
+  void res.receipts.then((after) => {
+    const warnings = after.warnings.map((w) =>
+      h("li", { class: "warning", "data-custodian": w.custodian ?? "", "data-reason": w.reason }, `warning: ${w.text}`),
+    );
+    box.replaceChildren(
+      outcomeList(id, after.outcomes),
+      ...(warnings.length
+        ? [h("div", { role: "status" }, h("ul", { id: `${id}-warnings`, class: "warnings" }, ...warnings))]
+        : []),
+    );
+    box.dataset["receipts"] = after.posted ? "posted" : "not_posted";
+  });
+  return box;
 }
 
 /** A refusal as the page shows it: never blank, always the reason code(s). */

@@ -6,6 +6,7 @@
 
 import { identityToRecipient } from "../crypto/age";
 import { Ed25519SigningKey } from "../crypto/ed25519";
+import { witnessPolicyFromJson } from "../crypto/cosignature";
 
 /** A custodian as config.json lists it (clients/api/escrow.py CustodianEndpoint.to_json). */
 export interface CustodianEndpoint {
@@ -13,6 +14,8 @@ export interface CustodianEndpoint {
   url: string;
   escrow_key: string;
   log_key: string;
+  /** camvault-custodian-pq1...: its hybrid (ML-KEM-768 + X25519) escrow key, if it publishes one */
+  hybrid_escrow_key?: string;
 }
 
 /** What the portal keeps of config.json besides the site id: where the custodians are, the
@@ -34,6 +37,9 @@ export interface KeyMaterial {
   siteId: string;
   /** From config.json when it was imported; empty lists otherwise. */
   config: CustomerConfig;
+  /** From witnesses.json (`camvault customer witnesses add`) when it was imported: the audit
+   * then requires every custodian's checkpoint cosigned by the quorum (docs/WITNESS.md). */
+  witnesses?: Record<string, unknown> | null;
 }
 
 export class KeyFileError extends Error {
@@ -45,12 +51,12 @@ const SITE_KEY = /^ed25519-secret:[A-Za-z0-9_\-+/=]+$/m;
 const SITE_ID_JSON = /"site_id"\s*:\s*"([^"\\]+)"/;
 
 /** The first JSON object in the text that has a "site_id" (config.json), or null. */
-function findConfig(text: string): Record<string, unknown> | null {
+function findConfig(text: string, key = "site_id"): Record<string, unknown> | null {
   for (let start = text.indexOf("{"); start !== -1; start = text.indexOf("{", start + 1)) {
     for (let end = text.lastIndexOf("}"); end > start; end = text.lastIndexOf("}", end - 1)) {
       try {
         const obj: unknown = JSON.parse(text.slice(start, end + 1));
-        if (obj !== null && typeof obj === "object" && !Array.isArray(obj) && "site_id" in obj) {
+        if (obj !== null && typeof obj === "object" && !Array.isArray(obj) && key in obj) {
           return obj as Record<string, unknown>;
         }
       } catch {
@@ -110,5 +116,14 @@ export async function parseKeyMaterial(text: string, siteId: string): Promise<Ke
   } catch {
     throw new KeyFileError("the age identity is not valid");
   }
-  return { identity, siteKey, siteId: sid, config: customerConfig(findConfig(text)) };
+  const w = findConfig(text, "witnesses");
+  let witnesses: Record<string, unknown> | null = null;
+  if (w !== null && !("site_id" in w))
+    try {
+      witnessPolicyFromJson(w); // checked at import: a bad list is refused in one line
+      witnesses = w;
+    } catch (e) {
+      throw new KeyFileError(`witnesses.json: ${(e as Error).message}`);
+    }
+  return { identity, siteKey, siteId: sid, config: customerConfig(findConfig(text)), witnesses };
 }

@@ -23,7 +23,7 @@ export function saveVault(keys: KeyMaterial, passphrase: string): Promise<void> 
 export async function openVault(passphrase: string): Promise<KeyMaterial> {
   const obj = (await VAULT.open(passphrase, "no identity stored")) as KeyMaterial;
   const config = customerConfig(obj.config as unknown as Record<string, unknown> | null);
-  return { identity: obj.identity, siteKey: obj.siteKey, siteId: obj.siteId, config };
+  return { identity: obj.identity, siteKey: obj.siteKey, siteId: obj.siteId, config, witnesses: obj.witnesses ?? null };
 }
 
 export function forgetVault(): Promise<void> {

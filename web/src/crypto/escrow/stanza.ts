@@ -14,6 +14,7 @@ import type { Stanza } from "../ageheader";
 import { associatedData, type RecordingMetadata } from "../metadata";
 import { decodeShare, type Share } from "./shamir";
 import { KEY_SIZE, unseal, x25519PublicKey } from "./seal";
+import { HYBRID_STANZA_TYPE } from "./pqkeys";
 
 export const ESCROW_STANZA_TYPE = "camvault-escrow";
 export const ESCROW_LABEL = utf8("camvault.io/v1/escrow");
@@ -36,8 +37,17 @@ export interface EscrowStanzaInfo {
   index: number;
   threshold: number;
   count: number;
+  /** for a hybrid stanza, the HPKE enc (ML-KEM-768 ciphertext || X25519 share, 1120 bytes) */
   ephemeralPublicKey: Uint8Array;
+  stanzaType: string;
 }
+
+// The last argument's size per escrow stanza type (camvault-escrow-mlkem768x25519: FORMAT.md
+// part 2 section 3.5, parsed here to route it; only its custodian opens it).
+const EPHEMERAL_SIZE: { readonly [type: string]: number } = {
+  [ESCROW_STANZA_TYPE]: KEY_SIZE,
+  [HYBRID_STANZA_TYPE]: 1120,
+};
 
 export function custodianKeyId(custodianPk: Uint8Array): string {
   return b64encode(sha256(concat(KEY_ID_LABEL, custodianPk)).subarray(0, KEY_ID_SIZE));
@@ -59,9 +69,10 @@ function smallInt(text: string, what: string): number {
   return Number(text);
 }
 
-/** Parse and check the arguments of an escrow stanza (no secret needed). */
+/** Parse and check the arguments of an escrow stanza, X25519 or hybrid (no secret needed). */
 export function parseEscrowStanza(stanza: Stanza): EscrowStanzaInfo {
-  if (stanza.type !== ESCROW_STANZA_TYPE) throw new NotThisCustodianError(`not a ${ESCROW_STANZA_TYPE} stanza`);
+  const ephemeralSize = Object.hasOwn(EPHEMERAL_SIZE, stanza.type) ? EPHEMERAL_SIZE[stanza.type] : undefined;
+  if (ephemeralSize === undefined) throw new NotThisCustodianError(`not a ${ESCROW_STANZA_TYPE} stanza`);
   if (stanza.args.length !== 5)
     throw new EscrowError(`malformed escrow stanza: expected 5 arguments, got ${stanza.args.length}`);
   const [keyId, indexS, thresholdS, countS, ephemeralS] = stanza.args as [string, string, string, string, string];
@@ -74,10 +85,11 @@ export function parseEscrowStanza(stanza: Stanza): EscrowStanzaInfo {
       `escrow needs ${MIN_THRESHOLD} <= threshold <= number of custodians <= ${MAX_CUSTODIANS} (got threshold ${threshold} of ${count})`,
     );
   if (index < 1 || index > count) throw new EscrowError("malformed escrow stanza: index must be between 1 and count");
-  const ephemeralPublicKey = argument(ephemeralS, KEY_SIZE, "ephemeral key");
+  const hybrid = stanza.type === HYBRID_STANZA_TYPE;
+  const ephemeralPublicKey = argument(ephemeralS, ephemeralSize, hybrid ? "enc" : "ephemeral key");
   if (stanza.body.length !== BODY_SIZE)
     throw new EscrowError(`malformed escrow stanza: body must be ${BODY_SIZE} bytes`);
-  return { keyId, index, threshold, count, ephemeralPublicKey };
+  return { keyId, index, threshold, count, ephemeralPublicKey, stanzaType: stanza.type };
 }
 
 /** AD of an escrow stanza: metadata AD || LF || the stanza line without its LF (section 3.3). */
@@ -88,6 +100,8 @@ export function stanzaAd(metadata: RecordingMetadata, args: readonly string[]): 
 /** Open an escrow stanza with a custodian secret key (section 3.4, custodian side). */
 export function openEscrowStanza(stanza: Stanza, custodianSecret: Uint8Array, metadata: RecordingMetadata): Share {
   const info = parseEscrowStanza(stanza);
+  if (info.stanzaType !== ESCROW_STANZA_TYPE)
+    throw new NotThisCustodianError("hybrid escrow stanza: only its custodian's hybrid key opens it");
   const custodianPk = x25519PublicKey(custodianSecret);
   if (info.keyId !== custodianKeyId(custodianPk))
     throw new NotThisCustodianError("escrow stanza is for another custodian key");

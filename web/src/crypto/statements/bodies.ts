@@ -2,12 +2,14 @@
 // crypto/statements/bodies.py): exact member set, exact JSON types, ranges, then the
 // cross-field rules of each type.
 
-import { StatementError } from "../errors";
+import { KeyFormatError, StatementError } from "../errors";
 import { parseAgeRecipient, parseCustodianPublicKey } from "../bech32";
+import { hybridX25519Half, normalizedX25519, parseHybridCustodianPublicKey } from "../escrow/pqkeys";
 import {
   array,
   BOOL,
   checkRecord,
+  isObject,
   COUNTER,
   ESCROW_KEY,
   ID,
@@ -22,6 +24,7 @@ import {
   TEXT,
   TIME,
   URL,
+  type Check,
   type JsonObject,
   type Schema,
 } from "./fields";
@@ -46,6 +49,23 @@ function unique(values: Json[], what: string): void {
 const num = (o: JsonObject, k: string): number => o[k] as number;
 
 const CUSTODIAN: Schema = { custodian_id: ID, escrow_key: ESCROW_KEY, log_key: PUBKEY, url: URL };
+// A custodian's hybrid (ML-KEM-768 + X25519) escrow key, if it publishes one: left out of the
+// JSON otherwise, never null (one encoding; SiteKeys from before it keep their bytes).
+const HYBRID_ESCROW_KEY: Check = (v, what) => {
+  if (v === null) throw new StatementError(`${what}: leave it out instead of null`);
+  if (typeof v !== "string") throw new StatementError(`${what}: must be a camvault-custodian-pq1... string`);
+  try {
+    parseHybridCustodianPublicKey(v);
+  } catch (e) {
+    if (e instanceof KeyFormatError) throw new StatementError(`${what}: ${e.message}`);
+    throw e;
+  }
+};
+const CUSTODIAN_CHECK: Check = (v, what) =>
+  nested(isObject(v) && "hybrid_escrow_key" in v ? { ...CUSTODIAN, hybrid_escrow_key: HYBRID_ESCROW_KEY } : CUSTODIAN)(
+    v,
+    what,
+  );
 const CAMERA_PROFILE: Schema = {
   pre_alarm_s: integer(0, 3600),
   post_alarm_s: integer(0, 3600),
@@ -53,7 +73,8 @@ const CAMERA_PROFILE: Schema = {
   stills_only: BOOL,
 };
 
-type BodyType = { schema: Schema; rule?: (o: JsonObject) => void };
+// leftOutAt: members written only when they differ from this value (the parsed body has none)
+type BodyType = { schema: Schema; leftOutAt?: JsonObject; rule?: (o: JsonObject) => void };
 
 export const BODY_TYPES: { readonly [name: string]: BodyType } = {
   "site-keys": {
@@ -62,7 +83,7 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
       version: integer(1, MAX_SAFE),
       customer_key: PUBKEY,
       recipients: array(RECIPIENT, 1, 64, true),
-      custodians: array(nested(CUSTODIAN), MIN_THRESHOLD, MAX_CUSTODIANS),
+      custodians: array(CUSTODIAN_CHECK, MIN_THRESHOLD, MAX_CUSTODIANS),
       threshold: integer(MIN_THRESHOLD, MAX_CUSTODIANS),
       issued_at_ms: TIME,
     },
@@ -81,10 +102,16 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
         custodians.map((c) => c.log_key as Json),
         `${w}.custodians log_key`,
       );
-      // An escrow key listed as a plain recipient would hand that custodian the file key.
-      const recipients = new Set((o.recipients as string[]).map((r) => parseAgeRecipient(r).join()));
-      if (custodians.some((c) => recipients.has(parseCustodianPublicKey(c.escrow_key as string).join())))
+      // An escrow key listed as a plain recipient would hand that custodian the file key
+      // (compared as X25519 uses them: another spelling of a key is the same key).
+      const recipients = new Set((o.recipients as string[]).map((r) => normalizedX25519(parseAgeRecipient(r))));
+      if (custodians.some((c) => recipients.has(normalizedX25519(parseCustodianPublicKey(c.escrow_key as string)))))
         throw new StatementError(`${w}: a custodian escrow_key is also listed in recipients`);
+      const hybrid = custodians.filter((c) => "hybrid_escrow_key" in c).map((c) => c.hybrid_escrow_key as string);
+      unique(hybrid, `${w}.custodians hybrid_escrow_key`);
+      // Its owner holds that X25519 secret: it would open the customer's stanza.
+      if (hybrid.some((h) => recipients.has(normalizedX25519(hybridX25519Half(parseHybridCustodianPublicKey(h))))))
+        throw new StatementError(`${w}: a custodian hybrid_escrow_key's X25519 half is a recipient`);
       integer(MIN_THRESHOLD, custodians.length)(o.threshold, `${w}.threshold`);
     },
   },
@@ -102,12 +129,26 @@ export const BODY_TYPES: { readonly [name: string]: BodyType } = {
         }),
       ),
       issued_at_ms: TIME,
+      version: integer(1, MAX_SAFE),
     },
+    // version 1 (an enrollment from before key rotation) is written without the member
+    leftOutAt: { version: 1 },
     rule: (o) => {
       if (o.kind === "camera" && o.camera_profile === null)
         throw new StatementError("device-enrollment.camera_profile: required for a camera");
       if (o.kind === "panel" && o.camera_profile !== null)
         throw new StatementError("device-enrollment.camera_profile: must be null for a panel");
+    },
+  },
+  "device-revocation": {
+    schema: {
+      site_id: ID,
+      device_id: ID,
+      kind: oneOf("camera", "panel"),
+      device_key: PUBKEY,
+      revoked_from_ms: TIME,
+      reason: TEXT,
+      issued_at_ms: TIME,
     },
   },
   manifest: {
@@ -206,7 +247,14 @@ export function checkBody(domain: string, body: Json | undefined): JsonObject {
   const type = BODY_TYPES[name];
   if (!domain.startsWith(DOMAIN_PREFIX) || type === undefined)
     throw new StatementError(`signed statement: unknown type '${domain}'`);
-  const obj = checkRecord(body, name, type.schema);
+  let schema = type.schema;
+  for (const [member, value] of Object.entries(type.leftOutAt ?? {})) {
+    if (isObject(body) && body[member] === value)
+      throw new StatementError(`${name}.${member}: ${String(value)} is written by leaving it out`);
+    if (isObject(body) && !(member in body))
+      schema = Object.fromEntries(Object.entries(schema).filter(([k]) => k !== member));
+  }
+  const obj = checkRecord(body, name, schema);
   type.rule?.(obj);
   return obj;
 }

@@ -4,6 +4,7 @@
 
 import { equalBytes, fromHex } from "../bytes";
 import type { Ed25519PublicKey } from "../ed25519";
+import { DeviceKeys } from "./devices";
 import { SignatureError, StatementError } from "../errors";
 import { statementHash, verifyStatement, type SignedStatement } from "./envelope";
 import type { JsonObject } from "./fields";
@@ -13,6 +14,7 @@ export const MANIFEST_TYPE = "camvault/v1/manifest";
 export type ChainProblemKind =
   | "bad-signature" // not signed by this camera's key (foreign / forged)
   | "not-a-manifest" // another statement type in the list
+  | "device-revoked" // signed by a camera key at/after its revocation (DeviceRevocation)
   | "wrong-camera" // validly signed but for another site or camera
   | "out-of-order" // sequence goes backwards: reordering
   | "duplicate-sequence" // a sequence number appears more than once
@@ -37,7 +39,7 @@ type Entry = { i: number; m: JsonObject; h: Uint8Array };
 
 export function verifyChain(
   manifests: readonly SignedStatement[],
-  cameraKey: Ed25519PublicKey,
+  cameraKey: Ed25519PublicKey | DeviceKeys,
   opts: { siteId: string; cameraId: string; anchor?: ChainAnchor; expectedLastSequence?: number },
 ): ChainProblem[] {
   const problems: ChainProblem[] = [];
@@ -45,15 +47,24 @@ export function verifyChain(
     problems.push({ kind, index, sequence, detail });
   };
   const entries: Entry[] = [];
+  const keys = DeviceKeys.of(cameraKey);
   manifests.forEach((signed, i) => {
     let m: JsonObject;
     try {
-      m = verifyStatement(signed, cameraKey, MANIFEST_TYPE);
+      m = verifyStatement(signed, keys.keyFor(signed), MANIFEST_TYPE);
     } catch (e) {
       if (e instanceof SignatureError) return report("bad-signature", i, null, e.message);
       if (e instanceof StatementError) return report("not-a-manifest", i, null, e.message);
       throw e;
     }
+    const from = keys.revokedAt(signed.signer, m.issued_at_ms as number);
+    if (from !== null)
+      return report(
+        "device-revoked",
+        i,
+        m.sequence as number,
+        `manifest signed at ${m.issued_at_ms} by a key of camera ${opts.cameraId} revoked from ${from}`,
+      );
     if (m.site_id !== opts.siteId || m.camera_id !== opts.cameraId)
       return report(
         "wrong-camera",

@@ -73,6 +73,11 @@ export class HttpLogReader implements LogReader {
     return new Uint8Array(await resp.arrayBuffer());
   }
 
+  async cosignedCheckpoint(): Promise<Uint8Array> {
+    const resp = await this.#get("/v1/log/cosigned-checkpoint");
+    return new Uint8Array(await resp.arrayBuffer());
+  }
+
   async consistency(oldSize: number, newSize: number): Promise<Uint8Array[]> {
     return proofOf(await this.#json("/v1/log/consistency", { old: oldSize, new: newSize }));
   }

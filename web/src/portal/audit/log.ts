@@ -10,6 +10,7 @@ import { equalBytes, toHex, utf8 } from "../../crypto/bytes";
 import { Ed25519PublicKey } from "../../crypto/ed25519";
 import { EMPTY_ROOT, entryLeafHash, nodeHash, verifyConsistency, verifyInclusion } from "../../crypto/tlog/merkle";
 import { type Checkpoint, NoteVerifier, openCheckpoint } from "../../crypto/tlog/note";
+import { QuorumError, type WitnessPolicy, freshAsOf, openCosignedCheckpoint } from "../../crypto/cosignature";
 import {
   Expected,
   finding,
@@ -26,6 +27,8 @@ import {
 export interface LogReader {
   /** The signed note's bytes. */
   checkpoint(): Promise<Uint8Array>;
+  /** The latest checkpoint cosigned by the custodian's witnesses (GET /v1/log/cosigned-checkpoint). */
+  cosignedCheckpoint?(): Promise<Uint8Array>;
   consistency(oldSize: number, newSize: number): Promise<Uint8Array[]>;
   inclusion(index: number, treeSize: number): Promise<Uint8Array[]>;
   /** Entries [start, end) as far as the pages reach: index and exact text. */
@@ -136,6 +139,8 @@ export async function auditLog(
   store: StateStore,
   siteId: string,
   expected: Expected,
+  witnesses: WitnessPolicy | null = null,
+  nowS: number = Math.floor(Date.now() / 1000),
 ): Promise<AuditReport> {
   const origin = verifier.name;
   const saved = await store.load();
@@ -149,9 +154,27 @@ export async function auditLog(
   };
   let cp: Checkpoint;
   try {
-    cp = openCheckpoint(await log.checkpoint(), [verifier], origin);
+    if (witnesses === null) cp = openCheckpoint(await log.checkpoint(), [verifier], origin);
+    else {
+      // With witnesses (docs/WITNESS.md): the cosigned checkpoint, a quorum, and fresh enough.
+      if (log.cosignedCheckpoint === undefined) throw new ReadError("this reader cannot fetch cosigned checkpoints");
+      const note = await log.cosignedCheckpoint();
+      const w = witnesses;
+      const opened = openCosignedCheckpoint(note, [verifier], origin, w.witnesses, w.quorum, nowS);
+      cp = opened.checkpoint;
+      const age = nowS - freshAsOf(w, opened.cosigners);
+      if (age > w.maxAgeS)
+        report.findings.push(
+          finding(
+            "stale_checkpoint",
+            Number(cp.size),
+            `the newest checkpoint served (size ${cp.size}) was last cosigned by ${w.quorum} witnesses ${age} s ago, ` +
+              `more than the ${w.maxAgeS} s allowed: a frozen view, or its witnesses are down`,
+          ),
+        );
+    }
   } catch (e) {
-    report.findings.push(finding("bad_checkpoint", null, msg(e)));
+    report.findings.push(finding(e instanceof QuorumError ? "unwitnessed_checkpoint" : "bad_checkpoint", null, msg(e)));
     return report;
   }
   report.checkpoint = cp;
@@ -298,10 +321,11 @@ export async function auditCustodianLog(
   siteId: string,
   notices: Iterable<string>,
   statementHashes: Iterable<string>,
+  witnesses: WitnessPolicy | null = null,
 ): Promise<AuditReport> {
   const [parsed, noticeFindings] = parseNotices(notices, siteId);
   const expected = new Expected(parsed, new Set(statementHashes));
-  const report = await auditLog(log, verifier, store, siteId, expected);
+  const report = await auditLog(log, verifier, store, siteId, expected, witnesses);
   report.findings.push(...noticeFindings);
   const broken = report.findings.some((f) => ["log_truncated", "log_inconsistent", "bad_checkpoint"].includes(f.kind));
   if (report.checkpoint !== null && !broken)

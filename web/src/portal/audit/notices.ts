@@ -10,6 +10,8 @@ import { EMPTY_ROOT_HEX, leafHash, rootFromLeafHashes } from "../../crypto/tlog/
  *  audit's per-custodian error: its log was not checked). */
 export type FindingKind =
   | "bad_checkpoint"
+  | "unwitnessed_checkpoint"
+  | "stale_checkpoint"
   | "log_truncated"
   | "log_inconsistent"
   | "entries_mismatch"
@@ -21,6 +23,7 @@ export type FindingKind =
   | "notice_malformed"
   | "notice_withheld"
   | "split_view"
+  | "receipts_malformed"
   | "unreachable";
 
 export interface Finding {
@@ -34,6 +37,8 @@ export const finding = (kind: FindingKind, index: number | null, detail: string)
 /** What each code means, in words for the page. */
 export const FINDING_EXPLANATIONS: Record<FindingKind, string> = {
   bad_checkpoint: "the custodian's checkpoint is not signed by its log key, or cannot be read",
+  unwitnessed_checkpoint: "the custodian's checkpoint is not cosigned by enough of your witnesses",
+  stale_checkpoint: "the custodian's newest cosigned checkpoint is too old: your view of its log may be frozen",
   log_truncated: "the log is smaller than when this browser last verified it: entries were removed",
   log_inconsistent: "the log does not extend the one this browser verified before: history was rewritten",
   entries_mismatch: "the entries served do not hash to the signed checkpoint",
@@ -45,6 +50,8 @@ export const FINDING_EXPLANATIONS: Record<FindingKind, string> = {
   notice_malformed: "an access notice could not be read",
   notice_withheld: "the storage service took an access notice and its inbox does not show it",
   split_view: "the custodian showed two different histories of its log",
+  receipts_malformed:
+    "an operator's release-receipt report could not be used (unreadable, another site, or not signed)",
   unreachable: "the custodian could not be reached: its log was not checked",
 };
 

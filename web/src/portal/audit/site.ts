@@ -2,15 +2,19 @@
 // customer audit`): every custodian's log verified (./log.ts), the access notices collected
 // from both channels (each custodian's own notices API, signed by the site key, and the
 // storage service's inbox), each checked against the log, and every access to the site listed
-// with who, what, when and why, each entry proved included in the latest checkpoint.
+// with who, what, when and why, each entry proved included in the latest checkpoint. The
+// checkpoints the operators' release receipts carried (inbox kind release_receipts) are
+// cross-checked against each custodian's verified history (./receipts.ts: split_view).
 
 import type { RecordingMetadata } from "../../crypto/metadata";
 import type { Checkpoint } from "../../crypto/tlog/note";
 import { SignedFetch } from "../api";
 import type { CustodianEndpoint } from "../keyfile";
 import { custodianNotices, HttpLogReader } from "./http";
+import type { WitnessPolicy } from "../../crypto/cosignature";
 import { auditCustodianLog, type AuditReport, custodianVerifier, entryIncluded, type LogReader, Refused } from "./log";
 import { finding, type Finding, isObject, type Json, parseNotice, withheld } from "./notices";
+import { crossCheckShown, type Shown, shownCheckpoints } from "./receipts";
 import { type AuditStore, stateStore, type StoredAccess } from "./store";
 
 /** Entries that end access: an alarm closed by the ARC, recordings deleted by the customer. */
@@ -68,7 +72,14 @@ export interface SiteAuditInput {
   devices?: Record<string, Record<string, unknown>>;
   /** Reader of a custodian's log (default: its HTTP API). */
   reader?: (c: CustodianEndpoint) => LogReader;
+  /** The witnesses whose cosignatures every log needs (witnesses.json; null: none). */
+  witnesses?: WitnessPolicy | null;
+  /** The operators' release-receipt reports the inbox relays (exact texts; none: no cross-check). */
+  receipts?: () => Promise<string[]>;
 }
+
+/** Findings after which the verified checkpoint is no base for further cross-checks (site.py LOG_BROKEN). */
+const LOG_BROKEN = ["log_truncated", "log_inconsistent", "bad_checkpoint", "unwitnessed_checkpoint"];
 
 const fmtUtc = (ms: number): string => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 
@@ -227,6 +238,7 @@ async function auditOne(
   direct: [string, boolean][],
   mine: string[],
   signed: Set<string>,
+  shown: Shown[] = [],
 ): Promise<CustodianAudit> {
   const reader = input.reader?.(c) ?? new HttpLogReader(c.url, `custodian ${c.custodian_id}`);
   const verifier = custodianVerifier(c.custodian_id, c.log_key);
@@ -238,7 +250,10 @@ async function auditOne(
     input.siteId,
     notices,
     signed,
+    input.witnesses ?? null,
   );
+  if (report.checkpoint !== null && !report.findings.some((f) => LOG_BROKEN.includes(f.kind)))
+    report.findings.push(...(await crossCheckShown(reader, verifier, shown, report.checkpoint)));
   report.findings.push(...withheld(direct, mine));
   const recs = recordingsByIndex(notices);
   const memory = await input.store.get(input.siteId, c.custodian_id);
@@ -340,15 +355,23 @@ export async function auditSite(input: SiteAuditInput): Promise<CustodianAudit[]
     const id = noticeCustodian(text);
     relayed.set(id, [...(relayed.get(id) ?? []), text]);
   }
-  return Promise.all(
+  // the checkpoints the operators were shown, for the split-view cross-check
+  const [shown, reportFindings] = shownCheckpoints(input.receipts ? await input.receipts() : [], input.siteId);
+  const results = await Promise.all(
     input.custodians.map(async (c, i) => {
       const own = direct[i]!;
       if (typeof own === "string") return failed(input, c, own, signed);
       try {
-        return await auditOne(input, c, own, relayed.get(c.custodian_id) ?? [], signed);
+        return await auditOne(input, c, own, relayed.get(c.custodian_id) ?? [], signed, shown.get(c.custodian_id));
       } catch (e) {
         return failed(input, c, unreachable(c, e), signed);
       }
     }),
   );
+  const first = results.find((r) => r.report !== null);
+  if (first !== undefined && reportFindings.length > 0) {
+    first.findings.push(...reportFindings); // about the reports, reported once
+    first.ok = false;
+  }
+  return results;
 }

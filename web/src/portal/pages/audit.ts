@@ -5,6 +5,7 @@
 // what, when and why. Findings carry the Python audit's reason codes (src/portal/audit/).
 
 import { toHex } from "../../crypto/bytes";
+import { witnessPolicyFromJson } from "../../crypto/cosignature";
 import { auditSite, type Access, type CustodianAudit } from "../audit/site";
 import { FINDING_EXPLANATIONS } from "../audit/notices";
 import { IndexedDbAuditStore } from "../audit/store";
@@ -18,13 +19,14 @@ interface InboxPage {
   next_cursor: string | null;
 }
 
-/** Every access notice the storage service's inbox relays, oldest first. */
-async function relayedNotices(ctx: PortalContext): Promise<string[]> {
+/** Every access notice (or, with kind release_receipts, every operator's release-receipt
+ *  report) the storage service's inbox relays, oldest first. */
+async function relayedNotices(ctx: PortalContext, kind = "access_notice"): Promise<string[]> {
   const out: string[] = [];
   let after = "0";
   for (;;) {
     const page = await ctx.api.get<InboxPage>(`/v1/sites/${encodeURIComponent(ctx.keys.siteId)}/inbox`, {
-      kind: "access_notice",
+      kind,
       after,
       limit: "500",
     });
@@ -256,7 +258,9 @@ export const auditPage: Page = {
           statementHashes: [...ctx.keys.config.signed, ...browserSigned],
           devices: ctx.keys.config.devices,
           relayed: () => relayedNotices(ctx),
+          receipts: () => relayedNotices(ctx, "release_receipts"),
           store: new IndexedDbAuditStore(),
+          witnesses: ctx.keys.witnesses ? witnessPolicyFromJson(ctx.keys.witnesses) : null,
         });
         if (disposed || mine !== run) return;
         custodians.replaceChildren(...results.map(custodianSection));

@@ -14,7 +14,15 @@ import { verifyChain } from "../../crypto/statements/chain";
 import { Ed25519PublicKey } from "../../crypto/ed25519";
 import { toHex } from "../../crypto/bytes";
 import type { PortalContext } from "../pages/types";
-import { cameraKeyOf, checkManifest, RecordingRefused, verifyRecording, type VerifiedRecording } from "./verify";
+import {
+  cameraKeyOf,
+  checkManifest,
+  deviceKeys,
+  RecordingRefused,
+  verifyRecording,
+  type VerifiedRecording,
+} from "./verify";
+import type { DeviceKeys } from "../../crypto/statements/devices";
 
 /** A listed recording with the fields the page needs (the listing carries the manifest). */
 export interface Listed extends Recording {
@@ -86,7 +94,7 @@ export interface ChainHead {
  *  the portal keeps none). Problems as "<code>: <detail>". */
 export function checkHead(
   answer: unknown,
-  cameraKey: string,
+  cameraKey: DeviceKeys | string,
   siteId: string,
   cameraId: string,
   listed: Map<number, string>,
@@ -98,11 +106,10 @@ export function checkHead(
     const a = answer as { head?: unknown };
     if (a === undefined || typeof a !== "object" || a.head === undefined) throw new Error("the answer has no head");
     const signed = parseSigned(canonicalJson(a.head as Json));
-    head = verifyStatement(
-      signed,
-      Ed25519PublicKey.fromText(cameraKey),
-      "camvault/v1/chain-head",
-    ) as unknown as ChainHead;
+    const keys = deviceKeys(cameraKey);
+    head = verifyStatement(signed, keys.keyFor(signed), "camvault/v1/chain-head") as unknown as ChainHead;
+    const from = keys.revokedAt(signed.signer, head.issued_at_ms);
+    if (from !== null) throw new Error(`signed at ${head.issued_at_ms} by a key revoked from ${from} (device_revoked)`);
     if (head.site_id !== siteId || head.camera_id !== cameraId) {
       throw new Error(`the head is for ${head.site_id}/${head.camera_id}`);
     }
@@ -219,7 +226,7 @@ export async function readCamera(ctx: PortalContext, cameraId: string): Promise<
     signed.sort((a, b) => a.seq - b.seq);
     for (const p of verifyChain(
       signed.map((x) => x.s),
-      Ed25519PublicKey.fromText(key),
+      key,
       { siteId: ctx.keys.siteId, cameraId },
     )) {
       problems.push(`${p.kind}: ${p.detail}`);

@@ -3,7 +3,9 @@
 // clients/customer/checks.py), with the same reason codes:
 //
 // 1. the manifest is a camvault manifest signed by the camera key the customer enrolled
-//    (config.json devices[camera].device_key) and names this site, camera and recording;
+//    (config.json devices[camera].device_key) or by one of its rotated-out or revoked keys
+//    (devices[camera].revoked_keys) before that key's revoked_from_ms (device_revoked at or
+//    after it: crypto/statements/devices.py), and names this site, camera and recording;
 // 2. the header follows the age grammar with at most MAX_STANZAS stanzas;
 // 3. the payload has the manifest's size and SHA-256;
 // 4. the header opens for this device's identity (its MAC verifies under the file key), and
@@ -20,6 +22,7 @@ import { concat, equalBytes, fromHex, toHex } from "../../crypto/bytes";
 import { Ed25519PublicKey } from "../../crypto/ed25519";
 import { MANIFEST_TYPE, parseSigned, statementHash, verifyStatement } from "../../crypto/statements/index";
 import type { JsonObject } from "../../crypto/statements/fields";
+import { DeviceKeys } from "../../crypto/statements/devices";
 
 export type RecordingProblem =
   | "manifest_invalid"
@@ -30,7 +33,8 @@ export type RecordingProblem =
   | "header_mac_invalid"
   | "header_not_of_payload"
   | "payload_mismatch"
-  | "camera_not_enrolled";
+  | "camera_not_enrolled"
+  | "device_revoked";
 
 export class RecordingRefused extends Error {
   override name = "RecordingRefused";
@@ -70,34 +74,54 @@ export interface VerifyInput {
   manifest: unknown;
   header: Uint8Array;
   payload: Uint8Array;
-  /** config.json devices[camera].device_key ("ed25519:..."), or undefined if not enrolled. */
-  cameraKey: string | undefined;
+  /** The camera's keys from config.json (cameraKeyOf), a bare key ("ed25519:..."), or
+   *  undefined if not enrolled. */
+  cameraKey: DeviceKeys | string | undefined;
   siteId: string;
   cameraId: string;
   recordingId: string;
   identity: string;
 }
 
-/** The camera's enrolled key from config.json's devices, or undefined. */
-export function cameraKeyOf(devices: Record<string, Record<string, unknown>>, cameraId: string): string | undefined {
-  const k = devices[cameraId]?.["device_key"];
-  return typeof k === "string" ? k : undefined;
+/** The camera's keys from config.json's devices (its current device_key and its
+ *  revoked_keys, as clients/customer/state.py camera_keys reads them), or undefined. */
+export function cameraKeyOf(
+  devices: Record<string, Record<string, unknown>>,
+  cameraId: string,
+): DeviceKeys | undefined {
+  return DeviceKeys.fromConfig(devices[cameraId]);
 }
 
-/** A manifest JSON object (as listed) parsed and checked against the camera key: the body,
- *  or RecordingRefused(manifest_invalid). */
+/** A bare key text as DeviceKeys (no revoked keys). */
+export function deviceKeys(keys: DeviceKeys | string): DeviceKeys {
+  return typeof keys === "string" ? new DeviceKeys(Ed25519PublicKey.fromText(keys)) : keys;
+}
+
+/** A manifest JSON object (as listed) parsed and checked against the camera's keys: the body,
+ *  or RecordingRefused(manifest_invalid | device_revoked). */
 export function checkManifest(
   json: unknown,
-  cameraKey: string,
+  cameraKey: DeviceKeys | string,
   what: string,
 ): { manifest: Manifest; hash: Uint8Array } {
+  let signed;
+  let body: JsonObject;
+  const keys = deviceKeys(cameraKey);
   try {
-    const signed = parseSigned(canonicalJson(json as Json));
-    const body: JsonObject = verifyStatement(signed, Ed25519PublicKey.fromText(cameraKey), MANIFEST_TYPE);
-    return { manifest: body as unknown as Manifest, hash: statementHash(signed) };
+    signed = parseSigned(canonicalJson(json as Json));
+    body = verifyStatement(signed, keys.keyFor(signed), MANIFEST_TYPE);
   } catch (e) {
     throw new RecordingRefused("manifest_invalid", `${what}: ${(e as Error).message}`);
   }
+  const m = body as unknown as Manifest;
+  const from = keys.revokedAt(signed.signer, m.issued_at_ms);
+  if (from !== null) {
+    throw new RecordingRefused(
+      "device_revoked",
+      `${what}: manifest signed at ${m.issued_at_ms} by a key of camera ${m.camera_id} the customer revoked from ${from} (a stolen camera's key?)`,
+    );
+  }
+  return { manifest: m, hash: statementHash(signed) };
 }
 
 export async function verifyRecording(v: VerifyInput): Promise<VerifiedRecording> {
