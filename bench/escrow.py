@@ -21,6 +21,8 @@ every client thread paused) is not counted as server latency.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import gc
 import json
 import os
@@ -45,7 +47,13 @@ from crypto.age.format import parse_header
 from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
 from crypto.encoding import b64encode
-from crypto.escrow import CustodianPublicKey, SessionKey
+from crypto.escrow import (
+    ESCROW_STANZA_TYPE,
+    HYBRID_STANZA_TYPE,
+    CustodianPublicKey,
+    HybridCustodianPublicKey,
+    SessionKey,
+)
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.siteid import site_id_for
 from crypto.statements import (
@@ -60,6 +68,7 @@ from crypto.statements import (
     SiteKeys,
     sign_statement,
 )
+from tests.support.services import PostgresServer, pg_bindir
 
 SEGMENTS = 1800
 OPERATORS = 50
@@ -73,7 +82,7 @@ def _port() -> int:
 
 
 def _start(
-    workdir: Path, arc: Ed25519SigningKey, workers: int
+    workdir: Path, arc: Ed25519SigningKey, workers: int, database_url: str | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     env = dict(os.environ)
@@ -83,6 +92,8 @@ def _start(
         CAMVAULT_ESCROW_ARC_PUBLIC_KEY=arc.public_key.to_text(),
         CAMVAULT_ESCROW_CRYPTO_WORKERS=str(workers),
     )
+    if database_url:  # else SQLite in workdir
+        env["CAMVAULT_ESCROW_DATABASE_URL"] = database_url
     log = (workdir / "custodian.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "escrow_service", "--port", str(port)],
@@ -109,12 +120,25 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run() -> dict[str, Any]:
-    with workdir("camvault-bench-escrow-") as work:
+def run(backend: str = "sqlite", fsync: bool = True, stanza: str = "x25519") -> dict[str, Any]:
+    """``backend``: "sqlite" (tmpfs) or "postgres" (a throwaway server, synchronous_commit
+    on; ``fsync`` on by default, as a deployment runs it; off is the tests' setting).
+    ``stanza``: "x25519" or "hybrid" escrow stanzas (see :func:`_measure`)."""
+    with workdir("camvault-bench-escrow-") as work, contextlib.ExitStack() as stack:
         arc = Ed25519SigningKey.generate()
-        proc, url = _start(work, arc, workers=2)
+        db_url, setup = None, "SQLite (tmpfs)"
+        if backend == "postgres":
+            pg = PostgresServer(crash_safe=True, fsync=fsync)
+            stack.callback(pg.close)
+            db_url = pg.start().create_database("escrow_bench")
+            setup = f"PostgreSQL {_pg_version()}, synchronous_commit on, fsync {pg_fsync(fsync)}"
+        proc, url = _start(work, arc, workers=2, database_url=db_url)
         try:
-            return _measure(url, arc)
+            out = _measure(url, arc, stanza, proc.pid)
+            out["setup"] = out["setup"].replace("SQLite (tmpfs)", setup)
+            out["backend"] = backend
+            out["stanza"] = stanza
+            return out
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -123,11 +147,72 @@ def run() -> dict[str, Any]:
                 proc.kill()
 
 
-def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
+#: Goal of the hybrid row: hybrid stanzas' latencies within this factor of X25519's.
+HYBRID_GOAL_RATIO = 1.5
+
+
+def run_hybrid(backend: str = "sqlite") -> dict[str, Any]:
+    """The ``escrow_hybrid`` row: :func:`run` with X25519 stanzas, then with hybrid
+    (ML-KEM-768 + X25519) ones, back to back in the same run (a fresh custodian each), and
+    the hybrid/X25519 ratios of the batch median and of the 1 request/s p99."""
+    x = run(backend, stanza="x25519")
+    h = run(backend, stanza="hybrid")
+    batch = "batch_1800", "median_ms"
+    p99 = "single_50_operators_1_per_s", "p99_ms"
+    return {
+        "x25519": x,
+        "hybrid": h,
+        "ratio_batch_median": round(h[batch[0]][batch[1]] / x[batch[0]][batch[1]], 2),
+        "ratio_single_p99": round(h[p99[0]][p99[1]] / x[p99[0]][p99[1]], 2),
+        "goal_ratio": HYBRID_GOAL_RATIO,
+    }
+
+
+def render_pg(result: dict[str, Any]) -> list[str]:
+    """The custodian-on-PostgreSQL rows of `make bench`'s table (the escrow row's layout)."""
+    from bench.report import render_escrow
+
+    return render_escrow(result, "Escrow custodian on PostgreSQL")
+
+
+def pg_fsync(on: bool) -> str:
+    return "on (WAL on the machine's disk)" if on else "off"
+
+
+def _pg_version() -> str:
+    return pg_bindir().parent.name
+
+
+def _tree_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` and its children (the opener pool), from
+    /proc; -1 without a pid or /proc."""
+    if pid is None:
+        return -1.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ticks = 0
+        for p in (str(pid), *children):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(") ", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    except (OSError, IndexError, ValueError):
+        return -1.0
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    url: str, arc: Ed25519SigningKey, stanza: str = "x25519", server_pid: int | None = None
+) -> dict[str, Any]:
+    """``stanza``: "x25519" (``camvault-escrow``) or "hybrid" (every custodian of the site
+    publishes an ML-KEM-768 + X25519 key: ``camvault-escrow-mlkem768x25519`` stanzas)."""
     load_before = os.getloadavg()[0]
     info = httpx.get(url + "/v1/custodian").json()
     me = CustodianPublicKey.from_text(info["escrow_key"])
     others = [escrow.CustodianKey.generate().public_key() for _ in range(2)]
+    hybrid = stanza == "hybrid"
+    pq: list[HybridCustodianPublicKey | None] = [None, None, None]
+    if hybrid:
+        pq = [HybridCustodianPublicKey.from_text(info["hybrid_escrow_key"])]
+        pq += [escrow.HybridCustodianKey.generate().public_key() for _ in range(2)]
     customer, panel = Ed25519SigningKey.generate(), Ed25519SigningKey.generate()
     identity = generate_identity()
     site = site_id_for(customer.public_key, "bench-site")
@@ -137,9 +222,9 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
         customer.public_key,
         (identity.recipient(),),
         (
-            Custodian("c1", me, Ed25519PublicKey.from_text(info["log_key"]), url),
-            Custodian("c2", others[0], Ed25519SigningKey.generate().public_key, None),
-            Custodian("c3", others[1], Ed25519SigningKey.generate().public_key, None),
+            Custodian("c1", me, Ed25519PublicKey.from_text(info["log_key"]), url, pq[0]),
+            Custodian("c2", others[0], Ed25519SigningKey.generate().public_key, None, pq[1]),
+            Custodian("c3", others[1], Ed25519SigningKey.generate().public_key, None, pq[2]),
         ),
         2,
         now_ms(),
@@ -180,19 +265,21 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
             start + 2000 * (i + 1),
         )
         header, _ = age.encrypt_header(
-            escrow.build_recipient_set([identity.recipient()], [me, *others], 2, meta)
+            escrow.build_recipient_set(
+                [identity.recipient()],
+                [p or x for p, x in zip(pq, [me, *others], strict=True)],
+                2,
+                meta,
+            )
         )
-        st = next(
-            s
-            for s in parse_header(header).stanzas
-            if s.type == "camvault-escrow" and s.args[0] == me.key_id()
+        kind, kid = (
+            (HYBRID_STANZA_TYPE, pq[0].key_id()) if pq[0] else (ESCROW_STANZA_TYPE, me.key_id())
         )
-        items.append(
-            {
-                "metadata": meta.to_json(),
-                "stanza": {"args": list(st.args), "body": b64encode(st.body)},
-            }
-        )
+        st = next(s for s in parse_header(header).stanzas if s.type == kind and s.args[0] == kid)
+        wire: dict[str, Any] = {"args": list(st.args), "body": b64encode(st.body)}
+        if hybrid:
+            wire["type"] = kind  # as clients/operator/release.py sends it
+        items.append({"metadata": meta.to_json(), "stanza": wire})
 
     def body(its: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -207,15 +294,17 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
     gc.collect()
     gc.freeze()
     batch_s: list[float] = []
+    cpu_s: list[float] = []
     with SignedClient(url, f"operator:{ops[0][0]}", ops[0][1]) as client:
         for _ in range(6):
             req = client.build("POST", "/v1/releases", json=body(items))
-            t0 = time.perf_counter()
+            c0, t0 = _tree_cpu_s(server_pid), time.perf_counter()
             resp = client.send(req)
             batch_s.append(time.perf_counter() - t0)
+            cpu_s.append(_tree_cpu_s(server_pid) - c0)
             if resp.status_code != 200 or len(resp.json()["items"]) != SEGMENTS:
                 raise RuntimeError(f"batch release failed: {resp.status_code} {resp.text[:300]}")
-    batch_s = batch_s[1:]  # the first request warms the worker pool and caches
+    batch_s, cpu_s = batch_s[1:], cpu_s[1:]  # the first request warms the pool and caches
 
     latencies: list[float] = []
     lock = threading.Lock()
@@ -264,6 +353,13 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
             "max_ms": round(max(batch_s) * 1000, 1),
             "runs": len(batch_s),
             "goal_ms": 250,
+            # CPU the custodian (server and opener processes) spent per batch: unlike the
+            # latency, hardly changed by what else runs on the machine.
+            **(
+                {"server_cpu_ms_median": round(statistics.median(cpu_s) * 1000)}
+                if cpu_s[0] >= 0
+                else {}
+            ),
         },
         "single_50_operators_1_per_s": {
             "requests": len(paced),
@@ -284,5 +380,25 @@ def _measure(url: str, arc: Ed25519SigningKey) -> dict[str, Any]:
     }
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--no-fsync", action="store_true", help="postgres: fsync off (the tests' setting)"
+    )
+    parser.add_argument(
+        "--stanza",
+        choices=("x25519", "hybrid", "both"),
+        default="x25519",
+        help="escrow stanza kind; both: X25519 then hybrid, back to back (the escrow_hybrid row)",
+    )
+    args = parser.parse_args(argv)
+    if args.stanza == "both":
+        print(json.dumps(run_hybrid(args.backend), indent=2))
+        return 0
+    print(json.dumps(run(args.backend, fsync=not args.no_fsync, stanza=args.stanza), indent=2))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    raise SystemExit(main())

@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import escrow as bench_escrow
+from bench import fleet as bench_fleet
 from bench import live as bench_live
+from bench import transfer as bench_transfer
 from bench import witness as bench_witness
 from bench.common import MIB, REPO, TOOLS, mbps, workdir
 from bench.report import DOC, render_table, update_doc
@@ -403,6 +405,92 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# --- one row at a time (--only) -------------------------------------------------------------
+
+#: the rows of the age CLI and library: measured in a tmpfs work directory with `age` beside
+CRYPTO_ROWS = ("aead", "cli", "startup", "library", "memory")
+#: the rows that bring their own services: name -> the module's ``run``
+SERVICE_ROWS: dict[str, Callable[[], dict[str, Any]]] = {
+    "escrow": bench_escrow.run,
+    "escrow_witnessed": bench_witness.run,
+    "live": bench_live.run,
+    "transfer": bench_transfer.run,
+    "fleet": bench_fleet.run,
+    "escrow_pg": lambda: bench_escrow.run("postgres"),
+}
+
+
+def run_only(rows: Sequence[str], args: argparse.Namespace) -> int:
+    """Run the named rows alone (``--only cli,startup``) and print them with their ratios;
+    their results go to bench/results/STAMP-only-ROWS.json (latest.json and
+    docs/PERFORMANCE.md, which show whole runs, stay as they are)."""
+    unknown = [row for row in rows if row not in (*CRYPTO_ROWS, *SERVICE_ROWS)]
+    if unknown:
+        sys.exit(
+            f"bench: unknown row(s) {', '.join(unknown)}; rows: "
+            + ", ".join((*CRYPTO_ROWS, *SERVICE_ROWS))
+        )
+    results: dict[str, Any] = {}
+    if any(row in CRYPTO_ROWS for row in rows):
+        with workdir("camvault-bench-") as work:
+            tools = find_tools(work)
+            results["environment"] = environment(tools)
+            big, small = work / "plain.bin", work / "small.bin"
+            write_random(big, args.size_mib * MIB)
+            if "aead" in rows:
+                results["aead"] = bench_aead()
+            if "cli" in rows or "memory" in rows:  # memory reads the CLI rows' peak RSS
+                print(f"CLI, {args.size_mib} MiB, {args.reps} reps...", flush=True)
+                results["cli"] = bench_cli(tools, work, big, args.reps)
+            if "startup" in rows:
+                results["startup"] = bench_startup(tools, work, max(args.reps, 15))
+            if "library" in rows:
+                print("library...", flush=True)
+                results["library"] = bench_library(tools, work, big, 2 * args.reps)
+            if "memory" in rows:
+                write_random(small, args.small_mib * MIB)
+                results["memory"] = bench_memory(tools, work, small, results["cli"])
+    for row in rows:
+        if row in SERVICE_ROWS:
+            print(f"{row}...", flush=True)
+            results[row] = SERVICE_ROWS[row]()
+    results.setdefault("environment", {})["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(results, indent=1, sort_keys=True))
+    print(_ratio_lines(results))
+    if not args.no_save:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = RESULTS_DIR / f"{stamp}-only-{'-'.join(rows)}.json"
+        path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _ratio_lines(results: dict[str, Any]) -> str:
+    """The crypto rows' ratios to `age` (> 1: camvault faster) and their goals."""
+    lines = []
+    for op in ("encrypt", "decrypt"):
+        if "cli" in results:
+            cli = results["cli"][op]
+            lines.append(
+                f"CLI {op}: age {cli['age']['median_s']:.3f} s, camvault "
+                f"{cli['camvault']['median_s']:.3f} s = {cli['ratio_camvault_over_age']:.2f}x"
+                " (goal 1.5x)"
+            )
+        if "library" in results:
+            lib = results["library"][op]
+            lines.append(
+                f"library {op}: age {lib['age']['median_s']:.3f} s, library "
+                f"{lib['lib']['median_s']:.3f} s = {lib['ratio_lib_over_age']:.2f}x (goal 2x)"
+            )
+    if "startup" in results:
+        lines.append(
+            "process start (median): "
+            + ", ".join(f"{t} {v['median_s'] * 1000:.0f} ms" for t, v in results["startup"].items())
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mib", type=int, default=512, help="big input size (512)")
@@ -410,7 +498,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="repetitions, median kept (5)")
     parser.add_argument("--no-save", action="store_true", help="print only; keep files as is")
     parser.add_argument("--skip-live", action="store_true", help="leave out the live view bench")
+    parser.add_argument(
+        "--only",
+        help="comma-separated rows to run alone, e.g. cli,startup,library (see run_only)",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        return run_only([row.strip() for row in args.only.split(",") if row.strip()], args)
     begun = time.perf_counter()
     with workdir("camvault-bench-") as work:
         free = shutil.disk_usage(work).free
@@ -434,12 +528,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["escrow"] = bench_escrow.run()
     print("escrow custodian with witness cosigning (3 witnesses, quorum 2)...", flush=True)
     results["escrow_witnessed"] = bench_witness.run()
+    print("escrow custodian, hybrid vs X25519 stanzas (back to back)...", flush=True)
+    results["escrow_hybrid"] = bench_escrow.run_hybrid()
     if not args.skip_live:
         print("live view (alarm -> first decrypted live segment)...", flush=True)
         results["live"] = bench_live.run()
+    print("transfer (1 GiB up/down vs boto3 and rclone crypt, same MinIO)...", flush=True)
+    results["transfer"] = bench_transfer.run()
+    print("fleet ingest (100/300/500 cameras: raw PUTs, 1 replica, 2 replicas)...", flush=True)
+    results["fleet"] = bench_fleet.run()
+    print("escrow custodian on PostgreSQL (synchronous_commit on, fsync on)...", flush=True)
+    results["escrow_pg"] = bench_escrow.run("postgres")
     results["environment"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["environment"]["bench_seconds"] = round(time.perf_counter() - begun, 1)
-    table = render_table(results)
+    table = render_table(results) + "\n" + bench_transfer.render(results["transfer"])
+    table += "\n".join(
+        [*bench_fleet.render(results["fleet"]), *bench_escrow.render_pg(results["escrow_pg"])]
+    )
     print()
     print(table)
     if not args.no_save:
@@ -449,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (RESULTS_DIR / "latest.json").write_text(payload)
         (RESULTS_DIR / f"{stamp}.json").write_text(payload)
         update_doc(table)
+        bench_fleet.plot(results["fleet"])
         print(f"\nwrote {RESULTS_DIR / 'latest.json'}, {stamp}.json and {DOC}")
     return 0
 
