@@ -20,7 +20,7 @@ from common.time import now_ms
 from crypto import age, escrow
 from crypto.age.x25519 import generate_identity
 from crypto.ed25519 import Ed25519PublicKey, Ed25519SigningKey
-from crypto.escrow import CustodianPublicKey
+from crypto.escrow import CustodianPublicKey, HybridCustodianPublicKey
 from crypto.metadata import RecordingKind, RecordingMetadata
 from crypto.siteid import site_id_for
 from crypto.statements import (
@@ -122,6 +122,11 @@ class CustodianProc:
             url=self.url,
             escrow_key=CustodianPublicKey.from_text(info["escrow_key"]),
             log_key=Ed25519PublicKey.from_text(info["log_key"]),
+            hybrid_escrow_key=(
+                HybridCustodianPublicKey.from_text(info["hybrid_escrow_key"])
+                if info.get("hybrid_escrow_key")
+                else None
+            ),
         )
 
 
