@@ -66,6 +66,8 @@ STEPS = (
 )
 FINISHED = "story finished: every step behaved as described"
 SEGMENT_S = CameraConfig.segment_s  # the camera agent's default, what the story's camera uses
+# During an alarm the camera cuts live fragments of this length (each its own recording)
+LIVE_S = CameraConfig.fragment_s or SEGMENT_S
 
 
 def step(index: int, detail: str) -> None:
@@ -213,7 +215,7 @@ def tell(s: Story) -> None:
     live_file = w / "arc-live" / f"{CAMERA}-live.ts"
     latency = fresh[-1].rsplit("latency", 1)[1].strip() if fresh else "-"
     check(
-        bool(live_lines) and plays(live_file, len(live_lines) * SEGMENT_S),
+        bool(live_lines) and plays(live_file, len(live_lines) * LIVE_S),
         f"{len(live_lines)} live-mode segment(s) decrypted from the feed ({len(fresh)} arrived "
         f"while following, last latency {latency}); arc-live/{CAMERA}-live.ts plays "
         f"{duration_s(live_file):.1f} s as one stream",
@@ -330,7 +332,7 @@ def tell(s: Story) -> None:
     step(11, "what the customer and the operator play (ffprobe duration, a full ffmpeg decode)")
     for what, path, recorded in (
         ("the customer's export", export, len(parts) * SEGMENT_S),
-        ("the operator's live file", live_file, len(live_lines) * SEGMENT_S),
+        ("the operator's live file", live_file, len(live_lines) * LIVE_S),
     ):
         check(
             plays(path, recorded),

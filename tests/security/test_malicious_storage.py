@@ -296,7 +296,10 @@ def rolled_back(s: Scene) -> Lie:
 
 
 def altered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first relayed notice names another operator."""
+    """The first relayed notice names another operator (a page without notices, e.g. the
+    audit's query of release-receipt reports, is left as it is)."""
+    if not notices(items):
+        return items
     notice = notices(items)[0]
     text = json.loads(notice["text"])
     text["operator_id"] = "somebody-else"

@@ -9,7 +9,8 @@ clients (customer, operator, technician, camera, panel, ARC); the secrets are ta
 
 * private keys: the customer device's age identity, the site signing key, the camera and panel
   device keys, the operators' and the ARC's signing keys (client-side key files);
-* each custodian's escrow key and log signing key: allowed in that custodian's own key file
+* each custodian's escrow keys (X25519 and hybrid ML-KEM-768 + X25519) and log signing key:
+  allowed in that custodian's own key file
   and nowhere else (not in its database or log, not at another custodian, not at storage);
 * each recording's file key and header MAC key (the headers in the storage database opened
   with the customer's identity), and each custodian's Shamir share of it (its escrow stanza
@@ -42,6 +43,7 @@ from crypto.age import bech32
 from crypto.age.api import decrypt_header, parse_identity_file
 from crypto.age.format import Stanza, header_mac_key
 from crypto.escrow.keys import CustodianKey
+from crypto.escrow.pqkeys import HybridCustodianKey
 from crypto.escrow.stanza import NotThisCustodianError, escrow_stanzas, open_escrow_stanza
 from crypto.metadata import RecordingKind, RecordingMetadata
 from tests.test_story import StoryRun, run_story_once
@@ -123,6 +125,11 @@ KEY_TEXTS: tuple[tuple[str, re.Pattern[bytes], Callable[[bytes], bytes]], ...] =
         re.compile(rb"CAMVAULT-CUSTODIAN-SECRET-KEY-1[0-9A-Z]{58}"),
         _bech32_key,
     ),
+    (
+        "custodian hybrid escrow key",
+        re.compile(rb"CAMVAULT-CUSTODIAN-PQ-SECRET-KEY-1[0-9A-Z]{58}"),
+        _bech32_key,
+    ),
     ("Ed25519 signing key", re.compile(rb"ed25519-secret:[A-Za-z0-9_-]{43}"), _ed25519_key),
     (
         "custodian log signing key",
@@ -196,13 +203,16 @@ def collect_secrets(layout: Layout, tmp: Path) -> list[Secret]:
     for path in clients:
         if path.stat().st_size < 64 * 1024:
             secrets += key_secrets(path, None)
-    custodian_keys: list[CustodianKey] = []
+    custodian_keys: list[CustodianKey | HybridCustodianKey] = []
     for key_files in layout.custodian_key_files.values():
         for path in key_files:
             found = list(key_secrets(path, path))
             secrets += found
             custodian_keys += [
                 CustodianKey(s.raw) for s in found if s.kind == "custodian escrow key"
+            ]
+            custodian_keys += [
+                HybridCustodianKey(s.raw) for s in found if s.kind == "custodian hybrid escrow key"
             ]
     identities = parse_identity_file((layout.workdir / "customer" / "identity.txt").read_text())
     for header_bytes, row in _stored_recordings(layout.storage_db, tmp):
@@ -221,7 +231,9 @@ def collect_secrets(layout: Layout, tmp: Path) -> list[Secret]:
 
 
 def escrow_shares(
-    stanzas: Iterable[Stanza], custodian_keys: Iterable[CustodianKey], row: dict[str, object]
+    stanzas: Iterable[Stanza],
+    custodian_keys: Iterable[CustodianKey | HybridCustodianKey],
+    row: dict[str, object],
 ) -> list[Secret]:
     """Each custodian's Shamir share of one recording's file key (its y bytes)."""
     metadata = RecordingMetadata(
@@ -302,6 +314,7 @@ def secrets(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> list[Se
 def test_no_secret_in_any_server_file(layout: Layout, secrets: list[Secret]) -> None:
     kinds = Counter(s.kind for s in secrets)
     assert kinds["age X25519 identity"] >= 1 and kinds["custodian escrow key"] == 3
+    assert kinds["custodian hybrid escrow key"] == 3  # the story's sites seal hybrid stanzas
     assert kinds["custodian log signing key"] == 3 and kinds["Ed25519 signing key"] >= 6
     assert kinds["file key"] >= 3 and kinds["plaintext video"] >= 10
     assert kinds["escrow share"] == 3 * kinds["file key"]

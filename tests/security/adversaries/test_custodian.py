@@ -16,8 +16,15 @@ from sqlalchemy import delete, update
 from clients.operator.release import CustodianRefused, recover_file_key
 from common.time import now_ms
 from crypto.age.format import parse_header
-from crypto.errors import ShareError
-from crypto.escrow import CustodianKey, SessionKey, combine_file_key, open_escrow_stanza
+from crypto.errors import EscrowError, ShareError
+from crypto.escrow import (
+    CustodianKey,
+    HybridCustodianKey,
+    SessionKey,
+    combine_file_key,
+    open_escrow_stanza,
+)
+from crypto.escrow.stanza import escrow_stanzas
 from crypto.tlog import entry_leaf_hash
 from escrow_service.db import make_engine
 from escrow_service.db.models import log_entries as log_table
@@ -43,8 +50,16 @@ def op(arena: Arena) -> Operator:
     return cli_operator(arena)[1]
 
 
-def own_key(proc: CustodianProc) -> CustodianKey:
-    return CustodianKey.from_text((proc.workdir / proc.cid / "escrow.key").read_text().strip())
+def own_keys(proc: CustodianProc) -> list[CustodianKey | HybridCustodianKey]:
+    """The custodian's escrow keys as its data directory holds them: X25519, and the hybrid
+    one when it made one (sites seal hybrid stanzas when every custodian publishes one)."""
+    home = proc.workdir / proc.cid
+    keys: list[CustodianKey | HybridCustodianKey] = [
+        CustodianKey.from_text((home / "escrow.key").read_text().strip())
+    ]
+    if (home / "escrow-pq.key").exists():
+        keys.append(HybridCustodianKey.from_text((home / "escrow-pq.key").read_text().strip()))
+    return keys
 
 
 def tamper(proc: CustodianProc, fn: Callable[[Any], object]) -> None:
@@ -74,13 +89,13 @@ def test_own_share_alone(arena: Arena, op: Operator) -> None:
     t = now_ms() - 2_000
     rec = home.upload(t - 1_000)
     proc = arena.world.custodians[0]
-    stanzas = [s for s in parse_header(rec.header).stanzas if s.type == "camvault-escrow"]
     shares = []
-    for s in stanzas:
-        try:
-            shares.append(open_escrow_stanza(s, own_key(proc), rec.metadata))
-        except Exception:
-            continue
+    for s in escrow_stanzas(parse_header(rec.header).stanzas):
+        for key in own_keys(proc):
+            try:
+                shares.append(open_escrow_stanza(s, key, rec.metadata))
+            except EscrowError:  # another custodian's stanza, or the other kind of key
+                continue
     assert len(shares) == 1  # exactly its own
     with pytest.raises(ShareError):
         combine_file_key(shares, rec.header)
