@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
+import os
 import secrets
 import ssl
 import time
@@ -53,13 +54,20 @@ def to_http_request(request: httpx.Request) -> HttpRequest:
 CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 
 
-@functools.cache
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every HTTP client of this process shares: httpx's defaults
-    (certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), built once. httpx builds
-    a new context for each ``httpx.Client`` (and each ``httpx.get``/``put``/``stream``),
-    loading the whole CA bundle: 10-150 ms of CPU per client on a loaded 2-core machine, 80%
-    of the operator's live view before it was shared (docs/PERFORMANCE.md, "Live view")."""
+    (certifi's CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), built once per value of
+    those two variables (a process that changes them, as a test trusting its own proxy
+    does, gets a context that trusts what they name). httpx builds a new context for each
+    ``httpx.Client`` (and each ``httpx.get``/``put``/``stream``), loading the whole CA
+    bundle: 10-150 ms of CPU per client on a loaded 2-core machine, 80% of the operator's
+    live view before it was shared (docs/PERFORMANCE.md, "Live view")."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    del cert_file, cert_dir  # the cache key: httpx reads them from the environment
     return httpx.create_ssl_context()
 
 
