@@ -17,6 +17,7 @@ reason code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from clients.api.errors import ClientError
@@ -46,24 +47,18 @@ def check_recording(
 ) -> Manifest:
     """verify_recording with this device's identities; the plaintext goes to ``out``
     (discarded without one), written only once manifest, payload and header passed."""
-    try:
-        signed = signed_from_json(manifest_json)
-    except (CryptoError, ValueError, TypeError) as exc:
-        raise SubstitutedError(f"{recording_id}: manifest of camera {camera_id}: {exc}") from exc
-    try:
-        return verify_recording(
-            signed,
-            header,
-            payload,
-            camera_key=camera_key,
-            site_id=site_id,
-            camera_id=camera_id,
-            recording_id=recording_id,
-            identities=identities,
-            out=out,
-        ).manifest
-    except RecordingError as exc:
-        raise SubstitutedError(f"{exc}; reason: {exc.reason}") from exc
+    return _checked(
+        verify_recording,
+        manifest_json,
+        header,
+        payload,
+        camera_key=camera_key,
+        site_id=site_id,
+        camera_id=camera_id,
+        recording_id=recording_id,
+        identities=identities,
+        out=out,
+    )
 
 
 def check_recording_stream(
@@ -81,21 +76,40 @@ def check_recording_stream(
     """:func:`check_recording` of a payload read as it downloads, decrypted into ``out`` as
     it arrives (crypto.recording.verify_recording_stream): ``out`` holds unverified
     plaintext until this returns, so the caller keeps it under a temporary name."""
+    return _checked(
+        verify_recording_stream,
+        manifest_json,
+        header,
+        payload,
+        camera_key=camera_key,
+        site_id=site_id,
+        camera_id=camera_id,
+        recording_id=recording_id,
+        identities=identities,
+        out=out,
+    )
+
+
+def _checked(
+    verify: Callable[..., Any],
+    manifest_json: Any,
+    header: bytes,
+    payload: bytes | BinaryIO,
+    *,
+    camera_id: str,
+    recording_id: str,
+    **kwargs: Any,
+) -> Manifest:
+    """Parse the served manifest and run ``verify`` on it; every failure a SubstitutedError."""
     try:
         signed = signed_from_json(manifest_json)
     except (CryptoError, ValueError, TypeError) as exc:
         raise SubstitutedError(f"{recording_id}: manifest of camera {camera_id}: {exc}") from exc
     try:
-        return verify_recording_stream(
-            signed,
-            header,
-            payload,
-            camera_key=camera_key,
-            site_id=site_id,
-            camera_id=camera_id,
-            recording_id=recording_id,
-            identities=identities,
-            out=out,
-        ).manifest
+        result = verify(
+            signed, header, payload, camera_id=camera_id, recording_id=recording_id, **kwargs
+        )
     except RecordingError as exc:
         raise SubstitutedError(f"{exc}; reason: {exc.reason}") from exc
+    manifest: Manifest = result.manifest
+    return manifest
