@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 
 from crypto.tlog.merkle import EMPTY_ROOT
 
@@ -78,49 +79,65 @@ def make_engine(url: str) -> Engine:
 
 
 class Store:
-    """Reads and the one atomic compare-and-set of a log's latest cosigned checkpoint."""
+    """Reads and the one atomic compare-and-set of a log's latest cosigned checkpoint.
+
+    The latest state of each log is kept in memory once read or written: the database is
+    the authority (:meth:`advance` checks it in the same statement that writes), the memory
+    only spares a read per request. A state that another process sharing the database moved
+    is re-read when a request does not match it, and is dropped when a compare-and-set fails.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
+        self._known: dict[str, LogState] = {}
         metadata.create_all(engine)
 
-    def latest(self, origin: str) -> LogState:
-        """The latest cosigned size and root of ``origin`` (0 and the empty root if none)."""
+    def latest(self, origin: str, *, fresh: bool = False) -> LogState:
+        """The latest cosigned size and root of ``origin`` (0 and the empty root if none);
+        ``fresh``: read from the database, not memory."""
+        if not fresh and (known := self._known.get(origin)) is not None:
+            return known
         with self._engine.connect() as conn:
             row = conn.execute(
                 select(logs.c.size, logs.c.root_hash).where(logs.c.origin == origin)
             ).first()
-        if row is None:
-            return LogState(origin, 0, EMPTY_ROOT)
-        return LogState(origin, int(row.size), bytes(row.root_hash))
+        state = (
+            LogState(origin, 0, EMPTY_ROOT)
+            if row is None
+            else LogState(origin, int(row.size), bytes(row.root_hash))
+        )
+        self._known[origin] = state
+        return state
 
     def advance(
         self, origin: str, old: LogState, size: int, root: bytes, note: bytes, now_s: int
     ) -> bool:
         """Record ``size``/``root`` as the latest of ``origin`` only if it is still ``old``
-        (checked and written in one transaction): two concurrent requests cannot roll the
-        log back (C2SP tlog-witness). False if another request moved it first."""
-        with self._lock, self._engine.begin() as conn:
-            row = conn.execute(
-                select(logs.c.size, logs.c.root_hash).where(logs.c.origin == origin)
-            ).first()
-            if row is None:
-                if old.size != 0:
-                    return False
-                conn.execute(
-                    insert(logs).values(
-                        origin=origin, size=size, root_hash=root, checkpoint=note, updated_s=now_s
-                    )
-                )
-                return True
-            if int(row.size) != old.size or bytes(row.root_hash) != old.root_hash:
+        (one conditional UPDATE, or the first INSERT): two concurrent requests, even in two
+        processes, cannot roll the log back (C2SP tlog-witness). False if another request
+        moved it first."""
+        values = {"size": size, "root_hash": root, "checkpoint": note, "updated_s": now_s}
+        with self._lock:
+            self._known.pop(origin, None)
+            try:
+                with self._engine.begin() as conn:
+                    moved = conn.execute(
+                        update(logs)
+                        .where(
+                            logs.c.origin == origin,
+                            logs.c.size == old.size,
+                            logs.c.root_hash == old.root_hash,
+                        )
+                        .values(**values)
+                    ).rowcount
+                    if moved != 1:
+                        if old.size != 0:
+                            return False
+                        conn.execute(insert(logs).values(origin=origin, **values))
+            except IntegrityError:  # another process inserted the first state meanwhile
                 return False
-            conn.execute(
-                update(logs)
-                .where(logs.c.origin == origin, logs.c.size == old.size)
-                .values(size=size, root_hash=root, checkpoint=note, updated_s=now_s)
-            )
+            self._known[origin] = LogState(origin, size, root)
             return True
 
     def keep_evidence(

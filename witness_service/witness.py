@@ -89,6 +89,8 @@ class Witness:
                 400, "old_beyond_size", f"old size {req.old_size} is beyond the size {cp.size}"
             )
         known = self.store.latest(cp.origin)
+        if req.old_size != known.size:  # memory may lag another process: ask the database
+            known = self.store.latest(cp.origin, fresh=True)
         if req.old_size != known.size:
             if cp.size < known.size:
                 self._evidence(cp.origin, "rollback", req, now)
@@ -107,7 +109,7 @@ class Witness:
                 log.warning("inconsistent", extra={"origin": cp.origin, "size": cp.size})
                 return _refuse(422, "bad_proof", f"not consistent with size {known.size}: {exc}")
         if not self.store.advance(cp.origin, known, cp.size, cp.root_hash, req.checkpoint, now):
-            latest = self.store.latest(cp.origin)
+            latest = self.store.latest(cp.origin, fresh=True)
             return Answer(409, f"{latest.size}\n".encode(), SIZE_CONTENT_TYPE, "size_conflict")
         line = self.signer.cosignature_line(note.text, now)
         return Answer(200, line.encode())

@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -33,7 +34,6 @@ from crypto.tlog.cosignature import (
 )
 from crypto.tlog.note import NoteSignature, open_note
 from escrow_service.core.settings import parse_witnesses
-from escrow_service.services.tlog_store import LogStore
 
 log = logging.getLogger("camvault.escrow.witness")
 
@@ -49,12 +49,22 @@ class WitnessConfig:
         return [cls(url, verifier) for url, verifier in parse_witnesses(text)]
 
 
+class CosignedLog(Protocol):
+    """What a cosigner needs of the log (:class:`escrow_service.services.tlog_store.LogStore`)."""
+
+    def refresh(self) -> int: ...
+
+    def checkpoint(self, size: int | None = None) -> bytes: ...
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
+
+
 class Cosigner:
     """The rounds of cosigning for one custodian log (see the module docstring)."""
 
     def __init__(
         self,
-        logstore: LogStore,
+        logstore: CosignedLog,
         witnesses: list[WitnessConfig],
         quorum: int,
         *,
@@ -77,6 +87,8 @@ class Cosigner:
         self._wanted = 0  # the round a waiter needs
         self._latest: tuple[int, bytes] | None = None  # (size, cosigned note)
         self._known: dict[str, int | None] = {w.verifier.name: None for w in witnesses}
+        #: The request in flight to each witness (at most one: see :meth:`_round`).
+        self._inflight: dict[str, Future[NoteSignature | None]] = {}
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pool = ThreadPoolExecutor(max_workers=len(witnesses), thread_name_prefix="witness")
@@ -162,21 +174,51 @@ class Cosigner:
                 self._cond.notify_all()
 
     def _round(self) -> tuple[int, bytes] | None:
+        """Cosign the log's latest size: ask every witness that is idle, and end as soon as
+        ``quorum`` cosignatures verify (the slowest witness is off the waiting releases'
+        path). A witness still answering an earlier round is asked once it is done, if the
+        quorum is not reached by then; at most one request per witness is in flight, so its
+        size stays in step (C2SP tlog-witness: ``old`` must be the size it last cosigned)."""
         size = self._log.refresh()
         note = self._log.checkpoint(size)
-        futures = [self._pool.submit(self._ask, w, size, note) for w in self.witnesses]
-        lines: list[NoteSignature] = []
-        for future in futures:
-            got = future.result()
-            if got is not None:
-                lines.append(got)
+        deadline = time.monotonic() + self._timeout_s + 1
+        order = {w.verifier.name: i for i, w in enumerate(self.witnesses)}
+        lines: dict[str, NoteSignature] = {}
+        asked: dict[Future[NoteSignature | None], str] = {}
+        seen: set[Future[NoteSignature | None]] = set()
+        while True:
+            for w in self.witnesses:
+                name = w.verifier.name
+                busy = self._inflight.get(name)
+                if name in asked.values() or (busy is not None and not busy.done()):
+                    continue
+                future = self._pool.submit(self._ask, w, size, note)
+                self._inflight[name] = future
+                asked[future] = name
+            for future, name in asked.items():
+                if future.done() and future not in seen:
+                    seen.add(future)
+                    got = future.result()
+                    if got is not None:
+                        lines[name] = got
+            if len(lines) >= self.quorum:
+                break
+            pending = {f for f in asked if not f.done()}
+            earlier = {
+                f for n, f in self._inflight.items() if n not in asked.values() and not f.done()
+            }
+            left = deadline - time.monotonic()
+            if not (pending or earlier) or left <= 0:
+                break
+            wait(pending | earlier, timeout=left, return_when=FIRST_COMPLETED)
         if len(lines) < self.quorum:
             log.warning(
                 "witness quorum not reached",
                 extra={"size": size, "cosigned": len(lines), "quorum": self.quorum},
             )
             return None
-        return size, append_cosignatures(note, lines)
+        ordered = [lines[n] for n in sorted(lines, key=order.__getitem__)]
+        return size, append_cosignatures(note, ordered)
 
     def _ask(self, witness: WitnessConfig, size: int, note: bytes) -> NoteSignature | None:
         """One witness's cosignature of ``note`` (size ``size``), or None (logged)."""
