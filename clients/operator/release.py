@@ -31,7 +31,7 @@ from crypto.age.stream import decrypt_payload
 from crypto.ed25519 import Ed25519SigningKey
 from crypto.encoding import b64decode_padded, b64encode, b64url_encode
 from crypto.errors import CryptoError, EscrowError, ShareError
-from crypto.escrow import SessionKey, combine_file_key, open_released_share
+from crypto.escrow import ReleaseOpener, SessionKey, combine_file_key
 from crypto.escrow.shamir import Share
 from crypto.metadata import RecordingMetadata
 from crypto.statements import SignedStatement
@@ -179,6 +179,22 @@ class CustodianRelease:
     receipt: dict[str, Any]  # the log receipt as received (index, entry, checkpoint, proof)
     sealed: dict[str, bytes] = field(default_factory=dict)  # recording id -> sealed share
     refused: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (reason, msg)
+    # Opens the sealed shares: one X25519 per ephemeral key the custodian sealed them with.
+    _opener: tuple[SessionKey, ReleaseOpener] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def open_share(
+        self, session: SessionKey, recording_id: str, metadata: RecordingMetadata
+    ) -> Share | None:
+        """The share this custodian released for ``recording_id`` (None if it released
+        none), opened with ``session`` (EscrowError if it does not open)."""
+        sealed = self.sealed.get(recording_id)
+        if sealed is None:
+            return None
+        if self._opener is None or self._opener[0] is not session:
+            self._opener = session, ReleaseOpener(session, self.release_id)
+        return self._opener[1].open(sealed, metadata)
 
     @property
     def entry_json(self) -> dict[str, Any]:
@@ -538,12 +554,9 @@ def recover_file_key(
     shares: list[Share] = []
     rid = recording.metadata.recording_id
     for rel in releases:
-        sealed = rel.sealed.get(rid)
-        if sealed is None:
-            continue
-        shares.append(
-            open_released_share(sealed, session, recording.metadata, release_id=rel.release_id)
-        )
+        share = rel.open_share(session, rid, recording.metadata)
+        if share is not None:
+            shares.append(share)
     if not shares:
         raise ShareError(f"no custodian released a share of {rid}")
     return combine_file_key(shares, recording.header)

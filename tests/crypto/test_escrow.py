@@ -176,7 +176,7 @@ def test_release_round_trip(rec: Recording, custodians: list[CustodianKey]) -> N
         sealed = seal_share_to_session(
             share, session.public_key(), rec.metadata, release_id="rel-42"
         )
-        assert len(sealed) == 32 + 19 + 16
+        assert len(sealed) == 32 + 16 + 19 + 16  # e_pk, random bytes, share, tag
         released.append(open_released_share(sealed, session, rec.metadata, release_id="rel-42"))
     assert combine_file_key(released, rec.header) == rec.file_key
 
@@ -461,7 +461,7 @@ def test_released_share_with_other_release_id_does_not_open(
         open_released_share(sealed, session, rec.metadata, release_id="rel-2")
 
 
-@pytest.mark.parametrize("index", [0, 31, 32, 50, 66])
+@pytest.mark.parametrize("index", [0, 31, 32, 47, 48, 66, 82])
 def test_tampered_released_share_does_not_open(
     rec: Recording, released: tuple[bytes, SessionKey], index: int
 ) -> None:
@@ -470,13 +470,13 @@ def test_tampered_released_share_does_not_open(
         open_released_share(_flip(sealed, index), session, rec.metadata, release_id="rel-1")
 
 
-@pytest.mark.parametrize("size", [0, 66, 68])
+@pytest.mark.parametrize("size", [0, 67, 82, 84])
 def test_released_share_of_wrong_length_is_refused(
     rec: Recording, released: tuple[bytes, SessionKey], size: int
 ) -> None:
     sealed, session = released
     bad = (sealed + b"\x00")[:size]
-    with pytest.raises(EscrowError, match="must be 67 bytes"):
+    with pytest.raises(EscrowError, match="must be 83 bytes"):
         open_released_share(bad, session, rec.metadata, release_id="rel-1")
 
 
@@ -625,6 +625,7 @@ def test_release_vectors(vector: dict) -> None:  # type: ignore[type-arg]
         metadata,
         vector["release_id"],
         bytes.fromhex(vector["ephemeral_secret_key"]),
+        bytes.fromhex(vector["nonce"]),
     )
     assert sealed.hex() == vector["sealed"]
     opened = open_released_share(sealed, session, metadata, release_id=vector["release_id"])

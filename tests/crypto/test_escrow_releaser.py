@@ -79,35 +79,65 @@ def test_release_equals_open_then_seal(
     custodians: list[CustodianKey], stanzas: list[Stanza]
 ) -> None:
     session = SessionKey.generate()
-    releaser = ShareReleaser(custodians[0], session.public_key(), "rel-1")
+    ephemeral = secrets.token_bytes(32)
+    releaser = ShareReleaser(custodians[0], session.public_key(), "rel-1", ephemeral=ephemeral)
     share = releaser.open(stanzas[0], META)
     assert share == open_escrow_stanza(stanzas[0], custodians[0], META)
-    ephemeral = secrets.token_bytes(32)
-    sealed = releaser._seal_from_parts(share, META, ephemeral)
+    nonce = secrets.token_bytes(16)
+    sealed = releaser._seal_with(share, META, nonce)
     assert sealed == _seal_share_to_session_from_parts(
-        share, session.public_key(), META, "rel-1", ephemeral
+        share, session.public_key(), META, "rel-1", ephemeral, nonce
     )
     assert open_released_share(releaser.seal(share, META), session, META, release_id="rel-1") == (
         share
     )
-    # Fresh ephemeral key per sealing.
-    assert releaser.seal(share, META)[:32] != releaser.seal(share, META)[:32]
+    # One ephemeral key per release, fresh random bytes (so a key of its own) per share.
+    a, b = releaser.seal(share, META), releaser.seal(share, META)
+    assert a[:32] == b[:32] and a[32:48] != b[32:48] and a[48:] != b[48:]
+    other = ShareReleaser(custodians[0], session.public_key(), "rel-1").seal(share, META)
+    assert other[:32] != a[:32]
+
+
+def test_one_opener_opens_a_whole_release(
+    custodians: list[CustodianKey], stanzas: list[Stanza]
+) -> None:
+    """The operator's ReleaseOpener: one X25519 per ephemeral key, each share its own key;
+    a share whose random bytes were swapped for another's does not open."""
+    session = SessionKey.generate()
+    releaser = ShareReleaser(custodians[0], session.public_key(), "rel-9")
+    share = releaser.open(stanzas[0], META)
+    metas = [dataclasses.replace(META, recording_id=f"rec-{i:04d}") for i in range(5)]
+    sealed = [releaser.seal(share, m) for m in metas]
+    opener = escrow.ReleaseOpener(session, "rel-9")
+    assert [opener.open(s, m) for s, m in zip(sealed, metas, strict=True)] == [share] * 5
+    swapped = sealed[0][:32] + sealed[1][32:48] + sealed[0][48:]
+    with pytest.raises(EscrowError, match="released share does not open"):
+        opener.open(swapped, metas[0])
+    with pytest.raises(EscrowError, match="released share does not open"):
+        escrow.ReleaseOpener(session, "rel-10").open(sealed[0], metas[0])
+    assert "rel-9" not in repr(opener) and session.secret_bytes().hex() not in repr(opener)
 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    session_pk=st.binary(min_size=32, max_size=32), ephemeral=st.binary(min_size=32, max_size=32)
+    session_pk=st.binary(min_size=32, max_size=32),
+    ephemeral=st.binary(min_size=32, max_size=32),
+    nonce=st.binary(min_size=16, max_size=16),
 )
-def test_seal_matches_pynacl_for_any_session_key(session_pk: bytes, ephemeral: bytes) -> None:
-    """Any 32 bytes, high bit and non-canonical points included: OpenSSL and libsodium agree,
-    or both refuse."""
+def test_seal_matches_pynacl_for_any_session_key(
+    session_pk: bytes, ephemeral: bytes, nonce: bytes
+) -> None:
+    """Any 32 bytes, high bit and non-canonical points included: the batch path (HKDF
+    Extract once, Expand per share) and the single one agree, or both refuse."""
     share = Share(1, 2, bytes(range(16)))
     custodian = CustodianKey(bytes(range(32)))
     want = _outcome(
-        lambda: _seal_share_to_session_from_parts(share, session_pk, META, "r", ephemeral)
+        lambda: _seal_share_to_session_from_parts(share, session_pk, META, "r", ephemeral, nonce)
     )
     got = _outcome(
-        lambda: ShareReleaser(custodian, session_pk, "r")._seal_from_parts(share, META, ephemeral)
+        lambda: ShareReleaser(custodian, session_pk, "r", ephemeral=ephemeral)._seal_with(
+            share, META, nonce
+        )
     )
     assert got == want
 
@@ -116,11 +146,14 @@ def test_seal_matches_pynacl_for_any_session_key(session_pk: bytes, ephemeral: b
 def test_release_vectors(vector: dict) -> None:  # type: ignore[type-arg]
     metadata = RecordingMetadata.from_json(vector["metadata"])
     session = SessionKey(bytes.fromhex(vector["session_secret_key"]))
-    releaser = ShareReleaser(CustodianKey.generate(), session.public_key(), vector["release_id"])
-    share = Share.from_bytes(bytes.fromhex(vector["share"]))
-    sealed = releaser._seal_from_parts(
-        share, metadata, bytes.fromhex(vector["ephemeral_secret_key"])
+    releaser = ShareReleaser(
+        CustodianKey.generate(),
+        session.public_key(),
+        vector["release_id"],
+        ephemeral=bytes.fromhex(vector["ephemeral_secret_key"]),
     )
+    share = Share.from_bytes(bytes.fromhex(vector["share"]))
+    sealed = releaser._seal_with(share, metadata, bytes.fromhex(vector["nonce"]))
     assert sealed.hex() == vector["sealed"]
 
 

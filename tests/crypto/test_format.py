@@ -32,7 +32,7 @@ from crypto.age.format import (
 from crypto.age.scrypt import ScryptIdentity, ScryptRecipient
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import HeaderError, NoIdentityMatchError
-from crypto.hkdf import hkdf_sha256
+from crypto.hkdf import hkdf_expand, hkdf_extract, hkdf_sha256
 
 FILE_KEY = FileKey(bytes(range(16)))
 MAC43 = b64encode(bytes(32)).encode()  # a syntactically valid MAC
@@ -335,6 +335,8 @@ def test_hkdf_matches_pyca(trial: int) -> None:
 )
 def test_hkdf_rfc5869_vectors(ikm: bytes, salt: bytes, info: bytes, okm: str) -> None:
     assert hkdf_sha256(ikm, salt, info, 42).hex() == okm
+    # the two halves (a release: one Extract, then one Expand per share) give the same bytes
+    assert hkdf_expand(hkdf_extract(salt, ikm), info, 42).hex() == okm
 
 
 def _sealed() -> bytes:

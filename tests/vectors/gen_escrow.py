@@ -40,6 +40,7 @@ from crypto.encoding import b64encode  # noqa: E402
 from crypto.escrow import (  # noqa: E402
     ESCROW_LABEL,
     RELEASE_LABEL,
+    SHARE_NONCE_SIZE,
     CustodianKey,
     EscrowRecipients,
     SessionKey,
@@ -195,34 +196,43 @@ def escrow_vectors() -> list[dict[str, object]]:
 
 
 def release_vectors() -> list[dict[str, object]]:
+    """Two shares of one recording released with one ephemeral key (as a custodian seals a
+    whole release), each with its own 16 random bytes, hence its own key."""
     meta = metadata("rec-2of3-0001")
-    share = _split_from_coefficients(det("file key 2-of-3", 16), 2, 3, det("release coeff", 16))[1]
+    shares = _split_from_coefficients(det("file key 2-of-3", 16), 2, 3, det("release coeff", 16))
     session = SessionKey(det("operator session", 32))
     ephemeral = det("release ephemeral", 32)
     release_id = "rel-2024-0001"
-    sealed = _seal_share_to_session_from_parts(
-        share, session.public_key(), meta, release_id, ephemeral
-    )
-    reference = ref_seal(
-        RELEASE_LABEL,
-        session.public_key(),
-        ephemeral,
-        share.to_bytes(),
-        _release_ad(meta, release_id),
-    )
-    check("release", sealed[32:], reference)
-    return [
-        {
-            "name": "release of share 2",
-            "metadata": meta.to_json(),
-            "release_id": release_id,
-            "share": share.to_bytes().hex(),
-            "session_secret_key": session.secret_bytes().hex(),
-            "session_public_key": session.public_key().hex(),
-            "ephemeral_secret_key": ephemeral.hex(),
-            "sealed": sealed.hex(),
-        }
-    ]
+    out: list[dict[str, object]] = []
+    for index in (1, 2):
+        share = shares[index]
+        nonce = det(f"release nonce {index + 1}", SHARE_NONCE_SIZE)
+        sealed = _seal_share_to_session_from_parts(
+            share, session.public_key(), meta, release_id, ephemeral, nonce
+        )
+        reference = ref_seal(
+            RELEASE_LABEL + nonce,
+            session.public_key(),
+            ephemeral,
+            share.to_bytes(),
+            _release_ad(meta, release_id),
+        )
+        check("release", sealed[32 + SHARE_NONCE_SIZE :], reference)
+        check("release nonce", sealed[32 : 32 + SHARE_NONCE_SIZE], nonce)
+        out.append(
+            {
+                "name": f"release of share {index + 1}" + (", same ephemeral key" if out else ""),
+                "metadata": meta.to_json(),
+                "release_id": release_id,
+                "share": share.to_bytes().hex(),
+                "session_secret_key": session.secret_bytes().hex(),
+                "session_public_key": session.public_key().hex(),
+                "ephemeral_secret_key": ephemeral.hex(),
+                "nonce": nonce.hex(),
+                "sealed": sealed.hex(),
+            }
+        )
+    return out
 
 
 def main() -> None:

@@ -136,20 +136,28 @@ describe("release to an operator", () => {
   const r = V.release[0];
   const session = new SessionKey(fromHex(r.session_secret_key));
 
-  it("re-sealing reproduces the vector and the operator opens it", () => {
-    expect(toHex(session.publicKey)).toBe(r.session_public_key);
-    const sealed = sealShareToSession(
-      shareOf(r.share),
-      session.publicKey,
-      r.metadata,
-      r.release_id,
-      fromHex(r.ephemeral_secret_key),
-    );
-    expect(toHex(sealed)).toBe(r.sealed);
-    expect(toHex(encodeShare(openReleasedShare(fromHex(r.sealed), session, r.metadata, r.release_id)))).toBe(r.share);
+  it("re-sealing reproduces the vectors and the operator opens them", () => {
+    expect(V.release.length).toBe(2);
+    for (const x of V.release) {
+      expect(toHex(session.publicKey)).toBe(x.session_public_key);
+      const sealed = sealShareToSession(
+        shareOf(x.share),
+        session.publicKey,
+        x.metadata,
+        x.release_id,
+        fromHex(x.ephemeral_secret_key),
+        fromHex(x.nonce),
+      );
+      expect(toHex(sealed)).toBe(x.sealed);
+      expect(toHex(encodeShare(openReleasedShare(fromHex(x.sealed), session, x.metadata, x.release_id)))).toBe(x.share);
+    }
+    // one ephemeral key for the release, each share's own random bytes (so its own key)
+    const [a, b] = V.release.map((x: { sealed: string }) => fromHex(x.sealed));
+    expect(toHex(a!.subarray(0, 32))).toBe(toHex(b!.subarray(0, 32)));
+    expect(toHex(a!.subarray(32, 48))).not.toBe(toHex(b!.subarray(32, 48)));
   });
 
-  it("refuses another session key, metadata, release id, a flipped bit or a wrong length", () => {
+  it("refuses another session key, metadata, release id, a flipped bit, swapped random bytes or a wrong length", () => {
     const sealed = fromHex(r.sealed);
     const open = (s: Uint8Array, k = session, m = r.metadata, id = r.release_id): Share =>
       openReleasedShare(s, k, m, id);
@@ -157,8 +165,12 @@ describe("release to an operator", () => {
     expect(() => open(sealed, session, { ...r.metadata, recording_id: "rec-other" })).toThrow(/does not open/);
     expect(() => open(sealed, session, r.metadata, r.release_id + "x")).toThrow(/does not open/);
     expect(() => open(sealed, session, r.metadata, "with space")).toThrow(/release id/);
-    for (const i of [0, 40, 66]) expect(() => open(flip(sealed, i))).toThrow(EscrowError);
-    expect(() => open(concat(sealed, Uint8Array.of(0)))).toThrow(/67 bytes/);
+    for (const i of [0, 32, 47, 48, 82]) expect(() => open(flip(sealed, i))).toThrow(EscrowError);
+    const other = fromHex(V.release[1]!.sealed);
+    expect(() => open(concat(sealed.subarray(0, 32), other.subarray(32, 48), sealed.subarray(48)))).toThrow(
+      /does not open/,
+    );
+    expect(() => open(concat(sealed, Uint8Array.of(0)))).toThrow(/83 bytes/);
     expect(String(session)).not.toContain(r.session_secret_key);
   });
 });

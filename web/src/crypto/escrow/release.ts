@@ -1,8 +1,9 @@
 // Release to an operator and combining (mirrors crypto/escrow/release.py; FORMAT.md part 2
 // sections 4 and 5). The operator's browser holds a per-request X25519 session key; each
-// custodian re-seals its share to it:
-//   released = e_pk || ChaCha20-Poly1305(HKDF(X25519(e, Q), e_pk || Q,
-//                     "camvault.io/v1/escrow-release"), 12 zero bytes, share, AD)
+// custodian re-seals its share to it, with one ephemeral key e for a whole release and 16
+// random bytes n of each share's own:
+//   released = e_pk || n || ChaCha20-Poly1305(HKDF(X25519(e, Q), e_pk || Q,
+//                     "camvault.io/v2/escrow-release" || n), 12 zero bytes, share, AD)
 //   AD       = metadata AD || LF || "camvault-escrow-release " || release_id
 // Combining interpolates the shares and accepts the file key only if the recording's header
 // MAC verifies under it (C2SP age, "Header MAC").
@@ -13,16 +14,19 @@ import { EscrowError, ShareError } from "../errors";
 import { headerMacMatches, parseHeader } from "../ageheader";
 import { associatedData, type RecordingMetadata } from "../metadata";
 import { combine, decodeShare, type Share } from "./shamir";
-import { KEY_SIZE, seal, unseal, x25519PublicKey } from "./seal";
+import { KEY_SIZE, seal, unsealShared, x25519PublicKey, x25519Shared } from "./seal";
 import { BODY_SIZE } from "./stanza";
 
-export const RELEASE_LABEL = utf8("camvault.io/v1/escrow-release");
-export const RELEASE_SIZE = KEY_SIZE + BODY_SIZE; // 67 bytes for a file-key share
+export const RELEASE_LABEL = utf8("camvault.io/v2/escrow-release");
+export const SHARE_NONCE_SIZE = 16;
+export const RELEASE_SIZE = KEY_SIZE + SHARE_NONCE_SIZE + BODY_SIZE; // 83 bytes for a file-key share
 const FILE_KEY_SIZE = 16;
 
 /** The operator's per-request X25519 session key. The secret never leaves the browser. */
 export class SessionKey {
   readonly #secret: Uint8Array;
+  // X25519 with each custodian ephemeral key seen (one per custodian's release, or a few).
+  readonly #shared = new Map<string, Uint8Array>();
   readonly publicKey: Uint8Array;
 
   constructor(secret: Uint8Array) {
@@ -35,9 +39,16 @@ export class SessionKey {
     return new SessionKey(x25519.utils.randomSecretKey());
   }
 
-  /** Used only by openReleasedShare. */
-  secretBytes(): Uint8Array {
-    return this.#secret;
+  /** X25519(this key, ephemeralPk), low-order refused; remembered per key. Used only by
+   * openReleasedShare. */
+  sharedWith(ephemeralPk: Uint8Array): Uint8Array {
+    const id = Array.from(ephemeralPk, (b) => b.toString(16).padStart(2, "0")).join("");
+    let shared = this.#shared.get(id);
+    if (shared === undefined) {
+      shared = x25519Shared(this.#secret, ephemeralPk);
+      this.#shared.set(id, shared);
+    }
+    return shared;
   }
 
   toString(): string {
@@ -60,12 +71,14 @@ export function openReleasedShare(
 ): Share {
   const ad = releaseAd(metadata, releaseId);
   if (sealed.length !== RELEASE_SIZE) throw new EscrowError(`released share must be ${RELEASE_SIZE} bytes`);
-  const plaintext = unseal(
-    RELEASE_LABEL,
-    sessionKey.secretBytes(),
+  const ephemeralPk = sealed.subarray(0, KEY_SIZE);
+  const nonce = sealed.subarray(KEY_SIZE, KEY_SIZE + SHARE_NONCE_SIZE);
+  const plaintext = unsealShared(
+    concat(RELEASE_LABEL, nonce),
+    sessionKey.sharedWith(ephemeralPk),
     sessionKey.publicKey,
-    sealed.subarray(0, KEY_SIZE),
-    sealed.subarray(KEY_SIZE),
+    ephemeralPk,
+    sealed.subarray(KEY_SIZE + SHARE_NONCE_SIZE),
     ad,
     "released share",
   );
@@ -80,22 +93,25 @@ export function openReleasedShare(
   return share;
 }
 
-/** Custodian side, for tests: seal `share` to a session public key with a given ephemeral. */
+/** Custodian side, for tests: seal `share` to a session public key with a given ephemeral
+ * key and random bytes. */
 export function sealShareToSession(
   share: Share,
   sessionPublicKey: Uint8Array,
   metadata: RecordingMetadata,
   releaseId: string,
   ephemeral: Uint8Array,
+  nonce: Uint8Array,
 ): Uint8Array {
+  if (nonce.length !== SHARE_NONCE_SIZE) throw new EscrowError(`nonce must be ${SHARE_NONCE_SIZE} bytes`);
   const body = seal(
-    RELEASE_LABEL,
+    concat(RELEASE_LABEL, nonce),
     sessionPublicKey,
     ephemeral,
     concat(Uint8Array.of(1, share.threshold, share.x), share.y),
     releaseAd(metadata, releaseId),
   );
-  return concat(x25519PublicKey(ephemeral), body);
+  return concat(x25519PublicKey(ephemeral), nonce, body);
 }
 
 /**

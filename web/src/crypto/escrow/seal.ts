@@ -58,7 +58,20 @@ export function unseal(
   ad: Uint8Array,
   what: string,
 ): Uint8Array {
-  const key = wrapKey(label, x25519Shared(secret, ephemeralPk), ephemeralPk, recipient);
+  return unsealShared(label, x25519Shared(secret, ephemeralPk), recipient, ephemeralPk, ciphertext, ad, what);
+}
+
+/** `unseal` given X25519(secret, ephemeralPk) already (a release: one per ephemeral key). */
+export function unsealShared(
+  label: Uint8Array,
+  shared: Uint8Array,
+  recipient: Uint8Array,
+  ephemeralPk: Uint8Array,
+  ciphertext: Uint8Array,
+  ad: Uint8Array,
+  what: string,
+): Uint8Array {
+  const key = wrapKey(label, shared, ephemeralPk, recipient);
   try {
     return chacha20poly1305(key, ZERO_NONCE, ad).decrypt(ciphertext);
   } catch {
