@@ -7,8 +7,8 @@ each commit and polling the database every 0.2 s), three custodians (t = 2) and 
 (`camvault camera run`, default settings: the ``opencv`` detector runs on the video beside the
 producer) on an ffmpeg test pattern at wall-clock pace; the camera is enrolled with a 30 s
 pre-alarm window. The panel (clients/panel.py) and the operator console
-(clients/operator/console.py, the code behind `camvault operator live` and `operator release
---alarm`) run in this process.
+(clients/operator/live.py and console.py, the code behind `camvault operator live` and
+`operator release --alarm`) run in this process.
 
 Two phases, one run:
 
@@ -69,6 +69,7 @@ from clients import panel
 from clients.camera.config import CameraConfig
 from clients.customer.state import CustomerState
 from clients.operator import console as operator
+from clients.operator import live as operator_live
 from clients.operator.state import OperatorState
 from clients.video import decode_errors, duration_s
 from common.time import now_ms
@@ -115,7 +116,7 @@ def _summary(values: list[int]) -> dict[str, int]:
     }
 
 
-def _segment(seg: operator.LiveSegment) -> dict[str, Any]:
+def _segment(seg: operator_live.LiveSegment) -> dict[str, Any]:
     return {
         "recording_id": seg.released.recording_id,
         "kind": seg.released.kind,
@@ -241,13 +242,13 @@ def _round(
     s: Story, op: OperatorState, panel_key: Path, index: str, per_alarm: int
 ) -> dict[str, Any]:
     key = Ed25519SigningKey.from_text(panel_key.read_text().strip())
-    got: list[operator.LiveSegment] = []
+    got: list[operator_live.LiveSegment] = []
     enough = threading.Event()
-    outcome: list[operator.LiveResult | BaseException] = []
+    outcome: list[operator_live.LiveResult | BaseException] = []
     pre: list[operator.ReleaseResult | BaseException] = []
     pre_done_ms: list[int] = []
 
-    def on_segment(seg: operator.LiveSegment) -> None:
+    def on_segment(seg: operator_live.LiveSegment) -> None:
         got.append(seg)
         if sum(g.released.kind == "live" and not g.backlog for g in got) >= per_alarm:
             enough.set()
@@ -259,7 +260,7 @@ def _round(
     def follow() -> None:
         try:
             outcome.append(
-                operator.live(
+                operator_live.live(
                     op,
                     alarm_id,
                     s.workdir / f"arc-live-{index}",

@@ -1,6 +1,7 @@
 """`camvault operator ...`: the ARC operator console and the technician's commands. Thin:
-parse options, call clients.operator.console, render with rich. Refusals (storage service or
-custodians) are printed with their reason codes and exit status 1."""
+parse options, call clients.operator.console (the live view: clients.operator.live), render
+with rich. Refusals (storage service or custodians) are printed with their reason codes and
+exit status 1."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from clients.cli.helpers import (
     print_json,
 )
 from clients.operator import console as lib
+from clients.operator import live as live_view
 from clients.operator.ends import close_alarm
 from clients.operator.state import OperatorState, default_state_dir
 from crypto.ed25519 import Ed25519SigningKey
@@ -251,7 +253,7 @@ def live(
 
     played: dict[str, int] = {}  # bytes of each camera's live file given to the player
 
-    def show(seg: lib.LiveSegment) -> None:
+    def show(seg: live_view.LiveSegment) -> None:
         r = seg.released
         what = "backlog" if seg.backlog else "live"
         if r.path is None:
@@ -289,7 +291,7 @@ def live(
 
     try:
         with guarded():
-            res = lib.live(
+            res = live_view.live(
                 load(state),
                 alarm_id,
                 out,

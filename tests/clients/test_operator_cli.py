@@ -23,17 +23,16 @@ from clients.common import signed_from_json
 from clients.customer.inbox import read_inbox
 from clients.customer.site import post_custodians
 from clients.customer.state import CustomerState
-from clients.operator import console as operator_console
+from clients.operator import live as operator_live
 from clients.operator.console import (
-    LiveResult,
     Released,
     _arc_detail,
     _metadata,
     alarm,
-    live,
     my_consents,
     release_alarm,
 )
+from clients.operator.live import LiveResult, live
 from clients.operator.release import CustodianRefused, Recording, ThresholdNotMet, gather_releases
 from clients.operator.state import OperatorState
 from clients.video import decode_errors, duration_s
@@ -326,7 +325,7 @@ def test_live_view_releases_a_live_segment_dated_before_the_trigger(
 
         return live(*args, on_segment=then_ctrl_c, **kw)
 
-    monkeypatch.setattr(operator_console, "live", interrupted)
+    monkeypatch.setattr(operator_live, "live", interrupted)
     out = op.run("live", a["alarm_id"], "--out", tmp_path / "l2", "--timeout", "30", code=130)
     lines = out.output.splitlines()
     assert any(ln.startswith(f"pre-alarm cam-front/{pre} (segment, ") for ln in lines), out.output
