@@ -432,7 +432,7 @@ function alarmView(view: HTMLElement, op: Operator, alarmId: string, refreshQueu
             ask.disabled = held.length === 0;
           } catch (e) {
             // a segment announced just before the access period closed is refused once it has
-            // closed: that ends the feed (console.py live)
+            // closed: that ends the feed (live.py live)
             const now = await op.storage.alarm(alarmId).catch(() => undefined);
             if (now && !now.access_open) {
               ended = "access_period_over";

@@ -1,5 +1,5 @@
 // What the console does with the storage service and the custodians (mirrors
-// clients/operator/console.py release_batch / release_alarm / live / release_consent):
+// clients/operator/console.py release_batch / release_alarm / release_consent, live.py live):
 // headers from the storage's justified route, t releases for the whole batch under one fresh
 // session key, file keys rebuilt, payloads fetched from their presigned URLs and decrypted
 // here. Nothing decrypted and no key is ever sent anywhere.
@@ -253,7 +253,7 @@ export async function releaseBatch(
   return { outcomes: gathered.outcomes, items: out, releasedMs, held: recs.map((r) => r.rec), receipts };
 }
 
-/** A recording of the feed that the pre-alarm batch releases, not the live view (console.py _pre_alarm). */
+/** A recording of the feed that the pre-alarm batch releases, not the live view (live.py _pre_alarm). */
 export function isPreAlarm(item: { kind: string; end_ms: number }, triggerMs: number): boolean {
   return item.kind !== "live" && item.end_ms <= triggerMs;
 }
