@@ -106,7 +106,7 @@ def run() -> dict[str, Any]:
             )
             procs.append(proc)
             _wait(url, proc, "custodian")
-            result = bench_escrow._measure(url, arc)
+            result = bench_escrow._measure(url, arc, server_pid=proc.pid)
             note = httpx.get(url + "/v1/log/cosigned-checkpoint", timeout=10).text
             result["cosignatures_on_latest"] = note.count("\u2014 witness.bench/")
             result["setup"] = (
