@@ -129,6 +129,25 @@ def test_the_witness_follows_a_log_and_refuses_every_attack(
     assert "fork" in reasons and "bad_proof" in reasons and "rollback" in reasons
 
 
+def test_other_paths_and_methods_get_a_reason_not_a_crash(
+    world: tuple[WitnessProc, ToyLog],
+) -> None:
+    w, _ = world
+    refused(httpx.get(w.url + "/nope", timeout=10), 404, "not_found")
+    refused(httpx.post(w.url + "/add-checkpoint/", content=b"x", timeout=10), 404, "not_found")
+    r = httpx.get(w.url + "/add-checkpoint", timeout=10)
+    refused(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "POST"
+    refused(httpx.post(w.url + "/witness", content=b"{}", timeout=10), 405, "method_not_allowed")
+    head = httpx.head(w.url + "/healthz", timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    assert httpx.get(w.url + "/healthz", timeout=10).json() == {"status": "ok"}
+    # A body sent in chunks past the limit is refused as it arrives, like a declared one.
+    chunks = (b"old 0\n\n" + b"x" * 16_384 for _ in range(6))
+    r = httpx.post(w.url + "/add-checkpoint", content=chunks, timeout=10)
+    refused(r, 413, "bad_request")
+
+
 def test_two_logs_are_followed_independently(world: tuple[WitnessProc, ToyLog]) -> None:
     w, _ = world
     info = httpx.get(w.url + "/witness", timeout=10).json()
