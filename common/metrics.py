@@ -24,6 +24,12 @@ REFUSALS = Counter("camvault_http_refusals_total", "Refused requests by reason c
 LATENCY = Histogram(
     "camvault_http_request_seconds", "Time to the response's first byte", ["method", "route"]
 )
+WITNESS_ROUNDS = Histogram(
+    "camvault_witness_round_seconds",
+    "Cosigning rounds of the custodian's log, from start to quorum (or to giving up)",
+    ["outcome"],
+    buckets=(0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.05, 0.1, 0.5, 1, 5, 10),
+)
 
 
 def render() -> tuple[bytes, str]:

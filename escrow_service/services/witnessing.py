@@ -16,15 +16,17 @@ log never had, refuses every checkpoint of this log: that is the witness doing i
 
 from __future__ import annotations
 
+import http.client
 import logging
+import ssl
 import threading
 import time
+import urllib.parse
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
+from common.metrics import WITNESS_ROUNDS
 from crypto.errors import CryptoError
 from crypto.tlog.cosignature import (
     AddCheckpoint,
@@ -47,6 +49,75 @@ class WitnessConfig:
     def parse_list(cls, text: str) -> list[WitnessConfig]:
         """``<url> <verifier key>`` entries, comma-separated (CAMVAULT_ESCROW_WITNESSES)."""
         return [cls(url, verifier) for url, verifier in parse_witnesses(text)]
+
+
+#: The largest answer read from a witness (a cosignature line is under 200 bytes).
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class WitnessError(Exception):
+    """The witness could not be asked, or its answer could not be read."""
+
+
+class WitnessConnection:
+    """One kept-alive HTTP/1.1 connection to a witness's ``/add-checkpoint``, used by one
+    thread at a time (the cosigner has at most one request in flight per witness).
+
+    ``http.client`` rather than httpx: a cosigning round asks every witness, for every new
+    checkpoint, and httpx's layers cost several times the CPU of the request itself in the
+    custodian's process, where the releases run. No proxy from the environment is used:
+    witnesses are asked directly. HTTPS verifies the witness's certificate against the
+    system's CAs.
+    """
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url[:60]!r}")
+        self._https = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._path = parts.path.rstrip("/") + "/add-checkpoint"
+        self._timeout_s = timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(
+                self._host,
+                self._port,
+                timeout=self._timeout_s,
+                context=ssl.create_default_context(),
+            )
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
+
+    def post(self, body: bytes) -> tuple[int, str, bytes]:
+        """POST ``body``: (status, content type, body). A kept-alive connection the witness
+        closed meanwhile is replaced once; any other failure raises :class:`WitnessError`."""
+        for fresh in (self._conn is None, True):
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                self._conn.request("POST", self._path, body=body)
+                resp = self._conn.getresponse()
+                data = resp.read(MAX_ANSWER_BYTES + 1)
+                if len(data) > MAX_ANSWER_BYTES:
+                    raise WitnessError(f"answer over {MAX_ANSWER_BYTES} bytes")
+                if resp.will_close:
+                    self.close()
+                return resp.status, resp.getheader("content-type", ""), data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if fresh:
+                    raise WitnessError(str(exc) or type(exc).__name__) from None
+            except (OSError, http.client.HTTPException, WitnessError) as exc:
+                self.close()
+                raise WitnessError(str(exc) or type(exc).__name__) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class CosignedLog(Protocol):
@@ -92,7 +163,7 @@ class Cosigner:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pool = ThreadPoolExecutor(max_workers=len(witnesses), thread_name_prefix="witness")
-        self._clients = {w.verifier.name: httpx.Client(timeout=timeout_s) for w in witnesses}
+        self._clients = {w.verifier.name: WitnessConnection(w.url, timeout_s) for w in witnesses}
 
     # --- what the custodian uses -----------------------------------------------------------
 
@@ -166,6 +237,13 @@ class Cosigner:
             except Exception:  # a round must never kill the thread
                 log.exception("cosigning round failed")
                 result = None
+            took = time.monotonic() - last
+            WITNESS_ROUNDS.labels("cosigned" if result is not None else "failed").observe(took)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "cosigning round",
+                    extra={"size": None if result is None else result[0], "ms": took * 1000},
+                )
             with self._cond:
                 if result is not None and (self._latest is None or result[0] >= self._latest[0]):
                     self._latest = result
@@ -223,7 +301,7 @@ class Cosigner:
     def _ask(self, witness: WitnessConfig, size: int, note: bytes) -> NoteSignature | None:
         """One witness's cosignature of ``note`` (size ``size``), or None (logged)."""
         name = witness.verifier.name
-        client = self._clients[name]
+        conn = self._clients[name]
         for _ in range(2):  # a 409 tells the witness's size: one more try with it
             old = self._known[name] or 0
             if old > size:
@@ -232,25 +310,24 @@ class Cosigner:
             try:
                 proof = tuple(self._log.consistency_proof(old, size)) if old else ()
                 body = AddCheckpoint(old, proof, note).to_bytes()
-                resp = client.post(witness.url + "/add-checkpoint", content=body)
-            except (httpx.HTTPError, ValueError) as exc:
+                status, ctype, answer = conn.post(body)
+            except (WitnessError, ValueError) as exc:
                 log.warning("witness unreachable", extra={"witness": name, "error": str(exc)})
                 return None
-            ctype = resp.headers.get("content-type", "")
-            if resp.status_code == 409 and ctype.startswith("text/x.tlog.size"):
+            if status == 409 and ctype.startswith("text/x.tlog.size"):
                 try:
-                    self._known[name] = int(resp.text.strip())
+                    self._known[name] = int(answer.strip())
                 except ValueError:
                     return None
                 continue
-            if resp.status_code != 200:
+            if status != 200:
+                text = answer[:200].decode("utf-8", "replace")
                 log.warning(
-                    "witness refused",
-                    extra={"witness": name, "status": resp.status_code, "body": resp.text[:200]},
+                    "witness refused", extra={"witness": name, "status": status, "body": text}
                 )
                 return None
             try:
-                sigs = parse_cosignature_lines(resp.content)
+                sigs = parse_cosignature_lines(answer)
                 mine = [s for s in sigs if (s.name, s.key_id) == (name, witness.verifier.key_id)]
                 if not mine:
                     raise CryptoError("no cosignature by the witness's key")
