@@ -37,7 +37,8 @@ ServiceDep = Annotated[EscrowService, Depends(_service)]
 SettingsDep = Annotated[EscrowSettings, Depends(_settings)]
 
 
-async def _bounded_body(request: Request, settings: SettingsDep) -> bytes | None:
+async def bounded_body(request: Request, settings: SettingsDep) -> bytes | None:
+    """The body, or None when it is larger than ``max_body_bytes`` (not read then)."""
     limit = settings.max_body_bytes
     try:
         check_length(request.headers.raw, limit)
@@ -46,7 +47,7 @@ async def _bounded_body(request: Request, settings: SettingsDep) -> bytes | None
         return None
 
 
-RawBodyDep = Annotated[bytes | None, Depends(_bounded_body)]
+RawBodyDep = Annotated[bytes | None, Depends(bounded_body)]
 """The request body, or None when it is larger than ``max_body_bytes`` (not read then); a
 release refuses that itself, to log the refusal."""
 
