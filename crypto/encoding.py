@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 
-_STANDARD = re.compile(rb"[A-Za-z0-9+/]*")
-_URLSAFE = re.compile(rb"[A-Za-z0-9_-]*")
-_PADDED = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_DIGITS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_STANDARD = _DIGITS + b"+/"
+_URLSAFE = _DIGITS + b"-_"
 
 
 class Base64Error(ValueError):
@@ -58,27 +57,35 @@ def b64url_decode(text: str | bytes) -> bytes:
 
 def b64decode_padded(text: str | bytes) -> bytes:
     """Strictly decode padded standard base64."""
-    return _decode(text, _PADDED, urlsafe=False, padded=True)
+    return _decode(text, _STANDARD, urlsafe=False, padded=True)
 
 
-def _decode(text: object, chars: re.Pattern[bytes], *, urlsafe: bool, padded: bool) -> bytes:
+def _decode(text: object, alphabet: bytes, *, urlsafe: bool, padded: bool) -> bytes:
     if isinstance(text, str):
         raw = text.encode("ascii", "replace")
     elif isinstance(text, bytes):
         raw = text
     else:
         raise Base64Error("not a base64 string")
-    if chars.fullmatch(raw) is None:
+    digits = raw.rstrip(b"=") if padded else raw
+    # Deleting the alphabet leaves nothing (a third of a regular expression's time on the
+    # 1.5 KB arguments of hybrid stanzas).
+    if digits.translate(None, alphabet):
         raise Base64Error("invalid base64 character or padding")
-    if len(raw) % 4 == 1 or (padded and len(raw) % 4):
+    tail = len(digits) % 4
+    if tail == 1 or (padded and len(raw) - len(digits) != -tail % 4):
         raise Base64Error("invalid base64 length")
     try:
         data = base64.b64decode(
-            raw + b"=" * (-len(raw) % 4), altchars=b"-_" if urlsafe else None, validate=True
+            digits + b"=" * (-tail % 4), altchars=b"-_" if urlsafe else None, validate=True
         )
-    except binascii.Error as exc:
+    except binascii.Error as exc:  # pragma: no cover - alphabet and length are checked above
         raise Base64Error("invalid base64") from exc
-    encoded = base64.urlsafe_b64encode(data) if urlsafe else base64.b64encode(data)
-    if (encoded if padded else encoded.rstrip(b"=")) != raw:
-        raise NonCanonicalBase64Error("non-canonical base64")
+    # Only the last, partial group has unused bits: it is canonical iff encoding its bytes
+    # gives it back (every group of 4 characters is exactly 3 bytes).
+    if tail:
+        last = data[-(tail - 1) :]
+        encoded = base64.urlsafe_b64encode(last) if urlsafe else base64.b64encode(last)
+        if encoded.rstrip(b"=") != digits[-tail:]:
+            raise NonCanonicalBase64Error("non-canonical base64")
     return data
