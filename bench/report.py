@@ -137,15 +137,16 @@ def render_escrow(esc: dict[str, Any], title: str = "Escrow custodian") -> list[
 
 
 def render_escrow_hybrid(row: dict[str, Any]) -> list[str]:
-    """bench/escrow.py run_hybrid: X25519 then hybrid stanzas, back to back, and the ratios."""
+    """bench/escrow.py run_hybrid: X25519 and hybrid stanzas at one custodian, and the ratios."""
     x, h = row["x25519"], row["hybrid"]
     xb, hb = x["batch_1800"], h["batch_1800"]
     xs, hs = x["single_50_operators_1_per_s"], h["single_50_operators_1_per_s"]
     load = [x["loadavg_before_after"][0], h["loadavg_before_after"][1]]
     return [
         "",
-        f"**Escrow custodian, hybrid (ML-KEM-768 + X25519) stanzas vs X25519** (as above, a "
-        f"fresh custodian for each kind, back to back; load average before/after {load}):",
+        f"**Escrow custodian, hybrid (ML-KEM-768 + X25519) stanzas vs X25519** (as above; one "
+        f"custodian, a site of each kind, their batch requests alternating; load average "
+        f"before/after {load}):",
         "",
         "| measurement | X25519 | hybrid | hybrid / X25519 | goal |",
         "|---|---:|---:|---:|---:|",
