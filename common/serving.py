@@ -1,12 +1,18 @@
-"""How both services run under uvicorn: limits against slow or oversized requests.
+"""How the services run under uvicorn: limits against slow or oversized requests.
 
-uvicorn bounds the size of a request's headers (``h11_max_incomplete_event_size``) and closes
-idle keep-alive connections (``timeout_keep_alive``), but waits forever for the headers of a
-request that trickles in a byte at a time, or for a body that stops arriving (slowloris).
-:class:`GuardedH11Protocol` adds the two timeouts: the headers of a request must be complete
-within :data:`HEADER_TIMEOUT_S` of its first byte (of the connection, for the first request),
-and while a body is incomplete no more than :data:`BODY_IDLE_TIMEOUT_S` may pass without any
-of it arriving; otherwise the connection is closed. docs/OPERATIONS.md lists the values.
+uvicorn closes idle keep-alive connections (``timeout_keep_alive``), and with h11 bounds the
+size of a request's headers (``h11_max_incomplete_event_size``), but waits forever for the
+headers of a request that trickles in a byte at a time, or for a body that stops arriving
+(slowloris). The protocols here add the two timeouts: the headers of a request must be
+complete within :data:`HEADER_TIMEOUT_S` of its first byte (of the connection, for the first
+request), and while a body is incomplete no more than :data:`BODY_IDLE_TIMEOUT_S` may pass
+without any of it arriving; otherwise the connection is closed. docs/OPERATIONS.md lists the
+values.
+
+The services run :class:`GuardedHttpToolsProtocol` (uvicorn's httptools protocol: the C
+parser llhttp), which also enforces the header size limit itself (uvicorn's httptools
+protocol has none: 400 and close once the bytes received before the end of the headers pass
+it). :class:`GuardedH11Protocol` is the same on uvicorn's pure-Python h11 protocol.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ import h11
 from pydantic import Field
 from pydantic_settings import BaseSettings
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT_S = 10.0
+#: The header size limit when none is configured (h11's own default).
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 BODY_IDLE_TIMEOUT_S = 30.0
-PROTOCOL = "common.serving:GuardedH11Protocol"
+PROTOCOL = "common.serving:GuardedHttpToolsProtocol"
 """The ``http`` option of ``uvicorn.run`` (an import string: it also works with workers)."""
 
 
@@ -43,6 +52,11 @@ class GuardedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.trailing_data[0]:  # part of a pipelined request is already here
+            self._watch()
 
     def _cancel(self) -> None:
         if self._timer is not None:
@@ -78,6 +92,85 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header deadline, a body idle timeout and a limit
+    on the size of a request's headers (``h11_max_incomplete_event_size``, the same setting
+    as with h11)."""
+
+    header_timeout_s = HEADER_TIMEOUT_S
+    body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
+    _timer: asyncio.TimerHandle | None = None
+    #: Where the request being read is: "head" (from its first byte, or the connection's,
+    #: until its headers are complete), "body" (until it is complete), "done" (until the
+    #: response is sent; an idle keep-alive connection is uvicorn's ``timeout_keep_alive``).
+    _phase = "head"
+    _head_bytes = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        if self._phase == "done":  # the next request starts (or is pipelined)
+            self._phase, self._head_bytes = "head", 0
+        if self._phase == "head":
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self.transport.is_closing():
+            return
+        limit = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
+        if self._phase == "head" and self._head_bytes > limit:
+            self.send_400_response("Request headers too large.")
+            return
+        self._watch()
+
+    def on_message_begin(self) -> None:
+        self._phase = "head"  # a pipelined request may begin in the data of the one before
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._phase = "body"
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = "done"
+        self._cancel()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _watch(self) -> None:
+        """Arm the timer the request's phase calls for (as GuardedH11Protocol._watch)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._phase == "head":
+            if self._timer is None:
+                self._timer = self.loop.call_later(self.header_timeout_s, self._expired)
+        elif self._phase == "body":
+            self._cancel()
+            self._timer = self.loop.call_later(self.body_idle_timeout_s, self._expired)
+        else:
+            self._cancel()
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self._phase == "body" and self.flow.read_paused:
+            self._watch()  # the application has not taken what arrived yet: not the client
+            return
+        if self._phase in ("head", "body"):
+            self.logger.info("closing a connection: request too slow")
+            self.transport.close()
+
+
 class ServingSettings(BaseSettings):
     """Settings both services share (each service's subclass gives them its env prefix): the
     rate limit of unauthenticated requests and the limits of the HTTP server."""
@@ -91,7 +184,7 @@ class ServingSettings(BaseSettings):
         default=500, ge=1, description="unauthenticated requests a client address may burst"
     )
     http_max_header_bytes: int = Field(
-        default=16 * 1024, ge=4096, description="largest request line and headers (uvicorn h11)"
+        default=DEFAULT_MAX_HEADER_BYTES, ge=4096, description="largest request line and headers"
     )
     http_keep_alive_s: int = Field(
         default=5, ge=1, le=300, description="idle keep-alive connections are closed after this"

@@ -29,7 +29,7 @@ from clients.audit.notices import NoticeError, parse_notice
 from clients.operator.release import CustodianEndpoint, verify_receipt
 from common.http import SignedClient
 from common.ratelimit import TokenBuckets
-from common.serving import HEADER_TIMEOUT_S, GuardedH11Protocol
+from common.serving import HEADER_TIMEOUT_S, GuardedH11Protocol, GuardedHttpToolsProtocol
 from common.time import now_ms
 from crypto.age.x25519 import X25519Identity
 from crypto.ed25519 import Ed25519SigningKey
@@ -456,7 +456,12 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert buckets.take("b") == 0.0
 
 
-class _Quick(GuardedH11Protocol):
+class _QuickH11(GuardedH11Protocol):
+    header_timeout_s = 0.5
+    body_idle_timeout_s = 0.5
+
+
+class _QuickHttpTools(GuardedHttpToolsProtocol):
     header_timeout_s = 0.5
     body_idle_timeout_s = 0.5
 
@@ -472,12 +477,20 @@ async def _echo(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-@pytest.fixture(scope="module")
-def quick_server() -> Iterator[str]:
+@pytest.fixture(scope="module", params=[_QuickHttpTools, _QuickH11], ids=["httptools", "h11"])
+def quick_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An echo app under each guarded protocol (the services run the httptools one), with
+    0.5 s timeouts and uvicorn's header limit of 16 KiB."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(_echo, host="127.0.0.1", port=port, http=_Quick, log_level="warning")
+    config = uvicorn.Config(
+        _echo,
+        host="127.0.0.1",
+        port=port,
+        http=request.param,
+        log_level="warning",
+        h11_max_incomplete_event_size=16 * 1024,
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -515,6 +528,35 @@ def test_slow_clients_are_disconnected(quick_server: str, parts: tuple[bytes, ..
 def test_a_complete_request_is_answered(quick_server: str) -> None:
     resp = httpx.post(f"http://{quick_server}/", content=b"x" * 100, timeout=5)
     assert resp.status_code == 204
+
+
+def test_requests_that_keep_the_connection_are_each_guarded(quick_server: str) -> None:
+    """Keep-alive and pipelining: requests answered one after the other on one connection,
+    and the next request's headers are on the clock again (a stall after two complete
+    requests, in the middle of a third's headers, is disconnected)."""
+    one = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+    two = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    host, port = quick_server.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(one + two + b"GET / HTTP/1.1\r\nHo")
+        start, got = time.monotonic(), b""
+        while chunk := sock.recv(4096):
+            got += chunk
+        took = time.monotonic() - start
+    assert got.count(b"HTTP/1.1 204 ") == 2, got
+    assert took < 3
+
+
+def test_headers_over_the_limit_are_refused(quick_server: str) -> None:
+    host, port = quick_server.rsplit(":", 1)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 20_000
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with contextlib.suppress(OSError):  # the server may close before reading it all
+            sock.sendall(head)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    ok = httpx.get(f"http://{quick_server}/", headers={"x-padding": "a" * 8_000}, timeout=5)
+    assert ok.status_code == 204
 
 
 def test_services_refuse_headers_over_the_limit(
