@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.config import DatabaseUrl, Ed25519PublicText, LogLevel, OriginList
@@ -107,8 +107,9 @@ class EscrowSettings(ServingSettings):
     witnesses: WitnessList = Field(
         default="", description="witnesses that cosign the log: '<url> <key>', comma-separated"
     )
-    witness_quorum: int | None = Field(
-        default=None, ge=1, description="cosignatures a checkpoint needs (default: all)"
+    # Empty means unset: docker-compose.yml passes ${CAMVAULT_WITNESS_QUORUM:-}.
+    witness_quorum: Annotated[int | None, BeforeValidator(lambda v: None if v == "" else v)] = (
+        Field(default=None, ge=1, description="cosignatures a checkpoint needs (default: all)")
     )
     witness_interval_ms: int = Field(
         default=0, ge=0, le=60_000, description="least time between two cosigning rounds"

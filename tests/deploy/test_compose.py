@@ -173,7 +173,7 @@ def test_no_secret_is_written_in_the_file(compose: dict[str, Any]) -> None:
     assert "/secrets/" in (REPO / ".gitignore").read_text().splitlines()
 
 
-@pytest.mark.parametrize("config", ["storage.cfg", "custodian.cfg"])
+@pytest.mark.parametrize("config", ["storage.cfg", "custodian.cfg", "witness.cfg"])
 def test_haproxy_accepts_the_proxy_configuration(config: str, tmp_path: Path) -> None:
     pem = tmp_path / "tls.pem"
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"]
@@ -259,3 +259,88 @@ def test_the_web_app_is_served_and_reaches_only_the_custodians(compose: dict[str
         env = services[name]["environment"]
         assert env["CAMVAULT_WEB_DIR"] == "/app/web/dist"
         assert env["CAMVAULT_WEB_CONNECT_SRC"].split(",") == custodian_origins
+
+
+def test_custodians_take_their_witnesses_from_the_env_file(compose: dict[str, Any]) -> None:
+    """No witness by default (.env.example leaves them empty, which the custodian reads as
+    none and quorum "all"); what an installer puts in .env reaches every custodian."""
+    for c in CUSTODIANS:
+        env = compose["services"][c]["environment"]
+        assert (
+            env["CAMVAULT_ESCROW_WITNESSES"] == "" and env["CAMVAULT_ESCROW_WITNESS_QUORUM"] == ""
+        )
+    line = "https://w1.example.org:8301 w1.example.org/x+01234567+AAAA"
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", ".env.example", "config"],
+        cwd=REPO,
+        env={**os.environ, "CAMVAULT_WITNESSES": line, "CAMVAULT_WITNESS_QUORUM": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    for c in CUSTODIANS:
+        env = services[c]["environment"]
+        assert env["CAMVAULT_ESCROW_WITNESSES"] == line
+        assert env["CAMVAULT_ESCROW_WITNESS_QUORUM"] == "2"
+
+
+def test_the_custodian_reads_empty_witness_settings_as_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from escrow_service.core.settings import EscrowSettings
+
+    monkeypatch.setenv("CAMVAULT_ESCROW_CUSTODIAN_ID", "c1")
+    monkeypatch.setenv("CAMVAULT_ESCROW_WITNESSES", "")
+    monkeypatch.setenv("CAMVAULT_ESCROW_WITNESS_QUORUM", "")
+    settings = EscrowSettings()
+    assert settings.witnesses == "" and settings.witness_quorum is None
+    monkeypatch.setenv("CAMVAULT_ESCROW_WITNESS_QUORUM", "two")
+    with pytest.raises(ValueError, match="integer"):
+        EscrowSettings()
+
+
+def _volume(entry: str | dict[str, Any]) -> tuple[str, str]:
+    """(source, target) of a resolved volume entry (docker-compose v1 keeps the short form)."""
+    if isinstance(entry, str):
+        source, target = entry.split(":")[:2]
+        return source, target
+    return str(entry["source"]), str(entry["target"])
+
+
+def test_a_witness_host_runs_one_witness_behind_tls() -> None:
+    """docker-compose.witness.yml, resolved with its example settings: the witness (its key
+    and database in a volume, read-only root, health check) and its TLS proxy, published on
+    8301; no database, no other camvault service, no secret in the file."""
+    done = subprocess.run(
+        [
+            tool("docker-compose"),
+            "-f",
+            "docker-compose.witness.yml",
+            "--env-file",
+            "deploy/witness.env.example",
+            "config",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    services = resolved["services"]
+    assert set(services) == {"witness", "witness-proxy"}
+    w = services["witness"]
+    assert w["command"][:3] == ["camvault", "serve", "witness"]
+    assert w["read_only"] is True and "healthcheck" in w and w["restart"] == "unless-stopped"
+    assert w["environment"]["CAMVAULT_WITNESS_NAME"] == "witness.example.org/camvault-1"
+    assert w["environment"]["CAMVAULT_WITNESS_LOGS"].startswith("camvault.io/custodian/c1+")
+    assert [_volume(v) for v in w["volumes"]] == [("witness-data", "/data")]
+    assert "ports" not in w  # reached only through the proxy
+    proxy = services["witness-proxy"]
+    assert [str(p["published"]) for p in proxy["ports"]] == ["8301"]
+    assert _volume(proxy["volumes"][0])[0].endswith("deploy/haproxy/witness.cfg")
+    for value in (*w["environment"].values(), *proxy["environment"].values()):
+        assert not SECRET_NAME.search(str(value))

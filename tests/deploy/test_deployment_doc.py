@@ -42,7 +42,13 @@ TOP_DIRS = (
     "storage_service|tests"
 )
 PATH = re.compile(rf"(?<![\w./-])(?:{TOP_DIRS})/[\w./-]*[\w/]")
-TOP_FILES = ("docker-compose.yml", ".env.example", "Dockerfile", "Makefile")
+TOP_FILES = (
+    "docker-compose.yml",
+    "docker-compose.witness.yml",
+    ".env.example",
+    "Dockerfile",
+    "Makefile",
+)
 MAKE = re.compile(r"`make ([a-z][a-z0-9-]*)")
 
 
@@ -181,7 +187,13 @@ def test_the_checkers_find_wrong_references() -> None:
 
 # --- running the document's commands --------------------------------------------------------
 
-CHECKOUT_FILES = ("docker-compose.yml", ".env.example", "Dockerfile", "deploy")
+CHECKOUT_FILES = (
+    "docker-compose.yml",
+    "docker-compose.witness.yml",
+    ".env.example",
+    "Dockerfile",
+    "deploy",
+)
 
 
 def rehearse() -> int:
