@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from clients.customer.devices import revoke_device
 from common.http import SignedClient
 from common.time import now_ms
 from crypto.statements import AlarmCancel, sign_statement
@@ -193,3 +194,24 @@ def test_panel_key_at_the_custodians(arena: Arena, sites: Sites) -> None:
     body = {"alarm_cancel": sites.b.sign(cancel).to_json()}  # control: B's customer
     for r in arena.cluster.post_all(f"/v1/sites/{sites.b.site_id}/alarm-cancels", body):
         assert r.status_code == 200, r.text
+
+
+@attack(
+    "PAN-14",
+    "raise an alarm with the panel's key after the customer revoked the panel",
+    "device_revoked",
+)
+def test_revoked_panel(arena: Arena) -> None:
+    """The theft is reported: the customer revokes the panel (`camvault customer devices
+    revoke`, a DeviceRevocation each custodian logs). An alarm the thief signs with the panel
+    key afterwards is refused by every custodian as `device_revoked` and logged; the
+    customer's audit shows the refusal. The control is the same panel's alarm before."""
+    home = new_home(arena)
+    _, op = cli_operator(arena)
+    t = now_ms() - 2_000
+    rec = home.upload(t - 1_000)
+    released(arena, home, op, event(home, t), rec)  # control: before the revocation
+    done = revoke_device(home.state, home.customer.panel.panel_id, "panel stolen")
+    assert [a.acknowledged for a in done.custodians] == [True] * len(arena.eps)
+    refused_everywhere(arena, op, event(home, now_ms()), [rec], "device_revoked")
+    audit_reports(home, "device_revoked")
