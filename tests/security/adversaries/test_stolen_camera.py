@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clients.customer.devices import revoke_device
 from common.http import SignedClient
 from common.time import now_ms
 from crypto.statements import AlarmCancel, AlarmEvent, sign_statement
@@ -281,3 +283,31 @@ def test_revoked_camera(arena: Arena) -> None:
     resp = try_record(thief, now_ms() - 4_000, keys=keys)
     assert resp.status_code in (401, 403), resp.text
     assert resp.json()["error"]["code"] == "device_revoked"
+
+
+@attack(
+    "CAM-24",
+    "have the customer accept recordings it signed after the theft, found out later",
+    "device_revoked",
+)
+def test_recordings_signed_after_the_revocation(arena: Arena, tmp_path: Path) -> None:
+    """The theft is found out after the thief uploaded with the camera's key (the storage
+    service took it: no revocation yet). The customer revokes the key from the time of the
+    theft, in the past: the customer's client refuses every recording whose manifest the
+    key signed from then on (`device_revoked`), and writes nothing of it; the control is
+    the recording signed before, which still downloads and decrypts."""
+    home = new_home(arena)
+    cam = home.customer.camera
+    before = cam.record(now_ms() - 20_000)
+    stolen_from = now_ms()
+    after = cam.record(now_ms() - 5_000)  # signed after `stolen_from`
+    revoke_device(home.state, cam.camera_id, "stolen", revoked_from_ms=stolen_from)
+    out = tmp_path / "out"
+    res = home.customer.run(
+        "download", "--out", out, "--camera", cam.camera_id, "--recording", after, code=1
+    )
+    assert "device_revoked" in res.output, res.output
+    assert not list(out.rglob(f"{after}*"))
+    home.customer.run("download", "--out", out, "--camera", cam.camera_id, "--recording", before)
+    assert list(out.rglob(f"{before}*"))
+    assert not list(out.rglob(f"{after}*"))
