@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,3 +31,12 @@ def workdir(prefix: str, tmpfs: bool = True) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a service the bench started, SIGKILL if it has not exited 15 s later."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()

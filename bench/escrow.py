@@ -29,7 +29,6 @@ import contextlib
 import gc
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -43,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import REPO, workdir
+from bench.common import REPO, stop, workdir
 from common.http import SignedClient
 from common.time import now_ms
 from crypto import age, escrow
@@ -147,11 +146,7 @@ def run(backend: str = "sqlite", fsync: bool = True, stanza: str = "x25519") -> 
             out["stanza"] = stanza
             return out
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 #: Goal of the hybrid row: hybrid stanzas' latencies within this factor of X25519's.
@@ -169,11 +164,7 @@ def run_hybrid() -> dict[str, Any]:
         try:
             both = _measure_both(url, arc, proc.pid)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     x, h = both["x25519"], both["hybrid"]
     for kind, row in both.items():
         row["backend"], row["stanza"] = "sqlite", kind

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 
 from bench import escrow as bench_escrow
-from bench.common import REPO, workdir
+from bench.common import REPO, stop, workdir
 from crypto.ed25519 import Ed25519SigningKey
 from escrow_service.core.keys import load_or_create
 
@@ -56,14 +55,6 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def run() -> dict[str, Any]:
@@ -116,7 +107,7 @@ def run() -> dict[str, Any]:
             return result
         finally:
             for p in reversed(procs):
-                _stop(p)
+                stop(p)
 
 
 def side_by_side() -> dict[str, Any]:

@@ -18,11 +18,13 @@ it). :class:`GuardedH11Protocol` is the same on uvicorn's pure-Python h11 protoc
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import h11
 from pydantic import Field
 from pydantic_settings import BaseSettings
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -34,12 +36,63 @@ PROTOCOL = "common.serving:GuardedHttpToolsProtocol"
 """The ``http`` option of ``uvicorn.run`` (an import string: it also works with workers)."""
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a body idle timeout."""
+class _SlowRequestGuard:
+    """The two timers, for a uvicorn protocol class that says which part of a request it is
+    reading (:meth:`_reading`): "head" (from its first byte, or the connection's, until its
+    headers are complete), "body" (until it is complete), or None (the request is complete;
+    an idle keep-alive connection is uvicorn's ``timeout_keep_alive``)."""
 
     header_timeout_s = HEADER_TIMEOUT_S
     body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
     _timer: asyncio.TimerHandle | None = None
+    # Of the uvicorn protocol this is mixed into.
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    flow: FlowControl
+    logger: logging.Logger
+
+    def _reading(self) -> str | None:
+        raise NotImplementedError
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _watch(self) -> None:
+        """Arm the timer the request's part calls for: headers (a deadline from the first
+        byte), body (re-armed at each read), none once the request is complete."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        reading = self._reading()
+        if reading == "head":
+            if self._timer is None:
+                self._timer = self.loop.call_later(self.header_timeout_s, self._expired)
+        elif reading == "body":
+            self._cancel()
+            self._timer = self.loop.call_later(self.body_idle_timeout_s, self._expired)
+        else:
+            self._cancel()
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        reading = self._reading()
+        if reading == "body" and self.flow.read_paused:
+            self._watch()  # the application has not taken what arrived yet: not the client
+            return
+        if reading is not None:
+            self.logger.info("closing a connection: request too slow")
+            self.transport.close()
+
+
+class GuardedH11Protocol(_SlowRequestGuard, H11Protocol):
+    """uvicorn's h11 protocol with a header deadline and a body idle timeout."""
+
+    def _reading(self) -> str | None:
+        state = self.conn.their_state
+        return "head" if state is h11.IDLE else "body" if state is h11.SEND_BODY else None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -58,60 +111,24 @@ class GuardedH11Protocol(H11Protocol):
         if self.conn.trailing_data[0]:  # part of a pipelined request is already here
             self._watch()
 
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
-    def _watch(self) -> None:
-        """Arm the timer the client's state calls for: headers (a deadline from the first
-        byte of the request), body (re-armed at each read), none once the request is complete
-        (an idle keep-alive connection is uvicorn's ``timeout_keep_alive``)."""
-        if self.transport is None or self.transport.is_closing():
-            return
-        state = self.conn.their_state
-        if state is h11.IDLE:
-            if self._timer is None:
-                self._timer = self.loop.call_later(self.header_timeout_s, self._expired)
-        elif state is h11.SEND_BODY:
-            self._cancel()
-            self._timer = self.loop.call_later(self.body_idle_timeout_s, self._expired)
-        else:
-            self._cancel()
-
-    def _expired(self) -> None:
-        self._timer = None
-        if self.transport.is_closing():
-            return
-        state = self.conn.their_state
-        if state is h11.SEND_BODY and self.flow.read_paused:
-            self._watch()  # the application has not taken what arrived yet: not the client
-            return
-        if state in (h11.IDLE, h11.SEND_BODY):
-            self.logger.info("closing a connection: request too slow")
-            self.transport.close()
-
-
-class GuardedHttpToolsProtocol(HttpToolsProtocol):
+class GuardedHttpToolsProtocol(_SlowRequestGuard, HttpToolsProtocol):
     """uvicorn's httptools protocol with a header deadline, a body idle timeout and a limit
     on the size of a request's headers (``h11_max_incomplete_event_size``, the same setting
     as with h11)."""
 
-    header_timeout_s = HEADER_TIMEOUT_S
-    body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
-    _timer: asyncio.TimerHandle | None = None
-    #: Where the request being read is: "head" (from its first byte, or the connection's,
-    #: until its headers are complete), "body" (until it is complete), "done" (until the
-    #: response is sent; an idle keep-alive connection is uvicorn's ``timeout_keep_alive``).
-    _phase = "head"
+    _phase: str | None = "head"  # what _reading() returns; None: request complete
     _head_bytes = 0
+
+    def _reading(self) -> str | None:
+        return self._phase
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         self._watch()
 
     def data_received(self, data: bytes) -> None:
-        if self._phase == "done":  # the next request starts (or is pipelined)
+        if self._phase is None:  # the next request starts (or is pipelined)
             self._phase, self._head_bytes = "head", 0
         if self._phase == "head":
             self._head_bytes += len(data)
@@ -133,42 +150,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._phase = "done"
+        self._phase = None
         self._cancel()
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
         super().connection_lost(exc)
-
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _watch(self) -> None:
-        """Arm the timer the request's phase calls for (as GuardedH11Protocol._watch)."""
-        if self.transport is None or self.transport.is_closing():
-            return
-        if self._phase == "head":
-            if self._timer is None:
-                self._timer = self.loop.call_later(self.header_timeout_s, self._expired)
-        elif self._phase == "body":
-            self._cancel()
-            self._timer = self.loop.call_later(self.body_idle_timeout_s, self._expired)
-        else:
-            self._cancel()
-
-    def _expired(self) -> None:
-        self._timer = None
-        if self.transport.is_closing():
-            return
-        if self._phase == "body" and self.flow.read_paused:
-            self._watch()  # the application has not taken what arrived yet: not the client
-            return
-        if self._phase in ("head", "body"):
-            self.logger.info("closing a connection: request too slow")
-            self.transport.close()
 
 
 class ServingSettings(BaseSettings):
