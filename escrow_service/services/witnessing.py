@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import logging
-import ssl
 import threading
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Protocol
 
+from common.http import tls_context
 from common.metrics import WITNESS_ROUNDS
 from crypto.errors import CryptoError
 from crypto.tlog.cosignature import (
@@ -66,8 +66,8 @@ class WitnessConnection:
     ``http.client`` rather than httpx: a cosigning round asks every witness, for every new
     checkpoint, and httpx's layers cost several times the CPU of the request itself in the
     custodian's process, where the releases run. No proxy from the environment is used:
-    witnesses are asked directly. HTTPS verifies the witness's certificate against the
-    system's CAs.
+    witnesses are asked directly. HTTPS verifies the witness's certificate with the CAs every
+    camvault client trusts (:func:`common.http.tls_context`: certifi's, or ``SSL_CERT_FILE``).
     """
 
     def __init__(self, url: str, timeout_s: float) -> None:
@@ -86,7 +86,7 @@ class WitnessConnection:
                 self._host,
                 self._port,
                 timeout=self._timeout_s,
-                context=ssl.create_default_context(),
+                context=tls_context(),
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
 

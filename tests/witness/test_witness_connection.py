@@ -6,9 +6,12 @@ being unreachable), never another exception out of a cosigning round."""
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,46 @@ def test_failures_are_witness_errors(server: ThreadingHTTPServer) -> None:
         WitnessConnection(_url(server).replace("http:", "https:"), timeout_s=2).post(b"x")
     with pytest.raises(ValueError, match="http"):
         WitnessConnection("ftp://witness", timeout_s=2)
+
+
+def test_https_trusts_what_every_camvault_client_trusts(
+    server: ThreadingHTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A witness behind TLS with its own CA (the deployment's self-signed certificate): not
+    trusted by default, trusted once SSL_CERT_FILE names it, as for the other clients
+    (common.http.tls_context)."""
+    pem = tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            pem,
+            "-out",
+            pem,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pem)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    url = _url(server).replace("http:", "https:")
+    with pytest.raises(WitnessError, match="CERTIFICATE_VERIFY_FAILED"):
+        WitnessConnection(url, timeout_s=5).post(b"x")
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    conn = WitnessConnection(url, timeout_s=5)
+    assert conn.post(b"tls") == (200, "text/plain", b"cosigned tls")
+    conn.close()
